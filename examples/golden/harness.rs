@@ -1,0 +1,692 @@
+//! The golden harness: reads `optim-golden/v1` files (written by `scripts/gen_golden.py` with
+//! PyTorch) and runs every case through the plain f64 reference, the generic optimizers at `f64`,
+//! and the generic optimizers at `f32`, comparing each parameter after every step, and the final
+//! optimizer state, with torch's.
+//!
+//! Shared by `examples/golden` (the command users point at their own files) and `tests/golden.rs`.
+
+use edgetune::num::Num;
+use edgetune::optim::{
+    Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
+    Momentum, MomentumConfig, MomentumNum, Off, On, Optimizer, ParamGroup, RmsProp, RmsPropConfig,
+    RmsPropNum, Sgd, SgdConfig, SgdNum, Slot,
+};
+use edgetune::reference::{Hyper, Kind, Reference};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The reference and the generic `f64` path must match torch's float64 run to 1e-12 mixed error:
+/// a numpy float64 re-implementation matched torch to 2.9e-15 over 300 cases (spec), and the
+/// remaining differences are a few ulps of fused vs. unfused rounding per step.
+pub const TOL_F64: f64 = 1e-12;
+/// f32 must match torch's float64 run to 1e-5 mixed error: torch itself, in float32 on the same
+/// inputs, drifts at most 3.0e-6 from its float64 run over such cases (spec, measured), so 1e-5
+/// leaves room for rounding order only and still catches every classic mistake.
+pub const TOL_F32: f64 = 1e-5;
+/// A Lion sign tie: `|c| <= LION_TIE · (|β1·m| + |(1−β1)·g|)` in the f64 reference. f32's `m` carries
+/// a relative error of about 6e-8 per step (one rounding per EMA update) which over 200 steps is at
+/// most ~1.2e-5 of the terms; a smaller `|c|` can take either sign in f32. Only there may f32's
+/// update differ from torch's by 2·lr, and each such flip is counted and printed.
+pub const LION_TIE: f64 = 2e-5;
+
+/// Optimizers step chunks of this many elements; longer cases are split (every rule is
+/// element-wise, so each chunk gets its own optimizer and the result is the same).
+const CHUNK: usize = 64;
+
+/// Mixed absolute/relative error `|a − b| / (1 + |b|)`; NaN counts as infinitely wrong.
+pub fn mixed(a: f64, b: f64) -> f64 {
+    let e = (a - b).abs() / (1.0 + b.abs());
+    if e.is_nan() {
+        f64::INFINITY
+    } else {
+        e
+    }
+}
+
+/// One golden case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// The case's id in its file.
+    pub id: i64,
+    /// The optimizer.
+    pub kind: Kind,
+    /// The full hyperparameter set, torch's defaults filled in.
+    pub hyper: Hyper,
+    /// The gradient regime's name.
+    pub regime: String,
+    /// Number of parameters.
+    pub n: usize,
+    /// Initial parameters.
+    pub param0: Vec<f64>,
+    /// Gradients, one row per step.
+    pub grads: Vec<Vec<f64>>,
+    /// torch's parameters after each step.
+    pub params: Vec<Vec<f64>>,
+    /// torch's final state: buffers by torch's key, and `step`.
+    pub final_state: BTreeMap<String, Vec<f64>>,
+    /// torch's final step count.
+    pub final_step: Option<f64>,
+}
+
+fn num(v: &Value, what: &str) -> Result<f64, String> {
+    v.as_f64()
+        .ok_or_else(|| format!("{what}: expected a number, found {v}"))
+}
+
+fn vector(v: &Value, n: usize, what: &str) -> Result<Vec<f64>, String> {
+    let a = v
+        .as_array()
+        .ok_or_else(|| format!("{what}: expected an array"))?;
+    if a.len() != n {
+        return Err(format!("{what}: expected {n} numbers, found {}", a.len()));
+    }
+    a.iter().map(|x| num(x, what)).collect()
+}
+
+fn matrix(v: &Value, rows: usize, n: usize, what: &str) -> Result<Vec<Vec<f64>>, String> {
+    let a = v
+        .as_array()
+        .ok_or_else(|| format!("{what}: expected an array of rows"))?;
+    if a.len() != rows {
+        return Err(format!("{what}: expected {rows} rows, found {}", a.len()));
+    }
+    a.iter()
+        .enumerate()
+        .map(|(t, r)| vector(r, n, &format!("{what}[{t}]")))
+        .collect()
+}
+
+fn flag(v: &Value, what: &str) -> Result<bool, String> {
+    v.as_bool()
+        .ok_or_else(|| format!("{what}: expected true or false, found {v}"))
+}
+
+/// Reads the hyperparameters, starting from torch's defaults; an unknown key, or one that the
+/// optimizer does not take, is an error.
+fn hyper(kind: Kind, v: &Value) -> Result<Hyper, String> {
+    let mut h = Hyper::defaults(kind);
+    let obj = v
+        .as_object()
+        .ok_or("hyperparams: expected an object".to_string())?;
+    let allowed: &[&str] = match kind {
+        Kind::Sgd => &[
+            "lr",
+            "momentum",
+            "dampening",
+            "weight_decay",
+            "nesterov",
+            "maximize",
+        ],
+        Kind::Adam | Kind::AdamW => &["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"],
+        Kind::RmsProp => &[
+            "lr",
+            "alpha",
+            "eps",
+            "weight_decay",
+            "momentum",
+            "centered",
+            "maximize",
+        ],
+        Kind::Adagrad => &[
+            "lr",
+            "lr_decay",
+            "weight_decay",
+            "initial_accumulator_value",
+            "eps",
+            "maximize",
+        ],
+        Kind::Lion => &["lr", "betas", "weight_decay"],
+    };
+    for (key, val) in obj {
+        if !allowed.contains(&key.as_str()) {
+            return Err(format!(
+                "hyperparameter `{key}` is not one {} takes",
+                kind.name()
+            ));
+        }
+        match key.as_str() {
+            "lr" => h.lr = num(val, key)?,
+            "betas" => {
+                let b = vector(val, 2, key)?;
+                h.betas = (b[0], b[1]);
+            }
+            "eps" => h.eps = num(val, key)?,
+            "weight_decay" => h.weight_decay = num(val, key)?,
+            "amsgrad" => h.amsgrad = flag(val, key)?,
+            "maximize" => h.maximize = flag(val, key)?,
+            "momentum" => h.momentum = num(val, key)?,
+            "dampening" => h.dampening = num(val, key)?,
+            "nesterov" => h.nesterov = flag(val, key)?,
+            "alpha" => h.alpha = num(val, key)?,
+            "centered" => h.centered = flag(val, key)?,
+            "lr_decay" => h.lr_decay = num(val, key)?,
+            "initial_accumulator_value" => h.initial_accumulator_value = num(val, key)?,
+            _ => return Err(format!("hyperparameter `{key}` is not known")),
+        }
+    }
+    Ok(h)
+}
+
+fn case(v: &Value) -> Result<Case, String> {
+    let id = v
+        .get("id")
+        .and_then(Value::as_i64)
+        .ok_or("case without an integer id")?;
+    let at = |e: String| format!("case {id}: {e}");
+    let get = |k: &str| v.get(k).ok_or_else(|| at(format!("missing `{k}`")));
+    let name = get("optimizer")?
+        .as_str()
+        .ok_or_else(|| at("optimizer: expected a string".into()))?;
+    let kind = Kind::from_name(name).ok_or_else(|| at(format!("unknown optimizer `{name}`")))?;
+    let n = get("n")?
+        .as_u64()
+        .ok_or_else(|| at("n: expected a count".into()))? as usize;
+    let steps = get("steps")?
+        .as_u64()
+        .ok_or_else(|| at("steps: expected a count".into()))? as usize;
+    let hyper = hyper(kind, get("hyperparams")?).map_err(at)?;
+    let regime = v
+        .get("grad_regime")
+        .and_then(Value::as_str)
+        .unwrap_or("unspecified")
+        .to_string();
+    let param0 = vector(get("param0")?, n, "param0").map_err(at)?;
+    let grads = matrix(get("grads")?, steps, n, "grads").map_err(at)?;
+    let params = matrix(get("params")?, steps, n, "params").map_err(at)?;
+    let mut final_state = BTreeMap::new();
+    let mut final_step = None;
+    if let Some(state) = v.get("final_state").and_then(Value::as_object) {
+        for (k, val) in state {
+            if k == "step" {
+                final_step = Some(num(val, "final_state.step").map_err(at)?);
+            } else {
+                final_state.insert(k.clone(), vector(val, n, k).map_err(at)?);
+            }
+        }
+    }
+    Ok(Case {
+        id,
+        kind,
+        hyper,
+        regime,
+        n,
+        param0,
+        grads,
+        params,
+        final_state,
+        final_step,
+    })
+}
+
+/// Parses a whole `optim-golden/v1` file.
+pub fn parse(text: &str) -> Result<Vec<Case>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    match v.get("schema").and_then(Value::as_str) {
+        Some("optim-golden/v1") => {}
+        other => return Err(format!("schema {other:?}, expected \"optim-golden/v1\"")),
+    }
+    v.get("cases")
+        .and_then(Value::as_array)
+        .ok_or("no `cases` array")?
+        .iter()
+        .map(case)
+        .collect()
+}
+
+/// What one path computed for one case.
+pub struct Run {
+    /// Parameters after each step.
+    pub params: Vec<Vec<f64>>,
+    /// Final state by torch's key.
+    pub state: BTreeMap<String, Vec<f64>>,
+    /// Final step count.
+    pub step: f64,
+    /// Lion sign flips at ties that were allowed (and re-synchronised).
+    pub flips: usize,
+}
+
+/// Runs the plain f64 reference; for Lion also returns the interpolation `c` of every step.
+pub fn run_reference(case: &Case) -> Result<(Run, Vec<Vec<f64>>), String> {
+    let mut r = Reference::new(case.kind, case.hyper, case.n);
+    let mut p = case.param0.clone();
+    let mut out = Vec::new();
+    let mut cs = Vec::new();
+    for g in &case.grads {
+        if let Some(c) = r.lion_c(g) {
+            cs.push(c);
+        }
+        r.step(&mut p, g).map_err(|e| format!("reference: {e:?}"))?;
+        out.push(p.clone());
+    }
+    let mut state = BTreeMap::new();
+    for (k, v) in [
+        ("momentum_buffer", &r.momentum_buffer),
+        ("exp_avg", &r.exp_avg),
+        ("exp_avg_sq", &r.exp_avg_sq),
+        ("max_exp_avg_sq", &r.max_exp_avg_sq),
+        ("square_avg", &r.square_avg),
+        ("grad_avg", &r.grad_avg),
+        ("sum", &r.sum),
+    ] {
+        if let Some(v) = v {
+            state.insert(k.to_string(), v.clone());
+        }
+    }
+    Ok((
+        Run {
+            params: out,
+            state,
+            step: r.step as f64,
+            flips: 0,
+        },
+        cs,
+    ))
+}
+
+/// Everything a number type needs to run every optimizer with its state in its own type.
+pub trait Generic:
+    SgdNum
+    + MomentumNum<Buffer = Self>
+    + AdamNum<Moment = Self, SqMoment = Self>
+    + RmsPropNum<SqAvg = Self, Avg = Self>
+    + AdagradNum<Sum = Self>
+    + LionNum<Moment = Self>
+{
+    /// The name printed in the table.
+    const NAME: &'static str;
+}
+impl Generic for f32 {
+    const NAME: &'static str = "f32";
+}
+impl Generic for f64 {
+    const NAME: &'static str = "f64 generic";
+}
+
+type State = Vec<(&'static str, Vec<f64>)>;
+
+fn to64<S: Num>(s: &[S]) -> Vec<f64> {
+    s.iter().map(|x| x.to_f64()).collect()
+}
+
+/// Lion's tie allowance, applied after each step: `(step index, chunk offset, chunk params)`.
+type Hook<'a, S> = &'a mut dyn FnMut(usize, usize, &mut [S]) -> usize;
+
+/// Runs one optimizer type over a case, chunk by chunk.
+fn drive<S: Num, O: Optimizer<S, CHUNK>>(
+    case: &Case,
+    make: impl Fn() -> Result<O, edgetune::Error>,
+    state: impl Fn(&O) -> State,
+    hook: Hook<'_, S>,
+) -> Result<Run, String> {
+    let steps = case.grads.len();
+    let mut params = vec![vec![0.0; case.n]; steps];
+    let mut st: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut step = 0.0;
+    let mut flips = 0;
+    for start in (0..case.n).step_by(CHUNK) {
+        let len = CHUNK.min(case.n - start);
+        let mut opt = make().map_err(|e| format!("constructor rejected the case: {e}"))?;
+        let group = [ParamGroup::new(0..len, *opt.config())];
+        let mut p = [S::ZERO; CHUNK];
+        for (d, s) in p.iter_mut().zip(&case.param0[start..start + len]) {
+            *d = S::from_f64(*s);
+        }
+        for (t, grow) in case.grads.iter().enumerate() {
+            let mut g = [S::ZERO; CHUNK];
+            for (d, s) in g.iter_mut().zip(&grow[start..start + len]) {
+                *d = S::from_f64(*s);
+            }
+            opt.step_groups(&mut p, &g, &group)
+                .map_err(|e| format!("step {t}: {e}"))?;
+            flips += hook(t, start, &mut p[..len]);
+            params[t][start..start + len].copy_from_slice(&to64(&p[..len]));
+        }
+        for (k, v) in state(&opt) {
+            st.entry(k.to_string()).or_default().extend(&v[..len]);
+        }
+        step = f64::from(opt.step_count());
+    }
+    Ok(Run {
+        params,
+        state: st,
+        step,
+        flips,
+    })
+}
+
+fn rmsprop<S: Generic, M: Slot, C: Slot>(
+    case: &Case,
+    cfg: RmsPropConfig,
+    hook: Hook<'_, S>,
+) -> Result<Run, String> {
+    drive(
+        case,
+        || RmsProp::<S, CHUNK, M, C>::new(cfg),
+        |o| {
+            let mut s = vec![("square_avg", to64(o.square_avg()))];
+            if let Some(b) = o.momentum_buffer() {
+                s.push(("momentum_buffer", to64(b)));
+            }
+            if let Some(b) = o.grad_avg() {
+                s.push(("grad_avg", to64(b)));
+            }
+            s
+        },
+        hook,
+    )
+}
+
+fn adam<S: Generic, A: Slot>(
+    case: &Case,
+    cfg: AdamConfig,
+    hook: Hook<'_, S>,
+) -> Result<Run, String> {
+    drive(
+        case,
+        || Adam::<S, CHUNK, A>::new(cfg),
+        |o| {
+            let mut s = vec![
+                ("exp_avg", to64(o.exp_avg())),
+                ("exp_avg_sq", to64(o.exp_avg_sq())),
+            ];
+            if let Some(b) = o.max_exp_avg_sq() {
+                s.push(("max_exp_avg_sq", to64(b)));
+            }
+            s
+        },
+        hook,
+    )
+}
+
+/// Runs the generic optimizers at number type `S`. `hook` is called after every step of every
+/// chunk; it returns the number of Lion flips it allowed.
+pub fn run_generic<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, String> {
+    let h = &case.hyper;
+    match case.kind {
+        Kind::Sgd if h.momentum == 0.0 => drive(
+            case,
+            || {
+                Sgd::<S, CHUNK>::new(SgdConfig {
+                    lr: h.lr,
+                    weight_decay: h.weight_decay,
+                    maximize: h.maximize,
+                })
+            },
+            |_| Vec::new(),
+            hook,
+        ),
+        Kind::Sgd => drive(
+            case,
+            || {
+                Momentum::<S, CHUNK>::new(MomentumConfig {
+                    lr: h.lr,
+                    momentum: h.momentum,
+                    dampening: h.dampening,
+                    weight_decay: h.weight_decay,
+                    nesterov: h.nesterov,
+                    maximize: h.maximize,
+                })
+            },
+            |o| vec![("momentum_buffer", to64(o.momentum_buffer()))],
+            hook,
+        ),
+        Kind::Adam | Kind::AdamW => {
+            let cfg = AdamConfig {
+                lr: h.lr,
+                beta1: h.betas.0,
+                beta2: h.betas.1,
+                eps: h.eps,
+                weight_decay: h.weight_decay,
+                decoupled_weight_decay: case.kind == Kind::AdamW,
+                maximize: h.maximize,
+            };
+            if h.amsgrad {
+                adam::<S, On>(case, cfg, hook)
+            } else {
+                adam::<S, Off>(case, cfg, hook)
+            }
+        }
+        Kind::RmsProp => {
+            let cfg = RmsPropConfig {
+                lr: h.lr,
+                alpha: h.alpha,
+                eps: h.eps,
+                weight_decay: h.weight_decay,
+                momentum: h.momentum,
+                maximize: h.maximize,
+            };
+            match (h.momentum > 0.0, h.centered) {
+                (false, false) => rmsprop::<S, Off, Off>(case, cfg, hook),
+                (true, false) => rmsprop::<S, On, Off>(case, cfg, hook),
+                (false, true) => rmsprop::<S, Off, On>(case, cfg, hook),
+                (true, true) => rmsprop::<S, On, On>(case, cfg, hook),
+            }
+        }
+        Kind::Adagrad => drive(
+            case,
+            || {
+                Adagrad::<S, CHUNK>::new(AdagradConfig {
+                    lr: h.lr,
+                    lr_decay: h.lr_decay,
+                    weight_decay: h.weight_decay,
+                    initial_accumulator_value: h.initial_accumulator_value,
+                    eps: h.eps,
+                    maximize: h.maximize,
+                })
+            },
+            |o| vec![("sum", to64(o.sum()))],
+            hook,
+        ),
+        Kind::Lion => drive(
+            case,
+            || {
+                Lion::<S, CHUNK>::new(LionConfig {
+                    lr: h.lr,
+                    beta1: h.betas.0,
+                    beta2: h.betas.1,
+                    weight_decay: h.weight_decay,
+                })
+            },
+            |o| vec![("exp_avg", to64(o.exp_avg()))],
+            hook,
+        ),
+    }
+}
+
+/// Errors of one path on one case.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Errors {
+    /// Max mixed error of the parameters over all steps.
+    pub params: f64,
+    /// Max mixed error of the final state buffers.
+    pub state: f64,
+    /// Allowed Lion flips.
+    pub flips: usize,
+}
+
+/// Compares a run with torch's trajectory and final state. A state buffer torch has and the run
+/// lacks (or the reverse), or a different step count, is an error.
+pub fn compare(case: &Case, run: &Run) -> Result<Errors, String> {
+    let mut e = Errors {
+        flips: run.flips,
+        ..Errors::default()
+    };
+    for (mine, torch) in run.params.iter().zip(&case.params) {
+        for (a, b) in mine.iter().zip(torch) {
+            e.params = e.params.max(mixed(*a, *b));
+        }
+    }
+    let keys_mine: Vec<_> = run.state.keys().collect();
+    let keys_torch: Vec<_> = case.final_state.keys().collect();
+    if keys_mine != keys_torch {
+        return Err(format!(
+            "state buffers {keys_mine:?} differ from torch's {keys_torch:?}"
+        ));
+    }
+    for (k, torch) in &case.final_state {
+        for (a, b) in run.state[k].iter().zip(torch) {
+            e.state = e.state.max(mixed(*a, *b));
+        }
+    }
+    if let Some(step) = case.final_step {
+        if step != run.step {
+            return Err(format!("step count {} vs torch's {step}", run.step));
+        }
+    }
+    Ok(e)
+}
+
+/// One row of the summary table.
+#[derive(Clone, Debug, Default)]
+pub struct Row {
+    /// Cases run.
+    pub cases: usize,
+    /// Steps run (summed over cases).
+    pub steps: usize,
+    /// Max parameter error.
+    pub params: f64,
+    /// Max state error.
+    pub state: f64,
+    /// Allowed Lion flips.
+    pub flips: usize,
+    /// Cases over the tolerance (or that failed to run).
+    pub failed: usize,
+    /// The tolerance.
+    pub tol: f64,
+}
+
+/// The summary over every case of every file: rows by (optimizer, path), and failure messages.
+#[derive(Default)]
+pub struct Summary {
+    /// Rows keyed by (optimizer name, path name).
+    pub rows: BTreeMap<(String, &'static str), Row>,
+    /// One line per failure.
+    pub failures: Vec<String>,
+}
+
+impl Summary {
+    fn record(&mut self, case: &Case, path: &'static str, tol: f64, res: Result<Errors, String>) {
+        let row = self
+            .rows
+            .entry((case.kind.name().to_string(), path))
+            .or_default();
+        row.tol = tol;
+        row.cases += 1;
+        row.steps += case.grads.len();
+        match res {
+            Ok(e) => {
+                row.params = row.params.max(e.params);
+                row.state = row.state.max(e.state);
+                row.flips += e.flips;
+                if e.params > tol || e.state > tol {
+                    row.failed += 1;
+                    self.failures.push(format!(
+                        "case {} ({}, {}): {path} error params {:.2e} state {:.2e} > {tol:.0e}",
+                        case.id,
+                        case.kind.name(),
+                        case.regime,
+                        e.params,
+                        e.state
+                    ));
+                }
+            }
+            Err(msg) => {
+                row.failed += 1;
+                self.failures.push(format!(
+                    "case {} ({}): {path}: {msg}",
+                    case.id,
+                    case.kind.name()
+                ));
+            }
+        }
+    }
+
+    /// Runs one case through every path and records the results.
+    pub fn check(&mut self, case: &Case) {
+        let (reference, cs) = match run_reference(case) {
+            Ok(r) => r,
+            Err(msg) => {
+                self.record(case, "f64 reference", TOL_F64, Err(msg));
+                return;
+            }
+        };
+        self.record(case, "f64 reference", TOL_F64, compare(case, &reference));
+        let mut none64 = |_: usize, _: usize, _: &mut [f64]| 0;
+        let r64 = run_generic::<f64>(case, &mut none64).and_then(|r| compare(case, &r));
+        self.record(case, f64::NAME, TOL_F64, r64);
+        // Lion's counted allowance: an element whose reference `c` is a tie may land 2·lr away;
+        // it is counted and put back on torch's trajectory so later steps are still compared.
+        let mut lion = |t: usize, start: usize, p: &mut [f32]| -> usize {
+            let Some(c) = cs.get(t) else { return 0 };
+            let (b1, mut flips) = (case.hyper.betas.0, 0);
+            for (i, p) in p.iter_mut().enumerate() {
+                let k = start + i;
+                let torch = case.params[t][k];
+                if mixed(f64::from(*p), torch) <= TOL_F32 {
+                    continue;
+                }
+                // The terms of c: b1·m_prev and (1−b1)·g, with m_prev recovered from c.
+                let g = case.grads[t][k];
+                let scale = (c[k] - (1.0 - b1) * g).abs() + ((1.0 - b1) * g).abs();
+                let jump = (f64::from(*p) - torch).abs();
+                let two_lr = 2.0 * case.hyper.lr;
+                if c[k].abs() <= LION_TIE * scale && (jump - two_lr).abs() <= 1e-6 * (1.0 + two_lr)
+                {
+                    *p = torch as f32;
+                    flips += 1;
+                }
+            }
+            flips
+        };
+        let r32 = run_generic::<f32>(case, &mut lion).and_then(|r| compare(case, &r));
+        self.record(case, f32::NAME, TOL_F32, r32);
+    }
+
+    /// Cases counted in the reference rows (each case once).
+    pub fn cases(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|((_, p), _)| *p == "f64 reference")
+            .map(|(_, r)| r.cases)
+            .sum()
+    }
+
+    /// The table, one row per optimizer and number type.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<8} {:<14} {:>6} {:>7} {:>12} {:>12} {:>9} {:>6} {:>7}",
+            "optim",
+            "number type",
+            "cases",
+            "steps",
+            "max params",
+            "max state",
+            "tolerance",
+            "flips",
+            "result"
+        );
+        for ((opt, path), r) in &self.rows {
+            let _ = writeln!(
+                s,
+                "{:<8} {:<14} {:>6} {:>7} {:>12.3e} {:>12.3e} {:>9.0e} {:>6} {:>7}",
+                opt,
+                path,
+                r.cases,
+                r.steps,
+                r.params,
+                r.state,
+                r.tol,
+                r.flips,
+                if r.failed == 0 {
+                    "pass".to_string()
+                } else {
+                    format!("FAIL {}", r.failed)
+                }
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,55 @@
+//! Checks edgetune's optimizers against PyTorch golden files.
+//!
+//! ```text
+//! cargo run --release --example golden -- FILE.json [FILE.json ...]
+//! ```
+//! Every case runs through the plain f64 reference, the generic optimizers at f64 and at f32. The
+//! table gives, per optimizer and number type, the cases, steps and max mixed error
+//! `|p − p_torch| / (1 + |p_torch|)` over every step's parameters and the final state. Exits 1 if
+//! any case is over its tolerance or cannot be run, or if no case was read.
+
+mod harness;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let files: Vec<String> = std::env::args().skip(1).collect();
+    if files.is_empty() {
+        eprintln!(
+            "usage: golden FILE.json [FILE.json ...]   (for example tests/data/optim-golden.json)"
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut summary = harness::Summary::default();
+    for file in &files {
+        let cases = match std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| harness::parse(&t))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{file}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("{file}: {} cases", cases.len());
+        for case in &cases {
+            summary.check(case);
+        }
+    }
+    print!("{}", summary.table());
+    for f in &summary.failures {
+        println!("FAIL {f}");
+    }
+    if summary.cases() == 0 {
+        println!("no case read: nothing was checked");
+        return ExitCode::FAILURE;
+    }
+    if summary.failures.is_empty() {
+        println!("all {} cases pass", summary.cases());
+        ExitCode::SUCCESS
+    } else {
+        println!("{} failures", summary.failures.len());
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,33 @@
+//! # edgetune
+//!
+//! Train and fine-tune small neural networks on the microcontroller itself: `#![no_std]`, no
+//! `alloc`, no heap. Every buffer (parameters, gradients, optimizer moments) is sized at compile
+//! time and can live in a `static`.
+//!
+//! The optimizers in [`optim`] follow `torch.optim` exactly (SGD, momentum and Nesterov, Adam,
+//! AdamW, AMSGrad, RMSprop, Adagrad) plus Lion from its authors' code. They are generic over the
+//! number type through [`num::Num`] and one kernel trait per optimizer, so `f32` on the device and
+//! `f64` on the host run the same code.
+//!
+//! With the `reference` feature (host only) the [`reference`] module provides a deliberately plain
+//! `f64` implementation of every optimizer, sharing no code with the generic path, for checking
+//! device training in host tests.
+//!
+//! ## What lives where in memory
+//! An optimizer is one struct: its configuration (`f64` hyperparameters), a `u32` step counter and
+//! its moment buffers as `[S; N]` arrays; nothing is allocated. [`optim`] gives the exact
+//! `size_of` of every type.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod error;
+pub mod num;
+pub mod optim;
+#[cfg(feature = "reference")]
+pub mod reference;
+
+pub use error::Error;

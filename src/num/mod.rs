@@ -1,0 +1,38 @@
+//! The number abstraction.
+//!
+//! An optimizer is generic over the type `S` its parameters and gradients are stored in. [`Num`] is
+//! what every such type provides; each optimizer then asks for its own kernel trait (for example
+//! [`AdamNum`](crate::optim::AdamNum)), in which the number type chooses the format of the
+//! optimizer's state (an associated type per moment buffer) and supplies the per-element update.
+//! That split is deliberate: Adam's second moment spans `g²`, which a 32-bit fixed-point format
+//! cannot hold at the parameter's own resolution, so a fixed-point type must be free to store it
+//! differently from the parameters without changing the optimizer's public API.
+//!
+//! Implemented here: `f32` (the device path) and `f64` (the same generic code at double
+//! precision, for host-side simulation).
+
+mod float;
+pub mod sqrt;
+
+use core::fmt::Debug;
+
+/// A value that can be stored in an optimizer's state buffer and has a compile-time zero, so that
+/// state arrays `[T; N]` can be built by a `const fn` and placed in a `static` (in `.bss`).
+pub trait StateValue: Copy + Debug + PartialEq + 'static {
+    /// The value every state buffer starts from.
+    const ZERO: Self;
+}
+
+/// A parameter/gradient number type.
+pub trait Num: StateValue + PartialOrd {
+    /// Whether a gradient value can be used by a step: finite for floating point.
+    ///
+    /// Every step checks all gradients with this before it writes anything.
+    fn is_usable_gradient(self) -> bool;
+
+    /// Converts from `f64`, rounding to the nearest representable value.
+    fn from_f64(x: f64) -> Self;
+
+    /// Converts to `f64` (exact for `f32` and `f64`).
+    fn to_f64(self) -> f64;
+}

@@ -1,0 +1,175 @@
+//! Adagrad (Duchi et al.), exactly as torch.optim.Adagrad.
+
+use super::check;
+use super::{part, run_step, Groups, ParamGroup};
+use crate::num::{Num, StateValue};
+use crate::Error;
+
+/// Hyperparameters of [`Adagrad`], under torch's names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdagradConfig {
+    /// Learning rate (`>= 0`).
+    pub lr: f64,
+    /// Learning-rate decay (`>= 0`): step `t` uses `lr / (1 + (t − 1)·lr_decay)`.
+    pub lr_decay: f64,
+    /// L2 weight decay added to the gradient (`>= 0`).
+    pub weight_decay: f64,
+    /// The value `sum` starts from (`>= 0`).
+    pub initial_accumulator_value: f64,
+    /// Added to `sqrt(sum)`, outside the square root (`> 0`).
+    pub eps: f64,
+    /// Ascend instead of descend (the gradient is negated first).
+    pub maximize: bool,
+}
+
+impl AdagradConfig {
+    /// torch's defaults with learning rate `lr`: no decay, accumulator 0, eps 1e-10.
+    pub const fn new(lr: f64) -> Self {
+        AdagradConfig {
+            lr,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+            maximize: false,
+        }
+    }
+
+    /// Checks every hyperparameter (`const`: usable at compile time).
+    pub const fn validate(&self) -> Result<(), Error> {
+        check::all([
+            check::non_negative("lr", self.lr),
+            check::non_negative("lr_decay", self.lr_decay),
+            check::non_negative("weight_decay", self.weight_decay),
+            check::non_negative("initial_accumulator_value", self.initial_accumulator_value),
+            check::positive("eps", self.eps),
+        ])
+    }
+}
+
+super::impl_hyperparameters!(AdagradConfig);
+
+/// The per-element Adagrad update for a number type, which also picks the accumulator's format.
+pub trait AdagradNum: Num {
+    /// Storage of the accumulator `sum`.
+    type Sum: StateValue;
+    /// Per-step scalars, computed once per step and group.
+    type Coeffs: Copy;
+    /// The per-step scalars for step `t` (1-based), from the `f64` configuration.
+    fn adagrad_coeffs(config: &AdagradConfig, t: u32) -> Self::Coeffs;
+    /// `initial_accumulator_value` in the accumulator's format.
+    fn adagrad_initial_sum(config: &AdagradConfig) -> Self::Sum;
+    /// Updates `params` and `sum` in place (slices of equal length).
+    fn adagrad_update(params: &mut [Self], grads: &[Self], sum: &mut [Self::Sum], c: &Self::Coeffs);
+}
+
+/// Per-step scalars of the floating-point Adagrad kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatAdagradCoeffs<T> {
+    gsign: T,
+    wd: T,
+    clr: T,
+    eps: T,
+}
+
+macro_rules! float_adagrad {
+    ($t:ty, $sqrt:path) => {
+        impl AdagradNum for $t {
+            type Sum = $t;
+            type Coeffs = FloatAdagradCoeffs<$t>;
+
+            fn adagrad_coeffs(cfg: &AdagradConfig, t: u32) -> Self::Coeffs {
+                // t − 1: the first step uses the full learning rate.
+                let clr = cfg.lr / (1.0 + f64::from(t - 1) * cfg.lr_decay);
+                FloatAdagradCoeffs {
+                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
+                    wd: cfg.weight_decay as $t,
+                    clr: clr as $t,
+                    eps: cfg.eps as $t,
+                }
+            }
+
+            fn adagrad_initial_sum(cfg: &AdagradConfig) -> $t {
+                cfg.initial_accumulator_value as $t
+            }
+
+            #[inline]
+            fn adagrad_update(
+                params: &mut [Self],
+                grads: &[Self],
+                sum: &mut [Self],
+                c: &Self::Coeffs,
+            ) {
+                for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+                    let g = c.gsign * g + c.wd * *p;
+                    *s += g * g;
+                    let std = $sqrt(*s) + c.eps; // eps outside the square root
+                    *p -= c.clr * (g / std);
+                }
+            }
+        }
+    };
+}
+
+float_adagrad!(f32, crate::num::sqrt::sqrt_f32);
+float_adagrad!(f64, crate::num::sqrt::sqrt_f64);
+
+/// Adagrad over `N` parameters of type `S`.
+///
+/// torch creates `sum` filled with `initial_accumulator_value` in the constructor; here the
+/// constructor is a `const fn` (so the optimizer can be a `static`) and the fill happens at the
+/// start of the first step, before anything reads it: the arithmetic is the same.
+///
+/// Memory, exactly (tested): `size_of::<Adagrad<f32, N>>() == 4·N + 56` bytes (configuration,
+/// step counter, padding to 8 bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct Adagrad<S: AdagradNum, const N: usize> {
+    config: AdagradConfig,
+    step: u32,
+    sum: [S::Sum; N],
+}
+
+impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
+    /// An optimizer, or the first invalid hyperparameter.
+    pub const fn new(config: AdagradConfig) -> Result<Self, Error> {
+        match config.validate() {
+            Ok(()) => Ok(Self::zeroed(config)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn zeroed(config: AdagradConfig) -> Self {
+        Adagrad {
+            config,
+            step: 0,
+            sum: [S::Sum::ZERO; N],
+        }
+    }
+
+    /// The accumulator (torch's `sum`). Before the first step it reads zero.
+    pub fn sum(&self) -> &[S::Sum; N] {
+        &self.sum
+    }
+
+    fn step_with(
+        &mut self,
+        params: &mut [S; N],
+        grads: &[S; N],
+        groups: Option<&[ParamGroup<AdagradConfig>]>,
+    ) -> Result<(), Error> {
+        let Adagrad { config, step, sum } = self;
+        let groups = match groups {
+            Some(g) => Groups::Listed(g),
+            None => Groups::All(config),
+        };
+        run_step(step, params, grads, groups, |r, p, g, cfg, t| {
+            let sum = part(sum, r);
+            if t == 1 {
+                sum.fill(S::adagrad_initial_sum(cfg));
+            }
+            S::adagrad_update(p, g, sum, &S::adagrad_coeffs(cfg, t));
+        })
+    }
+}
+
+super::impl_optimizer!(Adagrad<S: AdagradNum, N>, AdagradConfig);

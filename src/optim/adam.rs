@@ -1,0 +1,286 @@
+//! Adam and AdamW (Kingma & Ba, Algorithm 1; Loshchilov & Hutter), with AMSGrad, exactly as
+//! torch.optim.Adam / AdamW.
+
+use super::check;
+use super::slot::{Off, On, Slot, SlotBuf};
+use super::{part, powi, run_step, Groups, ParamGroup};
+use crate::num::{Num, StateValue};
+use crate::Error;
+
+/// Hyperparameters of [`Adam`], under torch's names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate `lr` (`>= 0`).
+    pub lr: f64,
+    /// `beta1`, the first moment's decay (`[0, 1)`).
+    pub beta1: f64,
+    /// `beta2`, the second moment's decay (`[0, 1)`).
+    pub beta2: f64,
+    /// `eps`, added after the bias-corrected square root (`> 0`).
+    pub eps: f64,
+    /// Weight decay (`>= 0`): L2 into the gradient, or decoupled (AdamW).
+    pub weight_decay: f64,
+    /// AdamW: multiply the parameter by `1 - lr·weight_decay` before the update instead of adding
+    /// `weight_decay·p` to the gradient.
+    pub decoupled_weight_decay: bool,
+    /// Ascend instead of descend (the gradient is negated first).
+    pub maximize: bool,
+}
+
+impl AdamConfig {
+    /// torch's `Adam` defaults with learning rate `lr`: betas (0.9, 0.999), eps 1e-8, no decay.
+    pub const fn adam(lr: f64) -> Self {
+        AdamConfig {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled_weight_decay: false,
+            maximize: false,
+        }
+    }
+
+    /// torch's `AdamW` defaults with learning rate `lr`: as [`adam`](Self::adam) but decoupled
+    /// weight decay `1e-2`.
+    pub const fn adamw(lr: f64) -> Self {
+        AdamConfig {
+            weight_decay: 1e-2,
+            decoupled_weight_decay: true,
+            ..Self::adam(lr)
+        }
+    }
+
+    /// Checks every hyperparameter (`const`: usable at compile time).
+    pub const fn validate(&self) -> Result<(), Error> {
+        check::all([
+            check::non_negative("lr", self.lr),
+            check::unit("betas", self.beta1),
+            check::unit("betas", self.beta2),
+            check::positive("eps", self.eps),
+            check::non_negative("weight_decay", self.weight_decay),
+        ])
+    }
+}
+
+super::impl_hyperparameters!(AdamConfig);
+
+/// The per-element Adam update for a number type, which also picks the state formats.
+pub trait AdamNum: Num {
+    /// Storage of the first moment `exp_avg`.
+    type Moment: StateValue;
+    /// Storage of the second moment `exp_avg_sq` (and `max_exp_avg_sq`).
+    type SqMoment: StateValue;
+    /// Per-step scalars, computed once per step and group.
+    type Coeffs: Copy;
+
+    /// The per-step scalars for step `t` (1-based), from the `f64` configuration.
+    fn adam_coeffs(config: &AdamConfig, t: u32) -> Self::Coeffs;
+
+    /// Updates `params` in place. All slices have the same length; `vmax` is `Some` with AMSGrad.
+    fn adam_update(
+        params: &mut [Self],
+        grads: &[Self],
+        m: &mut [Self::Moment],
+        v: &mut [Self::SqMoment],
+        vmax: Option<&mut [Self::SqMoment]>,
+        c: &Self::Coeffs,
+    );
+}
+
+/// Per-step scalars of the floating-point Adam kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatAdamCoeffs<T> {
+    gsign: T,
+    l2: T,
+    decay: T,
+    w1: T,
+    omw1: T,
+    lerp_from_m: bool,
+    beta2: T,
+    omb2: T,
+    step_size: T,
+    sqrt_bc2: T,
+    eps: T,
+}
+
+macro_rules! float_adam {
+    ($t:ty, $sqrt:path) => {
+        impl AdamNum for $t {
+            type Moment = $t;
+            type SqMoment = $t;
+            type Coeffs = FloatAdamCoeffs<$t>;
+
+            fn adam_coeffs(cfg: &AdamConfig, t: u32) -> Self::Coeffs {
+                let bc1 = 1.0 - powi(cfg.beta1, t);
+                let bc2 = 1.0 - powi(cfg.beta2, t);
+                let (l2, decay) = match (cfg.weight_decay != 0.0, cfg.decoupled_weight_decay) {
+                    (true, false) => (cfg.weight_decay, 1.0),
+                    (true, true) => (0.0, 1.0 - cfg.lr * cfg.weight_decay),
+                    (false, _) => (0.0, 1.0),
+                };
+                let w1 = (1.0 - cfg.beta1) as $t;
+                FloatAdamCoeffs {
+                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
+                    l2: l2 as $t,
+                    decay: decay as $t,
+                    w1,
+                    omw1: 1.0 - w1,
+                    lerp_from_m: w1 < 0.5,
+                    beta2: cfg.beta2 as $t,
+                    omb2: (1.0 - cfg.beta2) as $t,
+                    step_size: (cfg.lr / bc1) as $t,
+                    sqrt_bc2: libm::sqrt(bc2) as $t,
+                    eps: cfg.eps as $t,
+                }
+            }
+
+            #[inline]
+            fn adam_update(
+                params: &mut [Self],
+                grads: &[Self],
+                m: &mut [Self],
+                v: &mut [Self],
+                vmax: Option<&mut [Self]>,
+                c: &Self::Coeffs,
+            ) {
+                #[inline(always)]
+                fn element(
+                    p: &mut $t,
+                    g: $t,
+                    m: &mut $t,
+                    v: &mut $t,
+                    vmax: Option<&mut $t>,
+                    c: &FloatAdamCoeffs<$t>,
+                ) {
+                    // maximize first, then L2 decay (decay = 1 unless decoupled: AdamW).
+                    let g = c.gsign * g + c.l2 * *p;
+                    let pd = *p * c.decay;
+                    // torch's lerp(m, g, 1-β1), rounded the way torch rounds it.
+                    let d = g - *m;
+                    *m = if c.lerp_from_m {
+                        *m + c.w1 * d
+                    } else {
+                        g - c.omw1 * d
+                    };
+                    *v = *v * c.beta2 + c.omb2 * (g * g);
+                    // AMSGrad: the max of the RAW v, divided by the current sqrt(bc2).
+                    let vv = match vmax {
+                        Some(vm) => {
+                            if *v > *vm {
+                                *vm = *v;
+                            }
+                            *vm
+                        }
+                        None => *v,
+                    };
+                    // eps after the bias-corrected square root.
+                    let denom = $sqrt(vv) / c.sqrt_bc2 + c.eps;
+                    *p = pd - c.step_size * (*m / denom);
+                }
+                let pgmv = params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(m.iter_mut().zip(v.iter_mut()));
+                match vmax {
+                    Some(vmax) => {
+                        for (((p, &g), (m, v)), vm) in pgmv.zip(vmax.iter_mut()) {
+                            element(p, g, m, v, Some(vm), c);
+                        }
+                    }
+                    None => {
+                        for ((p, &g), (m, v)) in pgmv {
+                            element(p, g, m, v, None, c);
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+float_adam!(f32, crate::num::sqrt::sqrt_f32);
+float_adam!(f64, crate::num::sqrt::sqrt_f64);
+
+/// Adam / AdamW over `N` parameters of type `S`; `A` is [`On`] for AMSGrad ([`AmsGrad`]).
+///
+/// Memory, exactly (tested): `size_of::<Adam<f32, N>>() == 8·N + 56` and
+/// `size_of::<AmsGrad<f32, N>>() == 12·N + 56` bytes (the 56 are the `f64` configuration, the step
+/// counter and padding to 8-byte alignment, the same on x86-64 and Cortex-M).
+#[derive(Clone, Copy, Debug)]
+pub struct Adam<S: AdamNum, const N: usize, A: Slot = Off> {
+    config: AdamConfig,
+    step: u32,
+    exp_avg: [S::Moment; N],
+    exp_avg_sq: [S::SqMoment; N],
+    max_exp_avg_sq: A::Buf<S::SqMoment, N>,
+}
+
+/// Adam with AMSGrad (`amsgrad=True` in torch): keeps the running max of the raw second moment.
+pub type AmsGrad<S, const N: usize> = Adam<S, N, On>;
+
+impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
+    /// An optimizer with zeroed state, or the first invalid hyperparameter.
+    pub const fn new(config: AdamConfig) -> Result<Self, Error> {
+        match config.validate() {
+            Ok(()) => Ok(Self::zeroed(config)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn zeroed(config: AdamConfig) -> Self {
+        Adam {
+            config,
+            step: 0,
+            exp_avg: [S::Moment::ZERO; N],
+            exp_avg_sq: [S::SqMoment::ZERO; N],
+            max_exp_avg_sq: <A::Buf<S::SqMoment, N> as SlotBuf<S::SqMoment>>::INIT,
+        }
+    }
+
+    /// Whether this is the AMSGrad variant.
+    pub const fn amsgrad(&self) -> bool {
+        A::ON
+    }
+
+    /// First moment (torch's `exp_avg`).
+    pub fn exp_avg(&self) -> &[S::Moment; N] {
+        &self.exp_avg
+    }
+
+    /// Second moment (torch's `exp_avg_sq`).
+    pub fn exp_avg_sq(&self) -> &[S::SqMoment; N] {
+        &self.exp_avg_sq
+    }
+
+    /// Running maximum of the second moment (torch's `max_exp_avg_sq`), with AMSGrad only.
+    pub fn max_exp_avg_sq(&self) -> Option<&[S::SqMoment]> {
+        self.max_exp_avg_sq.as_slice()
+    }
+
+    fn step_with(
+        &mut self,
+        params: &mut [S; N],
+        grads: &[S; N],
+        groups: Option<&[ParamGroup<AdamConfig>]>,
+    ) -> Result<(), Error> {
+        let Adam {
+            config,
+            step,
+            exp_avg,
+            exp_avg_sq,
+            max_exp_avg_sq,
+        } = self;
+        let groups = match groups {
+            Some(g) => Groups::Listed(g),
+            None => Groups::All(config),
+        };
+        run_step(step, params, grads, groups, |r, p, g, cfg, t| {
+            let c = S::adam_coeffs(cfg, t);
+            let vmax = max_exp_avg_sq.as_mut_slice().map(|s| part(s, r));
+            S::adam_update(p, g, part(exp_avg, r), part(exp_avg_sq, r), vmax, &c);
+        })
+    }
+}
+
+super::impl_optimizer!(Adam<S: AdamNum, N, A>, AdamConfig);

@@ -1,0 +1,163 @@
+//! Lion (Chen et al. 2023, arXiv 2302.06675), as the authors' reference code computes it.
+
+use super::check;
+use super::{part, run_step, Groups, ParamGroup};
+use crate::num::{Num, StateValue};
+use crate::Error;
+
+/// Hyperparameters of [`Lion`], under the authors' names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LionConfig {
+    /// Learning rate (`>= 0`); every element moves by exactly `lr` (plus decay) or not at all.
+    pub lr: f64,
+    /// β1, the interpolation used for the update's sign (`[0, 1)`).
+    pub beta1: f64,
+    /// β2, the momentum's decay (`[0, 1)`).
+    pub beta2: f64,
+    /// Decoupled weight decay (`>= 0`): `p ← p·(1 − lr·wd)` first.
+    pub weight_decay: f64,
+}
+
+impl LionConfig {
+    /// The authors' defaults with learning rate `lr`: betas (0.9, 0.99), no decay.
+    pub const fn new(lr: f64) -> Self {
+        LionConfig {
+            lr,
+            beta1: 0.9,
+            beta2: 0.99,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// Checks every hyperparameter (`const`: usable at compile time).
+    pub const fn validate(&self) -> Result<(), Error> {
+        check::all([
+            check::non_negative("lr", self.lr),
+            check::unit("betas", self.beta1),
+            check::unit("betas", self.beta2),
+            check::non_negative("weight_decay", self.weight_decay),
+        ])
+    }
+}
+
+super::impl_hyperparameters!(LionConfig);
+
+/// The per-element Lion update for a number type, which also picks the momentum's format.
+pub trait LionNum: Num {
+    /// Storage of the momentum `exp_avg`.
+    type Moment: StateValue;
+    /// Per-step scalars, computed once per step and group.
+    type Coeffs: Copy;
+    /// The per-step scalars, from the `f64` configuration.
+    fn lion_coeffs(config: &LionConfig) -> Self::Coeffs;
+    /// Updates `params` and `m` in place (slices of equal length).
+    fn lion_update(params: &mut [Self], grads: &[Self], m: &mut [Self::Moment], c: &Self::Coeffs);
+}
+
+/// Per-step scalars of the floating-point Lion kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatLionCoeffs<T> {
+    decay: T,
+    b1: T,
+    omb1: T,
+    b2: T,
+    omb2: T,
+    lr: T,
+}
+
+macro_rules! float_lion {
+    ($t:ty) => {
+        impl LionNum for $t {
+            type Moment = $t;
+            type Coeffs = FloatLionCoeffs<$t>;
+
+            fn lion_coeffs(cfg: &LionConfig) -> Self::Coeffs {
+                FloatLionCoeffs {
+                    decay: (1.0 - cfg.lr * cfg.weight_decay) as $t,
+                    b1: cfg.beta1 as $t,
+                    omb1: (1.0 - cfg.beta1) as $t,
+                    b2: cfg.beta2 as $t,
+                    omb2: (1.0 - cfg.beta2) as $t,
+                    lr: cfg.lr as $t,
+                }
+            }
+
+            #[inline]
+            fn lion_update(params: &mut [Self], grads: &[Self], m: &mut [Self], c: &Self::Coeffs) {
+                for ((p, &g), m) in params.iter_mut().zip(grads).zip(m.iter_mut()) {
+                    let pd = *p * c.decay; // decoupled decay first
+                    let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1
+                                                    // torch.sign: sign(±0) = 0, unlike f32::signum.
+                    let s = if u > 0.0 {
+                        c.lr
+                    } else if u < 0.0 {
+                        -c.lr
+                    } else {
+                        0.0
+                    };
+                    *p = pd - s;
+                    *m = *m * c.b2 + g * c.omb2; // the EMA after the step, with β2
+                }
+            }
+        }
+    };
+}
+
+float_lion!(f32);
+float_lion!(f64);
+
+/// Lion over `N` parameters of type `S`.
+///
+/// Memory, exactly (tested): `size_of::<Lion<f32, N>>() == 4·N + 40` bytes (configuration, step
+/// counter, padding to 8 bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct Lion<S: LionNum, const N: usize> {
+    config: LionConfig,
+    step: u32,
+    exp_avg: [S::Moment; N],
+}
+
+impl<S: LionNum, const N: usize> Lion<S, N> {
+    /// An optimizer with zeroed momentum, or the first invalid hyperparameter.
+    pub const fn new(config: LionConfig) -> Result<Self, Error> {
+        match config.validate() {
+            Ok(()) => Ok(Self::zeroed(config)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn zeroed(config: LionConfig) -> Self {
+        Lion {
+            config,
+            step: 0,
+            exp_avg: [S::Moment::ZERO; N],
+        }
+    }
+
+    /// The momentum (the authors' `exp_avg`).
+    pub fn exp_avg(&self) -> &[S::Moment; N] {
+        &self.exp_avg
+    }
+
+    fn step_with(
+        &mut self,
+        params: &mut [S; N],
+        grads: &[S; N],
+        groups: Option<&[ParamGroup<LionConfig>]>,
+    ) -> Result<(), Error> {
+        let Lion {
+            config,
+            step,
+            exp_avg,
+        } = self;
+        let groups = match groups {
+            Some(g) => Groups::Listed(g),
+            None => Groups::All(config),
+        };
+        run_step(step, params, grads, groups, |r, p, g, cfg, _| {
+            S::lion_update(p, g, part(exp_avg, r), &S::lion_coeffs(cfg));
+        })
+    }
+}
+
+super::impl_optimizer!(Lion<S: LionNum, N>, LionConfig);

@@ -1,0 +1,199 @@
+//! SGD with momentum (heavy ball, dampening, Nesterov): torch.optim.SGD with `momentum > 0`.
+
+use super::check;
+use super::{part, run_step, Groups, ParamGroup};
+use crate::num::{Num, StateValue};
+use crate::Error;
+
+/// Hyperparameters of [`Momentum`], under torch's names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MomentumConfig {
+    /// Learning rate (`>= 0`), applied outside the buffer: `p ← p − lr·buf`.
+    pub lr: f64,
+    /// Momentum factor μ (`>= 0`; with 0 the buffer is unused, as in torch).
+    pub momentum: f64,
+    /// Dampening τ (finite): `buf ← μ·buf + (1 − τ)·g` from the second step on.
+    pub dampening: f64,
+    /// L2 weight decay added to the gradient (`>= 0`).
+    pub weight_decay: f64,
+    /// Nesterov momentum: step along `g + μ·buf` (needs μ > 0 and τ = 0).
+    pub nesterov: bool,
+    /// Ascend instead of descend (the gradient is negated first).
+    pub maximize: bool,
+}
+
+impl MomentumConfig {
+    /// Heavy-ball momentum `momentum` with learning rate `lr`, no dampening, no decay.
+    pub const fn new(lr: f64, momentum: f64) -> Self {
+        MomentumConfig {
+            lr,
+            momentum,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+        }
+    }
+
+    /// Nesterov momentum with learning rate `lr`.
+    pub const fn nesterov(lr: f64, momentum: f64) -> Self {
+        MomentumConfig {
+            nesterov: true,
+            ..Self::new(lr, momentum)
+        }
+    }
+
+    /// Checks every hyperparameter (`const`: usable at compile time).
+    pub const fn validate(&self) -> Result<(), Error> {
+        check::all([
+            check::non_negative("lr", self.lr),
+            check::non_negative("momentum", self.momentum),
+            check::finite("dampening", self.dampening),
+            check::non_negative("weight_decay", self.weight_decay),
+            check::require(
+                !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
+                "nesterov",
+                "used with momentum > 0 and dampening = 0",
+            ),
+        ])
+    }
+}
+
+super::impl_hyperparameters!(MomentumConfig);
+
+/// The per-element momentum update for a number type, which also picks the buffer's format.
+pub trait MomentumNum: Num {
+    /// Storage of the momentum buffer.
+    type Buffer: StateValue;
+    /// Per-step scalars, computed once per step and group.
+    type Coeffs: Copy;
+    /// The per-step scalars for step `t` (1-based), from the `f64` configuration.
+    fn momentum_coeffs(config: &MomentumConfig, t: u32) -> Self::Coeffs;
+    /// Updates `params` and `buf` in place (slices of equal length).
+    fn momentum_update(
+        params: &mut [Self],
+        grads: &[Self],
+        buf: &mut [Self::Buffer],
+        c: &Self::Coeffs,
+    );
+}
+
+/// Per-step scalars of the floating-point momentum kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatMomentumCoeffs<T> {
+    gsign: T,
+    wd: T,
+    mu: T,
+    /// `1 − τ`.
+    damp: T,
+    /// The first step, which sets the buffer to `g`.
+    first: bool,
+    nesterov: bool,
+    lr: T,
+    enabled: bool,
+}
+
+macro_rules! float_momentum {
+    ($t:ty) => {
+        impl MomentumNum for $t {
+            type Buffer = $t;
+            type Coeffs = FloatMomentumCoeffs<$t>;
+
+            fn momentum_coeffs(cfg: &MomentumConfig, t: u32) -> Self::Coeffs {
+                FloatMomentumCoeffs {
+                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
+                    wd: cfg.weight_decay as $t,
+                    mu: cfg.momentum as $t,
+                    damp: (1.0 - cfg.dampening) as $t,
+                    first: t == 1,
+                    nesterov: cfg.nesterov,
+                    lr: cfg.lr as $t,
+                    enabled: cfg.momentum != 0.0,
+                }
+            }
+
+            #[inline]
+            fn momentum_update(
+                params: &mut [Self],
+                grads: &[Self],
+                buf: &mut [Self],
+                c: &Self::Coeffs,
+            ) {
+                if !c.enabled {
+                    // torch with momentum = 0: plain SGD, the buffer is never touched.
+                    for (p, &g) in params.iter_mut().zip(grads) {
+                        let g = c.gsign * g + c.wd * *p;
+                        *p -= c.lr * g;
+                    }
+                    return;
+                }
+                for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
+                    let g = c.gsign * g + c.wd * *p;
+                    // First step: buf = copy(g), not (1-τ)·g; dampening applies from step 2.
+                    *b = if c.first { g } else { c.mu * *b + c.damp * g };
+                    let d = if c.nesterov { g + c.mu * *b } else { *b };
+                    *p -= c.lr * d;
+                }
+            }
+        }
+    };
+}
+
+float_momentum!(f32);
+float_momentum!(f64);
+
+/// SGD with momentum over `N` parameters of type `S`.
+///
+/// Memory, exactly (tested): `size_of::<Momentum<f32, N>>() == 4·N + 48` bytes (configuration,
+/// step counter, padding to 8 bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct Momentum<S: MomentumNum, const N: usize> {
+    config: MomentumConfig,
+    step: u32,
+    momentum_buffer: [S::Buffer; N],
+}
+
+impl<S: MomentumNum, const N: usize> Momentum<S, N> {
+    /// An optimizer with a zeroed buffer, or the first invalid hyperparameter.
+    pub const fn new(config: MomentumConfig) -> Result<Self, Error> {
+        match config.validate() {
+            Ok(()) => Ok(Self::zeroed(config)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn zeroed(config: MomentumConfig) -> Self {
+        Momentum {
+            config,
+            step: 0,
+            momentum_buffer: [S::Buffer::ZERO; N],
+        }
+    }
+
+    /// The momentum buffer (torch's `momentum_buffer`).
+    pub fn momentum_buffer(&self) -> &[S::Buffer; N] {
+        &self.momentum_buffer
+    }
+
+    fn step_with(
+        &mut self,
+        params: &mut [S; N],
+        grads: &[S; N],
+        groups: Option<&[ParamGroup<MomentumConfig>]>,
+    ) -> Result<(), Error> {
+        let Momentum {
+            config,
+            step,
+            momentum_buffer,
+        } = self;
+        let groups = match groups {
+            Some(g) => Groups::Listed(g),
+            None => Groups::All(config),
+        };
+        run_step(step, params, grads, groups, |r, p, g, cfg, t| {
+            S::momentum_update(p, g, part(momentum_buffer, r), &S::momentum_coeffs(cfg, t));
+        })
+    }
+}
+
+super::impl_optimizer!(Momentum<S: MomentumNum, N>, MomentumConfig);

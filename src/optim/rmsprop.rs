@@ -1,0 +1,290 @@
+//! RMSprop (Hinton), with optional momentum and centering, exactly as torch.optim.RMSprop.
+
+use super::check;
+use super::slot::{Off, Slot, SlotBuf};
+use super::{part, run_step, Groups, ParamGroup};
+use crate::num::{Num, StateValue};
+use crate::Error;
+
+/// Hyperparameters of [`RmsProp`], under torch's names. `centered` is the type parameter `C`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsPropConfig {
+    /// Learning rate (`>= 0`).
+    pub lr: f64,
+    /// Smoothing constant α of the squared-gradient average (finite, `>= 0`; torch accepts > 1).
+    pub alpha: f64,
+    /// Added to the root mean square, outside the square root (`> 0`).
+    pub eps: f64,
+    /// L2 weight decay added to the gradient (`>= 0`).
+    pub weight_decay: f64,
+    /// Momentum μ (`>= 0`); nonzero only with the momentum buffer (`M = On`).
+    pub momentum: f64,
+    /// Ascend instead of descend (the gradient is negated first).
+    pub maximize: bool,
+}
+
+impl RmsPropConfig {
+    /// torch's defaults with learning rate `lr`: α 0.99, eps 1e-8, no decay, no momentum.
+    pub const fn new(lr: f64) -> Self {
+        RmsPropConfig {
+            lr,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            maximize: false,
+        }
+    }
+
+    /// Checks every hyperparameter (`const`: usable at compile time). A nonzero `momentum` is
+    /// checked against the optimizer's type when the configuration is installed.
+    pub const fn validate(&self) -> Result<(), Error> {
+        check::all([
+            check::non_negative("lr", self.lr),
+            check::non_negative("alpha", self.alpha),
+            check::positive("eps", self.eps),
+            check::non_negative("weight_decay", self.weight_decay),
+            check::non_negative("momentum", self.momentum),
+        ])
+    }
+}
+
+super::impl_hyperparameters!(RmsPropConfig);
+
+/// The per-element RMSprop update for a number type, which also picks the state formats.
+pub trait RmsPropNum: Num {
+    /// Storage of `square_avg`.
+    type SqAvg: StateValue;
+    /// Storage of `momentum_buffer` and `grad_avg`.
+    type Avg: StateValue;
+    /// Per-step scalars, computed once per step and group.
+    type Coeffs: Copy;
+    /// The per-step scalars, from the `f64` configuration.
+    fn rmsprop_coeffs(config: &RmsPropConfig) -> Self::Coeffs;
+    /// Updates `params` and the state in place (slices of equal length; the optional buffers are
+    /// `Some` when they exist).
+    fn rmsprop_update(
+        params: &mut [Self],
+        grads: &[Self],
+        square_avg: &mut [Self::SqAvg],
+        momentum_buffer: Option<&mut [Self::Avg]>,
+        grad_avg: Option<&mut [Self::Avg]>,
+        c: &Self::Coeffs,
+    );
+}
+
+/// Per-step scalars of the floating-point RMSprop kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatRmsPropCoeffs<T> {
+    gsign: T,
+    wd: T,
+    alpha: T,
+    oma: T,
+    w: T,
+    omw: T,
+    lerp_from_avg: bool,
+    eps: T,
+    mu: T,
+    lr: T,
+}
+
+macro_rules! float_rmsprop {
+    ($t:ty, $sqrt:path) => {
+        impl RmsPropNum for $t {
+            type SqAvg = $t;
+            type Avg = $t;
+            type Coeffs = FloatRmsPropCoeffs<$t>;
+
+            fn rmsprop_coeffs(cfg: &RmsPropConfig) -> Self::Coeffs {
+                let w = (1.0 - cfg.alpha) as $t;
+                FloatRmsPropCoeffs {
+                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
+                    wd: cfg.weight_decay as $t,
+                    alpha: cfg.alpha as $t,
+                    oma: (1.0 - cfg.alpha) as $t,
+                    w,
+                    omw: 1.0 - w,
+                    lerp_from_avg: w < 0.5,
+                    eps: cfg.eps as $t,
+                    mu: cfg.momentum as $t,
+                    lr: cfg.lr as $t,
+                }
+            }
+
+            #[inline]
+            fn rmsprop_update(
+                params: &mut [Self],
+                grads: &[Self],
+                square_avg: &mut [Self],
+                momentum_buffer: Option<&mut [Self]>,
+                grad_avg: Option<&mut [Self]>,
+                c: &Self::Coeffs,
+            ) {
+                #[inline(always)]
+                fn element(
+                    p: &mut $t,
+                    g: $t,
+                    v: &mut $t,
+                    buf: Option<&mut $t>,
+                    gbar: Option<&mut $t>,
+                    c: &FloatRmsPropCoeffs<$t>,
+                ) {
+                    let g = c.gsign * g + c.wd * *p;
+                    *v = *v * c.alpha + c.oma * (g * g);
+                    let avg = match gbar {
+                        Some(gbar) => {
+                            // ḡ = lerp(ḡ, g, 1-α); v - ḡ² is clamped at 0 (torch may write NaN).
+                            let d = g - *gbar;
+                            *gbar = if c.lerp_from_avg {
+                                *gbar + c.w * d
+                            } else {
+                                g - c.omw * d
+                            };
+                            let var = *v - *gbar * *gbar;
+                            $sqrt(if var > 0.0 { var } else { 0.0 })
+                        }
+                        None => $sqrt(*v),
+                    } + c.eps; // eps outside the square root
+                    match buf {
+                        // The buffer starts at 0 (unlike SGD's); lr stays outside it.
+                        Some(b) => {
+                            *b = c.mu * *b + g / avg;
+                            *p -= c.lr * *b;
+                        }
+                        None => *p -= c.lr * (g / avg),
+                    }
+                }
+                let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+                match (momentum_buffer, grad_avg) {
+                    (Some(bufs), Some(gbars)) => {
+                        for (((p, &g), v), (b, gb)) in
+                            pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
+                        {
+                            element(p, g, v, Some(b), Some(gb), c);
+                        }
+                    }
+                    (Some(bufs), None) => {
+                        for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
+                            element(p, g, v, Some(b), None, c);
+                        }
+                    }
+                    (None, Some(gbars)) => {
+                        for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
+                            element(p, g, v, None, Some(gb), c);
+                        }
+                    }
+                    (None, None) => {
+                        for ((p, &g), v) in pgv {
+                            element(p, g, v, None, None, c);
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+float_rmsprop!(f32, crate::num::sqrt::sqrt_f32);
+float_rmsprop!(f64, crate::num::sqrt::sqrt_f64);
+
+/// RMSprop over `N` parameters of type `S`. `M = On` adds the momentum buffer, `C = On` makes it
+/// centered (torch's `centered=True`, which keeps `grad_avg`).
+///
+/// Memory, exactly (tested), for `S = f32`: `4·N·(1 + [M = On] + [C = On]) + 48` bytes
+/// (configuration, step counter, padding to 8 bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct RmsProp<S: RmsPropNum, const N: usize, M: Slot = Off, C: Slot = Off> {
+    config: RmsPropConfig,
+    step: u32,
+    square_avg: [S::SqAvg; N],
+    momentum_buffer: M::Buf<S::Avg, N>,
+    grad_avg: C::Buf<S::Avg, N>,
+}
+
+impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
+    /// An optimizer with zeroed state, or the first invalid hyperparameter (a nonzero momentum
+    /// needs `M = On`).
+    pub const fn new(config: RmsPropConfig) -> Result<Self, Error> {
+        match Self::validate(&config) {
+            Ok(()) => Ok(Self::zeroed(config)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn validate(config: &RmsPropConfig) -> Result<(), Error> {
+        match config.validate() {
+            Ok(()) => check::require(
+                M::ON || config.momentum == 0.0,
+                "momentum",
+                "0 unless the optimizer has its momentum buffer (RmsProp<_, _, On, _>)",
+            ),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn zeroed(config: RmsPropConfig) -> Self {
+        RmsProp {
+            config,
+            step: 0,
+            square_avg: [S::SqAvg::ZERO; N],
+            momentum_buffer: <M::Buf<S::Avg, N> as SlotBuf<S::Avg>>::INIT,
+            grad_avg: <C::Buf<S::Avg, N> as SlotBuf<S::Avg>>::INIT,
+        }
+    }
+
+    /// Whether this is centered RMSprop.
+    pub const fn centered(&self) -> bool {
+        C::ON
+    }
+
+    /// The squared-gradient average (torch's `square_avg`).
+    pub fn square_avg(&self) -> &[S::SqAvg; N] {
+        &self.square_avg
+    }
+
+    /// The momentum buffer (torch's `momentum_buffer`), if `M = On`.
+    pub fn momentum_buffer(&self) -> Option<&[S::Avg]> {
+        self.momentum_buffer.as_slice()
+    }
+
+    /// The gradient average (torch's `grad_avg`), if centered.
+    pub fn grad_avg(&self) -> Option<&[S::Avg]> {
+        self.grad_avg.as_slice()
+    }
+
+    fn step_with(
+        &mut self,
+        params: &mut [S; N],
+        grads: &[S; N],
+        groups: Option<&[ParamGroup<RmsPropConfig>]>,
+    ) -> Result<(), Error> {
+        if let Some(groups) = groups {
+            for g in groups {
+                Self::validate(&g.config)?;
+            }
+        }
+        let RmsProp {
+            config,
+            step,
+            square_avg,
+            momentum_buffer,
+            grad_avg,
+        } = self;
+        let groups = match groups {
+            Some(g) => Groups::Listed(g),
+            None => Groups::All(config),
+        };
+        run_step(step, params, grads, groups, |r, p, g, cfg, _| {
+            S::rmsprop_update(
+                p,
+                g,
+                part(square_avg, r),
+                momentum_buffer.as_mut_slice().map(|s| part(s, r)),
+                grad_avg.as_mut_slice().map(|s| part(s, r)),
+                &S::rmsprop_coeffs(cfg),
+            );
+        })
+    }
+}
+
+super::impl_optimizer!(RmsProp<S: RmsPropNum, N, M, C>, RmsPropConfig, Self::validate);

@@ -1,0 +1,128 @@
+//! Plain stochastic gradient descent: torch.optim.SGD with `momentum = 0`.
+
+use super::check;
+use super::{run_step, Groups, ParamGroup};
+use crate::num::Num;
+use crate::Error;
+
+/// Hyperparameters of [`Sgd`], under torch's names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdConfig {
+    /// Learning rate (`>= 0`).
+    pub lr: f64,
+    /// L2 weight decay added to the gradient (`>= 0`).
+    pub weight_decay: f64,
+    /// Ascend instead of descend (the gradient is negated first).
+    pub maximize: bool,
+}
+
+impl SgdConfig {
+    /// Plain SGD with learning rate `lr`, no decay.
+    pub const fn new(lr: f64) -> Self {
+        SgdConfig {
+            lr,
+            weight_decay: 0.0,
+            maximize: false,
+        }
+    }
+
+    /// Checks every hyperparameter (`const`: usable at compile time).
+    pub const fn validate(&self) -> Result<(), Error> {
+        check::all([
+            check::non_negative("lr", self.lr),
+            check::non_negative("weight_decay", self.weight_decay),
+        ])
+    }
+}
+
+super::impl_hyperparameters!(SgdConfig);
+
+/// The per-element SGD update for a number type.
+pub trait SgdNum: Num {
+    /// Per-step scalars, computed once per step and group.
+    type Coeffs: Copy;
+    /// The per-step scalars, from the `f64` configuration.
+    fn sgd_coeffs(config: &SgdConfig) -> Self::Coeffs;
+    /// `p ← p − lr·(±g + wd·p)` for every element.
+    fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs);
+}
+
+/// Per-step scalars of the floating-point SGD kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatSgdCoeffs<T> {
+    gsign: T,
+    wd: T,
+    lr: T,
+}
+
+macro_rules! float_sgd {
+    ($t:ty) => {
+        impl SgdNum for $t {
+            type Coeffs = FloatSgdCoeffs<$t>;
+
+            fn sgd_coeffs(cfg: &SgdConfig) -> Self::Coeffs {
+                FloatSgdCoeffs {
+                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
+                    wd: cfg.weight_decay as $t,
+                    lr: cfg.lr as $t,
+                }
+            }
+
+            #[inline]
+            fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs) {
+                for (p, &g) in params.iter_mut().zip(grads) {
+                    let g = c.gsign * g + c.wd * *p;
+                    *p -= c.lr * g;
+                }
+            }
+        }
+    };
+}
+
+float_sgd!(f32);
+float_sgd!(f64);
+
+/// SGD without momentum over `N` parameters of type `S`: it keeps no state.
+///
+/// Memory, exactly (tested): `size_of::<Sgd<f32, N>>() == 32` bytes whatever `N`.
+#[derive(Clone, Copy, Debug)]
+pub struct Sgd<S: SgdNum, const N: usize> {
+    config: SgdConfig,
+    step: u32,
+    _num: core::marker::PhantomData<S>,
+}
+
+impl<S: SgdNum, const N: usize> Sgd<S, N> {
+    /// An optimizer, or the first invalid hyperparameter.
+    pub const fn new(config: SgdConfig) -> Result<Self, Error> {
+        match config.validate() {
+            Ok(()) => Ok(Self::zeroed(config)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn zeroed(config: SgdConfig) -> Self {
+        Sgd {
+            config,
+            step: 0,
+            _num: core::marker::PhantomData,
+        }
+    }
+
+    fn step_with(
+        &mut self,
+        params: &mut [S; N],
+        grads: &[S; N],
+        groups: Option<&[ParamGroup<SgdConfig>]>,
+    ) -> Result<(), Error> {
+        let groups = match groups {
+            Some(g) => Groups::Listed(g),
+            None => Groups::All(&self.config),
+        };
+        run_step(&mut self.step, params, grads, groups, |_, p, g, cfg, _| {
+            S::sgd_update(p, g, &S::sgd_coeffs(cfg));
+        })
+    }
+}
+
+super::impl_optimizer!(Sgd<S: SgdNum, N>, SgdConfig);
