@@ -4,7 +4,7 @@
 PyTorch (CPU, float64, single-tensor path `foreach=False`) is the reference for
 sgd, adam, adamw, rmsprop and adagrad.  Lion is not part of torch.optim; it is
 computed here in float64 with torch tensor ops from the update rule in
-shared/optimizer-spec.md (decoupled decay, c = b1*m + (1-b1)*g with the old m,
+the project's optimizer spec (decoupled decay, c = b1*m + (1-b1)*g with the old m,
 p -= lr*sign(c), then m = b2*m + (1-b2)*g).
 
 Usage:

@@ -1,5 +1,5 @@
 //! The f64 reference implementation (`edgetune::reference`) checked against numbers derived by hand from
-//! `/work/shared/optimizer-spec.md`. Every expected value is written out as independent arithmetic (or a
+//! the project's optimizer specification (torch.optim 2.15 semantics). Every expected value is written out as independent arithmetic (or a
 //! literal) in the test, never obtained by running the reference a second time.
 
 use edgetune::reference::*;

@@ -7,6 +7,8 @@ impl StateValue for f32 {
 }
 
 impl Num for f32 {
+    type Aux = ();
+
     #[inline(always)]
     fn is_usable_gradient(self) -> bool {
         self.is_finite()
@@ -28,6 +30,8 @@ impl StateValue for f64 {
 }
 
 impl Num for f64 {
+    type Aux = ();
+
     #[inline(always)]
     fn is_usable_gradient(self) -> bool {
         self.is_finite()

@@ -23,8 +23,17 @@ pub trait StateValue: Copy + Debug + PartialEq + 'static {
     const ZERO: Self;
 }
 
+impl StateValue for () {
+    const ZERO: Self = ();
+}
+
 /// A parameter/gradient number type.
 pub trait Num: StateValue + PartialOrd {
+    /// State the number type keeps across steps inside every optimizer, passed to each kernel
+    /// call: `()` (zero bytes) for floats; a fixed-point type keeps its stochastic-rounding
+    /// generator here, so that it is saved and restored with the optimizer.
+    type Aux: StateValue;
+
     /// Whether a gradient value can be used by a step: finite for floating point.
     ///
     /// Every step checks all gradients with this before it writes anything.

@@ -60,7 +60,13 @@ pub trait AdagradNum: Num {
     /// `initial_accumulator_value` in the accumulator's format.
     fn adagrad_initial_sum(config: &AdagradConfig) -> Self::Sum;
     /// Updates `params` and `sum` in place (slices of equal length).
-    fn adagrad_update(params: &mut [Self], grads: &[Self], sum: &mut [Self::Sum], c: &Self::Coeffs);
+    fn adagrad_update(
+        params: &mut [Self],
+        grads: &[Self],
+        sum: &mut [Self::Sum],
+        c: &Self::Coeffs,
+        aux: &mut Self::Aux,
+    );
 }
 
 /// Per-step scalars of the floating-point Adagrad kernel.
@@ -99,6 +105,7 @@ macro_rules! float_adagrad {
                 grads: &[Self],
                 sum: &mut [Self],
                 c: &Self::Coeffs,
+                _aux: &mut (),
             ) {
                 for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
                     let g = c.gsign * g + c.wd * *p;
@@ -120,12 +127,13 @@ float_adagrad!(f64, crate::num::sqrt::sqrt_f64);
 /// constructor is a `const fn` (so the optimizer can be a `static`) and the fill happens at the
 /// start of the first step, before anything reads it: the arithmetic is the same.
 ///
-/// Memory, exactly (tested): `size_of::<Adagrad<f32, N>>() == 4·N + 56` bytes (configuration,
-/// step counter, padding to 8 bytes).
+/// Memory, exactly (tested): `size_of::<Adagrad<f32, N>>()` is `4·N + 52` rounded up to a
+/// multiple of 8 bytes (accumulator, 48-byte configuration, step counter, padding).
 #[derive(Clone, Copy, Debug)]
 pub struct Adagrad<S: AdagradNum, const N: usize> {
     config: AdagradConfig,
     step: u32,
+    aux: S::Aux,
     sum: [S::Sum; N],
 }
 
@@ -142,6 +150,7 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
         Adagrad {
             config,
             step: 0,
+            aux: <S::Aux as StateValue>::ZERO,
             sum: [S::Sum::ZERO; N],
         }
     }
@@ -157,7 +166,12 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
         grads: &[S; N],
         groups: Option<&[ParamGroup<AdagradConfig>]>,
     ) -> Result<(), Error> {
-        let Adagrad { config, step, sum } = self;
+        let Adagrad {
+            config,
+            step,
+            aux,
+            sum,
+        } = self;
         let groups = match groups {
             Some(g) => Groups::Listed(g),
             None => Groups::All(config),
@@ -167,7 +181,7 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
             if t == 1 {
                 sum.fill(S::adagrad_initial_sum(cfg));
             }
-            S::adagrad_update(p, g, sum, &S::adagrad_coeffs(cfg, t));
+            S::adagrad_update(p, g, sum, &S::adagrad_coeffs(cfg, t), aux);
         })
     }
 }

@@ -85,6 +85,7 @@ pub trait AdamNum: Num {
         v: &mut [Self::SqMoment],
         vmax: Option<&mut [Self::SqMoment]>,
         c: &Self::Coeffs,
+        aux: &mut Self::Aux,
     );
 }
 
@@ -143,6 +144,7 @@ macro_rules! float_adam {
                 v: &mut [Self],
                 vmax: Option<&mut [Self]>,
                 c: &Self::Coeffs,
+                _aux: &mut (),
             ) {
                 #[inline(always)]
                 fn element(
@@ -204,13 +206,15 @@ float_adam!(f64, crate::num::sqrt::sqrt_f64);
 
 /// Adam / AdamW over `N` parameters of type `S`; `A` is [`On`] for AMSGrad ([`AmsGrad`]).
 ///
-/// Memory, exactly (tested): `size_of::<Adam<f32, N>>() == 8·N + 56` and
-/// `size_of::<AmsGrad<f32, N>>() == 12·N + 56` bytes (the 56 are the `f64` configuration, the step
-/// counter and padding to 8-byte alignment, the same on x86-64 and Cortex-M).
+/// Memory, exactly (tested): `size_of::<Adam<f32, N>>() == 8·N + 56`, and
+/// `size_of::<AmsGrad<f32, N>>()` is `12·N + 52` rounded up to a multiple of 8 bytes (a 48-byte
+/// `f64` configuration, the step counter and padding to 8-byte alignment, the same on x86-64 and
+/// Cortex-M).
 #[derive(Clone, Copy, Debug)]
 pub struct Adam<S: AdamNum, const N: usize, A: Slot = Off> {
     config: AdamConfig,
     step: u32,
+    aux: S::Aux,
     exp_avg: [S::Moment; N],
     exp_avg_sq: [S::SqMoment; N],
     max_exp_avg_sq: A::Buf<S::SqMoment, N>,
@@ -232,6 +236,7 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
         Adam {
             config,
             step: 0,
+            aux: <S::Aux as StateValue>::ZERO,
             exp_avg: [S::Moment::ZERO; N],
             exp_avg_sq: [S::SqMoment::ZERO; N],
             max_exp_avg_sq: <A::Buf<S::SqMoment, N> as SlotBuf<S::SqMoment>>::INIT,
@@ -267,6 +272,7 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
         let Adam {
             config,
             step,
+            aux,
             exp_avg,
             exp_avg_sq,
             max_exp_avg_sq,
@@ -278,7 +284,7 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
         run_step(step, params, grads, groups, |r, p, g, cfg, t| {
             let c = S::adam_coeffs(cfg, t);
             let vmax = max_exp_avg_sq.as_mut_slice().map(|s| part(s, r));
-            S::adam_update(p, g, part(exp_avg, r), part(exp_avg_sq, r), vmax, &c);
+            S::adam_update(p, g, part(exp_avg, r), part(exp_avg_sq, r), vmax, &c, aux);
         })
     }
 }

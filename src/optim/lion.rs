@@ -51,7 +51,13 @@ pub trait LionNum: Num {
     /// The per-step scalars, from the `f64` configuration.
     fn lion_coeffs(config: &LionConfig) -> Self::Coeffs;
     /// Updates `params` and `m` in place (slices of equal length).
-    fn lion_update(params: &mut [Self], grads: &[Self], m: &mut [Self::Moment], c: &Self::Coeffs);
+    fn lion_update(
+        params: &mut [Self],
+        grads: &[Self],
+        m: &mut [Self::Moment],
+        c: &Self::Coeffs,
+        aux: &mut Self::Aux,
+    );
 }
 
 /// Per-step scalars of the floating-point Lion kernel.
@@ -83,7 +89,13 @@ macro_rules! float_lion {
             }
 
             #[inline]
-            fn lion_update(params: &mut [Self], grads: &[Self], m: &mut [Self], c: &Self::Coeffs) {
+            fn lion_update(
+                params: &mut [Self],
+                grads: &[Self],
+                m: &mut [Self],
+                c: &Self::Coeffs,
+                _aux: &mut (),
+            ) {
                 for ((p, &g), m) in params.iter_mut().zip(grads).zip(m.iter_mut()) {
                     let pd = *p * c.decay; // decoupled decay first
                     let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1
@@ -108,12 +120,13 @@ float_lion!(f64);
 
 /// Lion over `N` parameters of type `S`.
 ///
-/// Memory, exactly (tested): `size_of::<Lion<f32, N>>() == 4·N + 40` bytes (configuration, step
-/// counter, padding to 8 bytes).
+/// Memory, exactly (tested): `size_of::<Lion<f32, N>>()` is `4·N + 36` rounded up to a
+/// multiple of 8 bytes (momentum, 32-byte configuration, step counter, padding).
 #[derive(Clone, Copy, Debug)]
 pub struct Lion<S: LionNum, const N: usize> {
     config: LionConfig,
     step: u32,
+    aux: S::Aux,
     exp_avg: [S::Moment; N],
 }
 
@@ -130,6 +143,7 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
         Lion {
             config,
             step: 0,
+            aux: <S::Aux as StateValue>::ZERO,
             exp_avg: [S::Moment::ZERO; N],
         }
     }
@@ -148,6 +162,7 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
         let Lion {
             config,
             step,
+            aux,
             exp_avg,
         } = self;
         let groups = match groups {
@@ -155,7 +170,7 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
             None => Groups::All(config),
         };
         run_step(step, params, grads, groups, |r, p, g, cfg, _| {
-            S::lion_update(p, g, part(exp_avg, r), &S::lion_coeffs(cfg));
+            S::lion_update(p, g, part(exp_avg, r), &S::lion_coeffs(cfg), aux);
         })
     }
 }

@@ -117,6 +117,13 @@ pub trait Optimizer<S: Num, const N: usize> {
     /// Forgets all state: zero moments, step count 0, as if just constructed.
     fn reset(&mut self);
 
+    /// The number type's own state ([`Num::Aux`]): nothing for floats, the stochastic-rounding
+    /// generator for fixed point.
+    fn aux(&self) -> &S::Aux;
+
+    /// The number type's own state, mutably (for example to seed the rounding generator).
+    fn aux_mut(&mut self) -> &mut S::Aux;
+
     /// One step over the whole arena with the optimizer's configuration.
     fn step(&mut self, params: &mut [S; N], grads: &[S; N]) -> Result<(), Error>;
 
@@ -143,7 +150,7 @@ pub trait Optimizer<S: Num, const N: usize> {
     }
 }
 
-/// Implements [`Optimizer`] for an optimizer type that has fields `config` and `step`, a
+/// Implements [`Optimizer`] for an optimizer type that has fields `config`, `step` and `aux`, a
 /// `const fn zeroed(config)` and a `fn step_with(params, grads, Option<groups>)`. The configuration
 /// is checked by `$validate` (by default the configuration's own `validate`).
 macro_rules! impl_optimizer {
@@ -172,6 +179,14 @@ macro_rules! impl_optimizer {
 
             fn reset(&mut self) {
                 *self = Self::zeroed(self.config);
+            }
+
+            fn aux(&self) -> &S::Aux {
+                &self.aux
+            }
+
+            fn aux_mut(&mut self) -> &mut S::Aux {
+                &mut self.aux
             }
 
             fn step(&mut self, params: &mut [S; N], grads: &[S; N]) -> Result<(), $crate::Error> {
@@ -360,6 +375,19 @@ pub(crate) mod check {
         }
     }
 }
+
+// The documented layouts, checked at compile time on every target the crate is built for
+// (x86-64 hosts and the thumbv6m/thumbv7em cross builds alike).
+const _: () = {
+    use core::mem::size_of;
+    assert!(size_of::<Sgd<f32, 1024>>() == 32);
+    assert!(size_of::<Momentum<f32, 1024>>() == 4 * 1024 + 48);
+    assert!(size_of::<Adam<f32, 1024>>() == 8 * 1024 + 56);
+    assert!(size_of::<AmsGrad<f32, 1024>>() == 12 * 1024 + 56);
+    assert!(size_of::<RmsProp<f32, 1024, On, On>>() == 12 * 1024 + 56);
+    assert!(size_of::<Adagrad<f32, 1024>>() == 4 * 1024 + 56);
+    assert!(size_of::<Lion<f32, 1024>>() == 4 * 1024 + 40);
+};
 
 /// `β^t` for the bias corrections, in `f64` like torch's `beta ** step`.
 #[inline]

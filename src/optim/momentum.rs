@@ -75,6 +75,7 @@ pub trait MomentumNum: Num {
         grads: &[Self],
         buf: &mut [Self::Buffer],
         c: &Self::Coeffs,
+        aux: &mut Self::Aux,
     );
 }
 
@@ -118,6 +119,7 @@ macro_rules! float_momentum {
                 grads: &[Self],
                 buf: &mut [Self],
                 c: &Self::Coeffs,
+                _aux: &mut (),
             ) {
                 if !c.enabled {
                     // torch with momentum = 0: plain SGD, the buffer is never touched.
@@ -144,12 +146,13 @@ float_momentum!(f64);
 
 /// SGD with momentum over `N` parameters of type `S`.
 ///
-/// Memory, exactly (tested): `size_of::<Momentum<f32, N>>() == 4·N + 48` bytes (configuration,
-/// step counter, padding to 8 bytes).
+/// Memory, exactly (tested): `size_of::<Momentum<f32, N>>()` is `4·N + 44` rounded up to a
+/// multiple of 8 bytes (buffer, 40-byte configuration, step counter, padding to 8 bytes).
 #[derive(Clone, Copy, Debug)]
 pub struct Momentum<S: MomentumNum, const N: usize> {
     config: MomentumConfig,
     step: u32,
+    aux: S::Aux,
     momentum_buffer: [S::Buffer; N],
 }
 
@@ -166,6 +169,7 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
         Momentum {
             config,
             step: 0,
+            aux: <S::Aux as StateValue>::ZERO,
             momentum_buffer: [S::Buffer::ZERO; N],
         }
     }
@@ -184,6 +188,7 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
         let Momentum {
             config,
             step,
+            aux,
             momentum_buffer,
         } = self;
         let groups = match groups {
@@ -191,7 +196,13 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
             None => Groups::All(config),
         };
         run_step(step, params, grads, groups, |r, p, g, cfg, t| {
-            S::momentum_update(p, g, part(momentum_buffer, r), &S::momentum_coeffs(cfg, t));
+            S::momentum_update(
+                p,
+                g,
+                part(momentum_buffer, r),
+                &S::momentum_coeffs(cfg, t),
+                aux,
+            );
         })
     }
 }

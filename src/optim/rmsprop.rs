@@ -70,6 +70,7 @@ pub trait RmsPropNum: Num {
         momentum_buffer: Option<&mut [Self::Avg]>,
         grad_avg: Option<&mut [Self::Avg]>,
         c: &Self::Coeffs,
+        aux: &mut Self::Aux,
     );
 }
 
@@ -119,6 +120,7 @@ macro_rules! float_rmsprop {
                 momentum_buffer: Option<&mut [Self]>,
                 grad_avg: Option<&mut [Self]>,
                 c: &Self::Coeffs,
+                _aux: &mut (),
             ) {
                 #[inline(always)]
                 fn element(
@@ -190,12 +192,13 @@ float_rmsprop!(f64, crate::num::sqrt::sqrt_f64);
 /// RMSprop over `N` parameters of type `S`. `M = On` adds the momentum buffer, `C = On` makes it
 /// centered (torch's `centered=True`, which keeps `grad_avg`).
 ///
-/// Memory, exactly (tested), for `S = f32`: `4·N·(1 + [M = On] + [C = On]) + 48` bytes
-/// (configuration, step counter, padding to 8 bytes).
+/// Memory, exactly (tested), for `S = f32`: `4·N·(1 + [M = On] + [C = On]) + 52` rounded up to a
+/// multiple of 8 bytes (buffers, 48-byte configuration, step counter, padding to 8 bytes).
 #[derive(Clone, Copy, Debug)]
 pub struct RmsProp<S: RmsPropNum, const N: usize, M: Slot = Off, C: Slot = Off> {
     config: RmsPropConfig,
     step: u32,
+    aux: S::Aux,
     square_avg: [S::SqAvg; N],
     momentum_buffer: M::Buf<S::Avg, N>,
     grad_avg: C::Buf<S::Avg, N>,
@@ -226,6 +229,7 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
         RmsProp {
             config,
             step: 0,
+            aux: <S::Aux as StateValue>::ZERO,
             square_avg: [S::SqAvg::ZERO; N],
             momentum_buffer: <M::Buf<S::Avg, N> as SlotBuf<S::Avg>>::INIT,
             grad_avg: <C::Buf<S::Avg, N> as SlotBuf<S::Avg>>::INIT,
@@ -266,6 +270,7 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
         let RmsProp {
             config,
             step,
+            aux,
             square_avg,
             momentum_buffer,
             grad_avg,
@@ -282,6 +287,7 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
                 momentum_buffer.as_mut_slice().map(|s| part(s, r)),
                 grad_avg.as_mut_slice().map(|s| part(s, r)),
                 &S::rmsprop_coeffs(cfg),
+                aux,
             );
         })
     }

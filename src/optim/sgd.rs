@@ -2,7 +2,7 @@
 
 use super::check;
 use super::{run_step, Groups, ParamGroup};
-use crate::num::Num;
+use crate::num::{Num, StateValue};
 use crate::Error;
 
 /// Hyperparameters of [`Sgd`], under torch's names.
@@ -44,7 +44,7 @@ pub trait SgdNum: Num {
     /// The per-step scalars, from the `f64` configuration.
     fn sgd_coeffs(config: &SgdConfig) -> Self::Coeffs;
     /// `p ← p − lr·(±g + wd·p)` for every element.
-    fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs);
+    fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, aux: &mut Self::Aux);
 }
 
 /// Per-step scalars of the floating-point SGD kernel.
@@ -69,7 +69,7 @@ macro_rules! float_sgd {
             }
 
             #[inline]
-            fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs) {
+            fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, _aux: &mut ()) {
                 for (p, &g) in params.iter_mut().zip(grads) {
                     let g = c.gsign * g + c.wd * *p;
                     *p -= c.lr * g;
@@ -89,6 +89,7 @@ float_sgd!(f64);
 pub struct Sgd<S: SgdNum, const N: usize> {
     config: SgdConfig,
     step: u32,
+    aux: S::Aux,
     _num: core::marker::PhantomData<S>,
 }
 
@@ -105,6 +106,7 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
         Sgd {
             config,
             step: 0,
+            aux: <S::Aux as StateValue>::ZERO,
             _num: core::marker::PhantomData,
         }
     }
@@ -115,12 +117,15 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
         grads: &[S; N],
         groups: Option<&[ParamGroup<SgdConfig>]>,
     ) -> Result<(), Error> {
+        let Sgd {
+            config, step, aux, ..
+        } = self;
         let groups = match groups {
             Some(g) => Groups::Listed(g),
-            None => Groups::All(&self.config),
+            None => Groups::All(config),
         };
-        run_step(&mut self.step, params, grads, groups, |_, p, g, cfg, _| {
-            S::sgd_update(p, g, &S::sgd_coeffs(cfg));
+        run_step(step, params, grads, groups, |_, p, g, cfg, _| {
+            S::sgd_update(p, g, &S::sgd_coeffs(cfg), aux);
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Plain, independent `f64` reference implementation of every optimizer.
 //!
-//! Each rule is written straight from `/work/shared/optimizer-spec.md` (torch.optim 2.15, single-tensor CPU
+//! Each rule is written straight from the project's optimizer specification (torch.optim 2.15, single-tensor CPU
 //! path; Lion from the authors' `lion_pytorch.py`). Section names in the comments below refer to that file.
 //!
 //! This module deliberately shares no code with the rest of the crate (nothing from `crate::` is used), so that

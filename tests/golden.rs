@@ -1,0 +1,94 @@
+//! The committed PyTorch golden file through the golden harness (`examples/golden`), and checks
+//! that the harness itself fails where it must.
+
+#[path = "../examples/golden/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+const GOLDEN: &str = include_str!("data/optim-golden.json");
+
+#[test]
+fn committed_golden_file_passes_every_optimizer_and_number_type() {
+    let cases = harness::parse(GOLDEN).expect("golden file parses");
+    assert!(cases.len() >= 300, "only {} cases", cases.len());
+    let mut summary = harness::Summary::default();
+    for case in &cases {
+        summary.check(case);
+    }
+    println!("{}", summary.table());
+    assert!(summary.failures.is_empty(), "{:#?}", summary.failures);
+    // Every optimizer has rows for all three paths, and every case ran in each.
+    for opt in ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"] {
+        for path in ["f64 reference", "f64 generic", "f32"] {
+            let row = &summary.rows[&(opt.to_string(), path)];
+            assert!(row.cases >= 40, "{opt} {path}: {} cases", row.cases);
+        }
+    }
+    assert_eq!(summary.cases(), cases.len());
+}
+
+/// Replaces the first occurrence of `from` after `anchor` in the golden text.
+fn edit(anchor: &str, from: &str, to: &str) -> String {
+    let start = GOLDEN.find(anchor).expect("anchor present");
+    let at = start + GOLDEN[start..].find(from).expect("text present");
+    format!("{}{}{}", &GOLDEN[..at], to, &GOLDEN[at + from.len()..])
+}
+
+#[test]
+fn harness_rejects_an_unknown_optimizer_instead_of_skipping_it() {
+    let text = edit("\"id\":0,", "\"optimizer\":\"", "\"optimizer\":\"nadam_");
+    let err = harness::parse(&text).expect_err("must fail");
+    assert!(err.contains("unknown optimizer"), "{err}");
+}
+
+#[test]
+fn harness_rejects_an_unknown_hyperparameter() {
+    let text = edit(
+        "\"id\":0,",
+        "\"hyperparams\":{",
+        "\"hyperparams\":{\"foo\":1,",
+    );
+    let err = harness::parse(&text).expect_err("must fail");
+    assert!(err.contains("foo"), "{err}");
+}
+
+#[test]
+fn harness_counts_zero_cases_as_nothing_checked() {
+    let cases = harness::parse(r#"{"schema":"optim-golden/v1","generator":{},"cases":[]}"#)
+        .expect("parses");
+    let summary = harness::Summary::default();
+    assert!(cases.is_empty());
+    assert_eq!(summary.cases(), 0);
+}
+
+#[test]
+fn harness_fails_a_case_whose_torch_trajectory_was_perturbed() {
+    // Move one torch parameter by 1e-4 (relative): every path must report the case as failing.
+    let mut cases = harness::parse(GOLDEN).expect("parses");
+    let case = cases
+        .iter_mut()
+        .find(|c| c.grads.len() > 5)
+        .expect("a case with steps");
+    let last = case.params.len() - 1;
+    case.params[last][0] += 1e-4 * (1.0 + case.params[last][0].abs());
+    let mut summary = harness::Summary::default();
+    summary.check(case);
+    assert_eq!(summary.failures.len(), 3, "{:#?}", summary.failures);
+}
+
+#[test]
+fn harness_fails_a_case_whose_final_state_was_perturbed() {
+    let mut cases = harness::parse(GOLDEN).expect("parses");
+    let case = cases
+        .iter_mut()
+        .find(|c| c.final_state.contains_key("exp_avg_sq"))
+        .expect("an Adam case");
+    let v = case.final_state.get_mut("exp_avg_sq").expect("present");
+    v[0] = v[0] * 1.01 + 1e-3;
+    let mut summary = harness::Summary::default();
+    summary.check(case);
+    // Both f64 paths are held to 1e-12 on the final state; f32's state is reported, not gated
+    // (see `TOL_F32` in the harness).
+    assert_eq!(summary.failures.len(), 2, "{:#?}", summary.failures);
+    assert!(summary.failures.iter().all(|f| f.contains("f64")));
+}
