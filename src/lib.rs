@@ -9,7 +9,7 @@
 //! number type through [`num::Num`] and one kernel trait per optimizer, so `f32` on the device and
 //! `f64` on the host run the same code.
 //!
-//! With the `reference` feature (host only) the [`reference`] module provides a deliberately plain
+//! With the `reference` feature (host only) the `reference` module provides a deliberately plain
 //! `f64` implementation of every optimizer, sharing no code with the generic path, for checking
 //! device training in host tests.
 //!
