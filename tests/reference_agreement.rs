@@ -26,7 +26,6 @@ mod harness;
 
 use edgetune::reference::{Hyper, Kind, Reference};
 use proptest::prelude::*;
-use std::collections::BTreeMap;
 
 /// Draws from a small deterministic generator seeded by proptest, so a failing case shrinks to
 /// its seed and stays reproducible.
@@ -171,20 +170,7 @@ fn case(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> harness::C
             p.clone()
         })
         .collect();
-    let mut final_state = BTreeMap::new();
-    for (k, v) in [
-        ("momentum_buffer", &r.momentum_buffer),
-        ("exp_avg", &r.exp_avg),
-        ("exp_avg_sq", &r.exp_avg_sq),
-        ("max_exp_avg_sq", &r.max_exp_avg_sq),
-        ("square_avg", &r.square_avg),
-        ("grad_avg", &r.grad_avg),
-        ("sum", &r.sum),
-    ] {
-        if let Some(v) = v {
-            final_state.insert(k.to_string(), v.clone());
-        }
-    }
+    let final_state = harness::reference_state(&r);
     harness::Case {
         id: seed as i64,
         kind,
@@ -222,35 +208,17 @@ fn sensitivity(c: &harness::Case, u: f64, seed: u64) -> f64 {
             }
         };
         jiggle(&mut p);
-        for buf in [
-            &mut r.momentum_buffer,
-            &mut r.exp_avg,
-            &mut r.exp_avg_sq,
-            &mut r.max_exp_avg_sq,
-            &mut r.square_avg,
-            &mut r.grad_avg,
-            &mut r.sum,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for (_, buf) in harness::reference_buffers(&mut r) {
+            let Some(buf) = buf else { continue };
             jiggle(buf);
         }
         for (a, b) in p.iter().zip(&c.params[t]) {
             worst = worst.max(harness::mixed(*a, *b));
         }
     }
+    let state = harness::reference_state(&r);
     for (k, v) in &c.final_state {
-        let mine = match k.as_str() {
-            "momentum_buffer" => &r.momentum_buffer,
-            "exp_avg" => &r.exp_avg,
-            "exp_avg_sq" => &r.exp_avg_sq,
-            "max_exp_avg_sq" => &r.max_exp_avg_sq,
-            "square_avg" => &r.square_avg,
-            "grad_avg" => &r.grad_avg,
-            _ => &r.sum,
-        };
-        for (a, b) in mine.iter().flatten().zip(v) {
+        for (a, b) in state.get(k).into_iter().flatten().zip(v) {
             worst = worst.max(harness::mixed(*a, *b));
         }
     }

@@ -253,6 +253,28 @@ pub struct Run {
     pub flips: usize,
 }
 
+/// The reference's state buffers under torch's keys, mutably (absent ones are `None`).
+pub fn reference_buffers(r: &mut Reference) -> [(&'static str, &mut Option<Vec<f64>>); 7] {
+    [
+        ("momentum_buffer", &mut r.momentum_buffer),
+        ("exp_avg", &mut r.exp_avg),
+        ("exp_avg_sq", &mut r.exp_avg_sq),
+        ("max_exp_avg_sq", &mut r.max_exp_avg_sq),
+        ("square_avg", &mut r.square_avg),
+        ("grad_avg", &mut r.grad_avg),
+        ("sum", &mut r.sum),
+    ]
+}
+
+/// The reference's state as torch's `final_state` would hold it: the buffers that exist.
+pub fn reference_state(r: &Reference) -> BTreeMap<String, Vec<f64>> {
+    let mut r = r.clone();
+    reference_buffers(&mut r)
+        .into_iter()
+        .filter_map(|(k, v)| v.take().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
 /// Runs the plain f64 reference; for Lion also returns the interpolation `c` of every step.
 pub fn run_reference(case: &Case) -> Result<(Run, Vec<Vec<f64>>), String> {
     let mut r = Reference::new(case.kind, case.hyper, case.n);
@@ -266,24 +288,10 @@ pub fn run_reference(case: &Case) -> Result<(Run, Vec<Vec<f64>>), String> {
         r.step(&mut p, g).map_err(|e| format!("reference: {e:?}"))?;
         out.push(p.clone());
     }
-    let mut state = BTreeMap::new();
-    for (k, v) in [
-        ("momentum_buffer", &r.momentum_buffer),
-        ("exp_avg", &r.exp_avg),
-        ("exp_avg_sq", &r.exp_avg_sq),
-        ("max_exp_avg_sq", &r.max_exp_avg_sq),
-        ("square_avg", &r.square_avg),
-        ("grad_avg", &r.grad_avg),
-        ("sum", &r.sum),
-    ] {
-        if let Some(v) = v {
-            state.insert(k.to_string(), v.clone());
-        }
-    }
     Ok((
         Run {
             params: out,
-            state,
+            state: reference_state(&r),
             step: r.step as f64,
             flips: 0,
         },
