@@ -72,8 +72,8 @@ pub trait AdagradNum: Num {
 /// Per-step scalars of the floating-point Adagrad kernel.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatAdagradCoeffs<T> {
-    gsign: T,
-    wd: T,
+    negate: bool,
+    wd: Option<T>,
     clr: T,
     eps: T,
 }
@@ -88,8 +88,8 @@ macro_rules! float_adagrad {
                 // t − 1: the first step uses the full learning rate.
                 let clr = cfg.lr / (1.0 + f64::from(t - 1) * cfg.lr_decay);
                 FloatAdagradCoeffs {
-                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
-                    wd: cfg.weight_decay as $t,
+                    negate: cfg.maximize,
+                    wd: super::nonzero!(cfg.weight_decay, $t),
                     clr: clr as $t,
                     eps: cfg.eps as $t,
                 }
@@ -108,7 +108,7 @@ macro_rules! float_adagrad {
                 _aux: &mut (),
             ) {
                 for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-                    let g = c.gsign * g + c.wd * *p;
+                    let g = super::float_grad(g, *p, c.negate, c.wd);
                     *s += g * g;
                     let std = $sqrt(*s) + c.eps; // eps outside the square root
                     *p -= c.clr * (g / std);

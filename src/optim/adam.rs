@@ -92,9 +92,9 @@ pub trait AdamNum: Num {
 /// Per-step scalars of the floating-point Adam kernel.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatAdamCoeffs<T> {
-    gsign: T,
-    l2: T,
-    decay: T,
+    negate: bool,
+    l2: Option<T>,
+    decay: Option<T>,
     w1: T,
     omw1: T,
     lerp_from_m: bool,
@@ -116,15 +116,15 @@ macro_rules! float_adam {
                 let bc1 = 1.0 - powi(cfg.beta1, t);
                 let bc2 = 1.0 - powi(cfg.beta2, t);
                 let (l2, decay) = match (cfg.weight_decay != 0.0, cfg.decoupled_weight_decay) {
-                    (true, false) => (cfg.weight_decay, 1.0),
-                    (true, true) => (0.0, 1.0 - cfg.lr * cfg.weight_decay),
-                    (false, _) => (0.0, 1.0),
+                    (true, false) => (Some(cfg.weight_decay as $t), None),
+                    (true, true) => (None, Some((1.0 - cfg.lr * cfg.weight_decay) as $t)),
+                    (false, _) => (None, None),
                 };
                 let w1 = (1.0 - cfg.beta1) as $t;
                 FloatAdamCoeffs {
-                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
-                    l2: l2 as $t,
-                    decay: decay as $t,
+                    negate: cfg.maximize,
+                    l2,
+                    decay,
                     w1,
                     omw1: 1.0 - w1,
                     lerp_from_m: w1 < 0.5,
@@ -155,9 +155,12 @@ macro_rules! float_adam {
                     vmax: Option<&mut $t>,
                     c: &FloatAdamCoeffs<$t>,
                 ) {
-                    // maximize first, then L2 decay (decay = 1 unless decoupled: AdamW).
-                    let g = c.gsign * g + c.l2 * *p;
-                    let pd = *p * c.decay;
+                    // maximize first, then L2 decay (Adam) or the decoupled decay of p (AdamW).
+                    let g = super::float_grad(g, *p, c.negate, c.l2);
+                    let pd = match c.decay {
+                        Some(decay) => *p * decay,
+                        None => *p,
+                    };
                     // torch's lerp(m, g, 1-β1), rounded the way torch rounds it.
                     let d = g - *m;
                     *m = if c.lerp_from_m {

@@ -63,7 +63,7 @@ pub trait LionNum: Num {
 /// Per-step scalars of the floating-point Lion kernel.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatLionCoeffs<T> {
-    decay: T,
+    decay: Option<T>,
     b1: T,
     omb1: T,
     b2: T,
@@ -79,7 +79,8 @@ macro_rules! float_lion {
 
             fn lion_coeffs(cfg: &LionConfig) -> Self::Coeffs {
                 FloatLionCoeffs {
-                    decay: (1.0 - cfg.lr * cfg.weight_decay) as $t,
+                    decay: super::nonzero!(cfg.weight_decay, f64)
+                        .map(|wd| (1.0 - cfg.lr * wd) as $t),
                     b1: cfg.beta1 as $t,
                     omb1: (1.0 - cfg.beta1) as $t,
                     b2: cfg.beta2 as $t,
@@ -97,7 +98,11 @@ macro_rules! float_lion {
                 _aux: &mut (),
             ) {
                 for ((p, &g), m) in params.iter_mut().zip(grads).zip(m.iter_mut()) {
-                    let pd = *p * c.decay; // decoupled decay first
+                    // Decoupled decay first (torch multiplies by 1 when wd = 0; skipping it is exact).
+                    let pd = match c.decay {
+                        Some(decay) => *p * decay,
+                        None => *p,
+                    };
                     let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1
                                                     // torch.sign: sign(±0) = 0, unlike f32::signum.
                     let s = if u > 0.0 {

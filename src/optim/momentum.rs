@@ -82,8 +82,8 @@ pub trait MomentumNum: Num {
 /// Per-step scalars of the floating-point momentum kernel.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatMomentumCoeffs<T> {
-    gsign: T,
-    wd: T,
+    negate: bool,
+    wd: Option<T>,
     mu: T,
     /// `1 − τ`.
     damp: T,
@@ -102,8 +102,8 @@ macro_rules! float_momentum {
 
             fn momentum_coeffs(cfg: &MomentumConfig, t: u32) -> Self::Coeffs {
                 FloatMomentumCoeffs {
-                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
-                    wd: cfg.weight_decay as $t,
+                    negate: cfg.maximize,
+                    wd: super::nonzero!(cfg.weight_decay, $t),
                     mu: cfg.momentum as $t,
                     damp: (1.0 - cfg.dampening) as $t,
                     first: t == 1,
@@ -124,13 +124,13 @@ macro_rules! float_momentum {
                 if !c.enabled {
                     // torch with momentum = 0: plain SGD, the buffer is never touched.
                     for (p, &g) in params.iter_mut().zip(grads) {
-                        let g = c.gsign * g + c.wd * *p;
+                        let g = super::float_grad(g, *p, c.negate, c.wd);
                         *p -= c.lr * g;
                     }
                     return;
                 }
                 for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
-                    let g = c.gsign * g + c.wd * *p;
+                    let g = super::float_grad(g, *p, c.negate, c.wd);
                     // First step: buf = copy(g), not (1-τ)·g; dampening applies from step 2.
                     *b = if c.first { g } else { c.mu * *b + c.damp * g };
                     let d = if c.nesterov { g + c.mu * *b } else { *b };

@@ -77,8 +77,8 @@ pub trait RmsPropNum: Num {
 /// Per-step scalars of the floating-point RMSprop kernel.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatRmsPropCoeffs<T> {
-    gsign: T,
-    wd: T,
+    negate: bool,
+    wd: Option<T>,
     alpha: T,
     oma: T,
     w: T,
@@ -99,8 +99,8 @@ macro_rules! float_rmsprop {
             fn rmsprop_coeffs(cfg: &RmsPropConfig) -> Self::Coeffs {
                 let w = (1.0 - cfg.alpha) as $t;
                 FloatRmsPropCoeffs {
-                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
-                    wd: cfg.weight_decay as $t,
+                    negate: cfg.maximize,
+                    wd: super::nonzero!(cfg.weight_decay, $t),
                     alpha: cfg.alpha as $t,
                     oma: (1.0 - cfg.alpha) as $t,
                     w,
@@ -131,7 +131,7 @@ macro_rules! float_rmsprop {
                     gbar: Option<&mut $t>,
                     c: &FloatRmsPropCoeffs<$t>,
                 ) {
-                    let g = c.gsign * g + c.wd * *p;
+                    let g = super::float_grad(g, *p, c.negate, c.wd);
                     *v = *v * c.alpha + c.oma * (g * g);
                     let avg = match gbar {
                         Some(gbar) => {

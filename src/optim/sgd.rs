@@ -50,8 +50,8 @@ pub trait SgdNum: Num {
 /// Per-step scalars of the floating-point SGD kernel.
 #[derive(Clone, Copy, Debug)]
 pub struct FloatSgdCoeffs<T> {
-    gsign: T,
-    wd: T,
+    negate: bool,
+    wd: Option<T>,
     lr: T,
 }
 
@@ -62,8 +62,8 @@ macro_rules! float_sgd {
 
             fn sgd_coeffs(cfg: &SgdConfig) -> Self::Coeffs {
                 FloatSgdCoeffs {
-                    gsign: if cfg.maximize { -1.0 } else { 1.0 },
-                    wd: cfg.weight_decay as $t,
+                    negate: cfg.maximize,
+                    wd: super::nonzero!(cfg.weight_decay, $t),
                     lr: cfg.lr as $t,
                 }
             }
@@ -71,7 +71,7 @@ macro_rules! float_sgd {
             #[inline]
             fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, _aux: &mut ()) {
                 for (p, &g) in params.iter_mut().zip(grads) {
-                    let g = c.gsign * g + c.wd * *p;
+                    let g = super::float_grad(g, *p, c.negate, c.wd);
                     *p -= c.lr * g;
                 }
             }
