@@ -11,6 +11,7 @@
 //! Implemented here: `f32` (the device path) and `f64` (the same generic code at double
 //! precision, for host-side simulation).
 
+pub mod fixed;
 mod float;
 pub mod sqrt;
 

@@ -1,0 +1,491 @@
+//! Integer arithmetic shared by the fixed-point kernels: per-step coefficients, wide products,
+//! rounding of the parameter write, and a small working float for the normalising optimizers.
+//!
+//! Every per-element operation here uses only 32-bit multiplies (`MULS` on Cortex-M0, whose
+//! product is the low 32 bits), 64-bit additions and shifts. No 32×32→64 multiply
+//! (`__aeabi_lmul`) and no float is ever needed per element:
+//!
+//! - a coefficient has a 16-bit mantissa ([`Scale`]), so `x · c` for a 32-bit `x` is two
+//!   16×16-bit partial products that each fit in 32 bits, recombined with a shift and an add;
+//! - the working float [`Wf`] keeps a 31-bit mantissa and multiplies by splitting it the same way.
+
+/// Fraction bits of the "wide" units below the parameter's LSB: 30, not 32, so that the
+/// parameter range occupies only a quarter of the `i64` range and a saturated update (`±i64::MAX`,
+/// four times the range) still drives `p − u` past the format's edge, where the write clamps it.
+pub(crate) const WIDE: u32 = 30;
+
+/// A per-step coefficient `c = ±m · 2^-sh` with a 16-bit mantissa `m ∈ [2^15, 2^16)` (or 0).
+///
+/// Relative quantisation error of `c`: at most `2^-16` (half a unit of a mantissa `≥ 2^15`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scale {
+    m: u32,
+    sh: i32,
+    neg: bool,
+}
+
+/// Relative error bound of [`Scale::from_f64`].
+#[cfg(test)]
+pub(crate) const SCALE_REL_ERR: f64 = 1.0 / 65_536.0;
+
+impl Scale {
+    /// The coefficient 0.
+    pub(crate) const ZERO: Scale = Scale {
+        m: 0,
+        sh: 0,
+        neg: false,
+    };
+
+    /// The nearest coefficient to `c` (0 for a non-finite `c`, which validation excludes).
+    pub(crate) fn from_f64(c: f64) -> Scale {
+        if c == 0.0 || !c.is_finite() {
+            return Scale::ZERO;
+        }
+        let (f, e) = libm::frexp(c.abs()); // |c| = f · 2^e, f ∈ [0.5, 1)
+        let mut m = libm::round(f * 65536.0) as u32; // [2^15, 2^16]
+        let mut sh = 16 - e;
+        if m == 65536 {
+            m = 32768;
+            sh -= 1;
+        }
+        // Far outside any useful range: flush tiny coefficients, cap huge ones (products then
+        // saturate).
+        if sh > 200 {
+            return Scale::ZERO;
+        }
+        Scale {
+            m,
+            sh: sh.max(-200),
+            neg: c < 0.0,
+        }
+    }
+
+    /// The coefficient's exact value.
+    #[cfg(test)]
+    pub(crate) fn to_f64(self) -> f64 {
+        let v = libm::ldexp(f64::from(self.m), -self.sh);
+        if self.neg {
+            -v
+        } else {
+            v
+        }
+    }
+
+    /// Whether the coefficient is 0.
+    #[inline(always)]
+    pub(crate) fn is_zero(self) -> bool {
+        self.m == 0
+    }
+
+    /// `x · c` in "wide" units (`2^-WIDE` of `x`'s unit), truncated toward zero at that
+    /// resolution, saturating at the `i64` range.
+    #[inline]
+    pub(crate) fn mul_wide(self, x: i32) -> i64 {
+        let ax = x.unsigned_abs();
+        // (ax >> 16) ≤ 2^15 and m < 2^16: < 2^31. (ax & 0xFFFF) · m < 2^32.
+        let hi = (ax >> 16) * self.m;
+        let lo = (ax & 0xFFFF) * self.m;
+        let prod = (u64::from(hi) << 16) + u64::from(lo); // exact, < 2^47
+        let mag = shl_sat(prod, WIDE as i32 - self.sh);
+        if self.neg != (x < 0) {
+            -(mag as i64)
+        } else {
+            mag as i64
+        }
+    }
+}
+
+/// `v · 2^s` for `v ≥ 0`, truncated, saturating at `i64::MAX`.
+#[inline(always)]
+pub(crate) fn shl_sat(v: u64, s: i32) -> u64 {
+    const MAX: u64 = i64::MAX as u64;
+    if v == 0 {
+        0
+    } else if s >= 0 {
+        if s >= 63 || v > (MAX >> s) {
+            MAX
+        } else {
+            v << s
+        }
+    } else if s <= -64 {
+        0
+    } else {
+        v >> (-s)
+    }
+}
+
+/// A coefficient `c = [one] + r`: coefficients near 1 (momentum and decay factors) are held as
+/// `1 + r` so that their absolute error is `2^-16·|r|`, not `2^-17`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Coef {
+    one: bool,
+    r: Scale,
+}
+
+impl Coef {
+    /// The nearest coefficient to `c`.
+    pub(crate) fn from_f64(c: f64) -> Coef {
+        if (0.5..=1.5).contains(&c) {
+            Coef {
+                one: true,
+                r: Scale::from_f64(c - 1.0),
+            }
+        } else {
+            Coef {
+                one: false,
+                r: Scale::from_f64(c),
+            }
+        }
+    }
+
+    /// The coefficient's exact value.
+    #[cfg(test)]
+    pub(crate) fn to_f64(self) -> f64 {
+        if self.one {
+            1.0 + self.r.to_f64()
+        } else {
+            self.r.to_f64()
+        }
+    }
+
+    /// `x · c` in wide units, saturating.
+    #[inline]
+    pub(crate) fn mul_wide(self, x: i32) -> i64 {
+        let base = if self.one { i64::from(x) << WIDE } else { 0 };
+        base.saturating_add(self.r.mul_wide(x))
+    }
+
+    /// `w · c` for a working float.
+    #[inline]
+    pub(crate) fn mul_wf(self, w: Wf) -> Wf {
+        let r = w.mul_scale(self.r);
+        if self.one {
+            w.add(r)
+        } else {
+            r
+        }
+    }
+}
+
+/// A value in wide units rounded to the nearest integer unit (ties up), saturating at `i32`.
+#[inline(always)]
+pub(crate) fn round_nearest(w: i64) -> i32 {
+    sat_i32(w.saturating_add(1 << (WIDE - 1)) >> WIDE)
+}
+
+/// A value in wide units rounded with the 32-bit offset `r` (its top `WIDE` bits are used):
+/// `floor(w/2^WIDE + r/2^32)`, saturating at `i32`. With `r` uniform this is unbiased stochastic
+/// rounding; with `r = 2^31` it is round to nearest.
+#[inline(always)]
+pub(crate) fn round_with(w: i64, r: u32) -> i32 {
+    sat_i32(w.saturating_add(i64::from(r >> (32 - WIDE))) >> WIDE)
+}
+
+#[inline(always)]
+fn sat_i32(x: i64) -> i32 {
+    if x > i64::from(i32::MAX) {
+        i32::MAX
+    } else if x < i64::from(i32::MIN) {
+        i32::MIN
+    } else {
+        x as i32
+    }
+}
+
+/// The working float of the normalising optimizers: `±m · 2^e` with `m = 0` or
+/// `m ∈ [2^30, 2^31)` (31 significant bits) and an unbounded `i32` exponent. It never leaves
+/// a kernel; state is stored as [`super::MiniFloat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Wf {
+    pub(crate) neg: bool,
+    pub(crate) m: u32,
+    pub(crate) e: i32,
+}
+
+impl Wf {
+    /// Zero.
+    pub(crate) const ZERO: Wf = Wf {
+        neg: false,
+        m: 0,
+        e: 0,
+    };
+
+    /// Normalises any 32-bit magnitude (truncating the last bit when it has 32).
+    #[inline]
+    pub(crate) fn norm(neg: bool, m: u32, e: i32) -> Wf {
+        if m == 0 {
+            return Wf::ZERO;
+        }
+        let lz = m.leading_zeros() as i32;
+        if lz == 0 {
+            Wf {
+                neg,
+                m: m >> 1,
+                e: e + 1,
+            }
+        } else {
+            Wf {
+                neg,
+                m: m << (lz - 1),
+                e: e - (lz - 1),
+            }
+        }
+    }
+
+    /// Normalises a 64-bit magnitude (truncating to 31 significant bits).
+    #[inline]
+    pub(crate) fn norm64(neg: bool, m: u64, e: i32) -> Wf {
+        let hi = (m >> 32) as u32;
+        if hi == 0 {
+            return Wf::norm(neg, m as u32, e);
+        }
+        let s = 33 - hi.leading_zeros() as i32; // shift right so that 31 bits remain
+        Wf::norm(neg, (m >> s) as u32, e + s)
+    }
+
+    /// The fixed-point value `raw · 2^-frac` (exact).
+    #[inline]
+    pub(crate) fn from_fixed(raw: i32, frac: u32) -> Wf {
+        Wf::norm(raw < 0, raw.unsigned_abs(), -(frac as i32))
+    }
+
+    /// The nearest working float to a finite `x` (for per-step constants).
+    pub(crate) fn from_f64(x: f64) -> Wf {
+        if x == 0.0 || !x.is_finite() {
+            return Wf::ZERO;
+        }
+        let (f, e) = libm::frexp(x.abs());
+        let m = libm::round(f * 2_147_483_648.0) as u64; // [2^30, 2^31]
+        Wf::norm64(x < 0.0, m, e - 31)
+    }
+
+    /// The exact value, for tests and inspection.
+    pub(crate) fn to_f64(self) -> f64 {
+        let v = libm::ldexp(f64::from(self.m), self.e);
+        if self.neg {
+            -v
+        } else {
+            v
+        }
+    }
+
+    /// `-self`.
+    #[inline(always)]
+    pub(crate) fn neg(self) -> Wf {
+        Wf {
+            neg: !self.neg && self.m != 0,
+            ..self
+        }
+    }
+
+    /// `self + b`, truncating the smaller operand's bits below the larger one's 31 bits.
+    #[inline]
+    pub(crate) fn add(self, b: Wf) -> Wf {
+        if b.m == 0 {
+            return self;
+        }
+        if self.m == 0 {
+            return b;
+        }
+        let (big, small) = if self.e > b.e || (self.e == b.e && self.m >= b.m) {
+            (self, b)
+        } else {
+            (b, self)
+        };
+        let d = big.e - small.e; // ≥ 0
+        let sm = if d >= 32 { 0 } else { small.m >> d };
+        if big.neg == small.neg {
+            Wf::norm(big.neg, big.m + sm, big.e) // < 2^32
+        } else {
+            Wf::norm(big.neg, big.m - sm, big.e) // big.m ≥ sm
+        }
+    }
+
+    /// `self − b`.
+    #[inline(always)]
+    pub(crate) fn sub(self, b: Wf) -> Wf {
+        self.add(b.neg())
+    }
+
+    /// `self · c` (the 31×16-bit product is exact before normalisation).
+    #[inline]
+    pub(crate) fn mul_scale(self, c: Scale) -> Wf {
+        if c.m == 0 || self.m == 0 {
+            return Wf::ZERO;
+        }
+        let hi = (self.m >> 16) * c.m; // < 2^15 · 2^16
+        let lo = (self.m & 0xFFFF) * c.m; // < 2^32
+        let prod = (u64::from(hi) << 16) + u64::from(lo);
+        Wf::norm64(self.neg != c.neg, prod, self.e - c.sh)
+    }
+
+    /// `self · b`, relative error below `2^-29` (the low×low partial product is dropped).
+    #[inline]
+    pub(crate) fn mul(self, b: Wf) -> Wf {
+        if self.m == 0 || b.m == 0 {
+            return Wf::ZERO;
+        }
+        let (ah, al) = (self.m >> 15, self.m & 0x7FFF); // 16 and 15 bits
+        let (bh, bl) = (b.m >> 15, b.m & 0x7FFF);
+        let hh = u64::from(ah * bh) << 15; // ah·bh < 2^32
+        let cross = u64::from(ah * bl) + u64::from(al * bh); // each < 2^31
+        Wf::norm64(self.neg != b.neg, hh + cross, self.e + b.e + 15)
+    }
+
+    /// `self / d` for `d ≠ 0` (0 if `d = 0`): restoring division of the 31-bit mantissas, exact
+    /// to 31 bits (truncated), with no division instruction.
+    #[inline]
+    pub(crate) fn div(self, d: Wf) -> Wf {
+        if self.m == 0 || d.m == 0 {
+            return Wf::ZERO;
+        }
+        let mut rem = self.m;
+        let mut q = 0u32;
+        // rem < 2·d.m < 2^32 throughout.
+        for _ in 0..31 {
+            q <<= 1;
+            if rem >= d.m {
+                rem -= d.m;
+                q |= 1;
+            }
+            rem <<= 1;
+        }
+        // q = floor(self.m · 2^30 / d.m)
+        Wf::norm(self.neg != d.neg, q, self.e - d.e - 30)
+    }
+
+    /// `sqrt(max(self, 0))`, relative error at most `2^-16` (16-bit rounded integer root).
+    #[inline]
+    pub(crate) fn sqrt(self) -> Wf {
+        if self.m == 0 || self.neg {
+            return Wf::ZERO;
+        }
+        let (mm, ee) = if self.e & 1 != 0 {
+            (self.m << 1, self.e - 1)
+        } else {
+            (self.m, self.e)
+        };
+        // mm ∈ [2^30, 2^32): the root has exactly 16 bits.
+        let r = super::sqrt::isqrt_u32_round(mm);
+        Wf::norm(false, r, ee / 2)
+    }
+
+    /// `max(self, b)` for non-negative values.
+    #[inline]
+    pub(crate) fn max_nonneg(self, b: Wf) -> Wf {
+        if self.m == 0 {
+            return b;
+        }
+        if b.m == 0 || self.e > b.e || (self.e == b.e && self.m >= b.m) {
+            self
+        } else {
+            b
+        }
+    }
+
+    /// The value in wide units of a fixed-point format with `frac` fraction bits (units of
+    /// `2^-(frac+WIDE)`), truncated toward zero, saturating at `i64`.
+    #[inline]
+    pub(crate) fn to_wide(self, frac: u32) -> i64 {
+        let mag = shl_sat(u64::from(self.m), self.e + frac as i32 + WIDE as i32) as i64;
+        if self.neg {
+            -mag
+        } else {
+            mag
+        }
+    }
+}
+
+/// A 32-bit counter-based generator for stochastic rounding: a Weyl sequence (add an odd
+/// constant) mixed by a xor-shift-multiply finaliser. Any state is valid, including 0; 32-bit
+/// multiplies only.
+#[inline(always)]
+pub(crate) fn next_u32(state: &mut u32) -> u32 {
+    *state = state.wrapping_add(0x9E37_79B9);
+    let mut z = *state;
+    z = (z ^ (z >> 16)).wrapping_mul(0x7FEB_352D);
+    z = (z ^ (z >> 15)).wrapping_mul(0x846C_A68B);
+    z ^ (z >> 16)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    #[test]
+    fn scale_quantises_within_its_bound() {
+        for &c in &[1e-3, 0.999, 0.1, 3.0, 1e-9, 12345.678, -0.25, 1.0, 0.5] {
+            let s = Scale::from_f64(c);
+            assert!((s.to_f64() - c).abs() <= SCALE_REL_ERR * c.abs(), "{c}");
+            let k = Coef::from_f64(c);
+            assert!((k.to_f64() - c).abs() <= SCALE_REL_ERR * c.abs(), "{c}");
+        }
+        // Near 1 the absolute error is relative to |c − 1|.
+        let k = Coef::from_f64(0.999);
+        assert!((k.to_f64() - 0.999).abs() <= 1e-3 * SCALE_REL_ERR * 1.001);
+    }
+
+    #[test]
+    fn wide_products_are_exact_when_they_fit() {
+        for &x in &[0, 1, -1, 65535, -65536, i32::MAX, i32::MIN + 1, 123_456_789] {
+            for &c in &[0.75, 1e-3, 2.5, -0.3] {
+                let s = Scale::from_f64(c);
+                let exact = f64::from(x) * s.to_f64() * 2f64.powi(WIDE as i32);
+                let got = s.mul_wide(x) as f64;
+                if exact.abs() >= 9.2e18 {
+                    assert_eq!(got.abs(), i64::MAX as f64);
+                    continue;
+                }
+                assert!((got - exact).abs() <= 1.0 + exact.abs() * 1e-15, "{x} {c}");
+            }
+        }
+        assert_eq!(Scale::from_f64(1e30).mul_wide(i32::MAX), i64::MAX);
+        assert_eq!(Scale::from_f64(1e30).mul_wide(i32::MIN), -i64::MAX);
+    }
+
+    #[test]
+    fn working_float_arithmetic_is_accurate() {
+        let vals = [1e-9, 3.5e-5, 0.7, 1.0, 2.0, 12345.5, 7.7e8, -0.3, -4.0e4];
+        for &a in &vals {
+            let wa = Wf::from_f64(a);
+            assert!((wa.to_f64() - a).abs() <= a.abs() * 2f64.powi(-30));
+            assert!(
+                (wa.sqrt().to_f64() - a.max(0.0).sqrt()).abs() <= a.abs().sqrt() * 2f64.powi(-16)
+            );
+            for &b in &vals {
+                let wb = Wf::from_f64(b);
+                let rel = |got: f64, want: f64, tol: f64| {
+                    assert!(
+                        (got - want).abs() <= want.abs() * tol + 1e-300,
+                        "{a} {b}: {got} vs {want}"
+                    );
+                };
+                rel(wa.mul(wb).to_f64(), a * b, 2f64.powi(-28));
+                rel(wa.div(wb).to_f64(), a / b, 2f64.powi(-28));
+                // Addition: error relative to the larger operand.
+                let s = wa.add(wb).to_f64();
+                assert!((s - (a + b)).abs() <= a.abs().max(b.abs()) * 2f64.powi(-29));
+                rel(
+                    wa.mul_scale(Scale::from_f64(b)).to_f64(),
+                    a * Scale::from_f64(b).to_f64(),
+                    2f64.powi(-29),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_helpers() {
+        let one = 1i64 << WIDE;
+        assert_eq!(round_nearest(3 * one / 2), 2); // 1.5 → 2
+        assert_eq!(round_nearest(-3 * one / 2), -1); // −1.5 → −1 (ties up)
+        assert_eq!(round_nearest(i64::MAX), i32::MAX);
+        assert_eq!(round_nearest(i64::MIN), i32::MIN);
+        assert_eq!(round_with(5 * one, u32::MAX), 5);
+        assert_eq!(round_with(5 * one + 1, u32::MAX), 6);
+        // A saturated update moves any parameter past the edge.
+        let top = i64::from(i32::MAX) << WIDE;
+        assert_eq!(round_with(top.saturating_sub(i64::MAX), 0), i32::MIN);
+    }
+}

@@ -1,0 +1,455 @@
+//! The kernel-trait implementations for `FixedI32<Frac>`: one section per optimizer.
+//!
+//! Conventions: `F` is the number of fraction bits; "wide" values are in units of `2^-(F+30)`
+//! (the parameter's LSB with 30 more fraction bits, held in an `i64`); every parameter write is
+//! `round_with(target, offset)`, stochastic or to nearest as [`RoundingState`] says; state in the
+//! parameter's format is rounded to nearest.
+
+use super::arith::{round_nearest, round_with, Coef, Scale, Wf, WIDE};
+use super::{MiniFloat, RoundingState};
+use crate::optim::{
+    AdagradConfig, AdagradNum, AdamConfig, AdamNum, LionConfig, LionNum, MomentumConfig,
+    MomentumNum, RmsPropConfig, RmsPropNum, SgdConfig, SgdNum,
+};
+use fixed::types::extra::LeEqU32;
+use fixed::FixedI32;
+
+#[inline(always)]
+fn wide(raw: i32) -> i64 {
+    i64::from(raw) << WIDE
+}
+
+/// `g` (with `maximize` applied) plus optional L2 decay `wd·p`, as a working float.
+#[inline(always)]
+fn grad_wf(g: i32, p: i32, gsign_neg: bool, wd: Scale, frac: u32) -> Wf {
+    let g = Wf::from_fixed(g, frac);
+    let g = if gsign_neg { g.neg() } else { g };
+    if wd.is_zero() {
+        g
+    } else {
+        g.add(Wf::from_fixed(p, frac).mul_scale(wd))
+    }
+}
+
+// ---------------------------------------------------------------- SGD
+
+/// Per-step scalars of the fixed-point SGD kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedSgdCoeffs {
+    /// `±lr` (sign from `maximize`).
+    lr_g: Scale,
+    /// `lr · weight_decay`.
+    lr_wd: Scale,
+}
+
+impl<Frac: LeEqU32> SgdNum for FixedI32<Frac> {
+    type Coeffs = FixedSgdCoeffs;
+
+    fn sgd_coeffs(cfg: &SgdConfig) -> FixedSgdCoeffs {
+        let s = if cfg.maximize { -1.0 } else { 1.0 };
+        FixedSgdCoeffs {
+            lr_g: Scale::from_f64(s * cfg.lr),
+            lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
+        }
+    }
+
+    #[inline]
+    fn sgd_update(
+        params: &mut [Self],
+        grads: &[Self],
+        c: &FixedSgdCoeffs,
+        aux: &mut RoundingState,
+    ) {
+        for (p, g) in params.iter_mut().zip(grads) {
+            let pr = p.to_bits();
+            let u = c
+                .lr_g
+                .mul_wide(g.to_bits())
+                .saturating_add(c.lr_wd.mul_wide(pr));
+            *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Momentum
+
+/// Per-step scalars of the fixed-point momentum kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedMomentumCoeffs {
+    enabled: bool,
+    nesterov: bool,
+    /// μ for the old buffer (0 on the first step).
+    mu: Coef,
+    /// Buffer input: `±(1−τ)` times `g` (`±1` on the first step) ...
+    b_g: Coef,
+    /// ... and `(1−τ)·wd` times `p` (`wd` on the first step).
+    b_wd: Coef,
+    lr: Scale,
+    lr_g: Scale,
+    lr_wd: Scale,
+    lr_mu: Scale,
+}
+
+impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
+    /// The buffer has the parameter's format (rounded to nearest, saturating).
+    type Buffer = Self;
+    type Coeffs = FixedMomentumCoeffs;
+
+    fn momentum_coeffs(cfg: &MomentumConfig, t: u32) -> FixedMomentumCoeffs {
+        let s = if cfg.maximize { -1.0 } else { 1.0 };
+        let first = t == 1;
+        let damp = if first { 1.0 } else { 1.0 - cfg.dampening };
+        FixedMomentumCoeffs {
+            enabled: cfg.momentum != 0.0,
+            nesterov: cfg.nesterov,
+            mu: Coef::from_f64(if first { 0.0 } else { cfg.momentum }),
+            b_g: Coef::from_f64(s * damp),
+            b_wd: Coef::from_f64(damp * cfg.weight_decay),
+            lr: Scale::from_f64(cfg.lr),
+            lr_g: Scale::from_f64(s * cfg.lr),
+            lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
+            lr_mu: Scale::from_f64(cfg.lr * cfg.momentum),
+        }
+    }
+
+    #[inline]
+    fn momentum_update(
+        params: &mut [Self],
+        grads: &[Self],
+        buf: &mut [Self],
+        c: &FixedMomentumCoeffs,
+        aux: &mut RoundingState,
+    ) {
+        for ((p, g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
+            let (pr, gr) = (p.to_bits(), g.to_bits());
+            // lr·g' + lr·wd·p: plain SGD, and Nesterov's first term.
+            let sgd = c.lr_g.mul_wide(gr).saturating_add(c.lr_wd.mul_wide(pr));
+            let u = if !c.enabled {
+                sgd
+            } else {
+                let bw =
+                    c.mu.mul_wide(b.to_bits())
+                        .saturating_add(c.b_g.mul_wide(gr))
+                        .saturating_add(c.b_wd.mul_wide(pr));
+                let bn = round_nearest(bw);
+                *b = Self::from_bits(bn);
+                if c.nesterov {
+                    sgd.saturating_add(c.lr_mu.mul_wide(bn))
+                } else {
+                    c.lr.mul_wide(bn)
+                }
+            };
+            *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Lion
+
+/// Per-step scalars of the fixed-point Lion kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedLionCoeffs {
+    lr_wd: Scale,
+    /// `lr` in wide units.
+    lr_w: i64,
+    b1: Coef,
+    omb1: Coef,
+    b2: Coef,
+    omb2: Coef,
+}
+
+impl<Frac: LeEqU32> LionNum for FixedI32<Frac> {
+    /// The momentum has the parameter's format (rounded to nearest, saturating).
+    type Moment = Self;
+    type Coeffs = FixedLionCoeffs;
+
+    fn lion_coeffs(cfg: &LionConfig) -> FixedLionCoeffs {
+        let lr_w = libm::round(libm::ldexp(cfg.lr, (Frac::U32 + WIDE) as i32));
+        FixedLionCoeffs {
+            lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
+            lr_w: if lr_w >= 9.2e18 {
+                i64::MAX
+            } else {
+                lr_w as i64
+            },
+            b1: Coef::from_f64(cfg.beta1),
+            omb1: Coef::from_f64(1.0 - cfg.beta1),
+            b2: Coef::from_f64(cfg.beta2),
+            omb2: Coef::from_f64(1.0 - cfg.beta2),
+        }
+    }
+
+    #[inline]
+    fn lion_update(
+        params: &mut [Self],
+        grads: &[Self],
+        m: &mut [Self],
+        c: &FixedLionCoeffs,
+        aux: &mut RoundingState,
+    ) {
+        for ((p, g), m) in params.iter_mut().zip(grads).zip(m.iter_mut()) {
+            let (pr, gr, mr) = (p.to_bits(), g.to_bits(), m.to_bits());
+            // The interpolation is kept wide (never rounded), so its sign is exact up to the
+            // coefficients' quantisation; sign(0) = 0 as in torch.
+            let cw = c.b1.mul_wide(mr).saturating_add(c.omb1.mul_wide(gr));
+            let s = match cw.signum() {
+                1 => c.lr_w,
+                -1 => -c.lr_w,
+                _ => 0,
+            };
+            let u = c.lr_wd.mul_wide(pr).saturating_add(s);
+            *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+            let mw = c.b2.mul_wide(mr).saturating_add(c.omb2.mul_wide(gr));
+            *m = Self::from_bits(round_nearest(mw));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Adam
+
+/// Per-step scalars of the fixed-point Adam kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedAdamCoeffs {
+    gneg: bool,
+    l2: Scale,
+    lr_wd: Scale,
+    w1: Scale,
+    w2: Scale,
+    step_size: Scale,
+    inv_sqrt_bc2: Scale,
+    eps: Wf,
+}
+
+impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
+    /// `exp_avg` as a [`MiniFloat`] (24-bit mantissa): `m` follows gradients of any size.
+    type Moment = MiniFloat;
+    /// `exp_avg_sq` (and `max_exp_avg_sq`) as a [`MiniFloat`]: `g²` from `1e-8` to `1e6` with
+    /// the same relative resolution.
+    type SqMoment = MiniFloat;
+    type Coeffs = FixedAdamCoeffs;
+
+    fn adam_coeffs(cfg: &AdamConfig, t: u32) -> FixedAdamCoeffs {
+        let bc1 = 1.0 - libm::pow(cfg.beta1, f64::from(t));
+        let bc2 = 1.0 - libm::pow(cfg.beta2, f64::from(t));
+        let (l2, lr_wd) = match (cfg.weight_decay != 0.0, cfg.decoupled_weight_decay) {
+            (true, false) => (cfg.weight_decay, 0.0),
+            (true, true) => (0.0, cfg.lr * cfg.weight_decay),
+            (false, _) => (0.0, 0.0),
+        };
+        FixedAdamCoeffs {
+            gneg: cfg.maximize,
+            l2: Scale::from_f64(l2),
+            lr_wd: Scale::from_f64(lr_wd),
+            w1: Scale::from_f64(1.0 - cfg.beta1),
+            w2: Scale::from_f64(1.0 - cfg.beta2),
+            step_size: Scale::from_f64(cfg.lr / bc1),
+            inv_sqrt_bc2: Scale::from_f64(1.0 / libm::sqrt(bc2)),
+            eps: Wf::from_f64(cfg.eps),
+        }
+    }
+
+    #[inline]
+    fn adam_update(
+        params: &mut [Self],
+        grads: &[Self],
+        m: &mut [MiniFloat],
+        v: &mut [MiniFloat],
+        vmax: Option<&mut [MiniFloat]>,
+        c: &FixedAdamCoeffs,
+        aux: &mut RoundingState,
+    ) {
+        let frac = Frac::U32;
+        let mut element = |p: &mut Self,
+                           g: Self,
+                           m: &mut MiniFloat,
+                           v: &mut MiniFloat,
+                           vm: Option<&mut MiniFloat>| {
+            let pr = p.to_bits();
+            let gw = grad_wf(g.to_bits(), pr, c.gneg, c.l2, frac);
+            // AdamW's decay first (a no-op when lr·wd = 0).
+            let target = wide(pr).saturating_sub(c.lr_wd.mul_wide(pr));
+            let mo = m.unpack();
+            *m = MiniFloat::pack(mo.add(gw.sub(mo).mul_scale(c.w1)));
+            let vo = v.unpack();
+            *v = MiniFloat::pack(vo.add(gw.mul(gw).sub(vo).mul_scale(c.w2)));
+            // AMSGrad: the max of the raw stored v.
+            let vv = match vm {
+                Some(vm) => {
+                    let mx = vm.unpack().max_nonneg(v.unpack());
+                    *vm = MiniFloat::pack(mx);
+                    mx
+                }
+                None => v.unpack(),
+            };
+            let denom = vv.sqrt().mul_scale(c.inv_sqrt_bc2).add(c.eps);
+            let u = m.unpack().div(denom).mul_scale(c.step_size).to_wide(frac);
+            *p = Self::from_bits(round_with(target.saturating_sub(u), aux.offset()));
+        };
+        let pgmv = params
+            .iter_mut()
+            .zip(grads)
+            .zip(m.iter_mut().zip(v.iter_mut()));
+        match vmax {
+            Some(vmax) => {
+                for (((p, &g), (m, v)), vm) in pgmv.zip(vmax.iter_mut()) {
+                    element(p, g, m, v, Some(vm));
+                }
+            }
+            None => {
+                for ((p, &g), (m, v)) in pgmv {
+                    element(p, g, m, v, None);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- RMSprop
+
+/// Per-step scalars of the fixed-point RMSprop kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedRmsPropCoeffs {
+    gneg: bool,
+    wd: Scale,
+    /// `1 − α` (negative when torch's accepted `α > 1`).
+    w: Scale,
+    eps: Wf,
+    mu: Coef,
+    lr: Scale,
+}
+
+impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
+    /// `square_avg` as a [`MiniFloat`].
+    type SqAvg = MiniFloat;
+    /// `momentum_buffer` (which holds `g/avg`, up to `|g|/eps`) and `grad_avg` as [`MiniFloat`].
+    type Avg = MiniFloat;
+    type Coeffs = FixedRmsPropCoeffs;
+
+    fn rmsprop_coeffs(cfg: &RmsPropConfig) -> FixedRmsPropCoeffs {
+        FixedRmsPropCoeffs {
+            gneg: cfg.maximize,
+            wd: Scale::from_f64(cfg.weight_decay),
+            w: Scale::from_f64(1.0 - cfg.alpha),
+            eps: Wf::from_f64(cfg.eps),
+            mu: Coef::from_f64(cfg.momentum),
+            lr: Scale::from_f64(cfg.lr),
+        }
+    }
+
+    #[inline]
+    fn rmsprop_update(
+        params: &mut [Self],
+        grads: &[Self],
+        square_avg: &mut [MiniFloat],
+        momentum_buffer: Option<&mut [MiniFloat]>,
+        grad_avg: Option<&mut [MiniFloat]>,
+        c: &FixedRmsPropCoeffs,
+        aux: &mut RoundingState,
+    ) {
+        let frac = Frac::U32;
+        let mut element = |p: &mut Self,
+                           g: Self,
+                           v: &mut MiniFloat,
+                           buf: Option<&mut MiniFloat>,
+                           gbar: Option<&mut MiniFloat>| {
+            let pr = p.to_bits();
+            let gw = grad_wf(g.to_bits(), pr, c.gneg, c.wd, frac);
+            let vo = v.unpack();
+            *v = MiniFloat::pack(vo.add(gw.mul(gw).sub(vo).mul_scale(c.w)));
+            let avg = match gbar {
+                Some(gb) => {
+                    let go = gb.unpack();
+                    *gb = MiniFloat::pack(go.add(gw.sub(go).mul_scale(c.w)));
+                    let gn = gb.unpack();
+                    // v − ḡ², clamped at 0 by the root (torch may produce NaN).
+                    v.unpack().sub(gn.mul(gn)).sqrt()
+                }
+                None => v.unpack().sqrt(),
+            }
+            .add(c.eps);
+            let q = gw.div(avg);
+            let step = match buf {
+                Some(b) => {
+                    *b = MiniFloat::pack(c.mu.mul_wf(b.unpack()).add(q));
+                    b.unpack()
+                }
+                None => q,
+            };
+            let u = step.mul_scale(c.lr).to_wide(frac);
+            *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+        };
+        let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+        match (momentum_buffer, grad_avg) {
+            (Some(bufs), Some(gbars)) => {
+                for (((p, &g), v), (b, gb)) in pgv.zip(bufs.iter_mut().zip(gbars.iter_mut())) {
+                    element(p, g, v, Some(b), Some(gb));
+                }
+            }
+            (Some(bufs), None) => {
+                for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
+                    element(p, g, v, Some(b), None);
+                }
+            }
+            (None, Some(gbars)) => {
+                for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
+                    element(p, g, v, None, Some(gb));
+                }
+            }
+            (None, None) => {
+                for ((p, &g), v) in pgv {
+                    element(p, g, v, None, None);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Adagrad
+
+/// Per-step scalars of the fixed-point Adagrad kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedAdagradCoeffs {
+    gneg: bool,
+    wd: Scale,
+    clr: Scale,
+    eps: Wf,
+}
+
+impl<Frac: LeEqU32> AdagradNum for FixedI32<Frac> {
+    /// `sum` as a [`MiniFloat`]: it grows without bound, by `g²` of any size.
+    type Sum = MiniFloat;
+    type Coeffs = FixedAdagradCoeffs;
+
+    fn adagrad_coeffs(cfg: &AdagradConfig, t: u32) -> FixedAdagradCoeffs {
+        let clr = cfg.lr / (1.0 + f64::from(t.saturating_sub(1)) * cfg.lr_decay);
+        FixedAdagradCoeffs {
+            gneg: cfg.maximize,
+            wd: Scale::from_f64(cfg.weight_decay),
+            clr: Scale::from_f64(clr),
+            eps: Wf::from_f64(cfg.eps),
+        }
+    }
+
+    fn adagrad_initial_sum(cfg: &AdagradConfig) -> MiniFloat {
+        MiniFloat::from_f64(cfg.initial_accumulator_value)
+    }
+
+    #[inline]
+    fn adagrad_update(
+        params: &mut [Self],
+        grads: &[Self],
+        sum: &mut [MiniFloat],
+        c: &FixedAdagradCoeffs,
+        aux: &mut RoundingState,
+    ) {
+        let frac = Frac::U32;
+        for ((p, g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+            let pr = p.to_bits();
+            let gw = grad_wf(g.to_bits(), pr, c.gneg, c.wd, frac);
+            *s = MiniFloat::pack(s.unpack().add(gw.mul(gw)));
+            let std = s.unpack().sqrt().add(c.eps);
+            let u = gw.div(std).mul_scale(c.clr).to_wide(frac);
+            *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+        }
+    }
+}
