@@ -85,6 +85,9 @@ mod kernels;
 mod minifloat;
 pub mod sqrt;
 
+/// The fixed-point parameter formats this module documents, re-exported so that firmware needs no
+/// direct dependency on `fixed`.
+pub use fixed::types::{I16F16, I8F24};
 pub use kernels::{
     FixedAdagradCoeffs, FixedAdamCoeffs, FixedLionCoeffs, FixedMomentumCoeffs, FixedRmsPropCoeffs,
     FixedSgdCoeffs,

@@ -26,6 +26,7 @@ use cortex_m::peripheral::SYST;
 use cortex_m_rt::entry;
 use defmt_semihosting as _; // the defmt global logger (semihosting writes to QEMU's stdout)
 use edgetune::num::Num;
+use edgetune::num::fixed::{I16F16, I8F24};
 use edgetune::optim::{Adam, AdamConfig, Momentum, MomentumConfig, Optimizer, Sgd, SgdConfig};
 
 /// Processor clock of the `microbit` machine, which clocks SysTick (CLKSOURCE = 1).
@@ -44,15 +45,18 @@ macro_rules! row {
 
 // ---------------------------------------------------------------------------------------------
 // The table. One line per row: `row!(Optimizer<NumberType, N>, config)`.
-// A fixed-point row (once `edgetune::num::fixed` exists) is e.g.
-//     row!(Sgd<I16F16, 1024>, SgdConfig::new(1e-2)),
-// with `use edgetune::num::fixed::I16F16;` at the top.
 // ---------------------------------------------------------------------------------------------
 fn run_rows() -> bool {
     let results = [
         row!(Sgd<f32, 1024>, SgdConfig::new(1e-2)),
         row!(Momentum<f32, 1024>, MomentumConfig::new(1e-2, 0.9)),
         row!(Adam<f32, 512>, AdamConfig::adam(1e-3)),
+        row!(Sgd<I16F16, 1024>, SgdConfig::new(1e-2)),
+        row!(Momentum<I16F16, 1024>, MomentumConfig::new(1e-2, 0.9)),
+        row!(Adam<I16F16, 512>, AdamConfig::adam(1e-3)),
+        row!(Sgd<I8F24, 1024>, SgdConfig::new(1e-2)),
+        row!(Momentum<I8F24, 1024>, MomentumConfig::new(1e-2, 0.9)),
+        row!(Adam<I8F24, 512>, AdamConfig::adam(1e-3)),
     ];
     results.iter().all(|&ok| ok)
 }
