@@ -25,8 +25,8 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::SYST;
 use cortex_m_rt::entry;
 use defmt_semihosting as _; // the defmt global logger (semihosting writes to QEMU's stdout)
-use edgetune::num::Num;
 use edgetune::num::fixed::{I16F16, I8F24};
+use edgetune::num::Num;
 use edgetune::optim::{Adam, AdamConfig, Momentum, MomentumConfig, Optimizer, Sgd, SgdConfig};
 
 /// Processor clock of the `microbit` machine, which clocks SysTick (CLKSOURCE = 1).
