@@ -1,6 +1,6 @@
 //! Fixed-point training for cores without an FPU: [`Num`] and every optimizer kernel for the
 //! `fixed` crate's 32-bit types [`FixedI32<Frac>`](fixed::FixedI32), in particular
-//! [`I16F16`](fixed::types::I16F16) and [`I8F24`](fixed::types::I8F24).
+//! [`I16F16`] and [`I8F24`].
 //!
 //! Nothing per element uses a float, a division instruction or a 32×32→64 multiply: per-step
 //! scalars are computed once per step in `f64` (as the float kernels do) and quantised to 16-bit
