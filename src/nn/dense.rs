@@ -1,0 +1,199 @@
+//! The dense (fully connected) layer `y = W x + b`.
+//!
+//! The math is in free functions that take the weights, bias and gradients as parameters, so
+//! they can live anywhere: in a [`Dense`] struct, in a flat parameter arena shared with an
+//! optimizer (see [`split`] and [`split_mut`]), or frozen in a flash-resident `const`/`static`
+//! (a frozen layer passes `None` for its gradients).
+//!
+//! # Memory
+//! - [`forward`]: reads `W` (`O·I` elements), `b`, `x`; writes `y`. No scratch; stack use is
+//!   one accumulator.
+//! - [`backward`]: needs the layer's **input** `x` kept from the forward pass (`I` elements)
+//!   and the incoming `dy` (`O` elements); the output `y` is not needed. It accumulates into
+//!   `dW`, `db` (same shapes as `W`, `b`) and overwrites `dx` (`I` elements). No scratch.
+
+use super::Scalar;
+use crate::num::StateValue;
+
+/// Weights and bias of a dense layer with `I` inputs and `O` outputs, stored in their natural
+/// shapes. The same type holds the gradients (`dW`, `db`).
+///
+/// Row `o` of `weights` holds the weights of output `o`, as in torch's `Linear.weight`
+/// (`[out_features, in_features]`), so the flat layout [`weights`, `bias`] is torch's
+/// `[weight.flatten(), bias]`.
+///
+/// Size: `size_of::<Dense<S, I, O>>() == (I·O + O) · size_of::<S>()` (no padding: two arrays of
+/// `S`); for `f32`, `4·(I·O + O)` bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dense<S, const I: usize, const O: usize> {
+    /// `W`, one row of `I` weights per output.
+    pub weights: [[S; I]; O],
+    /// `b`, one per output.
+    pub bias: [S; O],
+}
+
+impl<S: StateValue, const I: usize, const O: usize> Dense<S, I, O> {
+    /// The number of parameters, `I·O + O`.
+    pub const PARAMS: usize = I * O + O;
+
+    /// All zeros (`const`: can initialise a `static`, in `.bss`); also the starting value of a
+    /// gradient accumulator.
+    pub const fn zeroed() -> Self {
+        Dense {
+            weights: [[S::ZERO; I]; O],
+            bias: [S::ZERO; O],
+        }
+    }
+
+    /// Sets every element to zero (clears a gradient accumulator between batches).
+    pub fn zero(&mut self) {
+        *self = Self::zeroed();
+    }
+}
+
+impl<S: Scalar, const I: usize, const O: usize> Dense<S, I, O> {
+    /// [`forward`] with this layer's parameters.
+    #[inline]
+    pub fn forward(&self, x: &[S; I], y: &mut [S; O]) {
+        forward(&self.weights, &self.bias, x, y);
+    }
+
+    /// [`backward`] with this layer's parameters, accumulating into `grads` (if given) and
+    /// writing `dx` (if given).
+    #[inline]
+    pub fn backward(
+        &self,
+        x: &[S; I],
+        dy: &[S; O],
+        grads: Option<&mut Dense<S, I, O>>,
+        dx: Option<&mut [S; I]>,
+    ) {
+        backward(
+            &self.weights,
+            x,
+            dy,
+            grads.map(|g| (&mut g.weights, &mut g.bias)),
+            dx,
+        );
+    }
+}
+
+/// Mutable gradient storage `(dW, db)` of a dense layer, as [`backward`] takes it.
+pub type GradsMut<'a, S, const I: usize, const O: usize> = (&'a mut [[S; I]; O], &'a mut [S; O]);
+
+/// `(W, b, rest)`: a dense layer's parameters viewed at the start of a flat arena, and the
+/// rest of the arena (see [`split`]).
+pub type View<'a, S, const I: usize, const O: usize> = (&'a [[S; I]; O], &'a [S; O], &'a [S]);
+
+/// `(W, b, rest)`, mutably (see [`split_mut`]).
+pub type ViewMut<'a, S, const I: usize, const O: usize> =
+    (&'a mut [[S; I]; O], &'a mut [S; O], &'a mut [S]);
+
+/// `y = W x + b`: `y[o] = b[o] + Σᵢ W[o][i]·x[i]`, accumulated in [`Scalar::Acc`] starting from
+/// the bias. `y` is overwritten. No scratch.
+#[inline]
+pub fn forward<S: Scalar, const I: usize, const O: usize>(
+    w: &[[S; I]; O],
+    b: &[S; O],
+    x: &[S; I],
+    y: &mut [S; O],
+) {
+    for ((yo, row), &bo) in y.iter_mut().zip(w).zip(b) {
+        let mut acc = bo.widen();
+        for (&wi, &xi) in row.iter().zip(x) {
+            acc = S::mul_acc(acc, wi, xi);
+        }
+        *yo = S::narrow(acc);
+    }
+}
+
+/// Backward pass of `y = W x + b`, given the layer's input `x` and `dy = ∂L/∂y`.
+///
+/// - `grads = Some((dW, db))`: **accumulates** `dW[o][i] += dy[o]·x[i]` and `db[o] += dy[o]`, so
+///   calling this once per sample of a mini-batch sums the batch's gradient in place, with no
+///   per-sample buffer. Pass `None` for a frozen layer.
+/// - `dx = Some(dx)`: **overwrites** `dx[i] = Σₒ W[o][i]·dy[o]` (accumulated in
+///   [`Scalar::Acc`]), the gradient to pass to the layer below. Pass `None` for a first layer.
+///
+/// `W` is read only to compute `dx`; the output `y` is not needed. No scratch.
+#[inline]
+pub fn backward<S: Scalar, const I: usize, const O: usize>(
+    w: &[[S; I]; O],
+    x: &[S; I],
+    dy: &[S; O],
+    grads: Option<GradsMut<'_, S, I, O>>,
+    dx: Option<&mut [S; I]>,
+) {
+    if let Some(dx) = dx {
+        for (i, dxi) in dx.iter_mut().enumerate() {
+            let mut acc = S::ZERO.widen();
+            for (row, &dyo) in w.iter().zip(dy) {
+                if let Some(&wi) = row.get(i) {
+                    acc = S::mul_acc(acc, wi, dyo);
+                }
+            }
+            *dxi = S::narrow(acc);
+        }
+    }
+    if let Some((dw, db)) = grads {
+        for ((dw_row, dbo), &dyo) in dw.iter_mut().zip(db.iter_mut()).zip(dy) {
+            for (dwi, &xi) in dw_row.iter_mut().zip(x) {
+                *dwi = dwi.add(dyo.mul(xi));
+            }
+            *dbo = dbo.add(dyo);
+        }
+    }
+}
+
+/// Views the start of a flat arena as a dense layer's `(W, b)` and returns the rest: the first
+/// `I·O` elements are `W` row by row, the next `O` are `b` (torch's order). `None` if the arena
+/// has fewer than `I·O + O` elements. A compile error if `I == 0`.
+///
+/// This is how a network keeps all its parameters (or all its gradients) in one `[S; N]` that an
+/// [`Optimizer`](crate::optim::Optimizer) steps. No copy is made.
+pub fn split<S, const I: usize, const O: usize>(arena: &[S]) -> Option<View<'_, S, I, O>> {
+    const { assert!(I > 0, "a dense layer needs at least one input") };
+    let (w, rest) = arena.split_at_checked(I.checked_mul(O)?)?;
+    let (rows, _) = w.as_chunks::<I>();
+    let w: &[[S; I]; O] = rows.try_into().ok()?;
+    let (b, rest) = rest.split_first_chunk::<O>()?;
+    Some((w, b, rest))
+}
+
+/// [`split`], mutably: views the start of a flat arena as `(W, b)` and returns the rest.
+pub fn split_mut<S, const I: usize, const O: usize>(
+    arena: &mut [S],
+) -> Option<ViewMut<'_, S, I, O>> {
+    const { assert!(I > 0, "a dense layer needs at least one input") };
+    let (w, rest) = arena.split_at_mut_checked(I.checked_mul(O)?)?;
+    let (rows, _) = w.as_chunks_mut::<I>();
+    let w: &mut [[S; I]; O] = rows.try_into().ok()?;
+    let (b, rest) = rest.split_first_chunk_mut::<O>()?;
+    Some((w, b, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::size_of;
+
+    #[test]
+    fn size_of_dense_is_its_parameters() {
+        assert_eq!(size_of::<Dense<f32, 3, 2>>(), 4 * (3 * 2 + 2));
+        assert_eq!(
+            size_of::<Dense<f64, 5, 7>>(),
+            8 * Dense::<f64, 5, 7>::PARAMS
+        );
+    }
+
+    #[test]
+    fn split_views_torch_order_and_rejects_short_arenas() {
+        let arena = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+        let (w, b, rest) = split::<f32, 3, 2>(&arena).unwrap();
+        assert_eq!(w, &[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+        assert_eq!(b, &[7.0, 8.0]);
+        assert_eq!(rest, &[9.0]);
+        assert!(split::<f32, 3, 2>(&arena[..7]).is_none());
+        assert!(split::<f32, 3, 2>(&[]).is_none());
+    }
+}

@@ -1,0 +1,34 @@
+//! [`NnError`]: what layer math can reject.
+
+use core::fmt;
+
+/// A caller value the layer math cannot use. Whenever one is returned, no output was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NnError {
+    /// A class label is not below the number of classes.
+    LabelOutOfRange {
+        /// The label given.
+        label: usize,
+        /// The number of classes (valid labels are `0..classes`).
+        classes: usize,
+    },
+    /// A LeakyReLU slope is negative or not finite (see [`LeakyRelu`](crate::nn::LeakyRelu)).
+    InvalidSlope,
+}
+
+impl fmt::Display for NnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            NnError::LabelOutOfRange { label, classes } => {
+                write!(
+                    f,
+                    "class label {label} is out of range for {classes} classes"
+                )
+            }
+            NnError::InvalidSlope => f.write_str("LeakyReLU slope must be finite and non-negative"),
+        }
+    }
+}
+
+impl core::error::Error for NnError {}
