@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Combined report of the boards/ benchmark runs; called by scripts/embedded.sh.
+
+    report.py BASELINE RUN_DIR BOARD... [--updated] [--write-baseline]
+
+RUN_DIR holds, per board, BOARD.log (the decoded defmt output of the firmware) and BOARD.size
+(`arm-none-eabi-size` of the ELF, Berkeley format). Prints one table of step-2 instructions per
+parameter for all boards against the baseline, and one flash/RAM budget table.
+
+Exit status: 0 = pass; 1 = a figure grew by more than THRESHOLD_PCT over the baseline and
+--updated (the baseline file was changed in this commit or is uncommitted) was not given;
+2 = unusable input (a board's output has no rows or no conditions line).
+
+--write-baseline rewrites BASELINE from this run (all boards given) and exits 0.
+
+Baseline format: a small TOML file, one table per board with its conditions, and a `.step2`
+subtable of `"Opt<Type, N>" = instructions per parameter at step 2`. Read with tomllib when
+available (Python >= 3.11), else with a parser for exactly the subset this script writes.
+"""
+import os
+import re
+import sys
+
+THRESHOLD_PCT = 2.0
+
+ROW_RE = re.compile(
+    r"\|\s*(\w+)\s*\|\s*(\w+)\s*\|\s*(\d+)\s*\|\s*(\d+) / (\d+) / (\d+)\s*\|"
+    r"\s*([\d.]+) / ([\d.]+) / ([\d.]+)\s*\|\s*(\w+)\s*\|"
+)
+COND_RE = re.compile(
+    r"conditions: target (\S+), profile (\S+), opt-level (\S+), ([^;]*); (.*)$"
+)
+MEM_RE = re.compile(
+    r"memory: .*stack peak (\d+) B, never touched (\d+) B of (\d+) B RAM"
+)
+
+
+def parse_log(path):
+    rows = {}  # key -> dict
+    order = []
+    cond = None
+    mem = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            m = ROW_RE.search(line)
+            if m:
+                opt, ty, n = m.group(1), m.group(2), int(m.group(3))
+                key = f"{opt}<{ty}, {n}>"
+                rows[key] = {
+                    "ticks": tuple(int(m.group(i)) for i in (4, 5, 6)),
+                    "per": tuple(float(m.group(i)) for i in (7, 8, 9)),
+                    "ok": m.group(10) == "ok",
+                }
+                order.append(key)
+                continue
+            m = COND_RE.search(line)
+            if m:
+                cond = {
+                    "target": m.group(1),
+                    "profile": m.group(2),
+                    "opt-level": m.group(3),
+                    "codegen": m.group(4).strip(),
+                    "toolchain": m.group(5).strip(),
+                }
+                continue
+            m = MEM_RE.search(line)
+            if m:
+                mem = {
+                    "stack": int(m.group(1)),
+                    "untouched": int(m.group(2)),
+                    "ram": int(m.group(3)),
+                }
+    return order, rows, cond, mem
+
+
+def parse_size(path):
+    """Berkeley output of arm-none-eabi-size: header line, then text data bss dec hex file."""
+    try:
+        with open(path) as f:
+            lines = [l.split() for l in f if l.strip()]
+        text, data, bss = (int(x) for x in lines[1][:3])
+        return {"text": text, "data": data, "bss": bss}
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def toml_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def read_baseline(path):
+    """{board: {"conditions": {...}, "step2": {key: float}}}; {} if the file does not exist."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        import tomllib
+
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+        out = {}
+        for board, tab in doc.items():
+            if not isinstance(tab, dict):
+                continue
+            step2 = {k: float(v) for k, v in tab.get("step2", {}).items()}
+            cond = {k: v for k, v in tab.items() if not isinstance(v, dict)}
+            out[board] = {"conditions": cond, "step2": step2}
+        return out
+    except ImportError:
+        pass
+    out = {}
+    board, sub = None, None
+    kv = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[\w-]+)\s*=\s*(.+?)\s*$')
+    with open(path) as f:
+        for line in f:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            h = re.match(r"^\s*\[([\w-]+)(?:\.(\w+))?\]\s*$", line)
+            if h:
+                board, sub = h.group(1), h.group(2)
+                out.setdefault(board, {"conditions": {}, "step2": {}})
+                continue
+            m = kv.match(line)
+            if not m or board is None:
+                continue
+            k, v = m.group(1), m.group(2)
+            if k.startswith('"'):
+                k = k[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            if sub == "step2":
+                out[board]["step2"][k] = float(v)
+            elif sub is None:
+                out[board]["conditions"][k] = v.strip('"')
+    return out
+
+
+def write_baseline(path, boards, runs):
+    lines = [
+        "# Instruction-count baseline of the boards/ benchmark firmware.",
+        "# Written by `scripts/embedded.sh --update-baseline`; commit it with the change that",
+        "# explains it. Figures: instructions per parameter for the second optimizer step, counted",
+        "# in QEMU with -icount shift=0,align=off,sleep=off (SysTick ticks * 1e9 / cpu_hz / N).",
+        "# scripts/embedded.sh fails when a figure grows by more than 2 % over this file, unless",
+        "# this file was changed in the same commit (or is uncommitted). See the script's header.",
+        "",
+    ]
+    for b in boards:
+        order, rows, cond, mem = runs[b]
+        lines.append(f"[{b}]")
+        for k in ("target", "profile", "opt-level", "codegen", "toolchain"):
+            lines.append(f"{k} = {toml_str(cond[k])}")
+        lines.append("")
+        lines.append(f"[{b}.step2]")
+        for key in order:
+            lines.append(f"{toml_str(key)} = {rows[key]['per'][1]:.2f}")
+        lines.append("")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(lines))
+    os.replace(tmp, path)
+
+
+def table(header, body):
+    widths = [max(len(str(r[i])) for r in [header] + body) for i in range(len(header))]
+    def fmt(r):
+        cells = []
+        for i, c in enumerate(r):
+            c = str(c)
+            # numbers right-aligned, text left-aligned
+            if re.match(r"^[+-]?[\d.,]+ ?%?$", c):
+                cells.append(c.rjust(widths[i]))
+            else:
+                cells.append(c.ljust(widths[i]))
+        return "| " + " | ".join(cells) + " |"
+    print(fmt(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in body:
+        print(fmt(r))
+
+
+def main(argv):
+    flags = {a for a in argv if a.startswith("--")}
+    args = [a for a in argv if not a.startswith("--")]
+    if len(args) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    baseline_path, run_dir, boards = args[0], args[1], args[2:]
+    updated = "--updated" in flags
+
+    runs = {}
+    for b in boards:
+        order, rows, cond, mem = parse_log(os.path.join(run_dir, b + ".log"))
+        if not rows or cond is None:
+            print(f"error: {b}: no table rows or no conditions line in the firmware output",
+                  file=sys.stderr)
+            return 2
+        runs[b] = (order, rows, cond, mem)
+
+    if "--write-baseline" in flags:
+        write_baseline(baseline_path, boards, runs)
+        n = sum(len(runs[b][0]) for b in boards)
+        print(f"wrote {baseline_path}: {len(boards)} boards, {n} rows")
+        return 0
+
+    base = read_baseline(baseline_path)
+    body = []
+    regressions, improvements, new = [], [], []
+    for b in boards:
+        order, rows, cond, _ = runs[b]
+        bb = base.get(b, {"conditions": {}, "step2": {}})
+        for key in order:
+            r = rows[key]
+            cur = r["per"][1]
+            ref = bb["step2"].get(key)
+            if ref is None:
+                verdict, ref_s, chg_s = "new", "-", "-"
+                new.append(f"{b} {key}")
+            else:
+                ref_s = f"{ref:.2f}"
+                if ref > 0:
+                    pct = (cur - ref) / ref * 100.0
+                    chg_s = f"{pct:+.2f} %"
+                else:
+                    pct = 0.0 if cur == ref else float("inf")
+                    chg_s = "-"
+                if pct > THRESHOLD_PCT:
+                    verdict = "REGRESSION" if not updated else "grew (baseline updated)"
+                    regressions.append(f"{b} {key}: {ref:.2f} -> {cur:.2f} ({pct:+.2f} %)")
+                elif cur < ref:
+                    verdict = "improved"
+                    improvements.append(f"{b} {key}: {ref:.2f} -> {cur:.2f} ({pct:+.2f} %)")
+                else:
+                    verdict = "ok"
+            if not r["ok"]:
+                verdict += ", CHECK FAILED"
+            steps = " / ".join(f"{x:.2f}" for x in r["per"])
+            body.append([b, key, steps, f"{cur:.2f}", ref_s, chg_s, verdict])
+        for key in bb["step2"]:
+            if key not in rows:
+                body.append([b, key, "-", "-", f"{bb['step2'][key]:.2f}", "-", "not run"])
+
+    print("instructions per parameter per optimizer step (steps 1 / 2 / 3); gate on step 2, "
+          f"limit +{THRESHOLD_PCT:g} % over {os.path.basename(baseline_path)}")
+    table(["board", "row", "steps 1 / 2 / 3", "step 2", "baseline", "change", "verdict"], body)
+
+    print()
+    print("conditions")
+    for b in boards:
+        cond = runs[b][2]
+        bc = base.get(b, {}).get("conditions", {})
+        print(f"  {b}: target {cond['target']}, profile {cond['profile']}, opt-level "
+              f"{cond['opt-level']}, {cond['codegen']}; {cond['toolchain']}")
+        diff = [k for k in ("target", "opt-level", "toolchain") if bc and bc.get(k) != cond[k]]
+        if diff:
+            for k in diff:
+                print(f"    warning: {k} differs from the baseline ({bc.get(k)!r}); "
+                      "figures may move for that reason alone")
+
+    print()
+    print("flash/RAM budget (bytes; text/data/bss from arm-none-eabi-size, stack = painted "
+          "high-water mark)")
+    bbody = []
+    for b in boards:
+        size = parse_size(os.path.join(run_dir, b + ".size"))
+        mem = runs[b][3]
+        if size is None or mem is None:
+            bbody.append([b] + ["?"] * 8)
+            continue
+        flash = size["text"] + size["data"]
+        ram_used = size["data"] + size["bss"] + mem["stack"]
+        bbody.append([
+            b, f"{size['text']:,}", f"{size['data']:,}", f"{size['bss']:,}",
+            f"{mem['stack']:,}", f"{flash:,}", f"{ram_used:,}",
+            f"{mem['ram']:,}", f"{100.0 * ram_used / mem['ram']:.1f} %",
+        ])
+    table(["board", "text", "data", "bss", "stack peak", "flash used", "RAM used", "RAM",
+           "RAM %"], bbody)
+
+    print()
+    if improvements:
+        print(f"improved ({len(improvements)}):")
+        for s in improvements:
+            print("  " + s)
+    if new:
+        per_board = {}
+        for s in new:
+            b, key = s.split(" ", 1)
+            per_board.setdefault(b, []).append(key)
+        print(f"new rows, not in the baseline ({len(new)}): " + "; ".join(
+            f"{b}: {len(keys)}" if len(keys) > 4 else f"{b}: " + ", ".join(keys)
+            for b, keys in per_board.items()))
+    if regressions:
+        print(f"grew by more than {THRESHOLD_PCT:g} % ({len(regressions)}):")
+        for s in regressions:
+            print("  " + s)
+        if updated:
+            print("baseline updated in this commit (or uncommitted): growth accepted")
+        else:
+            print("FAIL: instruction counts grew; fix the regression, or run "
+                  "`scripts/embedded.sh --update-baseline` and commit boards/baseline.toml "
+                  "with the change that explains it")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
