@@ -30,6 +30,7 @@ pub mod num;
 pub mod optim;
 #[cfg(feature = "reference")]
 pub mod reference;
+pub mod train;
 
 pub use error::Error;
 

@@ -71,6 +71,12 @@ impl Scale {
         }
     }
 
+    /// `(mantissa, shift, negative)`: the coefficient is `±mantissa · 2^-shift`.
+    #[inline(always)]
+    pub(crate) fn parts(self) -> (u32, i32, bool) {
+        (self.m, self.sh, self.neg)
+    }
+
     /// Whether the coefficient is 0.
     #[inline(always)]
     pub(crate) fn is_zero(self) -> bool {
@@ -192,6 +198,39 @@ fn sat_i32(x: i64) -> i32 {
     }
 }
 
+/// Leading zeros of each byte value (`CLZ8[0] = 8`).
+const CLZ8: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut n = 8;
+        let mut v = i;
+        while v != 0 {
+            v >>= 1;
+            n -= 1;
+        }
+        t[i] = n;
+        i += 1;
+    }
+    t
+};
+
+/// `x.leading_zeros()` without the `__clzsi2` call (ARMv6-M has no `CLZ`; the library routine
+/// costs about 30 instructions plus the call): two halving steps and a 256-byte table.
+#[inline(always)]
+pub(crate) fn clz(x: u32) -> u32 {
+    let (mut n, mut x) = (0, x);
+    if x >> 16 == 0 {
+        n = 16;
+        x <<= 16;
+    }
+    if x >> 24 == 0 {
+        n += 8;
+        x <<= 8;
+    }
+    n + u32::from(CLZ8[usize::from((x >> 24) as u8)])
+}
+
 /// The working float of the normalising optimizers: `±m · 2^e` with `m = 0` or
 /// `m ∈ [2^30, 2^31)` (31 significant bits) and an unbounded `i32` exponent. It never leaves
 /// a kernel; state is stored as [`super::MiniFloat`].
@@ -216,7 +255,7 @@ impl Wf {
         if m == 0 {
             return Wf::ZERO;
         }
-        let lz = m.leading_zeros() as i32;
+        let lz = clz(m) as i32;
         if lz == 0 {
             Wf {
                 neg,
@@ -239,7 +278,7 @@ impl Wf {
         if hi == 0 {
             return Wf::norm(neg, m as u32, e);
         }
-        let s = 33 - hi.leading_zeros() as i32; // shift right so that 31 bits remain
+        let s = 33 - clz(hi) as i32; // shift right so that 31 bits remain
         Wf::norm(neg, (m >> s) as u32, e + s)
     }
 
@@ -396,16 +435,15 @@ impl Wf {
     }
 }
 
-/// A 32-bit counter-based generator for stochastic rounding: a Weyl sequence (add an odd
-/// constant) mixed by a xor-shift-multiply finaliser. Any state is valid, including 0; 32-bit
-/// multiplies only.
+/// The stochastic-rounding generator (see [`super::fast::Lcg`]): a full-period 32-bit linear
+/// congruential generator; any state is valid, including 0. The general kernels use all 32 bits
+/// as the offset (the low bits, which are the weak bits of an LCG, only matter below `2^-16` LSB).
 #[inline(always)]
 pub(crate) fn next_u32(state: &mut u32) -> u32 {
-    *state = state.wrapping_add(0x9E37_79B9);
-    let mut z = *state;
-    z = (z ^ (z >> 16)).wrapping_mul(0x7FEB_352D);
-    z = (z ^ (z >> 15)).wrapping_mul(0x846C_A68B);
-    z ^ (z >> 16)
+    *state = state
+        .wrapping_mul(super::fast::LCG_A)
+        .wrapping_add(super::fast::LCG_C);
+    *state
 }
 
 #[cfg(test)]
@@ -473,6 +511,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn table_clz_matches_leading_zeros() {
+        let mut x = 1u64;
+        while x <= u64::from(u32::MAX) {
+            for d in [0u64, 1, 2, 3, 7] {
+                let v = (x.saturating_sub(d)) as u32;
+                assert_eq!(clz(v), v.leading_zeros(), "{v}");
+                let v = (x + d).min(u64::from(u32::MAX)) as u32;
+                assert_eq!(clz(v), v.leading_zeros(), "{v}");
+            }
+            x = x * 3 / 2 + 1;
+        }
+        assert_eq!(clz(0), 32);
+        assert_eq!(clz(u32::MAX), 0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! parameter's format is rounded to nearest.
 
 use super::arith::{round_nearest, round_with, Coef, Scale, Wf, WIDE};
+use super::fast::{momentum_fast, sgd_fast, Fast, FastMomentum};
 use super::{MiniFloat, RoundingState};
 use crate::optim::{
     AdagradConfig, AdagradNum, AdamConfig, AdamNum, LionConfig, LionNum, MomentumConfig,
@@ -40,6 +41,8 @@ pub struct FixedSgdCoeffs {
     lr_g: Scale,
     /// `lr · weight_decay`.
     lr_wd: Scale,
+    /// The 32-bit fast path (no weight decay, `lr` in its range), with `maximize`.
+    fast: Option<(Fast, bool)>,
 }
 
 impl<Frac: LeEqU32> SgdNum for FixedI32<Frac> {
@@ -47,9 +50,16 @@ impl<Frac: LeEqU32> SgdNum for FixedI32<Frac> {
 
     fn sgd_coeffs(cfg: &SgdConfig) -> FixedSgdCoeffs {
         let s = if cfg.maximize { -1.0 } else { 1.0 };
+        let lr_wd = Scale::from_f64(cfg.lr * cfg.weight_decay);
+        let fast = if lr_wd.is_zero() {
+            Fast::from_scale(Scale::from_f64(cfg.lr)).map(|f| (f, cfg.maximize))
+        } else {
+            None
+        };
         FixedSgdCoeffs {
             lr_g: Scale::from_f64(s * cfg.lr),
-            lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
+            lr_wd,
+            fast,
         }
     }
 
@@ -60,6 +70,9 @@ impl<Frac: LeEqU32> SgdNum for FixedI32<Frac> {
         c: &FixedSgdCoeffs,
         aux: &mut RoundingState,
     ) {
+        if let Some((lr, ascend)) = c.fast {
+            return sgd_fast(params, grads, lr, ascend, aux);
+        }
         for (p, g) in params.iter_mut().zip(grads) {
             let pr = p.to_bits();
             let u = c
@@ -88,6 +101,8 @@ pub struct FixedMomentumCoeffs {
     lr_g: Scale,
     lr_wd: Scale,
     lr_mu: Scale,
+    /// The 32-bit fast path, when the configuration allows it.
+    fast: Option<FastMomentum>,
 }
 
 impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
@@ -99,8 +114,40 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
         let s = if cfg.maximize { -1.0 } else { 1.0 };
         let first = t == 1;
         let damp = if first { 1.0 } else { 1.0 - cfg.dampening };
+        let enabled = cfg.momentum != 0.0;
+        let plain = enabled
+            && !cfg.nesterov
+            && !cfg.maximize
+            && cfg.weight_decay == 0.0
+            && (first || cfg.dampening == 0.0)
+            && (0.5..1.0).contains(&cfg.momentum);
+        let fast = if plain {
+            FastMomentum::new(
+                Scale::from_f64(1.0 - cfg.momentum),
+                Scale::from_f64(cfg.lr),
+                first,
+            )
+        } else {
+            None
+        };
+        if fast.is_some() {
+            // The general coefficients are not used: skip their soft-float work.
+            return FixedMomentumCoeffs {
+                fast,
+                enabled,
+                nesterov: false,
+                mu: Coef::from_f64(0.0),
+                b_g: Coef::from_f64(0.0),
+                b_wd: Coef::from_f64(0.0),
+                lr: Scale::ZERO,
+                lr_g: Scale::ZERO,
+                lr_wd: Scale::ZERO,
+                lr_mu: Scale::ZERO,
+            };
+        }
         FixedMomentumCoeffs {
-            enabled: cfg.momentum != 0.0,
+            fast,
+            enabled,
             nesterov: cfg.nesterov,
             mu: Coef::from_f64(if first { 0.0 } else { cfg.momentum }),
             b_g: Coef::from_f64(s * damp),
@@ -120,6 +167,9 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
         c: &FixedMomentumCoeffs,
         aux: &mut RoundingState,
     ) {
+        if let Some(f) = c.fast {
+            return momentum_fast(params, grads, buf, f, aux);
+        }
         for ((p, g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
             let (pr, gr) = (p.to_bits(), g.to_bits());
             // lr·g' + lr·wd·p: plain SGD, and Nesterov's first term.

@@ -37,13 +37,23 @@
 //! - The L2 term `g + wd·p`, the momentum buffer and Lion's moment saturate at the format's range.
 //!
 //! # Rounding of the parameter write
-//! The parameter update is computed with 30 bits below the parameter's LSB and then rounded
-//! according to [`RoundingState`], the number type's [`Num::Aux`] (saved with the optimizer;
-//! reach it with [`Optimizer::aux_mut`](crate::optim::Optimizer::aux_mut)):
-//! **stochastic rounding** by default (`floor(x + r)`, `r` uniform on a `2^-30` grid in `[0, 1)` from a
-//! 32-bit counter-based generator), which keeps the expectation of every update, so updates smaller
-//! than 1 LSB (I16F16 with `lr = 1e-3` and `|g| < 0.015`) are not lost; or round to nearest,
-//! which is deterministic but stalls on them. State buffers are always rounded to nearest.
+//! The parameter update is rounded according to [`RoundingState`], the number type's
+//! [`Num::Aux`] (saved with the optimizer; reach it with
+//! [`Optimizer::aux_mut`](crate::optim::Optimizer::aux_mut)):
+//! **stochastic rounding** by default (`⌊x + U⌋`, `U` uniform), which keeps the expectation of every
+//! update, so updates smaller than 1 LSB (I16F16 with `lr = 1e-3` and `|g| < 0.015`) are not lost;
+//! or round to nearest, which is deterministic but stalls on them. State buffers are always
+//! rounded to nearest. The offsets come from a full-period 32-bit linear congruential generator
+//! (one `MULS` per element; its top bits are used).
+//!
+//! - SGD without weight decay and plain momentum (no weight decay, dampening, Nesterov or
+//!   `maximize`; `μ ∈ [0.5, 1 − 2^-16]`), with `2^-16 ≤ lr < 1`, run a **fast path** in 32-bit
+//!   arithmetic (two 16×16-bit `MULS` per product, no `i64`): the update `x·lr` (quantised `lr`) is
+//!   rounded exactly, with an offset of `16 + k` random bits where `lr = m·2^-(16+k)`, so the
+//!   rounding is exactly unbiased with error `< 1` LSB. Step 2 on a Cortex-M0: SGD 37, momentum 57
+//!   instructions per parameter (from 217 and 654).
+//! - Every other configuration computes the update with 30 bits below the parameter's LSB
+//!   (truncated) and rounds with a 30-bit offset.
 //!
 //! # Square root and division
 //! See [`sqrt`]: a 16-bit digit-by-digit integer root, faster than `fixed`'s `sqrt` and than a
@@ -81,6 +91,7 @@
 //! The tests in `tests/fixed_point.rs` check each bound on random trajectories.
 
 mod arith;
+mod fast;
 mod kernels;
 mod minifloat;
 pub mod sqrt;
@@ -141,6 +152,12 @@ impl RoundingState {
     /// The generator's state (it is also the seed: any value is valid).
     pub const fn state(&self) -> u32 {
         self.state
+    }
+
+    /// Replaces the generator's state (after a fast kernel ran the generator locally).
+    #[inline(always)]
+    pub(crate) fn set_state(&mut self, state: u32) {
+        self.state = state;
     }
 
     /// The next rounding offset, in units of `2^-32` LSB.
