@@ -25,6 +25,7 @@
 extern crate std;
 
 mod error;
+pub mod io;
 pub mod nn;
 pub mod num;
 pub mod optim;
