@@ -35,6 +35,15 @@ impl<S: Scalar> LeakyRelu<S> {
     }
 }
 
+impl<S: Scalar> Default for LeakyRelu<S> {
+    /// torch's default slope, 0.01.
+    fn default() -> Self {
+        LeakyRelu {
+            slope: S::from_f64(0.01),
+        }
+    }
+}
+
 impl<S: Scalar> Activation<S> for LeakyRelu<S> {
     #[inline]
     fn apply(&self, x: S) -> S {

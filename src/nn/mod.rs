@@ -11,6 +11,7 @@
 //! | [`Relu`], [`LeakyRelu`], [`Tanh`], [`Sigmoid`] | [`Activation::forward`] (or in place) | output `y` | one file each |
 //! | [`softmax_cross_entropy`] | returns the loss | nothing more: writes `dlogits` | `softmax_ce.rs` |
 //! | [`mse`] | returns the loss | nothing more: writes `dpred` | `mse.rs` |
+//! | [`mlp!`](crate::mlp) networks ([`network`]) | `forward`, `infer`, `predict` | kept inside the network | `network.rs` |
 //!
 //! ```
 //! use edgetune::nn::{softmax_cross_entropy, Activation, Dense, Relu};
@@ -70,6 +71,7 @@ pub mod dense;
 mod error;
 mod leaky_relu;
 mod mse;
+pub mod network;
 mod relu;
 mod scalar;
 mod sigmoid;
