@@ -148,13 +148,16 @@ fn grads(regime: u8, n: usize, steps: usize, d: &mut Draw) -> Vec<Vec<f64>> {
 fn case(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> harness::Case {
     let mut d = Draw(seed);
     let mut hyper = hyper(kind, &mut d);
-    // Excluded: all-zero gradients plus L2 decay under a normalising optimizer (Adam's L2 form,
-    // RMSprop). The gradient of a zero element is then `wd·p` alone and the step about `lr`
-    // whatever `|p|`, so `p` oscillates around 0 on an expanding (chaotic) map where no precision
-    // has a bounded error: torch's own float32 run of such a case drifts 4.6e-5 from its float64
-    // run after 87 steps (seed 7449295753461676462, n 7, replayed through torch 2.15) and the
-    // measured bar below cannot follow an exponential growth over 2000 steps.
-    if regime == 2 && matches!(kind, Kind::Adam | Kind::RmsProp) {
+    // Excluded: vanishing gradients plus L2 decay under a normalising optimizer (Adam's L2 form,
+    // RMSprop), that is the "zeros" and "decaying" regimes. Once the data gradient of an element
+    // is negligible, its gradient is `wd·p` alone and the step stays about `lr` whatever `|p|`,
+    // so `p` oscillates around 0 on an expanding (chaotic) map where no precision has a bounded
+    // error: torch's own float32 run of such a case drifts 4.6e-5 from its float64 run after 87
+    // steps (seed 7449295753461676462, n 7, replayed through torch 2.15), and at f64 an RMSprop
+    // case with decaying gradients (seed 3481109598452946808) tracks the reference to 1e-16 for
+    // 1000 steps, then departs to 5e-8 once wd·p dominates. The measured bar cannot follow an
+    // exponential growth.
+    if (regime == 2 || regime == 3) && matches!(kind, Kind::Adam | Kind::RmsProp) {
         hyper.weight_decay = 0.0;
     }
     let pscale = d.log(0.01, 3.0);
@@ -274,3 +277,4 @@ proptest! {
         agree(Kind::ALL[k], seed, 8, 2000, regime)?;
     }
 }
+
