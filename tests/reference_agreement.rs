@@ -277,4 +277,3 @@ proptest! {
         agree(Kind::ALL[k], seed, 8, 2000, regime)?;
     }
 }
-
