@@ -16,6 +16,8 @@ use core::fmt;
 use std::vec;
 use std::vec::Vec;
 
+pub mod network;
+
 /// Which optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
