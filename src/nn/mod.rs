@@ -58,8 +58,10 @@
 //! - **One number trait.** [`Scalar`] (on top of [`Num`](crate::num::Num)) has named
 //!   arithmetic, a wide accumulator ([`Scalar::Acc`]) and the transcendental functions, with the
 //!   input domain this module actually uses stated for each. `f32` and `f64` implement it with
-//!   `libm`; a fixed-point type (I16F16 with table or piecewise approximations) can implement it
-//!   later, saturating and with a 64-bit accumulator, without changing any layer.
+//!   `libm`; the fixed-point formats I16F16 and I8F24 implement it with saturating arithmetic,
+//!   an exact 64-bit accumulator and integer-only approximations within 0.52 LSB (see
+//!   [`scalar_fixed`] for the method and measured bound of each function), without changing any
+//!   layer.
 //!
 //! # Memory per call
 //! No function allocates or uses scratch buffers; stack use is a few scalars and one
@@ -74,6 +76,7 @@ mod mse;
 pub mod network;
 mod relu;
 mod scalar;
+pub mod scalar_fixed;
 mod sigmoid;
 mod softmax_ce;
 mod tanh;

@@ -1,0 +1,350 @@
+//! [`Scalar`] for the fixed-point formats [`I16F16`] and [`I8F24`]: layer math without floats.
+//!
+//! This module has no items of its own: it implements [`Scalar`] for the two formats and documents
+//! how, with the error bound of every function.
+//!
+//! # Arithmetic
+//! - `add`, `sub` saturate at the format's `MIN`/`MAX` (never wrap, never panic: `fixed`'s
+//!   operators would panic on overflow in debug builds and wrap in release).
+//! - `mul` forms the exact 64-bit product, rounds it to nearest (ties up, i.e. toward `+∞`) and
+//!   saturates: error `≤ ½ LSB` unless saturated.
+//! - [`Scalar::Acc`] is an `i64` holding `2·F` fraction bits (`F` = 16 or 24), so every product of
+//!   two values is exact in it and a dot product of any length is exact until a partial sum leaves
+//!   `±2^31` (I16F16) or `±2^15` (I8F24) in real units, where the accumulator saturates at the
+//!   `i64` range. [`narrow`](Scalar::narrow) rounds once to nearest and saturates. A dense or
+//!   conv output is therefore within `½ LSB` of the exact value of the quantised inputs, or
+//!   `MIN`/`MAX` when the exact value lies beyond them.
+//!
+//! # Transcendental functions
+//! Integer-only (no float, no table larger than 32 entries). `LSB = 2^-F` of the result's
+//! format. Each bound is the worst case measured against `f64` over the stated domain and rounded
+//! up (`tests/nn_fixed.rs`). I16F16: every representable input in `[-32, 0]` (`exp`),
+//! `[1, 256]` (`ln`, `recip`), `[-32, 32]` (`tanh`, `sigmoid`), and every 4099th input over the
+//! rest of the domain. I8F24: every input within `2^-4` of each end of the domain and every
+//! 241st input in between (its domains hold up to `2^32` values), every input in `[-1, 1]` for
+//! `tanh`.
+//!
+//! | function | domain | method | I16F16 stated (measured) | I8F24 stated (measured) |
+//! |---|---|---|---|---|
+//! | `exp` | `x ≤ 0` (the crate's use); for `x > 0` the error is `½ LSB + 1e-9·eˣ` (I16F16, measured `8.7e-10·eˣ`), `MAX` where `eˣ` exceeds it | `2^(x·log₂e)`: 32-entry table of `2^(j/32)` and a degree-4 Taylor polynomial on `[0, ln2/32)`, Q31 | `0.5001` (`0.500008`) | `0.52` (`0.5165`) |
+//! | `ln` | `x ≥ 1` (the crate's use: `[1, C]`); also any `x > 0`; `x ≤ 0` gives `MIN` | `2^k·m`, 32-entry reciprocal table, degree-5 series of `ln(1+z)`, `|z| < 1/32`, Q31 | `0.5001` (`0.500065`) | `0.52` (`0.5188`) |
+//! | `recip` | `x ≥ 1` (the crate's use: `[1, C]`); any `x ≠ 0` saturating; `0` gives `MAX` | integer division of `2^(2F)`, rounded to nearest | `0.5` (exactly rounded) | `0.5` |
+//! | `tanh` | any `x` | `(1 − e)/(1 + e)`, `e = exp(−2|x|)` in Q32, one integer division; `±1` for `|x| ≥ 16` | `0.5001` (`0.500026`) | `0.52` (`0.5116`) |
+//! | `sigmoid` | any `x` | `1/(1 + e^-x)` for `x ≥ 0`, `e^x/(1 + e^x)` below, `e` in Q32, one integer division | `0.5001` (`0.500018`) | `0.51` (`0.5055`) |
+//!
+//! `½ LSB` of each bound is the final rounding to the format; the approximation itself is below
+//! `2^-29` absolute for every function, so every result is within `0.52 LSB` of the exact value
+//! (I16F16's bounds are within 0.0001 LSB of the best possible, correctly rounded result). The
+//! softmax cross-entropy over `C` classes then has a gradient error `≤ 1 + (C + 1)·E` LSB and a
+//! loss error `≤ E_ln + C·E` LSB (`E`, `E_ln` the `exp`, `ln` bounds; derived and tested in
+//! `tests/nn_fixed.rs`).
+//!
+//! # Cost per call
+//! Counted from the code (host-tested, not yet measured on a device), in 64-bit operations:
+//! `exp` is one 64-bit multiply for the range reduction, one for `g·ln2`, four Horner multiplies and
+//! one table multiply (7 `u64` products; on Cortex-M0 each is an `__aeabi_lmul` call of roughly
+//! 20–40 cycles, on Cortex-M3/M4 one or two `UMULL`); `ln` is a count of leading zeros, six
+//! 64-bit products; `recip` is one 64/64-bit division (`__aeabi_uldivmod` on Cortex-M, a few
+//! hundred cycles on M0); `tanh` and `sigmoid` are one `exp` and one 64-bit division each. These
+//! are called once per hidden unit (activations) or once per class (softmax), against `I`
+//! 64-bit multiply-adds per output for a dense layer.
+//!
+//! # Why two concrete formats and not every `FixedI32<Frac>`
+//! The error bounds above are measured facts for I16F16 and I8F24; a generic implementation
+//! would offer formats whose bounds nobody has tested. The kernels are generic over the fraction
+//! bits internally (`const F: u32`), so another format is one line in the macro below plus its
+//! sweeps in the tests.
+
+use super::Scalar;
+use fixed::types::{I16F16, I8F24};
+
+/// `2^(j/32)` in Q31 (`u32`), `j = 0..32`.
+const EXP2_Q31: [u32; 32] = [
+    2147483648, 2194507417, 2242560872, 2291666561, 2341847524, 2393127307, 2445529972, 2499080105,
+    2553802834, 2609723834, 2666869345, 2725266179, 2784941738, 2845924021, 2908241642, 2971923842,
+    3037000500, 3103502151, 3171459999, 3240905930, 3311872529, 3384393094, 3458501653, 3534232978,
+    3611622603, 3690706840, 3771522796, 3854108391, 3938502376, 4024744348, 4112874773, 4202935003,
+];
+
+/// `1/(1 + j/32)` in Q31, `j = 0..32`.
+const RECIP_Q31: [u32; 32] = [
+    2147483648, 2082408386, 2021161080, 1963413621, 1908874354, 1857283155, 1808407283, 1762037865,
+    1717986918, 1676084798, 1636178018, 1598127366, 1561806289, 1527099483, 1493901668, 1462116526,
+    1431655765, 1402438301, 1374389535, 1347440720, 1321528399, 1296593901, 1272582903, 1249445032,
+    1227133513, 1205604855, 1184818564, 1164736894, 1145324612, 1126548799, 1108378657, 1090785345,
+];
+
+/// `ln(1 + j/32)` in Q31, `j = 0..32`.
+const LN_Q31: [i64; 32] = [
+    0, 66081634, 130190384, 192440645, 252937143, 311775992, 369045617, 424827549, 479197128,
+    532224109, 583973207, 634504566, 683874180, 732134271, 779333613, 825517838, 870729689,
+    915009272, 958394255, 1000920074, 1042620095, 1083525783, 1123666833, 1163071308, 1201765754,
+    1239775306, 1277123789, 1313833805, 1349926817, 1385423223, 1420342425, 1454702897,
+];
+
+/// `log₂e` in Q32.
+const LOG2E_Q32: i64 = 6_196_328_019;
+/// `ln 2` in Q32.
+const LN2_Q32: u64 = 2_977_044_472;
+/// `ln 2` in Q40 (for `k·ln2` with `|k| ≤ 30` without losing bits).
+const LN2_Q40: i64 = 762_123_384_786;
+/// `1` in Q31.
+const ONE_Q31: u64 = 1 << 31;
+/// `1` in Q32.
+const ONE_Q32: u64 = 1 << 32;
+
+/// Rounds `v · 2^-s` to nearest (ties toward `+∞`) and saturates to `i32`. `1 ≤ s ≤ 62`.
+#[inline(always)]
+fn round_shift_sat(v: i64, s: u32) -> i32 {
+    // `(v >> (s − 1)) + 1` cannot overflow for s ≥ 1; the final shift halves it.
+    let r = ((v >> (s - 1)) + 1) >> 1;
+    r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// Rounds an unsigned quotient `num / den` to nearest (ties up). `den > 0`, `num + den/2` must
+/// not overflow (all callers keep both below `2^57`).
+#[inline(always)]
+fn div_round(num: u64, den: u64) -> u64 {
+    (num + den / 2) / den
+}
+
+/// `2^y` for `y = ip + f·2^-32` (`f` in `[0, 2^32)`), as `(r, ip)` with `r = 2^(f·2^-32)` in Q32,
+/// `r ∈ [2^32, 2^33)`; returned for `y = x·log₂e`, `x` with `F` fraction bits,
+/// `|x| ≤ 32·2^F` (so the product stays below `2^62.6`).
+///
+/// Error of `r`: below `2^-30` relative (table rounding `2^-32`, Horner truncations `≈ 2^-31`,
+/// series tail `< 2^-34`); the range reduction (floor of `y` in Q32 and `log₂e` rounded to Q32)
+/// adds below `2^-31·|x|` relative, i.e. below `2^-31` absolute in `e^x` for `x ≤ 0`.
+#[inline(always)]
+fn exp_parts<const F: u32>(x: i64) -> (u64, i64) {
+    let y = (x * LOG2E_Q32) >> F; // Q32, floor
+    let ip = y >> 32;
+    let f = (y & 0xFFFF_FFFF) as u64;
+    let j = (f >> 27) as usize; // top 5 bits
+    let g = f & ((1 << 27) - 1); // Q32, < 2^-5
+    let u = (g * LN2_Q32) >> 33; // g·ln2 in Q31, < 0.0217
+                                 // e^u = 1 + u + u²/2 + u³/6 + u⁴/24, Horner in Q31.
+    let mut p: u64 = 89_478_485; // 1/24
+    p = 357_913_941 + ((u * p) >> 31); // 1/6
+    p = (1 << 30) + ((u * p) >> 31); // 1/2
+    p = ONE_Q31 + ((u * p) >> 31);
+    p = ONE_Q31 + ((u * p) >> 31);
+    let t = EXP2_Q31.get(j).copied().unwrap_or(u32::MAX);
+    ((u64::from(t) * p) >> 30, ip)
+}
+
+/// Clamp for `exp` arguments: `e^-32 < 2^-46` (below half a Q32 unit), and `e^32` saturates every
+/// format. Keeps `|x·log₂e|` in range.
+#[inline(always)]
+const fn exp_limit<const F: u32>() -> i64 {
+    32 << F
+}
+
+/// `e^x` in Q32 for `x ≤ 0` with `F` fraction bits (`x > 0` is treated as 0). Truncated: adds
+/// at most `2^-32` to [`exp_parts`]'s error.
+#[inline(always)]
+fn exp_q32<const F: u32>(x: i64) -> u64 {
+    let x = x.min(0);
+    if x <= -exp_limit::<F>() {
+        return 0;
+    }
+    let (r, ip) = exp_parts::<F>(x);
+    let n = (-ip) as u32; // ip ≤ 0, n ≤ 47
+    if n >= 64 {
+        0
+    } else {
+        r >> n
+    }
+}
+
+/// `e^x` in the format with `F` fraction bits, saturating at `MAX`.
+#[inline]
+fn exp_raw<const F: u32>(x: i32) -> i32 {
+    let x = i64::from(x);
+    if x <= -exp_limit::<F>() {
+        return 0;
+    }
+    if x >= exp_limit::<F>() {
+        return i32::MAX;
+    }
+    let (r, ip) = exp_parts::<F>(x);
+    // value = r · 2^(ip − 32); raw = value · 2^F = r · 2^(ip + F − 32).
+    let shift = 32 - i64::from(F) - ip;
+    if shift <= 0 {
+        i32::MAX // r ≥ 2^32 > i32::MAX already
+    } else if shift >= 63 {
+        0
+    } else {
+        round_shift_sat(r as i64, shift as u32)
+    }
+}
+
+/// `ln x` in the format with `F` fraction bits; `MIN` for `x ≤ 0`.
+#[inline]
+fn ln_raw<const F: u32>(x: i32) -> i32 {
+    if x <= 0 {
+        return i32::MIN;
+    }
+    let lz = x.leading_zeros(); // 1..=31
+    let p = 31 - lz; // position of the leading one: x = 2^(p − F) · m
+    let m = (x as u32) << lz; // Q31 mantissa in [1, 2)
+    let j = ((m >> 26) & 31) as usize;
+    let rc = RECIP_Q31.get(j).copied().unwrap_or(0);
+    let w = (u64::from(m) * u64::from(rc)) >> 31; // (1 + f)/(1 + j/32) in Q31
+    let z = w as i64 - ONE_Q31 as i64; // |z| < 2^-5
+                                       // ln(1 + z) = z(1 − z(1/2 − z(1/3 − z(1/4 − z/5)))), Q31.
+    let mut a: i64 = 429_496_730; // 1/5
+    a = (1 << 29) - ((z * a) >> 31); // 1/4
+    a = 715_827_883 - ((z * a) >> 31); // 1/3
+    a = (1 << 30) - ((z * a) >> 31); // 1/2
+    a = ONE_Q31 as i64 - ((z * a) >> 31);
+    let series = (z * a) >> 31;
+    let k = i64::from(p) - i64::from(F);
+    let k_ln2 = ((k * LN2_Q40) + (1 << 8)) >> 9; // Q31, rounded
+    let v = k_ln2 + LN_Q31.get(j).copied().unwrap_or(0) + series; // Q31
+    round_shift_sat(v, 31 - F)
+}
+
+/// `1/x` in the format with `F` fraction bits: exactly rounded (ties away from 0), saturating;
+/// `MAX` for `x = 0`.
+#[inline]
+fn recip_raw<const F: u32>(x: i32) -> i32 {
+    let d = u64::from(x.unsigned_abs());
+    if d == 0 {
+        return i32::MAX;
+    }
+    let q = div_round(1 << (2 * F), d) as i64; // ≤ 2^(2F) ≤ 2^48
+    let q = if x < 0 { -q } else { q };
+    q.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// `tanh x` in the format with `F` fraction bits.
+#[inline]
+fn tanh_raw<const F: u32>(x: i32) -> i32 {
+    let a = i64::from(x).abs();
+    let one = 1i64 << F;
+    let t = if a >= 16 << F {
+        one // 1 − tanh(16) < 2^-45
+    } else {
+        let e = exp_q32::<F>(-2 * a); // Q32, ≤ 2^32
+        div_round((ONE_Q32 - e) << F, ONE_Q32 + e) as i64
+    };
+    (if x < 0 { -t } else { t }) as i32
+}
+
+/// `1/(1 + e^-x)` in the format with `F` fraction bits.
+#[inline]
+fn sigmoid_raw<const F: u32>(x: i32) -> i32 {
+    let x = i64::from(x);
+    if x >= 0 {
+        let e = exp_q32::<F>(-x);
+        div_round(ONE_Q32 << F, ONE_Q32 + e) as i32
+    } else {
+        let e = exp_q32::<F>(x);
+        div_round(e << F, ONE_Q32 + e) as i32
+    }
+}
+
+macro_rules! fixed_scalar {
+    ($t:ty, $frac:literal) => {
+        /// Saturating fixed-point arithmetic with a 64-bit exact accumulator and integer-only
+        /// transcendental functions; error bounds in
+        /// [`nn::scalar_fixed`](crate::nn::scalar_fixed).
+        impl Scalar for $t {
+            const ONE: Self = <$t>::ONE;
+            /// Raw `i64` with twice the format's fraction bits: products are exact.
+            type Acc = i64;
+
+            #[inline(always)]
+            fn add(self, rhs: Self) -> Self {
+                self.saturating_add(rhs)
+            }
+            #[inline(always)]
+            fn sub(self, rhs: Self) -> Self {
+                self.saturating_sub(rhs)
+            }
+            #[inline(always)]
+            fn mul(self, rhs: Self) -> Self {
+                let p = i64::from(self.to_bits()) * i64::from(rhs.to_bits());
+                <$t>::from_bits(round_shift_sat(p, $frac))
+            }
+            #[inline(always)]
+            fn widen(self) -> i64 {
+                i64::from(self.to_bits()) << $frac
+            }
+            #[inline(always)]
+            fn mul_acc(acc: i64, a: Self, b: Self) -> i64 {
+                acc.saturating_add(i64::from(a.to_bits()) * i64::from(b.to_bits()))
+            }
+            #[inline(always)]
+            fn add_acc(acc: i64, a: Self) -> i64 {
+                acc.saturating_add(i64::from(a.to_bits()) << $frac)
+            }
+            #[inline(always)]
+            fn narrow(acc: i64) -> Self {
+                <$t>::from_bits(round_shift_sat(acc, $frac))
+            }
+            #[inline]
+            fn exp(self) -> Self {
+                <$t>::from_bits(exp_raw::<$frac>(self.to_bits()))
+            }
+            #[inline]
+            fn ln(self) -> Self {
+                <$t>::from_bits(ln_raw::<$frac>(self.to_bits()))
+            }
+            #[inline]
+            fn recip(self) -> Self {
+                <$t>::from_bits(recip_raw::<$frac>(self.to_bits()))
+            }
+            #[inline]
+            fn tanh(self) -> Self {
+                <$t>::from_bits(tanh_raw::<$frac>(self.to_bits()))
+            }
+            #[inline]
+            fn sigmoid(self) -> Self {
+                <$t>::from_bits(sigmoid_raw::<$frac>(self.to_bits()))
+            }
+        }
+    };
+}
+
+fixed_scalar!(I16F16, 16);
+fixed_scalar!(I8F24, 24);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tables and constants against `libm` in `f64`: each rounded to nearest in its Q format.
+    #[test]
+    fn tables_and_constants_match_libm_to_one_unit() {
+        let q31 = 2f64.powi(31);
+        for j in 0..32 {
+            let jf = j as f64 / 32.0;
+            assert!(
+                (f64::from(EXP2_Q31[j]) - libm::exp2(jf) * q31).abs() <= 0.5,
+                "exp2 {j}"
+            );
+            assert!(
+                (f64::from(RECIP_Q31[j]) - q31 / (1.0 + jf)).abs() <= 0.5,
+                "recip {j}"
+            );
+            assert!(
+                (LN_Q31[j] as f64 - libm::log1p(jf) * q31).abs() <= 0.5,
+                "ln {j}"
+            );
+        }
+        let q32 = 2f64.powi(32);
+        assert!((LOG2E_Q32 as f64 - core::f64::consts::LOG2_E * q32).abs() <= 0.5);
+        assert!((LN2_Q32 as f64 - core::f64::consts::LN_2 * q32).abs() <= 0.5);
+        assert!((LN2_Q40 as f64 - core::f64::consts::LN_2 * 2f64.powi(40)).abs() <= 1.0);
+    }
+
+    #[test]
+    fn round_shift_sat_rounds_half_up_and_saturates() {
+        assert_eq!(round_shift_sat(3, 1), 2); // 1.5 → 2
+        assert_eq!(round_shift_sat(-3, 1), -1); // -1.5 → -1
+        assert_eq!(round_shift_sat(i64::MAX, 16), i32::MAX);
+        assert_eq!(round_shift_sat(i64::MIN, 16), i32::MIN);
+    }
+}
