@@ -10,14 +10,18 @@ use edgetune::Error;
 use fixed::types::{I16F16, I8F24};
 use proptest::prelude::*;
 
+// The golden harness: its `fixed_step_bound` is the one implementation of the documented bound.
+#[path = "../examples/golden/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
 const N: usize = 8;
 
-/// Per-step relative error of the normalising kernels' step (2^-16 root, coefficients of
-/// relative error 2^-16, 2^-24 state rounding; see the module docs): a derived bound with a
-/// factor-2 margin.
-const TOL_NORM: f64 = 2.0e-4;
+/// Per-step relative error of the normalising kernels' step for Adam's default `β2 = 0.999`
+/// (see the module docs and `harness::fixed_step_bound`).
+const TOL_NORM: f64 = harness::FIXED_TOL_NORM + harness::FIXED_EMA_TRUNC / (1.0 - 0.999);
 /// Relative error of one per-step coefficient.
-const EPS_C: f64 = 1.0 / 65536.0;
+const EPS_C: f64 = harness::FIXED_EPS_C;
 
 type StepFn<S> = Box<dyn FnMut(&mut [S; N], &[S; N]) -> Result<(), Error>>;
 
@@ -425,39 +429,19 @@ fn within_bound<S: AllNum>(
         for i in 0..N {
             let dr = (pr[i] - before[i]).abs();
             hist_max = hist_max.max(dr);
-            let b = match kind {
-                Kind::Sgd => {
-                    // SR (1 LSB) + coefficient error on every term; momentum: the buffer's
-                    // rounding error B = ½LSB/(1−μ) enters through lr (and μ·lr for Nesterov).
-                    let mu = h.momentum;
-                    let term = h.lr * (g[i].abs() + h.weight_decay * pr[i].abs());
-                    let buf_err = if mu > 0.0 {
-                        0.5 * lsb / (1.0 - mu) * h.lr * (1.0 + mu)
-                    } else {
-                        0.0
-                    };
-                    lsb + buf_err + 4.0 * EPS_C * (dr + term) / (1.0 - mu)
-                }
-                Kind::Lion => {
-                    // A sign decided within the moment's rounding (½ LSB/(1−β2) absolute, plus the
-                    // coefficients' quantisation) may differ: 2·lr.
-                    let c = lion_c.as_ref().unwrap()[i];
-                    let m = m_before.as_ref().map_or(0.0, |m| m[i]);
-                    let tie = 0.5 * lsb / (1.0 - h.betas.1) + 4.0 * EPS_C * (m.abs() + g[i].abs());
-                    lsb + EPS_C * dr + if c.abs() <= tie { 2.0 * h.lr } else { 0.0 }
-                }
-                _ => {
-                    // Normalising: the step's relative error is ≤ TOL_NORM; with momentum the
-                    // buffer carries it over ≤ 1/(1−μ) steps of the largest step so far;
-                    // AdamW's decay adds ε_c·lr·wd·|p|.
-                    let carried = if h.momentum > 0.0 {
-                        hist_max / (1.0 - h.momentum)
-                    } else {
-                        dr
-                    };
-                    lsb + TOL_NORM * carried + EPS_C * h.lr * h.weight_decay * pr[i].abs()
-                }
+            let info = harness::StepInfo {
+                g: g[i],
+                p: pr[i],
+                dr,
+                hist_max,
+                lion: lion_c
+                    .as_ref()
+                    .map(|c| (c[i], m_before.as_ref().map_or(0.0, |m| m[i]))),
+                gain: harness::l2_gain(kind, &h, &r, i),
             };
+            prop_assume!(info.gain <= harness::FIXED_MAX_GAIN);
+            let b = harness::fixed_step_bound(kind, &h, lsb, &info);
+            budget[i] *= 1.0 + info.gain;
             budget[i] += b;
             let err = (p[i].to_f64() - pr[i]).abs();
             worst_ratio = worst_ratio.max(err / budget[i]);

@@ -5,6 +5,8 @@
 #[allow(dead_code)]
 mod harness;
 
+use edgetune::num::fixed::{I16F16, I8F24};
+
 const GOLDEN: &str = include_str!("data/optim-golden.json");
 
 #[test]
@@ -14,9 +16,21 @@ fn committed_golden_file_passes_every_optimizer_and_number_type() {
     let mut summary = harness::Summary::default();
     for case in &cases {
         summary.check(case);
+        summary.check_fixed::<I16F16>(case, 2f64.powi(-16), 32768.0);
+        summary.check_fixed::<I8F24>(case, 2f64.powi(-24), 128.0);
     }
     println!("{}", summary.table());
+    println!("{}", summary.fixed_table());
     assert!(summary.failures.is_empty(), "{:#?}", summary.failures);
+    // Fixed point: every optimizer ran in both formats; a case is skipped only when a value is
+    // outside the format's range (the wide regime reaches 1e3, beyond I8F24's 128).
+    for opt in ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"] {
+        for fmt in ["I16F16", "I8F24"] {
+            let row = &summary.fixed[&(opt.to_string(), fmt)];
+            assert!(row.cases >= 30, "{opt} {fmt}: {} cases run", row.cases);
+            assert_eq!(row.cases + row.skipped, 50, "{opt} {fmt}");
+        }
+    }
     // Every optimizer has rows for all three paths, and every case ran in each.
     for opt in ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"] {
         for path in ["f64 reference", "f64 generic", "f32"] {

@@ -19,6 +19,7 @@
 mod pipeline;
 mod svg;
 
+use edgetune::num::fixed::I16F16;
 use pipeline::*;
 
 fn main() {
@@ -35,8 +36,10 @@ fn main() {
     );
     let mut progress = |line: &str| println!("{line}");
     let reports = [
+        finetune_reference(&setup, &mut progress),
         finetune::<f64>("f64 generic", &setup, &mut progress),
         finetune::<f32>("f32", &setup, &mut progress),
+        finetune::<I16F16>("I16F16", &setup, &mut progress),
     ];
     println!();
     println!(
@@ -46,7 +49,16 @@ fn main() {
     for r in &reports {
         println!(
             "{:<13} {:>10.1} {:>10.1} {:>16} {:>6} {:>8.3}",
-            r.name, r.before, r.after, r.train_bytes, r.steps, r.seconds
+            r.name,
+            r.before,
+            r.after,
+            if r.train_bytes == 0 {
+                "(host only)".to_string()
+            } else {
+                r.train_bytes.to_string()
+            },
+            r.steps,
+            r.seconds
         );
     }
     let path = std::path::Path::new("target").join("adapt.svg");

@@ -261,3 +261,56 @@ pub fn finetune<S: Scalar + AdamNum>(
         curve,
     }
 }
+
+/// The same fine-tuning with the plain f64 reference network and optimizer
+/// (`edgetune::reference`), which share no code with the generic path.
+pub fn finetune_reference(setup: &Setup, progress: &mut dyn FnMut(&str)) -> Report {
+    use edgetune::reference::network::{RefActivation, RefMlp, RefTarget};
+    use edgetune::reference::{Hyper, Kind};
+    let start = Instant::now();
+    let flat: Vec<f64> = setup.pretrained.iter().map(|&w| f64::from(w)).collect();
+    let mut net = RefMlp::from_flat(
+        &[64, 32, 10],
+        &[RefActivation::Relu, RefActivation::None],
+        &flat,
+    )
+    .expect("shapes");
+    let image = |s: &Labelled| -> Vec<f64> { s.x.iter().map(|&v| f64::from(v)).collect() };
+    let test_x: Vec<Vec<f64>> = setup.test.iter().map(image).collect();
+    let test_y: Vec<usize> = setup.test.iter().map(|s| s.label).collect();
+    let before = 100.0 * net.accuracy(&test_x, &test_y);
+    let hyper = Hyper {
+        lr: FINETUNE_LR,
+        ..Hyper::defaults(Kind::Adam)
+    };
+    let mut opt = net.optimizer(Kind::Adam, hyper);
+    let mut curve = Vec::new();
+    for (epoch, chunk) in setup.batches.chunks(STEPS_PER_EPOCH).enumerate() {
+        let mut loss_sum = 0.0;
+        for batch in chunk {
+            let xs: Vec<Vec<f64>> = batch.iter().map(|&i| image(&setup.samples[i])).collect();
+            let ts: Vec<RefTarget> = batch
+                .iter()
+                .map(|&i| RefTarget::Class(setup.samples[i].label))
+                .collect();
+            loss_sum += net.train_step(&mut opt, &xs, &ts).expect("valid batch");
+        }
+        let loss = loss_sum / chunk.len() as f64;
+        let acc_now = 100.0 * net.accuracy(&test_x, &test_y);
+        progress(&format!(
+            "  [{:>13}] epoch {:>2}/{FINETUNE_EPOCHS}: loss {loss:.4}, held-out shifted accuracy {acc_now:.1} %",
+            "f64 reference",
+            epoch + 1
+        ));
+        curve.push((loss, acc_now));
+    }
+    Report {
+        name: "f64 reference",
+        before,
+        after: 100.0 * net.accuracy(&test_x, &test_y),
+        train_bytes: 0,
+        steps: opt.step as u32,
+        seconds: start.elapsed().as_secs_f64(),
+        curve,
+    }
+}

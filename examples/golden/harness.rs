@@ -5,6 +5,7 @@
 //!
 //! Shared by `examples/golden` (the command users point at their own files) and `tests/golden.rs`.
 
+use edgetune::num::fixed::{MiniFloat, I16F16, I8F24};
 use edgetune::num::Num;
 use edgetune::optim::{
     Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
@@ -299,14 +300,30 @@ pub fn run_reference(case: &Case) -> Result<(Run, Vec<Vec<f64>>), String> {
     ))
 }
 
-/// Everything a number type needs to run every optimizer with its state in its own type.
+/// A state element that can be read as `f64` for comparison with torch's state.
+pub trait StateF64: Copy {
+    /// The value.
+    fn f64(self) -> f64;
+}
+macro_rules! state_f64 {
+    ($($t:ty),*) => {$(
+        impl StateF64 for $t {
+            fn f64(self) -> f64 {
+                self.to_f64()
+            }
+        }
+    )*};
+}
+state_f64!(f32, f64, I16F16, I8F24, MiniFloat);
+
+/// Everything a number type needs to run every optimizer, with its state readable as `f64`.
 pub trait Generic:
     SgdNum
-    + MomentumNum<Buffer = Self>
-    + AdamNum<Moment = Self, SqMoment = Self>
-    + RmsPropNum<SqAvg = Self, Avg = Self>
-    + AdagradNum<Sum = Self>
-    + LionNum<Moment = Self>
+    + MomentumNum<Buffer: StateF64>
+    + AdamNum<Moment: StateF64, SqMoment: StateF64>
+    + RmsPropNum<SqAvg: StateF64, Avg: StateF64>
+    + AdagradNum<Sum: StateF64>
+    + LionNum<Moment: StateF64>
 {
     /// The name printed in the table.
     const NAME: &'static str;
@@ -317,11 +334,17 @@ impl Generic for f32 {
 impl Generic for f64 {
     const NAME: &'static str = "f64 generic";
 }
+impl Generic for I16F16 {
+    const NAME: &'static str = "I16F16";
+}
+impl Generic for I8F24 {
+    const NAME: &'static str = "I8F24";
+}
 
 type State = Vec<(&'static str, Vec<f64>)>;
 
-fn to64<S: Num>(s: &[S]) -> Vec<f64> {
-    s.iter().map(|x| x.to_f64()).collect()
+fn to64<S: StateF64>(s: &[S]) -> Vec<f64> {
+    s.iter().map(|x| x.f64()).collect()
 }
 
 /// Lion's tie allowance, applied after each step: `(step index, chunk offset, chunk params)`.
@@ -355,7 +378,9 @@ fn drive<S: Num, O: Optimizer<S, CHUNK>>(
             opt.step_groups(&mut p, &g, &group)
                 .map_err(|e| format!("step {t}: {e}"))?;
             flips += hook(t, start, &mut p[..len]);
-            params[t][start..start + len].copy_from_slice(&to64(&p[..len]));
+            for (d, s) in params[t][start..start + len].iter_mut().zip(&p[..len]) {
+                *d = s.to_f64();
+            }
         }
         for (k, v) in state(&opt) {
             st.entry(k.to_string()).or_default().extend(&v[..len]);
@@ -552,6 +577,145 @@ pub fn compare(case: &Case, run: &Run) -> Result<Errors, String> {
     Ok(e)
 }
 
+/// Relative error of one per-step coefficient in the fixed-point kernels (16-bit mantissas).
+pub const FIXED_EPS_C: f64 = 1.0 / 65536.0;
+/// Per-step relative error of the fixed-point normalising kernels' step (Adam, RMSprop,
+/// Adagrad) on the same state, as derived in `edgetune::num::fixed`'s docs: the step coefficient
+/// `2^-16`, the moment coefficients `1 − β1` (`2^-16`) and `1 − β2` (`½·2^-16`, through the root),
+/// `1/(√v + eps)` from tables and one Newton step each (`3.5e-6`), the products (`2e-8`) and the
+/// stores of `m` and `v` (`2^-24 + ½·2^-24`): `2.5·2^-16 + 3.5e-6 + 1.2e-7 = 4.18e-5`.
+pub const FIXED_TOL_NORM: f64 = 4.2e-5;
+/// The second moment's update `v + w·(g² − v)` truncates the smaller operand at `2^-30` of the
+/// larger (three such truncations, halved by the root) and `v_new ≥ w·g²`: the step's relative
+/// error gains `FIXED_EMA_TRUNC / w`, `w = 1 − β2` (Adam), `1 − α` (RMSprop), 1 (Adagrad).
+pub const FIXED_EMA_TRUNC: f64 = 1.5 / 1_073_741_824.0;
+
+/// What the fixed-point bound of one step needs to know about the reference's step on the same
+/// (quantised) inputs, for one element.
+pub struct StepInfo {
+    /// The gradient.
+    pub g: f64,
+    /// The reference's parameter after the step.
+    pub p: f64,
+    /// `|Δp|` of the reference on this step.
+    pub dr: f64,
+    /// The largest `|Δp|` of the reference so far (all elements, all steps up to this one).
+    pub hist_max: f64,
+    /// Lion: the reference's `c` on this step, and its moment before the step.
+    pub lion: Option<(f64, f64)>,
+    /// The L2 feedback gain of this step, [`l2_gain`] (0 without L2 weight decay).
+    pub gain: f64,
+}
+
+/// The largest L2 feedback gain for which the normalising bound is stated.
+pub const FIXED_MAX_GAIN: f64 = 1.0;
+
+/// The L2 feedback gain `κ = lr_t·wd/(denominator)` of a normalising optimizer's step for
+/// element `i`, from the reference's state after the step (0 for the others, and without L2
+/// decay). With L2 decay the gradient is `g + wd·p`, so a parameter error `e` changes the step by
+/// about `κ·e`: the error is multiplied by `1 + κ` on the step (included in the bound). Beyond
+/// [`FIXED_MAX_GAIN`] (e.g. centered RMSprop with `v − ḡ²` cancelled, where the denominator
+/// falls to `eps`) the feedback through `v` and `ḡ` is of the same order and not bounded: such
+/// a case is "outside the bound's domain", counted and printed, not checked.
+pub fn l2_gain(kind: Kind, h: &Hyper, r: &Reference, i: usize) -> f64 {
+    let at = |v: &Option<Vec<f64>>| v.as_ref().map_or(0.0, |v| v[i]);
+    let t = r.step as f64;
+    let (lr, den) = match kind {
+        Kind::Adam if h.weight_decay != 0.0 => {
+            let bc1 = 1.0 - h.betas.0.powf(t);
+            let bc2 = 1.0 - h.betas.1.powf(t);
+            let v = if h.amsgrad {
+                at(&r.max_exp_avg_sq)
+            } else {
+                at(&r.exp_avg_sq)
+            };
+            (h.lr / bc1 * (1.0 - h.betas.0), (v / bc2).sqrt() + h.eps)
+        }
+        Kind::RmsProp if h.weight_decay != 0.0 => {
+            let gb = at(&r.grad_avg);
+            let var = (at(&r.square_avg) - gb * gb).max(0.0);
+            let lr = h.lr / (1.0 - h.momentum.min(0.999));
+            (lr, var.sqrt() + h.eps)
+        }
+        Kind::Adagrad if h.weight_decay != 0.0 => (
+            h.lr / (1.0 + (t - 1.0) * h.lr_decay),
+            at(&r.sum).sqrt() + h.eps,
+        ),
+        _ => return 0.0,
+    };
+    lr * h.weight_decay / den
+}
+
+/// The documented per-step error bound of a fixed-point optimizer with resolution `lsb` (see
+/// `edgetune::num::fixed`): after `T` steps `|p_fixed − p_ref| ≤ Σ_t bound_t` element-wise, the
+/// reference running on the same quantised inputs.
+pub fn fixed_step_bound(kind: Kind, h: &Hyper, lsb: f64, s: &StepInfo) -> f64 {
+    match kind {
+        Kind::Sgd => {
+            // Stochastic rounding (< 1 LSB) + coefficient error on every term; with momentum the
+            // buffer's rounding error B = ½ LSB/(1−μ) enters through lr (and μ·lr for Nesterov).
+            let mu = h.momentum;
+            let term = h.lr * (s.g.abs() + h.weight_decay * s.p.abs());
+            let buf_err = if mu > 0.0 {
+                0.5 * lsb / (1.0 - mu) * h.lr * (1.0 + mu)
+            } else {
+                0.0
+            };
+            lsb + buf_err + 4.0 * FIXED_EPS_C * (s.dr + term) / (1.0 - mu)
+        }
+        Kind::Lion => {
+            // A sign decided within the moment's rounding (½ LSB/(1−β2), plus the coefficients'
+            // quantisation) may differ from the reference's: 2·lr.
+            let (c, m) = s.lion.unwrap_or((1.0, 0.0));
+            let tie = 0.5 * lsb / (1.0 - h.betas.1) + 4.0 * FIXED_EPS_C * (m.abs() + s.g.abs());
+            // The step is `lr·sign(c) + lr·wd·p`: `lr` is exact to 2^-31 LSB, `lr·wd` carries ε_c
+            // relative to the decay term itself (not to the net step, which it may cancel), on
+            // the parameter before the step (`|p| + |Δp|`).
+            let decay = FIXED_EPS_C * h.lr * h.weight_decay * (s.p.abs() + s.dr);
+            lsb + decay + if c.abs() <= tie { 2.0 * h.lr } else { 0.0 }
+        }
+        _ => {
+            // Normalising: the step's relative error is ≤ FIXED_TOL_NORM + FIXED_EMA_TRUNC/w; with momentum the
+            // buffer carries it over ≤ 1/(1−μ) steps of the largest step so far; AdamW's decay
+            // adds ε_c·lr·wd·|p|.
+            let w = match kind {
+                Kind::Adam | Kind::AdamW => 1.0 - h.betas.1,
+                Kind::RmsProp => 1.0 - h.alpha,
+                _ => 1.0,
+            };
+            let tol = FIXED_TOL_NORM + FIXED_EMA_TRUNC / w.abs().max(1.0 / 65536.0);
+            let carried = if h.momentum > 0.0 {
+                s.hist_max / (1.0 - h.momentum)
+            } else {
+                s.dr
+            };
+            lsb + tol * carried + FIXED_EPS_C * h.lr * h.weight_decay * s.p.abs()
+        }
+    }
+}
+
+/// One fixed-point row: cases run, skipped, and the worst error against the bound.
+#[derive(Clone, Debug, Default)]
+pub struct FixedRow {
+    /// Cases run.
+    pub cases: usize,
+    /// Cases skipped because a value lies outside the format's range.
+    pub skipped: usize,
+    /// Steps run.
+    pub steps: usize,
+    /// Worst `|p_fixed − p_ref|` in LSB.
+    pub lsb: f64,
+    /// Worst `|p_fixed − p_ref| / bound`.
+    pub ratio: f64,
+    /// Worst mixed error against torch's trajectory on the unquantised inputs (information).
+    pub torch: f64,
+    /// Cases over the bound or that failed to run.
+    pub failed: usize,
+    /// Cases outside the bound's domain (an L2 feedback gain over [`FIXED_MAX_GAIN`]): run,
+    /// counted and printed, not held to the bound.
+    pub outside: usize,
+}
+
 /// One row of the summary table.
 #[derive(Clone, Debug, Default)]
 pub struct Row {
@@ -576,8 +740,12 @@ pub struct Row {
 pub struct Summary {
     /// Rows keyed by (optimizer name, path name).
     pub rows: BTreeMap<(String, &'static str), Row>,
+    /// Fixed-point rows keyed by (optimizer name, format name).
+    pub fixed: BTreeMap<(String, &'static str), FixedRow>,
     /// One line per failure.
     pub failures: Vec<String>,
+    /// One line per fixed-point case outside its bound's domain (not failures).
+    pub outside: Vec<String>,
 }
 
 impl Summary {
@@ -663,6 +831,167 @@ impl Summary {
         };
         let r32 = run_generic::<f32>(case, &mut lion).and_then(|r| compare(case, &r));
         self.record(case, f32::NAME, tol32, r32);
+    }
+
+    /// Runs one case through the fixed-point format `S` (resolution `lsb`, largest value `max`)
+    /// and checks every step against the documented bound, the reference running on the same
+    /// quantised inputs. A case with a value (initial parameter, gradient or torch parameter) the
+    /// format cannot hold is skipped and counted; nothing else is skipped.
+    pub fn check_fixed<S: Generic>(&mut self, case: &Case, lsb: f64, max: f64) {
+        let row = self
+            .fixed
+            .entry((case.kind.name().to_string(), S::NAME))
+            .or_default();
+        let fits = |x: &f64| x.abs() < max - lsb;
+        let all_fit = case.param0.iter().all(fits)
+            && case.grads.iter().flatten().all(fits)
+            && case.params.iter().flatten().all(fits);
+        if !all_fit {
+            row.skipped += 1;
+            return;
+        }
+        let q = |x: &f64| S::from_f64(*x).to_f64();
+        let mut cq = case.clone();
+        cq.param0 = case.param0.iter().map(q).collect();
+        cq.grads = case
+            .grads
+            .iter()
+            .map(|g| g.iter().map(q).collect())
+            .collect();
+        // The reference on the quantised inputs, and the bound after every step.
+        let mut r = Reference::new(case.kind, case.hyper, case.n);
+        let mut p = cq.param0.clone();
+        let mut budget = vec![0.0; case.n];
+        let mut budgets = Vec::new();
+        let mut hist_max: f64 = 0.0;
+        let mut max_gain: f64 = 0.0;
+        cq.params.clear();
+        for g in &cq.grads {
+            let c = r.lion_c(g);
+            let m = r.exp_avg.clone();
+            let before = p.clone();
+            if let Err(e) = r.step(&mut p, g) {
+                row.failed += 1;
+                self.failures
+                    .push(format!("case {}: reference: {e:?}", case.id));
+                return;
+            }
+            for i in 0..case.n {
+                let dr = (p[i] - before[i]).abs();
+                hist_max = hist_max.max(dr);
+                let info = StepInfo {
+                    g: g[i],
+                    p: p[i],
+                    dr,
+                    hist_max,
+                    lion: c.as_ref().map(|c| (c[i], m.as_ref().map_or(0.0, |m| m[i]))),
+                    gain: l2_gain(case.kind, &case.hyper, &r, i),
+                };
+                max_gain = max_gain.max(info.gain);
+                budget[i] = budget[i] * (1.0 + info.gain)
+                    + fixed_step_bound(case.kind, &case.hyper, lsb, &info);
+            }
+            budgets.push(budget.clone());
+            cq.params.push(p.clone());
+        }
+        let mut none = |_: usize, _: usize, _: &mut [S]| 0;
+        row.cases += 1;
+        row.steps += case.grads.len();
+        let run = match run_generic::<S>(&cq, &mut none) {
+            Ok(run) => run,
+            Err(msg) => {
+                row.failed += 1;
+                self.failures.push(format!(
+                    "case {} ({}): {}: {msg}",
+                    case.id,
+                    case.kind.name(),
+                    S::NAME
+                ));
+                return;
+            }
+        };
+        let mut over = false;
+        for ((mine, reference), (budget, torch)) in run
+            .params
+            .iter()
+            .zip(&cq.params)
+            .zip(budgets.iter().zip(&case.params))
+        {
+            for (((a, b), bound), t) in mine.iter().zip(reference).zip(budget).zip(torch) {
+                let err = (a - b).abs();
+                if max_gain <= FIXED_MAX_GAIN {
+                    row.lsb = row.lsb.max(err / lsb);
+                    row.ratio = row.ratio.max(err / bound);
+                }
+                row.torch = row.torch.max(mixed(*a, *t));
+                over |= err > *bound;
+            }
+        }
+        if max_gain > FIXED_MAX_GAIN {
+            row.outside += 1;
+            self.outside.push(format!(
+                "case {} ({}, {}): {} outside the bound's domain (L2 feedback gain {:.3} > {}){}",
+                case.id,
+                case.kind.name(),
+                case.regime,
+                S::NAME,
+                max_gain,
+                FIXED_MAX_GAIN,
+                if over { ", over the bound" } else { "" }
+            ));
+        } else if over {
+            row.failed += 1;
+            self.failures.push(format!(
+                "case {} ({}, {}): {} over its documented bound",
+                case.id,
+                case.kind.name(),
+                case.regime,
+                S::NAME
+            ));
+        }
+    }
+
+    /// The fixed-point table, one row per optimizer and format.
+    pub fn fixed_table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<8} {:<7} {:>5} {:>7} {:>7} {:>7} {:>13} {:>11} {:>12} {:>7}",
+            "optim",
+            "format",
+            "run",
+            "skipped",
+            "outside",
+            "steps",
+            "max err (LSB)",
+            "err / bound",
+            "vs torch",
+            "result"
+        );
+        for ((opt, fmt), r) in &self.fixed {
+            let _ = writeln!(
+                s,
+                "{:<8} {:<7} {:>5} {:>7} {:>7} {:>7} {:>13.1} {:>11.3} {:>12.3e} {:>7}",
+                opt,
+                fmt,
+                r.cases,
+                r.skipped,
+                r.outside,
+                r.steps,
+                r.lsb,
+                r.ratio,
+                r.torch,
+                if r.failed == 0 {
+                    "pass".to_string()
+                } else {
+                    format!("FAIL {}", r.failed)
+                }
+            );
+        }
+        for o in &self.outside {
+            let _ = writeln!(s, "OUTSIDE {o}");
+        }
+        s
     }
 
     /// Cases counted in the reference rows (each case once).

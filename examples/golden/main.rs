@@ -10,6 +10,7 @@
 
 mod harness;
 
+use edgetune::num::fixed::{I16F16, I8F24};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -35,9 +36,14 @@ fn main() -> ExitCode {
         println!("{file}: {} cases", cases.len());
         for case in &cases {
             summary.check(case);
+            summary.check_fixed::<I16F16>(case, 2f64.powi(-16), 32768.0);
+            summary.check_fixed::<I8F24>(case, 2f64.powi(-24), 128.0);
         }
     }
     print!("{}", summary.table());
+    println!();
+    println!("fixed point: error against the f64 reference on the same quantised inputs, and the documented bound");
+    print!("{}", summary.fixed_table());
     for f in &summary.failures {
         println!("FAIL {f}");
     }

@@ -7,7 +7,8 @@
 //!
 //! - a coefficient has a 16-bit mantissa ([`Scale`]), so `x · c` for a 32-bit `x` is two
 //!   16×16-bit partial products that each fit in 32 bits, recombined with a shift and an add;
-//! - the working float [`Wf`] keeps a 31-bit mantissa and multiplies by splitting it the same way.
+//! - the working float [`Wf`] keeps a 31-bit mantissa and multiplies by splitting it the same way;
+//!   its root and reciprocal are in the `norm` module (tables and Newton steps, no loops).
 
 /// Fraction bits of the "wide" units below the parameter's LSB: 30, not 32, so that the
 /// parameter range occupies only a quarter of the `i64` range and a saturated update (`±i64::MAX`,
@@ -371,44 +372,6 @@ impl Wf {
         Wf::norm64(self.neg != b.neg, hh + cross, self.e + b.e + 15)
     }
 
-    /// `self / d` for `d ≠ 0` (0 if `d = 0`): restoring division of the 31-bit mantissas, exact
-    /// to 31 bits (truncated), with no division instruction.
-    #[inline]
-    pub(crate) fn div(self, d: Wf) -> Wf {
-        if self.m == 0 || d.m == 0 {
-            return Wf::ZERO;
-        }
-        let mut rem = self.m;
-        let mut q = 0u32;
-        // rem < 2·d.m < 2^32 throughout.
-        for _ in 0..31 {
-            q <<= 1;
-            if rem >= d.m {
-                rem -= d.m;
-                q |= 1;
-            }
-            rem <<= 1;
-        }
-        // q = floor(self.m · 2^30 / d.m)
-        Wf::norm(self.neg != d.neg, q, self.e - d.e - 30)
-    }
-
-    /// `sqrt(max(self, 0))`, relative error at most `2^-16` (16-bit rounded integer root).
-    #[inline]
-    pub(crate) fn sqrt(self) -> Wf {
-        if self.m == 0 || self.neg {
-            return Wf::ZERO;
-        }
-        let (mm, ee) = if self.e & 1 != 0 {
-            (self.m << 1, self.e - 1)
-        } else {
-            (self.m, self.e)
-        };
-        // mm ∈ [2^30, 2^32): the root has exactly 16 bits.
-        let r = super::sqrt::isqrt_u32_round(mm);
-        Wf::norm(false, r, ee / 2)
-    }
-
     /// `max(self, b)` for non-negative values.
     #[inline]
     pub(crate) fn max_nonneg(self, b: Wf) -> Wf {
@@ -419,18 +382,6 @@ impl Wf {
             self
         } else {
             b
-        }
-    }
-
-    /// The value in wide units of a fixed-point format with `frac` fraction bits (units of
-    /// `2^-(frac+WIDE)`), truncated toward zero, saturating at `i64`.
-    #[inline]
-    pub(crate) fn to_wide(self, frac: u32) -> i64 {
-        let mag = shl_sat(u64::from(self.m), self.e + frac as i32 + WIDE as i32) as i64;
-        if self.neg {
-            -mag
-        } else {
-            mag
         }
     }
 }
@@ -488,9 +439,6 @@ mod tests {
         for &a in &vals {
             let wa = Wf::from_f64(a);
             assert!((wa.to_f64() - a).abs() <= a.abs() * 2f64.powi(-30));
-            assert!(
-                (wa.sqrt().to_f64() - a.max(0.0).sqrt()).abs() <= a.abs().sqrt() * 2f64.powi(-16)
-            );
             for &b in &vals {
                 let wb = Wf::from_f64(b);
                 let rel = |got: f64, want: f64, tol: f64| {
@@ -500,7 +448,6 @@ mod tests {
                     );
                 };
                 rel(wa.mul(wb).to_f64(), a * b, 2f64.powi(-28));
-                rel(wa.div(wb).to_f64(), a / b, 2f64.powi(-28));
                 // Addition: error relative to the larger operand.
                 let s = wa.add(wb).to_f64();
                 assert!((s - (a + b)).abs() <= a.abs().max(b.abs()) * 2f64.powi(-29));

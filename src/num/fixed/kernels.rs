@@ -6,7 +6,8 @@
 //! parameter's format is rounded to nearest.
 
 use super::arith::{round_nearest, round_with, Coef, Scale, Wf, WIDE};
-use super::fast::{momentum_fast, sgd_fast, Fast, FastMomentum};
+use super::fast::{momentum_fast, sgd_fast, Fast, FastMomentum, Lcg, Nearest, Offsets};
+use super::norm::{add_pos, div_root_eps, ema, inv_root_eps, square, update, update_plain};
 use super::{MiniFloat, RoundingState};
 use crate::optim::{
     AdagradConfig, AdagradNum, AdamConfig, AdamNum, LionConfig, LionNum, MomentumConfig,
@@ -255,6 +256,36 @@ impl<Frac: LeEqU32> LionNum for FixedI32<Frac> {
     }
 }
 
+// ---------------------------------------------------------------- Normalising helpers
+
+/// `old + w·(new − old)` stored: the 32-bit [`ema`] when `w` is a fast coefficient, else the
+/// working float (same or smaller error).
+#[inline(always)]
+fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
+    match fast {
+        Some(f) => ema(old, new, f),
+        None => MiniFloat::pack(old.add(new.sub(old).mul_scale(w))),
+    }
+}
+
+/// Runs `$body` with `$o` bound to an [`Offsets`] for `$aux` (monomorphised for both modes).
+macro_rules! with_offsets {
+    ($aux:expr, |$o:ident| $body:expr) => {{
+        let aux: &mut RoundingState = $aux;
+        if aux.is_stochastic() {
+            let mut lcg = Lcg(aux.state());
+            {
+                let $o = &mut lcg;
+                $body;
+            }
+            aux.set_state(lcg.0);
+        } else {
+            let $o = &mut Nearest;
+            $body;
+        }
+    }};
+}
+
 // ---------------------------------------------------------------- Adam
 
 /// Per-step scalars of the fixed-point Adam kernel.
@@ -265,9 +296,50 @@ pub struct FixedAdamCoeffs {
     lr_wd: Scale,
     w1: Scale,
     w2: Scale,
-    step_size: Scale,
-    inv_sqrt_bc2: Scale,
+    /// `1 − β1` and `1 − β2` as fast coefficients (both in `[2^-16, 1)`).
+    fast_w: Option<(Fast, Fast)>,
+    /// `lr·√bc2/bc1`: the bias corrections folded into one coefficient.
+    step: Scale,
+    /// `eps·√bc2`.
     eps: Wf,
+}
+
+/// The fast Adam loop: no weight decay of either kind, `1 − β1`, `1 − β2 ∈ [2^-16, 1)`; 32-bit
+/// integer arithmetic only.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)] // one loop, its slices and constants
+fn adam_fast<F: LeEqU32, O: Offsets, const AMS: bool>(
+    p: &mut [FixedI32<F>],
+    g: &[FixedI32<F>],
+    m: &mut [MiniFloat],
+    v: &mut [MiniFloat],
+    vmax: &mut [MiniFloat],
+    c: &FixedAdamCoeffs,
+    (w1, w2): (Fast, Fast),
+    o: &mut O,
+) {
+    let frac = F::U32;
+    let mut vmax = vmax.iter_mut();
+    for ((p, g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
+        let gr = if c.gneg { -g.to_bits() } else { g.to_bits() };
+        let gw = Wf::from_fixed(gr, frac);
+        let mn = ema(m.unpack(), gw, w1);
+        *m = mn;
+        let mut vn = ema(v.unpack(), square(gw), w2);
+        *v = vn;
+        if AMS {
+            if let Some(vm) = vmax.next() {
+                // Non-negative MiniFloats order as their bits.
+                if vm.to_bits() > vn.to_bits() {
+                    vn = *vm;
+                } else {
+                    *vm = vn;
+                }
+            }
+        }
+        let u = update(mn.unpack(), inv_root_eps(vn.unpack(), c.eps), c.step, frac);
+        *p = FixedI32::from_bits(u.apply(p.to_bits(), o.next()));
+    }
 }
 
 impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
@@ -286,15 +358,18 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
             (true, true) => (0.0, cfg.lr * cfg.weight_decay),
             (false, _) => (0.0, 0.0),
         };
+        let w1 = Scale::from_f64(1.0 - cfg.beta1);
+        let w2 = Scale::from_f64(1.0 - cfg.beta2);
+        let sq = libm::sqrt(bc2);
         FixedAdamCoeffs {
             gneg: cfg.maximize,
             l2: Scale::from_f64(l2),
             lr_wd: Scale::from_f64(lr_wd),
-            w1: Scale::from_f64(1.0 - cfg.beta1),
-            w2: Scale::from_f64(1.0 - cfg.beta2),
-            step_size: Scale::from_f64(cfg.lr / bc1),
-            inv_sqrt_bc2: Scale::from_f64(1.0 / libm::sqrt(bc2)),
-            eps: Wf::from_f64(cfg.eps),
+            w1,
+            w2,
+            fast_w: Fast::from_scale(w1).zip(Fast::from_scale(w2)),
+            step: Scale::from_f64(cfg.lr * sq / bc1),
+            eps: Wf::from_f64(cfg.eps * sq),
         }
     }
 
@@ -308,7 +383,29 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
         c: &FixedAdamCoeffs,
         aux: &mut RoundingState,
     ) {
+        if let (Some(w), true, true) = (c.fast_w, c.l2.is_zero(), c.lr_wd.is_zero()) {
+            match vmax {
+                Some(vm) => with_offsets!(aux, |o| adam_fast::<_, _, true>(
+                    params, grads, m, v, vm, c, w, o
+                )),
+                None => with_offsets!(aux, |o| adam_fast::<_, _, false>(
+                    params,
+                    grads,
+                    m,
+                    v,
+                    &mut [],
+                    c,
+                    w,
+                    o
+                )),
+            }
+            return;
+        }
         let frac = Frac::U32;
+        let (f1, f2) = match c.fast_w {
+            Some((a, b)) => (Some(a), Some(b)),
+            None => (None, None),
+        };
         let mut element = |p: &mut Self,
                            g: Self,
                            m: &mut MiniFloat,
@@ -318,10 +415,8 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
             let gw = grad_wf(g.to_bits(), pr, c.gneg, c.l2, frac);
             // AdamW's decay first (a no-op when lr·wd = 0).
             let target = wide(pr).saturating_sub(c.lr_wd.mul_wide(pr));
-            let mo = m.unpack();
-            *m = MiniFloat::pack(mo.add(gw.sub(mo).mul_scale(c.w1)));
-            let vo = v.unpack();
-            *v = MiniFloat::pack(vo.add(gw.mul(gw).sub(vo).mul_scale(c.w2)));
+            *m = ema_any(m.unpack(), gw, f1, c.w1);
+            *v = ema_any(v.unpack(), square(gw), f2, c.w2);
             // AMSGrad: the max of the raw stored v.
             let vv = match vm {
                 Some(vm) => {
@@ -331,8 +426,7 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
                 }
                 None => v.unpack(),
             };
-            let denom = vv.sqrt().mul_scale(c.inv_sqrt_bc2).add(c.eps);
-            let u = m.unpack().div(denom).mul_scale(c.step_size).to_wide(frac);
+            let u = update(m.unpack(), inv_root_eps(vv, c.eps), c.step, frac).wide();
             *p = Self::from_bits(round_with(target.saturating_sub(u), aux.offset()));
         };
         let pgmv = params
@@ -363,9 +457,32 @@ pub struct FixedRmsPropCoeffs {
     wd: Scale,
     /// `1 − α` (negative when torch's accepted `α > 1`).
     w: Scale,
+    /// `1 − α` as a fast coefficient, when it is one.
+    fast_w: Option<Fast>,
     eps: Wf,
     mu: Coef,
     lr: Scale,
+}
+
+/// The fast RMSprop loop: no momentum, not centered, no weight decay, `1 − α ∈ [2^-16, 1)`.
+#[inline(never)]
+fn rmsprop_fast<F: LeEqU32, O: Offsets>(
+    p: &mut [FixedI32<F>],
+    g: &[FixedI32<F>],
+    v: &mut [MiniFloat],
+    c: &FixedRmsPropCoeffs,
+    w: Fast,
+    o: &mut O,
+) {
+    let frac = F::U32;
+    for ((p, g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+        let gr = if c.gneg { -g.to_bits() } else { g.to_bits() };
+        let gw = Wf::from_fixed(gr, frac);
+        let vn = ema(v.unpack(), square(gw), w);
+        *v = vn;
+        let u = update(gw, inv_root_eps(vn.unpack(), c.eps), c.lr, frac);
+        *p = FixedI32::from_bits(u.apply(p.to_bits(), o.next()));
+    }
 }
 
 impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
@@ -376,10 +493,12 @@ impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
     type Coeffs = FixedRmsPropCoeffs;
 
     fn rmsprop_coeffs(cfg: &RmsPropConfig) -> FixedRmsPropCoeffs {
+        let w = Scale::from_f64(1.0 - cfg.alpha);
         FixedRmsPropCoeffs {
             gneg: cfg.maximize,
             wd: Scale::from_f64(cfg.weight_decay),
-            w: Scale::from_f64(1.0 - cfg.alpha),
+            w,
+            fast_w: Fast::from_scale(w),
             eps: Wf::from_f64(cfg.eps),
             mu: Coef::from_f64(cfg.momentum),
             lr: Scale::from_f64(cfg.lr),
@@ -396,6 +515,15 @@ impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
         c: &FixedRmsPropCoeffs,
         aux: &mut RoundingState,
     ) {
+        if let (Some(w), None, None, true) = (
+            c.fast_w,
+            momentum_buffer.as_ref(),
+            grad_avg.as_ref(),
+            c.wd.is_zero(),
+        ) {
+            with_offsets!(aux, |o| rmsprop_fast(params, grads, square_avg, c, w, o));
+            return;
+        }
         let frac = Frac::U32;
         let mut element = |p: &mut Self,
                            g: Self,
@@ -404,28 +532,25 @@ impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
                            gbar: Option<&mut MiniFloat>| {
             let pr = p.to_bits();
             let gw = grad_wf(g.to_bits(), pr, c.gneg, c.wd, frac);
-            let vo = v.unpack();
-            *v = MiniFloat::pack(vo.add(gw.mul(gw).sub(vo).mul_scale(c.w)));
-            let avg = match gbar {
+            *v = ema_any(v.unpack(), square(gw), c.fast_w, c.w);
+            let var = match gbar {
                 Some(gb) => {
-                    let go = gb.unpack();
-                    *gb = MiniFloat::pack(go.add(gw.sub(go).mul_scale(c.w)));
+                    *gb = ema_any(gb.unpack(), gw, c.fast_w, c.w);
                     let gn = gb.unpack();
                     // v − ḡ², clamped at 0 by the root (torch may produce NaN).
-                    v.unpack().sub(gn.mul(gn)).sqrt()
+                    v.unpack().sub(gn.mul(gn))
                 }
-                None => v.unpack().sqrt(),
-            }
-            .add(c.eps);
-            let q = gw.div(avg);
-            let step = match buf {
-                Some(b) => {
-                    *b = MiniFloat::pack(c.mu.mul_wf(b.unpack()).add(q));
-                    b.unpack()
-                }
-                None => q,
+                None => v.unpack(),
             };
-            let u = step.mul_scale(c.lr).to_wide(frac);
+            let u = match buf {
+                Some(b) => {
+                    let q = div_root_eps(gw, var, c.eps);
+                    *b = MiniFloat::pack(c.mu.mul_wf(b.unpack()).add(q));
+                    update_plain(b.unpack(), c.lr, frac)
+                }
+                None => update(gw, inv_root_eps(var, c.eps), c.lr, frac),
+            }
+            .wide();
             *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
         };
         let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
@@ -465,6 +590,26 @@ pub struct FixedAdagradCoeffs {
     eps: Wf,
 }
 
+/// The fast Adagrad loop (no weight decay).
+#[inline(never)]
+fn adagrad_fast<F: LeEqU32, O: Offsets>(
+    p: &mut [FixedI32<F>],
+    g: &[FixedI32<F>],
+    sum: &mut [MiniFloat],
+    c: &FixedAdagradCoeffs,
+    o: &mut O,
+) {
+    let frac = F::U32;
+    for ((p, g), s) in p.iter_mut().zip(g).zip(sum.iter_mut()) {
+        let gr = if c.gneg { -g.to_bits() } else { g.to_bits() };
+        let gw = Wf::from_fixed(gr, frac);
+        let sn = add_pos(s.unpack(), square(gw));
+        *s = sn;
+        let u = update(gw, inv_root_eps(sn.unpack(), c.eps), c.clr, frac);
+        *p = FixedI32::from_bits(u.apply(p.to_bits(), o.next()));
+    }
+}
+
 impl<Frac: LeEqU32> AdagradNum for FixedI32<Frac> {
     /// `sum` as a [`MiniFloat`]: it grows without bound, by `g²` of any size.
     type Sum = MiniFloat;
@@ -492,13 +637,16 @@ impl<Frac: LeEqU32> AdagradNum for FixedI32<Frac> {
         c: &FixedAdagradCoeffs,
         aux: &mut RoundingState,
     ) {
+        if c.wd.is_zero() {
+            with_offsets!(aux, |o| adagrad_fast(params, grads, sum, c, o));
+            return;
+        }
         let frac = Frac::U32;
         for ((p, g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
             let pr = p.to_bits();
             let gw = grad_wf(g.to_bits(), pr, c.gneg, c.wd, frac);
-            *s = MiniFloat::pack(s.unpack().add(gw.mul(gw)));
-            let std = s.unpack().sqrt().add(c.eps);
-            let u = gw.div(std).mul_scale(c.clr).to_wide(frac);
+            *s = add_pos(s.unpack(), square(gw));
+            let u = update(gw, inv_root_eps(s.unpack(), c.eps), c.clr, frac).wide();
             *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
         }
     }

@@ -4,7 +4,7 @@ use super::arith::Wf;
 use crate::num::StateValue;
 
 /// Exponent bias: a stored value is `mantissa · 2^(exponent − BIAS)`.
-const BIAS: i32 = 100;
+pub(crate) const BIAS: i32 = 100;
 
 /// A 32-bit software float for optimizer state: sign (1 bit), exponent (7 bits) and an explicit
 /// normalised 24-bit mantissa `∈ [2^23, 2^24)`.
@@ -39,6 +39,22 @@ impl MiniFloat {
     pub const MAX: MiniFloat = MiniFloat(0x7FFF_FFFF);
     /// The smallest positive value, `2^-77 ≈ 6.6e-24`.
     pub const MIN_POSITIVE: MiniFloat = MiniFloat(0x0080_0000);
+
+    /// Zero.
+    pub(crate) const ZERO_BITS: MiniFloat = MiniFloat(0);
+
+    /// `±mant·2^(exp − BIAS)` for `mant ∈ [2^23, 2^24)`: 0 below the range, `±MAX` above it.
+    #[inline(always)]
+    pub(crate) fn from_parts(neg: bool, mant: u32, exp: i32) -> MiniFloat {
+        let sign = if neg { 1u32 << 31 } else { 0 };
+        if exp < 0 {
+            MiniFloat(0)
+        } else if exp > 127 {
+            MiniFloat(sign | 0x7FFF_FFFF)
+        } else {
+            MiniFloat(sign | ((exp as u32) << 24) | mant)
+        }
+    }
 
     /// The raw bits (for checkpoints).
     pub const fn to_bits(self) -> u32 {

@@ -1,7 +1,8 @@
 //! The integer square root of the fixed-point kernels.
 //!
-//! Every normalising optimizer (Adam, RMSprop, Adagrad) takes one square root per element. The
-//! working float hands it a 32-bit mantissa `x ∈ [2^30, 2^32)` and needs a 16-bit root. Three
+//! An exact integer square root (public API). The normalising kernels no longer use it: they
+//! take `1/(√v + eps)` from tables and Newton steps (the `norm` module). For a
+//! 32-bit mantissa `x ∈ [2^30, 2^32)` and a 16-bit root, three
 //! candidates were timed on the host (x86-64, rustc 1.95, `cargo test --release --lib
 //! sqrt_timing -- --ignored --nocapture`, 2^22 inputs spread over `[2^30, 2^32)`, median of 5
 //! runs, three invocations):
