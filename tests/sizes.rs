@@ -84,3 +84,18 @@ fn disabled_buffers_cost_nothing() {
         400
     );
 }
+
+#[test]
+fn fixed_point_optimizer_sizes_match_the_documented_layout() {
+    use edgetune::num::fixed::{RoundingState, I16F16, I8F24};
+    // Fixed-point optimizers add the 8-byte stochastic-rounding state (`Num::Aux`); their moment
+    // buffers are 4 bytes per element like f32's (the parameter format, or MiniFloat).
+    assert_eq!(size_of::<RoundingState>(), 8);
+    assert_eq!(size_of::<Sgd<I16F16, 1024>>(), 40);
+    assert_eq!(size_of::<Momentum<I16F16, 1024>>(), 4 * 1024 + 56);
+    assert_eq!(size_of::<Adam<I16F16, 1024>>(), 8 * 1024 + 64);
+    assert_eq!(size_of::<AmsGrad<I8F24, 1024>>(), 12 * 1024 + 64);
+    assert_eq!(size_of::<RmsProp<I16F16, 1024>>(), 4 * 1024 + 64);
+    assert_eq!(size_of::<Adagrad<I16F16, 1024>>(), 4 * 1024 + 64);
+    assert_eq!(size_of::<Lion<I8F24, 1024>>(), 4 * 1024 + 48);
+}
