@@ -254,6 +254,145 @@ pub(crate) fn momentum_fast<F: LeEqU32>(
     });
 }
 
+// ---------------------------------------------------------------- Lion
+
+/// The fast Lion path: no weight decay, `β1, β2 ∈ [0.5, 1)` with `1 − β1`, `1 − β2` fast
+/// coefficients (the general kernel's `β = 1 − (1 − β)` quantisation, so the interpolation and
+/// the moment are the same numbers), and `lr < 2^30` LSB.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastLion {
+    /// `1 − β1`: `sign(m + w1·(g − m))`.
+    w1: Fast,
+    /// `1 − β2`: `m ← m + w2·(g − m)`.
+    w2: Fast,
+    /// `lr` in LSB as `int + frac/2^32`, rounded to nearest (error `≤ 2^-33` LSB).
+    lr_int: i32,
+    lr_frac: u32,
+}
+
+impl FastLion {
+    /// The fast path for `lr` (in LSB of the parameter format) and the quantised `1 − β`, if they
+    /// allow it (see the type's docs).
+    pub(crate) fn new(lr_lsb: f64, omb1: Scale, omb2: Scale) -> Option<FastLion> {
+        let (w1, w2) = (Fast::from_scale(omb1)?, Fast::from_scale(omb2)?);
+        // β ≥ 0.5: 1 − β ≤ ½ (k = 0 only for exactly ½).
+        if (w1.k == 0 && w1.m != 1 << 15) || (w2.k == 0 && w2.m != 1 << 15) {
+            return None;
+        }
+        let x = libm::round(libm::ldexp(lr_lsb, 32));
+        if !(0.0..4_611_686_018_427_387_904.0).contains(&x) {
+            return None; // lr ≥ 2^30 LSB (or NaN)
+        }
+        let x = x as u64;
+        Some(FastLion {
+            w1,
+            w2,
+            lr_int: (x >> 32) as i32,
+            lr_frac: x as u32,
+        })
+    }
+}
+
+impl Fast {
+    /// The sign of `m + c·d` (exactly; 0 only for an exact 0) for `d` in `i32`: `> 0`, `< 0`
+    /// or `0` as the returned value.
+    #[inline(always)]
+    fn interp_sign(self, m: i32, d: i32) -> i32 {
+        // ⌊d·cm/2^16⌋ as in `mul_round` (no overflow), then ⌊d·c⌋ = that >> k.
+        let hi = (d >> 16).wrapping_mul(self.m as i32);
+        let lo = (d as u32 & 0xFFFF).wrapping_mul(self.m);
+        let top = hi.wrapping_add((lo >> 16) as i32);
+        // ⌊m + d·c⌋ lies between m and g = m + d: no overflow.
+        let f = m.wrapping_add(top >> self.k);
+        if f != 0 {
+            f
+        } else {
+            // m + d·c ∈ [0, 1): positive unless the dropped fraction is 0.
+            i32::from((lo & 0xFFFF) != 0 || (top as u32) << (31 - self.k) << 1 != 0)
+        }
+    }
+}
+
+/// `sign(m + c·(g − m))` when `g − m` overflows `i32` (only for state far from the gradients,
+/// e.g. restored from a checkpoint): exact, in `i64`.
+#[cold]
+#[inline(never)]
+fn interp_sign_wide(m: i32, g: i32, c: Fast) -> i32 {
+    let d = i64::from(g) - i64::from(m); // |d| < 2^32
+    let v = (i64::from(m) << (16 + c.k)) + d * i64::from(c.m); // < 2^62 + 2^48
+    v.signum() as i32
+}
+
+/// `m + round(c·(g − m))` (to nearest, ties up) when `g − m` overflows `i32`: exact, in `i64`.
+#[cold]
+#[inline(never)]
+fn ema_nearest_wide(m: i32, g: i32, c: Fast) -> i32 {
+    let d = i64::from(g) - i64::from(m);
+    let sh = 16 + c.k;
+    // Between m and g: fits.
+    (i64::from(m) + ((d * i64::from(c.m) + (1 << (sh - 1))) >> sh)) as i32
+}
+
+/// Lion's parameter pass: `p ← p − lr·sign(m + w1·(g − m))` with the OLD moment.
+/// `lr = A + f/2^32` LSB; descending, `⌊p − lr + r/2^32⌋ = p − A − [r < f]`; ascending,
+/// `⌊p + lr + r/2^32⌋ = p + A + [r ≥ 2^32 − f] = p + A + [!r < f]`. With `r` uniform (so `!r`
+/// too) both are exactly unbiased, error `< 1` LSB; with `r = 2^31` both round to nearest, ties up.
+#[inline(never)]
+fn lion_params<F: LeEqU32, O: Offsets>(
+    p: &mut [FixedI32<F>],
+    g: &[FixedI32<F>],
+    m: &[FixedI32<F>],
+    c: FastLion,
+    o: &mut O,
+) {
+    for ((p, g), m) in p.iter_mut().zip(g).zip(m) {
+        let (gr, mr) = (g.to_bits(), m.to_bits());
+        let s = match gr.checked_sub(mr) {
+            Some(d) => c.w1.interp_sign(mr, d),
+            None => interp_sign_wide(mr, gr, c.w1),
+        };
+        let r = o.next();
+        let pr = p.to_bits();
+        // sign(0) = 0 as in torch: the offset is drawn, the parameter is unchanged.
+        let pn = if s > 0 {
+            pr.saturating_sub(c.lr_int + i32::from(r < c.lr_frac))
+        } else if s < 0 {
+            pr.saturating_add(c.lr_int + i32::from(!r < c.lr_frac))
+        } else {
+            pr
+        };
+        *p = FixedI32::from_bits(pn);
+    }
+}
+
+/// Lion's moment pass: `m ← m + round(w2·(g − m))`, to nearest (ties up): the general kernel's
+/// `round(β2·m + (1 − β2)·g)` exactly (same quantised coefficient; `m` is an integer).
+#[inline(never)]
+fn lion_moment<F: LeEqU32>(g: &[FixedI32<F>], m: &mut [FixedI32<F>], w2: Fast) {
+    for (m, g) in m.iter_mut().zip(g) {
+        let (gr, mr) = (g.to_bits(), m.to_bits());
+        let mn = match gr.checked_sub(mr) {
+            // Between m and g: no overflow.
+            Some(d) => mr.wrapping_add(w2.mul_round(d, 1 << 31)),
+            None => ema_nearest_wide(mr, gr, w2),
+        };
+        *m = FixedI32::from_bits(mn);
+    }
+}
+
+/// The fast Lion kernel: the parameter pass (which reads the old moment), then the moment pass.
+/// Two loops for the same reason as momentum's (ARMv6-M's eight low registers).
+pub(crate) fn lion_fast<F: LeEqU32>(
+    p: &mut [FixedI32<F>],
+    g: &[FixedI32<F>],
+    m: &mut [FixedI32<F>],
+    c: FastLion,
+    aux: &mut RoundingState,
+) {
+    with_offsets!(aux, |o| lion_params(p, g, m, c, o));
+    lion_moment(g, m, c.w2);
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -294,6 +433,55 @@ mod tests {
             }
         }
         assert!(Fast::from_scale(Scale::from_f64(1.0)).is_none());
+        // Lion's interpolation sign and moment against the exact i64 forms.
+        let mut x = 0x9E37_79B9_u32;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as i32
+        };
+        for &c in &[0.5, 0.25, 0.1, 1e-2, 1e-3, 3.3e-5, 1.6e-5] {
+            let f = Fast::from_scale(Scale::from_f64(c)).unwrap();
+            let mut pairs = std::vec![(-1, 3), (1, -3), (0, 0), (5, 5), (-7, 9), (i32::MAX, -2)];
+            // Exact zeros: m = −c·d·... with c = cm/2^(16+k): m·(2^(16+k) − cm) = −g·cm.
+            let (cm, sh) = (i64::from(f.m), 16 + f.k);
+            let big = (1i64 << sh) - cm;
+            pairs.push(((-cm) as i32, big as i32));
+            pairs.push((cm as i32, (-big) as i32));
+            for _ in 0..20_000 {
+                let (a, b) = (next(), next());
+                pairs.push((a, b));
+                pairs.push((a >> (next() as u32 % 31), b >> (next() as u32 % 31)));
+            }
+            for (m, g) in pairs {
+                let want = interp_sign_wide(m, g, f).signum();
+                let got = match g.checked_sub(m) {
+                    Some(d) => f.interp_sign(m, d).signum(),
+                    None => continue,
+                };
+                assert_eq!(got, want, "{c} {m} {g}");
+                let d = g.wrapping_sub(m);
+                if g.checked_sub(m).is_some() {
+                    assert_eq!(
+                        m.wrapping_add(f.mul_round(d, 1 << 31)),
+                        ema_nearest_wide(m, g, f),
+                        "{c} {m} {g}"
+                    );
+                }
+                // The wide forms against f64 (exact below 2^20: 20 + 31 fraction bits < 53).
+                if m.unsigned_abs().max(g.unsigned_abs()) >= 1 << 20 {
+                    continue;
+                }
+                let exact =
+                    f64::from(m) + (f64::from(g) - f64::from(m)) * Scale::from_f64(c).to_f64();
+                assert_eq!(
+                    f64::from(want),
+                    exact.signum() * f64::from(u8::from(exact != 0.0))
+                );
+                assert_eq!(f64::from(ema_nearest_wide(m, g, f)), (exact + 0.5).floor());
+            }
+        }
         assert!(Fast::from_scale(Scale::from_f64(-0.1)).is_none());
         assert!(Fast::from_scale(Scale::from_f64(1e-5)).is_none());
     }

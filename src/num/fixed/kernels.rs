@@ -6,7 +6,9 @@
 //! parameter's format is rounded to nearest.
 
 use super::arith::{round_nearest, round_with, Coef, Scale, Wf, WIDE};
-use super::fast::{momentum_fast, sgd_fast, Fast, FastMomentum, Lcg, Nearest, Offsets};
+use super::fast::{
+    lion_fast, momentum_fast, sgd_fast, Fast, FastLion, FastMomentum, Lcg, Nearest, Offsets,
+};
 use super::norm::{add_pos, div_root_eps, ema, inv_root_eps, square, update, update_plain};
 use super::{MiniFloat, RoundingState};
 use crate::optim::{
@@ -207,6 +209,8 @@ pub struct FixedLionCoeffs {
     omb1: Coef,
     b2: Coef,
     omb2: Coef,
+    /// The 32-bit fast path (no weight decay, `β1, β2 ∈ [0.5, 1)`, `lr < 2^30` LSB).
+    fast: Option<FastLion>,
 }
 
 impl<Frac: LeEqU32> LionNum for FixedI32<Frac> {
@@ -216,7 +220,18 @@ impl<Frac: LeEqU32> LionNum for FixedI32<Frac> {
 
     fn lion_coeffs(cfg: &LionConfig) -> FixedLionCoeffs {
         let lr_w = libm::round(libm::ldexp(cfg.lr, (Frac::U32 + WIDE) as i32));
+        let betas_fast = (0.5..1.0).contains(&cfg.beta1) && (0.5..1.0).contains(&cfg.beta2);
+        let fast = if cfg.weight_decay == 0.0 && betas_fast {
+            FastLion::new(
+                libm::ldexp(cfg.lr, Frac::U32 as i32),
+                Scale::from_f64(1.0 - cfg.beta1),
+                Scale::from_f64(1.0 - cfg.beta2),
+            )
+        } else {
+            None
+        };
         FixedLionCoeffs {
+            fast,
             lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
             lr_w: if lr_w >= 9.2e18 {
                 i64::MAX
@@ -238,6 +253,9 @@ impl<Frac: LeEqU32> LionNum for FixedI32<Frac> {
         c: &FixedLionCoeffs,
         aux: &mut RoundingState,
     ) {
+        if let Some(f) = c.fast {
+            return lion_fast(params, grads, m, f, aux);
+        }
         for ((p, g), m) in params.iter_mut().zip(grads).zip(m.iter_mut()) {
             let (pr, gr, mr) = (p.to_bits(), g.to_bits(), m.to_bits());
             // The interpolation is kept wide (never rounded), so its sign is exact up to the
@@ -287,6 +305,48 @@ macro_rules! with_offsets {
 }
 
 // ---------------------------------------------------------------- Adam
+
+/// `1 − β^t` in `f64` (Adam's bias corrections) without `libm::pow`, whose shortcuts cover only
+/// `t = 1` and `t = 2`: from the third step on, its soft-float evaluation cost about 22 000
+/// instructions per call on a Cortex-M0 (two calls per step: +88 instructions per parameter of a
+/// 512-parameter Adam, step 3 against step 2).
+///
+/// For `1 − β ≥ 2^-16` (`β ∈ [0, 1)`): `β^t` by binary exponentiation, at most `2·log2(t)`
+/// multiplications, relative error `≤ 2t·2^-53`; since `β^t/(1 − β^t) ≤ β/(t·(1 − β))`, the
+/// error of `1 − β^t` is `≤ 2^-52·β/(1 − β) + 2^-53 ≤ 2^-35` relative, against the `2^-16` of the
+/// coefficients' quantisation. Once `t·(1 − β) ≥ 40`, `β^t ≤ e^-40 < 2^-57` and `1 − β^t` rounds
+/// to exactly 1 in `f64`: returned without multiplying (so the cost stays below 44
+/// multiplications for any `t`). Other `β` (outside the fast kernels' range) keep `libm::pow`.
+fn one_minus_pow(beta: f64, t: u32) -> f64 {
+    let omb = 1.0 - beta;
+    if !(1.0 / 65_536.0..=1.0).contains(&omb) {
+        return 1.0 - libm::pow(beta, f64::from(t));
+    }
+    if t == 0 {
+        return 0.0;
+    }
+    // The cut-off test costs a conversion and a multiplication: only where it can apply.
+    if t >= 40 && f64::from(t) * omb >= 40.0 {
+        return 1.0;
+    }
+    // β^(2^j) for the lowest set bit of t, then the other bits: t = 2 costs one multiplication
+    // (as `pow`'s own shortcut), t = 3 two.
+    let (mut b, mut n) = (beta, t);
+    while n & 1 == 0 {
+        b *= b;
+        n >>= 1;
+    }
+    let mut acc = b;
+    n >>= 1;
+    while n != 0 {
+        b *= b;
+        if n & 1 != 0 {
+            acc *= b;
+        }
+        n >>= 1;
+    }
+    1.0 - acc
+}
 
 /// Per-step scalars of the fixed-point Adam kernel.
 #[derive(Clone, Copy, Debug)]
@@ -351,8 +411,8 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
     type Coeffs = FixedAdamCoeffs;
 
     fn adam_coeffs(cfg: &AdamConfig, t: u32) -> FixedAdamCoeffs {
-        let bc1 = 1.0 - libm::pow(cfg.beta1, f64::from(t));
-        let bc2 = 1.0 - libm::pow(cfg.beta2, f64::from(t));
+        let bc1 = one_minus_pow(cfg.beta1, t);
+        let bc2 = one_minus_pow(cfg.beta2, t);
         let (l2, lr_wd) = match (cfg.weight_decay != 0.0, cfg.decoupled_weight_decay) {
             (true, false) => (cfg.weight_decay, 0.0),
             (true, true) => (0.0, cfg.lr * cfg.weight_decay),
@@ -648,6 +708,29 @@ impl<Frac: LeEqU32> AdagradNum for FixedI32<Frac> {
             *s = add_pos(s.unpack(), square(gw));
             let u = update(gw, inv_root_eps(s.unpack(), c.eps), c.clr, frac).wide();
             *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_minus_pow;
+
+    #[test]
+    fn bias_corrections_match_pow_within_their_bound() {
+        for beta in [0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0 - 1.0 / 65_536.0] {
+            let mut t = 1u32;
+            while t < 4_000_000 {
+                let want = 1.0 - libm::pow(beta, f64::from(t));
+                let got = one_minus_pow(beta, t);
+                // libm::pow's own error (1 ulp of β^t, ≤ 2^-37 of 1 − β^t here) on top.
+                let tol = 2f64.powi(-35) + 2f64.powi(-37);
+                assert!(
+                    (got - want).abs() <= tol * want,
+                    "{beta} {t}: {got} vs {want}"
+                );
+                t = t + 1 + t / 7;
+            }
         }
     }
 }

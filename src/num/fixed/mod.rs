@@ -52,6 +52,13 @@
 //!   rounded exactly, with an offset of `16 + k` random bits where `lr = m·2^-(16+k)`, so the
 //!   rounding is exactly unbiased with error `< 1` LSB. Step 2 on a Cortex-M0: SGD 37, momentum 57
 //!   instructions per parameter (from 217 and 654).
+//! - Lion without weight decay, with `β1, β2 ∈ [0.5, 1)`, `1 − β ≥ 2^-16` and `lr < 2^30` LSB, runs
+//!   a fast path too: the sign of `m + (1 − β1)·(g − m)` exactly from two 16×16-bit products (the
+//!   same quantised coefficient as the general kernel, so the same sign), `p ∓ lr` with
+//!   `lr = A + f·2^-32` LSB rounded by one comparison of the offset with `f` (exactly unbiased,
+//!   error `< 1` LSB), and the moment `m + round((1 − β2)·(g − m))`, bit-identical to the general
+//!   kernel's. A `g − m` outside `i32` (state far from the gradients) takes an exact 64-bit detour.
+//!   Step 2: 90 instructions per parameter on a Cortex-M0 (from 645), 60 on a Cortex-M4 (from 440).
 //! - Every other configuration computes the update with 30 bits below the parameter's LSB
 //!   (truncated) and rounds with a 30-bit offset.
 //!
@@ -65,10 +72,19 @@
 //! exact stochastic rounding as in the fast path): step 2 on a Cortex-M0, Adam 488 instructions per
 //! parameter (from 1820; soft-float `f32` Adam 2045); on a Cortex-M4, Adam 373 (from 1286), RMSprop
 //! 267 (from 948), Adagrad 254 (from 844). [`sqrt`] keeps the exact digit-by-digit integer root.
+//! The bias corrections `1 − β^t` are computed per step in `f64` by binary exponentiation, not
+//! `libm::pow`: soft-float `pow` has shortcuts for `t ≤ 2` only and cost about 22 000
+//! instructions per call from step 3 on (Cortex-M0 Adam, 512 parameters: 488 at step 2, 576 at
+//! step 3; now 489 and 491). Binary exponentiation costs `⌊log2 t⌋ + popcount(t) − 1`
+//! soft-float multiplications per β (about 440 instructions each on a Cortex-M0) until
+//! `t·(1 − β) ≥ 40`, where it stops: at most about 30 for β2 = 0.999 (t near 2^15), against the
+//! two `pow` calls' 44 000 instructions.
 //!
 //! # Error bounds against the f64 reference
 //! `LSB = 2^-F`. Per-step coefficients carry a relative error ≤ `2^-16` (`ε_c ≈ 1.5e-5`; a factor near 1
-//! such as μ or β is held as `1 + r` with error `ε_c·|r|`).
+//! such as μ or β is held as `1 + r` with error `ε_c·|r|`). Their `f64` evaluation adds far less:
+//! Adam's bias corrections `≤ 2^-35` relative (binary exponentiation, for `1 − β ≥ 2^-16`; `pow`
+//! otherwise), absorbed by the rounding of `τ` below (its terms sum to `4.18e-5`).
 //! Stochastic rounding adds, per step, an error `< 1 LSB` with mean 0; round to nearest `≤ ½ LSB`.
 //!
 //! - **SGD**: `p ← p − lr·(g + wd·p)` is computed exactly up to `ε_c` and rounded once, so
@@ -78,7 +94,8 @@
 //!   error is at most `B = ½ LSB/(1 − μ)`, and it enters the step through `lr` (and `μ·lr` for
 //!   Nesterov), so each step adds `≤ 1 LSB + lr·B·(1 + μ) + 4·ε_c·(|Δ_ref| + lr·(|g| + wd·|p|))/(1 − μ)`;
 //!   after `T` steps the bound is the sum of these.
-//! - **Lion**: each step moves by exactly `±lr` (quantised to `2^-30` LSB) plus the decay
+//! - **Lion**: each step moves by exactly `±lr` (quantised to `2^-30` LSB, `2^-32` on the fast
+//!   path; either way the rounded step stays within 1 LSB of the exact `±lr`) plus the decay
 //!   `lr·wd·p`, whose coefficient carries `ε_c` relative to the decay itself (not to the net
 //!   step, which it may cancel: `ε_c·lr·wd·|p|` per step), plus rounding; a sign that differs from
 //!   the reference's when `|c|` is within the moment's rounding of 0 costs `2·lr` and is counted
