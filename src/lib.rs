@@ -18,12 +18,14 @@
 //! its moment buffers as `[S; N]` arrays; nothing is allocated. [`optim`] gives the exact
 //! `size_of` of every type.
 #![no_std]
+#![cfg_attr(feature = "nightly", feature(core_float_math))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod checkpoint;
 mod error;
 pub mod io;
 pub mod nn;

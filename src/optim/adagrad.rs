@@ -107,12 +107,15 @@ macro_rules! float_adagrad {
                 c: &Self::Coeffs,
                 _aux: &mut (),
             ) {
-                for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-                    let g = super::float_grad(g, *p, c.negate, c.wd);
-                    *s += g * g;
-                    let std = $sqrt(*s) + c.eps; // eps outside the square root
-                    *p -= c.clr * (g / std);
-                }
+                let (clr, eps) = (c.clr, c.eps);
+                super::with_float_grad!($t, c.negate, c.wd, |grad| {
+                    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+                        let g = grad(g, *p);
+                        *s += g * g;
+                        let std = $sqrt(*s) + eps; // eps outside the square root
+                        *p -= clr * (g / std);
+                    }
+                });
             }
         }
     };
@@ -187,3 +190,25 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
 }
 
 super::impl_optimizer!(Adagrad<S: AdagradNum, N>, AdagradConfig);
+
+/// The mutable parts of an [`Adagrad`]: configuration, step counter, the number type's state and
+/// the accumulator.
+pub(crate) type AdagradStateMut<'a, S, const N: usize> = (
+    &'a mut AdagradConfig,
+    &'a mut u32,
+    &'a mut <S as Num>::Aux,
+    &'a mut [<S as AdagradNum>::Sum; N],
+);
+
+impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
+    /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
+    /// writes).
+    pub(crate) fn state_mut(&mut self) -> AdagradStateMut<'_, S, N> {
+        (
+            &mut self.config,
+            &mut self.step,
+            &mut self.aux,
+            &mut self.sum,
+        )
+    }
+}

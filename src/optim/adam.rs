@@ -101,7 +101,8 @@ pub struct FloatAdamCoeffs<T> {
     beta2: T,
     omb2: T,
     step_size: T,
-    sqrt_bc2: T,
+    /// `1 / sqrt(1 − β2^t)`.
+    inv_sqrt_bc2: T,
     eps: T,
 }
 
@@ -127,11 +128,12 @@ macro_rules! float_adam {
                     decay,
                     w1,
                     omw1: 1.0 - w1,
-                    lerp_from_m: w1 < 0.5,
+                    // w1 in (0, 1]: an integer compare of the bits (no float compare to sink).
+                    lerp_from_m: w1.to_bits() < (0.5 as $t).to_bits(),
                     beta2: cfg.beta2 as $t,
                     omb2: (1.0 - cfg.beta2) as $t,
                     step_size: (cfg.lr / bc1) as $t,
-                    sqrt_bc2: libm::sqrt(bc2) as $t,
+                    inv_sqrt_bc2: (1.0 / libm::sqrt(bc2)) as $t,
                     eps: cfg.eps as $t,
                 }
             }
@@ -146,7 +148,10 @@ macro_rules! float_adam {
                 c: &Self::Coeffs,
                 _aux: &mut (),
             ) {
+                /// One element. `prep(g, p)` gives the gradient (maximize and L2 decay applied)
+                /// and the decayed parameter (AdamW); `lerp_from_m` picks torch's lerp rounding.
                 #[inline(always)]
+                #[allow(clippy::too_many_arguments)]
                 fn element(
                     p: &mut $t,
                     g: $t,
@@ -154,16 +159,13 @@ macro_rules! float_adam {
                     v: &mut $t,
                     vmax: Option<&mut $t>,
                     c: &FloatAdamCoeffs<$t>,
+                    lerp_from_m: bool,
+                    prep: impl Fn($t, $t) -> ($t, $t),
                 ) {
-                    // maximize first, then L2 decay (Adam) or the decoupled decay of p (AdamW).
-                    let g = super::float_grad(g, *p, c.negate, c.l2);
-                    let pd = match c.decay {
-                        Some(decay) => *p * decay,
-                        None => *p,
-                    };
+                    let (g, pd) = prep(g, *p);
                     // torch's lerp(m, g, 1-β1), rounded the way torch rounds it.
                     let d = g - *m;
-                    *m = if c.lerp_from_m {
+                    *m = if lerp_from_m {
                         *m + c.w1 * d
                     } else {
                         g - c.omw1 * d
@@ -179,24 +181,69 @@ macro_rules! float_adam {
                         }
                         None => *v,
                     };
-                    // eps after the bias-corrected square root.
-                    let denom = $sqrt(vv) / c.sqrt_bc2 + c.eps;
+                    // eps after the bias-corrected square root; torch divides by sqrt(bc2), a
+                    // multiply by its reciprocal is within an ulp and saves a divide per element.
+                    let denom = $sqrt(vv) * c.inv_sqrt_bc2 + c.eps;
                     *p = pd - c.step_size * (*m / denom);
                 }
-                let pgmv = params
-                    .iter_mut()
-                    .zip(grads)
-                    .zip(m.iter_mut().zip(v.iter_mut()));
-                match vmax {
-                    Some(vmax) => {
-                        for (((p, &g), (m, v)), vm) in pgmv.zip(vmax.iter_mut()) {
-                            element(p, g, m, v, Some(vm), c);
+                /// The loop, with or without AMSGrad's running maximum.
+                #[inline(always)]
+                #[allow(clippy::too_many_arguments)]
+                fn run(
+                    params: &mut [$t],
+                    grads: &[$t],
+                    m: &mut [$t],
+                    v: &mut [$t],
+                    vmax: Option<&mut [$t]>,
+                    c: &FloatAdamCoeffs<$t>,
+                    lerp_from_m: bool,
+                    prep: impl Fn($t, $t) -> ($t, $t) + Copy,
+                ) {
+                    let pgmv = params
+                        .iter_mut()
+                        .zip(grads)
+                        .zip(m.iter_mut().zip(v.iter_mut()));
+                    match vmax {
+                        Some(vmax) => {
+                            for (((p, &g), (m, v)), vm) in pgmv.zip(vmax.iter_mut()) {
+                                element(p, g, m, v, Some(vm), c, lerp_from_m, prep);
+                            }
+                        }
+                        None => {
+                            for ((p, &g), (m, v)) in pgmv {
+                                element(p, g, m, v, None, c, lerp_from_m, prep);
+                            }
                         }
                     }
-                    None => {
-                        for ((p, &g), (m, v)) in pgmv {
-                            element(p, g, m, v, None, c);
+                }
+                // Every flag is tested here, outside the loops. The usual cases (descend, torch's
+                // lerp branch for β1 > 0.5) get loops without any per-element select.
+                if !c.negate && c.lerp_from_m {
+                    match (c.l2, c.decay) {
+                        (Some(wd), _) => run(params, grads, m, v, vmax, c, true, move |g, p| {
+                            (g + wd * p, p)
+                        }),
+                        (None, Some(decay)) => {
+                            run(params, grads, m, v, vmax, c, true, move |g, p| {
+                                (g, p * decay)
+                            })
                         }
+                        (None, None) => run(params, grads, m, v, vmax, c, true, |g, p| (g, p)),
+                    }
+                } else {
+                    let (negate, lerp) = (c.negate, c.lerp_from_m);
+                    match (c.l2, c.decay) {
+                        (Some(wd), _) => run(params, grads, m, v, vmax, c, lerp, move |g, p| {
+                            (super::float_grad(g, p, negate, Some(wd)), p)
+                        }),
+                        (None, Some(decay)) => {
+                            run(params, grads, m, v, vmax, c, lerp, move |g, p| {
+                                (super::float_grad(g, p, negate, None), p * decay)
+                            })
+                        }
+                        (None, None) => run(params, grads, m, v, vmax, c, lerp, move |g, p| {
+                            (super::float_grad(g, p, negate, None), p)
+                        }),
                     }
                 }
             }
@@ -293,3 +340,29 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
 }
 
 super::impl_optimizer!(Adam<S: AdamNum, N, A>, AdamConfig);
+
+/// The mutable parts of an [`Adam`]: configuration, step counter, the number type's state,
+/// `exp_avg`, `exp_avg_sq` and (with AMSGrad) `max_exp_avg_sq`.
+pub(crate) type AdamStateMut<'a, S, const N: usize> = (
+    &'a mut AdamConfig,
+    &'a mut u32,
+    &'a mut <S as Num>::Aux,
+    &'a mut [<S as AdamNum>::Moment; N],
+    &'a mut [<S as AdamNum>::SqMoment; N],
+    Option<&'a mut [<S as AdamNum>::SqMoment]>,
+);
+
+impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
+    /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
+    /// writes).
+    pub(crate) fn state_mut(&mut self) -> AdamStateMut<'_, S, N> {
+        (
+            &mut self.config,
+            &mut self.step,
+            &mut self.aux,
+            &mut self.exp_avg,
+            &mut self.exp_avg_sq,
+            self.max_exp_avg_sq.as_mut_slice(),
+        )
+    }
+}

@@ -97,12 +97,8 @@ macro_rules! float_lion {
                 c: &Self::Coeffs,
                 _aux: &mut (),
             ) {
-                for ((p, &g), m) in params.iter_mut().zip(grads).zip(m.iter_mut()) {
-                    // Decoupled decay first (torch multiplies by 1 when wd = 0; skipping it is exact).
-                    let pd = match c.decay {
-                        Some(decay) => *p * decay,
-                        None => *p,
-                    };
+                #[inline(always)]
+                fn element(p: &mut $t, g: $t, m: &mut $t, c: &FloatLionCoeffs<$t>, pd: $t) {
                     let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1
                                                     // torch.sign: sign(±0) = 0, unlike f32::signum.
                     let s = if u > 0.0 {
@@ -114,6 +110,20 @@ macro_rules! float_lion {
                     };
                     *p = pd - s;
                     *m = *m * c.b2 + g * c.omb2; // the EMA after the step, with β2
+                }
+                let pgm = params.iter_mut().zip(grads).zip(m.iter_mut());
+                // Decoupled decay first (torch multiplies by 1 when wd = 0; skipping it is exact).
+                match c.decay {
+                    Some(decay) => {
+                        for ((p, &g), m) in pgm {
+                            element(p, g, m, c, *p * decay);
+                        }
+                    }
+                    None => {
+                        for ((p, &g), m) in pgm {
+                            element(p, g, m, c, *p);
+                        }
+                    }
                 }
             }
         }
@@ -181,3 +191,25 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
 }
 
 super::impl_optimizer!(Lion<S: LionNum, N>, LionConfig);
+
+/// The mutable parts of a [`Lion`]: configuration, step counter, the number type's state and
+/// the moment.
+pub(crate) type LionStateMut<'a, S, const N: usize> = (
+    &'a mut LionConfig,
+    &'a mut u32,
+    &'a mut <S as Num>::Aux,
+    &'a mut [<S as LionNum>::Moment; N],
+);
+
+impl<S: LionNum, const N: usize> Lion<S, N> {
+    /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
+    /// writes).
+    pub(crate) fn state_mut(&mut self) -> LionStateMut<'_, S, N> {
+        (
+            &mut self.config,
+            &mut self.step,
+            &mut self.aux,
+            &mut self.exp_avg,
+        )
+    }
+}

@@ -404,6 +404,35 @@ where
     }
 }
 
+/// Runs `$body` once for whichever case of the kernel gradient applies (see [`float_grad`]), with
+/// `$grad` bound to a closure `(g, p) -> gradient` specialised to that case. The flags are tested
+/// here, once per call, and never inside the element loop: a loop-invariant compare left in a loop
+/// is sunk into it by the code generator (with an `f64` flag that is a soft-float call per element,
+/// even on a Cortex-M4F).
+macro_rules! with_float_grad {
+    ($t:ty, $negate:expr, $wd:expr, |$grad:ident| $body:block) => {
+        match ($negate, $wd) {
+            (false, None) => {
+                let $grad = |g: $t, _p: $t| -> $t { g };
+                $body
+            }
+            (true, None) => {
+                let $grad = |g: $t, _p: $t| -> $t { -g };
+                $body
+            }
+            (false, Some(wd)) => {
+                let $grad = move |g: $t, p: $t| -> $t { g + wd * p };
+                $body
+            }
+            (true, Some(wd)) => {
+                let $grad = move |g: $t, p: $t| -> $t { -g + wd * p };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_float_grad;
+
 /// `Some(x as T)` unless `x == 0`: an optional per-step factor.
 macro_rules! nonzero {
     ($x:expr, $t:ty) => {

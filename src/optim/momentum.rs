@@ -92,6 +92,8 @@ pub struct FloatMomentumCoeffs<T> {
     nesterov: bool,
     lr: T,
     enabled: bool,
+    /// τ = 0: the buffer adds `g` itself.
+    undamped: bool,
 }
 
 macro_rules! float_momentum {
@@ -110,6 +112,7 @@ macro_rules! float_momentum {
                     nesterov: cfg.nesterov,
                     lr: cfg.lr as $t,
                     enabled: cfg.momentum != 0.0,
+                    undamped: cfg.dampening == 0.0,
                 }
             }
 
@@ -121,21 +124,50 @@ macro_rules! float_momentum {
                 c: &Self::Coeffs,
                 _aux: &mut (),
             ) {
+                let (mu, damp, lr) = (c.mu, c.damp, c.lr);
                 if !c.enabled {
                     // torch with momentum = 0: plain SGD, the buffer is never touched.
-                    for (p, &g) in params.iter_mut().zip(grads) {
-                        let g = super::float_grad(g, *p, c.negate, c.wd);
-                        *p -= c.lr * g;
-                    }
+                    super::with_float_grad!($t, c.negate, c.wd, |grad| {
+                        for (p, &g) in params.iter_mut().zip(grads) {
+                            *p -= lr * grad(g, *p);
+                        }
+                    });
                     return;
                 }
-                for ((p, &g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
-                    let g = super::float_grad(g, *p, c.negate, c.wd);
-                    // First step: buf = copy(g), not (1-τ)·g; dampening applies from step 2.
-                    *b = if c.first { g } else { c.mu * *b + c.damp * g };
-                    let d = if c.nesterov { g + c.mu * *b } else { *b };
-                    *p -= c.lr * d;
-                }
+                // One loop per case, chosen here: no flag is tested per element.
+                super::with_float_grad!($t, c.negate, c.wd, |grad| {
+                    let pgb = params.iter_mut().zip(grads).zip(buf.iter_mut());
+                    if c.first {
+                        // First step: buf = copy(g), not (1-τ)·g; dampening applies from step 2.
+                        // `g + 0·g == g` exactly for finite g, so one loop serves both cases.
+                        let nmu = if c.nesterov { mu } else { 0.0 };
+                        for ((p, &g), b) in pgb {
+                            let g = grad(g, *p);
+                            *b = g;
+                            *p -= lr * (g + nmu * g);
+                        }
+                    } else if c.nesterov {
+                        // Nesterov needs dampening 0 (validated), so (1-τ)·g = g exactly.
+                        for ((p, &g), b) in pgb {
+                            let g = grad(g, *p);
+                            *b = mu * *b + g;
+                            *p -= lr * (g + mu * *b);
+                        }
+                    } else if c.undamped {
+                        // torch's add_(g, alpha=1) adds g itself: skipping the 1·g is exact.
+                        for ((p, &g), b) in pgb {
+                            let g = grad(g, *p);
+                            *b = mu * *b + g;
+                            *p -= lr * *b;
+                        }
+                    } else {
+                        for ((p, &g), b) in pgb {
+                            let g = grad(g, *p);
+                            *b = mu * *b + damp * g;
+                            *p -= lr * *b;
+                        }
+                    }
+                });
             }
         }
     };
@@ -208,3 +240,25 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
 }
 
 super::impl_optimizer!(Momentum<S: MomentumNum, N>, MomentumConfig);
+
+/// The mutable parts of a [`Momentum`]: configuration, step counter, the number type's state and
+/// the momentum buffer.
+pub(crate) type MomentumStateMut<'a, S, const N: usize> = (
+    &'a mut MomentumConfig,
+    &'a mut u32,
+    &'a mut <S as Num>::Aux,
+    &'a mut [<S as MomentumNum>::Buffer; N],
+);
+
+impl<S: MomentumNum, const N: usize> Momentum<S, N> {
+    /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
+    /// writes).
+    pub(crate) fn state_mut(&mut self) -> MomentumStateMut<'_, S, N> {
+        (
+            &mut self.config,
+            &mut self.step,
+            &mut self.aux,
+            &mut self.momentum_buffer,
+        )
+    }
+}

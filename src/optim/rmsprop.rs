@@ -130,8 +130,9 @@ macro_rules! float_rmsprop {
                     buf: Option<&mut $t>,
                     gbar: Option<&mut $t>,
                     c: &FloatRmsPropCoeffs<$t>,
+                    grad: impl Fn($t, $t) -> $t,
                 ) {
-                    let g = super::float_grad(g, *p, c.negate, c.wd);
+                    let g = grad(g, *p);
                     *v = *v * c.alpha + c.oma * (g * g);
                     let avg = match gbar {
                         Some(gbar) => {
@@ -156,31 +157,34 @@ macro_rules! float_rmsprop {
                         None => *p -= c.lr * (g / avg),
                     }
                 }
-                let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
-                match (momentum_buffer, grad_avg) {
-                    (Some(bufs), Some(gbars)) => {
-                        for (((p, &g), v), (b, gb)) in
-                            pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
-                        {
-                            element(p, g, v, Some(b), Some(gb), c);
+                // maximize and weight decay are chosen once, outside the loops.
+                super::with_float_grad!($t, c.negate, c.wd, |grad| {
+                    let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+                    match (momentum_buffer, grad_avg) {
+                        (Some(bufs), Some(gbars)) => {
+                            for (((p, &g), v), (b, gb)) in
+                                pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
+                            {
+                                element(p, g, v, Some(b), Some(gb), c, grad);
+                            }
+                        }
+                        (Some(bufs), None) => {
+                            for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
+                                element(p, g, v, Some(b), None, c, grad);
+                            }
+                        }
+                        (None, Some(gbars)) => {
+                            for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
+                                element(p, g, v, None, Some(gb), c, grad);
+                            }
+                        }
+                        (None, None) => {
+                            for ((p, &g), v) in pgv {
+                                element(p, g, v, None, None, c, grad);
+                            }
                         }
                     }
-                    (Some(bufs), None) => {
-                        for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
-                            element(p, g, v, Some(b), None, c);
-                        }
-                    }
-                    (None, Some(gbars)) => {
-                        for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
-                            element(p, g, v, None, Some(gb), c);
-                        }
-                    }
-                    (None, None) => {
-                        for ((p, &g), v) in pgv {
-                            element(p, g, v, None, None, c);
-                        }
-                    }
-                }
+                });
             }
         }
     };
@@ -294,3 +298,34 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
 }
 
 super::impl_optimizer!(RmsProp<S: RmsPropNum, N, M, C>, RmsPropConfig, Self::validate);
+
+/// The mutable parts of an [`RmsProp`]: configuration, step counter, the number type's state,
+/// `square_avg` and the optional `momentum_buffer` and `grad_avg`.
+pub(crate) type RmsPropStateMut<'a, S, const N: usize> = (
+    &'a mut RmsPropConfig,
+    &'a mut u32,
+    &'a mut <S as Num>::Aux,
+    &'a mut [<S as RmsPropNum>::SqAvg; N],
+    Option<&'a mut [<S as RmsPropNum>::Avg]>,
+    Option<&'a mut [<S as RmsPropNum>::Avg]>,
+);
+
+impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
+    /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
+    /// writes).
+    pub(crate) fn state_mut(&mut self) -> RmsPropStateMut<'_, S, N> {
+        (
+            &mut self.config,
+            &mut self.step,
+            &mut self.aux,
+            &mut self.square_avg,
+            self.momentum_buffer.as_mut_slice(),
+            self.grad_avg.as_mut_slice(),
+        )
+    }
+
+    /// Checks a configuration as [`new`](Self::new) does, for [`crate::checkpoint`].
+    pub(crate) const fn check_config(config: &RmsPropConfig) -> Result<(), Error> {
+        Self::validate(config)
+    }
+}

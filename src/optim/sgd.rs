@@ -70,10 +70,12 @@ macro_rules! float_sgd {
 
             #[inline]
             fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, _aux: &mut ()) {
-                for (p, &g) in params.iter_mut().zip(grads) {
-                    let g = super::float_grad(g, *p, c.negate, c.wd);
-                    *p -= c.lr * g;
-                }
+                let lr = c.lr;
+                super::with_float_grad!($t, c.negate, c.wd, |grad| {
+                    for (p, &g) in params.iter_mut().zip(grads) {
+                        *p -= lr * grad(g, *p);
+                    }
+                });
             }
         }
     };
@@ -131,3 +133,11 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
 }
 
 super::impl_optimizer!(Sgd<S: SgdNum, N>, SgdConfig);
+
+impl<S: SgdNum, const N: usize> Sgd<S, N> {
+    /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
+    /// writes): configuration, step counter, the number type's state.
+    pub(crate) fn state_mut(&mut self) -> (&mut SgdConfig, &mut u32, &mut S::Aux) {
+        (&mut self.config, &mut self.step, &mut self.aux)
+    }
+}

@@ -11,6 +11,7 @@
 //! | [`SampleBuffer`] | (a replay buffer; `DataLoader(shuffle=True)` over it) | `CAP·size_of::<T>()` + about 40 (exact formula on the type) | `buffer.rs` |
 //! | [`Pcg32`] | (a seedable generator) | 16 bytes | `rng.rs` |
 //! | [`GradAccumulator`] | `reduction="mean"` over a mini-batch | 4 bytes | `accumulate.rs` |
+//! | [`DivergenceGuard`] | (a loss watchdog with rollback) | snapshot of params + optimizer + `8W` | `guard.rs` |
 //!
 //! Everything is generic over the number type through [`nn::Scalar`](crate::nn::Scalar) (`f32`
 //! on the device, `f64` on the host); per-call scalars (norms, clip factors, learning rates) are
@@ -64,6 +65,7 @@ mod accumulate;
 mod buffer;
 mod clip;
 mod error;
+pub mod guard;
 mod rng;
 mod schedule;
 
@@ -74,6 +76,7 @@ pub use clip::{
     grad_norm_parts,
 };
 pub use error::TrainError;
+pub use guard::{Divergence, DivergenceGuard, GuardConfig, GuardStats, Verdict};
 pub use rng::Pcg32;
 pub use schedule::{
     CosineAnnealingLr, ExponentialLr, LinearLr, LrSchedule, Scheduler, SequentialLr, StepLr,
