@@ -3,7 +3,7 @@
 
 use super::check;
 use super::slot::{Off, On, Slot, SlotBuf};
-use super::{part, powi, run_step, Groups, ParamGroup};
+use super::{one_minus_pow, part, run_step, Groups, ParamGroup};
 use crate::num::{Num, StateValue};
 use crate::Error;
 
@@ -114,8 +114,9 @@ macro_rules! float_adam {
             type Coeffs = FloatAdamCoeffs<$t>;
 
             fn adam_coeffs(cfg: &AdamConfig, t: u32) -> Self::Coeffs {
-                let bc1 = 1.0 - powi(cfg.beta1, t);
-                let bc2 = 1.0 - powi(cfg.beta2, t);
+                let accurate = core::mem::size_of::<$t>() == 8;
+                let bc1 = one_minus_pow(cfg.beta1, t, accurate);
+                let bc2 = one_minus_pow(cfg.beta2, t, accurate);
                 let (l2, decay) = match (cfg.weight_decay != 0.0, cfg.decoupled_weight_decay) {
                     (true, false) => (Some(cfg.weight_decay as $t), None),
                     (true, true) => (None, Some((1.0 - cfg.lr * cfg.weight_decay) as $t)),

@@ -9,7 +9,9 @@ use super::arith::{round_nearest, round_with, Coef, Scale, Wf, WIDE};
 use super::fast::{
     lion_fast, momentum_fast, sgd_fast, Fast, FastLion, FastMomentum, Lcg, Nearest, Offsets,
 };
-use super::norm::{add_pos, div_root_eps, ema, inv_root_eps, square, update, update_plain};
+use super::norm::{
+    add_pos, div_root_eps, ema, ema_pos, inv_root_eps, square, update, update_plain, wf_from_fixed,
+};
 use super::{MiniFloat, RoundingState};
 use crate::optim::{
     AdagradConfig, AdagradNum, AdamConfig, AdamNum, LionConfig, LionNum, MomentumConfig,
@@ -281,7 +283,7 @@ impl<Frac: LeEqU32> LionNum for FixedI32<Frac> {
 #[inline(always)]
 fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
     match fast {
-        Some(f) => ema(old, new, f),
+        Some(f) => ema(old, new, f).bits,
         None => MiniFloat::pack(old.add(new.sub(old).mul_scale(w))),
     }
 }
@@ -382,22 +384,23 @@ fn adam_fast<F: LeEqU32, O: Offsets, const AMS: bool>(
     let mut vmax = vmax.iter_mut();
     for ((p, g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut())) {
         let gr = if c.gneg { -g.to_bits() } else { g.to_bits() };
-        let gw = Wf::from_fixed(gr, frac);
+        let gw = wf_from_fixed(gr, frac);
         let mn = ema(m.unpack(), gw, w1);
-        *m = mn;
-        let mut vn = ema(v.unpack(), square(gw), w2);
-        *v = vn;
+        *m = mn.bits;
+        let vn = ema_pos(v.unpack(), square(gw), w2);
+        *v = vn.bits;
+        let mut vv = vn.wf;
         if AMS {
             if let Some(vm) = vmax.next() {
                 // Non-negative MiniFloats order as their bits.
-                if vm.to_bits() > vn.to_bits() {
-                    vn = *vm;
+                if vm.to_bits() > vn.bits.to_bits() {
+                    vv = vm.unpack();
                 } else {
-                    *vm = vn;
+                    *vm = vn.bits;
                 }
             }
         }
-        let u = update(mn.unpack(), inv_root_eps(vn.unpack(), c.eps), c.step, frac);
+        let u = update(mn.wf, inv_root_eps(vv, c.eps), c.step, frac);
         *p = FixedI32::from_bits(u.apply(p.to_bits(), o.next()));
     }
 }
@@ -537,10 +540,10 @@ fn rmsprop_fast<F: LeEqU32, O: Offsets>(
     let frac = F::U32;
     for ((p, g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
         let gr = if c.gneg { -g.to_bits() } else { g.to_bits() };
-        let gw = Wf::from_fixed(gr, frac);
-        let vn = ema(v.unpack(), square(gw), w);
-        *v = vn;
-        let u = update(gw, inv_root_eps(vn.unpack(), c.eps), c.lr, frac);
+        let gw = wf_from_fixed(gr, frac);
+        let vn = ema_pos(v.unpack(), square(gw), w);
+        *v = vn.bits;
+        let u = update(gw, inv_root_eps(vn.wf, c.eps), c.lr, frac);
         *p = FixedI32::from_bits(u.apply(p.to_bits(), o.next()));
     }
 }
@@ -662,10 +665,10 @@ fn adagrad_fast<F: LeEqU32, O: Offsets>(
     let frac = F::U32;
     for ((p, g), s) in p.iter_mut().zip(g).zip(sum.iter_mut()) {
         let gr = if c.gneg { -g.to_bits() } else { g.to_bits() };
-        let gw = Wf::from_fixed(gr, frac);
+        let gw = wf_from_fixed(gr, frac);
         let sn = add_pos(s.unpack(), square(gw));
-        *s = sn;
-        let u = update(gw, inv_root_eps(sn.unpack(), c.eps), c.clr, frac);
+        *s = sn.bits;
+        let u = update(gw, inv_root_eps(sn.wf, c.eps), c.clr, frac);
         *p = FixedI32::from_bits(u.apply(p.to_bits(), o.next()));
     }
 }
@@ -705,7 +708,7 @@ impl<Frac: LeEqU32> AdagradNum for FixedI32<Frac> {
         for ((p, g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
             let pr = p.to_bits();
             let gw = grad_wf(g.to_bits(), pr, c.gneg, c.wd, frac);
-            *s = add_pos(s.unpack(), square(gw));
+            *s = add_pos(s.unpack(), square(gw)).bits;
             let u = update(gw, inv_root_eps(s.unpack(), c.eps), c.clr, frac).wide();
             *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
         }

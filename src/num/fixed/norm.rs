@@ -17,9 +17,15 @@
 //!   `≤ 2^-26`), the per-step coefficient (16-bit mantissa, quantised to `2^-16`) is applied with
 //!   two more (`≤ 2^-27`).
 //!
+//! - **Stores** ([`ema`], [`ema_pos`], [`add_pos`]): each returns the [`MiniFloat`] it stored and
+//!   that value unpacked (a [`Stored`]), so the step reads it without unpacking again; the
+//!   leading bit comes from one byte-table load when the result is at least `2^23` units (the usual
+//!   case), else from [`clz`] (two comparisons and a load). Bit-identical to packing and
+//!   unpacking.
+//!
 //! See the module docs of `fixed` for the resulting bound.
 
-use super::arith::{clz, shl_sat, Scale, Wf, WIDE};
+use super::arith::{shl_sat, Scale, Wf, WIDE};
 use super::fast::Fast;
 use super::minifloat::{MiniFloat, BIAS};
 
@@ -259,11 +265,20 @@ impl Update {
     }
 }
 
+/// A value just stored as a [`MiniFloat`], with its exact working-float value (what
+/// [`MiniFloat::unpack`] of `bits` gives), so that a kernel does not unpack what it has just
+/// packed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stored {
+    pub(crate) bits: MiniFloat,
+    pub(crate) wf: Wf,
+}
+
 /// `old + w·(new − old)` stored as a [`MiniFloat`] (round to nearest) for `w ∈ [2^-16, 1)`:
 /// both operands aligned to the larger exponent with 30-bit mantissas (truncating the smaller),
 /// the product floored: absolute error `≤ 3·2^-30·max(|old|, |new|)` before the store.
 #[inline(always)]
-pub(crate) fn ema(old: Wf, new: Wf, w: Fast) -> MiniFloat {
+pub(crate) fn ema(old: Wf, new: Wf, w: Fast) -> Stored {
     let e = if old.m == 0 || (new.m != 0 && new.e > old.e) {
         new.e
     } else {
@@ -273,7 +288,23 @@ pub(crate) fn ema(old: Wf, new: Wf, w: Fast) -> MiniFloat {
     let b = signed(old, e);
     // |a|, |b| < 2^30: the difference fits; floor(d·w) lies between 0 and d.
     let r = b + w.mul_round(a - b, 0);
-    pack(r, e + 1)
+    pack(r < 0, r.unsigned_abs(), e + 1)
+}
+
+/// [`ema`] for two non-negative operands (a second moment and `g²`): the same numbers, without
+/// the signs.
+#[inline(always)]
+pub(crate) fn ema_pos(old: Wf, new: Wf, w: Fast) -> Stored {
+    let e = if old.m == 0 || (new.m != 0 && new.e > old.e) {
+        new.e
+    } else {
+        old.e
+    };
+    let a = shr(new.m, 1 + e - new.e) as i32;
+    let b = shr(old.m, 1 + e - old.e) as i32;
+    // Between a and b: non-negative.
+    let r = b + w.mul_round(a - b, 0);
+    pack(false, r as u32, e + 1)
 }
 
 /// `±(x.m >> (1 + e − x.e))`: `x` in units of `2^(e+1)`, `|·| < 2^30`.
@@ -289,37 +320,111 @@ fn signed(x: Wf, e: i32) -> i32 {
 
 /// `a + b` of two non-negative values, stored as a [`MiniFloat`] (Adagrad's sum).
 #[inline(always)]
-pub(crate) fn add_pos(a: Wf, b: Wf) -> MiniFloat {
+pub(crate) fn add_pos(a: Wf, b: Wf) -> Stored {
     let e = if a.m == 0 || (b.m != 0 && b.e > a.e) {
         b.e
     } else {
         a.e
     };
-    pack(
-        shr(a.m, 1 + e - a.e) as i32 + shr(b.m, 1 + e - b.e) as i32,
-        e + 1,
-    )
+    pack(false, shr(a.m, 1 + e - a.e) + shr(b.m, 1 + e - b.e), e + 1)
 }
 
-/// `r·2^e` (`|r| < 2^31`) rounded to a 24-bit mantissa, to nearest (ties away from 0).
-#[inline(always)]
-fn pack(r: i32, e: i32) -> MiniFloat {
-    let a = r.unsigned_abs();
-    if a == 0 {
-        return MiniFloat::ZERO_BITS;
+/// Leading zeros of each byte value (`CLZ8[0] = 8`), for [`clz`] and [`pack`].
+static CLZ8: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut n = 8;
+        let mut v = i;
+        while v != 0 {
+            v >>= 1;
+            n -= 1;
+        }
+        t[i] = n;
+        i += 1;
     }
-    let lz = clz(a) as i32; // ≥ 1
-    let (mut mant, mut ex) = if lz >= 8 {
-        (a << (lz - 8), e - (lz - 8))
+    t
+};
+
+/// `x.leading_zeros()` for `x ≠ 0` without `__clzsi2` (ARMv6-M has no `CLZ`): two comparisons
+/// pick the byte that holds the leading bit, one table load counts within it.
+#[inline(always)]
+fn clz(x: u32) -> u32 {
+    if x >= 1 << 16 {
+        if x >= 1 << 24 {
+            u32::from(CLZ8[(x >> 24) as usize])
+        } else {
+            8 + u32::from(CLZ8[(x >> 16) as usize])
+        }
+    } else if x >= 1 << 8 {
+        16 + u32::from(CLZ8[(x >> 8) as usize])
     } else {
-        let s = 8 - lz;
-        ((a + (1 << (s - 1))) >> s, e + s)
+        24 + u32::from(CLZ8[x as usize])
+    }
+}
+
+/// The fixed-point value `raw · 2^-frac` as a working float (exact; `Wf::from_fixed` with the
+/// cheaper [`clz`]).
+#[inline(always)]
+pub(crate) fn wf_from_fixed(raw: i32, frac: u32) -> Wf {
+    let a = raw.unsigned_abs();
+    if a == 0 {
+        return Wf::ZERO;
+    }
+    let lz = clz(a) as i32;
+    if lz == 0 {
+        Wf {
+            neg: raw < 0,
+            m: a >> 1,
+            e: 1 - frac as i32,
+        }
+    } else {
+        Wf {
+            neg: raw < 0,
+            m: a << (lz - 1),
+            e: -(lz - 1) - frac as i32,
+        }
+    }
+}
+
+/// `±a·2^e` (`a < 2^31`) rounded to a 24-bit mantissa, to nearest (ties away from 0).
+#[inline(always)]
+fn pack(neg: bool, a: u32, e: i32) -> Stored {
+    // mant = round(a / 2^s) ∈ [2^23, 2^24], s = (bit length of a) − 24.
+    let (mut mant, mut ex) = if a >= 1 << 23 {
+        // The usual case (a moment within 2^7 of its larger operand): s ∈ [0, 7] from one load
+        // (bits 23..30 of a; a < 2^31).
+        let s = 7 - u32::from(CLZ8[(a >> 23) as usize]);
+        ((a + ((1 << s) >> 1)) >> s, e + s as i32)
+    } else if a == 0 {
+        return Stored {
+            bits: MiniFloat::ZERO_BITS,
+            wf: Wf::ZERO,
+        };
+    } else {
+        let l = clz(a) - 8; // ≥ 1
+        (a << l, e - l as i32)
     };
     if mant == 1 << 24 {
         mant = 1 << 23;
         ex += 1;
     }
-    MiniFloat::from_parts(r < 0, mant, ex + BIAS)
+    let bits = MiniFloat::from_parts(neg, mant, ex + BIAS);
+    if (ex + BIAS) as u32 > 127 {
+        // Flushed to 0 or saturated: the stored value is not `mant·2^ex`.
+        return Stored {
+            bits,
+            wf: bits.unpack(),
+        };
+    }
+    Stored {
+        bits,
+        wf: Wf {
+            neg,
+            m: mant << 7,
+            e: ex - 7,
+        },
+    }
 }
 
 /// `g²` for a working float `g` (relative error `≤ 2^-29`).
@@ -386,7 +491,7 @@ mod tests {
             for &new in &[0.0, 1e-7, 2.5, -0.7, 3e5, 1.0] {
                 let (o, n) = (MiniFloat::from_f64(old).to_f64(), wf(new).to_f64());
                 let want = o + wq * (n - o);
-                let got = ema(wf(o), wf(n), w).to_f64();
+                let got = ema(wf(o), wf(n), w).bits.to_f64();
                 let tol = want.abs() * 2f64.powi(-24) + 3.0 * 2f64.powi(-30) * o.abs().max(n.abs());
                 assert!(
                     (got - want).abs() <= tol * 1.0001,
@@ -395,6 +500,41 @@ mod tests {
             }
             let s = square(wf(old)).to_f64();
             assert!((s - old * old).abs() <= old * old * 2f64.powi(-28), "{old}");
+        }
+    }
+
+    #[test]
+    fn fast_clz_and_pack_agree_with_the_reference_forms() {
+        let mut x = 1u64;
+        while x <= u64::from(u32::MAX) {
+            for d in [0u64, 1, 2, 3, 7] {
+                for v in [x.saturating_sub(d).max(1), (x + d).min(u64::from(u32::MAX))] {
+                    let v = v as u32;
+                    assert_eq!(clz(v), v.leading_zeros(), "{v}");
+                    for raw in [v as i32, (v as i32).wrapping_neg()] {
+                        for frac in [16, 24] {
+                            assert_eq!(wf_from_fixed(raw, frac), Wf::from_fixed(raw, frac));
+                        }
+                    }
+                    if v < 1 << 31 {
+                        // The unpacked value handed back is exactly the stored one, and the
+                        // mantissa is rounded to nearest.
+                        for e in [-150, -120, -40, 0, 20, 30] {
+                            for neg in [false, true] {
+                                let st = pack(neg, v, e);
+                                assert_eq!(st.wf, st.bits.unpack(), "{v} {e}");
+                                let want = f64::from(v) * 2f64.powi(e);
+                                let got = st.bits.to_f64().abs();
+                                let stored = (2f64.powi(-77)..2f64.powi(51)).contains(&want);
+                                if stored {
+                                    assert!((got - want).abs() <= want * 2f64.powi(-24), "{v} {e}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            x = x * 3 / 2 + 1;
         }
     }
 
