@@ -30,6 +30,7 @@ ROW_RE = re.compile(
 COND_RE = re.compile(
     r"conditions: target (\S+), profile (\S+), opt-level (\S+), ([^;]*); (.*)$"
 )
+RESULT_RE = re.compile(r"result: (held-out shifted accuracy .*)$")
 MEM_RE = re.compile(
     r"memory: .*stack peak (\d+) B, never touched (\d+) B of (\d+) B RAM"
 )
@@ -40,9 +41,14 @@ def parse_log(path):
     order = []
     cond = None
     mem = None
+    result = None
     with open(path, errors="replace") as f:
         for line in f:
             line = line.rstrip("\n")
+            m = RESULT_RE.search(line)
+            if m:
+                result = m.group(1)
+                continue
             m = ROW_RE.search(line)
             if m:
                 opt, ty, n = m.group(1), m.group(2), int(m.group(3))
@@ -71,6 +77,8 @@ def parse_log(path):
                     "untouched": int(m.group(2)),
                     "ram": int(m.group(3)),
                 }
+    if result is not None:
+        mem = dict(mem or {}, result=result)
     return order, rows, cond, mem
 
 
@@ -187,6 +195,7 @@ def main(argv):
     updated = "--updated" in flags
 
     runs = {}
+    finetune = {}
     for b in boards:
         order, rows, cond, mem = parse_log(os.path.join(run_dir, b + ".log"))
         if not rows or cond is None:
@@ -194,6 +203,15 @@ def main(argv):
                   file=sys.stderr)
             return 2
         runs[b] = (order, rows, cond, mem)
+        # The board's finetune firmware: its TrainStep rows join the board's rows (and baseline).
+        ft_log = os.path.join(run_dir, b + "-finetune.log")
+        if os.path.exists(ft_log):
+            forder, frows, _, fmem = parse_log(ft_log)
+            for key in forder:
+                if key not in rows:
+                    order.append(key)
+                rows[key] = frows[key]
+            finetune[b] = fmem
 
     if "--write-baseline" in flags:
         write_baseline(baseline_path, boards, runs)
@@ -238,7 +256,9 @@ def main(argv):
             if key not in rows:
                 body.append([b, key, "-", "-", f"{bb['step2'][key]:.2f}", "-", "not run"])
 
-    print("instructions per parameter per optimizer step (steps 1 / 2 / 3); gate on step 2, "
+    print("instructions per parameter per optimizer step, and per multiply-accumulate per "
+          "training step for the finetune rows TrainStep1 (one sample) / TrainStep16 (a mini-batch "
+          "of 16), whose N is the step's MAC count (steps 1 / 2 / 3); gate on step 2, "
           f"limit +{THRESHOLD_PCT:g} % over {os.path.basename(baseline_path)}")
     table(["board", "row", "steps 1 / 2 / 3", "step 2", "baseline", "change", "verdict"], body)
 
@@ -259,10 +279,11 @@ def main(argv):
     print("flash/RAM budget (bytes; text/data/bss from arm-none-eabi-size, stack = painted "
           "high-water mark)")
     bbody = []
-    for b in boards:
-        size = parse_size(os.path.join(run_dir, b + ".size"))
-        mem = runs[b][3]
-        if size is None or mem is None:
+    firmwares = [(b, b, runs[b][3]) for b in boards]
+    firmwares += [(f"{b} finetune", b + "-finetune", finetune[b]) for b in boards if b in finetune]
+    for b, tag, mem in firmwares:
+        size = parse_size(os.path.join(run_dir, tag + ".size"))
+        if size is None or mem is None or "stack" not in mem:
             bbody.append([b] + ["?"] * 8)
             continue
         flash = size["text"] + size["data"]
@@ -274,6 +295,13 @@ def main(argv):
         ])
     table(["board", "text", "data", "bss", "stack peak", "flash used", "RAM used", "RAM",
            "RAM %"], bbody)
+
+    if finetune:
+        print()
+        print("on-device fine-tuning (finetune firmware)")
+        for b in boards:
+            if b in finetune:
+                print(f"  {b}: {(finetune[b] or {}).get('result', '?')}")
 
     print()
     if improvements:

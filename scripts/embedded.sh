@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Build the benchmark firmware of every board in boards/ and run it on QEMU with deterministic
-# instruction counting; compare the counts with boards/baseline.toml and print one combined
-# table, plus a flash/RAM budget table per board.
+# Build the firmware of every board in boards/ and run both binaries on QEMU with deterministic
+# instruction counting: `bench` (instructions per parameter per optimizer step) and `finetune`
+# (fine-tunes a pretrained digits network on the device after a sensor change; its verdict
+# must be PASS; it also counts instructions per training step, one sample and one mini-batch,
+# per multiply-accumulate). Compare the counts with boards/baseline.toml and print one combined
+# table, the fine-tuning results, and a flash/RAM budget table per firmware.
 #
 # Usage: scripts/embedded.sh                    build, run, compare with the baseline
 #        scripts/embedded.sh --update-baseline  build, run, rewrite boards/baseline.toml
@@ -23,8 +26,12 @@
 # commit. The baseline records its conditions (target, opt-level, toolchain); a run under other
 # conditions prints a warning (and is still gated).
 #
+# The finetune rows (`TrainStep1<T, MACs>`, `TrainStep16<T, MACs>`: instructions per MAC of a
+# whole training step) are gated like the optimizer rows.
+#
 # Also exits non-zero if a build fails, a firmware reports a failure (its semihosting exit
-# status is QEMU's exit status), an output has no "bench: PASS" line, or a run exceeds
+# status is QEMU's exit status; finetune fails unless the loss fell and held-out accuracy
+# reached its threshold), an output has no "bench: PASS" / "finetune: PASS" line, or a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120).
 #
 # Toolchain, per target: rustup's target if installed (plain `cargo build`); otherwise Debian's
@@ -180,7 +187,6 @@ timings=()
 for b in $BOARDS; do
     target="$(board_target "$b")"
     board="$boards_dir/$b"
-    elf="$target_dir/$target/release/bench"
     if rustup_has_target "$target"; then
         route="rustup target $target"
         build_cmd=(env -u RUSTC -u RUSTC_BOOTSTRAP cargo build --release --target-dir "$target_dir")
@@ -205,30 +211,36 @@ for b in $BOARDS; do
     fi
     build_secs=$((SECONDS - build_start))
 
-    echo
-    echo "==> running on QEMU $(board_machine "$b"), -icount shift=0,align=off,sleep=off (timeout ${TIMEOUT}s)"
-    echo "    timeout $TIMEOUT boards/$b/run-qemu.sh ${elf#"$repo_root"/}"
-    log="$run_dir/$b.log"
-    run_start=$SECONDS
-    set +e
-    timeout "$TIMEOUT" "$board/run-qemu.sh" "$elf" 2>&1 | tee "$log"
-    statuses=("${PIPESTATUS[@]}")
-    set -e
-    run_rc="${statuses[0]}"
-    run_secs=$((SECONDS - run_start))
-    timings+=("$b: build ${build_secs}s, run ${run_secs}s")
+    run_secs=0
+    for bin in bench finetune; do
+        elf="$target_dir/$target/release/$bin"
+        tag="$b"
+        [ "$bin" = bench ] || tag="$b-$bin"
+        echo
+        echo "==> running $bin on QEMU $(board_machine "$b"), -icount shift=0,align=off,sleep=off (timeout ${TIMEOUT}s)"
+        echo "    timeout $TIMEOUT boards/$b/run-qemu.sh ${elf#"$repo_root"/}"
+        log="$run_dir/$tag.log"
+        run_start=$SECONDS
+        set +e
+        timeout "$TIMEOUT" "$board/run-qemu.sh" "$elf" 2>&1 | tee "$log"
+        statuses=("${PIPESTATUS[@]}")
+        set -e
+        run_rc="${statuses[0]}"
+        run_secs=$((run_secs + SECONDS - run_start))
 
-    arm-none-eabi-size "$elf" >"$run_dir/$b.size"
-    if [ "$run_rc" = 124 ]; then
-        echo "embedded: $b FAILED (timed out after ${TIMEOUT}s)" >&2
-        failed+=("$b")
-    elif [ "$run_rc" != 0 ]; then
-        echo "embedded: $b FAILED (firmware/QEMU/defmt-print exit status $run_rc)" >&2
-        failed+=("$b")
-    elif ! grep -q 'bench: PASS' "$log"; then
-        echo "embedded: $b FAILED (exit status 0 but no 'bench: PASS' in the output)" >&2
-        failed+=("$b")
-    fi
+        arm-none-eabi-size "$elf" >"$run_dir/$tag.size"
+        if [ "$run_rc" = 124 ]; then
+            echo "embedded: $b $bin FAILED (timed out after ${TIMEOUT}s)" >&2
+            failed+=("$b/$bin")
+        elif [ "$run_rc" != 0 ]; then
+            echo "embedded: $b $bin FAILED (firmware/QEMU/defmt-print exit status $run_rc)" >&2
+            failed+=("$b/$bin")
+        elif ! grep -q "$bin: PASS" "$log"; then
+            echo "embedded: $b $bin FAILED (exit status 0 but no '$bin: PASS' in the output)" >&2
+            failed+=("$b/$bin")
+        fi
+    done
+    timings+=("$b: build ${build_secs}s, run ${run_secs}s (bench + finetune)")
 done
 
 echo

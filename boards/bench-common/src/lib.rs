@@ -37,6 +37,8 @@
 //! - `bench: PASS` or `bench: FAIL`
 #![no_std]
 
+pub mod finetune;
+
 use core::hint::black_box;
 use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
 
@@ -195,7 +197,7 @@ pub fn bench_row<S: Num, O: Optimizer<S, N>, const N: usize>(
 }
 
 /// Instructions per parameter, in hundredths, from SysTick ticks over `n` parameters.
-fn instr_x100_per_param(ticks: u32, n: usize) -> u32 {
+pub fn instr_x100_per_param(ticks: u32, n: usize) -> u32 {
     (ticks as u64 * INSTR_PER_SEC * 100 / cpu_hz() / n as u64) as u32
 }
 
@@ -209,7 +211,7 @@ fn systick_start(mut syst: SYST) {
 
 /// SysTick ticks spent in `f` (SysTick counts down; regions must stay under 2^24 ticks).
 #[inline(always)]
-fn measure<R>(f: impl FnOnce() -> R) -> (u32, R) {
+pub fn measure<R>(f: impl FnOnce() -> R) -> (u32, R) {
     compiler_fence(Ordering::SeqCst);
     let t0 = SYST::get_current();
     compiler_fence(Ordering::SeqCst);
@@ -282,16 +284,16 @@ fn stack_low_water() -> usize {
     a
 }
 
-/// The whole benchmark: paints the stack, starts SysTick, checks the clock, runs `rows` (the
-/// board's table), reports memory and exits QEMU through semihosting with the verdict.
-/// Call it first thing in the board's `#[entry]`.
-pub fn run(board: &Board, rows: fn() -> bool) -> ! {
+/// Start-up shared by every firmware of the boards: paints the stack, starts SysTick, prints
+/// `title` and the `conditions:` line, and checks the clock (1 000 000 known instructions must
+/// take `1e6 * cpu_hz / 1e9` ticks). Returns whether the clock check passed.
+pub fn start(board: &Board, title: &str) -> bool {
     paint_stack();
     CPU_HZ.store(board.cpu_hz, Ordering::Relaxed);
     let cp = cortex_m::Peripherals::take().unwrap();
     systick_start(cp.SYST);
 
-    defmt::info!("edgetune optimizer benchmark: {=str}", board.title);
+    defmt::info!("{=str}: {=str}", title, board.title);
     defmt::info!(
         "conditions: target {=str}, profile {=str}, opt-level {=str}, lto, codegen-units 1; {=str}",
         env!("BENCH_TARGET"),
@@ -300,10 +302,9 @@ pub fn run(board: &Board, rows: fn() -> bool) -> ! {
         env!("BENCH_RUSTC")
     );
 
-    // Clock check: 1 000 000 known instructions must take 1e6 * cpu_hz / 1e9 ticks.
     let (cal, ()) = measure(|| spin(black_box(500_000)));
     let expected = (1_000_000 * board.cpu_hz as u64 / INSTR_PER_SEC) as u32;
-    let mut ok = cal.abs_diff(expected) <= 2;
+    let ok = cal.abs_diff(expected) <= 2;
     defmt::info!(
         "clock check: 1000000 instructions = {=u32} ticks (expect {=u32}): {=str}",
         cal,
@@ -314,15 +315,12 @@ pub fn run(board: &Board, rows: fn() -> bool) -> ! {
             "FAILED (is QEMU running with -icount shift=0?)"
         }
     );
+    ok
+}
 
-    defmt::info!(
-        "instructions per parameter per step = ticks * 1e9 / {=u32} / N; steps 1 / 2 / 3",
-        board.cpu_hz
-    );
-    defmt::info!("| optimizer | type | N | ticks | instr/param/step | check |");
-    defmt::info!("|---|---|---|---|---|---|");
-    ok &= rows();
-
+/// Prints the `memory:` line (.bss, .data, flash, stack high-water mark) and returns `false` if
+/// the stack came within 64 bytes of the statics.
+pub fn memory_report(board: &Board) -> bool {
     let bss = sym(&raw const __ebss) - sym(&raw const __sbss);
     let data = sym(&raw const __edata) - sym(&raw const __sdata);
     let flash = sym(&raw const __sidata) + data;
@@ -339,16 +337,36 @@ pub fn run(board: &Board, rows: fn() -> bool) -> ! {
             "stack came within {=usize} B of .bss: overflow likely",
             free
         );
-        ok = false;
+        return false;
     }
+    true
+}
 
+/// Prints `{tag}: PASS` or `{tag}: FAIL` and exits QEMU through semihosting with status 0 or 1.
+pub fn exit(tag: &str, ok: bool) -> ! {
     if ok {
-        defmt::info!("bench: PASS");
+        defmt::info!("{=str}: PASS", tag);
         semihosting::process::exit(0)
     } else {
-        defmt::error!("bench: FAIL");
+        defmt::error!("{=str}: FAIL", tag);
         semihosting::process::exit(1)
     }
+}
+
+/// The whole benchmark: paints the stack, starts SysTick, checks the clock, runs `rows` (the
+/// board's table), reports memory and exits QEMU through semihosting with the verdict.
+/// Call it first thing in the board's `#[entry]`.
+pub fn run(board: &Board, rows: fn() -> bool) -> ! {
+    let mut ok = start(board, "edgetune optimizer benchmark");
+    defmt::info!(
+        "instructions per parameter per step = ticks * 1e9 / {=u32} / N; steps 1 / 2 / 3",
+        board.cpu_hz
+    );
+    defmt::info!("| optimizer | type | N | ticks | instr/param/step | check |");
+    defmt::info!("|---|---|---|---|---|---|");
+    ok &= rows();
+    ok &= memory_report(board);
+    exit("bench", ok)
 }
 
 #[panic_handler]
