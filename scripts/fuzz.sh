@@ -9,12 +9,17 @@
 # the sanitizer flags need `-Z` options): `cargo +nightly` if rustup has one, otherwise stable
 # with RUSTC_BOOTSTRAP=1. Builds with `-O` (release, debug assertions on: overflow panics are
 # findings). A crash leaves its input in fuzz/artifacts/TARGET/; copy it into a regression test
-# in tests/ (see tests/checkpoint.rs and tests/guard.rs for the invariants) before fixing it.
+# in tests/ (see tests/checkpoint.rs and tests/guard.rs for the invariants) and into
+# fuzz/regressions/TARGET/ (see its README) before fixing it.
+#
+# Before fuzzing a target, every file in fuzz/regressions/TARGET/ is replayed once, one run per
+# file; if any crashes, the target is reported as REGRESS (its fuzzing is skipped) and the
+# script exits non-zero after the remaining targets.
 set -euo pipefail
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
 esac
@@ -42,11 +47,42 @@ fi
 
 summary=()
 failures=0
+regress_failed=()
 for t in "${targets[@]}"; do
+    start=$SECONDS
+
+    # Replay the target's regression inputs (one libFuzzer run per file: a crash aborts the run,
+    # so each file gets its own verdict).
+    replayed=0
+    crashed=0
+    if [ -d "regressions/$t" ]; then
+        for f in "regressions/$t"/*; do
+            [ -f "$f" ] || continue
+            case "$(basename "$f")" in README* | .*) continue ;; esac
+            replayed=$((replayed + 1))
+            rlog="$(mktemp)"
+            if "${fuzz[@]}" run -O "$t" "$f" -- -runs=1 >"$rlog" 2>&1; then
+                echo "    replay ok      $f"
+            else
+                echo "    replay CRASH   $f" >&2
+                # The panic message (cargo-fuzz's own error and backtrace follow it).
+                grep -A 2 -E 'panicked at|ERROR: libFuzzer|SUMMARY:' "$rlog" >&2 || tail -n 25 "$rlog" >&2
+                crashed=$((crashed + 1))
+                regress_failed+=("$f")
+            fi
+            rm -f "$rlog"
+        done
+    fi
+    echo "==> $t: replayed $replayed regression input(s), $crashed crashed"
+    if [ "$crashed" -gt 0 ]; then
+        failures=$((failures + 1))
+        summary+=("$(printf '%-20s %-7s %10s %9s %6s %5ss %9s' "$t" REGRESS - - - $((SECONDS - start)) "$crashed/$replayed")")
+        continue
+    fi
+
     echo "==> $t: $RUNS runs (${fuzz[*]})"
     mkdir -p "corpus/$t"
     log="$(mktemp)"
-    start=$SECONDS
     if "${fuzz[@]}" run -O "$t" "corpus/$t" -- -runs="$RUNS" -max_len=4096 2>&1 | tee "$log" | tail -n 3; then
         result=ok
     else
@@ -56,17 +92,21 @@ for t in "${targets[@]}"; do
     execs="$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo '?')"
     rate="$(grep -oE 'exec/s: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo '?')"
     cov="$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo '?')"
-    summary+=("$(printf '%-20s %-6s %10s %9s %6s %5ss' "$t" "$result" "$execs" "$rate" "$cov" $((SECONDS - start)))")
+    summary+=("$(printf '%-20s %-7s %10s %9s %6s %5ss %9s' "$t" "$result" "$execs" "$rate" "$cov" $((SECONDS - start)) "0/$replayed")")
     rm -f "$log"
 done
 
 echo
 echo "fuzz summary (libFuzzer, -O, $(rustc +nightly --version 2>/dev/null || rustc --version))"
-printf '%-20s %-6s %10s %9s %6s %6s\n' target result executions exec/s cov time
+printf '%-20s %-7s %10s %9s %6s %6s %9s\n' target result executions exec/s cov time regress
 for line in "${summary[@]}"; do
     echo "$line"
 done
+if [ "${#regress_failed[@]}" -gt 0 ]; then
+    echo "regression input(s) still crashing:" >&2
+    printf '  fuzz/%s\n' "${regress_failed[@]}" >&2
+fi
 if [ "$failures" -gt 0 ]; then
-    echo "$failures target(s) crashed: inputs in fuzz/artifacts/" >&2
+    echo "$failures target(s) failed: new crash inputs in fuzz/artifacts/, regressions above" >&2
     exit 1
 fi

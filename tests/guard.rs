@@ -313,29 +313,107 @@ fn fuzz_regression_adam_i16f16_zero_lr_zero_beta2_subnormal_eps_moves_nothing() 
     assert_eq!(p, [I16F16::ZERO; 4]);
 }
 
-/// `fuzz/artifacts/optim_step/crash-2fdb2402…` (bytes
+/// `fuzz/regressions/optim_step/fixed-adam-l2-wd-1e140-2fdb2402` (bytes
 /// `07 55 5d bc 41 ff 41 5d 0d 30 00 5d 00 5d 00 29 00…00 bc`): I16F16 Adam with L2
 /// `weight_decay ≈ 1.2e140` (finite, so accepted), `lr = 1e-4`, `maximize`: one step moved a
 /// parameter from 2 LSB to the format's `MIN` (with `weight_decay = 1e140` and `g = 0`: to
-/// −1500.6), where an Adam step is at most `lr·(1 − β1)/√(1 − β2)`-ish. Up to
-/// `weight_decay = 1e9` the step is correct. The fixed-point kernels (src/num/fixed/) are
-/// another owner's; ignored until fixed there.
+/// −1500.6). Cause: `g + wd·p` was not saturated, so `v` saturated at `MiniFloat::MAX` long
+/// before `m` did and `m̂/√v̂` was unbounded. Fixed in `src/num/fixed/kernels.rs` (`grad_wf`
+/// saturates the L2 gradient at the format's range before it enters either moment); on the
+/// first step `|m̂|/√v̂ = 1`, so the step is at most `lr` (plus rounding).
 #[test]
-#[ignore = "known finding: fixed-point Adam with an enormous L2 weight_decay moves far beyond lr"]
 fn fuzz_regression_adam_i16f16_enormous_l2_weight_decay_step_stays_within_lr() {
-    for wd in [1e9, 1e140] {
+    for wd in [1e9, 1.2e140, 1e300, f64::MAX] {
+        for maximize in [false, true] {
+            let c = AdamConfig {
+                weight_decay: wd,
+                maximize,
+                ..AdamConfig::adam(1e-4)
+            };
+            let mut opt = Adam::<I16F16, 1>::new(c).unwrap();
+            let mut p = [I16F16::from_bits(2)];
+            opt.step(&mut p, &[I16F16::ZERO]).unwrap();
+            let moved = (p[0].to_num::<f64>() - 2.0 / 65536.0).abs();
+            assert!(
+                moved <= 1e-4 * 1.01 + 2.0 / 65536.0,
+                "wd {wd:e}, maximize {maximize}: moved {moved}"
+            );
+        }
+    }
+}
+
+/// `fuzz/regressions/optim_step/fixed-adam-beta2-tiny-cancellation-8df7b78c`: I16F16 Adam,
+/// `lr = 1`, `β1 = 0`, `β2 = 2.2e-308` (valid; `1 − β2` quantises to 1), `eps = 1e-3`: after a
+/// step with `g ≈ −357`, a step with `g ≈ 0.0102` moved 1.153 where `lr·K_2 = lr` allows 1.001
+/// (`v = old + (new − old)` cancelled `g²` down to 6.1e-5). Fixed in `kernels.rs::ema_any`.
+#[test]
+fn fuzz_regression_adam_i16f16_tiny_beta2_after_a_large_gradient_stays_within_lr() {
+    for b2 in [f64::from_bits(0x000f_ffff_ffff_ffff), 0.0, 1e-9] {
         let c = AdamConfig {
-            weight_decay: wd,
-            maximize: true,
-            ..AdamConfig::adam(1e-4)
+            beta1: 0.0,
+            beta2: b2,
+            eps: 1e-3,
+            ..AdamConfig::adam(1.0)
         };
         let mut opt = Adam::<I16F16, 1>::new(c).unwrap();
-        let mut p = [I16F16::from_bits(2)];
-        opt.step(&mut p, &[I16F16::ZERO]).unwrap();
-        let moved = (p[0].to_num::<f64>() - 2.0 / 65536.0).abs();
-        assert!(
-            moved <= 1e-4 * 1.01 + 2.0 / 65536.0,
-            "wd {wd:e}: moved {moved}"
-        );
+        *opt.aux_mut() = RoundingState::nearest();
+        let mut p = [I16F16::from_num(-357.0)];
+        opt.step(&mut p, &[I16F16::from_num(-357.4)]).unwrap();
+        let old = p[0].to_num::<f64>();
+        opt.step(&mut p, &[I16F16::from_num(0.01016)]).unwrap();
+        let moved = (p[0].to_num::<f64>() - old).abs();
+        // lr·g/(|g| + eps) ≈ 0.91 exactly; at most lr.
+        assert!(moved <= 1.0 + 1e-3, "β2 {b2:e}: moved {moved}");
+        assert!(moved >= 0.9, "β2 {b2:e}: moved {moved}");
+    }
+}
+
+/// `fuzz/regressions/optim_step/fixed-adam-l2-wd-1e6-saturated-d6da8049`: I16F16 Adam, L2
+/// `weight_decay ≈ 1.11e6`, `lr = 1e-4`, `β1 = 0.999`, `β2 = 0.5`, `eps = 1e-8`, `p ≈ 257.19`,
+/// `g = 0`: `g + wd·p ≈ 2.9e8` made `v = ½·g'²` saturate at `MiniFloat::MAX` (2.25e15) while `m`
+/// did not, and the step was 28 LSB where `lr·K_1 = lr` allows 6.6 (+ 2 LSB of rounding). Same
+/// fix; checked over three steps against the Cauchy–Schwarz bound `lr·K_t` (the fuzz target's).
+#[test]
+fn fuzz_regression_adam_i16f16_saturated_l2_gradient_obeys_the_kt_bound() {
+    const LSB: f64 = 1.0 / 65536.0;
+    let wd = f64::from_bits(0x4131_01ba_c764_3266); // ≈ 1.11e6
+    for (b1, b2) in [(0.999, 0.5), (0.9, 0.999), (0.0, 0.5), (0.9, 0.9999)] {
+        let c = AdamConfig {
+            beta1: b1,
+            beta2: b2,
+            eps: 1e-8,
+            weight_decay: wd,
+            ..AdamConfig::adam(1e-4)
+        };
+        let mut opt = Adam::<I16F16, 4>::new(c).unwrap();
+        *opt.aux_mut() = RoundingState::stochastic(0x4c4c_4c9d);
+        let mut p = [
+            I16F16::from_bits(0x0101_3131),
+            I16F16::from_bits(1),
+            I16F16::from_bits(-0x0100_0000),
+            I16F16::ZERO,
+        ];
+        let grads = [
+            [I16F16::ZERO; 4],
+            [I16F16::from_num(3); 4],
+            [I16F16::from_num(-1000); 4],
+        ];
+        for (k, g) in grads.iter().enumerate() {
+            let t = k as i32 + 1;
+            let sum: f64 = (0..t).map(|j| (b1 * b1 / b2).powi(j)).sum();
+            let kt = (1.0 - b1) / (1.0 - b1.powi(t))
+                * ((1.0 - b2.powi(t)) / (1.0 - b2)).sqrt()
+                * sum.sqrt();
+            let old = p;
+            opt.step(&mut p, g).unwrap();
+            for i in 0..4 {
+                let moved = (p[i].to_num::<f64>() - old[i].to_num::<f64>()).abs();
+                let limit = 1e-4 * kt * (1.0 + 1e-3) + 2.0 * LSB;
+                assert!(
+                    moved <= limit,
+                    "β {b1}/{b2}, step {t}, element {i}: moved {moved} > {limit}"
+                );
+            }
+        }
     }
 }

@@ -84,6 +84,12 @@ impl Scale {
         self.m == 0
     }
 
+    /// Whether the coefficient is exactly 1.
+    #[inline(always)]
+    pub(crate) fn is_one(self) -> bool {
+        self.m == 1 << 15 && self.sh == 15 && !self.neg
+    }
+
     /// `x · c` in "wide" units (`2^-WIDE` of `x`'s unit), truncated toward zero at that
     /// resolution, saturating at the `i64` range.
     #[inline]

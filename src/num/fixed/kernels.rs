@@ -26,6 +26,15 @@ fn wide(raw: i32) -> i64 {
 }
 
 /// `g` (with `maximize` applied) plus optional L2 decay `wd·p`, as a working float.
+///
+/// The L2 gradient `g + wd·p` saturates at `±2^(31−F)` (the format's `|MIN|`) before it enters
+/// any moment, so that every moment sees the same (saturated) gradient, as the module docs
+/// state. Unsaturated, `wd·p` could reach `2^200` (a huge `wd`'s [`Scale`] cap): `m` would
+/// saturate at [`MiniFloat::MAX`] only for `|g'| ≥ 2^51` but `v = (1 − β2)·g'²` already for
+/// `|g'| ≥ 2^25.5/√(1 − β2)`, so `m̂/√v̂` (at most `K_t` for any gradient sequence) was
+/// unbounded: one step moved a parameter by thousands of `lr` (fuzz/regressions/optim_step/
+/// `fixed-…`). With `|g'| ≤ 2^(31−F)` the square stays below `2^(62−2F)`, inside the
+/// [`MiniFloat`] range for `F ≥ 6` (`I16F16`: `2^30`).
 #[inline(always)]
 fn grad_wf(g: i32, p: i32, gsign_neg: bool, wd: Scale, frac: u32) -> Wf {
     let g = Wf::from_fixed(g, frac);
@@ -33,7 +42,18 @@ fn grad_wf(g: i32, p: i32, gsign_neg: bool, wd: Scale, frac: u32) -> Wf {
     if wd.is_zero() {
         g
     } else {
-        g.add(Wf::from_fixed(p, frac).mul_scale(wd))
+        let s = g.add(Wf::from_fixed(p, frac).mul_scale(wd));
+        // `m·2^e` with `m ∈ [2^30, 2^31)` is `≥ 2^(31−F)` exactly when `e ≥ 1 − F`.
+        let e_sat = 1 - frac as i32;
+        if s.e >= e_sat && s.m != 0 {
+            Wf {
+                neg: s.neg,
+                m: 1 << 30,
+                e: e_sat,
+            }
+        } else {
+            s
+        }
     }
 }
 
@@ -280,10 +300,16 @@ impl<Frac: LeEqU32> LionNum for FixedI32<Frac> {
 
 /// `old + w·(new − old)` stored: the 32-bit [`ema`] when `w` is a fast coefficient, else the
 /// working float (same or smaller error).
+///
+/// `w = 1` (`β = 0`, or `β < 2^-17`, whose `1 − β` quantises to 1) stores `new` itself:
+/// `old + (new − old)` would truncate `new` at `2^-30` of `old` and cancel, so with `old ≫ new`
+/// (Adam's `v` after a large gradient) `v` came out far below `g²` and the step beyond `lr·K_t`
+/// (fuzz/regressions/optim_step/`fixed-adam-beta2-tiny-cancellation-…`).
 #[inline(always)]
 fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
     match fast {
         Some(f) => ema(old, new, f).bits,
+        None if w.is_one() => MiniFloat::pack(new),
         None => MiniFloat::pack(old.add(new.sub(old).mul_scale(w))),
     }
 }

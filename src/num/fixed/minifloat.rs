@@ -14,7 +14,8 @@ pub(crate) const BIAS: i32 = 100;
 ///   (for Adam's `v` that takes `|g| < 2^-33` together with `1 − β2 ≥ 2^-20`; for a decaying
 ///   moment it is harmless), a result above it saturates at `±MAX`. Neither happens for the
 ///   gradients a 32-bit fixed-point format can hold with `F ≤ 24` fraction bits, whose squares
-///   lie in `[2^-48, 2^62)`; only `v` with `|g| ≥ 2^25.5` would saturate.
+///   lie in `[2^-48, 2^62)`; only `v` with `|g| ≥ 2^25.5` would saturate (which needs
+///   `F < 6`: the L2 gradient `g + wd·p` is saturated at the format's range first).
 /// - **Resolution:** relative, `2^-24 ≈ 6.0e-8` per store (round to nearest), whatever the
 ///   magnitude. So Adam's `v = g²` for `|g|` from `1e-4` to `1e3` (1e-8..1e6) is held to the
 ///   same relative precision everywhere, and its square root never underflows.

@@ -35,6 +35,15 @@
 //!   [`Num::from_f64`] maps NaN to `MAX` and out-of-range values to `MIN`/`MAX`, so an invalid
 //!   float gradient converted to fixed point is rejected, not used.
 //! - The L2 term `g + wd·p`, the momentum buffer and Lion's moment saturate at the format's range.
+//!   For the normalising optimizers (Adam, RMSprop, Adagrad) the L2 gradient saturates at
+//!   `±2^(31−F)` before it enters any moment, so `m`, `v` (and `ḡ`) all see the same gradient
+//!   `g'` and `|m̂|/√v̂` keeps its bound `K_t` whatever `wd` (any finite value is accepted; a
+//!   coefficient above `2^216` is held as about `2^216`, which saturates `g'` for every `p ≠ 0`
+//!   anyway): the step stays within `lr·K_t·(1 + τ) + 1 LSB`. Without this, `v = (1 − β2)·g'²`
+//!   saturated at [`MiniFloat::MAX`] long before `m`, and one step could move a parameter by
+//!   thousands of `lr` (found by fuzzing; `fuzz/regressions/optim_step/fixed-…`). Where `f32`
+//!   overflows `wd·p` to `∞` (its step is then NaN), fixed point takes a bounded step in the
+//!   direction of `g'`'s sign.
 //!
 //! # Rounding of the parameter write
 //! The parameter update is rounded according to [`RoundingState`], the number type's
