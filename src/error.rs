@@ -7,6 +7,7 @@ use core::fmt;
 /// No public function panics on caller data; each failure is one of these variants, and a failed
 /// optimizer step leaves parameters and optimizer state bit-for-bit as they were.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
     /// A gradient element is NaN or infinite. Nothing was changed.

@@ -7,6 +7,7 @@ use super::weights::NumberType;
 /// Why a file could not be read, as a value. A failed load writes nothing to its destination.
 ///
 /// The variants are listed in the order parsing checks them (see [`crate::io`]).
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LoadError {

@@ -97,6 +97,7 @@ pub const ELEMENT_LEN: usize = 4;
 pub const KIND_DENSE: u16 = 1;
 
 /// How the payload's 4-byte elements are to be read.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NumberType {
     /// IEEE 754 binary32 (code 1).

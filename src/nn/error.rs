@@ -3,6 +3,7 @@
 use core::fmt;
 
 /// A caller value the layer math cannot use. Whenever one is returned, no output was written.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NnError {

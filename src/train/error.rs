@@ -4,6 +4,7 @@ use core::fmt;
 
 /// A value the training utilities cannot use. Whenever one is returned, nothing was changed: no
 /// gradient scaled, no counter advanced, no optimizer touched.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TrainError {

@@ -95,6 +95,7 @@ impl Default for GuardConfig {
 }
 
 /// Why a loss was called divergent.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Divergence {
     /// The loss is NaN.
@@ -111,6 +112,7 @@ pub enum Divergence {
 }
 
 /// What [`DivergenceGuard::observe`] found and did.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Verdict {
     /// The loss is healthy: go on and step.
@@ -309,10 +311,24 @@ impl<S: Num, const N: usize, O: Optimizer<S, N> + Copy, const W: usize>
                         let _ = opt.set_lr(lr);
                         self.lower_lr(opt)?;
                         self.stats.rollbacks = self.stats.rollbacks.saturating_add(1);
+                        #[cfg(feature = "defmt")]
+                        defmt::warn!(
+                            "edgetune guard: {} at loss #{}: rolled back to the snapshot, lr scale {}",
+                            d,
+                            self.stats.observed,
+                            self.lr_scale
+                        );
                         Ok(Verdict::RolledBack(d))
                     }
                     None => {
                         self.lower_lr(opt)?;
+                        #[cfg(feature = "defmt")]
+                        defmt::warn!(
+                            "edgetune guard: {} at loss #{} before any snapshot: lr scale {}",
+                            d,
+                            self.stats.observed,
+                            self.lr_scale
+                        );
                         Ok(Verdict::Diverged(d))
                     }
                 }
