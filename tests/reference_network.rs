@@ -81,6 +81,7 @@ fn input_away_from_kinks(rng: &mut Rng, net: &RefMlp) -> Vec<f64> {
         let x = rng.vec(net.inputs(), 2.0);
         let clear = net
             .pre_activations(&x)
+            .unwrap()
             .iter()
             .flatten()
             .all(|z| z.abs() > 1e-3);
@@ -152,13 +153,13 @@ fn backward_matches_finite_differences_for_every_activation_and_both_losses() {
                     let x = input_away_from_kinks(&mut rng, &net);
                     let target = random_target(&mut rng, net.outputs(), cross_entropy);
 
-                    let (loss, grads) = net.loss_and_grads(&x, &target);
+                    let (loss, grads) = net.loss_and_grads(&x, &target).unwrap();
                     assert_eq!(grads.len(), net.num_params());
-                    assert_eq!(loss, net.loss(&x, &target));
+                    assert_eq!(loss, net.loss(&x, &target).unwrap());
                     let fd = finite_differences(&net.to_flat(), H, |flat| {
                         let mut probe = net.clone();
                         probe.load_flat(flat).unwrap();
-                        probe.loss(&x, &target)
+                        probe.loss(&x, &target).unwrap()
                     });
                     let what = format!(
                         "{act:?} (last {last:?}), {}, sizes {sizes:?}, seed {seed}",
@@ -198,7 +199,7 @@ fn batch_gradient_matches_finite_differences_of_the_mean_loss() {
         assert_grads_match(&grads, &fd, loss, "batch");
 
         // The mean, not the sum: the loss is the average of the per-sample losses.
-        let sum: f64 = (0..5).map(|s| net.loss(&xs[s], &targets[s])).sum();
+        let sum: f64 = (0..5).map(|s| net.loss(&xs[s], &targets[s]).unwrap()).sum();
         assert!((loss - sum / 5.0).abs() <= 1e-15 * (1.0 + loss.abs()));
     }
 }
@@ -231,7 +232,9 @@ fn kink_derivatives_follow_torch() {
             &[1.0, -1.0, 2.0, 0.0],
         )
         .unwrap();
-        let (loss, g) = net.loss_and_grads(&[1.0], &RefTarget::Values(vec![1.0]));
+        let (loss, g) = net
+            .loss_and_grads(&[1.0], &RefTarget::Values(vec![1.0]))
+            .unwrap();
         // y = 0, L = (0 − 1)² = 1, ∂L/∂y = −2; ∂L/∂w1 = −2·a = 0, ∂L/∂b1 = −2;
         // ∂L/∂z0 = −2·2·factor; ∂L/∂w0 = that · x, ∂L/∂b0 = that.
         assert_eq!(loss, 1.0);
@@ -258,28 +261,33 @@ fn forward_and_losses_match_hand_arithmetic_in_torch_layout() {
     // y = [2.5 − 4.5 + 0, 1.25 + 9 + 1] = [−2, 11.25]. Every value is exact in binary.
     let x = [1.0, 0.5];
     assert_eq!(
-        net.pre_activations(&x),
+        net.pre_activations(&x).unwrap(),
         vec![vec![2.5, 4.5], vec![-2.0, 11.25]]
     );
-    assert_eq!(net.forward(&x), vec![-2.0, 11.25]);
-    assert_eq!(net.predict(&x), 1);
+    assert_eq!(net.forward(&x).unwrap(), vec![-2.0, 11.25]);
+    assert_eq!(net.predict(&x).unwrap(), 1);
 
     // Cross-entropy, class 0: ln(e^−2 + e^11.25) + 2.
     let expected = ((-2.0f64).exp() + 11.25f64.exp()).ln() + 2.0;
-    let loss = net.loss(&x, &RefTarget::Class(0));
+    let loss = net.loss(&x, &RefTarget::Class(0)).unwrap();
     assert!(
         (loss - expected).abs() <= 1e-14 * expected,
         "{loss} vs {expected}"
     );
 
     // MSE against [0, 10]: ((−2)² + 1.25²) / 2 = 2.78125 (exact).
-    assert_eq!(net.loss(&x, &RefTarget::Values(vec![0.0, 10.0])), 2.78125);
+    assert_eq!(
+        net.loss(&x, &RefTarget::Values(vec![0.0, 10.0])).unwrap(),
+        2.78125
+    );
 
     // Its gradient by hand: ∂L/∂y = (2/2)(y − t) = [−2, 1.25];
     // layer 1: dW = dy ⊗ a = [[−5, −9], [3.125, 5.625]], db = [−2, 1.25];
     // ∂L/∂a = Wᵀ dy = [1·(−2) + 0.5·1.25, −1·(−2) + 2·1.25] = [−1.375, 4.5]; ReLU passes it (z0 > 0);
     // layer 0: dW = [[−1.375, −0.6875], [4.5, 2.25]], db = [−1.375, 4.5].
-    let (_, g) = net.loss_and_grads(&x, &RefTarget::Values(vec![0.0, 10.0]));
+    let (_, g) = net
+        .loss_and_grads(&x, &RefTarget::Values(vec![0.0, 10.0]))
+        .unwrap();
     assert_eq!(
         g,
         vec![-1.375, -0.6875, 4.5, 2.25, -1.375, 4.5, -5.0, -9.0, 3.125, 5.625, -2.0, 1.25]
@@ -289,24 +297,25 @@ fn forward_and_losses_match_hand_arithmetic_in_torch_layout() {
 #[test]
 fn cross_entropy_is_max_subtracted() {
     // Without subtracting the max, e^1000 overflows to inf and the loss is NaN.
-    let (loss, grad) = softmax_cross_entropy(&[1000.0, 0.0], 1);
+    let (loss, grad) = softmax_cross_entropy(&[1000.0, 0.0], 1).unwrap();
     assert_eq!(loss, 1000.0);
     assert_eq!(grad, vec![1.0, -1.0]);
-    let (loss, grad) = softmax_cross_entropy(&[-1000.0, -1000.0], 0);
+    let (loss, grad) = softmax_cross_entropy(&[-1000.0, -1000.0], 0).unwrap();
     assert!((loss - std::f64::consts::LN_2).abs() <= 1e-15);
     assert_eq!(grad, vec![-0.5, 0.5]);
     // mse: mean over outputs.
     assert_eq!(
         mse(&[1.0, 2.0, 3.0, 4.0], &[0.0; 4]),
-        (7.5, vec![0.5, 1.0, 1.5, 2.0])
+        Ok((7.5, vec![0.5, 1.0, 1.5, 2.0]))
     );
 }
 
 #[test]
 fn argmax_takes_the_first_maximum_and_nan_as_largest() {
-    assert_eq!(argmax(&[1.0, 3.0, 3.0, 2.0]), 1);
-    assert_eq!(argmax(&[1.0, f64::NAN, 5.0]), 1);
-    assert_eq!(argmax(&[-1.0]), 0);
+    assert_eq!(argmax(&[1.0, 3.0, 3.0, 2.0]), Ok(1));
+    assert_eq!(argmax(&[1.0, f64::NAN, 5.0]), Ok(1));
+    assert_eq!(argmax(&[-1.0]), Ok(0));
+    assert_eq!(argmax(&[]), Err(RefNetError::NoValues));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -348,8 +357,8 @@ fn frozen_elements_get_exactly_zero_gradient_and_trainable_ones_are_unchanged() 
     for cross_entropy in [true, false] {
         let x = rng.vec(3, 2.0);
         let target = random_target(&mut rng, 2, cross_entropy);
-        let (loss, g) = net.loss_and_grads(&x, &target);
-        let (full_loss, full_g) = full.loss_and_grads(&x, &target);
+        let (loss, g) = net.loss_and_grads(&x, &target).unwrap();
+        let (full_loss, full_g) = full.loss_and_grads(&x, &target).unwrap();
         assert_eq!(loss.to_bits(), full_loss.to_bits());
         for p in 0..g.len() {
             if mask[p] {
@@ -461,9 +470,11 @@ fn train_step_is_one_optimizer_step_on_the_mean_gradient() {
     );
     let before = net.to_flat();
     let grads: Vec<Vec<f64>> = (0..3)
-        .map(|s| net.loss_and_grads(&xs[s], &targets[s]).1)
+        .map(|s| net.loss_and_grads(&xs[s], &targets[s]).unwrap().1)
         .collect();
-    let losses: Vec<f64> = (0..3).map(|s| net.loss(&xs[s], &targets[s])).collect();
+    let losses: Vec<f64> = (0..3)
+        .map(|s| net.loss(&xs[s], &targets[s]).unwrap())
+        .collect();
     let loss = net.train_step(&mut opt, &xs, &targets).unwrap();
     assert!((loss - (losses[0] + losses[1] + losses[2]) / 3.0).abs() <= 1e-15 * (1.0 + loss));
     let after = net.to_flat();
@@ -509,7 +520,7 @@ fn xor_with_tanh_is_learned() {
     }
     // Stated target: all four points right and the mean cross-entropy below 0.05 after 300 full-batch
     // Adam steps (from about ln 2 ≈ 0.69 for an untrained net).
-    assert_eq!(net.accuracy(&xs, &labels), 1.0);
+    assert_eq!(net.accuracy(&xs, &labels), Ok(1.0));
     assert!(last < 0.05, "loss {first} → {last}");
 }
 
@@ -561,7 +572,7 @@ fn two_gaussian_blobs_are_separated_with_mse_and_mini_batches() {
             net.train_step(&mut opt, xs, &targets).unwrap();
         }
     }
-    let accuracy = net.accuracy(&test_x, &test_labels);
+    let accuracy = net.accuracy(&test_x, &test_labels).unwrap();
     assert!(accuracy >= 0.95, "held-out accuracy {accuracy}");
 }
 
@@ -728,6 +739,109 @@ fn length_and_shape_mismatches_are_errors_not_panics() {
             found: 3
         })
     );
+
+    // Single samples: errors where the network would otherwise have to panic.
+    let short = RefNetError::LengthMismatch {
+        what: "input",
+        expected: 2,
+        found: 1,
+    };
+    assert_eq!(net.pre_activations(&[0.0]), Err(short));
+    assert_eq!(net.forward(&[0.0]), Err(short));
+    assert_eq!(
+        net.predict(&[0.0, 1.0, 2.0]),
+        Err(RefNetError::LengthMismatch {
+            what: "input",
+            expected: 2,
+            found: 3,
+        })
+    );
+    assert_eq!(net.loss(&[0.0], &RefTarget::Class(0)), Err(short));
+    assert_eq!(net.loss_and_grads(&[0.0], &RefTarget::Class(0)), Err(short));
+    let out_of_range = RefNetError::ClassOutOfRange {
+        class: 2,
+        outputs: 2,
+    };
+    assert_eq!(net.loss(&x[0], &RefTarget::Class(2)), Err(out_of_range));
+    assert_eq!(
+        net.loss_and_grads(&x[0], &RefTarget::Class(2)),
+        Err(out_of_range)
+    );
+    let long_values = RefNetError::LengthMismatch {
+        what: "target values",
+        expected: 2,
+        found: 1,
+    };
+    assert_eq!(
+        net.loss(&x[0], &RefTarget::Values(vec![0.0])),
+        Err(long_values)
+    );
+    assert_eq!(
+        net.loss_and_grads(&x[0], &RefTarget::Values(vec![0.0])),
+        Err(long_values)
+    );
+
+    // Accuracy: one label per input; an empty set scores 0; a bad input is an error.
+    assert_eq!(
+        net.accuracy(&x, &[]),
+        Err(RefNetError::LengthMismatch {
+            what: "labels",
+            expected: 1,
+            found: 0
+        })
+    );
+    assert_eq!(net.accuracy(&[], &[]), Ok(0.0));
+    assert_eq!(net.accuracy(&[vec![0.0]], &[0]), Err(short));
+
+    // The free functions.
+    assert_eq!(
+        softmax_cross_entropy(&[0.0, 1.0], 2),
+        Err(RefNetError::ClassOutOfRange {
+            class: 2,
+            outputs: 2
+        })
+    );
+    assert_eq!(
+        softmax_cross_entropy(&[], 0),
+        Err(RefNetError::ClassOutOfRange {
+            class: 0,
+            outputs: 0
+        })
+    );
+    assert_eq!(
+        mse(&[0.0, 1.0], &[0.0]),
+        Err(RefNetError::LengthMismatch {
+            what: "target values",
+            expected: 2,
+            found: 1
+        })
+    );
+    assert_eq!(argmax(&[]), Err(RefNetError::NoValues));
+
+    // A network malformed by hand: every computation reports the shape error instead of panicking.
+    let mut broken = net.clone();
+    broken.layers[1].w.push(vec![0.0; 3]);
+    assert_eq!(broken.forward(&x[0]), Err(RefNetError::Shape { layer: 1 }));
+    assert_eq!(
+        broken.loss_and_grads(&x[0], &RefTarget::Class(0)),
+        Err(RefNetError::Shape { layer: 1 })
+    );
+    assert_eq!(
+        broken.batch_loss_and_grads(&x, &[RefTarget::Class(0)]),
+        Err(RefNetError::Shape { layer: 1 })
+    );
+    let flat = broken.to_flat();
+    assert_eq!(
+        broken.load_flat(&flat),
+        Err(RefNetError::Shape { layer: 1 })
+    );
+    let mut empty = net.clone();
+    empty.layers.clear();
+    empty.activations.clear();
+    assert_eq!(empty.forward(&[]), Err(RefNetError::NoLayers));
+    assert_eq!(empty.predict(&[]), Err(RefNetError::NoLayers));
+    assert_eq!((empty.inputs(), empty.outputs()), (0, 0));
+    assert_eq!(empty.sizes(), vec![0]);
 
     // An optimizer of the wrong size: an error, and nothing changes.
     let mut opt = net.optimizer(Kind::Adam, Hyper::defaults(Kind::Adam));

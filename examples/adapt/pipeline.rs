@@ -278,7 +278,7 @@ pub fn finetune_reference(setup: &Setup, progress: &mut dyn FnMut(&str)) -> Repo
     let image = |s: &Labelled| -> Vec<f64> { s.x.iter().map(|&v| f64::from(v)).collect() };
     let test_x: Vec<Vec<f64>> = setup.test.iter().map(image).collect();
     let test_y: Vec<usize> = setup.test.iter().map(|s| s.label).collect();
-    let before = 100.0 * net.accuracy(&test_x, &test_y);
+    let before = 100.0 * net.accuracy(&test_x, &test_y).expect("shapes");
     let hyper = Hyper {
         lr: FINETUNE_LR,
         ..Hyper::defaults(Kind::Adam)
@@ -296,7 +296,7 @@ pub fn finetune_reference(setup: &Setup, progress: &mut dyn FnMut(&str)) -> Repo
             loss_sum += net.train_step(&mut opt, &xs, &ts).expect("valid batch");
         }
         let loss = loss_sum / chunk.len() as f64;
-        let acc_now = 100.0 * net.accuracy(&test_x, &test_y);
+        let acc_now = 100.0 * net.accuracy(&test_x, &test_y).expect("shapes");
         progress(&format!(
             "  [{:>13}] epoch {:>2}/{FINETUNE_EPOCHS}: loss {loss:.4}, held-out shifted accuracy {acc_now:.1} %",
             "f64 reference",
@@ -307,7 +307,7 @@ pub fn finetune_reference(setup: &Setup, progress: &mut dyn FnMut(&str)) -> Repo
     Report {
         name: "f64 reference",
         before,
-        after: 100.0 * net.accuracy(&test_x, &test_y),
+        after: 100.0 * net.accuracy(&test_x, &test_y).expect("shapes"),
         train_bytes: 0,
         steps: opt.step as u32,
         seconds: start.elapsed().as_secs_f64(),

@@ -131,7 +131,8 @@ pub enum RefNetError {
     /// A slice or list does not have the length required.
     LengthMismatch {
         /// What was measured: `"parameters"`, `"trainable parameters"`, `"activations"`, `"input"`,
-        /// `"target values"` or `"targets"` (one per input of a batch).
+        /// `"target values"`, `"targets"` (one per input of a batch) or `"labels"` (one per input of
+        /// [`RefMlp::accuracy`]).
         what: &'static str,
         /// The length required.
         expected: usize,
@@ -155,6 +156,8 @@ pub enum RefNetError {
         /// The number of outputs.
         outputs: usize,
     },
+    /// [`argmax`] was given no value.
+    NoValues,
     /// The optimizer refused the step (its `n` is not the number of trainable parameters).
     Optimizer(RefError),
 }
@@ -173,6 +176,7 @@ impl fmt::Display for RefNetError {
             RefNetError::ClassOutOfRange { class, outputs } => {
                 write!(f, "class {class} is out of range for {outputs} outputs")
             }
+            RefNetError::NoValues => write!(f, "argmax of no values"),
             RefNetError::Optimizer(e) => write!(f, "optimizer: {e}"),
         }
     }
@@ -185,6 +189,10 @@ impl From<RefError> for RefNetError {
         RefNetError::Optimizer(e)
     }
 }
+
+/// What [`RefMlp::trace`] records of one forward pass: the pre-activations `z[k]` of every layer and the
+/// activations `a[k]` (`a[0]` the input).
+type Trace = (Vec<Vec<f64>>, Vec<Vec<f64>>);
 
 /// One dense layer, `y = W·x + b`, in torch's `nn.Linear` layout.
 #[derive(Clone, Debug, PartialEq)]
@@ -287,8 +295,10 @@ impl RefMlp {
 
     /// Checks the shapes: at least one layer; one activation per layer; in each layer at least one input and
     /// one output, every weight row as long as the first, one bias per row; each layer's inputs equal to the
-    /// previous layer's outputs. Every other method assumes a network that passes this check (the
-    /// constructors guarantee it; call it after editing the fields by hand).
+    /// previous layer's outputs. The constructors guarantee it; every method that computes with the
+    /// network or writes into it runs this check first and returns its error. The counts and flat views
+    /// ([`RefMlp::num_params`], [`RefMlp::to_flat`], …) of a network that fails it are meaningless, though
+    /// they never panic.
     pub fn check(&self) -> Result<(), RefNetError> {
         if self.layers.is_empty() {
             return Err(RefNetError::NoLayers);
@@ -318,23 +328,29 @@ impl RefMlp {
         Ok(())
     }
 
-    /// `[inputs, outputs of layer 0, outputs of layer 1, …]`.
+    /// `[inputs, outputs of layer 0, outputs of layer 1, …]` (`[0]` for a network with no layer).
     pub fn sizes(&self) -> Vec<usize> {
-        let mut sizes = vec![self.layers[0].inputs()];
+        let mut sizes = vec![self.inputs()];
         for layer in &self.layers {
             sizes.push(layer.outputs());
         }
         sizes
     }
 
-    /// Number of inputs.
+    /// Number of inputs (0 for a network with no layer).
     pub fn inputs(&self) -> usize {
-        self.layers[0].inputs()
+        match self.layers.first() {
+            Some(layer) => layer.inputs(),
+            None => 0,
+        }
     }
 
-    /// Number of outputs.
+    /// Number of outputs (0 for a network with no layer).
     pub fn outputs(&self) -> usize {
-        self.layers[self.layers.len() - 1].outputs()
+        match self.layers.last() {
+            Some(layer) => layer.outputs(),
+            None => 0,
+        }
     }
 
     /// Number of parameters (weights and biases of every layer, frozen or not).
@@ -379,8 +395,10 @@ impl RefMlp {
     /// Sets every parameter from `flat`, in torch's `state_dict` order (the flags are kept).
     ///
     /// Returns [`RefNetError::LengthMismatch`] (`what = "parameters"`) and changes nothing if `flat` does
-    /// not have exactly [`RefMlp::num_params`] elements.
+    /// not have exactly [`RefMlp::num_params`] elements, and the errors of [`RefMlp::check`] if the network
+    /// is malformed.
     pub fn load_flat(&mut self, flat: &[f64]) -> Result<(), RefNetError> {
+        self.check()?;
         let expected = self.num_params();
         if flat.len() != expected {
             return Err(RefNetError::LengthMismatch {
@@ -428,8 +446,10 @@ impl RefMlp {
     /// are untouched.
     ///
     /// Returns [`RefNetError::LengthMismatch`] (`what = "trainable parameters"`) and changes nothing if
-    /// `values` does not have exactly [`RefMlp::num_trainable`] elements.
+    /// `values` does not have exactly [`RefMlp::num_trainable`] elements, and the errors of
+    /// [`RefMlp::check`] if the network is malformed.
     pub fn set_trainable_params(&mut self, values: &[f64]) -> Result<(), RefNetError> {
+        self.check()?;
         let expected = self.num_trainable();
         if values.len() != expected {
             return Err(RefNetError::LengthMismatch {
@@ -452,37 +472,37 @@ impl RefMlp {
 
     /// The pre-activations `z = W·a + b` of every layer for input `x` (`z[k]` has layer `k`'s outputs).
     ///
-    /// # Panics
-    /// If `x` does not have [`RefMlp::inputs`] elements or the network fails [`RefMlp::check`].
-    pub fn pre_activations(&self, x: &[f64]) -> Vec<Vec<f64>> {
-        self.trace(x).0
+    /// Errors: those of [`RefMlp::check`] if the network is malformed, and [`RefNetError::LengthMismatch`]
+    /// (`what = "input"`) if `x` does not have [`RefMlp::inputs`] elements.
+    pub fn pre_activations(&self, x: &[f64]) -> Result<Vec<Vec<f64>>, RefNetError> {
+        let (z, _) = self.trace(x)?;
+        Ok(z)
     }
 
     /// The network's output for input `x` (the logits, when the last activation is `None`).
     ///
-    /// # Panics
-    /// If `x` does not have [`RefMlp::inputs`] elements or the network fails [`RefMlp::check`].
-    pub fn forward(&self, x: &[f64]) -> Vec<f64> {
-        let (_, a) = self.trace(x);
-        a[a.len() - 1].clone()
+    /// Errors: as [`RefMlp::pre_activations`].
+    pub fn forward(&self, x: &[f64]) -> Result<Vec<f64>, RefNetError> {
+        let (_, mut a) = self.trace(x)?;
+        // `a` holds the input and one output per layer; `trace` has checked there is a layer.
+        a.pop().ok_or(RefNetError::NoLayers)
     }
 
     /// The index of the largest output for input `x` (torch's `argmax`: the first one on a tie; a NaN
     /// counts as the largest).
     ///
-    /// # Panics
-    /// As [`RefMlp::forward`].
-    pub fn predict(&self, x: &[f64]) -> usize {
-        argmax(&self.forward(x))
+    /// Errors: as [`RefMlp::forward`].
+    pub fn predict(&self, x: &[f64]) -> Result<usize, RefNetError> {
+        argmax(&self.forward(x)?)
     }
 
     /// The loss of one sample.
     ///
-    /// # Panics
-    /// As [`RefMlp::loss_and_grads`].
-    pub fn loss(&self, x: &[f64], target: &RefTarget) -> f64 {
-        let y = self.forward(x);
-        loss_and_output_grad(&y, target).0
+    /// Errors: as [`RefMlp::loss_and_grads`].
+    pub fn loss(&self, x: &[f64], target: &RefTarget) -> Result<f64, RefNetError> {
+        let y = self.forward(x)?;
+        let (loss, _) = loss_and_output_grad(&y, target)?;
+        Ok(loss)
     }
 
     /// The loss of one sample and its gradient with respect to every parameter, in flat torch order
@@ -490,14 +510,18 @@ impl RefMlp {
     /// [`RefMlp::trainable_mask`]). Freezing only masks: the trainable elements get the same values as with
     /// every layer trainable.
     ///
-    /// # Panics
-    /// If `x` does not have [`RefMlp::inputs`] elements, if a [`RefTarget::Values`] does not have
-    /// [`RefMlp::outputs`] elements or a [`RefTarget::Class`] is not below it, or if the network fails
-    /// [`RefMlp::check`].
-    pub fn loss_and_grads(&self, x: &[f64], target: &RefTarget) -> (f64, Vec<f64>) {
-        let (z, a) = self.trace(x);
+    /// Errors: those of [`RefMlp::check`] if the network is malformed; [`RefNetError::LengthMismatch`] if
+    /// `x` does not have [`RefMlp::inputs`] elements (`what = "input"`) or a [`RefTarget::Values`] does not
+    /// have [`RefMlp::outputs`] elements (`what = "target values"`); [`RefNetError::ClassOutOfRange`] if a
+    /// [`RefTarget::Class`] is not below [`RefMlp::outputs`].
+    pub fn loss_and_grads(
+        &self,
+        x: &[f64],
+        target: &RefTarget,
+    ) -> Result<(f64, Vec<f64>), RefNetError> {
+        let (z, a) = self.trace(x)?;
         let n_layers = self.layers.len();
-        let (loss, dy) = loss_and_output_grad(&a[n_layers], target);
+        let (loss, dy) = loss_and_output_grad(&a[n_layers], target)?;
 
         // Per-layer gradients, filled from the last layer back.
         let mut dw: Vec<Vec<Vec<f64>>> = Vec::with_capacity(n_layers);
@@ -552,14 +576,16 @@ impl RefMlp {
                 grads.push(if layer.b_trainable() { db[k][o] } else { 0.0 });
             }
         }
-        (loss, grads)
+        Ok((loss, grads))
     }
 
     /// The mean loss of a mini-batch and the mean of its per-sample gradients (torch's `reduction="mean"`),
     /// laid out as in [`RefMlp::loss_and_grads`]. `xs[s]` is compared with `targets[s]`.
     ///
-    /// Returns an error, instead of panicking, for an empty batch, `xs` and `targets` of different lengths,
-    /// an input or target of the wrong length, or a class out of range.
+    /// Errors: those of [`RefMlp::check`] if the network is malformed; [`RefNetError::EmptyBatch`] for an
+    /// empty batch; [`RefNetError::LengthMismatch`] if `xs` and `targets` differ in length
+    /// (`what = "targets"`) or an input or target has the wrong length (as in [`RefMlp::loss_and_grads`]);
+    /// [`RefNetError::ClassOutOfRange`] for a class out of range.
     pub fn batch_loss_and_grads(
         &self,
         xs: &[Vec<f64>],
@@ -571,7 +597,7 @@ impl RefMlp {
         let mut loss_sum = 0.0;
         let mut grad_sum = vec![0.0; self.num_params()];
         for s in 0..xs.len() {
-            let (loss, grads) = self.loss_and_grads(&xs[s], &targets[s]);
+            let (loss, grads) = self.loss_and_grads(&xs[s], &targets[s])?;
             loss_sum += loss;
             for p in 0..grad_sum.len() {
                 grad_sum[p] += grads[p];
@@ -617,28 +643,41 @@ impl RefMlp {
 
     /// The fraction of `xs` whose [`RefMlp::predict`] equals `labels` (0 for an empty set).
     ///
-    /// # Panics
-    /// If `xs` and `labels` differ in length, or as [`RefMlp::forward`].
-    pub fn accuracy(&self, xs: &[Vec<f64>], labels: &[usize]) -> f64 {
-        assert_eq!(xs.len(), labels.len(), "one label per input");
+    /// Errors: [`RefNetError::LengthMismatch`] (`what = "labels"`) if `xs` and `labels` differ in length,
+    /// and those of [`RefMlp::forward`] for any input.
+    pub fn accuracy(&self, xs: &[Vec<f64>], labels: &[usize]) -> Result<f64, RefNetError> {
+        if labels.len() != xs.len() {
+            return Err(RefNetError::LengthMismatch {
+                what: "labels",
+                expected: xs.len(),
+                found: labels.len(),
+            });
+        }
         if xs.is_empty() {
-            return 0.0;
+            return Ok(0.0);
         }
         let mut correct = 0usize;
         for s in 0..xs.len() {
-            if self.predict(&xs[s]) == labels[s] {
+            if self.predict(&xs[s])? == labels[s] {
                 correct += 1;
             }
         }
-        correct as f64 / xs.len() as f64
+        Ok(correct as f64 / xs.len() as f64)
     }
 
     /// The pre-activations `z[k]` and the activations `a[k]` (`a[0] = x`, `a[k + 1] = act_k(z[k])`).
-    fn trace(&self, x: &[f64]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-        if let Err(e) = self.check() {
-            panic!("malformed RefMlp: {e}");
+    ///
+    /// Errors: those of [`RefMlp::check`], and [`RefNetError::LengthMismatch`] (`what = "input"`) if `x`
+    /// does not have [`RefMlp::inputs`] elements.
+    fn trace(&self, x: &[f64]) -> Result<Trace, RefNetError> {
+        self.check()?;
+        if x.len() != self.inputs() {
+            return Err(RefNetError::LengthMismatch {
+                what: "input",
+                expected: self.inputs(),
+                found: x.len(),
+            });
         }
-        assert_eq!(x.len(), self.inputs(), "input length");
         let mut zs = Vec::with_capacity(self.layers.len());
         let mut acts = Vec::with_capacity(self.layers.len() + 1);
         acts.push(x.to_vec());
@@ -659,7 +698,7 @@ impl RefMlp {
             zs.push(z);
             acts.push(a_out);
         }
-        (zs, acts)
+        Ok((zs, acts))
     }
 
     /// Every input and target of a batch has the right length, and there is one target per input.
@@ -712,10 +751,14 @@ impl RefMlp {
 ///
 /// `m = max(logits)`, `s = Σ exp(l_j − m)`, `L = −(l_class − m − ln s)`, `∂L/∂l_j = exp(l_j − m)/s − [j = class]`.
 ///
-/// # Panics
-/// If `class >= logits.len()`.
-pub fn softmax_cross_entropy(logits: &[f64], class: usize) -> (f64, Vec<f64>) {
-    assert!(class < logits.len(), "class out of range");
+/// Returns [`RefNetError::ClassOutOfRange`] if `class >= logits.len()` (so also for no logits).
+pub fn softmax_cross_entropy(logits: &[f64], class: usize) -> Result<(f64, Vec<f64>), RefNetError> {
+    if class >= logits.len() {
+        return Err(RefNetError::ClassOutOfRange {
+            class,
+            outputs: logits.len(),
+        });
+    }
     let mut m = logits[0];
     for j in 1..logits.len() {
         if logits[j] > m {
@@ -734,16 +777,21 @@ pub fn softmax_cross_entropy(logits: &[f64], class: usize) -> (f64, Vec<f64>) {
         grad[j] = (logits[j] - m).exp() / s;
     }
     grad[class] -= 1.0;
-    (loss, grad)
+    Ok((loss, grad))
 }
 
 /// Mean squared error `L = (1/N) Σ (y_j − t_j)²` over the `N` outputs, and its gradient
 /// `∂L/∂y_j = (2/N)(y_j − t_j)`.
 ///
-/// # Panics
-/// If `y` and `t` differ in length.
-pub fn mse(y: &[f64], t: &[f64]) -> (f64, Vec<f64>) {
-    assert_eq!(y.len(), t.len(), "target values length");
+/// Returns [`RefNetError::LengthMismatch`] (`what = "target values"`) if `y` and `t` differ in length.
+pub fn mse(y: &[f64], t: &[f64]) -> Result<(f64, Vec<f64>), RefNetError> {
+    if t.len() != y.len() {
+        return Err(RefNetError::LengthMismatch {
+            what: "target values",
+            expected: y.len(),
+            found: t.len(),
+        });
+    }
     let n = y.len() as f64;
     let mut sum = 0.0;
     let mut grad = vec![0.0; y.len()];
@@ -752,39 +800,41 @@ pub fn mse(y: &[f64], t: &[f64]) -> (f64, Vec<f64>) {
         sum += e * e;
         grad[j] = 2.0 * e / n;
     }
-    (sum / n, grad)
+    Ok((sum / n, grad))
 }
 
 /// Index of the largest value (the first on a tie; the first NaN if there is one), as torch's `argmax`.
 ///
-/// # Panics
-/// If `values` is empty.
-pub fn argmax(values: &[f64]) -> usize {
-    assert!(!values.is_empty(), "argmax of nothing");
+/// Returns [`RefNetError::NoValues`] if `values` is empty.
+pub fn argmax(values: &[f64]) -> Result<usize, RefNetError> {
+    if values.is_empty() {
+        return Err(RefNetError::NoValues);
+    }
     let mut best = 0;
     for j in 0..values.len() {
         if values[j].is_nan() {
-            return j;
+            return Ok(j);
         }
         if values[j] > values[best] {
             best = j;
         }
     }
-    best
+    Ok(best)
 }
 
-/// The loss of output `y` against `target`, and `∂L/∂y`.
-fn loss_and_output_grad(y: &[f64], target: &RefTarget) -> (f64, Vec<f64>) {
+/// The loss of output `y` against `target`, and `∂L/∂y`; the errors of [`softmax_cross_entropy`] and
+/// [`mse`].
+fn loss_and_output_grad(y: &[f64], target: &RefTarget) -> Result<(f64, Vec<f64>), RefNetError> {
     match target {
         RefTarget::Class(class) => softmax_cross_entropy(y, *class),
         RefTarget::Values(t) => mse(y, t),
     }
 }
 
-/// The elements of `values` whose `mask` entry is `true`, in order.
+/// The elements of `values` whose `mask` entry is `true`, in order (as far as both reach).
 fn gather(values: &[f64], mask: &[bool]) -> Vec<f64> {
     let mut out = Vec::new();
-    for i in 0..values.len() {
+    for i in 0..values.len().min(mask.len()) {
         if mask[i] {
             out.push(values[i]);
         }
