@@ -205,8 +205,8 @@ fn sat_i32(x: i64) -> i32 {
     }
 }
 
-/// Leading zeros of each byte value (`CLZ8[0] = 8`).
-const CLZ8: [u8; 256] = {
+/// Leading zeros of each byte value (`CLZ8[0] = 8`), shared by [`clz`] and the `norm` module.
+pub(crate) static CLZ8: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {

@@ -25,7 +25,7 @@
 //!
 //! See the module docs of `fixed` for the resulting bound.
 
-use super::arith::{shl_sat, Scale, Wf, WIDE};
+use super::arith::{shl_sat, Scale, Wf, CLZ8, WIDE};
 use super::fast::Fast;
 use super::minifloat::{MiniFloat, BIAS};
 
@@ -328,23 +328,6 @@ pub(crate) fn add_pos(a: Wf, b: Wf) -> Stored {
     };
     pack(false, shr(a.m, 1 + e - a.e) + shr(b.m, 1 + e - b.e), e + 1)
 }
-
-/// Leading zeros of each byte value (`CLZ8[0] = 8`), for [`clz`] and [`pack`].
-static CLZ8: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut n = 8;
-        let mut v = i;
-        while v != 0 {
-            v >>= 1;
-            n -= 1;
-        }
-        t[i] = n;
-        i += 1;
-    }
-    t
-};
 
 /// `x.leading_zeros()` for `x ≠ 0` without `__clzsi2` (ARMv6-M has no `CLZ`): two comparisons
 /// pick the byte that holds the leading bit, one table load counts within it.
