@@ -127,7 +127,10 @@
 //!   sign-alternating). With `wd = 0` the step does not depend on `p`, so after `T` steps
 //!   `|p_fix − p_ref| ≤ Σ_t (1 LSB + τ·|Δθ_ref,t|)` (AdamW adds `ε_c·lr·wd·|p|` per step).
 //!   Not covered: state rounding accumulated over many steps beyond one store (the bound counts
-//!   the last store of `m` and `v`), which the tests and golden files have not shown to matter.
+//!   the last store of `m` and `v`), which the tests and golden files have not shown to matter;
+//!   and betas barely above `2^-16` (for example `β ≈ 1.5e-5`, so `1 − β` is just below 1), where
+//!   the fast 32-bit loop's moment update can cancel to a relative error of about `2^-14` in `v`,
+//!   above `τ` (a `1 − β` that rounds to exactly 1 is handled exactly).
 //! - **L2 weight decay** (Adam, RMSprop, Adagrad): the gradient `g + wd·p` feeds a parameter
 //!   error `e` back into the step as `κ·e`, `κ = lr_t·wd/(√v̂ + eps)` (for Adam `lr·(1 − β1)/bc1`):
 //!   the accumulated bound is multiplied by `1 + κ` on each step. The bound is stated for
