@@ -112,23 +112,25 @@ impl Offsets for Nearest {
     }
 }
 
-/// Runs `$body` with `$o` bound to the offsets of `$aux` (monomorphised for both modes).
+/// Runs `$body` with `$o` bound to an [`Offsets`] for `$aux` (monomorphised for both modes); used
+/// by every fixed-point kernel that writes parameters.
 macro_rules! with_offsets {
     ($aux:expr, |$o:ident| $body:expr) => {{
-        let aux: &mut RoundingState = $aux;
+        let aux: &mut $crate::num::fixed::RoundingState = $aux;
         if aux.is_stochastic() {
-            let mut lcg = Lcg(aux.state());
+            let mut lcg = $crate::num::fixed::fast::Lcg(aux.state());
             {
                 let $o = &mut lcg;
                 $body;
             }
             aux.set_state(lcg.0);
         } else {
-            let $o = &mut Nearest;
+            let $o = &mut $crate::num::fixed::fast::Nearest;
             $body;
         }
     }};
 }
+pub(crate) use with_offsets;
 
 // ---------------------------------------------------------------- SGD
 

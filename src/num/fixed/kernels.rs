@@ -6,9 +6,8 @@
 //! parameter's format is rounded to nearest.
 
 use super::arith::{round_nearest, round_with, Coef, Scale, Wf, WIDE};
-use super::fast::{
-    lion_fast, momentum_fast, sgd_fast, Fast, FastLion, FastMomentum, Lcg, Nearest, Offsets,
-};
+use super::fast::with_offsets;
+use super::fast::{lion_fast, momentum_fast, sgd_fast, Fast, FastLion, FastMomentum, Offsets};
 use super::norm::{
     add_pos, div_root_eps, ema, ema_pos, inv_root_eps, square, update, update_plain, wf_from_fixed,
 };
@@ -312,24 +311,6 @@ fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
         None if w.is_one() => MiniFloat::pack(new),
         None => MiniFloat::pack(old.add(new.sub(old).mul_scale(w))),
     }
-}
-
-/// Runs `$body` with `$o` bound to an [`Offsets`] for `$aux` (monomorphised for both modes).
-macro_rules! with_offsets {
-    ($aux:expr, |$o:ident| $body:expr) => {{
-        let aux: &mut RoundingState = $aux;
-        if aux.is_stochastic() {
-            let mut lcg = Lcg(aux.state());
-            {
-                let $o = &mut lcg;
-                $body;
-            }
-            aux.set_state(lcg.0);
-        } else {
-            let $o = &mut Nearest;
-            $body;
-        }
-    }};
 }
 
 // ---------------------------------------------------------------- Adam
