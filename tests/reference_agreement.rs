@@ -27,74 +27,43 @@ mod harness;
 use edgetune::reference::{Hyper, Kind, Reference};
 use proptest::prelude::*;
 
-/// Draws from a small deterministic generator seeded by proptest, so a failing case shrinks to
-/// its seed and stays reproducible.
-struct Draw(u64);
+use harness::Draw;
 
-impl Draw {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-    fn log(&mut self, lo: f64, hi: f64) -> f64 {
-        self.range(lo.ln(), hi.ln()).exp()
-    }
-    fn coin(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.unit().max(1e-300), self.unit());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-    /// Rounded through f32, so that the f32 run sees exactly the reference's inputs.
-    fn f32ish(x: f64) -> f64 {
-        f64::from(x as f32)
-    }
+/// Rounded through f32, so that the f32 run sees exactly the reference's inputs.
+fn f32ish(x: f64) -> f64 {
+    f64::from(x as f32)
 }
 
 fn hyper(kind: Kind, d: &mut Draw) -> Hyper {
     let mut h = Hyper::defaults(kind);
-    h.lr = Draw::f32ish(d.log(1e-5, 1e-1));
+    h.lr = f32ish(d.log(1e-5, 1e-1));
     h.maximize = kind != Kind::Lion && d.next().is_multiple_of(4);
     h.weight_decay = if d.coin() {
-        Draw::f32ish(d.log(1e-4, 1e-1))
+        f32ish(d.log(1e-4, 1e-1))
     } else {
         0.0
     };
-    h.eps = Draw::f32ish(d.log(1e-10, 1e-3));
-    h.betas = (
-        Draw::f32ish(d.range(0.5, 0.99)),
-        Draw::f32ish(1.0 - d.log(1e-4, 0.5)),
-    );
+    h.eps = f32ish(d.log(1e-10, 1e-3));
+    h.betas = (f32ish(d.range(0.5, 0.99)), f32ish(1.0 - d.log(1e-4, 0.5)));
     match kind {
         Kind::Sgd => {
             h.momentum = if d.coin() {
-                Draw::f32ish(d.range(0.1, 0.99))
+                f32ish(d.range(0.1, 0.99))
             } else {
                 0.0
             };
             h.nesterov = h.momentum > 0.0 && d.coin();
             h.dampening = if !h.nesterov && d.coin() {
-                Draw::f32ish(d.range(0.0, 0.9))
+                f32ish(d.range(0.0, 0.9))
             } else {
                 0.0
             };
         }
         Kind::Adam | Kind::AdamW => h.amsgrad = d.coin(),
         Kind::RmsProp => {
-            h.alpha = Draw::f32ish(d.range(0.5, 0.999));
+            h.alpha = f32ish(d.range(0.5, 0.999));
             h.momentum = if d.coin() {
-                Draw::f32ish(d.range(0.1, 0.9))
+                f32ish(d.range(0.1, 0.9))
             } else {
                 0.0
             };
@@ -102,12 +71,12 @@ fn hyper(kind: Kind, d: &mut Draw) -> Hyper {
         }
         Kind::Adagrad => {
             h.lr_decay = if d.coin() {
-                Draw::f32ish(d.log(1e-4, 0.1))
+                f32ish(d.log(1e-4, 0.1))
             } else {
                 0.0
             };
             h.initial_accumulator_value = if d.coin() {
-                Draw::f32ish(d.log(1e-3, 1.0))
+                f32ish(d.log(1e-3, 1.0))
             } else {
                 0.0
             };
@@ -138,7 +107,7 @@ fn grads(regime: u8, n: usize, steps: usize, d: &mut Draw) -> Vec<Vec<f64>> {
                         2 => scale * d.normal(),
                         _ => scale * d.normal() / (1.0 + t as f64),
                     };
-                    Draw::f32ish(g)
+                    f32ish(g)
                 })
                 .collect()
         })
@@ -161,7 +130,7 @@ fn case(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> harness::C
         hyper.weight_decay = 0.0;
     }
     let pscale = d.log(0.01, 3.0);
-    let param0: Vec<f64> = (0..n).map(|_| Draw::f32ish(pscale * d.normal())).collect();
+    let param0: Vec<f64> = (0..n).map(|_| f32ish(pscale * d.normal())).collect();
     let grads = grads(regime, n, steps, &mut d);
     // The reference's own trajectory plays torch's part.
     let mut r = Reference::new(kind, hyper, n);

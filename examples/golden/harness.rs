@@ -1041,3 +1041,41 @@ impl Summary {
         s
     }
 }
+
+/// A small deterministic generator (splitmix64) for generated test cases: seeded by proptest, so
+/// a failing case shrinks to its seed and stays reproducible. Test builds only.
+#[cfg(test)]
+pub struct Draw(pub u64);
+
+#[cfg(test)]
+impl Draw {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in `[lo, hi)`.
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+    /// Log-uniform in `[lo, hi)`.
+    pub fn log(&mut self, lo: f64, hi: f64) -> f64 {
+        self.range(lo.ln(), hi.ln()).exp()
+    }
+    /// A fair coin.
+    pub fn coin(&mut self) -> bool {
+        self.next() & 1 == 1
+    }
+    /// Standard normal (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let (u, v) = (self.unit().max(1e-300), self.unit());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
