@@ -1,0 +1,339 @@
+//! The training loop: label source, network, replay buffers, one window per [`App::cycle`].
+//!
+//! # Protocol
+//! 1. Read the button, read [`WINDOW`] accelerometer samples, read the button again. If it
+//!    changed during the window, the window is ambiguous and only reported
+//!    ([`Report::label`] is `None`).
+//! 2. Otherwise the label is the button: held = class 1 (the user's gesture), released =
+//!    class 0. The current network classifies the window **before** learning from it, so
+//!    [`Report::recent_right`] out of [`Report::recent_scored`] is the accuracy over the last
+//!    [`RECENT`] windows on data the network had not trained on (prequential evaluation).
+//! 3. The window's features go into its class's replay buffer ([`PER_CLASS`] windows per
+//!    class, reservoir sampling: old windows are kept with the same probability as new ones).
+//! 4. Once both classes have a window, the network takes [`STEPS_PER_WINDOW`] Adam steps, each
+//!    on a balanced mini-batch of up to [`HALF_BATCH`] windows per class, the gradient averaged.
+//!
+//! Balanced batches matter here: a user holds the button for a small part of the time, and a
+//! network trained on the raw stream would learn to answer "released".
+
+use edgetune::nn::{NnError, Scalar};
+use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
+use edgetune::train::{GradAccumulator, Pcg32, Policy, SampleBuffer, TrainError};
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::InputPin;
+use embedded_hal::i2c::I2c;
+
+use crate::features::{Features, FEATURES, WINDOW};
+use crate::lis3dh::{self, Accel, Lis3dh};
+
+edgetune::mlp! {
+    /// The classifier: six window features, eight tanh units, two logits (released, held).
+    /// Every layer trains.
+    pub struct Net {
+        dense 6 -> 8, tanh;
+        dense 8 -> 2;
+        loss softmax_cross_entropy;
+    }
+}
+
+/// Parameters of [`Net`]: 6·8 + 8 + 8·2 + 2 = 74, all trained.
+pub const PARAMS: usize = Net::<f32>::PARAMS;
+/// Classes: 0 = button released, 1 = button held.
+pub const CLASSES: usize = 2;
+/// Windows kept per class in the replay buffers.
+pub const PER_CLASS: usize = 32;
+/// Windows per class in one mini-batch (fewer while a buffer holds fewer).
+pub const HALF_BATCH: usize = 4;
+/// Adam steps after every labelled window.
+pub const STEPS_PER_WINDOW: usize = 4;
+/// Adam's learning rate.
+pub const LR: f64 = 0.02;
+/// Windows the running accuracy covers.
+pub const RECENT: u32 = 20;
+
+/// The push button that labels the data.
+#[derive(Debug)]
+pub struct Button<P> {
+    pin: P,
+    active_low: bool,
+}
+
+impl<P: InputPin> Button<P> {
+    /// A button that pulls the pin low when pressed (wired to ground, with a pull-up): the
+    /// usual wiring, and the user buttons of the NUCLEO and nRF52840-DK boards.
+    pub const fn active_low(pin: P) -> Self {
+        Button {
+            pin,
+            active_low: true,
+        }
+    }
+
+    /// A button that drives the pin high when pressed (wired to 3.3 V, with a pull-down).
+    pub const fn active_high(pin: P) -> Self {
+        Button {
+            pin,
+            active_low: false,
+        }
+    }
+
+    /// Whether the button is held now.
+    ///
+    /// # Errors
+    /// The pin's error.
+    pub fn pressed(&mut self) -> Result<bool, P::Error> {
+        if self.active_low {
+            self.pin.is_low()
+        } else {
+            self.pin.is_high()
+        }
+    }
+
+    /// Gives the pin back.
+    pub fn release(self) -> P {
+        self.pin
+    }
+}
+
+/// A failure of the learning itself (the network, the optimizer or the batch bookkeeping).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TrainFailure {
+    /// The network (an invalid label).
+    Nn(NnError),
+    /// The optimizer or parameter import (for example a non-finite gradient).
+    Optim(edgetune::Error),
+    /// Batch drawing or averaging.
+    Batch(TrainError),
+    /// A label outside `0..CLASSES`.
+    Label(usize),
+    /// A drawn index outside a replay buffer.
+    Index(usize),
+}
+
+impl From<NnError> for TrainFailure {
+    fn from(e: NnError) -> Self {
+        TrainFailure::Nn(e)
+    }
+}
+impl From<edgetune::Error> for TrainFailure {
+    fn from(e: edgetune::Error) -> Self {
+        TrainFailure::Optim(e)
+    }
+}
+impl From<TrainError> for TrainFailure {
+    fn from(e: TrainError) -> Self {
+        TrainFailure::Batch(e)
+    }
+}
+
+/// Why a [`App::cycle`] failed. The training state is unchanged by a sensor or button failure
+/// (the window is dropped), so the firmware can log it and call `cycle` again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AppError<EI, EP> {
+    /// The accelerometer.
+    Sensor(lis3dh::Error<EI>),
+    /// The button's pin.
+    Button(EP),
+    /// The learning step.
+    Train(TrainFailure),
+}
+
+/// What one window did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Report {
+    /// Windows read so far, this one included (1-based).
+    pub window: u32,
+    /// The window's features.
+    pub features: Features,
+    /// The button's class, `None` if it changed during the window (nothing learned).
+    pub label: Option<u8>,
+    /// The class the network gave the window before learning from it.
+    pub predicted: u8,
+    /// Right predictions among the last `recent_scored` labelled windows.
+    pub recent_right: u8,
+    /// Labelled windows in the running accuracy (at most [`RECENT`]).
+    pub recent_scored: u8,
+    /// Windows stored per class.
+    pub stored: [u16; CLASSES],
+    /// Mean cross-entropy of the mini-batches of this window's steps, in thousandths (before
+    /// each step's update); `None` until both classes have been seen.
+    pub batch_loss_milli: Option<u32>,
+}
+
+/// The whole training state. `S` is the number type: `f32` on an FPU, `I16F16` without.
+///
+/// RAM: the network (`size_of::<Net<S>>()`: parameters, gradients, kept activations,
+/// scratch), Adam's two moments (2 × 74 values), two replay buffers of 32 windows × 6 values,
+/// and a few counters: 2 968 bytes for `App<f32>` on a 64-bit host (printed, and checked to be
+/// at most 4 KiB, by the host tests); the firmware's `.bss` figures are in each board's README.
+pub struct App<S: Scalar + AdamNum> {
+    net: Net<S>,
+    opt: Adam<S, PARAMS>,
+    replay: [SampleBuffer<[S; FEATURES], PER_CLASS>; CLASSES],
+    history: u32,
+    scored: u32,
+    windows: u32,
+}
+
+impl<S: Scalar + AdamNum> App<S> {
+    /// A fresh network: Glorot-uniform weights drawn from a PCG32 seeded with `seed`
+    /// (`±sqrt(6 / (fan_in + fan_out))`), zero biases, Adam at [`LR`], empty buffers.
+    ///
+    /// # Errors
+    /// Only if the constants above were inconsistent ([`TrainFailure::Optim`]).
+    pub fn new(seed: u64) -> Result<Self, TrainFailure> {
+        let mut rng = Pcg32::seeded(seed);
+        let mut params = [S::from_f64(0.0); PARAMS];
+        // Torch order: W0 (8 × 6), b0 (8), W1 (2 × 8), b1 (2).
+        // (first element, weights, sqrt(6 / (fan_in + fan_out))).
+        let layers: [(usize, usize, f64); 2] = [
+            (0, 6 * 8, 0.654_653_670_707_977_1),         // sqrt(6 / 14)
+            (6 * 8 + 8, 8 * 2, 0.774_596_669_241_483_4), // sqrt(6 / 10)
+        ];
+        for (start, count, bound) in layers {
+            for p in params.iter_mut().skip(start).take(count) {
+                let u = f64::from(rng.next_u32()) / 4_294_967_296.0;
+                *p = S::from_f64((2.0 * u - 1.0) * bound);
+            }
+        }
+        let mut net = Net::<S>::zeroed();
+        net.import(&params)?;
+        Ok(App {
+            net,
+            opt: Adam::new(AdamConfig::adam(LR))?,
+            replay: [
+                SampleBuffer::new(Policy::Reservoir, seed ^ 0x5eed_0001),
+                SampleBuffer::new(Policy::Reservoir, seed ^ 0x5eed_0002),
+            ],
+            history: 0,
+            scored: 0,
+            windows: 0,
+        })
+    }
+
+    /// One window: button, [`WINDOW`] readings (each when the sensor has it), button,
+    /// then [`learn`](App::learn) unless the button changed.
+    ///
+    /// # Errors
+    /// [`AppError::Sensor`] or [`AppError::Button`]: the window is dropped and nothing else
+    /// changes. [`AppError::Train`] from [`learn`](App::learn).
+    pub fn cycle<I2C: I2c, P: InputPin, D: DelayNs>(
+        &mut self,
+        sensor: &mut Lis3dh<I2C>,
+        button: &mut Button<P>,
+        delay: &mut D,
+    ) -> Result<Report, AppError<I2C::Error, P::Error>> {
+        let before = button.pressed().map_err(AppError::Button)?;
+        let mut window = [Accel::default(); WINDOW];
+        for a in window.iter_mut() {
+            *a = sensor.read_when_ready(delay).map_err(AppError::Sensor)?;
+        }
+        let after = button.pressed().map_err(AppError::Button)?;
+        let features = Features::of(&window);
+        if before != after {
+            self.windows += 1;
+            let x = features.input::<S>();
+            return Ok(Report {
+                window: self.windows,
+                features,
+                label: None,
+                predicted: self.net.predict(&x) as u8,
+                recent_right: self.recent_right(),
+                recent_scored: self.scored as u8,
+                stored: self.stored(),
+                batch_loss_milli: None,
+            });
+        }
+        self.learn(&features, usize::from(before))
+            .map_err(AppError::Train)
+    }
+
+    /// Scores the network on one labelled window, stores it, and trains (protocol steps 2-4).
+    ///
+    /// # Errors
+    /// [`TrainFailure::Label`] for a label outside `0..CLASSES` (nothing changes); the
+    /// optimizer's or the network's error otherwise.
+    pub fn learn(&mut self, features: &Features, label: usize) -> Result<Report, TrainFailure> {
+        let Some(buffer) = self.replay.get_mut(label) else {
+            return Err(TrainFailure::Label(label));
+        };
+        let x = features.input::<S>();
+        buffer.push(x);
+        self.windows += 1;
+        let predicted = self.net.predict(&x);
+        self.history = self.history << 1 | u32::from(predicted == label);
+        self.scored = (self.scored + 1).min(RECENT);
+
+        let mut batch_loss_milli = None;
+        if self.replay.iter().all(|b| !b.is_empty()) {
+            let mut sum = 0.0;
+            for _ in 0..STEPS_PER_WINDOW {
+                sum += self.step()?;
+            }
+            batch_loss_milli = Some((sum / STEPS_PER_WINDOW as f64 * 1000.0) as u32);
+        }
+        Ok(Report {
+            window: self.windows,
+            features: *features,
+            label: Some(label as u8),
+            predicted: predicted as u8,
+            recent_right: self.recent_right(),
+            recent_scored: self.scored as u8,
+            stored: self.stored(),
+            batch_loss_milli,
+        })
+    }
+
+    /// One Adam step on a balanced mini-batch; returns its mean loss before the update.
+    fn step(&mut self) -> Result<f64, TrainFailure> {
+        let mut acc = GradAccumulator::new();
+        let mut loss = 0.0;
+        self.net.zero_grad();
+        for (class, buffer) in self.replay.iter_mut().enumerate() {
+            let mut idx = [0usize; HALF_BATCH];
+            let k = HALF_BATCH.min(buffer.len());
+            let idx = &mut idx[..k];
+            buffer.draw_batch(idx)?;
+            for &i in idx.iter() {
+                let Some(x) = buffer.get(i) else {
+                    return Err(TrainFailure::Index(i));
+                };
+                loss += self.net.accumulate(x, class)?.to_f64();
+                acc.add_sample()?;
+            }
+        }
+        let n = acc.finish(self.net.grads_mut())?;
+        let (p, g) = self.net.trainable_and_grads();
+        self.opt.step(p, g)?;
+        Ok(loss / f64::from(n.max(1)))
+    }
+
+    /// The network's class for a feature vector (no learning).
+    pub fn predict(&mut self, x: &[S; FEATURES]) -> usize {
+        self.net.predict(x)
+    }
+
+    /// The network's cross-entropy on a labelled feature vector (no learning).
+    ///
+    /// # Errors
+    /// [`TrainFailure::Nn`] for a label outside `0..CLASSES`.
+    pub fn loss(&mut self, x: &[S; FEATURES], label: usize) -> Result<f64, TrainFailure> {
+        Ok(self.net.loss(x, label)?.to_f64())
+    }
+
+    /// The network's parameters, torch order.
+    pub fn params(&self) -> &[S; PARAMS] {
+        self.net.trainable()
+    }
+
+    fn recent_right(&self) -> u8 {
+        let mask = (1u32 << self.scored) - 1;
+        (self.history & mask).count_ones() as u8
+    }
+
+    fn stored(&self) -> [u16; CLASSES] {
+        self.replay.each_ref().map(|b| b.len() as u16)
+    }
+}

@@ -1,0 +1,32 @@
+//! The device-independent half of the real-board firmware (`boards/nucleo-f411re`,
+//! `boards/rpi-pico`, `boards/nrf52840-dk`): everything but clocks and pins.
+//!
+//! - [`lis3dh`]: a driver for ST's LIS3DH accelerometer, generic over
+//!   [`embedded_hal::i2c::I2c`]; readings in milli-g, scaled by the datasheet's sensitivity.
+//! - [`features`]: a window of [`WINDOW`] readings turned into [`FEATURES`] numbers (per-axis
+//!   mean and mean absolute deviation).
+//! - [`app`]: the training loop. The user holds a push button while doing a gesture (class 1)
+//!   and lets go otherwise (class 0); every window is first classified by the current network
+//!   (a test on data it has not trained on), then stored in a per-class replay buffer and
+//!   the network takes [`app::STEPS_PER_WINDOW`] Adam steps on balanced mini-batches.
+//!
+//! Nothing is allocated: the whole training state is one [`app::App`] (a few KiB, see
+//! [`app::App`]'s docs), which the firmware keeps in a `static`. No function here panics on data
+//! from the bus, the button or the network: every failure is a typed error ([`lis3dh::Error`],
+//! [`app::AppError`]).
+//!
+//! # What is learned where
+//! Nothing is pretrained: the feature extraction is fixed (hand-written, [`features`]) and the
+//! whole network ([`app::Net`], 6-8-2, 74 parameters) starts from a seeded random
+//! initialisation and is trained on the device only.
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod features;
+pub mod lis3dh;
+
+pub use app::{App, AppError, Button, Report};
+pub use features::{Features, FEATURES, WINDOW};
+pub use lis3dh::{Accel, Address, DataRate, Lis3dh, Range};
