@@ -9,6 +9,8 @@
 //!   and lets go otherwise (class 0); every window is first classified by the current network
 //!   (a test on data it has not trained on), then stored in a per-class replay buffer and
 //!   the network takes [`app::STEPS_PER_WINDOW`] Adam steps on balanced mini-batches.
+//! - `firmware` (feature `defmt`): the boards' main loop, `firmware::run`: configure the
+//!   sensor, then one [`App::cycle`] after another, each logged over defmt.
 //!
 //! Nothing is allocated: the whole training state is one [`app::App`] (a few KiB, see
 //! [`app::App`]'s docs), which the firmware keeps in a `static`. No function here panics on data
@@ -25,6 +27,8 @@
 
 pub mod app;
 pub mod features;
+#[cfg(feature = "defmt")]
+pub mod firmware;
 pub mod lis3dh;
 
 pub use app::{App, AppError, Button, Report};
