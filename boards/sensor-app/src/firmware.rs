@@ -4,16 +4,14 @@
 //! Not built for the host tests (the `defmt` feature is off there: host links fail on
 //! `_defmt_write`); everything it calls is tested through [`App::cycle`](crate::App::cycle).
 
-use core::fmt::Debug;
-
 use edgetune::nn::Scalar;
 use edgetune::optim::AdamNum;
 use embedded_hal::delay::DelayNs;
-use embedded_hal::digital::InputPin;
-use embedded_hal::i2c::I2c;
+use embedded_hal::digital::{self, InputPin};
+use embedded_hal::i2c::{self, I2c, NoAcknowledgeSource};
 
 use crate::app::{AppError, Button, Report};
-use crate::lis3dh::{DataRate, Lis3dh, Range};
+use crate::lis3dh::{self, DataRate, Lis3dh, Range};
 use crate::App;
 
 /// Full scale the firmware uses: ±4 g holds a vigorous shake, at 2 mg per digit.
@@ -41,8 +39,8 @@ where
             Ok(()) => break,
             Err(e) => {
                 defmt::error!(
-                    "LIS3DH not found ({}); check the wiring; retrying in 1 s",
-                    defmt::Debug2Format(&e)
+                    "LIS3DH not configured: {=str}; check the wiring; retrying in 1 s",
+                    sensor_error(&e)
                 );
                 delay.delay_ms(1000);
             }
@@ -58,11 +56,29 @@ where
 }
 
 /// One log line for one window's outcome.
-pub fn log<EI: Debug, EP: Debug>(result: &Result<Report, AppError<EI, EP>>) {
+///
+/// Errors are logged through embedded-hal's error kinds, not the HALs' own types: those do not
+/// all implement `defmt::Format`, and formatting them with `core::fmt` would add about 10 KiB
+/// of formatting code to the firmware.
+pub fn log<EI: i2c::Error, EP: digital::Error>(result: &Result<Report, AppError<EI, EP>>) {
     let r = match result {
         Ok(r) => r,
-        Err(e) => {
-            defmt::warn!("window dropped: {}", defmt::Debug2Format(e));
+        Err(AppError::Sensor(e)) => {
+            defmt::warn!("window dropped: {=str}", sensor_error(e));
+            return;
+        }
+        Err(AppError::Button(e)) => {
+            defmt::warn!(
+                "window dropped: button pin error ({=str})",
+                match e.kind() {
+                    digital::ErrorKind::Other => "other",
+                    _ => "unknown",
+                }
+            );
+            return;
+        }
+        Err(AppError::Train(e)) => {
+            defmt::warn!("window dropped: training step failed: {}", e);
             return;
         }
     };
@@ -101,5 +117,23 @@ pub fn log<EI: Debug, EP: Debug>(result: &Result<Report, AppError<EI, EP>>) {
             f.mad_mg[1],
             f.mad_mg[2]
         ),
+    }
+}
+
+/// A sensor error in words.
+fn sensor_error<E: i2c::Error>(e: &lis3dh::Error<E>) -> &'static str {
+    match e {
+        lis3dh::Error::WrongDevice(_) => "WHO_AM_I is not 0x33 (another part, or SA0 high: 0x19)",
+        lis3dh::Error::NotReady => "no new data for 0.2 s (sensor reset or unpowered?)",
+        lis3dh::Error::I2c(e) => match e.kind() {
+            i2c::ErrorKind::NoAcknowledge(NoAcknowledgeSource::Address) => {
+                "I2C: no acknowledge of the address (wiring, power, pull-ups?)"
+            }
+            i2c::ErrorKind::NoAcknowledge(_) => "I2C: no acknowledge",
+            i2c::ErrorKind::Bus => "I2C: bus error",
+            i2c::ErrorKind::ArbitrationLoss => "I2C: arbitration lost",
+            i2c::ErrorKind::Overrun => "I2C: overrun",
+            _ => "I2C: other error",
+        },
     }
 }
