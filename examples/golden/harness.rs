@@ -807,11 +807,28 @@ impl Summary {
         self.record(case, f64::NAME, tol64, r64);
         // Lion's counted allowance: an element whose reference `c` is a tie may land 2·lr away;
         // it is counted and put back on torch's trajectory so later steps are still compared.
+        //
+        // A tie is a `|c|` below what f32 can resolve: [`LION_TIE`] of the current terms, or twice
+        // a running bound on f32's error in `c`, whichever is larger. The running bound matters
+        // when `m` has decayed from large past gradients: its absolute error is then set by the
+        // past terms, not the current ones. Per element, with `u = 2^-24`:
+        // `E_t = β2·E_{t−1} + 3u·(β2·|m_{t−1}| + (1−β2)·|g_t|)` (f32's `m`: the rounding of `g`,
+        // of the product and of the sum, each step) and the error of `c_t` is
+        // `β1·E_{t−1} + 3u·(β1·|m_{t−1}| + (1−β1)·|g_t|)`; `m` is tracked here in f64.
+        let (b1, b2) = case.hyper.betas;
+        let u = f64::from(f32::EPSILON) / 2.0;
+        let mut m_ref = vec![0.0f64; case.n];
+        let mut m_err = vec![0.0f64; case.n];
         let mut lion = |t: usize, start: usize, p: &mut [f32]| -> usize {
             let Some(c) = cs.get(t) else { return 0 };
-            let (b1, mut flips) = (case.hyper.betas.0, 0);
+            let mut flips = 0;
             for (i, p) in p.iter_mut().enumerate() {
                 let k = start + i;
+                let (g_signed, m_prev, e_prev) = (case.grads[t][k], m_ref[k], m_err[k]);
+                let g_abs = g_signed.abs();
+                let c_err = b1 * e_prev + 3.0 * u * (b1 * m_prev.abs() + (1.0 - b1) * g_abs);
+                m_ref[k] = b2 * m_prev + (1.0 - b2) * g_signed;
+                m_err[k] = b2 * e_prev + 3.0 * u * (b2 * m_prev.abs() + (1.0 - b2) * g_abs);
                 let torch = case.params[t][k];
                 if mixed(f64::from(*p), torch) <= tol32 {
                     continue;
@@ -821,7 +838,10 @@ impl Summary {
                 let scale = (c[k] - (1.0 - b1) * g).abs() + ((1.0 - b1) * g).abs();
                 let jump = (f64::from(*p) - torch).abs();
                 let two_lr = 2.0 * case.hyper.lr;
-                if c[k].abs() <= LION_TIE * scale && (jump - two_lr).abs() <= 1e-6 * (1.0 + two_lr)
+                let tie = (LION_TIE * scale).max(2.0 * c_err);
+                // The flip is the whole difference: what is left once it is undone is within the
+                // bar (the element may already have carried an error up to the bar before).
+                if c[k].abs() <= tie && (jump - two_lr).abs() <= tol32 * (1.0 + torch.abs())
                 {
                     *p = torch as f32;
                     flips += 1;
