@@ -40,6 +40,16 @@ pub trait Num: StateValue + PartialOrd {
     /// Every step checks all gradients with this before it writes anything.
     fn is_usable_gradient(self) -> bool;
 
+    /// The index of the first gradient in `grads` that
+    /// [`is_usable_gradient`](Num::is_usable_gradient) rejects, or `None` if all are usable.
+    ///
+    /// This is the check every step runs over all its gradients before it writes anything, so it
+    /// is on the hot path; a type may override it with a faster scan that gives the same answer.
+    #[inline]
+    fn first_unusable(grads: &[Self]) -> Option<usize> {
+        grads.iter().position(|g| !g.is_usable_gradient())
+    }
+
     /// Converts from `f64`, rounding to the nearest representable value.
     fn from_f64(x: f64) -> Self;
 

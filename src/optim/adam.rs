@@ -200,18 +200,35 @@ macro_rules! float_adam {
                     lerp_from_m: bool,
                     prep: impl Fn($t, $t) -> ($t, $t) + Copy,
                 ) {
-                    let pgmv = params
-                        .iter_mut()
-                        .zip(grads)
-                        .zip(m.iter_mut().zip(v.iter_mut()));
                     match vmax {
                         Some(vmax) => {
+                            let pgmv = params
+                                .iter_mut()
+                                .zip(grads)
+                                .zip(m.iter_mut().zip(v.iter_mut()));
                             for (((p, &g), (m, v)), vm) in pgmv.zip(vmax.iter_mut()) {
                                 element(p, g, m, v, Some(vm), c, lerp_from_m, prep);
                             }
                         }
                         None => {
-                            for ((p, &g), (m, v)) in pgmv {
+                            // Two elements per iteration: the loop's address arithmetic and
+                            // branch are shared (measured on a Cortex-M4F, see boards/).
+                            let mut p2 = params.chunks_exact_mut(4);
+                            let mut g2 = grads.chunks_exact(4);
+                            let mut m2 = m.chunks_exact_mut(4);
+                            let mut v2 = v.chunks_exact_mut(4);
+                            for (((p, g), m), v) in (&mut p2).zip(&mut g2).zip(&mut m2).zip(&mut v2)
+                            {
+                                for ((p, &g), (m, v)) in
+                                    p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()))
+                                {
+                                    element(p, g, m, v, None, c, lerp_from_m, prep);
+                                }
+                            }
+                            let rest = p2.into_remainder().iter_mut().zip(g2.remainder());
+                            let rest =
+                                rest.zip(m2.into_remainder().iter_mut().zip(v2.into_remainder()));
+                            for ((p, &g), (m, v)) in rest {
                                 element(p, g, m, v, None, c, lerp_from_m, prep);
                             }
                         }

@@ -285,7 +285,7 @@ pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
             }
         }
         let g = grads.get(range.clone()).unwrap_or_default();
-        if let Some(pos) = g.iter().position(|g| !g.is_usable_gradient()) {
+        if let Some(pos) = S::first_unusable(g) {
             return Err(Error::NonFiniteGradient {
                 index: range.start + pos,
             });
