@@ -36,10 +36,10 @@ fn main() -> ! {
     let mut delay = Delay::new(cp.SYST);
 
     defmt::info!(
-        "edgetune on nRF52840: 6-8-2 network, f32, training state {=usize} bytes",
+        "edgetune on nRF52840: 6-8-2 network pretrained on a PC, head learns here in f32, training state {=usize} bytes",
         core::mem::size_of::<App<f32>>()
     );
-    let app = match App::<f32>::new(0x5EED) {
+    let app = match App::<f32>::pretrained() {
         Ok(app) => app,
         Err(e) => defmt::panic!("{}", e),
     };

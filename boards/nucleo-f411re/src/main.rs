@@ -30,10 +30,10 @@ fn main() -> ! {
     let mut delay = cp.SYST.delay(&rcc.clocks);
 
     defmt::info!(
-        "edgetune on STM32F411RE: 6-8-2 network, f32, training state {=usize} bytes",
+        "edgetune on STM32F411RE: 6-8-2 network pretrained on a PC, head learns here in f32, training state {=usize} bytes",
         core::mem::size_of::<App<f32>>()
     );
-    let app = match App::<f32>::new(0x5EED) {
+    let app = match App::<f32>::pretrained() {
         Ok(app) => app,
         Err(e) => defmt::panic!("{}", e),
     };

@@ -65,10 +65,10 @@ fn main() -> ! {
     let mut delay = Timer::new(pac.TIMER, &mut pac.RESETS, &clocks);
 
     defmt::info!(
-        "edgetune on RP2040: 6-8-2 network, I16F16, training state {=usize} bytes",
+        "edgetune on RP2040: 6-8-2 network pretrained on a PC, head learns here in I16F16, training state {=usize} bytes",
         core::mem::size_of::<App<I16F16>>()
     );
-    let app = match App::<I16F16>::new(0x5EED) {
+    let app = match App::<I16F16>::pretrained() {
         Ok(app) => app,
         Err(e) => defmt::panic!("{}", e),
     };

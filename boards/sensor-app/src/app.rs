@@ -27,17 +27,30 @@ use crate::features::{Features, FEATURES, WINDOW};
 use crate::lis3dh::{self, Accel, Lis3dh};
 
 edgetune::mlp! {
-    /// The classifier: six window features, eight tanh units, two logits (released, held).
-    /// Every layer trains.
+    /// The device's classifier: six window features, eight tanh units, two logits (released,
+    /// held). The feature layer (6 × 8 weights and 8 biases) is frozen as pretrained on the PC;
+    /// only the head (8 × 2 weights and 2 biases) learns on the device.
     pub struct Net {
+        dense 6 -> 8, tanh, frozen;
+        dense 8 -> 2;
+        loss softmax_cross_entropy;
+    }
+}
+
+edgetune::mlp! {
+    /// The same network with every layer trained: what `boards/tools/accel-pretrain` trains on
+    /// the PC. Same parameter layout as [`Net`] (torch order), so its weights load into `Net`.
+    pub struct FullNet {
         dense 6 -> 8, tanh;
         dense 8 -> 2;
         loss softmax_cross_entropy;
     }
 }
 
-/// Parameters of [`Net`]: 6·8 + 8 + 8·2 + 2 = 74, all trained.
+/// Parameters of [`Net`]: 6·8 + 8 + 8·2 + 2 = 74.
 pub const PARAMS: usize = Net::<f32>::PARAMS;
+/// Parameters the device trains: the head, 8·2 + 2 = 18.
+pub const TRAINABLE: usize = Net::<f32>::TRAINABLE;
 /// Classes: 0 = button released, 1 = button held.
 pub const CLASSES: usize = 2;
 /// Windows kept per class in the replay buffers.
@@ -47,7 +60,7 @@ pub const HALF_BATCH: usize = 4;
 /// Adam steps after every labelled window.
 pub const STEPS_PER_WINDOW: usize = 4;
 /// Adam's learning rate.
-pub const LR: f64 = 0.02;
+pub const LR: f64 = 0.05;
 /// Windows the running accuracy covers.
 pub const RECENT: u32 = 20;
 
@@ -164,13 +177,13 @@ pub struct Report {
 
 /// The whole training state. `S` is the number type: `f32` on an FPU, `I16F16` without.
 ///
-/// RAM: the network (`size_of::<Net<S>>()`: parameters, gradients, kept activations,
-/// scratch), Adam's two moments (2 × 74 values), two replay buffers of 32 windows × 6 values,
-/// and a few counters: 2 968 bytes for `App<f32>` on a 64-bit host (printed, and checked to be
+/// RAM: the network (`size_of::<Net<S>>()`: 74 parameters, 18 gradients, kept activations,
+/// scratch), Adam's two moments (2 × 18 values), two replay buffers of 32 windows × 6 values,
+/// and a few counters: 2 296 bytes for `App<f32>` on a 64-bit host (printed, and checked to be
 /// at most 4 KiB, by the host tests); the firmware's `.bss` figures are in each board's README.
 pub struct App<S: Scalar + AdamNum> {
     net: Net<S>,
-    opt: Adam<S, PARAMS>,
+    opt: Adam<S, TRAINABLE>,
     replay: [SampleBuffer<[S; FEATURES], PER_CLASS>; CLASSES],
     history: u32,
     scored: u32,
@@ -178,34 +191,37 @@ pub struct App<S: Scalar + AdamNum> {
 }
 
 impl<S: Scalar + AdamNum> App<S> {
-    /// A fresh network: Glorot-uniform weights drawn from a PCG32 seeded with `seed`
-    /// (`±sqrt(6 / (fan_in + fan_out))`), zero biases, Adam at [`LR`], empty buffers.
+    /// The network pretrained on the PC ([`crate::pretrained::PARAMS`]), Adam at [`LR`] on
+    /// the head, empty buffers. What the firmware starts from.
     ///
     /// # Errors
     /// Only if the constants above were inconsistent ([`TrainFailure::Optim`]).
-    pub fn new(seed: u64) -> Result<Self, TrainFailure> {
-        let mut rng = Pcg32::seeded(seed);
-        let mut params = [S::from_f64(0.0); PARAMS];
-        // Torch order: W0 (8 × 6), b0 (8), W1 (2 × 8), b1 (2).
-        // (first element, weights, sqrt(6 / (fan_in + fan_out))).
-        let layers: [(usize, usize, f64); 2] = [
-            (0, 6 * 8, 0.654_653_670_707_977_1),         // sqrt(6 / 14)
-            (6 * 8 + 8, 8 * 2, 0.774_596_669_241_483_4), // sqrt(6 / 10)
-        ];
-        for (start, count, bound) in layers {
-            for p in params.iter_mut().skip(start).take(count) {
-                let u = f64::from(rng.next_u32()) / 4_294_967_296.0;
-                *p = S::from_f64((2.0 * u - 1.0) * bound);
-            }
-        }
+    pub fn pretrained() -> Result<Self, TrainFailure> {
+        Self::with_params(&crate::pretrained::PARAMS.map(f64::from))
+    }
+
+    /// A network whose feature layer is random ([`glorot`] with `seed`): what the device could
+    /// do without pretraining. For comparison in the tests.
+    ///
+    /// # Errors
+    /// As [`pretrained`](App::pretrained).
+    pub fn seeded(seed: u64) -> Result<Self, TrainFailure> {
+        Self::with_params(&glorot(seed))
+    }
+
+    /// A network with the given parameters (torch order: W0 row by row, b0, W1, b1).
+    ///
+    /// # Errors
+    /// As [`pretrained`](App::pretrained).
+    pub fn with_params(params: &[f64; PARAMS]) -> Result<Self, TrainFailure> {
         let mut net = Net::<S>::zeroed();
-        net.import(&params)?;
+        net.import(&params.map(S::from_f64))?;
         Ok(App {
             net,
             opt: Adam::new(AdamConfig::adam(LR))?,
             replay: [
-                SampleBuffer::new(Policy::Reservoir, seed ^ 0x5eed_0001),
-                SampleBuffer::new(Policy::Reservoir, seed ^ 0x5eed_0002),
+                SampleBuffer::new(Policy::Reservoir, 0x5eed_0001),
+                SampleBuffer::new(Policy::Reservoir, 0x5eed_0002),
             ],
             history: 0,
             scored: 0,
@@ -324,8 +340,13 @@ impl<S: Scalar + AdamNum> App<S> {
     }
 
     /// The network's parameters, torch order.
-    pub fn params(&self) -> &[S; PARAMS] {
-        self.net.trainable()
+    ///
+    /// # Errors
+    /// Only if the constants above were inconsistent ([`TrainFailure::Optim`]).
+    pub fn params(&self) -> Result<[S; PARAMS], TrainFailure> {
+        let mut out = [S::from_f64(0.0); PARAMS];
+        self.net.export(&mut out)?;
+        Ok(out)
     }
 
     fn recent_right(&self) -> u8 {
@@ -336,4 +357,23 @@ impl<S: Scalar + AdamNum> App<S> {
     fn stored(&self) -> [u16; CLASSES] {
         self.replay.each_ref().map(|b| b.len() as u16)
     }
+}
+
+/// Glorot-uniform initial parameters of [`Net`] / [`FullNet`] from a PCG32 seeded with `seed`:
+/// weights uniform in `±sqrt(6 / (fan_in + fan_out))`, biases zero, torch order.
+pub fn glorot(seed: u64) -> [f64; PARAMS] {
+    let mut rng = Pcg32::seeded(seed);
+    let mut params = [0.0; PARAMS];
+    // (first element, weights, sqrt(6 / (fan_in + fan_out))).
+    let layers: [(usize, usize, f64); 2] = [
+        (0, 6 * 8, 0.654_653_670_707_977_1),         // sqrt(6 / 14)
+        (6 * 8 + 8, 8 * 2, 0.774_596_669_241_483_4), // sqrt(6 / 10)
+    ];
+    for (start, count, bound) in layers {
+        for p in params.iter_mut().skip(start).take(count) {
+            let u = f64::from(rng.next_u32()) / 4_294_967_296.0;
+            *p = (2.0 * u - 1.0) * bound;
+        }
+    }
+    params
 }

@@ -18,9 +18,12 @@
 //! [`app::AppError`]).
 //!
 //! # What is learned where
-//! Nothing is pretrained: the feature extraction is fixed (hand-written, [`features`]) and the
-//! whole network ([`app::Net`], 6-8-2, 74 parameters) starts from a seeded random
-//! initialisation and is trained on the device only.
+//! - Fixed, hand-written: the window features ([`features`]).
+//! - Pretrained on a PC ([`pretrained`], written by `boards/tools/accel-pretrain`): the whole
+//!   6-8-2 network, with edgetune, on synthetic windows ([`synth`], feature `synth`) of a board
+//!   lying still versus shaken hard. No real sensor data was used.
+//! - Learned on the device: the head (the last layer, 18 of the 74 parameters), from the user's
+//!   own windows and button; the feature layer stays as pretrained ([`app::Net`]).
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -30,6 +33,9 @@ pub mod features;
 #[cfg(feature = "defmt")]
 pub mod firmware;
 pub mod lis3dh;
+pub mod pretrained;
+#[cfg(feature = "synth")]
+pub mod synth;
 
 pub use app::{App, AppError, Button, Report};
 pub use features::{Features, FEATURES, WINDOW};
