@@ -841,8 +841,7 @@ impl Summary {
                 let tie = (LION_TIE * scale).max(2.0 * c_err);
                 // The flip is the whole difference: what is left once it is undone is within the
                 // bar (the element may already have carried an error up to the bar before).
-                if c[k].abs() <= tie && (jump - two_lr).abs() <= tol32 * (1.0 + torch.abs())
-                {
+                if c[k].abs() <= tie && (jump - two_lr).abs() <= tol32 * (1.0 + torch.abs()) {
                     *p = torch as f32;
                     flips += 1;
                 }
