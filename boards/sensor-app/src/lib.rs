@@ -12,16 +12,16 @@
 //! - `firmware` (feature `defmt`): the boards' main loop, `firmware::run`: configure the
 //!   sensor, then one [`App::cycle`] after another, each logged over defmt.
 //!
-//! Nothing is allocated: the whole training state is one [`app::App`] (a few KiB, see
-//! [`app::App`]'s docs), which the firmware keeps in a `static`. No function here panics on data
+//! Nothing is allocated: the whole training state is one [`app::App`] (2 280 bytes for
+//! `App<f32>` on a 32-bit target, see its docs), which the firmware keeps in a `static`. No function here panics on data
 //! from the bus, the button or the network: every failure is a typed error ([`lis3dh::Error`],
 //! [`app::AppError`]).
 //!
 //! # What is learned where
 //! - Fixed, hand-written: the window features ([`features`]).
 //! - Pretrained on a PC ([`pretrained`], written by `boards/tools/accel-pretrain`): the whole
-//!   6-8-2 network, with edgetune, on synthetic windows ([`synth`], feature `synth`) of a board
-//!   lying still versus shaken hard. No real sensor data was used.
+//!   6-8-2 network, with edgetune, on synthetic windows (module `synth`, feature `synth`) of a
+//!   board lying still versus shaken hard. No real sensor data was used.
 //! - Learned on the device: the head (the last layer, 18 of the 74 parameters), from the user's
 //!   own windows and button; the feature layer stays as pretrained ([`app::Net`]).
 #![no_std]
