@@ -15,6 +15,9 @@ use nrf52840_hal::twim::{self, Twim};
 use nrf52840_hal::{pac, Delay};
 use sensor_app::{firmware, Address, App, Button, Lis3dh};
 
+/// The training state's RAM on this target (README, "Size"), checked at compile time.
+const _: () = assert!(core::mem::size_of::<App<f32>>() == 2280);
+
 #[entry]
 fn main() -> ! {
     let (Some(p), Some(cp)) = (pac::Peripherals::take(), pac::CorePeripherals::take()) else {

@@ -12,6 +12,9 @@ use cortex_m_rt::entry;
 use sensor_app::{firmware, Address, App, Button, Lis3dh};
 use stm32f4xx_hal::{i2c::I2c, pac, prelude::*, rcc::Config};
 
+/// The training state's RAM on this target (README, "Size"), checked at compile time.
+const _: () = assert!(core::mem::size_of::<App<f32>>() == 2280);
+
 #[entry]
 fn main() -> ! {
     let (Some(dp), Some(cp)) = (pac::Peripherals::take(), cortex_m::Peripherals::take()) else {

@@ -24,6 +24,9 @@ pub static BOOT2_FIRMWARE: [u8; 256] = rp2040_boot2::BOOT_LOADER_W25Q080;
 /// The Pico's crystal.
 const XTAL_FREQ_HZ: u32 = 12_000_000;
 
+/// The training state's RAM on this target (README, "Size"), checked at compile time.
+const _: () = assert!(core::mem::size_of::<App<I16F16>>() == 2288);
+
 #[hal::entry]
 fn main() -> ! {
     let Some(mut pac) = pac::Peripherals::take() else {
