@@ -3,8 +3,24 @@
 # instruction counting: `bench` (instructions per parameter per optimizer step) and `finetune`
 # (fine-tunes a pretrained digits network on the device after a sensor change; its verdict
 # must be PASS; it also counts instructions per training step, one sample and one mini-batch,
-# per multiply-accumulate). Compare the counts with boards/baseline.toml and print one combined
-# table, the fine-tuning results, and a flash/RAM budget table per firmware.
+# per multiply-accumulate). Then run each board's on-target tests (defmt-test, in QEMU) and check
+# that their expected values are fresh. Compare the counts with boards/baseline.toml and print
+# one combined table, the fine-tuning results, a flash/RAM budget table per firmware, and the
+# on-target test summary. Last, run scripts/hw-boards.sh (the real boards) if it exists.
+#
+# On-target tests (boards/qemu-cortex-*/tests/optim.rs, layers.rs; harness = false, defmt-test):
+# `cargo test --release` per board (Debian route: with -Zbuild-std=core -Zpanic-abort-tests, so
+# the tests and their dependencies share one core), the board's runner (run-qemu.sh) running
+# each test binary in QEMU. They check that a step on the target gives the host's result for the
+# same input bits: every optimizer and the dense/activation/softmax-CE layers and an mlp!
+# training step, bit for bit in I16F16 and I8F24; in f32 bit for bit on the Cortex-M4F and on
+# the Cortex-M0 wherever no square root is taken, else within a per-element bound derived in
+# the M0's tests/optim.rs. The expected bits are boards/common-data/target_expect.rs, written
+# on the host by boards/tools/target-expect from the same case code. Freshness check: the script
+# regenerates that file into a temporary file (host cargo) and FAILS if it differs from the
+# committed one, so a library change that alters any result must commit the regenerated file
+# (`cd boards/tools/target-expect && cargo run --release`). The summary table gives, per board
+# and test binary, the tests passed and the largest f32 distance from the host in ulps.
 #
 # Usage: scripts/embedded.sh                    build, run, compare with the baseline
 #        scripts/embedded.sh --update-baseline  build, run, rewrite boards/baseline.toml
@@ -31,8 +47,11 @@
 #
 # Also exits non-zero if a build fails, a firmware reports a failure (its semihosting exit
 # status is QEMU's exit status; finetune fails unless the loss fell and held-out accuracy
-# reached its threshold), an output has no "bench: PASS" / "finetune: PASS" line, or a run exceeds
-# EMBEDDED_TIMEOUT seconds (default 120).
+# reached its threshold), an output has no "bench: PASS" / "finetune: PASS" line, a run exceeds
+# EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
+# on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
+# fails) or a test binary does not end with "all tests passed!", the expected-values file is
+# stale, or scripts/hw-boards.sh exists and fails.
 #
 # Toolchain, per target: rustup's target if installed (plain `cargo build`); otherwise Debian's
 # rustc-web/cargo-web/rust-web-src, building core from source:
@@ -43,7 +62,8 @@
 #
 # Environment: EMBEDDED_TIMEOUT (seconds per run), EMBEDDED_TARGET_DIR (default boards/target),
 # EMBEDDED_CLEAN=1 (remove the target dir first: a cold build), EMBEDDED_BOARDS (space-separated
-# subset, e.g. "qemu-cortex-m4"; --update-baseline needs all boards).
+# subset, e.g. "qemu-cortex-m4"; --update-baseline needs all boards), EMBEDDED_TESTS=0 (skip
+# the on-target tests and the freshness check), EMBEDDED_HW=0 (skip scripts/hw-boards.sh).
 set -euo pipefail
 
 update=false
@@ -65,6 +85,7 @@ BOARDS="${EMBEDDED_BOARDS:-$ALL_BOARDS}"
 TIMEOUT="${EMBEDDED_TIMEOUT:-120}"
 DEBIAN_RUSTC="${DEBIAN_RUSTC:-/usr/bin/rustc}"
 DEBIAN_CARGO="${DEBIAN_CARGO:-/usr/bin/cargo}"
+RUN_TESTS="${EMBEDDED_TESTS:-1}"
 
 # board -> target, QEMU machine description
 board_target() {
@@ -182,6 +203,7 @@ fi
 run_dir="$(mktemp -d)"
 trap 'rm -rf "$run_dir"' EXIT
 failed=()
+test_failed=()
 timings=()
 
 for b in $BOARDS; do
@@ -190,11 +212,17 @@ for b in $BOARDS; do
     if rustup_has_target "$target"; then
         route="rustup target $target"
         build_cmd=(env -u RUSTC -u RUSTC_BOOTSTRAP cargo build --release --target-dir "$target_dir")
+        test_cmd=(env -u RUSTC -u RUSTC_BOOTSTRAP cargo test --release --target-dir "$target_dir")
         rustc_version="$(cd "$board" && env -u RUSTC rustc -V)"
     elif debian_route_ok; then
         route="Debian rustc-web, -Zbuild-std=core"
         build_cmd=(env RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1
             "$DEBIAN_CARGO" build --release -Zbuild-std=core --target-dir "$target_dir")
+        # -Zpanic-abort-tests: without it the test targets get another panic strategy than their
+        # dependencies, so build-std builds core twice ("duplicate lang item").
+        test_cmd=(env RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1
+            "$DEBIAN_CARGO" test --release -Zbuild-std=core -Zpanic-abort-tests
+            --target-dir "$target_dir")
         rustc_version="$("$DEBIAN_RUSTC" -V)"
     else
         echo "error: no toolchain can build $target (rustup target add $target, or Debian rustc-web)" >&2
@@ -240,8 +268,103 @@ for b in $BOARDS; do
             failed+=("$b/$bin")
         fi
     done
-    timings+=("$b: build ${build_secs}s, run ${run_secs}s (bench + finetune)")
+    test_time=""
+    if [ "$RUN_TESTS" = 1 ]; then
+        echo
+        echo "==> on-target tests of boards/$b (defmt-test) on QEMU $(board_machine "$b") (timeout $((2 * TIMEOUT))s)"
+        echo "    (cd boards/$b && ${test_cmd[*]} --no-fail-fast)"
+        tlog="$run_dir/$b.tests.log"
+        test_start=$SECONDS
+        if ! (cd "$board" && "${test_cmd[@]}" --no-run); then
+            echo "embedded: $b on-target tests FAILED (build)" >&2
+            test_failed+=("$b/tests (build)")
+            : >"$tlog"
+        else
+            set +e
+            (cd "$board" && timeout "$((2 * TIMEOUT))" "${test_cmd[@]}" --no-fail-fast) 2>&1 | tee "$tlog"
+            test_rc="${PIPESTATUS[0]}"
+            set -e
+            if [ "$test_rc" = 124 ]; then
+                echo "embedded: $b on-target tests FAILED (timed out after $((2 * TIMEOUT))s)" >&2
+                test_failed+=("$b/tests (timeout)")
+            elif [ "$test_rc" != 0 ]; then
+                echo "embedded: $b on-target tests FAILED (cargo test exit status $test_rc)" >&2
+                test_failed+=("$b/tests")
+            fi
+        fi
+        # One summary row per test binary; a binary that did not end with "all tests passed!",
+        # or a missing one, is a failure.
+        if ! python3 - "$b" "$tlog" "$run_dir/tests.rows" optim layers <<'PY'; then
+import re, sys
+board, log, rows, *expected = sys.argv[1:]
+sections = []
+cur = None
+for line in open(log, errors="replace"):
+    m = re.search(r"^\s*Running tests/(\w+)\.rs \(", line)
+    if m:
+        cur = {"name": m.group(1), "ran": 0, "total": 0, "ok": False, "ulp": None, "measured": None}
+        sections.append(cur)
+        continue
+    if cur is None:
+        continue
+    m = re.search(r"\((\d+)/(\d+)\) running `", line)
+    if m:
+        cur["ran"], cur["total"] = int(m.group(1)), int(m.group(2))
+    if "all tests passed!" in line:
+        cur["ok"] = True
+    m = re.search(r"check f32 .*max (\d+) ulp", line)
+    if m:
+        cur["ulp"] = max(cur["ulp"] or 0, int(m.group(1)))
+    m = re.search(r"measured f32 .*max (\d+) ulp", line)
+    if m:
+        cur["measured"] = max(cur["measured"] or 0, int(m.group(1)))
+bad = False
+with open(rows, "a") as out:
+    for s in sections:
+        passed = s["total"] if s["ok"] else max(s["ran"] - 1, 0)
+        status = "pass" if s["ok"] else "FAIL"
+        bad |= not s["ok"]
+        ulp = "-" if s["ulp"] is None else str(s["ulp"])
+        note = "" if s["measured"] is None else f"(steps 2-3 of the f32 Adam mlp, not asserted: {s['measured']} ulp)"
+        out.write(f"{board}\t{s['name']}\t{passed}/{s['total']}\t{status}\t{ulp}\t{note}\n")
+    for name in expected:
+        if name not in [s["name"] for s in sections]:
+            out.write(f"{board}\t{name}\t-\tMISSING\t-\t\n")
+            bad = True
+sys.exit(1 if bad else 0)
+PY
+            case " ${test_failed[*]} " in
+                *" $b/tests"*) ;;
+                *) test_failed+=("$b/tests") ;;
+            esac
+        fi
+        test_time=", on-target tests $((SECONDS - test_start))s (build + run)"
+    fi
+    timings+=("$b: build ${build_secs}s, run ${run_secs}s (bench + finetune)$test_time")
 done
+
+# ---- freshness of the on-target tests' expected values ---------------------------------------
+expect_rel=boards/common-data/target_expect.rs
+fresh_status="skipped (EMBEDDED_TESTS=0)"
+if [ "$RUN_TESTS" = 1 ]; then
+    echo
+    echo "==> freshness: regenerating $expect_rel with boards/tools/target-expect (host cargo)"
+    echo "    (cd boards/tools/target-expect && cargo run --release -- TMPFILE)"
+    fresh="$run_dir/target_expect.rs"
+    if ! (cd "$boards_dir/tools/target-expect" &&
+        env -u RUSTC -u RUSTC_BOOTSTRAP cargo run --release -q -- "$fresh"); then
+        fresh_status="FAIL (the generator failed)"
+        test_failed+=("freshness")
+    elif ! cmp -s "$fresh" "$repo_root/$expect_rel"; then
+        diff -u "$repo_root/$expect_rel" "$fresh" | head -n 40 || true
+        echo "embedded: $expect_rel is stale: the library's results changed. Regenerate it" >&2
+        echo "    (cd boards/tools/target-expect && cargo run --release) and commit it with the change." >&2
+        fresh_status="FAIL (stale: regenerate and commit it)"
+        test_failed+=("freshness")
+    else
+        fresh_status="up to date (regenerated file identical)"
+    fi
+fi
 
 echo
 echo "==> conditions"
@@ -251,15 +374,50 @@ for t in "${timings[@]}"; do
     echo "    time:       $t"
 done
 
-if [ "${#failed[@]}" -gt 0 ]; then
-    echo "embedded: FAIL (firmware failed on: ${failed[*]})" >&2
+if [ "$RUN_TESTS" = 1 ]; then
+    echo
+    echo "==> on-target tests (defmt-test in QEMU; expected values from the host, $expect_rel)"
+    {
+        printf 'board\ttest binary\ttests passed\tresult\tmax f32 ulp\tnote\n'
+        cat "$run_dir/tests.rows" 2>/dev/null || true
+    } | python3 -c '
+import sys
+rows = [line.rstrip("\n").split("\t") for line in sys.stdin]
+widths = [max(len(r[i]) for r in rows if len(r) > i) for i in range(len(rows[0]))]
+for r in rows:
+    print("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+'
+    echo "    fixed point (I16F16, I8F24) is asserted bit-identical; f32 bounds: see each board's tests/optim.rs"
+    echo "    freshness of $expect_rel: $fresh_status"
+fi
+
+if [ "${#failed[@]}" -gt 0 ] || [ "${#test_failed[@]}" -gt 0 ]; then
+    [ "${#failed[@]}" -eq 0 ] || echo "embedded: FAIL (firmware failed on: ${failed[*]})" >&2
+    [ "${#test_failed[@]}" -eq 0 ] || echo "embedded: FAIL (on-target tests failed: ${test_failed[*]})" >&2
     exit 1
 fi
+
+# The real boards' script, when present (it builds and sizes them; nothing runs in QEMU).
+run_hw_boards() {
+    local hw="$repo_root/scripts/hw-boards.sh"
+    [ -e "$hw" ] || return 0
+    if [ "${EMBEDDED_HW:-1}" = 0 ]; then
+        echo "==> EMBEDDED_HW=0: not running scripts/hw-boards.sh"
+        return 0
+    fi
+    echo
+    echo "==> scripts/hw-boards.sh (real boards)"
+    if ! bash "$hw"; then
+        echo "embedded: FAIL (scripts/hw-boards.sh failed)" >&2
+        exit 1
+    fi
+}
 
 # shellcheck disable=SC2086 # $BOARDS is a word list
 if $update; then
     echo
     python3 "$boards_dir/report.py" "$baseline" "$run_dir" $BOARDS --write-baseline
+    run_hw_boards
     echo "embedded: PASS (baseline rewritten; commit boards/baseline.toml with the change that explains it)"
     exit 0
 fi
@@ -285,4 +443,5 @@ if [ "$report_rc" != 0 ]; then
     echo "embedded: FAIL" >&2
     exit 1
 fi
+run_hw_boards
 echo "embedded: PASS"
