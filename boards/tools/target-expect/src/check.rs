@@ -153,8 +153,10 @@ pub struct SqrtModel {
 /// `E_t = E_{t−1} + F_t + 1.5·ulp(p_t) [+ ulp(p_{t−1}) with decoupled decay]` (both sides round
 /// the new parameter, and AdamW's decayed one, to nearest),
 ///
-/// and fails unless `|p_target − p_host| ≤ E_t` for every element and step. Returns the largest
-/// distance in ulps; logs it with the largest fraction of the bound used.
+/// and fails unless `|p_target − p_host| ≤ E_t` for every element and step. The bound is first
+/// order: products of two relative errors (about `2^-45`) are left out. Returns the largest
+/// distance in ulps; logs it with the largest bound in ulps of the parameter and the largest
+/// fraction of the bound used.
 #[allow(clippy::too_many_arguments)]
 pub fn within_sqrt_model(
     ty: &str,
@@ -200,7 +202,11 @@ pub fn within_sqrt_model(
         for t in 0..steps {
             let (pb, p_prev) = (want[t * n + i], f64::from(f32::from_bits(prev)));
             let p = f64::from(f32::from_bits(pb));
-            let d = (p - model.decay * p_prev).abs() + ulp_of(pb);
+            // |u_t| ≤ |p_t − pd| + ½ulp(p_t), and pd = fl(d·p_{t−1}) is within ½ulp(p_{t−1}).
+            let mut d = (p - model.decay * p_prev).abs() + ulp_of(pb);
+            if model.decay != 1.0 {
+                d += ulp_of(prev);
+            }
             let g = f64::from(f32::from_bits(grads.get(t * n + i).copied().unwrap_or(0)));
             let fb = match model.feedback {
                 Feedback::None => 0.0,
@@ -232,9 +238,12 @@ pub fn within_sqrt_model(
                 }
                 Feedback::RmsPropCentered { lr, alpha, wd } => {
                     // v − ḡ² ≥ α^t·v for t steps (Cauchy–Schwarz: ḡ² ≤ (1 − α^t)·v), and
-                    // v ≥ (1 − α)·α^(t−k)·g'_k². The error moves g'/sqrt(v − ḡ²) by at most
-                    // wd·e·(1 + 2·|g'|/sqrt(v − ḡ²))/sqrt(v − ḡ²), and the update by lr times that;
-                    // |g'|/sqrt(v − ḡ²) ≤ (Δ_t + μ·Δ_{t−1})/lr.
+                    // v ≥ (1 − α)·α^(t−k)·g'_k², so sqrt(v − ḡ²) ≥ `lower`. An error e of the
+                    // parameters so far moves g' by wd·e and sqrt(v − ḡ²) by a relative
+                    // 2·wd·e/sqrt(v − ḡ²) at most (generously: for t ≤ 4 the weights of v and ḡ
+                    // sum to 0.04), so g'/avg moves by at most wd·e·(1 + 2·|g'/avg|)/lower, the
+                    // update by lr times that, with |g'/avg| = |b_t − μ·b_{t−1}| ≤
+                    // (Δ_t + μ·Δ_{t−1})/lr.
                     let gd = g + wd * p_prev;
                     let t1 = (t + 1) as i32;
                     let mut lower = 0.0f64;
