@@ -18,7 +18,8 @@
 //! losses and gradients are bit-identical (asserted: 0 ulp) and its parameters are one Adam step
 //! apart at most (asserted: the per-element bound of tests/optim.rs, ρ = 5.5). From step 2 on the
 //! difference runs through the next forward and backward passes; no bound is derived for that,
-//! so steps 2 and 3 are measured and logged, not asserted.
+//! so steps 2 and 3 are measured and logged, not asserted. Measured when written: step 1 losses
+//! 0 ulp, step 1 parameters 2 ulp (0.52 of the bound), steps 2 and 3 at most 4 ulp.
 #![no_std]
 #![no_main]
 
