@@ -3,9 +3,11 @@
 
     report.py BASELINE RUN_DIR BOARD... [--updated] [--write-baseline]
 
-RUN_DIR holds, per board, BOARD.log (the decoded defmt output of the firmware) and BOARD.size
-(`arm-none-eabi-size` of the ELF, Berkeley format). Prints one table of step-2 instructions per
-parameter for all boards against the baseline, and one flash/RAM budget table.
+RUN_DIR holds, per board, BOARD.log (the decoded defmt output of the firmware), BOARD.size
+(`arm-none-eabi-size` of the ELF, Berkeley format) and optionally BOARD.nm (`arm-none-eabi-nm -S
+-C` of the bench ELF). Prints one table of step-2 instructions per parameter for all boards
+against the baseline, one flash/RAM budget table and, given BOARD.nm, the flash of each
+optimizer's step.
 
 Exit status: 0 = pass; 1 = a figure grew by more than THRESHOLD_PCT over the baseline and
 --updated (the baseline file was changed in this commit or is uncommitted) was not given;
@@ -91,6 +93,44 @@ def parse_size(path):
         return {"text": text, "data": data, "bss": bss}
     except (OSError, IndexError, ValueError):
         return None
+
+
+STEP_RE = re.compile(
+    r"^[0-9a-f]+ ([0-9a-f]+) [tT] bench_common::step_once::<(.*)>$"
+)
+OPT_RE = re.compile(r"edgetune::optim::\w+::(\w+)<")
+
+
+def num_type(t):
+    """`f32`, or `I<int>F<frac>` for fixed::FixedI32 with typenum's fraction bits (MSB first)."""
+    if t.startswith("f32") or t.startswith("f64"):
+        return t[:3]
+    if t.startswith("fixed::FixedI32<"):
+        head = t.split(">, edgetune::")[0]
+        frac = int("".join(re.findall(r"B([01])", head)) or "0", 2)
+        return f"I{32 - frac}F{frac}"
+    return t.split("<")[0]
+
+
+def parse_nm(path):
+    """Sizes of the bench's `step_once::<T, Opt<T, N>, N>` functions, from `nm -S -C`:
+    [(optimizer, type, bytes)] in address order."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                m = STEP_RE.match(line.strip())
+                if not m:
+                    continue
+                args = m.group(2)
+                opt = OPT_RE.search(args)
+                out.append((opt.group(1) if opt else "?", num_type(args), int(m.group(1), 16)))
+    except OSError:
+        return None
+    opts = ["Sgd", "Momentum", "Adam", "RmsProp", "Adagrad", "Lion"]
+    types = ["f32", "I16F16", "I8F24"]
+    rank = lambda xs, x: xs.index(x) if x in xs else len(xs)  # noqa: E731
+    return sorted(out, key=lambda r: (rank(types, r[1]), rank(opts, r[0])))
 
 
 def toml_str(s):
@@ -295,6 +335,18 @@ def main(argv):
         ])
     table(["board", "text", "data", "bss", "stack peak", "flash used", "RAM used", "RAM",
            "RAM %"], bbody)
+
+    sizes = {b: parse_nm(os.path.join(run_dir, b + ".nm")) for b in boards}
+    if any(sizes.values()):
+        print()
+        print("flash of one optimizer step (bytes): the bench's `step_once::<T, Opt<T, N>, N>`, "
+              "with validation, per-step coefficients and every kernel variant inlined into it; "
+              "the shared soft-float (`__aeabi_*`) and libm routines it calls are not counted")
+        sbody = []
+        for b in boards:
+            for opt, ty, size in sizes[b] or []:
+                sbody.append([b, opt, ty, f"{size:,}"])
+        table(["board", "optimizer", "type", "bytes"], sbody)
 
     if finetune:
         print()
