@@ -512,4 +512,32 @@ mod tests {
             }
         }
     }
+
+    /// At `u32::MAX` steps the next step is refused with `StepCountOverflow`, and nothing moves:
+    /// parameters, moments and the count stay exactly as they were (f32 and I16F16).
+    #[test]
+    fn step_count_overflow_is_an_error_and_changes_nothing() {
+        use crate::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+        use fixed::types::I16F16;
+
+        let mut sgd = Sgd::<f32, 4>::new(SgdConfig::new(0.1)).unwrap();
+        let (mut p, g) = ([1.0f32, -2.0, 3.0, 0.5], [0.25f32; 4]);
+        sgd.step(&mut p, &g).unwrap();
+        *sgd.state_mut().1 = u32::MAX;
+        let before = p;
+        assert_eq!(sgd.step(&mut p, &g), Err(crate::Error::StepCountOverflow));
+        assert_eq!(p, before);
+        assert_eq!(sgd.step_count(), u32::MAX);
+
+        let mut adam = Adam::<I16F16, 4>::new(AdamConfig::adam(1e-2)).unwrap();
+        let mut q = [I16F16::from_num(0.5); 4];
+        let h = [I16F16::from_num(-0.125); 4];
+        adam.step(&mut q, &h).unwrap();
+        *adam.state_mut().1 = u32::MAX;
+        let (q0, m0, v0) = (q, *adam.exp_avg(), *adam.exp_avg_sq());
+        assert_eq!(adam.step(&mut q, &h), Err(crate::Error::StepCountOverflow));
+        assert_eq!(q, q0);
+        assert_eq!((*adam.exp_avg(), *adam.exp_avg_sq()), (m0, v0));
+        assert_eq!(adam.step_count(), u32::MAX);
+    }
 }
