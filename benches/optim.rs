@@ -47,6 +47,10 @@
 //! array, far beyond any last-level cache); `cache` uses 1 Mi elements (4 MiB per array), the
 //! size of one optimizer buffer at N = 1Mi, for the bound when everything stays in cache.
 //!
+//! # Diagnostics (`diagnostics/...`)
+//! At N = 1Mi, `f32`: the gradient check pass alone (as the library writes it, and a chunked
+//! branch-free form), and the naive Adam loop with edgetune's `f32` square root.
+//!
 //! # Criterion settings
 //! Warm-up 0.5 s, measurement 1 s, 20 samples, 10,000 bootstrap resamples, no plots: about 4 to 5
 //! minutes for the whole run (f64 rows included). Command-line options override them
@@ -321,6 +325,48 @@ fn bandwidth(c: &mut Criterion) {
     g.finish();
 }
 
+/// Where edgetune's `f32` time goes, at N = 1Mi: the non-finite gradient check as the library
+/// writes it (`position`, an early-exit loop) against a chunked branch-free form, and the naive
+/// Adam loop with edgetune's `f32` square root (`edgetune::num::sqrt::sqrt_f32`) instead of
+/// `f32::sqrt`.
+fn diagnostics(c: &mut Criterion) {
+    const N: usize = 1 << 20;
+    let mut g = c.benchmark_group("diagnostics");
+    let Data { mut params, grads } = data::<f32, N>();
+    g.throughput(Throughput::ElementsAndBytes {
+        elements: N as u64,
+        bytes: 4 * N as u64,
+    });
+    g.bench_function(BenchmarkId::new("gradcheck-position-f32", N), |b| {
+        b.iter(|| black_box(&grads[0]).iter().position(|g| !g.is_finite()))
+    });
+    g.bench_function(BenchmarkId::new("gradcheck-chunked-f32", N), |b| {
+        b.iter(|| {
+            black_box(&grads[0])
+                .chunks(64)
+                .position(|c| !c.iter().fold(true, |ok, g| ok & g.is_finite()))
+        })
+    });
+    let mut o = naive::Adam::new(N, ADAM_LR as f32);
+    g.throughput(Throughput::ElementsAndBytes {
+        elements: N as u64,
+        bytes: bytes_per_element(4, 4, &[4, 4], false) * N as u64,
+    });
+    let mut k = 0;
+    g.bench_function(BenchmarkId::new("adam-naive-edgetune-sqrt-f32", N), |b| {
+        b.iter(|| {
+            k ^= 1;
+            o.step_with_sqrt(
+                &mut params[..],
+                &grads[k][..],
+                edgetune::num::sqrt::sqrt_f32,
+            );
+        })
+    });
+    black_box(&params);
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -344,6 +390,7 @@ fn main() {
             each_size!(c, "rmsprop", rmsprop);
             each_size!(c, "adagrad", adagrad);
             each_size!(c, "lion", lion);
+            diagnostics(&mut c);
             c.final_summary();
         })
         .expect("spawn the bench thread");

@@ -86,6 +86,11 @@ impl Adam {
     }
 
     pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
+        self.step_with_sqrt(params, grads, f32::sqrt);
+    }
+
+    /// The step with another square root (the bench's diagnostics swap in edgetune's).
+    pub fn step_with_sqrt(&mut self, params: &mut [f32], grads: &[f32], sqrt: impl Fn(f32) -> f32) {
         self.t += 1;
         let bc1 = 1.0 - self.beta1.powi(self.t);
         let bc2 = 1.0 - self.beta2.powi(self.t);
@@ -104,7 +109,7 @@ impl Adam {
             *v = b2 * *v + (1.0 - b2) * g * g;
             let m_hat = *m / bc1;
             let v_hat = *v / bc2;
-            *p -= self.lr * m_hat / (v_hat.sqrt() + self.eps);
+            *p -= self.lr * m_hat / (sqrt(v_hat) + self.eps);
         }
     }
 }
