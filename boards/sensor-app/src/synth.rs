@@ -1,6 +1,7 @@
-//! Synthetic accelerometer windows (feature `synth`, host only: uses `std` for `sin`), for the
-//! pretraining tool (`boards/tools/accel-pretrain`) and the host tests. Nothing here runs on a
-//! board.
+//! Synthetic accelerometer windows (feature `synth`), for the pretraining tool
+//! (`boards/tools/accel-pretrain`), the host tests and the QEMU firmware `sensor`
+//! (`boards/qemu-cortex-*/src/bin/sensor.rs`, which feeds them to a simulated LIS3DH). `no_std`:
+//! `sin`, `cos`, `sqrt` and `round` are `libm`'s (f64). Nothing here runs on a real board.
 //!
 //! A [`Scene`] says how a board is held and how it moves; [`window_mg`] draws one window of it
 //! at 50 Hz, in mg. Every window: gravity (1000 mg) tilted from +z by up to `tilt_deg` in a
@@ -9,9 +10,7 @@
 //! (a sum of four uniforms: close to normal, standard deviation `noise_mg`). Draws come from
 //! edgetune's PCG32, so a seed gives the same windows on every machine.
 
-extern crate std;
-
-use std::f64::consts::TAU;
+use core::f64::consts::TAU;
 
 use edgetune::train::Pcg32;
 
@@ -76,7 +75,7 @@ fn between(rng: &mut Pcg32, (lo, hi): (f64, f64)) -> f64 {
 /// Close to normal noise with standard deviation `sigma` (a sum of four uniforms).
 pub fn noise(rng: &mut Pcg32, sigma: f64) -> f64 {
     let s: f64 = (0..4).map(|_| uniform(rng)).sum::<f64>() - 2.0;
-    s * sigma * 3f64.sqrt()
+    s * sigma * libm::sqrt(3.0)
 }
 
 /// One window of `scene`, in mg.
@@ -84,9 +83,9 @@ pub fn window_mg(rng: &mut Pcg32, scene: &Scene) -> [[f64; 3]; WINDOW] {
     let tilt = uniform(rng) * scene.tilt_deg.to_radians();
     let azimuth = uniform(rng) * TAU;
     let g = [
-        1000.0 * tilt.sin() * azimuth.cos(),
-        1000.0 * tilt.sin() * azimuth.sin(),
-        1000.0 * tilt.cos(),
+        1000.0 * libm::sin(tilt) * libm::cos(azimuth),
+        1000.0 * libm::sin(tilt) * libm::sin(azimuth),
+        1000.0 * libm::cos(tilt),
     ];
     let amp = between(rng, scene.amp_mg);
     let freq = between(rng, scene.freq_hz);
@@ -94,10 +93,10 @@ pub fn window_mg(rng: &mut Pcg32, scene: &Scene) -> [[f64; 3]; WINDOW] {
     let dir = uniform(rng) * TAU;
     let mut out = [[0.0; 3]; WINDOW];
     for (t, s) in out.iter_mut().enumerate() {
-        let m = amp * (TAU * freq * t as f64 / RATE_HZ + phase).sin();
+        let m = amp * libm::sin(TAU * freq * t as f64 / RATE_HZ + phase);
         *s = [
-            g[0] + m * dir.cos() + noise(rng, scene.noise_mg),
-            g[1] + m * dir.sin() + noise(rng, scene.noise_mg),
+            g[0] + m * libm::cos(dir) + noise(rng, scene.noise_mg),
+            g[1] + m * libm::sin(dir) + noise(rng, scene.noise_mg),
             g[2] + noise(rng, scene.noise_mg),
         ];
     }
@@ -108,7 +107,7 @@ pub fn window_mg(rng: &mut Pcg32, scene: &Scene) -> [[f64; 3]; WINDOW] {
 /// its output registers for `mg`, with `junk` in the 4 unused low bits, and the mg the driver
 /// must decode from it.
 pub fn encode_4g(mg: f64, junk: u8) -> ([u8; 2], i16) {
-    let digit = (mg / 2.0).round().clamp(-2048.0, 2047.0) as i16;
+    let digit = libm::round(mg / 2.0).clamp(-2048.0, 2047.0) as i16;
     let raw = (digit << 4) | i16::from(junk & 0x0F);
     (raw.to_le_bytes(), digit * 2)
 }
