@@ -30,7 +30,9 @@ OPTIMIZERS = ["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad", "lion"]
 TYPES = ["f32", "f64", "I16F16", "I8F24"]
 SIZES = [64, 1024, 65536, 1048576]
 BIG = 1048576
-OUT_DIR = os.path.join(ROOT, "target", "bench-host")
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+CRITERION = os.environ.get("CRITERION_HOME") or os.path.join(TARGET, "criterion")
+OUT_DIR = os.path.join(TARGET, "bench-host")
 
 
 def sh(cmd):
@@ -88,7 +90,7 @@ def run_criterion(args, started):
         extra = ["--warm-up-time", "0.2", "--measurement-time", "0.4", "--sample-size", "10"] + extra
     cmd = ["cargo", "bench", "--bench", "optim", "--", flt] + extra
     print(f"running: {' '.join(cmd)}", flush=True)
-    print(f"  (criterion output: {os.path.relpath(log_path, ROOT)})", flush=True)
+    print(f"  (criterion output: {log_path})", flush=True)
     count = 0
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -107,7 +109,7 @@ def run_criterion(args, started):
 def read_criterion(since):
     """{full_id: {"ns": median ns/iter, "lo": .., "hi": .., "elements": n, "bytes": b}}."""
     out = {}
-    for bench in glob.glob(os.path.join(ROOT, "target", "criterion", "**", "new", "benchmark.json"),
+    for bench in glob.glob(os.path.join(CRITERION, "**", "new", "benchmark.json"),
                            recursive=True):
         est_path = os.path.join(os.path.dirname(bench), "estimates.json")
         if not os.path.exists(est_path) or os.path.getmtime(est_path) < since:
@@ -137,7 +139,10 @@ def read_criterion(since):
 
 def fmt_rate(x):
     """Parameters per second, as M/s with 4 significant digits."""
-    return "-" if x is None else f"{x / 1e6:.4g}"
+    if x is None:
+        return "-"
+    m = x / 1e6
+    return f"{m:.0f}" if m >= 1000 else f"{m:.4g}"
 
 
 def fmt_ratio(a, b):
@@ -215,7 +220,7 @@ def main():
         loads.append(("after cargo bench", load()))
     crit = read_criterion(0 if args.no_bench else started - 1)
     if not crit:
-        sys.exit("no criterion results found under target/criterion")
+        sys.exit(f"no criterion results found under {CRITERION}")
 
     torch_res, torch_info, threads_cols = {}, "not run (--no-torch)", []
     if not args.no_torch:
