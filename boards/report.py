@@ -5,9 +5,16 @@
 
 RUN_DIR holds, per board, BOARD.log (the decoded defmt output of the firmware), BOARD.size
 (`arm-none-eabi-size` of the ELF, Berkeley format) and optionally BOARD.nm (`arm-none-eabi-nm -S
--C` of the bench ELF). Prints one table of step-2 instructions per parameter for all boards
-against the baseline, one flash/RAM budget table and, given BOARD.nm, the flash of each
-optimizer's step.
+-C` of the bench ELF), and, when the board ran them, BOARD-finetune.log/.size and
+BOARD-sensor.log/.size (the finetune and sensor firmware). Prints one table of step-2
+instructions per parameter for all boards against the baseline (the finetune firmware's
+TrainStep rows and the sensor firmware's SensorWindow row join their board's rows), one
+flash/RAM budget table (a row per firmware), given BOARD.nm the flash of each optimizer's step,
+and the finetune and sensor-app results.
+
+A board is any name with a BOARD.log; `qemu-cortex-m4-nightly` (the Cortex-M4F bench built with
+edgetune's `nightly` feature, by scripts/embedded.sh) is one like the others, and
+--write-baseline records its feature in its conditions.
 
 Exit status: 0 = pass; 1 = a figure grew by more than THRESHOLD_PCT over the baseline and
 --updated (the baseline file was changed in this commit or is uncommitted) was not given;
@@ -33,6 +40,11 @@ COND_RE = re.compile(
     r"conditions: target (\S+), profile (\S+), opt-level (\S+), ([^;]*); (.*)$"
 )
 RESULT_RE = re.compile(r"result: (held-out shifted accuracy .*)$")
+# The sensor firmware (sensor-app in QEMU): its verdict line, and its per-window summary.
+SENSOR_RESULT_RE = re.compile(r"sensor result: (.*)$")
+SENSOR_WINDOW_RE = re.compile(r"window instructions: (.*)$")
+# Conditions that a board key implies beyond its log's conditions line (written to the baseline).
+KEY_CONDITIONS = {"-nightly": {"features": "edgetune/nightly (RUSTC_BOOTSTRAP=1)"}}
 MEM_RE = re.compile(
     r"memory: .*stack peak (\d+) B, never touched (\d+) B of (\d+) B RAM"
 )
@@ -44,12 +56,24 @@ def parse_log(path):
     cond = None
     mem = None
     result = None
+    sensor = {}
     with open(path, errors="replace") as f:
         for line in f:
             line = line.rstrip("\n")
             m = RESULT_RE.search(line)
             if m:
                 result = m.group(1)
+                continue
+            m = SENSOR_RESULT_RE.search(line)
+            if m:
+                sensor["result"] = m.group(1)
+                continue
+            m = SENSOR_WINDOW_RE.search(line)
+            if m:
+                sensor["windows"] = m.group(1)
+                continue
+            if re.search(r"\bsensor: (PASS|FAIL)\b", line):
+                sensor["verdict"] = "PASS" if "PASS" in line else "FAIL"
                 continue
             m = ROW_RE.search(line)
             if m:
@@ -81,6 +105,8 @@ def parse_log(path):
                 }
     if result is not None:
         mem = dict(mem or {}, result=result)
+    if sensor:
+        mem = dict(mem or {}, sensor=sensor)
     return order, rows, cond, mem
 
 
@@ -196,6 +222,10 @@ def write_baseline(path, boards, runs):
         lines.append(f"[{b}]")
         for k in ("target", "profile", "opt-level", "codegen", "toolchain"):
             lines.append(f"{k} = {toml_str(cond[k])}")
+        for suffix, extra in KEY_CONDITIONS.items():
+            if b.endswith(suffix):
+                for k, v in extra.items():
+                    lines.append(f"{k} = {toml_str(v)}")
         lines.append("")
         lines.append(f"[{b}.step2]")
         for key in order:
@@ -236,6 +266,7 @@ def main(argv):
 
     runs = {}
     finetune = {}
+    sensor = {}
     for b in boards:
         order, rows, cond, mem = parse_log(os.path.join(run_dir, b + ".log"))
         if not rows or cond is None:
@@ -252,6 +283,15 @@ def main(argv):
                     order.append(key)
                 rows[key] = frows[key]
             finetune[b] = fmem
+        # The board's sensor firmware (sensor-app in QEMU): its SensorWindow row likewise.
+        s_log = os.path.join(run_dir, b + "-sensor.log")
+        if os.path.exists(s_log):
+            sorder, srows, _, smem = parse_log(s_log)
+            for key in sorder:
+                if key not in rows:
+                    order.append(key)
+                rows[key] = srows[key]
+            sensor[b] = smem
 
     if "--write-baseline" in flags:
         write_baseline(baseline_path, boards, runs)
@@ -298,7 +338,9 @@ def main(argv):
 
     print("instructions per parameter per optimizer step, and per multiply-accumulate per "
           "training step for the finetune rows TrainStep1 (one sample) / TrainStep16 (a mini-batch "
-          "of 16), whose N is the step's MAC count (steps 1 / 2 / 3); gate on step 2, "
+          "of 16), whose N is the step's MAC count (steps 1 / 2 / 3); for the sensor row "
+          "SensorWindow (N = 1) instructions per window of sensor-app's App::cycle (windows "
+          "58 / 59 / 60); gate on step 2, "
           f"limit +{THRESHOLD_PCT:g} % over {os.path.basename(baseline_path)}")
     table(["board", "row", "steps 1 / 2 / 3", "step 2", "baseline", "change", "verdict"], body)
 
@@ -321,6 +363,7 @@ def main(argv):
     bbody = []
     firmwares = [(b, b, runs[b][3]) for b in boards]
     firmwares += [(f"{b} finetune", b + "-finetune", finetune[b]) for b in boards if b in finetune]
+    firmwares += [(f"{b} sensor", b + "-sensor", sensor[b]) for b in boards if b in sensor]
     for b, tag, mem in firmwares:
         size = parse_size(os.path.join(run_dir, tag + ".size"))
         if size is None or mem is None or "stack" not in mem:
@@ -354,6 +397,16 @@ def main(argv):
         for b in boards:
             if b in finetune:
                 print(f"  {b}: {(finetune[b] or {}).get('result', '?')}")
+
+    if sensor:
+        print()
+        print("sensor app in QEMU (sensor firmware: sensor-app's App::cycle on a simulated LIS3DH "
+              "and button, 60 windows of a new user's gesture)")
+        for b in boards:
+            if b in sensor:
+                s = (sensor[b] or {}).get("sensor", {})
+                print(f"  {b}: sensor: {s.get('verdict', '?')}; {s.get('result', '?')}")
+                print(f"    instructions per window: {s.get('windows', '?')}")
 
     print()
     if improvements:

@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# Build the firmware of every board in boards/ and run both binaries on QEMU with deterministic
-# instruction counting: `bench` (instructions per parameter per optimizer step) and `finetune`
-# (fine-tunes a pretrained digits network on the device after a sensor change; its verdict
-# must be PASS; it also counts instructions per training step, one sample and one mini-batch,
-# per multiply-accumulate). Then run each board's on-target tests (defmt-test, in QEMU) and check
-# that their expected values are fresh. Compare the counts with boards/baseline.toml and print
-# one combined table, the fine-tuning results, a flash/RAM budget table per firmware, and the
+# Build the firmware of every board in boards/ and run its three binaries on QEMU with
+# deterministic instruction counting: `bench` (instructions per parameter per optimizer step),
+# `finetune` (fine-tunes a pretrained digits network on the device after a sensor change; its
+# verdict must be PASS; it also counts instructions per training step, one sample and one
+# mini-batch, per multiply-accumulate) and `sensor` (the real boards' application, sensor-app's
+# App::cycle, against a simulated LIS3DH, button and delay: 60 windows of a new user's gesture;
+# its verdict must be PASS; it counts instructions per window). On the Cortex-M4F, also run the
+# `bench` built with edgetune's `nightly` feature (see "Nightly bench" below). Then run each
+# board's on-target tests (defmt-test, in QEMU) and check that their expected values are fresh.
+# Compare the counts with boards/baseline.toml and print one combined table, the fine-tuning and
+# sensor-app results, a flash/RAM budget table per firmware, the flash of each optimizer step
+# (from `arm-none-eabi-nm -S -C` of each bench ELF, written to RUN_DIR/BOARD.nm) and the
 # on-target test summary. Last, run scripts/hw-boards.sh (the real boards) if it exists.
+#
+# Nightly bench (board key `qemu-cortex-m4-nightly` in the tables and in baseline.toml): the
+# Cortex-M4F `bench` built with `--features edgetune/nightly` (f32 square root by
+# core::f32::math::sqrt, one vsqrt.f32), with RUSTC_BOOTSTRAP=1 on either route (the Debian route
+# sets it anyway; on the rustup route it is set for this build only). It builds only `--bin bench`
+# into its own target dir, TARGET_DIR/nightly: its core, dependencies and binary never replace
+# the stable build's (same target dir: every run would relink the stable bench after the nightly
+# one overwrote target/.../release/bench); the cost is one extra cold build (core and the
+# dependencies once, about 1-2 minutes on 2 cores), incremental after that. Runs when
+# qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
 #
 # On-target tests (boards/qemu-cortex-*/tests/optim.rs, layers.rs; harness = false, defmt-test):
 # `cargo test --release` per board (Debian route: with -Zbuild-std=core -Zpanic-abort-tests, so
@@ -43,11 +58,15 @@
 # conditions prints a warning (and is still gated).
 #
 # The finetune rows (`TrainStep1<T, MACs>`, `TrainStep16<T, MACs>`: instructions per MAC of a
-# whole training step) are gated like the optimizer rows.
+# whole training step) and the sensor row (`SensorWindow<T, 1>`: instructions per window of
+# App::cycle, windows 58 / 59 / 60, gate on 59) are gated like the optimizer rows.
 #
 # Also exits non-zero if a build fails, a firmware reports a failure (its semihosting exit
 # status is QEMU's exit status; finetune fails unless the loss fell and held-out accuracy
-# reached its threshold), an output has no "bench: PASS" / "finetune: PASS" line, a run exceeds
+# reached its threshold; sensor fails unless held-out accuracy on the new gesture reached 90 %
+# and beat the pretrained network, the held-out loss halved and 18 of the last 20 windows were
+# right before training), an output has no "bench: PASS" / "finetune: PASS" / "sensor: PASS"
+# line (the nightly bench: "bench: PASS"), a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
 # on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
 # fails) or a test binary does not end with "all tests passed!", the expected-values file is
@@ -63,7 +82,8 @@
 # Environment: EMBEDDED_TIMEOUT (seconds per run), EMBEDDED_TARGET_DIR (default boards/target),
 # EMBEDDED_CLEAN=1 (remove the target dir first: a cold build), EMBEDDED_BOARDS (space-separated
 # subset, e.g. "qemu-cortex-m4"; --update-baseline needs all boards), EMBEDDED_TESTS=0 (skip
-# the on-target tests and the freshness check), EMBEDDED_HW=0 (skip scripts/hw-boards.sh).
+# the on-target tests and the freshness check), EMBEDDED_HW=0 (skip scripts/hw-boards.sh),
+# EMBEDDED_NIGHTLY=0 (skip the nightly Cortex-M4F bench; not with --update-baseline).
 set -euo pipefail
 
 update=false
@@ -86,6 +106,10 @@ TIMEOUT="${EMBEDDED_TIMEOUT:-120}"
 DEBIAN_RUSTC="${DEBIAN_RUSTC:-/usr/bin/rustc}"
 DEBIAN_CARGO="${DEBIAN_CARGO:-/usr/bin/cargo}"
 RUN_TESTS="${EMBEDDED_TESTS:-1}"
+RUN_NIGHTLY="${EMBEDDED_NIGHTLY:-1}"
+# The board whose bench also runs with edgetune/nightly, and that run's board key.
+NIGHTLY_BOARD=qemu-cortex-m4
+NIGHTLY_KEY=qemu-cortex-m4-nightly
 
 # board -> target, QEMU machine description
 board_target() {
@@ -109,6 +133,10 @@ target_dir="${EMBEDDED_TARGET_DIR:-$boards_dir/target}"
 
 if $update && [ "$BOARDS" != "$ALL_BOARDS" ]; then
     echo "error: --update-baseline runs all boards; unset EMBEDDED_BOARDS" >&2
+    exit 2
+fi
+if $update && [ "$RUN_NIGHTLY" != 1 ]; then
+    echo "error: --update-baseline runs the nightly bench too; unset EMBEDDED_NIGHTLY" >&2
     exit 2
 fi
 for b in $BOARDS; do board_target "$b" >/dev/null; done
@@ -205,6 +233,37 @@ trap 'rm -rf "$run_dir"' EXIT
 failed=()
 test_failed=()
 timings=()
+# The board keys report.py gets: the boards, plus the nightly bench's key after its board.
+report_boards=()
+
+# Runs ELF ($3) of board $1 on QEMU as run tag $2 (log RUN_DIR/$2.log, size RUN_DIR/$2.size);
+# $4 is the line that must appear ("bench: PASS", ...). Adds to run_secs; records failures.
+run_firmware() {
+    local b="$1" tag="$2" elf="$3" must="$4" log run_start run_rc
+    echo
+    echo "==> running $tag on QEMU $(board_machine "$b"), -icount shift=0,align=off,sleep=off (timeout ${TIMEOUT}s)"
+    echo "    timeout $TIMEOUT boards/$b/run-qemu.sh ${elf#"$repo_root"/}"
+    log="$run_dir/$tag.log"
+    run_start=$SECONDS
+    set +e
+    timeout "$TIMEOUT" "$boards_dir/$b/run-qemu.sh" "$elf" 2>&1 | tee "$log"
+    local statuses=("${PIPESTATUS[@]}")
+    set -e
+    run_rc="${statuses[0]}"
+    run_secs=$((run_secs + SECONDS - run_start))
+
+    arm-none-eabi-size "$elf" >"$run_dir/$tag.size"
+    if [ "$run_rc" = 124 ]; then
+        echo "embedded: $tag FAILED (timed out after ${TIMEOUT}s)" >&2
+        failed+=("$tag")
+    elif [ "$run_rc" != 0 ]; then
+        echo "embedded: $tag FAILED (firmware/QEMU/defmt-print exit status $run_rc)" >&2
+        failed+=("$tag")
+    elif ! grep -q "$must" "$log"; then
+        echo "embedded: $tag FAILED (exit status 0 but no '$must' in the output)" >&2
+        failed+=("$tag")
+    fi
+}
 
 for b in $BOARDS; do
     target="$(board_target "$b")"
@@ -240,34 +299,42 @@ for b in $BOARDS; do
     build_secs=$((SECONDS - build_start))
 
     run_secs=0
-    for bin in bench finetune; do
-        elf="$target_dir/$target/release/$bin"
+    nightly_note=""
+    report_boards+=("$b")
+    for bin in bench finetune sensor; do
         tag="$b"
         [ "$bin" = bench ] || tag="$b-$bin"
-        echo
-        echo "==> running $bin on QEMU $(board_machine "$b"), -icount shift=0,align=off,sleep=off (timeout ${TIMEOUT}s)"
-        echo "    timeout $TIMEOUT boards/$b/run-qemu.sh ${elf#"$repo_root"/}"
-        log="$run_dir/$tag.log"
-        run_start=$SECONDS
-        set +e
-        timeout "$TIMEOUT" "$board/run-qemu.sh" "$elf" 2>&1 | tee "$log"
-        statuses=("${PIPESTATUS[@]}")
-        set -e
-        run_rc="${statuses[0]}"
-        run_secs=$((run_secs + SECONDS - run_start))
-
-        arm-none-eabi-size "$elf" >"$run_dir/$tag.size"
-        if [ "$run_rc" = 124 ]; then
-            echo "embedded: $b $bin FAILED (timed out after ${TIMEOUT}s)" >&2
-            failed+=("$b/$bin")
-        elif [ "$run_rc" != 0 ]; then
-            echo "embedded: $b $bin FAILED (firmware/QEMU/defmt-print exit status $run_rc)" >&2
-            failed+=("$b/$bin")
-        elif ! grep -q "$bin: PASS" "$log"; then
-            echo "embedded: $b $bin FAILED (exit status 0 but no '$bin: PASS' in the output)" >&2
-            failed+=("$b/$bin")
-        fi
+        run_firmware "$b" "$tag" "$target_dir/$target/release/$bin" "$bin: PASS"
     done
+    # Symbol sizes of the bench (report.py: flash of each optimizer step).
+    arm-none-eabi-nm -S -C "$target_dir/$target/release/bench" >"$run_dir/$b.nm"
+    ran="bench + finetune + sensor"
+
+    if [ "$b" = "$NIGHTLY_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
+        # See "Nightly bench" in the header: own target dir, --bin bench only, RUSTC_BOOTSTRAP=1.
+        nightly_dir="$target_dir/nightly"
+        if rustup_has_target "$target"; then
+            nightly_cmd=(env -u RUSTC RUSTC_BOOTSTRAP=1 cargo build --release)
+        else
+            nightly_cmd=(env RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1
+                "$DEBIAN_CARGO" build --release -Zbuild-std=core)
+        fi
+        nightly_cmd+=(--target-dir "$nightly_dir" --bin bench --features edgetune/nightly)
+        echo
+        echo "==> building the nightly bench of boards/$b (edgetune/nightly) into ${nightly_dir#"$repo_root"/}"
+        echo "    (cd boards/$b && ${nightly_cmd[*]})"
+        nightly_start=$SECONDS
+        if ! (cd "$board" && "${nightly_cmd[@]}"); then
+            echo "embedded: FAIL (nightly build of boards/$b failed)" >&2
+            exit 1
+        fi
+        nightly_note=" (+ nightly bench $((SECONDS - nightly_start))s)"
+        nightly_elf="$nightly_dir/$target/release/bench"
+        run_firmware "$b" "$NIGHTLY_KEY" "$nightly_elf" "bench: PASS"
+        arm-none-eabi-nm -S -C "$nightly_elf" >"$run_dir/$NIGHTLY_KEY.nm"
+        report_boards+=("$NIGHTLY_KEY")
+        ran="$ran + nightly bench"
+    fi
     test_time=""
     if [ "$RUN_TESTS" = 1 ]; then
         echo
@@ -340,7 +407,7 @@ PY
         fi
         test_time=", on-target tests $((SECONDS - test_start))s (build + run)"
     fi
-    timings+=("$b: build ${build_secs}s, run ${run_secs}s (bench + finetune)$test_time")
+    timings+=("$b: build ${build_secs}s$nightly_note, run ${run_secs}s ($ran)$test_time")
 done
 
 # ---- freshness of the on-target tests' expected values ---------------------------------------
@@ -413,10 +480,9 @@ run_hw_boards() {
     fi
 }
 
-# shellcheck disable=SC2086 # $BOARDS is a word list
 if $update; then
     echo
-    python3 "$boards_dir/report.py" "$baseline" "$run_dir" $BOARDS --write-baseline
+    python3 "$boards_dir/report.py" "$baseline" "$run_dir" "${report_boards[@]}" --write-baseline
     run_hw_boards
     echo "embedded: PASS (baseline rewritten; commit boards/baseline.toml with the change that explains it)"
     exit 0
@@ -435,8 +501,7 @@ fi
 echo
 echo "==> results"
 set +e
-# shellcheck disable=SC2086
-python3 "$boards_dir/report.py" "$baseline" "$run_dir" $BOARDS "${report_flags[@]}"
+python3 "$boards_dir/report.py" "$baseline" "$run_dir" "${report_boards[@]}" "${report_flags[@]}"
 report_rc=$?
 set -e
 if [ "$report_rc" != 0 ]; then
