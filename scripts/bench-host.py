@@ -96,7 +96,9 @@ def run_criterion(args, started):
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             log.write(line)
-            if "time:" in line:
+            # One "time:" line per benchmark, plus one in the "change:" block (with a p-value)
+            # when an earlier run left results to compare with.
+            if "time:" in line and "(p =" not in line:
                 count += 1
                 if count % 10 == 0:
                     print(f"  {count} benchmarks done ({time.time() - started:.0f} s)", flush=True)
