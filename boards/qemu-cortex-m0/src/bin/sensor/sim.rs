@@ -126,7 +126,8 @@ pub struct World {
     not_ready_polls: Cell<u32>,
 }
 
-/// `CTRL_REG1` after power-on (datasheet table 17): 0x07 (power-down, axes on).
+/// `CTRL_REG1..=CTRL_REG6` after power-on: `CTRL_REG1` = 0x07 (power-down, X/Y/Z enabled),
+/// the others 0.
 const CTRL_RESET: [u8; 6] = [0x07, 0, 0, 0, 0, 0];
 const CTRL_REG1: u8 = lis3dh::CTRL_REG1;
 const CTRL_REG6: u8 = 0x25;
