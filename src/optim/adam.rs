@@ -100,9 +100,9 @@ pub struct FloatAdamCoeffs<T> {
     lerp_from_m: bool,
     beta2: T,
     omb2: T,
+    /// `lr / (1 − β1^t) · sqrt(1 − β2^t)`.
     step_size: T,
-    /// `1 / sqrt(1 − β2^t)`.
-    inv_sqrt_bc2: T,
+    /// `eps · sqrt(1 − β2^t)` (at least the smallest positive value of `T`).
     eps: T,
 }
 
@@ -133,9 +133,20 @@ macro_rules! float_adam {
                     lerp_from_m: w1.to_bits() < (0.5 as $t).to_bits(),
                     beta2: cfg.beta2 as $t,
                     omb2: (1.0 - cfg.beta2) as $t,
-                    step_size: (cfg.lr / bc1) as $t,
-                    inv_sqrt_bc2: (1.0 / libm::sqrt(bc2)) as $t,
-                    eps: cfg.eps as $t,
+                    // torch's `lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)`, with numerator and
+                    // denominator multiplied by `sqrt(bc2)` (in f64, rounded once each):
+                    // `(lr/bc1·sqrt(bc2)) · m / (sqrt(v) + eps·sqrt(bc2))`. The same value up to
+                    // rounding, with one operation less per element (no divide by sqrt(bc2)).
+                    step_size: (cfg.lr / bc1 * libm::sqrt(bc2)) as $t,
+                    eps: {
+                        let e = (cfg.eps * libm::sqrt(bc2)) as $t;
+                        // A positive eps must stay positive (else 0/0 where v = m = 0).
+                        if e > 0.0 {
+                            e
+                        } else {
+                            <$t>::from_bits(1)
+                        }
+                    },
                 }
             }
 
@@ -182,9 +193,9 @@ macro_rules! float_adam {
                         }
                         None => *v,
                     };
-                    // eps after the bias-corrected square root; torch divides by sqrt(bc2), a
-                    // multiply by its reciprocal is within an ulp and saves a divide per element.
-                    let denom = $sqrt(vv) * c.inv_sqrt_bc2 + c.eps;
+                    // eps after the bias-corrected square root, both scaled by sqrt(bc2) (see
+                    // the coefficients).
+                    let denom = $sqrt(vv) + c.eps;
                     *p = pd - c.step_size * (*m / denom);
                 }
                 /// The loop, with or without AMSGrad's running maximum.

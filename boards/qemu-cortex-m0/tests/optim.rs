@@ -20,8 +20,8 @@
 //!
 //! | case | operations after the root | ρ | also |
 //! |---|---|---|---|
-//! | Adam, AMSGrad, Adam + L2 | `× 1/√bc2`, `+ eps`, `m ÷`, `× step` | 5.5 | L2: feedback |
-//! | AdamW | as Adam | 5.5 | the decayed parameter is rounded: `+ ulp(p)` per step |
+//! | Adam, AMSGrad, Adam + L2 | `+ eps·√bc2`, `m ÷`, `× step·√bc2` | 4.5 | L2: feedback |
+//! | AdamW | as Adam | 4.5 | the decayed parameter is rounded: `+ ulp(p)` per step |
 //! | RMSprop, Adagrad | `+ eps`, `g ÷`, `× lr` | 4.5 | |
 //! | centered RMSprop + momentum + L2 | `+ eps`, `g ÷`, `μb +`, `× lr` | 5.5 | the buffer keeps `μ^k` of earlier differences; feedback |
 //!
@@ -66,7 +66,7 @@ fn f32_model(opt: Opt) -> Option<SqrtModel> {
         feedback: Feedback::None,
     };
     match opt {
-        Opt::Adam | Opt::AmsGrad => Some(plain(5.5)),
+        Opt::Adam | Opt::AmsGrad => Some(plain(4.5)),
         Opt::AdamL2 => {
             let c = cases::ADAM_L2;
             Some(SqrtModel {
@@ -76,12 +76,12 @@ fn f32_model(opt: Opt) -> Option<SqrtModel> {
                     wd: c.weight_decay,
                     maximize: c.maximize,
                 },
-                ..plain(5.5)
+                ..plain(4.5)
             })
         }
         Opt::AdamW => Some(SqrtModel {
             decay: 1.0 - cases::ADAMW.lr * cases::ADAMW.weight_decay,
-            ..plain(5.5)
+            ..plain(4.5)
         }),
         Opt::RmsProp | Opt::Adagrad => Some(plain(4.5)),
         Opt::RmsPropCenteredMomentum => {
