@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Host benchmark table: edgetune against a naive f32 loop, PyTorch and memory bandwidth.
 
-Runs the criterion benches (`cargo bench --bench optim`), reads
-target/criterion/**/new/{benchmark,estimates}.json, times torch.optim on the same configurations
+Runs the criterion benches (`cargo bench --bench optim` in the package benches/), reads
+benches/target/criterion/**/new/{benchmark,estimates}.json, times torch.optim on the same configurations
 (scripts/torch_bench.py; skipped with a message if torch is missing) and prints one table with its
 conditions.  See scripts/README.md, "Host benchmarks".
 
@@ -30,7 +30,8 @@ OPTIMIZERS = ["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad", "lion"]
 TYPES = ["f32", "f64", "I16F16", "I8F24"]
 SIZES = [64, 1024, 65536, 1048576]
 BIG = 1048576
-TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+BENCH_DIR = os.path.join(ROOT, "benches")  # the criterion package (benches/Cargo.toml)
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(BENCH_DIR, "target")
 CRITERION = os.environ.get("CRITERION_HOME") or os.path.join(TARGET, "criterion")
 OUT_DIR = os.path.join(TARGET, "bench-host")
 
@@ -78,7 +79,7 @@ def run_criterion(args, started):
     os.makedirs(OUT_DIR, exist_ok=True)
     log_path = os.path.join(OUT_DIR, "criterion.log")
     print("building the bench (cargo bench --bench optim --no-run) ...", flush=True)
-    build = subprocess.run(["cargo", "bench", "--bench", "optim", "--no-run"], cwd=ROOT,
+    build = subprocess.run(["cargo", "bench", "--bench", "optim", "--no-run"], cwd=BENCH_DIR,
                            capture_output=True, text=True)
     if build.returncode != 0:
         sys.stderr.write(build.stderr)
@@ -93,7 +94,7 @@ def run_criterion(args, started):
     print(f"  (criterion output: {log_path})", flush=True)
     count = 0
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, cwd=BENCH_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             log.write(line)
             # One "time:" line per benchmark, plus one in the "change:" block (with a p-value)
