@@ -5,7 +5,7 @@
 //! | function | used by default | worst-case error | notes |
 //! |---|---|---|---|
 //! | `core::f32::math::sqrt` | with feature `nightly` | correctly rounded | one `vsqrt.f32` on a Cortex-M4F (14 cycles); needs a nightly compiler |
-//! | [`sqrt_f32_refined`] | yes, on targets with a hardware FPU (`eabihf`, x86, aarch64) | 1 ulp (0.856 ulp measured), tested exhaustively | rsqrt estimate + one third-order step + one residual correction; no divide, about 17 instructions |
+//! | [`sqrt_f32_refined`] | yes, on targets with a hardware FPU (`eabihf`, x86, aarch64) | 1 ulp (0.856 ulp measured), tested exhaustively | rsqrt estimate + one third-order step + one residual correction; no divide, about 17 instructions; vectorisable on the host, same bits |
 //! | [`sqrt_f32_accurate`] | yes, on FPU-less targets (thumbv6m, thumbv7em-none-eabi) | correctly rounded (0.5 ulp) | `libm::sqrtf`, integer-only: cheaper than soft-float arithmetic |
 //! | `sqrt_f32_fast` | with feature `fast-sqrt` | 2.0e-6 relative, tested over every exponent | micromath's estimate + 2 Newton steps |
 //! | [`sqrt_f64`] | always for `f64` | correctly rounded | `libm::sqrt` |
@@ -67,23 +67,83 @@ pub fn sqrt_f32(x: f32) -> f32 {
 /// `x − fl(s²)` is exact (Sterbenz), the rounding of `s²` contributes at most 0.35 ulp and the
 /// final addition 0.5 ulp. Measured worst case: 0.856 ulp (the tests check 1 ulp over every `f32`
 /// in `[1, 4)`, which covers every normal `x`: each operation scales exactly by powers of 4).
-/// Zero, subnormals, infinity, NaN and negative inputs go to `libm::sqrtf` (correctly rounded):
-/// on a Cortex-M4F this costs one compare and branch per call.
+/// Zero and subnormals are scaled into the normal range first (`√x = √(x·2^24)·2^-12`, both
+/// scalings exact), so they get the same accuracy; infinity gives infinity, NaN and negative
+/// inputs NaN.
 ///
 /// The single third-order step takes 7 FPU instructions where the two Newton steps
 /// `r ← r·(3/2 − (x/2)·r²)` it replaces took 9 (with the halving of `x`).
+///
+/// Two forms give the same bits for every input: on a Cortex-M (one value at a time) the rare
+/// inputs leave through one compare and branch; on x86 and aarch64 every input takes the same
+/// path with selects instead, so loops that call this can be vectorised. A host therefore
+/// replays a Cortex-M4F's `f32` training bit for bit (the on-target tests in `boards/` check it).
 #[inline(always)]
 pub fn sqrt_f32_refined(x: f32) -> f32 {
-    let bits = x.to_bits();
-    // Positive, normal and finite: exponent field in 1..=254 and sign clear.
-    if bits.wrapping_sub(0x0080_0000) >= 0x7f00_0000 {
-        return sqrt_f32_accurate(x);
+    if cfg!(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64"
+    )) {
+        refined_by_selects(x)
+    } else {
+        refined_by_branch(x)
     }
-    let r = f32::from_bits(0x5f37_5a86 - (bits >> 1));
+}
+
+/// The refined root of a positive normal `x` (the estimate, the third-order step and the
+/// correction described at [`sqrt_f32_refined`]); zero gives zero.
+#[inline(always)]
+fn refined_core(x: f32) -> f32 {
+    let r = f32::from_bits(0x5f37_5a86u32.wrapping_sub(x.to_bits() >> 1));
     let d = 1.0 - (x * r) * r;
     let r = r + r * (d * (0.501 + 0.375 * d));
     let s = x * r;
     s + (0.5 * r) * (x - s * s)
+}
+
+/// `2^24` and `2^-12`: the exact scaling of zero and subnormals into the normal range.
+const SUB_UP: f32 = 16_777_216.0;
+const SUB_DOWN: f32 = 1.0 / 4096.0;
+
+/// [`sqrt_f32_refined`] with one branch for the inputs outside the positive normal range.
+#[inline(always)]
+fn refined_by_branch(x: f32) -> f32 {
+    // Positive, normal and finite: exponent field in 1..=254 and sign clear.
+    if x.to_bits().wrapping_sub(0x0080_0000) >= 0x7f00_0000 {
+        return refined_rare(x);
+    }
+    refined_core(x)
+}
+
+/// Zero, subnormals, infinity, NaN and negative inputs (kept out of line of the hot loop).
+#[inline(never)]
+fn refined_rare(x: f32) -> f32 {
+    if x == 0.0 {
+        // First: a zero second moment is common (a gradient that is always 0). ±0 as IEEE says,
+        // and as the scaled path below would give.
+        x
+    } else if x.is_nan() || x < 0.0 {
+        f32::NAN
+    } else if x == f32::INFINITY {
+        x
+    } else {
+        refined_core(x * SUB_UP) * SUB_DOWN
+    }
+}
+
+/// [`sqrt_f32_refined`] without branches: the same values as [`refined_by_branch`].
+#[inline(always)]
+fn refined_by_selects(x: f32) -> f32 {
+    let small = x < f32::MIN_POSITIVE; // zero, subnormal or negative
+    let y = refined_core(if small { x * SUB_UP } else { x });
+    let y = if small { y * SUB_DOWN } else { y };
+    let y = if x == f32::INFINITY { x } else { y };
+    if x < 0.0 {
+        f32::NAN
+    } else {
+        y
+    }
 }
 
 /// Correctly rounded `f32` square root (`libm::sqrtf`).
@@ -207,6 +267,63 @@ mod tests {
         assert!(sqrt_f32_refined(-f32::MIN_POSITIVE).is_nan());
         assert_eq!(sqrt_f32_refined(f32::MAX), f32::MAX.sqrt());
         assert_eq!(sqrt_f32_refined(4.0), 2.0);
+    }
+
+    /// The branch form (Cortex-M) and the select form (host) give the same bits: on a sweep of
+    /// every exponent, on every subnormal (stepped) and on the special values.
+    #[test]
+    fn refined_sqrt_forms_agree_bit_for_bit() {
+        let step = if cfg!(debug_assertions) { 61 } else { 1 };
+        let check = |x: f32| {
+            let (a, b) = (refined_by_branch(x), refined_by_selects(x));
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x:e}: {a:e} vs {b:e}"
+            );
+        };
+        let mut bits = 0u32;
+        while bits < 0x0080_0000 {
+            check(f32::from_bits(bits)); // zero and every subnormal
+            check(-f32::from_bits(bits));
+            bits += step;
+        }
+        for exp in 0u32..=255 {
+            for k in 0u32..=4099 {
+                let mant = if k == 4099 { 0x7f_ffff } else { k * 2047 };
+                let x = f32::from_bits((exp << 23) | (mant & 0x7f_ffff));
+                check(x);
+                check(-x);
+            }
+        }
+        for x in [
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+        ] {
+            check(x);
+        }
+    }
+
+    /// Zero and subnormals are scaled into the normal range: within 1 ulp as well.
+    #[test]
+    fn refined_sqrt_is_within_one_ulp_on_subnormals() {
+        let step = if cfg!(debug_assertions) { 61 } else { 1 };
+        let mut worst = 0.0f64;
+        let mut bits = 1u32;
+        while bits < 0x0080_0000 {
+            let x = f32::from_bits(bits);
+            worst = worst.max(ulp_err(x, sqrt_f32_refined(x)));
+            bits += step;
+        }
+        assert!(worst <= 1.0, "worst {worst} ulp");
+        assert_eq!(
+            sqrt_f32_refined(f32::from_bits(1)),
+            libm::sqrtf(f32::from_bits(1))
+        );
     }
 
     #[test]
