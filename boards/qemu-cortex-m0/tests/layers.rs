@@ -23,71 +23,13 @@
 #![no_std]
 #![no_main]
 
-use bench_common as _; // panic handlers: log and exit QEMU with status 1
-use cortex_m as _;
-use cortex_m_rt as _;
-use defmt_semihosting as _;
+// The test lists and helpers shared by both QEMU boards, with `cases`, `check` and `expect`.
+#[path = "../../tools/target-expect/src/target_tests.rs"]
+#[macro_use]
+mod target_tests;
 
-#[path = "../../tools/target-expect/src/cases.rs"]
-mod cases;
-#[path = "../../tools/target-expect/src/check.rs"]
-mod check;
-#[allow(dead_code, clippy::all)]
-mod expect {
-    include!("../../common-data/target_expect.rs");
-}
-
-use cases::{CaseError, CaseNum, NET_BATCH, NET_OUT, NET_PARAMS};
-use check::{Feedback, SqrtModel};
-use edgetune::num::fixed::{I16F16, I8F24};
-
-/// Largest distance from the host's f32 outputs allowed for the layer cases, in ulps (see the
-/// module docs).
-const F32_BOUND: u32 = 0;
-
-/// The signature every layer case shares.
-type Case = fn(&[u32], &mut [u32]) -> Result<(), CaseError>;
-
-/// Runs `case` on `input` and compares with `want`: within [`F32_BOUND`] ulps for `f32`
-/// (`float`), bit for bit otherwise.
-fn layer<const K: usize>(
-    ty: &str,
-    name: &str,
-    case: Case,
-    input: &[u32],
-    want: &[u32],
-    float: bool,
-) {
-    let mut out = [0u32; K];
-    if case(input, &mut out).is_err() {
-        defmt::panic!("{=str} {=str}: the case returned an error", ty, name);
-    }
-    if float {
-        check::within_ulps(ty, name, &out, want, F32_BOUND);
-    } else {
-        check::exact(ty, name, &out, want);
-    }
-}
-
-fn dense<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
-    layer::<{ cases::DENSE_OUT }>(ty, name, cases::run_dense::<S>, input, want, float);
-}
-
-fn activations<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
-    layer::<{ cases::ACT_OUT }>(ty, name, cases::run_activations::<S>, input, want, float);
-}
-
-fn softmax_ce<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
-    layer::<{ cases::CE_OUT }>(ty, name, cases::run_softmax_ce::<S>, input, want, float);
-}
-
-fn net_adam<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
-    layer::<{ cases::NET_OUT }>(ty, name, cases::run_net_adam::<S>, input, want, float);
-}
-
-fn net_nesterov<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
-    layer::<{ cases::NET_OUT }>(ty, name, cases::run_net_nesterov::<S>, input, want, float);
-}
+use target_tests::cases::{self, NET_BATCH, NET_OUT, NET_PARAMS};
+use target_tests::check::{self, Feedback, SqrtModel};
 
 /// The f32 network with Adam (see the module docs): step 1 asserted, steps 2 and 3 logged.
 fn f32_net_adam(input: &[u32], want: &[u32]) {
@@ -135,89 +77,4 @@ fn f32_net_adam(input: &[u32], want: &[u32]) {
     );
 }
 
-#[defmt_test::tests]
-mod tests {
-    use super::expect::{float as f, q16 as h, q24 as q};
-    use super::{activations, dense, net_adam, net_nesterov, softmax_ce, I16F16, I8F24};
-
-    #[test]
-    fn f32_dense_forward_backward() {
-        dense::<f32>("f32", "DENSE", &f::DENSE_IN, &f::DENSE_OUT, true)
-    }
-    #[test]
-    fn f32_tanh_sigmoid() {
-        activations::<f32>("f32", "ACT", &f::ACT_IN, &f::ACT_OUT, true)
-    }
-    #[test]
-    fn f32_softmax_cross_entropy() {
-        softmax_ce::<f32>("f32", "CE", &f::CE_IN, &f::CE_OUT, true)
-    }
-    #[test]
-    fn f32_mlp_adam_steps() {
-        super::f32_net_adam(&f::NET_IN, &f::NET_ADAM_OUT)
-    }
-    #[test]
-    fn f32_mlp_nesterov_steps() {
-        net_nesterov::<f32>(
-            "f32",
-            "NET_NESTEROV",
-            &f::NET_IN,
-            &f::NET_NESTEROV_OUT,
-            true,
-        )
-    }
-
-    #[test]
-    fn i16f16_dense_forward_backward() {
-        dense::<I16F16>("I16F16", "DENSE", &h::DENSE_IN, &h::DENSE_OUT, false)
-    }
-    #[test]
-    fn i16f16_tanh_sigmoid() {
-        activations::<I16F16>("I16F16", "ACT", &h::ACT_IN, &h::ACT_OUT, false)
-    }
-    #[test]
-    fn i16f16_softmax_cross_entropy() {
-        softmax_ce::<I16F16>("I16F16", "CE", &h::CE_IN, &h::CE_OUT, false)
-    }
-    #[test]
-    fn i16f16_mlp_adam_steps() {
-        net_adam::<I16F16>("I16F16", "NET_ADAM", &h::NET_IN, &h::NET_ADAM_OUT, false)
-    }
-    #[test]
-    fn i16f16_mlp_nesterov_steps() {
-        net_nesterov::<I16F16>(
-            "I16F16",
-            "NET_NESTEROV",
-            &h::NET_IN,
-            &h::NET_NESTEROV_OUT,
-            false,
-        )
-    }
-
-    #[test]
-    fn i8f24_dense_forward_backward() {
-        dense::<I8F24>("I8F24", "DENSE", &q::DENSE_IN, &q::DENSE_OUT, false)
-    }
-    #[test]
-    fn i8f24_tanh_sigmoid() {
-        activations::<I8F24>("I8F24", "ACT", &q::ACT_IN, &q::ACT_OUT, false)
-    }
-    #[test]
-    fn i8f24_softmax_cross_entropy() {
-        softmax_ce::<I8F24>("I8F24", "CE", &q::CE_IN, &q::CE_OUT, false)
-    }
-    #[test]
-    fn i8f24_mlp_adam_steps() {
-        net_adam::<I8F24>("I8F24", "NET_ADAM", &q::NET_IN, &q::NET_ADAM_OUT, false)
-    }
-    #[test]
-    fn i8f24_mlp_nesterov_steps() {
-        net_nesterov::<I8F24>(
-            "I8F24",
-            "NET_NESTEROV",
-            &q::NET_IN,
-            &q::NET_NESTEROV_OUT,
-            false,
-        )
-    }
-}
+layers_tests!(f32_net_adam = crate::f32_net_adam);
