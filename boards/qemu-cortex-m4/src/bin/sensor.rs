@@ -1,8 +1,8 @@
 //! The real boards' application in QEMU on a Cortex-M4F (`mps2-an386`), in f32 like the NUCLEO
 //! and nRF52840 boards: `sensor-app`'s LIS3DH driver, window features and `App::cycle` (head
 //! fine-tuning with Adam, button-labelled) against a simulated LIS3DH, button and delay. The
-//! run, the simulation and the verdict are the Cortex-M0 board's `src/bin/sensor/sim.rs`,
-//! included here by path so both boards run the same code.
+//! entry point (`sensor_main!`), the run, the simulation and the verdict are the Cortex-M0
+//! board's `src/bin/sensor/sim.rs`, included here by path so both boards run the same code.
 //!
 //! The training state is an `App<f32>` moved into a `static` by `cortex_m::singleton!` (in
 //! `.bss`), built after `bench_common::start` painted the stack.
@@ -10,12 +10,11 @@
 #![no_main]
 
 #[path = "../../../qemu-cortex-m0/src/bin/sensor/sim.rs"]
+#[macro_use]
 mod sim;
 
 use bench_common::Board;
-use cortex_m_rt::entry;
 use defmt_semihosting as _; // the defmt global logger
-use sensor_app::App;
 
 const BOARD: Board = Board {
     title: "QEMU mps2-an386 (Cortex-M4F), f32",
@@ -23,23 +22,4 @@ const BOARD: Board = Board {
     ram_bytes: 4 * 1024 * 1024,
 };
 
-type S = f32;
-
-#[entry]
-fn main() -> ! {
-    let started = bench_common::start(
-        &BOARD,
-        "edgetune sensor app (sensor-app on simulated hardware)",
-    );
-    let app = match App::<S>::pretrained() {
-        Ok(app) => app,
-        Err(e) => {
-            defmt::error!("App::pretrained failed: {}", e);
-            bench_common::exit("sensor", false)
-        }
-    };
-    let Some(app) = cortex_m::singleton!(: App<S> = app) else {
-        bench_common::exit("sensor", false)
-    };
-    sim::main(&BOARD, "f32", app, started)
-}
+sensor_main!(BOARD, f32);

@@ -2,9 +2,10 @@
 //! (`sensor-app`: LIS3DH driver, window features, `App::cycle`, `firmware::log`) run against a
 //! simulated LIS3DH on a simulated I2C bus and a simulated push button.
 //!
-//! Used by `boards/qemu-cortex-m0/src/bin/sensor.rs` (`mod sim;`) and
-//! `boards/qemu-cortex-m4/src/bin/sensor.rs` (`#[path]` to this file), so both boards run the
-//! same code; each board file only chooses the number type and holds the `App` in a static.
+//! Used by `boards/qemu-cortex-m0/src/bin/sensor.rs` and `boards/qemu-cortex-m4/src/bin/sensor.rs`
+//! (both `#[path]` to this file, as `#[macro_use] mod sim;`), so both boards run the same code;
+//! each board file only gives its `Board` and chooses the number type, and `sensor_main!`
+//! writes its entry point, which holds the `App` in a static.
 //!
 //! # What runs
 //! The real boards call `sensor_app::firmware::run`, which configures the sensor
@@ -356,6 +357,35 @@ fn evaluate<S: Scalar + AdamNum>(app: &mut App<S>) -> Option<(u32, u32)> {
 /// Instructions in hundredths from SysTick ticks (u64: a window is millions of instructions).
 fn instr_x100(ticks: u32, cpu_hz: u32) -> u64 {
     u64::from(ticks) * 100_000_000_000 / u64::from(cpu_hz)
+}
+
+/// The board's entry point, `sensor_main!(BOARD, S)` with `S` the number type (an identifier:
+/// `I16F16`, `f32`; its name is the type in the log): `bench_common::start` (which paints the
+/// stack), then the pretrained `App<S>` built and moved into a `static` by
+/// `cortex_m::singleton!` (in `.bss`; built after the painting, so its construction counts in
+/// the stack high-water mark), then [`main`]. A macro, not a generic function: the `static` of
+/// `singleton!` cannot depend on a type parameter.
+macro_rules! sensor_main {
+    ($board:path, $S:ident) => {
+        #[cortex_m_rt::entry]
+        fn main() -> ! {
+            let started = bench_common::start(
+                &$board,
+                "edgetune sensor app (sensor-app on simulated hardware)",
+            );
+            let app = match sensor_app::App::<$S>::pretrained() {
+                Ok(app) => app,
+                Err(e) => {
+                    defmt::error!("App::pretrained failed: {}", e);
+                    bench_common::exit("sensor", false)
+                }
+            };
+            let Some(app) = cortex_m::singleton!(: sensor_app::App<$S> = app) else {
+                bench_common::exit("sensor", false)
+            };
+            crate::sim::main(&$board, stringify!($S), app, started)
+        }
+    };
 }
 
 /// The run after start-up (`bench_common::start`, called by the board file before it built
