@@ -40,6 +40,11 @@
 //! [`Error::NonFiniteGradient`] with parameters and every state buffer bit-for-bit unchanged, and
 //! the step counter not advanced.
 //!
+//! Parameters are not checked: with finite gradients, a floating-point parameter so large that
+//! `weight_decay·p` or the update overflows makes the step return `Ok` with an infinite (or NaN)
+//! parameter, as torch would. Checking them too would cost a second read of every parameter on
+//! every step; [`crate::train::guard`] catches the resulting loss.
+//!
 //! # Deliberate differences from torch
 //! - `eps` must be strictly positive (torch accepts `eps = 0`, which turns an element whose
 //!   gradients have all been zero into `0/0 = NaN`).
