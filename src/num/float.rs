@@ -1,23 +1,6 @@
 //! [`Num`] for the IEEE-754 binary types.
 
-use super::{Num, StateValue};
-
-/// Whether `f32` arithmetic is done by hardware on this target (an FPU, or the host's SSE/NEON).
-/// Decides how the gradient check scans (see [`all_finite_by_arithmetic`]).
-const F32_IN_HARDWARE: bool = cfg!(any(
-    target_abi = "eabihf",
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64"
-));
-
-/// Whether `f64` arithmetic is done by hardware on this target (not on a Cortex-M4F/M7 with a
-/// single-precision FPU, where `f64` is soft-float).
-const F64_IN_HARDWARE: bool = cfg!(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64"
-));
+use super::{Num, StateValue, F32_IN_HARDWARE, VECTOR_HOST};
 
 /// `true` if every value is finite, by arithmetic rather than by testing each value: `x · 0` is
 /// `±0` for finite `x` and NaN for an infinity or a NaN, and a NaN survives every sum. The eight
@@ -90,7 +73,8 @@ impl Num for f64 {
 
     #[inline]
     fn first_unusable(grads: &[Self]) -> Option<usize> {
-        if F64_IN_HARDWARE && all_finite_by_arithmetic!(f64, grads) {
+        // f64 is in hardware on hosts only (soft on a Cortex-M4F/M7's single-precision FPU).
+        if VECTOR_HOST && all_finite_by_arithmetic!(f64, grads) {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())

@@ -17,6 +17,17 @@ pub mod sqrt;
 
 use core::fmt::Debug;
 
+/// Whether this target is a host with SIMD floating point (x86, x86-64, aarch64). Loops there
+/// are written for the compiler's vectoriser; on a Cortex-M, for one value at a time.
+pub(crate) const VECTOR_HOST: bool = cfg!(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64"
+));
+
+/// Whether `f32` arithmetic is done by hardware: a host, or a Cortex-M with an FPU (`eabihf`).
+pub(crate) const F32_IN_HARDWARE: bool = VECTOR_HOST || cfg!(target_abi = "eabihf");
+
 /// A value that can be stored in an optimizer's state buffer and has a compile-time zero, so that
 /// state arrays `[T; N]` can be built by a `const fn` and placed in a `static` (in `.bss`).
 pub trait StateValue: Copy + Debug + PartialEq + 'static {

@@ -27,31 +27,13 @@ pub fn sqrt_f32(x: f32) -> f32 {
     {
         sqrt_f32_fast(x)
     }
-    #[cfg(all(
-        not(feature = "nightly"),
-        not(feature = "fast-sqrt"),
-        any(
-            target_abi = "eabihf",
-            target_arch = "x86_64",
-            target_arch = "x86",
-            target_arch = "aarch64"
-        )
-    ))]
+    #[cfg(all(not(feature = "nightly"), not(feature = "fast-sqrt")))]
     {
-        sqrt_f32_refined(x)
-    }
-    #[cfg(all(
-        not(feature = "nightly"),
-        not(feature = "fast-sqrt"),
-        not(any(
-            target_abi = "eabihf",
-            target_arch = "x86_64",
-            target_arch = "x86",
-            target_arch = "aarch64"
-        ))
-    ))]
-    {
-        sqrt_f32_accurate(x)
+        if super::F32_IN_HARDWARE {
+            sqrt_f32_refined(x)
+        } else {
+            sqrt_f32_accurate(x)
+        }
     }
 }
 
@@ -80,11 +62,7 @@ pub fn sqrt_f32(x: f32) -> f32 {
 /// replays a Cortex-M4F's `f32` training bit for bit (the on-target tests in `boards/` check it).
 #[inline(always)]
 pub fn sqrt_f32_refined(x: f32) -> f32 {
-    if cfg!(any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64"
-    )) {
+    if super::VECTOR_HOST {
         refined_by_selects(x)
     } else {
         refined_by_branch(x)

@@ -110,11 +110,7 @@ pub struct FloatAdamCoeffs<T> {
 /// this shares the loop's address arithmetic and branch (M4F: 47.3 → 42.0 instructions per
 /// parameter, boards/ bench); on a host with SIMD the compiler vectorises the plain loop better
 /// (x86-64, N = 1Mi: 437 against 317 Mparam/s, `benches/`).
-const FOUR_WIDE: bool = !cfg!(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64"
-));
+const FOUR_WIDE: bool = !crate::num::VECTOR_HOST;
 
 macro_rules! float_adam {
     ($t:ty, $sqrt:path) => {
