@@ -1,16 +1,48 @@
-//! The crate's one error type.
+//! The crate's error type: every fallible public function returns [`Error`] or a module error
+//! that converts into it with `?`.
 
 use core::fmt;
 
+use crate::checkpoint::CheckpointError;
+use crate::io::LoadError;
+use crate::nn::NnError;
+use crate::train::TrainError;
+
+/// Why a value could not be used: what a NaN, an infinity or an out-of-range number is, in any
+/// number type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ValueFault {
+    /// NaN or ±∞.
+    NotFinite,
+    /// Finite, but outside the range the number type holds (fixed point), or one that would
+    /// overflow to infinity (`f32`).
+    OutOfRange,
+}
+
+impl fmt::Display for ValueFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ValueFault::NotFinite => "NaN or infinite",
+            ValueFault::OutOfRange => "outside the number type's range",
+        })
+    }
+}
+
 /// Everything that can go wrong in edgetune, as a value.
 ///
+/// The optimizers return the first six kinds directly; the layers, the training helpers, the
+/// checkpoints and the weight loader have errors of their own ([`NnError`], [`TrainError`],
+/// [`CheckpointError`], [`LoadError`]) that convert into this type, so `?` works across all of
+/// them in a function returning `Result<_, edgetune::Error>`.
+///
 /// No public function panics on caller data; each failure is one of these variants, and a failed
-/// optimizer step leaves parameters and optimizer state bit-for-bit as they were.
+/// step leaves parameters and optimizer state bit-for-bit as they were.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Error {
-    /// A gradient element is NaN or infinite. Nothing was changed.
+    /// A gradient element is NaN or infinite (in fixed point: saturated). Nothing was changed.
     NonFiniteGradient {
         /// Index of the first offending element in the parameter arena.
         index: usize,
@@ -22,9 +54,9 @@ pub enum Error {
         /// What a valid value looks like.
         requirement: &'static str,
     },
-    /// A slice had a different length from the optimizer's `N`.
+    /// A slice had a different length from the one the type was built for.
     LengthMismatch {
-        /// The length the optimizer was built for.
+        /// The length the type was built for.
         expected: usize,
         /// The length it was given.
         found: usize,
@@ -43,6 +75,34 @@ pub enum Error {
     },
     /// The step counter would pass `u32::MAX`. Nothing was changed; call `reset` to start over.
     StepCountOverflow,
+    /// A value cannot be converted into the number type (a checked conversion such as
+    /// `try_from_f64`).
+    NotRepresentable {
+        /// NaN/infinite, or out of range.
+        fault: ValueFault,
+    },
+    /// An input element given to training or inference cannot be used. Nothing was changed.
+    InvalidInput {
+        /// Index of the first offending element of the input.
+        index: usize,
+        /// What is wrong with it.
+        fault: ValueFault,
+    },
+    /// A regression target element cannot be used. Nothing was changed.
+    InvalidTarget {
+        /// Index of the first offending element of the target.
+        index: usize,
+        /// What is wrong with it.
+        fault: ValueFault,
+    },
+    /// A layer or loss refused its arguments.
+    Nn(NnError),
+    /// A training helper (clipping, schedule, buffer, accumulation, guard) refused.
+    Train(TrainError),
+    /// A checkpoint could not be written or read.
+    Checkpoint(CheckpointError),
+    /// A weight or data file could not be loaded.
+    Load(LoadError),
 }
 
 impl fmt::Display for Error {
@@ -70,8 +130,53 @@ impl fmt::Display for Error {
                 write!(f, "parameter groups {first} and {second} overlap")
             }
             Error::StepCountOverflow => f.write_str("the step counter would overflow u32"),
+            Error::NotRepresentable { fault } => {
+                write!(f, "value not representable: {fault}")
+            }
+            Error::InvalidInput { index, fault } => write!(f, "input element {index} is {fault}"),
+            Error::InvalidTarget { index, fault } => {
+                write!(f, "target element {index} is {fault}")
+            }
+            Error::Nn(e) => write!(f, "layer: {e}"),
+            Error::Train(e) => write!(f, "training: {e}"),
+            Error::Checkpoint(e) => write!(f, "checkpoint: {e}"),
+            Error::Load(e) => write!(f, "load: {e}"),
         }
     }
 }
 
-impl core::error::Error for Error {}
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Nn(e) => Some(e),
+            Error::Train(e) => Some(e),
+            Error::Checkpoint(e) => Some(e),
+            Error::Load(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<NnError> for Error {
+    fn from(e: NnError) -> Self {
+        Error::Nn(e)
+    }
+}
+
+impl From<TrainError> for Error {
+    fn from(e: TrainError) -> Self {
+        Error::Train(e)
+    }
+}
+
+impl From<CheckpointError> for Error {
+    fn from(e: CheckpointError) -> Self {
+        Error::Checkpoint(e)
+    }
+}
+
+impl From<LoadError> for Error {
+    fn from(e: LoadError) -> Self {
+        Error::Load(e)
+    }
+}

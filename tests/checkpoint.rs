@@ -553,7 +553,7 @@ fn invalid_stored_values_are_rejected_before_anything_is_written() {
     fix_crc(&mut flash);
     assert!(matches!(
         restore_sentinel(&mut flash),
-        Err(CheckpointError::InvalidConfig(_))
+        Err(CheckpointError::InvalidConfig { .. })
     ));
     // Unknown flag bit in the configuration.
     let (mut flash, _, _) = one_checkpoint();

@@ -417,14 +417,14 @@ fn scheduler_step_apply_changes_nothing_when_the_optimizer_refuses_the_rate() {
     let err = sched.step_apply(&mut opt).unwrap_err();
     assert!(matches!(
         err,
-        TrainError::Optimizer(edgetune::Error::InvalidHyperparameter { name: "lr", .. })
+        edgetune::Error::InvalidHyperparameter { name: "lr", .. }
     ));
     assert_eq!(sched.epoch(), 1);
     assert_eq!(opt.config().lr, 1e200);
     let mut at_max = Scheduler::at(ExponentialLr::new(1.0, 0.5).unwrap(), u32::MAX);
     assert_eq!(
         at_max.step_apply(&mut opt),
-        Err(TrainError::CounterOverflow)
+        Err(edgetune::Error::Train(TrainError::CounterOverflow))
     );
     assert_eq!(opt.config().lr, 1e200);
 }

@@ -5,6 +5,7 @@ use embedded_storage::nor_flash::NorFlashErrorKind;
 
 /// Which part of a checkpoint a shape or type mismatch is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Part {
     /// The parameter arena.
     Params,
@@ -85,7 +86,12 @@ pub enum CheckpointError {
     },
     /// The stored optimizer configuration is invalid (the optimizer's own check, as in
     /// [`Optimizer::set_config`](crate::optim::Optimizer::set_config)).
-    InvalidConfig(crate::Error),
+    InvalidConfig {
+        /// The hyperparameter's name, as torch spells it.
+        name: &'static str,
+        /// What a valid value looks like.
+        requirement: &'static str,
+    },
     /// A stored value is not one the destination can hold (an invalid hyperparameter, an unknown
     /// flag bit, a non-canonical state encoding).
     InvalidValue {
@@ -137,10 +143,21 @@ impl fmt::Display for CheckpointError {
                 f,
                 "{part:?}: {found} elements in the checkpoint, {expected} expected"
             ),
-            CheckpointError::InvalidConfig(e) => write!(f, "stored configuration: {e}"),
+            CheckpointError::InvalidConfig { name, requirement } => write!(
+                f,
+                "stored configuration: hyperparameter `{name}` must be {requirement}"
+            ),
             CheckpointError::InvalidValue { what } => write!(f, "invalid stored value: {what}"),
         }
     }
 }
 
 impl core::error::Error for CheckpointError {}
+
+/// Through `Display`: the flash driver's `NorFlashErrorKind` has no `defmt::Format` of its own.
+#[cfg(feature = "defmt")]
+impl defmt::Format for CheckpointError {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{}", defmt::Display2Format(self));
+    }
+}

@@ -61,7 +61,14 @@ fn check_config<C: ConfigCodec, R: Source + ?Sized>(
     validate: impl FnOnce(&C) -> Result<(), crate::Error>,
 ) -> Result<(), CheckpointError> {
     let config = C::take(src)?;
-    validate(&config).map_err(CheckpointError::InvalidConfig)
+    validate(&config).map_err(|e| match e {
+        crate::Error::InvalidHyperparameter { name, requirement } => {
+            CheckpointError::InvalidConfig { name, requirement }
+        }
+        _ => CheckpointError::InvalidValue {
+            what: "optimizer configuration",
+        },
+    })
 }
 
 const fn tag(kind: Kind, flags: u8, number: u32, elements: usize) -> Tag {

@@ -33,15 +33,6 @@ pub enum TrainError {
     /// [`GradAccumulator::finish`](crate::train::GradAccumulator::finish) with no sample added:
     /// the mean of nothing is undefined.
     NothingAccumulated,
-    /// The optimizer refused the scheduled learning rate (from
-    /// [`Optimizer::set_lr`](crate::optim::Optimizer::set_lr)).
-    Optimizer(crate::Error),
-}
-
-impl From<crate::Error> for TrainError {
-    fn from(e: crate::Error) -> Self {
-        TrainError::Optimizer(e)
-    }
 }
 
 impl fmt::Display for TrainError {
@@ -64,19 +55,11 @@ impl fmt::Display for TrainError {
             TrainError::NothingAccumulated => {
                 f.write_str("no sample was accumulated: the mean is undefined")
             }
-            TrainError::Optimizer(e) => write!(f, "optimizer: {e}"),
         }
     }
 }
 
-impl core::error::Error for TrainError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            TrainError::Optimizer(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+impl core::error::Error for TrainError {}
 
 /// Hyperparameter checks (`const`, so a schedule in a `const` or `static` is checked at compile
 /// time).

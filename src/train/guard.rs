@@ -257,8 +257,9 @@ impl<S: Num, const N: usize, O: Optimizer<S, N> + Copy, const W: usize>
     /// Multiplies `opt`'s learning rate (and the snapshot's) by `lr_factor`.
     ///
     /// # Errors
-    /// [`TrainError::Optimizer`] if the optimizer refuses the rate; nothing changes then.
-    pub fn lower_lr(&mut self, opt: &mut O) -> Result<(), TrainError> {
+    /// The optimizer's [`InvalidHyperparameter`](crate::Error::InvalidHyperparameter) if it
+    /// refuses the rate; nothing changes then.
+    pub fn lower_lr(&mut self, opt: &mut O) -> Result<(), crate::Error> {
         let lr = opt.config().lr() * self.config.lr_factor;
         opt.set_lr(lr)?;
         if let Some((_, snap)) = self.snapshot.as_mut() {
@@ -283,14 +284,15 @@ impl<S: Num, const N: usize, O: Optimizer<S, N> + Copy, const W: usize>
     /// learning rate.
     ///
     /// # Errors
-    /// [`TrainError::Optimizer`] if the optimizer refuses the lowered rate (not for a rate
-    /// that was valid before: every optimizer accepts any rate `>= 0`).
+    /// The optimizer's [`InvalidHyperparameter`](crate::Error::InvalidHyperparameter) if it
+    /// refuses the lowered rate (not for a rate that was valid before: every optimizer accepts
+    /// any rate `>= 0`).
     pub fn observe(
         &mut self,
         loss: f64,
         params: &mut [S; N],
         opt: &mut O,
-    ) -> Result<Verdict, TrainError> {
+    ) -> Result<Verdict, crate::Error> {
         match self.check(loss) {
             None => {
                 if self.snapshot.is_none() || self.since_snapshot + 1 >= self.config.snapshot_every

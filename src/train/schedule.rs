@@ -409,12 +409,13 @@ impl<L: LrSchedule> Scheduler<L> {
     /// Sets `opt`'s learning rate to the current rate ([`lr`](Scheduler::lr)) and returns it.
     ///
     /// # Errors
-    /// [`TrainError::Optimizer`] if the optimizer refuses the rate (for example an infinite rate
-    /// from a `gamma > 1` schedule); the optimizer is then unchanged.
+    /// The optimizer's [`InvalidHyperparameter`](crate::Error::InvalidHyperparameter) if it
+    /// refuses the rate (for example an infinite rate from a `gamma > 1` schedule); the optimizer
+    /// is then unchanged.
     pub fn apply<S: Num, const N: usize, O: Optimizer<S, N>>(
         &self,
         opt: &mut O,
-    ) -> Result<f64, TrainError> {
+    ) -> Result<f64, crate::Error> {
         let lr = self.lr();
         opt.set_lr(lr)?;
         Ok(lr)
@@ -424,12 +425,13 @@ impl<L: LrSchedule> Scheduler<L> {
     /// returns: the usual `scheduler.step()` with the optimizer attached.
     ///
     /// # Errors
-    /// [`TrainError::CounterOverflow`] or [`TrainError::Optimizer`]; on either, neither the
+    /// [`TrainError::CounterOverflow`] (as [`crate::Error::Train`]) or the optimizer's
+    /// [`InvalidHyperparameter`](crate::Error::InvalidHyperparameter); on either, neither the
     /// count nor the optimizer changes.
     pub fn step_apply<S: Num, const N: usize, O: Optimizer<S, N>>(
         &mut self,
         opt: &mut O,
-    ) -> Result<f64, TrainError> {
+    ) -> Result<f64, crate::Error> {
         let next = self
             .epoch
             .checked_add(1)
