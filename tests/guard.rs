@@ -37,7 +37,7 @@ fn accuracy(net: &mut Net<f32>) -> f64 {
     let hits = (0..400)
         .filter(|_| {
             let (x, y) = point(&mut rng);
-            net.predict(&x) == y
+            net.predict(&x) == Ok(y)
         })
         .count();
     hits as f64 / 400.0

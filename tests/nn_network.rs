@@ -395,7 +395,7 @@ macro_rules! train_xor {
                 let (p, g) = net.trainable_and_grads();
                 opt.step(p, g).unwrap();
             }
-            if data.iter().all(|(x, y)| net.predict(x) == *y) && last < 0.05 {
+            if data.iter().all(|(x, y)| net.predict(x) == Ok(*y)) && last < 0.05 {
                 solved += 1;
             }
         }
@@ -491,7 +491,7 @@ macro_rules! fine_tune {
         net.import(&pretrained).unwrap();
         let accuracy = |net: &mut $net<$s>| {
             test.iter()
-                .filter(|(x, y)| net.predict(&x.map(|v| v as $s)) == *y)
+                .filter(|(x, y)| net.predict(&x.map(|v| v as $s)) == Ok(*y))
                 .count() as f64
                 / test.len() as f64
         };
@@ -628,19 +628,27 @@ fn bad_label_is_an_error_and_leaves_gradients_unchanged() {
         Err(NnError::LabelOutOfRange {
             label: 10,
             classes: 10
-        })
+        }
+        .into())
     );
     assert_eq!(
         net.loss(&x, usize::MAX),
         Err(NnError::LabelOutOfRange {
             label: usize::MAX,
             classes: 10
-        })
+        }
+        .into())
     );
     assert_eq!(net.grads(), &before);
-    // Non-finite input: no panic. (This crate's ReLU maps NaN to 0, so the loss stays finite.)
-    assert!(net.accumulate(&[f32::NAN; 64], 0).is_ok());
-    assert!(net.accumulate(&[f32::INFINITY; 64], 0).is_ok());
+    // Non-finite input: an error naming the first bad element, gradients unchanged (the ReLU
+    // would otherwise turn NaN into 0 and train on it).
+    let bad = edgetune::Error::InvalidInput {
+        index: 0,
+        fault: edgetune::ValueFault::NotFinite,
+    };
+    assert_eq!(net.accumulate(&[f32::NAN; 64], 0), Err(bad));
+    assert_eq!(net.accumulate(&[f32::INFINITY; 64], 0), Err(bad));
+    assert_eq!(net.grads(), &before);
     net.zero_grad();
     assert!(net.grads().iter().all(|&g| g == 0.0));
 }
@@ -652,12 +660,12 @@ fn forward_infer_and_predict_agree() {
     net.import(&all).unwrap();
     let x: [f32; 64] = core::array::from_fn(|i| ((i * 7 % 13) as f32 - 6.0) / 6.0);
     let mut scratch = DigitsMid::<f32>::scratch();
-    let logits = *net.forward(&x, &mut scratch);
-    assert_eq!(net.infer(&x), &logits);
+    let logits = *net.forward(&x, &mut scratch).unwrap();
+    assert_eq!(net.infer(&x), Ok(logits));
     let best = (0..10)
         .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
         .unwrap();
-    assert_eq!(net.predict(&x), best);
+    assert_eq!(net.predict(&x), Ok(best));
     // Training's forward (which keeps activations elsewhere) computes the same logits.
     let mut dz = [0.0f32; 10];
     let expected = edgetune::nn::softmax_cross_entropy(&logits, 4, &mut dz).unwrap();

@@ -83,7 +83,7 @@ fn convert<S: Scalar>(x: &Image) -> [S; 64] {
 pub fn accuracy<S: Scalar>(net: &mut Digits<S>, set: &[Labelled]) -> f64 {
     let correct = set
         .iter()
-        .filter(|s| net.predict(&convert(&s.x)) == s.label)
+        .filter(|s| net.predict(&convert(&s.x)) == Ok(s.label))
         .count();
     100.0 * correct as f64 / set.len() as f64
 }

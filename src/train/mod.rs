@@ -11,6 +11,7 @@
 //! | [`SampleBuffer`] | (a replay buffer; `DataLoader(shuffle=True)` over it) | `CAP·size_of::<T>()` + about 40 (exact formula on the type) | `buffer.rs` |
 //! | [`Pcg32`] | (a seedable generator) | 16 bytes | `rng.rs` |
 //! | [`GradAccumulator`] | `reduction="mean"` over a mini-batch | 4 bytes | `accumulate.rs` |
+//! | [`Trainer`], [`evaluate`] | one mini-batch: `zero_grad`, forward/backward per sample, mean, clip, `step`, `scheduler.step()`; an eval loop | the optimizer + schedule + 16 | `trainer.rs` |
 //! | [`DivergenceGuard`] | (a loss watchdog with rollback) | snapshot of params + optimizer + `8W` | `guard.rs` |
 //!
 //! Everything is generic over the number type through [`nn::Scalar`](crate::nn::Scalar) (`f32`
@@ -22,10 +23,10 @@
 //! use edgetune::optim::{Optimizer, Sgd, SgdConfig};
 //! use edgetune::train::{
 //!     clip_grad_norm, CosineAnnealingLr, GradAccumulator, LinearLr, Policy, SampleBuffer,
-//!     Scheduler, SequentialLr, TrainError,
+//!     Scheduler, SequentialLr,
 //! };
 //!
-//! fn train() -> Result<(), TrainError> {
+//! fn train() -> Result<(), edgetune::Error> {
 //!     // y = 2x on a single weight, with replay of everything seen.
 //!     let mut w = [0.0f32];
 //!     let mut grads = [0.0f32];
@@ -68,6 +69,7 @@ mod error;
 pub mod guard;
 mod rng;
 mod schedule;
+pub mod trainer;
 
 pub use accumulate::GradAccumulator;
 pub use buffer::{Policy, Pushed, SampleBuffer};
@@ -81,3 +83,4 @@ pub use rng::Pcg32;
 pub use schedule::{
     CosineAnnealingLr, ExponentialLr, LinearLr, LrSchedule, Scheduler, SequentialLr, StepLr,
 };
+pub use trainer::{evaluate, BatchSchedule, Clip, Evaluation, NoSchedule, Trainer};

@@ -1,634 +1,5 @@
-//! Small networks whose shape is in their type: the [`mlp!`](crate::mlp) macro and what it
-//! builds on.
-//!
-//! # Why a macro
-//! Stable Rust has no arithmetic on const generics, so a generic `Mlp<S, 64, 32, 10>` could not
-//! declare its parameter arena `[S; 64·32 + 32 + 32·10 + 10]`. A declarative macro can: the user
-//! writes the layers once with literal sizes, and the macro writes a struct whose every buffer
-//! (parameters, gradients, activations kept for backward, scratch) has a size computed at compile
-//! time by the `const fn`s of this module from the literal [`LayerSpec`] table. The struct stays
-//! generic over the number type `S: Scalar`, so `f32` on the device and `f64` in host tests run
-//! the same code. Nothing is allocated; the whole training state can be one `static`.
-//!
-//! # Syntax
-//! ```
-//! edgetune::mlp! {
-//!     /// A digits classifier fine-tuned on the device: the feature layer stays as trained on
-//!     /// the host, the head learns.
-//!     pub struct Digits {
-//!         dense 64 -> 32, relu, frozen;
-//!         dense 32 -> 10;
-//!         loss softmax_cross_entropy;
-//!     }
-//! }
-//! assert_eq!(Digits::<f32>::PARAMS, 64 * 32 + 32 + 32 * 10 + 10);
-//! assert_eq!(Digits::<f32>::TRAINABLE, 32 * 10 + 10);
-//! ```
-//! One line per dense layer, `dense I -> O`, read like torch's `nn.Linear(I, O)`, then in this
-//! order and both optional:
-//! - an activation applied to the layer's output: `relu`, `leaky_relu(SLOPE)` (a literal `f64`
-//!   slope, checked to be finite and `>= 0` at compile time), `tanh`, `sigmoid`; none for a
-//!   linear layer (the last layer's output is the logits, so it usually has none);
-//! - what fine-tuning may change ([`Mode`]): `train` (weights and bias, the default), `bias`
-//!   (bias only, weights frozen) or `frozen` (nothing).
-//!
-//! The last line names the loss: `loss softmax_cross_entropy;` (the target is a class index
-//! `usize`) or `loss mse;` (the target is a `&[S; O]`). Adjacent sizes must agree (`I` of a layer
-//! is `O` of the one before): a mismatch is a compile error saying so.
-//!
-//! Fine-tuning modes are declarations: full training is every layer `train`; last layer only is
-//! every layer but the last `frozen`; bias only is every layer `bias`; any set of layers can be
-//! frozen. Declare one struct per mode you use (they share the parameter layout, so
-//! [`export`](#generated-api)/`import` move weights between them).
-//!
-//! # Memory layout
-//! The generated struct `Name<S, F = [S; FROZEN]>` holds, as arrays of `S`:
-//!
-//! | field | elements | what |
-//! |---|---|---|
-//! | frozen parameters (`F`) | `FROZEN` | every element no optimizer touches, torch order |
-//! | trainable arena | `TRAINABLE` | every element the optimizer steps, torch order |
-//! | gradient arena | `TRAINABLE` | same layout as the trainable arena |
-//! | kept activations | `KEPT − O_last` | inputs of trainable-suffix layers (see below) |
-//! | loss gradient | `O_last` | `∂L/∂logits` |
-//! | scratch | `SCRATCH` | a [`Scratch`]: two ping-pong hidden buffers and the logits |
-//!
-//! The optimizer steps the trainable arena with one call, `Adam<S, { Name::<f32>::TRAINABLE }>`,
-//! through [`trainable_and_grads`](#generated-api). Frozen layers cost no gradient, no moment, no
-//! backward compute and, if they form a prefix, no kept activation: with `t` the first layer that
-//! has any trainable element, only the inputs of layers `t + 1 ..` are kept (they feed the
-//! activation derivatives and weight gradients), plus the input of layer `t` itself if it trains
-//! its weights (and is not the first layer, whose input is the caller's `x`).
-//!
-//! `F` is where the frozen parameters live: `[S; FROZEN]` (the default) keeps them in RAM, and
-//! a reference `&'a [S; FROZEN]` leaves them wherever they are, typically a `static` in flash
-//! built at compile time by `split_frozen` from the torch-order weights. See [`FrozenParams`].
-//!
-//! # Generated API
-//! Constants (on `Name<S>`, that is with the default `F`; element counts do not depend on `S`):
-//! - `PARAMS`, `TRAINABLE`, `FROZEN`, `KEPT`, `SCRATCH`: element counts as above; `INPUTS`,
-//!   `OUTPUTS`; `LAYERS`: the [`LayerSpec`] table.
-//! - `INFER_BYTES = (PARAMS + SCRATCH) · size_of::<S>()`: the RAM [`forward`](#generated-api)
-//!   reads and writes with every parameter in RAM (subtract `FROZEN_BYTES` when they are in
-//!   flash). The caller's input `x` is not counted.
-//! - `TRAIN_BYTES = (PARAMS + TRAINABLE + KEPT + SCRATCH) · size_of::<S>()` (parameters, gradients, kept activations, scratch), which is
-//!   exactly `size_of::<Name<S>>()` (tested): everything `accumulate` needs, **without** the
-//!   optimizer. `train_bytes_with::<O>()` adds `size_of::<O>()` for optimizer `O`; with the
-//!   frozen part in flash, `size_of::<Name<S, &[S; FROZEN]>>()` is
-//!   `TRAIN_BYTES − FROZEN_BYTES + size_of::<usize>()`, rounded up to the pointer's alignment.
-//!
-//! Construction (all `const fn`, so a network can be a `static`): `zeroed()` (frozen part in
-//! RAM), `with_frozen(f)` (trainable arena zeroed), `from_parts(f, trainable)`; and
-//! `split_frozen(&all)`, `split_trainable(&all)` that cut a torch-order `[S; PARAMS]` into the
-//! two arenas at compile time.
-//!
-//! Methods:
-//! - `forward(&self, x, &mut scratch) -> &[S; O]` (inference; `Name::<S>::scratch()` makes a
-//!   scratch), `infer(&mut self, x)` (the same with the internal scratch), `predict(&mut self, x)
-//!   -> usize` (index of the largest output; ties go to the lowest index).
-//! - `accumulate(&mut self, x, target) -> Result<S, NnError>`: forward, loss and backward,
-//!   **adding** into the gradient arena (a mini-batch accumulates with no extra buffer); an
-//!   invalid label is an error and changes no gradient. `loss(&mut self, x, target)`: forward
-//!   and loss only.
-//! - `zero_grad`, `grads`, `grads_mut`, `trainable`, `trainable_mut`, `frozen`,
-//!   `trainable_and_grads(&mut self) -> (&mut [S; TRAINABLE], &[S; TRAINABLE])` (what
-//!   `Optimizer::step` takes, borrowed together).
-//! - `export(&self, out: &mut [S])`, `import(&mut self, src: &[S])` (frozen part in RAM) and
-//!   `import_trainable(&mut self, src)` (any `F`: copies only the trainable elements): all
-//!   parameters as one flat slice in torch order (`dense 0 W` row by row, `b`, `dense 1 W`, ...),
-//!   exactly `PARAMS` long, or [`Error::LengthMismatch`] with nothing written.
-//!
-//! ```
-//! use edgetune::optim::{Adam, AdamConfig, Optimizer};
-//! edgetune::mlp! {
-//!     /// XOR, every layer trained.
-//!     struct Xor {
-//!         dense 2 -> 4, tanh;
-//!         dense 4 -> 2;
-//!         loss softmax_cross_entropy;
-//!     }
-//! }
-//! let mut net = Xor::<f32>::zeroed();
-//! let init: [f32; Xor::<f32>::PARAMS] = [
-//!     0.5, -0.4, -0.6, 0.7, 0.8, 0.9, -0.7, -0.8, // W0
-//!     0.1, -0.1, 0.0, 0.2, // b0
-//!     0.3, -0.5, 0.6, -0.2, -0.4, 0.5, -0.3, 0.6, // W1
-//!     0.0, 0.0, // b1
-//! ];
-//! net.import(&init).unwrap();
-//! let mut opt = Adam::<f32, { Xor::<f32>::TRAINABLE }>::new(AdamConfig::adam(0.05)).unwrap();
-//! let data = [([0.0, 0.0], 0), ([0.0, 1.0], 1), ([1.0, 0.0], 1), ([1.0, 1.0], 0)];
-//! for _ in 0..300 {
-//!     net.zero_grad();
-//!     for (x, y) in &data {
-//!         net.accumulate(x, *y).unwrap();
-//!     }
-//!     let (params, grads) = net.trainable_and_grads();
-//!     opt.step(params, grads).unwrap();
-//! }
-//! assert!(data.iter().all(|(x, y)| net.predict(x) == *y));
-//! ```
-
-use super::{Activation, Scalar};
-use crate::Error;
-
-/// What fine-tuning may change in one dense layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Weights and bias are trained (`train` in [`mlp!`](crate::mlp)).
-    Train,
-    /// Only the bias is trained; the weights are frozen (`bias`).
-    Bias,
-    /// Nothing is trained (`frozen`).
-    Frozen,
-}
-
-/// One dense layer of a network: its sizes and [`Mode`]. A generated network's `LAYERS` constant
-/// is a table of these, from which every size is computed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LayerSpec {
-    /// Inputs `I`.
-    pub inputs: usize,
-    /// Outputs `O`.
-    pub outputs: usize,
-    /// What fine-tuning may change.
-    pub mode: Mode,
-}
-
-impl LayerSpec {
-    /// `I·O` weights.
-    pub const fn weights(&self) -> usize {
-        self.inputs * self.outputs
-    }
-
-    /// `I·O + O` parameters.
-    pub const fn params(&self) -> usize {
-        self.weights() + self.outputs
-    }
-
-    /// Whether the weights are trained.
-    pub const fn trains_weights(&self) -> bool {
-        matches!(self.mode, Mode::Train)
-    }
-
-    /// Whether the bias is trained.
-    pub const fn trains_bias(&self) -> bool {
-        !matches!(self.mode, Mode::Frozen)
-    }
-
-    /// Trainable elements of this layer.
-    pub const fn trainable(&self) -> usize {
-        match self.mode {
-            Mode::Train => self.params(),
-            Mode::Bias => self.outputs,
-            Mode::Frozen => 0,
-        }
-    }
-}
-
-/// All parameters of the layers, `Σ (I·O + O)`.
-pub const fn params(layers: &[LayerSpec]) -> usize {
-    let mut n = 0;
-    let mut k = 0;
-    while k < layers.len() {
-        n += layers[k].params();
-        k += 1;
-    }
-    n
-}
-
-/// Trainable elements of the layers.
-pub const fn trainable(layers: &[LayerSpec]) -> usize {
-    let mut n = 0;
-    let mut k = 0;
-    while k < layers.len() {
-        n += layers[k].trainable();
-        k += 1;
-    }
-    n
-}
-
-/// Frozen elements of the layers, `params − trainable`.
-pub const fn frozen(layers: &[LayerSpec]) -> usize {
-    params(layers) - trainable(layers)
-}
-
-/// Index of the first layer with any trainable element (`layers.len()` if none): backward runs
-/// from the loss down to this layer and no further.
-pub const fn first_trainable(layers: &[LayerSpec]) -> usize {
-    let mut k = 0;
-    while k < layers.len() {
-        if layers[k].trainable() > 0 {
-            return k;
-        }
-        k += 1;
-    }
-    layers.len()
-}
-
-/// Whether backward reaches layer `k` (it is at or after the first trainable layer).
-pub const fn in_backward(layers: &[LayerSpec], k: usize) -> bool {
-    k < layers.len() && k >= first_trainable(layers)
-}
-
-/// Whether backward computes the gradient of layer `k`'s input (a trainable layer lies below).
-pub const fn has_input_grad(layers: &[LayerSpec], k: usize) -> bool {
-    k < layers.len() && k > first_trainable(layers)
-}
-
-/// Whether the input of layer `k` (the output of layer `k − 1` after its activation) is kept
-/// from forward for backward: for every layer above the first trainable one (its activation's
-/// derivative and weight gradient need it), and for the first trainable one if it trains its
-/// weights. Never for layer 0, whose input is the caller's `x`.
-pub const fn keeps_input(layers: &[LayerSpec], k: usize) -> bool {
-    if k == 0 || k >= layers.len() {
-        return false;
-    }
-    let t = first_trainable(layers);
-    k > t || (k == t && layers[k].trains_weights())
-}
-
-/// Elements of kept activations, without the loss gradient.
-pub const fn kept_activations(layers: &[LayerSpec]) -> usize {
-    let mut n = 0;
-    let mut k = 0;
-    while k < layers.len() {
-        if keeps_input(layers, k) {
-            n += layers[k].inputs;
-        }
-        k += 1;
-    }
-    n
-}
-
-/// Inputs of the first layer (0 for no layers).
-pub const fn inputs(layers: &[LayerSpec]) -> usize {
-    match layers.first() {
-        Some(l) => l.inputs,
-        None => 0,
-    }
-}
-
-/// Outputs of the last layer (0 for no layers).
-pub const fn outputs(layers: &[LayerSpec]) -> usize {
-    match layers.last() {
-        Some(l) => l.outputs,
-        None => 0,
-    }
-}
-
-/// The largest output of the hidden layers (all but the last) whose index has parity `odd`:
-/// the size of one of the two ping-pong buffers of a [`Scratch`].
-pub const fn hidden_width(layers: &[LayerSpec], odd: bool) -> usize {
-    let mut m = 0;
-    let mut k = if odd { 1 } else { 0 };
-    while k + 1 < layers.len() {
-        if layers[k].outputs > m {
-            m = layers[k].outputs;
-        }
-        k += 2;
-    }
-    m
-}
-
-/// Whether every layer's input count equals the output count of the layer before, and there is
-/// at least one layer with at least one input and one output.
-pub const fn chain_ok(layers: &[LayerSpec]) -> bool {
-    if layers.is_empty() {
-        return false;
-    }
-    let mut k = 0;
-    while k < layers.len() {
-        if layers[k].inputs == 0 || layers[k].outputs == 0 {
-            return false;
-        }
-        if k > 0 && layers[k].inputs != layers[k - 1].outputs {
-            return false;
-        }
-        k += 1;
-    }
-    true
-}
-
-/// Gathers the elements of a torch-order parameter array whose trainability is `trainable` (the
-/// trainable or the frozen arena of a network with these `layers`), at compile time.
-pub const fn gather<S: Scalar, const N: usize, const M: usize>(
-    layers: &[LayerSpec],
-    all: &[S; N],
-    trainable: bool,
-) -> [S; M] {
-    let mut out = [S::ZERO; M];
-    let mut src = 0;
-    let mut dst = 0;
-    let mut k = 0;
-    while k < layers.len() {
-        let l = layers[k];
-        // Weights, then bias: two runs with their own trainability.
-        let runs = [
-            (l.weights(), l.trains_weights()),
-            (l.outputs, l.trains_bias()),
-        ];
-        let mut r = 0;
-        while r < 2 {
-            let (len, t) = runs[r];
-            let mut i = 0;
-            while i < len {
-                if t == trainable && dst < M && src < N {
-                    out[dst] = all[src];
-                    dst += 1;
-                }
-                src += 1;
-                i += 1;
-            }
-            r += 1;
-        }
-        k += 1;
-    }
-    out
-}
-
-/// Where a network's frozen parameters live: in RAM (`[S; N]`, writable, so `import` can fill
-/// it) or behind a reference (`&[S; N]`, read-only: a `static` or `const` in flash costs no RAM).
-pub trait FrozenParams<S, const N: usize> {
-    /// The frozen parameters.
-    fn params(&self) -> &[S; N];
-    /// The frozen parameters, mutably, if they are held in RAM.
-    fn params_mut(&mut self) -> Option<&mut [S; N]>;
-}
-
-impl<S, const N: usize> FrozenParams<S, N> for [S; N] {
-    #[inline]
-    fn params(&self) -> &[S; N] {
-        self
-    }
-    #[inline]
-    fn params_mut(&mut self) -> Option<&mut [S; N]> {
-        Some(self)
-    }
-}
-
-impl<S, const N: usize> FrozenParams<S, N> for &[S; N] {
-    #[inline]
-    fn params(&self) -> &[S; N] {
-        self
-    }
-    #[inline]
-    fn params_mut(&mut self) -> Option<&mut [S; N]> {
-        None
-    }
-}
-
-/// The buffers a forward pass writes: hidden layers alternate between `even` (layers 0, 2, ...)
-/// and `odd` (layers 1, 3, ...), sized for the widest layer of each parity, and the last layer
-/// writes `out`. Backward reuses the two hidden buffers for the gradients flowing down.
-///
-/// Size: `(A + B + O) · size_of::<S>()` (three arrays of `S`, no padding). For a 64-32-10 MLP
-/// that is `32 + 0 + 10` elements: the largest pair of activation buffers, nothing more.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Scratch<S, const A: usize, const B: usize, const O: usize> {
-    /// Outputs of the even-numbered hidden layers.
-    pub even: [S; A],
-    /// Outputs of the odd-numbered hidden layers.
-    pub odd: [S; B],
-    /// Outputs of the last layer (the logits).
-    pub out: [S; O],
-}
-
-impl<S: Scalar, const A: usize, const B: usize, const O: usize> Scratch<S, A, B, O> {
-    /// All zeros (`const`: can be a `static`).
-    pub const fn zeroed() -> Self {
-        Scratch {
-            even: [S::ZERO; A],
-            odd: [S::ZERO; B],
-            out: [S::ZERO; O],
-        }
-    }
-}
-
-/// The identity, for a dense layer with no activation: forward and backward do nothing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Identity;
-
-impl<S: Scalar> Activation<S> for Identity {
-    #[inline(always)]
-    fn apply(&self, x: S) -> S {
-        x
-    }
-    #[inline(always)]
-    fn derivative_from_output(&self, _y: S) -> S {
-        S::ONE
-    }
-    #[inline(always)]
-    fn forward_in_place<T: super::Tensor<S>>(&self, _xy: &mut T) {}
-    #[inline(always)]
-    fn backward_in_place<T: super::Tensor<S>>(&self, _y: &T, _grad: &mut T) {}
-}
-
-/// The index of the largest value (the predicted class); ties and NaNs go to the lowest index,
-/// and an empty slice gives 0.
-pub fn argmax<S: PartialOrd + Copy>(values: &[S]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if let Some(b) = values.get(best) {
-            if v > b {
-                best = i;
-            }
-        }
-    }
-    best
-}
-
-/// Copies all parameters into `out` in torch order, reading each run from the frozen or the
-/// trainable arena. [`Error::LengthMismatch`] (and nothing written) unless `out` holds exactly
-/// the layers' parameters and the arenas their parts.
-pub fn export<S: Copy>(
-    layers: &[LayerSpec],
-    frozen: &[S],
-    trainable: &[S],
-    out: &mut [S],
-) -> Result<(), Error> {
-    check_len(layers, out.len(), frozen.len(), trainable.len())?;
-    let (mut f, mut t, mut o) = (frozen, trainable, out);
-    for l in layers {
-        for (len, is_t) in [
-            (l.weights(), l.trains_weights()),
-            (l.outputs, l.trains_bias()),
-        ] {
-            let src = if is_t { &mut t } else { &mut f };
-            let (Some((s, s_rest)), Some((d, d_rest))) = (
-                src.split_at_checked(len),
-                core::mem::take(&mut o).split_at_mut_checked(len),
-            ) else {
-                return Err(mismatch(layers, 0));
-            };
-            d.copy_from_slice(s);
-            *src = s_rest;
-            o = d_rest;
-        }
-    }
-    Ok(())
-}
-
-/// Fills the arenas from all parameters in torch order; with `frozen = None` the frozen runs of
-/// `src` are skipped (only the trainable part is loaded). [`Error::LengthMismatch`] (and nothing
-/// written) unless `src` holds exactly the layers' parameters and the arenas their parts.
-pub fn import<S: Copy>(
-    layers: &[LayerSpec],
-    frozen: Option<&mut [S]>,
-    trainable: &mut [S],
-    src: &[S],
-) -> Result<(), Error> {
-    let frozen_len = match &frozen {
-        Some(f) => f.len(),
-        None => self::frozen(layers),
-    };
-    check_len(layers, src.len(), frozen_len, trainable.len())?;
-    let mut f: Option<&mut [S]> = frozen;
-    let mut t = trainable;
-    let mut s = src;
-    for l in layers {
-        for (len, is_t) in [
-            (l.weights(), l.trains_weights()),
-            (l.outputs, l.trains_bias()),
-        ] {
-            let Some((run, s_rest)) = s.split_at_checked(len) else {
-                return Err(mismatch(layers, src.len()));
-            };
-            s = s_rest;
-            let dst = if is_t { Some(&mut t) } else { f.as_mut() };
-            if let Some(dst) = dst {
-                let Some((d, d_rest)) = core::mem::take(dst).split_at_mut_checked(len) else {
-                    return Err(mismatch(layers, src.len()));
-                };
-                d.copy_from_slice(run);
-                *dst = d_rest;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn mismatch(layers: &[LayerSpec], found: usize) -> Error {
-    Error::LengthMismatch {
-        expected: params(layers),
-        found,
-    }
-}
-
-fn check_len(
-    layers: &[LayerSpec],
-    flat: usize,
-    frozen_len: usize,
-    trainable_len: usize,
-) -> Result<(), Error> {
-    if flat != params(layers) {
-        return Err(mismatch(layers, flat));
-    }
-    if frozen_len != frozen(layers) {
-        return Err(Error::LengthMismatch {
-            expected: frozen(layers),
-            found: frozen_len,
-        });
-    }
-    if trainable_len != trainable(layers) {
-        return Err(Error::LengthMismatch {
-            expected: trainable(layers),
-            found: trainable_len,
-        });
-    }
-    Ok(())
-}
-
-/// Takes a dense layer's `W` (`I·O` elements) from the front of `arena` and advances it.
-#[doc(hidden)]
-#[inline(always)]
-pub fn take_w<'a, S, const I: usize, const O: usize>(
-    arena: &mut &'a [S],
-) -> Option<&'a [[S; I]; O]> {
-    let (w, rest) = arena.split_at_checked(I.checked_mul(O)?)?;
-    let (rows, _) = w.as_chunks::<I>();
-    *arena = rest;
-    rows.try_into().ok()
-}
-
-/// Takes `N` elements from the front of `arena` and advances it.
-#[doc(hidden)]
-#[inline(always)]
-pub fn take<'a, S, const N: usize>(arena: &mut &'a [S]) -> Option<&'a [S; N]> {
-    let (v, rest) = arena.split_first_chunk::<N>()?;
-    *arena = rest;
-    Some(v)
-}
-
-/// Takes `N` elements from the front of a mutable `arena` and advances it.
-#[doc(hidden)]
-#[inline(always)]
-pub fn take_mut<'a, S, const N: usize>(arena: &mut &'a mut [S]) -> Option<&'a mut [S; N]> {
-    let (v, rest) = core::mem::take(arena).split_first_chunk_mut::<N>()?;
-    *arena = rest;
-    Some(v)
-}
-
-/// Takes a dense layer's `W` from the back of `arena` and shortens it.
-#[doc(hidden)]
-#[inline(always)]
-pub fn take_w_back<'a, S, const I: usize, const O: usize>(
-    arena: &mut &'a [S],
-) -> Option<&'a [[S; I]; O]> {
-    let at = arena.len().checked_sub(I.checked_mul(O)?)?;
-    let (rest, w) = arena.split_at_checked(at)?;
-    let (rows, _) = w.as_chunks::<I>();
-    *arena = rest;
-    rows.try_into().ok()
-}
-
-/// Takes `N` elements from the back of `arena` and shortens it.
-#[doc(hidden)]
-#[inline(always)]
-pub fn take_back<'a, S, const N: usize>(arena: &mut &'a [S]) -> Option<&'a [S; N]> {
-    let (rest, v) = arena.split_last_chunk::<N>()?;
-    *arena = rest;
-    Some(v)
-}
-
-/// Takes a dense layer's `dW` from the back of a mutable `arena` and shortens it.
-#[doc(hidden)]
-#[inline(always)]
-pub fn take_w_back_mut<'a, S, const I: usize, const O: usize>(
-    arena: &mut &'a mut [S],
-) -> Option<&'a mut [[S; I]; O]> {
-    let at = arena.len().checked_sub(I.checked_mul(O)?)?;
-    let (rest, w) = core::mem::take(arena).split_at_mut_checked(at)?;
-    let (rows, _) = w.as_chunks_mut::<I>();
-    *arena = rest;
-    rows.try_into().ok()
-}
-
-/// Takes `N` elements from the back of a mutable `arena` and shortens it.
-#[doc(hidden)]
-#[inline(always)]
-pub fn take_back_mut<'a, S, const N: usize>(arena: &mut &'a mut [S]) -> Option<&'a mut [S; N]> {
-    let (rest, v) = core::mem::take(arena).split_last_chunk_mut::<N>()?;
-    *arena = rest;
-    Some(v)
-}
-
-/// `db += dy` (the bias gradient of a dense layer whose weights are frozen).
-#[doc(hidden)]
-#[inline(always)]
-pub fn add_into<S: Scalar, const O: usize>(db: &mut [S; O], dy: &[S; O]) {
-    for (d, &g) in db.iter_mut().zip(dy) {
-        *d = d.add(g);
-    }
-}
-
-/// A checked LeakyReLU for the macro (the slope was checked at compile time, so the default is
-/// never used).
-#[doc(hidden)]
-#[inline(always)]
-pub fn leaky_relu<S: Scalar>(slope: f64) -> super::LeakyRelu<S> {
-    super::LeakyRelu::new(slope).unwrap_or_default()
-}
+//! The [`mlp!`](crate::mlp) macro: parses the layer lines and writes the network struct, its
+//! inherent methods and its [`Network`](super::Network) implementation.
 
 /// Defines a multilayer perceptron whose every buffer is sized at compile time, with per-layer
 /// fine-tuning modes. See [`nn::network`](crate::nn::network) for the syntax, the memory layout
@@ -769,7 +140,7 @@ macro_rules! __mlp_index {
     };
 }
 
-/// The target type and the loss call of each loss of [`mlp!`](crate::mlp).
+/// The target type, the target checks and the loss call of each loss of [`mlp!`](crate::mlp).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __mlp_loss {
@@ -779,11 +150,47 @@ macro_rules! __mlp_loss {
     (type mse, $s:ty, $n:expr) => {
         &[$s; $n]
     };
+    (trait_type softmax_cross_entropy, $s:ty) => {
+        usize
+    };
+    (trait_type mse, $s:ty) => {
+        [$s]
+    };
+    // From the trait's `&Target` to the inherent target, checking the length.
+    (from_trait softmax_cross_entropy, $s:ty, $n:expr, $t:expr) => {
+        ::core::result::Result::<usize, $crate::Error>::Ok(*$t)
+    };
+    (from_trait mse, $s:ty, $n:expr, $t:expr) => {
+        <&[$s; $n]>::try_from($t).map_err(|_| $crate::Error::LengthMismatch {
+            expected: $n,
+            found: $t.len(),
+        })
+    };
+    // Checks a target before anything is computed: the label's range, or every value.
+    (check softmax_cross_entropy, $n:expr, $t:expr) => {
+        if $t < $n {
+            ::core::result::Result::Ok(())
+        } else {
+            ::core::result::Result::Err($crate::Error::from($crate::nn::NnError::LabelOutOfRange {
+                label: $t,
+                classes: $n,
+            }))
+        }
+    };
+    (check mse, $n:expr, $t:expr) => {
+        $crate::nn::network::check_target(&$t[..])
+    };
+    (hit softmax_cross_entropy, $z:expr, $t:expr) => {
+        ::core::option::Option::Some($crate::nn::network::argmax($z) == $t)
+    };
+    (hit mse, $z:expr, $t:expr) => {
+        ::core::option::Option::None
+    };
     (run softmax_cross_entropy, $z:expr, $t:expr, $dz:expr) => {
-        $crate::nn::softmax_cross_entropy($z, $t, $dz)
+        $crate::nn::softmax_cross_entropy($z, $t, $dz).map_err($crate::Error::from)
     };
     (run mse, $z:expr, $t:expr, $dz:expr) => {
-        ::core::result::Result::Ok($crate::nn::mse($z, $t, $dz))
+        ::core::result::Result::<_, $crate::Error>::Ok($crate::nn::mse($z, $t, $dz))
     };
 }
 
@@ -933,6 +340,8 @@ macro_rules! __mlp_emit {
             }
 
             /// The outputs (logits) for input `x`, computed in `scratch`; `&self` only reads.
+            /// [`InvalidInput`]($crate::Error::InvalidInput) if an element of `x` is NaN, ±∞
+            /// or (fixed point) saturated; nothing is computed then.
             pub fn forward<'s>(
                 &self,
                 x: &[S; $crate::nn::network::inputs($spec)],
@@ -942,44 +351,57 @@ macro_rules! __mlp_emit {
                     { $crate::nn::network::hidden_width($spec, true) },
                     { $crate::nn::network::outputs($spec) },
                 >,
-            ) -> &'s [S; $crate::nn::network::outputs($spec)] {
+            ) -> ::core::result::Result<&'s [S; $crate::nn::network::outputs($spec)], $crate::Error> {
+                $crate::nn::network::check_input(x)?;
                 Self::run_forward(self.frozen.params(), &self.trainable, x, scratch, None);
-                &scratch.out
+                Ok(&scratch.out)
             }
 
-            /// [`forward`](Self::forward) in the network's own scratch.
+            /// [`forward`](Self::forward) in a scratch on the stack, returning the outputs.
             pub fn infer(
-                &mut self,
+                &self,
                 x: &[S; $crate::nn::network::inputs($spec)],
-            ) -> &[S; $crate::nn::network::outputs($spec)] {
-                Self::run_forward(self.frozen.params(), &self.trainable, x, &mut self.work, None);
-                &self.work.out
+            ) -> ::core::result::Result<[S; $crate::nn::network::outputs($spec)], $crate::Error> {
+                let mut scratch = $crate::nn::network::Scratch::zeroed();
+                self.forward(x, &mut scratch).copied()
             }
 
             /// The index of the largest output (the predicted class; ties go to the lowest).
-            pub fn predict(&mut self, x: &[S; $crate::nn::network::inputs($spec)]) -> usize {
-                $crate::nn::network::argmax(self.infer(x))
+            pub fn predict(
+                &self,
+                x: &[S; $crate::nn::network::inputs($spec)],
+            ) -> ::core::result::Result<usize, $crate::Error> {
+                Ok($crate::nn::network::argmax(&self.infer(x)?))
             }
 
-            /// Forward and loss only (evaluation); the gradient arena is not touched.
+            /// Forward and loss only (evaluation); nothing is changed. A bad input or target is an
+            /// error.
             pub fn loss(
-                &mut self,
+                &self,
                 x: &[S; $crate::nn::network::inputs($spec)],
                 target: $crate::__mlp_loss!(type $loss, S, $crate::nn::network::outputs($spec)),
-            ) -> ::core::result::Result<S, $crate::nn::NnError> {
-                Self::run_forward(self.frozen.params(), &self.trainable, x, &mut self.work, None);
-                $crate::__mlp_loss!(run $loss, &self.work.out, target, &mut self.dlogits)
+            ) -> ::core::result::Result<S, $crate::Error> {
+                $crate::__mlp_loss!(check $loss, $crate::nn::network::outputs($spec), target)?;
+                let mut scratch = $crate::nn::network::Scratch::zeroed();
+                let out = self.forward(x, &mut scratch)?;
+                let mut dz = [<S as $crate::num::StateValue>::ZERO; $crate::nn::network::outputs($spec)];
+                $crate::__mlp_loss!(run $loss, out, target, &mut dz)
             }
 
             /// Forward, loss and backward for one sample: **adds** the gradient of the loss into
             /// the gradient arena (call [`zero_grad`](Self::zero_grad) between batches) and
-            /// returns the loss. An invalid target is an error and leaves the gradients as they
-            /// were. Frozen layers get no gradient; backward stops at the first trainable layer.
+            /// returns the loss. A bad input ([`InvalidInput`]($crate::Error::InvalidInput)),
+            /// target ([`InvalidTarget`]($crate::Error::InvalidTarget)) or label
+            /// ([`LabelOutOfRange`]($crate::nn::NnError::LabelOutOfRange)) is an error and
+            /// leaves the gradients as they were. Frozen layers get no gradient; backward stops
+            /// at the first trainable layer.
             pub fn accumulate(
                 &mut self,
                 x: &[S; $crate::nn::network::inputs($spec)],
                 target: $crate::__mlp_loss!(type $loss, S, $crate::nn::network::outputs($spec)),
-            ) -> ::core::result::Result<S, $crate::nn::NnError> {
+            ) -> ::core::result::Result<S, $crate::Error> {
+                $crate::nn::network::check_input(x)?;
+                $crate::__mlp_loss!(check $loss, $crate::nn::network::outputs($spec), target)?;
                 let frozen = self.frozen.params();
                 Self::run_forward(frozen, &self.trainable, x, &mut self.work, Some(&mut self.kept));
                 let loss = $crate::__mlp_loss!(run $loss, &self.work.out, target, &mut self.dlogits)?;
@@ -1185,6 +607,130 @@ macro_rules! __mlp_emit {
                 )*
                 let _ = (dy, kept, gr, fz, tr);
                 Some(())
+            }
+        }
+
+        impl<S, F> $crate::nn::network::Network<S> for $name<S, F>
+        where
+            S: $crate::nn::Scalar,
+            F: $crate::nn::network::FrozenParams<S, { $crate::nn::network::frozen($spec) }>,
+        {
+            const INPUTS: usize = $crate::nn::network::inputs($spec);
+            const OUTPUTS: usize = $crate::nn::network::outputs($spec);
+            const PARAMS: usize = $crate::nn::network::params($spec);
+            const TRAINABLE: usize = $crate::nn::network::trainable($spec);
+            const FROZEN: usize = $crate::nn::network::frozen($spec);
+            const LAYER_COUNT: usize = $spec.len();
+
+            type Target = $crate::__mlp_loss!(trait_type $loss, S);
+
+            fn layer_shape(k: usize) -> ::core::option::Option<$crate::nn::network::LayerShape> {
+                $spec.get(k).map($crate::nn::network::LayerSpec::shape)
+            }
+
+            fn layer_ranges(k: usize) -> ::core::option::Option<$crate::nn::network::LayerRanges> {
+                $crate::nn::network::layer_ranges($spec, k)
+            }
+
+            fn check_sample(x: &[S], target: &Self::Target) -> ::core::result::Result<(), $crate::Error> {
+                let x = $crate::nn::network::input_array::<S, { $crate::nn::network::inputs($spec) }>(x)?;
+                $crate::nn::network::check_input(x)?;
+                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
+                $crate::__mlp_loss!(check $loss, $crate::nn::network::outputs($spec), t)
+            }
+
+            fn forward_into(&self, x: &[S], out: &mut [S]) -> ::core::result::Result<(), $crate::Error> {
+                let x = $crate::nn::network::input_array::<S, { $crate::nn::network::inputs($spec) }>(x)?;
+                let found = out.len();
+                let out: &mut [S; $crate::nn::network::outputs($spec)] = out.try_into().map_err(|_| {
+                    $crate::Error::LengthMismatch { expected: $crate::nn::network::outputs($spec), found }
+                })?;
+                *out = self.infer(x)?;
+                Ok(())
+            }
+
+            fn predict(&self, x: &[S]) -> ::core::result::Result<usize, $crate::Error> {
+                $name::predict(self, $crate::nn::network::input_array(x)?)
+            }
+
+            fn loss(&self, x: &[S], target: &Self::Target) -> ::core::result::Result<S, $crate::Error> {
+                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
+                $name::loss(self, $crate::nn::network::input_array(x)?, t)
+            }
+
+            fn evaluate_sample(
+                &self,
+                x: &[S],
+                target: &Self::Target,
+            ) -> ::core::result::Result<(S, ::core::option::Option<bool>), $crate::Error> {
+                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
+                let x = $crate::nn::network::input_array(x)?;
+                $crate::__mlp_loss!(check $loss, $crate::nn::network::outputs($spec), t)?;
+                let mut scratch = $crate::nn::network::Scratch::zeroed();
+                let out = $name::forward(self, x, &mut scratch)?;
+                let mut dz = [<S as $crate::num::StateValue>::ZERO; $crate::nn::network::outputs($spec)];
+                let loss = $crate::__mlp_loss!(run $loss, out, t, &mut dz)?;
+                ::core::result::Result::Ok((loss, $crate::__mlp_loss!(hit $loss, &out[..], t)))
+            }
+
+            fn accumulate(&mut self, x: &[S], target: &Self::Target) -> ::core::result::Result<S, $crate::Error> {
+                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
+                $name::accumulate(self, $crate::nn::network::input_array(x)?, t)
+            }
+
+            fn zero_grad(&mut self) {
+                $name::zero_grad(self)
+            }
+
+            fn trainable(&self) -> &[S] {
+                &self.trainable
+            }
+
+            fn trainable_mut(&mut self) -> &mut [S] {
+                &mut self.trainable
+            }
+
+            fn grads(&self) -> &[S] {
+                &self.grads
+            }
+
+            fn grads_mut(&mut self) -> &mut [S] {
+                &mut self.grads
+            }
+
+            fn trainable_and_grads(&mut self) -> (&mut [S], &[S]) {
+                (&mut self.trainable, &self.grads)
+            }
+
+            fn frozen(&self) -> &[S] {
+                self.frozen.params()
+            }
+
+            fn frozen_mut(&mut self) -> ::core::option::Option<&mut [S]> {
+                match self.frozen.params_mut() {
+                    ::core::option::Option::Some(f) => ::core::option::Option::Some(&mut f[..]),
+                    ::core::option::Option::None => ::core::option::Option::None,
+                }
+            }
+
+            fn export(&self, out: &mut [S]) -> ::core::result::Result<(), $crate::Error> {
+                $name::export(self, out)
+            }
+
+            fn import_trainable(&mut self, src: &[S]) -> ::core::result::Result<(), $crate::Error> {
+                $name::import_trainable(self, src)
+            }
+
+            fn import(&mut self, src: &[S]) -> ::core::result::Result<(), $crate::Error> {
+                match self.frozen.params_mut() {
+                    ::core::option::Option::Some(f) => {
+                        $crate::nn::network::import($spec, Some(&mut f[..]), &mut self.trainable, src)
+                    }
+                    ::core::option::Option::None => ::core::result::Result::Err($crate::Error::LengthMismatch {
+                        expected: $crate::nn::network::frozen($spec),
+                        found: 0,
+                    }),
+                }
             }
         }
     };
