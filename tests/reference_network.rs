@@ -688,18 +688,30 @@ fn length_and_shape_mismatches_are_errors_not_panics() {
     );
     assert_eq!(
         RefMlp::zeros(&[2, 0, 2], &acts),
-        Err(RefNetError::Shape { layer: 0 })
+        Err(RefNetError::Shape {
+            layer: 0,
+            expected: 1,
+            found: 0
+        })
     );
     let mismatched = vec![RefDense::zeros(2, 3), RefDense::zeros(4, 2)];
     assert_eq!(
         RefMlp::new(mismatched, acts.to_vec()),
-        Err(RefNetError::Shape { layer: 1 })
+        Err(RefNetError::Shape {
+            layer: 1,
+            expected: 3,
+            found: 4
+        })
     );
     let mut ragged = RefDense::zeros(2, 3);
     ragged.w[1].push(0.0);
     assert_eq!(
         RefMlp::new(vec![ragged, RefDense::zeros(3, 2)], acts.to_vec()),
-        Err(RefNetError::Shape { layer: 0 })
+        Err(RefNetError::Shape {
+            layer: 0,
+            expected: 2,
+            found: 3
+        })
     );
 
     // Batches.
@@ -821,20 +833,23 @@ fn length_and_shape_mismatches_are_errors_not_panics() {
     // A network malformed by hand: every computation reports the shape error instead of panicking.
     let mut broken = net.clone();
     broken.layers[1].w.push(vec![0.0; 3]);
-    assert_eq!(broken.forward(&x[0]), Err(RefNetError::Shape { layer: 1 }));
+    // Layer 1 is 3 -> 2: two biases, now three weight rows.
+    let bad_shape = RefNetError::Shape {
+        layer: 1,
+        expected: 2,
+        found: 3,
+    };
+    assert_eq!(broken.forward(&x[0]), Err(bad_shape));
     assert_eq!(
         broken.loss_and_grads(&x[0], &RefTarget::Class(0)),
-        Err(RefNetError::Shape { layer: 1 })
+        Err(bad_shape)
     );
     assert_eq!(
         broken.batch_loss_and_grads(&x, &[RefTarget::Class(0)]),
-        Err(RefNetError::Shape { layer: 1 })
+        Err(bad_shape)
     );
     let flat = broken.to_flat();
-    assert_eq!(
-        broken.load_flat(&flat),
-        Err(RefNetError::Shape { layer: 1 })
-    );
+    assert_eq!(broken.load_flat(&flat), Err(bad_shape));
     let mut empty = net.clone();
     empty.layers.clear();
     empty.activations.clear();
