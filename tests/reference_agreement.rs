@@ -19,6 +19,10 @@
 //! rounding. The bar is `max(fixed bar, K·d)` with
 //! `K = 16`, at least the number of rounded operations per element and step in the longest
 //! kernel (Adam: 15), each of which can contribute one such perturbation.
+//!
+//! The measured bar is capped at a quarter of how far the case's trajectory moves (see `bar`): beyond that it
+//! would pass an implementation that hardly steps. Cases that hit the cap are still checked, at the cap, and
+//! are printed (`bar capped: ...`, with `--nocapture`) and counted over a fixed sweep.
 
 #[path = "../examples/golden/harness.rs"]
 #[allow(dead_code)]
@@ -197,14 +201,51 @@ fn sensitivity(c: &harness::Case, u: f64, seed: u64) -> f64 {
     worst
 }
 
-fn agree(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> Result<(), TestCaseError> {
+/// How far the reference trajectory itself moves: the largest mixed distance of any parameter, at any
+/// step, from where it started.
+fn movement(c: &harness::Case) -> f64 {
+    let mut m: f64 = 0.0;
+    for p in &c.params {
+        for (a, b) in p.iter().zip(&c.param0) {
+            m = m.max(harness::mixed(*a, *b));
+        }
+    }
+    m
+}
+
+/// The bar for one precision: `max(fixed, min(K·d, cap))`.
+///
+/// The cap. Let `M` be how far the reference trajectory moves (`movement`). A bar of `M` would pass an
+/// implementation that never steps at all (it stays at `param0`, within `M` of every reference point),
+/// and a bar of `M/2` one that steps at half the rate on an SGD-like trajectory, so past `M/2` the case
+/// checks nothing the spec's mistakes would show. The cap is `M/4`: any error of 25% or more in the
+/// size of the motion still fails. The fixed bar stays the floor (it was measured on torch's own drift;
+/// on a case that hardly moves even it is loose, and the fixed bar alone then decides, as on the
+/// PyTorch files). A capped case is still checked, at the cap.
+fn bar(fixed: f64, measured: f64, cap: f64) -> (f64, bool) {
+    let capped = measured > cap;
+    (fixed.max(measured.min(cap)), capped && cap > fixed)
+}
+
+/// Checks one case; `Ok(true)` if its bar was capped.
+fn agree(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> Result<bool, TestCaseError> {
     let c = case(kind, seed, n, steps, regime);
-    let tol64 = harness::TOL_F64.max(K * sensitivity(&c, f64::EPSILON / 2.0, seed));
-    let tol32 = harness::TOL_F32.max(K * sensitivity(&c, f64::from(f32::EPSILON) / 2.0, seed));
+    let cap = movement(&c) / 4.0;
+    let d64 = K * sensitivity(&c, f64::EPSILON / 2.0, seed);
+    let d32 = K * sensitivity(&c, f64::from(f32::EPSILON) / 2.0, seed);
+    let (tol64, capped64) = bar(harness::TOL_F64, d64, cap);
+    let (tol32, capped32) = bar(harness::TOL_F32, d32, cap);
+    let capped = capped64 || capped32;
+    if capped {
+        println!(
+            "bar capped: {} seed {seed} n {n} steps {steps} regime {regime}: K·d f64 {d64:.1e} f32 {d32:.1e}, cap M/4 {cap:.1e}",
+            kind.name()
+        );
+    }
     let mut s = harness::Summary::default();
     s.check_with(&c, tol64, tol32);
     prop_assert!(s.failures.is_empty(), "{:?}\n{:?}", s.failures, c.hyper);
-    Ok(())
+    Ok(capped)
 }
 
 proptest! {
@@ -245,4 +286,27 @@ proptest! {
     fn every_optimizer_tracks_the_reference_over_2000_steps(seed: u64, k in 0usize..6, regime in 0u8..4) {
         agree(Kind::ALL[k], seed, 8, 2000, regime)?;
     }
+}
+
+/// A fixed sweep (so the count is reproducible): how many cases' measured bars the cap lowers. Every one
+/// of them is checked at the capped bar like any other case; the count is printed, and it must stay a
+/// minority, or the measured bar itself would have stopped meaning anything.
+#[test]
+fn measured_bars_hit_the_cap_rarely_and_capped_cases_are_still_checked() {
+    let mut d = Draw(0xCA9_0001);
+    let mut checked = 0usize;
+    let mut capped = 0usize;
+    for i in 0..120usize {
+        let kind = Kind::ALL[i % 6];
+        let seed = d.next();
+        let n = 1 + (d.next() % 23) as usize;
+        let steps = 1 + (d.next() % 199) as usize;
+        let regime = (d.next() % 4) as u8;
+        let was_capped =
+            agree(kind, seed, n, steps, regime).expect("every case passes, capped or not");
+        checked += 1;
+        capped += usize::from(was_capped);
+    }
+    println!("measured bar capped at M/4 in {capped} of {checked} cases (all checked)");
+    assert!(capped * 4 < checked, "{capped} of {checked} capped");
 }
