@@ -10,7 +10,8 @@
 //! Then the network: non-finite inputs and targets are typed errors that change nothing, and every
 //! reference error converts into the `edgetune::Error` of the same meaning.
 
-use edgetune::optim::{AdagradConfig, AdamConfig, LionConfig, MomentumConfig, RmsPropConfig};
+mod common;
+
 use edgetune::reference::network::{RefActivation, RefMlp, RefNetError, RefTarget};
 use edgetune::reference::{Hyper, Kind, RefError, Reference};
 use edgetune::{Error, ValueFault};
@@ -81,50 +82,11 @@ fn flags(kind: Kind) -> Vec<fn(&mut Hyper, bool)> {
 /// RMSprop's `centered` are type parameters of the generic optimizers and take no part in validation.
 fn generic(kind: Kind, h: &Hyper) -> Option<&'static str> {
     let result = match kind {
-        Kind::Sgd => MomentumConfig {
-            lr: h.lr,
-            momentum: h.momentum,
-            dampening: h.dampening,
-            weight_decay: h.weight_decay,
-            nesterov: h.nesterov,
-            maximize: h.maximize,
-        }
-        .validate(),
-        Kind::Adam | Kind::AdamW => AdamConfig {
-            lr: h.lr,
-            beta1: h.betas.0,
-            beta2: h.betas.1,
-            eps: h.eps,
-            weight_decay: h.weight_decay,
-            decoupled_weight_decay: kind == Kind::AdamW,
-            maximize: h.maximize,
-        }
-        .validate(),
-        Kind::RmsProp => RmsPropConfig {
-            lr: h.lr,
-            alpha: h.alpha,
-            eps: h.eps,
-            weight_decay: h.weight_decay,
-            momentum: h.momentum,
-            maximize: h.maximize,
-        }
-        .validate(),
-        Kind::Adagrad => AdagradConfig {
-            lr: h.lr,
-            lr_decay: h.lr_decay,
-            weight_decay: h.weight_decay,
-            initial_accumulator_value: h.initial_accumulator_value,
-            eps: h.eps,
-            maximize: h.maximize,
-        }
-        .validate(),
-        Kind::Lion => LionConfig {
-            lr: h.lr,
-            beta1: h.betas.0,
-            beta2: h.betas.1,
-            weight_decay: h.weight_decay,
-        }
-        .validate(),
+        Kind::Sgd => common::momentum_config(h).validate(),
+        Kind::Adam | Kind::AdamW => common::adam_config(kind, h).validate(),
+        Kind::RmsProp => common::rmsprop_config(h).validate(),
+        Kind::Adagrad => common::adagrad_config(h).validate(),
+        Kind::Lion => common::lion_config(h).validate(),
     };
     match result {
         Ok(()) => None,
