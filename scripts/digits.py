@@ -9,7 +9,7 @@ Usage:
     python3 scripts/digits.py [--out tests/data/digits.bin]
     python3 scripts/digits.py --check tests/data/digits.bin   # verify only; no scikit-learn
 
-Format `ETDG` version 1, all integers little-endian (the Rust reader is `edgetune::io::digits`,
+Format `ETDG` version 1, all integers little-endian (the Rust reader is the crate `edgetune-digits`, `examples/digits-data`,
 whose module docs hold the same table):
 
     offset  size        field

@@ -2,6 +2,8 @@
 //! edges, stochastic rounding, Adam's dynamic range, and the error bounds stated in
 //! `edgetune::num::fixed`'s module docs.
 
+mod common;
+
 use edgetune::num::fixed::{MiniFloat, RoundingState};
 use edgetune::num::Num;
 use edgetune::optim::*;
@@ -50,29 +52,10 @@ fn stepper<S: AllNum>(kind: Kind, h: &Hyper, aux: S::Aux) -> StepFn<S> {
         }};
     }
     match kind {
-        Kind::Sgd if h.momentum == 0.0 => boxed!(Sgd::<S, N>::new(SgdConfig {
-            lr: h.lr,
-            weight_decay: h.weight_decay,
-            maximize: h.maximize
-        })),
-        Kind::Sgd => boxed!(Momentum::<S, N>::new(MomentumConfig {
-            lr: h.lr,
-            momentum: h.momentum,
-            dampening: h.dampening,
-            weight_decay: h.weight_decay,
-            nesterov: h.nesterov,
-            maximize: h.maximize
-        })),
+        Kind::Sgd if h.momentum == 0.0 => boxed!(Sgd::<S, N>::new(common::sgd_config(h))),
+        Kind::Sgd => boxed!(Momentum::<S, N>::new(common::momentum_config(h))),
         Kind::Adam | Kind::AdamW => {
-            let c = AdamConfig {
-                lr: h.lr,
-                beta1: h.betas.0,
-                beta2: h.betas.1,
-                eps: h.eps,
-                weight_decay: h.weight_decay,
-                decoupled_weight_decay: kind == Kind::AdamW,
-                maximize: h.maximize,
-            };
+            let c = common::adam_config(kind, h);
             if h.amsgrad {
                 boxed!(AmsGrad::<S, N>::new(c))
             } else {
@@ -80,14 +63,7 @@ fn stepper<S: AllNum>(kind: Kind, h: &Hyper, aux: S::Aux) -> StepFn<S> {
             }
         }
         Kind::RmsProp => {
-            let c = RmsPropConfig {
-                lr: h.lr,
-                alpha: h.alpha,
-                eps: h.eps,
-                weight_decay: h.weight_decay,
-                momentum: h.momentum,
-                maximize: h.maximize,
-            };
+            let c = common::rmsprop_config(h);
             match (h.momentum != 0.0, h.centered) {
                 (false, false) => boxed!(RmsProp::<S, N, Off, Off>::new(c)),
                 (false, true) => boxed!(RmsProp::<S, N, Off, On>::new(c)),
@@ -95,20 +71,8 @@ fn stepper<S: AllNum>(kind: Kind, h: &Hyper, aux: S::Aux) -> StepFn<S> {
                 (true, true) => boxed!(RmsProp::<S, N, On, On>::new(c)),
             }
         }
-        Kind::Adagrad => boxed!(Adagrad::<S, N>::new(AdagradConfig {
-            lr: h.lr,
-            lr_decay: h.lr_decay,
-            weight_decay: h.weight_decay,
-            initial_accumulator_value: h.initial_accumulator_value,
-            eps: h.eps,
-            maximize: h.maximize
-        })),
-        Kind::Lion => boxed!(Lion::<S, N>::new(LionConfig {
-            lr: h.lr,
-            beta1: h.betas.0,
-            beta2: h.betas.1,
-            weight_decay: h.weight_decay
-        })),
+        Kind::Adagrad => boxed!(Adagrad::<S, N>::new(common::adagrad_config(h))),
+        Kind::Lion => boxed!(Lion::<S, N>::new(common::lion_config(h))),
     }
 }
 

@@ -22,6 +22,7 @@ fn committed_golden_file_passes_every_optimizer_and_number_type() {
     println!("{}", summary.table());
     println!("{}", summary.fixed_table());
     assert!(summary.failures.is_empty(), "{:#?}", summary.failures);
+    assert_eq!(summary.verdict(), Ok(cases.len()));
     // Fixed point: every optimizer ran in both formats; a case is skipped only when a value is
     // outside the format's range (the wide regime reaches 1e3, beyond I8F24's 128).
     for opt in ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"] {
@@ -68,11 +69,23 @@ fn harness_rejects_an_unknown_hyperparameter() {
 
 #[test]
 fn harness_counts_zero_cases_as_nothing_checked() {
+    // A golden file with no case must fail the gate ("nothing was checked"), not pass it vacuously.
     let cases = harness::parse(r#"{"schema":"optim-golden/v1","generator":{},"cases":[]}"#)
         .expect("parses");
-    let summary = harness::Summary::default();
     assert!(cases.is_empty());
+    let mut summary = harness::Summary::default();
+    for case in &cases {
+        summary.check(case);
+    }
     assert_eq!(summary.cases(), 0);
+    assert_eq!(
+        summary.verdict(),
+        Err("no case read: nothing was checked".to_string())
+    );
+    // The same summary after one real case passes: the verdict above is about the count, not a constant.
+    let golden = harness::parse(GOLDEN).expect("golden file parses");
+    summary.check(&golden[0]);
+    assert_eq!(summary.verdict(), Ok(1));
 }
 
 #[test]

@@ -7,9 +7,9 @@
 //! file), test files are built here by [`etw`] straight from the layout table in the module docs,
 //! and CRCs are checked with a bitwise CRC-32 written here ([`reference_crc32`]).
 
-use edgetune::io::digits::{self, Digits};
 use edgetune::io::weights::{self, NumberType, Weights};
 use edgetune::io::{crc32, LoadError};
+use edgetune_digits::{self as digits, Digits};
 use proptest::prelude::*;
 
 /// The generated Rust source: `SHAPES`, `WEIGHTS_LEN` and `WEIGHTS`.

@@ -4,6 +4,9 @@
 //! within bounds derived from the arithmetic, saturation at the edges, and a small classifier
 //! trained end to end in I16F16.
 
+mod common;
+
+use common::sigmoid_ref;
 use edgetune::nn::{dense, softmax_cross_entropy, Activation, Scalar, Sigmoid, Tanh};
 use edgetune::num::Num;
 use edgetune::optim::{Optimizer, Sgd, SgdConfig};
@@ -59,10 +62,6 @@ fn assert_bound(name: &str, (err, at): (f64, f64), bound: f64) {
         err <= bound,
         "{name}: error {err} LSB at x = {at} exceeds {bound}"
     );
-}
-
-fn sigmoid_ref(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 const U16: i32 = 1 << 16;

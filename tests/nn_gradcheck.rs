@@ -17,6 +17,9 @@
 // The naive reference formulas are written with explicit indices, as on paper.
 #![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
+mod common;
+
+use common::{sigmoid_ref, Rng};
 use edgetune::nn::{
     self, dense, Activation, Conv1d, Dense, LeakyRelu, NnError, Relu, Scalar, Sigmoid, Tanh, Tensor,
 };
@@ -27,40 +30,6 @@ const H: f64 = 1e-6;
 const FD_TOL: f64 = 1e-6;
 /// The `f32` unit roundoff, `2^-24`.
 const U: f64 = f32::EPSILON as f64 / 2.0;
-
-/// SplitMix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[-a, a)`.
-    fn uniform(&mut self, a: f64) -> f64 {
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        a * (2.0 * unit - 1.0)
-    }
-    /// Uniform in `[-a, a)` with `|x| ≥ gap` (for inputs near a kink).
-    fn away_from_zero(&mut self, a: f64, gap: f64) -> f64 {
-        loop {
-            let x = self.uniform(a);
-            if x.abs() >= gap {
-                return x;
-            }
-        }
-    }
-    fn vec(&mut self, n: usize, a: f64) -> Vec<f64> {
-        (0..n).map(|_| self.uniform(a)).collect()
-    }
-    /// An `f32`-representable value, returned as `f64`.
-    fn f32ish(&mut self, a: f64) -> f64 {
-        self.uniform(a) as f32 as f64
-    }
-}
 
 fn fill<T: Tensor<f64>>(t: &mut T, src: &[f64]) {
     assert_eq!(t.flat().len(), src.len());
@@ -306,10 +275,6 @@ fn leaky_ref(x: f64) -> f64 {
 fn tanh_ref(x: f64) -> f64 {
     x.tanh() // std's tanh: the platform libm, independent of the `libm` crate
 }
-fn sigmoid_ref(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 #[test]
 fn activations_backward_match_finite_differences() {
     let leaky = LeakyRelu::<f64>::new(0.1).unwrap();

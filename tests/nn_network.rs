@@ -7,6 +7,9 @@
 // Finite differences perturb one arena element at a time, by index.
 #![allow(clippy::needless_range_loop)]
 
+mod common;
+
+use common::Rng;
 use core::mem::size_of;
 use edgetune::nn::network::{gather, LayerSpec};
 use edgetune::nn::NnError;
@@ -111,32 +114,6 @@ fn size_of_each_mode_equals_documented_constants() {
     assert_eq!(DigitsMid::<f64>::TRAIN_BYTES, 2 * M::TRAIN_BYTES);
 }
 
-/// SplitMix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[-a, a)`.
-    fn uniform(&mut self, a: f64) -> f64 {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * a
-    }
-    fn vec<const N: usize>(&mut self, a: f64) -> [f64; N] {
-        core::array::from_fn(|_| self.uniform(a))
-    }
-    /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
-        let u1 = ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-        let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        (-2.0 * u1.ln()).sqrt() * (2.0 * core::f64::consts::PI * u2).cos()
-    }
-}
-
 // A smooth 3-layer net for the gradient checks (tanh and sigmoid have no kinks; LeakyReLU's kink
 // at 0 is avoided by the margin check below), in every mode.
 edgetune::mlp! {
@@ -204,8 +181,8 @@ macro_rules! check_mode {
         let mut rng = Rng(0x5EED ^ $name.len() as u64);
         let mut worst = 0.0f64;
         for trial in 0..20 {
-            let all: [f64; SMOOTH_PARAMS] = rng.vec(0.8);
-            let x: [f64; 4] = rng.vec(1.0);
+            let all: [f64; SMOOTH_PARAMS] = rng.array(0.8);
+            let x: [f64; 4] = rng.array(1.0);
             let label = trial % 2;
             let mut full = SmoothFull::<f64>::zeroed();
             full.import(&all).unwrap();
@@ -276,8 +253,8 @@ fn gradients_match_finite_differences_and_full_network_in_every_mode() {
 fn full_network_gradient_matches_composed_layer_functions() {
     use edgetune::nn::{dense, softmax_cross_entropy, Activation, LeakyRelu, Sigmoid, Tanh};
     let mut rng = Rng(7);
-    let all: [f64; SMOOTH_PARAMS] = rng.vec(0.8);
-    let x: [f64; 4] = rng.vec(1.0);
+    let all: [f64; SMOOTH_PARAMS] = rng.array(0.8);
+    let x: [f64; 4] = rng.array(1.0);
     let mut net = SmoothFull::<f64>::zeroed();
     net.import(&all).unwrap();
     let loss = net.accumulate(&x, 1).unwrap();
@@ -321,9 +298,9 @@ fn mse_network_gradients_match_finite_differences() {
     let mut rng = Rng(11);
     let mut worst = 0.0f64;
     for _ in 0..20 {
-        let all: [f64; SmoothMse::<f64>::PARAMS] = rng.vec(0.8);
-        let x: [f64; 4] = rng.vec(1.0);
-        let y: [f64; 2] = rng.vec(1.0);
+        let all: [f64; SmoothMse::<f64>::PARAMS] = rng.array(0.8);
+        let x: [f64; 4] = rng.array(1.0);
+        let y: [f64; 2] = rng.array(1.0);
         let mut net = SmoothMse::<f64>::zeroed();
         net.import(&all).unwrap();
         net.accumulate(&x, &y).unwrap();

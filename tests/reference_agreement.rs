@@ -19,6 +19,10 @@
 //! rounding. The bar is `max(fixed bar, K·d)` with
 //! `K = 16`, at least the number of rounded operations per element and step in the longest
 //! kernel (Adam: 15), each of which can contribute one such perturbation.
+//!
+//! The measured bar is capped at the trajectory's path length (see `bar`): beyond that it would pass an
+//! implementation that never steps. Cases that hit the cap are still checked, at the cap, and
+//! are printed (`bar capped: ...`, with `--nocapture`) and counted over a fixed sweep.
 
 #[path = "../examples/golden/harness.rs"]
 #[allow(dead_code)]
@@ -197,14 +201,65 @@ fn sensitivity(c: &harness::Case, u: f64, seed: u64) -> f64 {
     worst
 }
 
-fn agree(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> Result<(), TestCaseError> {
+/// The path length of the reference trajectory: for each element, the sum over the steps of how far
+/// that step moved it (mixed measure, as the bars), and the largest such sum over the elements.
+fn path_length(c: &harness::Case) -> f64 {
+    let mut worst: f64 = 0.0;
+    for i in 0..c.n {
+        let mut prev = c.param0[i];
+        let mut length = 0.0;
+        for p in &c.params {
+            length += harness::mixed(p[i], prev);
+            prev = p[i];
+        }
+        worst = worst.max(length);
+    }
+    worst
+}
+
+/// The bar for one precision: `max(fixed, min(K·d, cap))`, and whether the cap lowered it.
+///
+/// The cap is `L`, the trajectory's path length (`path_length`). Why it is the most a bar can be and
+/// still mean something: every implementation that moves each element by no more than the reference
+/// does at each step (in particular one that never steps, or steps the wrong way or at a fraction of
+/// the rate) stays within `L` of the reference, so a bar of `L` or more passes all of them, and the case
+/// then checks only that the steps are not larger than the reference's. Below `L` such mistakes fail
+/// once they accumulate. Why a correct implementation can need all of `L`: rounding to nearest turns an
+/// update `u` into one within `|u|` of it (an update below half an ulp of the parameter is lost, a
+/// larger one is off by at most half an ulp), so a run whose every update is near or below the
+/// precision's resolution may be off by up to the sum of the `|u|`, which is `L`. That is exactly the
+/// regime where `K·d` (which assumes rounding errors are small relative to the updates) exceeds `L`.
+/// A capped case is still checked, at `max(fixed, L)`: it still catches amplified steps (a wrong bias
+/// correction, eps in the wrong place, a wrong lr scale) and non-finite values. The fixed bar stays the
+/// floor (measured on torch's own drift).
+///
+/// (A tighter cap, the displacement `M ≤ L` or `M/4`, was tried: over 1000 random cases per optimizer,
+/// correct f32 runs on stalling trajectories, lr ≈ 1e-5 over 2000 steps, exceeded it, since their
+/// path is longer than their displacement.)
+fn bar(fixed: f64, measured: f64, cap: f64) -> (f64, bool) {
+    let capped = measured > cap;
+    (fixed.max(measured.min(cap)), capped && cap > fixed)
+}
+
+/// Checks one case; `Ok(true)` if its bar was capped.
+fn agree(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> Result<bool, TestCaseError> {
     let c = case(kind, seed, n, steps, regime);
-    let tol64 = harness::TOL_F64.max(K * sensitivity(&c, f64::EPSILON / 2.0, seed));
-    let tol32 = harness::TOL_F32.max(K * sensitivity(&c, f64::from(f32::EPSILON) / 2.0, seed));
+    let cap = path_length(&c);
+    let d64 = K * sensitivity(&c, f64::EPSILON / 2.0, seed);
+    let d32 = K * sensitivity(&c, f64::from(f32::EPSILON) / 2.0, seed);
+    let (tol64, capped64) = bar(harness::TOL_F64, d64, cap);
+    let (tol32, capped32) = bar(harness::TOL_F32, d32, cap);
+    let capped = capped64 || capped32;
+    if capped {
+        println!(
+            "bar capped: {} seed {seed} n {n} steps {steps} regime {regime}: K·d f64 {d64:.1e} f32 {d32:.1e}, cap L {cap:.1e}",
+            kind.name()
+        );
+    }
     let mut s = harness::Summary::default();
     s.check_with(&c, tol64, tol32);
     prop_assert!(s.failures.is_empty(), "{:?}\n{:?}", s.failures, c.hyper);
-    Ok(())
+    Ok(capped)
 }
 
 proptest! {
@@ -245,4 +300,27 @@ proptest! {
     fn every_optimizer_tracks_the_reference_over_2000_steps(seed: u64, k in 0usize..6, regime in 0u8..4) {
         agree(Kind::ALL[k], seed, 8, 2000, regime)?;
     }
+}
+
+/// A fixed sweep (so the count is reproducible): how many cases' measured bars the cap lowers. Every one
+/// of them is checked at the capped bar like any other case; the count is printed, and it must stay a
+/// minority, or the measured bar itself would have stopped meaning anything.
+#[test]
+fn measured_bars_hit_the_cap_rarely_and_capped_cases_are_still_checked() {
+    let mut d = Draw(0xCA9_0001);
+    let mut checked = 0usize;
+    let mut capped = 0usize;
+    for i in 0..120usize {
+        let kind = Kind::ALL[i % 6];
+        let seed = d.next();
+        let n = 1 + (d.next() % 23) as usize;
+        let steps = 1 + (d.next() % 199) as usize;
+        let regime = (d.next() % 4) as u8;
+        let was_capped =
+            agree(kind, seed, n, steps, regime).expect("every case passes, capped or not");
+        checked += 1;
+        capped += usize::from(was_capped);
+    }
+    println!("measured bar capped at the path length in {capped} of {checked} cases (all checked)");
+    assert!(capped * 4 < checked, "{capped} of {checked} capped");
 }

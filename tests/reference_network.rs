@@ -3,42 +3,11 @@
 //! fine-tuning flags (frozen layers get zero gradient and never change), small training runs, and the flat
 //! torch-order import/export.
 
+mod common;
+
+use common::Rng;
 use edgetune::reference::network::*;
 use edgetune::reference::{Hyper, Kind, RefError};
-
-/// SplitMix64: a small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Uniform in `[-a, a)`.
-    fn uniform(&mut self, a: f64) -> f64 {
-        (self.unit() * 2.0 - 1.0) * a
-    }
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-    fn vec(&mut self, n: usize, a: f64) -> Vec<f64> {
-        (0..n).map(|_| self.uniform(a)).collect()
-    }
-    /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
-        let u1 = ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-}
 
 const ACTIVATIONS: [RefActivation; 5] = [
     RefActivation::None,
@@ -688,18 +657,30 @@ fn length_and_shape_mismatches_are_errors_not_panics() {
     );
     assert_eq!(
         RefMlp::zeros(&[2, 0, 2], &acts),
-        Err(RefNetError::Shape { layer: 0 })
+        Err(RefNetError::Shape {
+            layer: 0,
+            expected: 1,
+            found: 0
+        })
     );
     let mismatched = vec![RefDense::zeros(2, 3), RefDense::zeros(4, 2)];
     assert_eq!(
         RefMlp::new(mismatched, acts.to_vec()),
-        Err(RefNetError::Shape { layer: 1 })
+        Err(RefNetError::Shape {
+            layer: 1,
+            expected: 3,
+            found: 4
+        })
     );
     let mut ragged = RefDense::zeros(2, 3);
     ragged.w[1].push(0.0);
     assert_eq!(
         RefMlp::new(vec![ragged, RefDense::zeros(3, 2)], acts.to_vec()),
-        Err(RefNetError::Shape { layer: 0 })
+        Err(RefNetError::Shape {
+            layer: 0,
+            expected: 2,
+            found: 3
+        })
     );
 
     // Batches.
@@ -821,20 +802,23 @@ fn length_and_shape_mismatches_are_errors_not_panics() {
     // A network malformed by hand: every computation reports the shape error instead of panicking.
     let mut broken = net.clone();
     broken.layers[1].w.push(vec![0.0; 3]);
-    assert_eq!(broken.forward(&x[0]), Err(RefNetError::Shape { layer: 1 }));
+    // Layer 1 is 3 -> 2: two biases, now three weight rows.
+    let bad_shape = RefNetError::Shape {
+        layer: 1,
+        expected: 2,
+        found: 3,
+    };
+    assert_eq!(broken.forward(&x[0]), Err(bad_shape));
     assert_eq!(
         broken.loss_and_grads(&x[0], &RefTarget::Class(0)),
-        Err(RefNetError::Shape { layer: 1 })
+        Err(bad_shape)
     );
     assert_eq!(
         broken.batch_loss_and_grads(&x, &[RefTarget::Class(0)]),
-        Err(RefNetError::Shape { layer: 1 })
+        Err(bad_shape)
     );
     let flat = broken.to_flat();
-    assert_eq!(
-        broken.load_flat(&flat),
-        Err(RefNetError::Shape { layer: 1 })
-    );
+    assert_eq!(broken.load_flat(&flat), Err(bad_shape));
     let mut empty = net.clone();
     empty.layers.clear();
     empty.activations.clear();

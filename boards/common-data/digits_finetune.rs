@@ -2,7 +2,7 @@
 // The finetune firmware's data: a 64-16-10 ReLU MLP pretrained with edgetune on the host
 // (f32, Adam 3e-3, 40 epochs, batches of 32) on 1000 digits of tests/data/digits.bin,
 // and 600 other digits (the first 300 stream to the device, the last 300 are held out),
-// as an ETDG file (edgetune::io::digits) with the clean sensor's pixels.
+// as an ETDG file (edgetune_digits) with the clean sensor's pixels.
 
 /// Accuracy of the pretrained network on these digits through the clean sensor, in tenths of a percent.
 pub const CLEAN_ACCURACY_X10: u32 = 965;

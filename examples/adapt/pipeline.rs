@@ -1,10 +1,10 @@
 //! The adapt pipeline, shared by `examples/adapt` (which prints and plots it) and
 //! `tests/adapt.rs` (which checks that the number types agree with the f64 reference).
 
-use edgetune::io::digits::{self, Sample};
 use edgetune::nn::Scalar;
 use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
 use edgetune::train::{GradAccumulator, Policy, SampleBuffer};
+use edgetune_digits::{self as digits, Sample};
 use std::time::Instant;
 
 /// The committed digits file.

@@ -1013,6 +1013,18 @@ impl Summary {
         s
     }
 
+    /// The gate's verdict: `Ok(number of cases)` when at least one case was checked and none failed;
+    /// otherwise `Err` with the reason (no case at all is a failure: nothing was checked).
+    pub fn verdict(&self) -> Result<usize, String> {
+        if self.cases() == 0 {
+            Err("no case read: nothing was checked".to_string())
+        } else if self.failures.is_empty() {
+            Ok(self.cases())
+        } else {
+            Err(format!("{} failures", self.failures.len()))
+        }
+    }
+
     /// Cases counted in the reference rows (each case once).
     pub fn cases(&self) -> usize {
         self.rows

@@ -47,15 +47,14 @@ fn main() -> ExitCode {
     for f in &summary.failures {
         println!("FAIL {f}");
     }
-    if summary.cases() == 0 {
-        println!("no case read: nothing was checked");
-        return ExitCode::FAILURE;
-    }
-    if summary.failures.is_empty() {
-        println!("all {} cases pass", summary.cases());
-        ExitCode::SUCCESS
-    } else {
-        println!("{} failures", summary.failures.len());
-        ExitCode::FAILURE
+    match summary.verdict() {
+        Ok(n) => {
+            println!("all {n} cases pass");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            println!("{why}");
+            ExitCode::FAILURE
+        }
     }
 }

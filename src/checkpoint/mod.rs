@@ -15,7 +15,11 @@
 //! with momentum, on a network and on a plain arena), provided the application restores its own
 //! data order (sample buffer, data generator) from [`Progress::user`] or otherwise.
 //!
+//! The example stores into `SimFlash`, the RAM flash simulator of the `sim-flash` feature (a test
+//! double, off by default); on a board, `Store::new` takes the HAL's `NorFlash` driver instead.
+//!
 //! ```
+//! # #[cfg(feature = "sim-flash")] {
 //! use edgetune::checkpoint::{Progress, SimFlash, Store};
 //! use edgetune::optim::{Adam, AdamConfig, Optimizer};
 //!
@@ -35,6 +39,7 @@
 //! store.restore(&mut params2, &mut opt2, &mut progress2).unwrap();
 //! assert_eq!(params2.map(f32::to_bits), params.map(f32::to_bits));
 //! assert_eq!((opt2.step_count(), opt2.config().lr, progress2), (1, 1e-2, progress));
+//! # }
 //! ```
 //!
 //! # Format (version 1)
@@ -109,10 +114,12 @@
 mod codec;
 mod error;
 mod optim;
+#[cfg(feature = "sim-flash")]
 mod sim;
 mod store;
 
 pub use codec::{Checkpointable, Kind, Progress, Sink, SliceSink, SliceSource, Source, Tag, Word};
 pub use error::{CheckpointError, Part};
+#[cfg(feature = "sim-flash")]
 pub use sim::{Cut, SimFlash, Tear};
 pub use store::{Saved, Store, CHUNK, HEADER_WORDS, MAGIC, VERSION};

@@ -1,5 +1,6 @@
 //! [`SimFlash`]: a NOR flash in RAM that can lose power at a chosen operation, for testing
-//! checkpoint code on the host (and in firmware self-tests).
+//! checkpoint code on the host (and in firmware self-tests). Compiled only with the `sim-flash`
+//! feature: it is a test double, not part of the default API.
 
 use embedded_storage::nor_flash::{
     check_erase, check_read, check_write, ErrorType, NorFlash, NorFlashErrorKind, ReadNorFlash,

@@ -96,7 +96,8 @@ pub enum LoadError {
         /// The length of the destination.
         found: usize,
     },
-    /// A digits sample has a pixel above 16 or a label above 9.
+    /// A record of a data file holds a value its format forbids (for the examples' digits set: a
+    /// pixel above 16 or a label above 9).
     InvalidSample {
         /// Index of the first bad sample, from 0.
         index: usize,
@@ -150,7 +151,7 @@ impl fmt::Display for LoadError {
                 "destination holds {found} elements, the file has {expected}"
             ),
             LoadError::InvalidSample { index } => {
-                write!(f, "sample {index} has a pixel above 16 or a label above 9")
+                write!(f, "sample {index} holds a value outside its format's range")
             }
         }
     }

@@ -1,7 +1,9 @@
-//! Reading edgetune's binary files from a byte slice: trained weights ([`weights`], `.etw`) and
-//! the 8×8 handwritten digits data set ([`digits`]).
+//! Reading edgetune's binary files from a byte slice: trained weights ([`weights`], `.etw`), and
+//! the container every edgetune file shares ([`check_frame`]), on which an application can define
+//! its own data files (the examples' digits set, crate `edgetune-digits` in
+//! `examples/digits-data`, is one).
 //!
-//! Both readers work on a `&[u8]` that can come from anywhere: `include_bytes!` into flash, a
+//! The readers work on a `&[u8]` that can come from anywhere: `include_bytes!` into flash, a
 //! `static` buffer filled from an SD card or a radio, or a `Vec` on the host. Nothing is
 //! allocated and nothing is copied until the caller asks: a parsed file is a struct of borrowed
 //! slices, checked once, in full, when it is parsed.
@@ -9,7 +11,7 @@
 //! | file | parse | what a parsed file costs in RAM | file docs |
 //! |---|---|---|---|
 //! | weights, `.etw` | [`weights::parse`] | [`weights::Weights`]: 1 byte + two slices (5 words) | [`weights`] |
-//! | digits, `.bin` | [`digits::parse`] | [`digits::Digits`]: one slice (2 words) | [`digits`] |
+//! | any edgetune container | [`check_frame`] | the body, one slice (2 words) | [`check_frame`] |
 //!
 //! # Shared conventions
 //! - Every integer is little-endian; every file starts with a 4-byte magic and a `u16` format
@@ -30,7 +32,6 @@
 
 mod error;
 
-pub mod digits;
 pub mod weights;
 
 pub use error::LoadError;
@@ -70,8 +71,25 @@ fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
 ///
 /// `total` reads the header (guaranteed to be `header_len` bytes long) and returns the full file
 /// length it describes, or `None` if that length overflows `usize`. Returns the file without its
-/// CRC.
-fn check_frame(
+/// CRC (header included), so a format built on it checks only its own fields afterwards.
+///
+/// # Errors
+/// The first check that fails, in the order of the [module docs](self): [`LoadError::BadMagic`],
+/// [`LoadError::Truncated`], [`LoadError::UnsupportedVersion`], [`LoadError::TrailingBytes`],
+/// [`LoadError::CrcMismatch`].
+///
+/// ```
+/// use edgetune::io::{check_frame, crc32, LoadError};
+/// // A format "DEMO" v1: 8-byte header (magic, version, u16 payload length), payload, CRC.
+/// let mut file = b"DEMO\x01\x00\x03\x00abc".to_vec();
+/// file.extend_from_slice(&crc32(&file).to_le_bytes());
+/// let total = |h: &[u8]| Some(8 + usize::from(u16::from_le_bytes([h[6], h[7]])) + 4);
+/// let body = check_frame(&file, *b"DEMO", 1, 8, total).unwrap();
+/// assert_eq!(&body[8..], b"abc");
+/// file[9] ^= 1;
+/// assert!(matches!(check_frame(&file, *b"DEMO", 1, 8, total), Err(LoadError::CrcMismatch { .. })));
+/// ```
+pub fn check_frame(
     bytes: &[u8],
     magic: [u8; 4],
     version: u16,

@@ -3,8 +3,11 @@
 //! Each rule is written straight from the project's optimizer specification (torch.optim 2.15, single-tensor CPU
 //! path; Lion from the authors' `lion_pytorch.py`). Section names in the comments below refer to that file.
 //!
-//! This module deliberately shares no code with the rest of the crate (nothing from `crate::` is used), so that
-//! a bug in the generic optimizer code cannot hide in it as well. It favours plainness over speed: one loop
+//! This module deliberately shares no code with the generic optimizers (the only items it uses from `crate::`
+//! are the error types [`crate::Error`] and [`crate::ValueFault`], so that its errors convert into the crate's),
+//! so that a bug in the generic optimizer code cannot hide in it as well. Its hyperparameter checks are
+//! written out again here, and `tests/reference_validation.rs` sweeps edge values through both to show that
+//! they accept and reject the same sets. It favours plainness over speed: one loop
 //! per optimizer, each line one formula of the spec.
 //!
 //! Compiled only with the `reference` feature (which links `std`).
@@ -76,8 +79,8 @@ impl Kind {
 /// All hyperparameters, under torch's keyword names.
 ///
 /// One struct serves every optimizer; a field the chosen optimizer does not have is simply ignored by
-/// [`Reference::step`] (for example `eps` for SGD and Lion, `maximize` for Lion). No validation is done: the
-/// reference computes whatever the formulas give for the values it is handed.
+/// [`Reference::step`] (for example `eps` for SGD and Lion, `maximize` for Lion). [`Hyper::validate`] (run by
+/// every step) accepts exactly what the generic optimizers' `validate` accept.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Hyper {
     /// Learning rate `lr`.
@@ -169,6 +172,97 @@ impl Hyper {
             },
         }
     }
+
+    /// Checks the hyperparameters `kind` uses, exactly as the generic configurations' `validate` do (the
+    /// same accept/reject set, the same names, checked in the same order), without calling them:
+    ///
+    /// - every `lr` and `weight_decay`: finite and `>= 0`;
+    /// - `eps` (Adam, AdamW, RMSprop, Adagrad): finite and `> 0` (torch accepts `eps = 0`, which gives
+    ///   `0/0 = NaN` for an element whose gradients were all 0; the generic code rejects it, and so does this);
+    /// - `betas` (Adam, AdamW, Lion): each in `[0, 1)`;
+    /// - SGD (the generic `MomentumConfig`, whose rules are torch's): `momentum` finite and `>= 0`,
+    ///   `dampening` finite, `nesterov` only with `momentum > 0` and `dampening == 0`;
+    /// - RMSprop: `alpha` and `momentum` finite and `>= 0`;
+    /// - Adagrad: `lr_decay` and `initial_accumulator_value` finite and `>= 0`.
+    ///
+    /// Fields the optimizer does not have are not checked.
+    pub fn validate(&self, kind: Kind) -> Result<(), RefError> {
+        match kind {
+            Kind::Sgd => {
+                non_negative("lr", self.lr)?;
+                non_negative("momentum", self.momentum)?;
+                if !self.dampening.is_finite() {
+                    return Err(invalid("dampening", "finite"));
+                }
+                non_negative("weight_decay", self.weight_decay)?;
+                if self.nesterov && !(self.momentum > 0.0 && self.dampening == 0.0) {
+                    return Err(invalid(
+                        "nesterov",
+                        "used with momentum > 0 and dampening = 0",
+                    ));
+                }
+            }
+            Kind::Adam | Kind::AdamW => {
+                non_negative("lr", self.lr)?;
+                unit("betas", self.betas.0)?;
+                unit("betas", self.betas.1)?;
+                positive("eps", self.eps)?;
+                non_negative("weight_decay", self.weight_decay)?;
+            }
+            Kind::RmsProp => {
+                non_negative("lr", self.lr)?;
+                non_negative("alpha", self.alpha)?;
+                positive("eps", self.eps)?;
+                non_negative("weight_decay", self.weight_decay)?;
+                non_negative("momentum", self.momentum)?;
+            }
+            Kind::Adagrad => {
+                non_negative("lr", self.lr)?;
+                non_negative("lr_decay", self.lr_decay)?;
+                non_negative("weight_decay", self.weight_decay)?;
+                non_negative("initial_accumulator_value", self.initial_accumulator_value)?;
+                positive("eps", self.eps)?;
+            }
+            Kind::Lion => {
+                non_negative("lr", self.lr)?;
+                unit("betas", self.betas.0)?;
+                unit("betas", self.betas.1)?;
+                non_negative("weight_decay", self.weight_decay)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(name: &'static str, requirement: &'static str) -> RefError {
+    RefError::InvalidHyperparameter { name, requirement }
+}
+
+/// `x` finite and `>= 0`.
+fn non_negative(name: &'static str, x: f64) -> Result<(), RefError> {
+    if x.is_finite() && x >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(name, "finite and >= 0"))
+    }
+}
+
+/// `x` finite and `> 0`.
+fn positive(name: &'static str, x: f64) -> Result<(), RefError> {
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(name, "finite and > 0"))
+    }
+}
+
+/// `x` in `[0, 1)` (so not NaN).
+fn unit(name: &'static str, x: f64) -> Result<(), RefError> {
+    if (0.0..1.0).contains(&x) {
+        Ok(())
+    } else {
+        Err(invalid(name, "in [0, 1)"))
+    }
 }
 
 /// Error of the reference.
@@ -181,6 +275,34 @@ pub enum RefError {
         /// The length found.
         found: usize,
     },
+    /// A hyperparameter the optimizer uses is outside the range the generic optimizers accept (see
+    /// [`Hyper::validate`]).
+    InvalidHyperparameter {
+        /// Its name, as torch spells it (`lr`, `betas`, `eps`, ...).
+        name: &'static str,
+        /// What a valid value looks like.
+        requirement: &'static str,
+    },
+    /// A gradient element is NaN or infinite (the generic optimizers refuse it too).
+    NonFiniteGradient {
+        /// Index of the first offending element.
+        index: usize,
+    },
+}
+
+impl From<RefError> for crate::Error {
+    /// Each kind becomes the crate error of the same name and fields.
+    fn from(e: RefError) -> crate::Error {
+        match e {
+            RefError::LengthMismatch { expected, found } => {
+                crate::Error::LengthMismatch { expected, found }
+            }
+            RefError::InvalidHyperparameter { name, requirement } => {
+                crate::Error::InvalidHyperparameter { name, requirement }
+            }
+            RefError::NonFiniteGradient { index } => crate::Error::NonFiniteGradient { index },
+        }
+    }
 }
 
 impl fmt::Display for RefError {
@@ -191,6 +313,12 @@ impl fmt::Display for RefError {
                     f,
                     "length mismatch: expected {expected} elements, found {found}"
                 )
+            }
+            RefError::InvalidHyperparameter { name, requirement } => {
+                write!(f, "invalid hyperparameter `{name}`: must be {requirement}")
+            }
+            RefError::NonFiniteGradient { index } => {
+                write!(f, "gradient element {index} is NaN or infinite")
             }
         }
     }
@@ -258,10 +386,16 @@ impl Reference {
 
     /// One step; `params` are updated in place.
     ///
-    /// Returns [`RefError::LengthMismatch`] and changes nothing (neither `params` nor any state, nor `step`)
-    /// if `params`, `grads` or a state buffer present does not have `n` elements.
+    /// Errors, in this order, each changing nothing (neither `params` nor any state, nor `step`):
+    /// [`RefError::InvalidHyperparameter`] if [`Hyper::validate`] refuses `hyper`;
+    /// [`RefError::LengthMismatch`] if `params`, `grads` or a state buffer present does not have `n`
+    /// elements; [`RefError::NonFiniteGradient`] if a gradient element is NaN or infinite.
     pub fn step(&mut self, params: &mut [f64], grads: &[f64]) -> Result<(), RefError> {
+        self.hyper.validate(self.kind)?;
         self.check_lengths(params.len(), grads.len())?;
+        if let Some(index) = grads.iter().position(|g| !g.is_finite()) {
+            return Err(RefError::NonFiniteGradient { index });
+        }
         // Spec, conventions: "t is the 1-based count of steps ... (incremented before it is used)".
         self.step = self.step.saturating_add(1);
         match self.kind {

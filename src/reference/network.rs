@@ -39,6 +39,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::{Hyper, Kind, RefError, Reference};
+use crate::ValueFault;
 
 /// The activation applied to a layer's output.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -144,6 +145,11 @@ pub enum RefNetError {
     Shape {
         /// Index of the layer.
         layer: usize,
+        /// The size required: 1 (at least) for an empty layer, the number of biases for the number of weight
+        /// rows, the first row's length for another row, the previous layer's outputs for the inputs.
+        expected: usize,
+        /// The size found.
+        found: usize,
     },
     /// The network has no layer.
     NoLayers,
@@ -158,8 +164,70 @@ pub enum RefNetError {
     },
     /// [`argmax`] was given no value.
     NoValues,
-    /// The optimizer refused the step (its `n` is not the number of trainable parameters).
+    /// An input element is NaN or infinite. Nothing was changed.
+    InvalidInput {
+        /// Index of the sample in the batch (0 for the single-sample methods).
+        sample: usize,
+        /// Index of the first offending element of that input.
+        index: usize,
+        /// What is wrong with it (always [`ValueFault::NotFinite`] for `f64`).
+        fault: ValueFault,
+    },
+    /// A [`RefTarget::Values`] element is NaN or infinite. Nothing was changed.
+    InvalidTarget {
+        /// Index of the sample in the batch (0 for the single-sample methods).
+        sample: usize,
+        /// Index of the first offending element of that target.
+        index: usize,
+        /// What is wrong with it (always [`ValueFault::NotFinite`] for `f64`).
+        fault: ValueFault,
+    },
+    /// The optimizer refused the step: its `n` is not the number of trainable parameters, a hyperparameter is
+    /// invalid, or a gradient is not finite.
     Optimizer(RefError),
+}
+
+impl From<RefNetError> for crate::Error {
+    /// Each kind becomes the crate error that means the same. The reference's `what`, `layer` and `sample`
+    /// fields have no place in [`crate::Error`] and are dropped.
+    ///
+    /// - `LengthMismatch`, `Shape` → [`crate::Error::LengthMismatch`] with the same sizes;
+    /// - `NoLayers`, `NoValues` → [`crate::Error::LengthMismatch`] `{ expected: 1, found: 0 }` (at least one
+    ///   layer or value was needed; the generic network and heads cannot be empty, their types forbid it);
+    /// - `EmptyBatch` → [`crate::train::TrainError::NothingAccumulated`] (the mean of no sample);
+    /// - `ClassOutOfRange` → [`crate::nn::NnError::LabelOutOfRange`];
+    /// - `InvalidInput`, `InvalidTarget` → [`crate::Error::InvalidInput`], [`crate::Error::InvalidTarget`];
+    /// - `Optimizer(e)` → the conversion of `e`.
+    fn from(e: RefNetError) -> crate::Error {
+        match e {
+            RefNetError::LengthMismatch {
+                expected, found, ..
+            }
+            | RefNetError::Shape {
+                expected, found, ..
+            } => crate::Error::LengthMismatch { expected, found },
+            RefNetError::NoLayers | RefNetError::NoValues => crate::Error::LengthMismatch {
+                expected: 1,
+                found: 0,
+            },
+            RefNetError::EmptyBatch => {
+                crate::Error::Train(crate::train::TrainError::NothingAccumulated)
+            }
+            RefNetError::ClassOutOfRange { class, outputs } => {
+                crate::Error::Nn(crate::nn::NnError::LabelOutOfRange {
+                    label: class,
+                    classes: outputs,
+                })
+            }
+            RefNetError::InvalidInput { index, fault, .. } => {
+                crate::Error::InvalidInput { index, fault }
+            }
+            RefNetError::InvalidTarget { index, fault, .. } => {
+                crate::Error::InvalidTarget { index, fault }
+            }
+            RefNetError::Optimizer(e) => e.into(),
+        }
+    }
 }
 
 impl fmt::Display for RefNetError {
@@ -170,13 +238,30 @@ impl fmt::Display for RefNetError {
                 expected,
                 found,
             } => write!(f, "{what}: expected {expected} elements, found {found}"),
-            RefNetError::Shape { layer } => write!(f, "layer {layer} is malformed"),
+            RefNetError::Shape {
+                layer,
+                expected,
+                found,
+            } => write!(
+                f,
+                "layer {layer} is malformed: expected size {expected}, found {found}"
+            ),
             RefNetError::NoLayers => write!(f, "the network has no layer"),
             RefNetError::EmptyBatch => write!(f, "the mini-batch is empty"),
             RefNetError::ClassOutOfRange { class, outputs } => {
                 write!(f, "class {class} is out of range for {outputs} outputs")
             }
             RefNetError::NoValues => write!(f, "argmax of no values"),
+            RefNetError::InvalidInput {
+                sample,
+                index,
+                fault,
+            } => write!(f, "input {sample}, element {index} is {fault}"),
+            RefNetError::InvalidTarget {
+                sample,
+                index,
+                fault,
+            } => write!(f, "target {sample}, element {index} is {fault}"),
             RefNetError::Optimizer(e) => write!(f, "optimizer: {e}"),
         }
     }
@@ -314,15 +399,27 @@ impl RefMlp {
             let layer = &self.layers[k];
             let inputs = layer.inputs();
             let outputs = layer.outputs();
-            let mut ok = inputs > 0 && outputs > 0 && layer.w.len() == outputs;
+            let shape = |expected: usize, found: usize| RefNetError::Shape {
+                layer: k,
+                expected,
+                found,
+            };
+            if outputs == 0 {
+                return Err(shape(1, 0));
+            }
+            if layer.w.len() != outputs {
+                return Err(shape(outputs, layer.w.len()));
+            }
+            if inputs == 0 {
+                return Err(shape(1, 0));
+            }
             for row in &layer.w {
-                ok = ok && row.len() == inputs;
+                if row.len() != inputs {
+                    return Err(shape(inputs, row.len()));
+                }
             }
-            if k > 0 {
-                ok = ok && inputs == self.layers[k - 1].outputs();
-            }
-            if !ok {
-                return Err(RefNetError::Shape { layer: k });
+            if k > 0 && inputs != self.layers[k - 1].outputs() {
+                return Err(shape(self.layers[k - 1].outputs(), inputs));
             }
         }
         Ok(())
@@ -678,6 +775,7 @@ impl RefMlp {
                 found: x.len(),
             });
         }
+        check_input(0, x)?;
         let mut zs = Vec::with_capacity(self.layers.len());
         let mut acts = Vec::with_capacity(self.layers.len() + 1);
         acts.push(x.to_vec());
@@ -740,8 +838,10 @@ impl RefMlp {
                             found: values.len(),
                         });
                     }
+                    check_target(s, values)?;
                 }
             }
+            check_input(s, &xs[s])?;
         }
         Ok(())
     }
@@ -827,7 +927,34 @@ pub fn argmax(values: &[f64]) -> Result<usize, RefNetError> {
 fn loss_and_output_grad(y: &[f64], target: &RefTarget) -> Result<(f64, Vec<f64>), RefNetError> {
     match target {
         RefTarget::Class(class) => softmax_cross_entropy(y, *class),
-        RefTarget::Values(t) => mse(y, t),
+        RefTarget::Values(t) => {
+            check_target(0, t)?;
+            mse(y, t)
+        }
+    }
+}
+
+/// [`RefNetError::InvalidInput`] at the first NaN or infinite element of input `sample`.
+fn check_input(sample: usize, x: &[f64]) -> Result<(), RefNetError> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(RefNetError::InvalidInput {
+            sample,
+            index,
+            fault: ValueFault::NotFinite,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// [`RefNetError::InvalidTarget`] at the first NaN or infinite element of target `sample`.
+fn check_target(sample: usize, t: &[f64]) -> Result<(), RefNetError> {
+    match t.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(RefNetError::InvalidTarget {
+            sample,
+            index,
+            fault: ValueFault::NotFinite,
+        }),
+        None => Ok(()),
     }
 }
 

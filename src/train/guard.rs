@@ -10,6 +10,12 @@
 //! [`Optimizer::set_lr`]). Every event is counted in
 //! [`GuardStats`].
 //!
+//! With a learning-rate schedule, set the rate through
+//! [`Scheduler::step_apply_scaled`](super::Scheduler::step_apply_scaled)`(opt, guard.lr_scale())`
+//! (or [`apply_groups`](super::Scheduler::apply_groups) with the same scale): the schedule's rate
+//! times the product of the guard's reductions. A plain `step_apply` would set the schedule's rate
+//! and undo the reductions at the next schedule step.
+//!
 //! To roll back from a flash checkpoint instead (no RAM for a snapshot), use
 //! [`check`](DivergenceGuard::check) to detect, [`Store::restore`](crate::checkpoint::Store::restore)
 //! to roll back, and [`lower_lr`](DivergenceGuard::lower_lr).
@@ -209,7 +215,10 @@ impl<S: Num, const N: usize, O: Optimizer<S, N> + Copy, const W: usize>
         &self.stats
     }
 
-    /// The product of all learning-rate reductions so far (multiply a schedule's rate by it).
+    /// The product of all learning-rate reductions so far (`lr_factor` to the number of
+    /// reductions): the `scale` to pass to [`Scheduler::step_apply_scaled`](super::Scheduler::step_apply_scaled)
+    /// and [`Scheduler::apply_groups`](super::Scheduler::apply_groups), so that a schedule's rate
+    /// keeps the guard's reductions.
     pub const fn lr_scale(&self) -> f64 {
         self.lr_scale
     }

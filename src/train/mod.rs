@@ -7,7 +7,7 @@
 //! | [`clip_grad_value`], [`clip_grad_value_parts`] | `clip_grad_value_` | none | `clip.rs` |
 //! | [`StepLr`], [`ExponentialLr`], [`CosineAnnealingLr`], [`LinearLr`] | the `lr_scheduler` of the same name | 16–32 bytes | `schedule.rs` |
 //! | [`SequentialLr`] | `SequentialLR` with one milestone | the two schedules + 4 | `schedule.rs` |
-//! | [`Scheduler`] | the scheduler object's `last_epoch` and `step()` | schedule + 4, padded | `schedule.rs` |
+//! | [`Scheduler`], [`base_lrs`] | the scheduler object's `last_epoch` and `step()`, over the optimizer or over parameter groups (each from its own `initial_lr`) | schedule + 4, padded | `schedule.rs` |
 //! | [`SampleBuffer`] | (a replay buffer; `DataLoader(shuffle=True)` over it) | `CAP·size_of::<T>()` + about 40 (exact formula on the type) | `buffer.rs` |
 //! | [`Pcg32`] | (a seedable generator) | 16 bytes | `rng.rs` |
 //! | [`GradAccumulator`] | `reduction="mean"` over a mini-batch | 4 bytes | `accumulate.rs` |
@@ -17,7 +17,8 @@
 //! Everything is generic over the number type through [`nn::Scalar`](crate::nn::Scalar) (`f32`
 //! on the device, `f64` on the host); per-call scalars (norms, clip factors, learning rates) are
 //! computed once per call in `f64`, never per element. Every fallible function returns a
-//! [`TrainError`] and changes nothing when it does.
+//! [`TrainError`] (or, where it reaches the optimizer, an [`Error`](crate::Error), into which a
+//! [`TrainError`] converts) and changes nothing when it does.
 //!
 //! ```
 //! use edgetune::optim::{Optimizer, Sgd, SgdConfig};
@@ -25,8 +26,9 @@
 //!     clip_grad_norm, CosineAnnealingLr, GradAccumulator, LinearLr, Policy, SampleBuffer,
 //!     Scheduler, SequentialLr,
 //! };
+//! use edgetune::Error;
 //!
-//! fn train() -> Result<(), edgetune::Error> {
+//! fn train() -> Result<(), Error> {
 //!     // y = 2x on a single weight, with replay of everything seen.
 //!     let mut w = [0.0f32];
 //!     let mut grads = [0.0f32];
@@ -81,6 +83,7 @@ pub use error::TrainError;
 pub use guard::{Divergence, DivergenceGuard, GuardConfig, GuardStats, Verdict};
 pub use rng::Pcg32;
 pub use schedule::{
-    CosineAnnealingLr, ExponentialLr, LinearLr, LrSchedule, Scheduler, SequentialLr, StepLr,
+    base_lrs, CosineAnnealingLr, ExponentialLr, LinearLr, LrSchedule, Scheduler, SequentialLr,
+    StepLr,
 };
 pub use trainer::{evaluate, BatchSchedule, Clip, Evaluation, NoSchedule, Trainer};

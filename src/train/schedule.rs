@@ -13,17 +13,47 @@
 //! (given on each type), so `lr_at(t)` is exact to a few ulps for any `t` and never drifts; it
 //! differs from torch's recursive sequence by at most the rounding that recursion accumulates
 //! (relative `t·2⁻⁵³` or so, tested).
+//!
+//! # Parameter groups and the divergence guard
+//! torch keeps one `initial_lr` per parameter group and evaluates the schedule's closed form on
+//! each: `StepLR` gives group `g` the rate `initial_lr_g · γ^⌊t/step⌋`, `CosineAnnealingLR`
+//! `eta_min + (initial_lr_g − eta_min)·(1 + cos(πt/T))/2`. [`LrSchedule::lr_for`] is that closed
+//! form for any base rate, and [`Scheduler::apply_groups`] sets every [`ParamGroup`]'s rate from
+//! its own base (recorded once with [`base_lrs`], as torch records `initial_lr`).
+//!
+//! A [`DivergenceGuard`](super::DivergenceGuard) lowers the rate by multiplying it; a schedule
+//! that then set its own rate would undo that. Every `apply` here takes a `scale` (pass
+//! [`DivergenceGuard::lr_scale`](super::DivergenceGuard::lr_scale), 1 without a guard) and sets
+//! `lr = schedule rate · scale`, so the guard's reductions persist through every later schedule
+//! step.
 
 use super::error::check;
 use super::TrainError;
 use crate::num::Num;
-use crate::optim::Optimizer;
+use crate::optim::{Hyperparameters, Optimizer, ParamGroup};
 
 /// A learning rate as a function of the epoch (or step) count `t`, torch's `last_epoch`.
 pub trait LrSchedule {
+    /// The base rate the schedule was built with (torch's `initial_lr` of a single group).
+    fn base_lr(&self) -> f64;
+
+    /// The rate at count `t` for a parameter group whose base rate is `base_lr`: torch's closed
+    /// form evaluated with that group's `initial_lr` (the schedule's other hyperparameters, such
+    /// as `gamma` or `eta_min`, are shared by every group, as in torch).
+    fn lr_for(&self, base_lr: f64, t: u32) -> f64;
+
     /// The learning rate at count `t` (`t = 0` is the rate at construction, before any
-    /// `scheduler.step()`).
-    fn lr_at(&self, t: u32) -> f64;
+    /// `scheduler.step()`): [`lr_for`](LrSchedule::lr_for) at the schedule's own base rate.
+    fn lr_at(&self, t: u32) -> f64 {
+        self.lr_for(self.base_lr(), t)
+    }
+}
+
+/// The rate of every group, in order: the base rates for [`Scheduler::apply_groups`] (torch
+/// records them as each group's `initial_lr` when the scheduler is built). Take them before the
+/// first `apply_groups`, which overwrites the groups' rates.
+pub fn base_lrs<C: Hyperparameters, const G: usize>(groups: &[ParamGroup<C>; G]) -> [f64; G] {
+    core::array::from_fn(|i| groups.get(i).map_or(0.0, |g| g.config.lr()))
 }
 
 /// torch's `StepLR(optimizer, step_size, gamma)`: decays by `gamma` every `step_size` counts.
@@ -76,10 +106,13 @@ impl StepLr {
 }
 
 impl LrSchedule for StepLr {
-    fn lr_at(&self, t: u32) -> f64 {
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn lr_for(&self, base_lr: f64, t: u32) -> f64 {
         // `step_size >= 1` by construction; `checked_div` keeps this panic-free regardless.
         let k = t.checked_div(self.step_size).unwrap_or(0);
-        self.base_lr * libm::pow(self.gamma, f64::from(k))
+        base_lr * libm::pow(self.gamma, f64::from(k))
     }
 }
 
@@ -120,8 +153,11 @@ impl ExponentialLr {
 }
 
 impl LrSchedule for ExponentialLr {
-    fn lr_at(&self, t: u32) -> f64 {
-        self.base_lr * libm::pow(self.gamma, f64::from(t))
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn lr_for(&self, base_lr: f64, t: u32) -> f64 {
+        base_lr * libm::pow(self.gamma, f64::from(t))
     }
 }
 
@@ -179,9 +215,12 @@ impl CosineAnnealingLr {
 }
 
 impl LrSchedule for CosineAnnealingLr {
-    fn lr_at(&self, t: u32) -> f64 {
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn lr_for(&self, base_lr: f64, t: u32) -> f64 {
         let angle = core::f64::consts::PI * f64::from(t) / f64::from(self.t_max);
-        self.eta_min + (self.base_lr - self.eta_min) * (1.0 + libm::cos(angle)) / 2.0
+        self.eta_min + (base_lr - self.eta_min) * (1.0 + libm::cos(angle)) / 2.0
     }
 }
 
@@ -263,7 +302,10 @@ impl LinearLr {
 }
 
 impl LrSchedule for LinearLr {
-    fn lr_at(&self, t: u32) -> f64 {
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn lr_for(&self, base_lr: f64, t: u32) -> f64 {
         let done = f64::from(if t < self.total_iters {
             t
         } else {
@@ -271,7 +313,7 @@ impl LrSchedule for LinearLr {
         });
         let factor = self.start_factor
             + (self.end_factor - self.start_factor) * done / f64::from(self.total_iters);
-        self.base_lr * factor
+        base_lr * factor
     }
 }
 
@@ -329,7 +371,18 @@ impl<A, B> SequentialLr<A, B> {
 }
 
 impl<A: LrSchedule, B: LrSchedule> LrSchedule for SequentialLr<A, B> {
+    /// The first schedule's (torch builds both from the optimizer's initial rate).
+    fn base_lr(&self) -> f64 {
+        self.first.base_lr()
+    }
+    fn lr_for(&self, base_lr: f64, t: u32) -> f64 {
+        match t.checked_sub(self.milestone) {
+            Some(after) => self.second.lr_for(base_lr, after),
+            None => self.first.lr_for(base_lr, t),
+        }
+    }
     fn lr_at(&self, t: u32) -> f64 {
+        // Each part at its own base rate (they may differ, as the type allows).
         match t.checked_sub(self.milestone) {
             Some(after) => self.second.lr_at(after),
             None => self.first.lr_at(t),
@@ -408,6 +461,9 @@ impl<L: LrSchedule> Scheduler<L> {
 
     /// Sets `opt`'s learning rate to the current rate ([`lr`](Scheduler::lr)) and returns it.
     ///
+    /// With a [`DivergenceGuard`](super::DivergenceGuard), use
+    /// [`apply_scaled`](Scheduler::apply_scaled) instead, or the guard's reductions are undone.
+    ///
     /// # Errors
     /// The optimizer's [`InvalidHyperparameter`](crate::Error::InvalidHyperparameter) if it
     /// refuses the rate (for example an infinite rate from a `gamma > 1` schedule); the optimizer
@@ -416,13 +472,32 @@ impl<L: LrSchedule> Scheduler<L> {
         &self,
         opt: &mut O,
     ) -> Result<f64, crate::Error> {
-        let lr = self.lr();
+        self.apply_scaled(opt, 1.0)
+    }
+
+    /// Sets `opt`'s learning rate to the current rate times `scale` and returns it. Pass
+    /// [`DivergenceGuard::lr_scale`](super::DivergenceGuard::lr_scale) so that the rate the
+    /// guard lowered stays lowered.
+    ///
+    /// # Errors
+    /// As [`apply`](Scheduler::apply) (a negative or non-finite `scale` gives a rate the
+    /// optimizer refuses); the optimizer is then unchanged.
+    pub fn apply_scaled<S: Num, const N: usize, O: Optimizer<S, N>>(
+        &self,
+        opt: &mut O,
+        scale: f64,
+    ) -> Result<f64, crate::Error> {
+        let lr = self.lr() * scale;
         opt.set_lr(lr)?;
         Ok(lr)
     }
 
     /// [`step`](Scheduler::step), then sets `opt`'s learning rate to the new rate, which it
     /// returns: the usual `scheduler.step()` with the optimizer attached.
+    ///
+    /// With a [`DivergenceGuard`](super::DivergenceGuard), use
+    /// [`step_apply_scaled`](Scheduler::step_apply_scaled) instead, or the guard's reductions are
+    /// undone at the next schedule step.
     ///
     /// # Errors
     /// [`TrainError::CounterOverflow`] (as [`crate::Error::Train`]) or the optimizer's
@@ -432,13 +507,90 @@ impl<L: LrSchedule> Scheduler<L> {
         &mut self,
         opt: &mut O,
     ) -> Result<f64, crate::Error> {
-        let next = self
-            .epoch
-            .checked_add(1)
-            .ok_or(TrainError::CounterOverflow)?;
-        let lr = self.schedule.lr_at(next);
+        self.step_apply_scaled(opt, 1.0)
+    }
+
+    /// [`step`](Scheduler::step), then sets `opt`'s learning rate to the new rate times `scale`
+    /// (the guard's [`lr_scale`](super::DivergenceGuard::lr_scale)) and returns it.
+    ///
+    /// # Errors
+    /// As [`step_apply`](Scheduler::step_apply); neither the count nor the optimizer changes.
+    pub fn step_apply_scaled<S: Num, const N: usize, O: Optimizer<S, N>>(
+        &mut self,
+        opt: &mut O,
+        scale: f64,
+    ) -> Result<f64, crate::Error> {
+        let next = self.next()?;
+        let lr = self.schedule.lr_at(next) * scale;
         opt.set_lr(lr)?;
         self.epoch = next;
         Ok(lr)
     }
+
+    /// Sets every group's rate to the schedule's closed form at the current count for that
+    /// group's base rate, times `scale`: `groups[g].config.lr = lr_for(base_lrs[g], epoch) ·
+    /// scale`, as torch's schedulers set each param group's `lr` from its `initial_lr`. Take
+    /// `base_lrs` from the groups once, with [`base_lrs`], before the first call.
+    ///
+    /// # Errors
+    /// Nothing changes on any error: [`LengthMismatch`](crate::Error::LengthMismatch) if
+    /// `base_lrs` does not have one rate per group; the group's
+    /// [`InvalidHyperparameter`](crate::Error::InvalidHyperparameter) if its configuration with
+    /// the new rate does not validate.
+    pub fn apply_groups<C: Hyperparameters>(
+        &self,
+        groups: &mut [ParamGroup<C>],
+        base_lrs: &[f64],
+        scale: f64,
+    ) -> Result<(), crate::Error> {
+        set_group_lrs(&self.schedule, self.epoch, groups, base_lrs, scale)
+    }
+
+    /// [`step`](Scheduler::step), then [`apply_groups`](Scheduler::apply_groups) at the new
+    /// count.
+    ///
+    /// # Errors
+    /// [`TrainError::CounterOverflow`] (as [`crate::Error::Train`]) or those of
+    /// [`apply_groups`](Scheduler::apply_groups); on any, neither the count nor a group changes.
+    pub fn step_apply_groups<C: Hyperparameters>(
+        &mut self,
+        groups: &mut [ParamGroup<C>],
+        base_lrs: &[f64],
+        scale: f64,
+    ) -> Result<(), crate::Error> {
+        let next = self.next()?;
+        set_group_lrs(&self.schedule, next, groups, base_lrs, scale)?;
+        self.epoch = next;
+        Ok(())
+    }
+
+    /// The count after this one.
+    fn next(&self) -> Result<u32, TrainError> {
+        self.epoch.checked_add(1).ok_or(TrainError::CounterOverflow)
+    }
+}
+
+/// Validates every group's new configuration first, then writes them all: all or nothing.
+fn set_group_lrs<L: LrSchedule, C: Hyperparameters>(
+    schedule: &L,
+    t: u32,
+    groups: &mut [ParamGroup<C>],
+    base_lrs: &[f64],
+    scale: f64,
+) -> Result<(), crate::Error> {
+    if base_lrs.len() != groups.len() {
+        return Err(crate::Error::LengthMismatch {
+            expected: groups.len(),
+            found: base_lrs.len(),
+        });
+    }
+    for (g, &base) in groups.iter().zip(base_lrs) {
+        g.config
+            .with_lr(schedule.lr_for(base, t) * scale)
+            .validate()?;
+    }
+    for (g, &base) in groups.iter_mut().zip(base_lrs) {
+        g.config = g.config.with_lr(schedule.lr_for(base, t) * scale);
+    }
+    Ok(())
 }

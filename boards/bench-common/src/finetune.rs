@@ -7,7 +7,7 @@
 //!   the first layer's bias and the whole last layer train: [`TRAINABLE`] = 16 + 170 = 186.
 //! - **Data**: `boards/common-data/digits_finetune.rs`, 600 digits of `tests/data/digits.bin`
 //!   the host never trained on, as a `const` ETDG file read in flash by
-//!   `edgetune::io::digits::parse`. The first 300 stream through the new sensor into a
+//!   `edgetune_digits::parse` (`examples/digits-data`). The first 300 stream through the new sensor into a
 //!   [`SampleBuffer`] (reservoir, capacity `CAP`); the last 300 are the held-out test set.
 //! - **Domain shift** (as `examples/adapt`): the new sensor shifts the image one pixel right,
 //!   and has gain 0.55 and offset +0.3; it delivers 8-bit levels ([`sensor`]).
@@ -21,7 +21,7 @@
 //!   multiply-accumulate count of the step ([`MACS_SAMPLE`], [`MACS_BATCH`]).
 use core::hint::black_box;
 
-use edgetune::io::digits;
+use edgetune_digits as digits;
 use edgetune::nn::network::FrozenParams;
 use edgetune::nn::Scalar;
 use edgetune::num::fixed::I16F16;

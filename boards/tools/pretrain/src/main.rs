@@ -2,13 +2,13 @@
 //! with edgetune itself, on the host; then writes `boards/common-data/digits_finetune.rs`:
 //! the pretrained weights as `const` arrays (f32 and I16F16 bits) and the device's digits (a
 //! subset of `tests/data/digits.bin` the host never trained on) as a `const` ETDG file that the
-//! firmware reads with `edgetune::io::digits::parse`.
+//! firmware reads with `edgetune_digits::parse` (`examples/digits-data`).
 //!
 //! It also simulates the firmware's fine-tuning on the host (same sensor, buffer, batches and
 //! optimizer), at f32 and I16F16, and prints the numbers the firmware should reproduce.
 //!
 //! Run from this directory: `cargo run --release` (writes the file; about a second).
-use edgetune::io::digits;
+use edgetune_digits as digits;
 use edgetune::nn::Scalar;
 use edgetune::num::fixed::I16F16;
 use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
@@ -191,7 +191,7 @@ fn main() {
     o.push_str("// The finetune firmware's data: a 64-16-10 ReLU MLP pretrained with edgetune on the host\n");
     writeln!(o, "// (f32, Adam 3e-3, 40 epochs, batches of 32) on {PRETRAIN} digits of tests/data/digits.bin,").unwrap();
     writeln!(o, "// and {} other digits (the first {STREAM} stream to the device, the last {TEST} are held out),", device.len()).unwrap();
-    o.push_str("// as an ETDG file (edgetune::io::digits) with the clean sensor's pixels.\n\n");
+    o.push_str("// as an ETDG file (edgetune_digits) with the clean sensor's pixels.\n\n");
     writeln!(o, "/// Accuracy of the pretrained network on these digits through the clean sensor, in tenths of a percent.").unwrap();
     writeln!(o, "pub const CLEAN_ACCURACY_X10: u32 = {};", (clean_acc * 10.0).round() as u32).unwrap();
     writeln!(o, "/// Samples streamed to the device (the first ones of [`DIGITS`]).\npub const STREAM: usize = {STREAM};").unwrap();

@@ -1,13 +1,18 @@
 //! The 8×8 handwritten digits data set (`ETDG` files): 64 pixels of 0..=16 and a label 0..=9
 //! per sample, read in place from a byte slice.
 //!
+//! Demo data, not part of the edgetune library: the `adapt` example, the tests and the boards'
+//! fine-tuning firmware and pretraining tool share this one reader. The file is an edgetune
+//! container (magic, version, exact length, CRC-32), checked by [`edgetune::io::check_frame`];
+//! only the digits-specific part lives here. `no_std`, no allocation, no `unsafe`.
+//!
 //! `scripts/digits.py` writes `tests/data/digits.bin` from the copy of the UCI "Optical
 //! Recognition of Handwritten Digits" test set bundled with scikit-learn (1,797 samples; source
 //! and licence in `scripts/README.md`). On a device, `include_bytes!` puts the file (116,821
 //! bytes) in flash and [`parse`] reads it there: no copy in RAM.
 //!
 //! ```
-//! use edgetune::io::digits;
+//! use edgetune_digits as digits;
 //! # fn main() -> Result<(), edgetune::io::LoadError> {
 //! # let bytes = make_file();
 //! let data = digits::parse(&bytes)?;
@@ -44,7 +49,23 @@
 //! [`parse`] checks magic, version, exact length, CRC, the reserved field and every pixel and
 //! label, so iterating a parsed set cannot fail.
 
-use super::{check_frame, u16_at, u32_at, LoadError};
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use edgetune::io::{check_frame, LoadError};
+
+/// The little-endian `u16` at `at`, or `None` past the end.
+fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
+    let b = bytes.get(at..at.checked_add(2)?)?;
+    b.try_into().ok().map(u16::from_le_bytes)
+}
+
+/// The little-endian `u32` at `at`, or `None` past the end.
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at.checked_add(4)?)?;
+    b.try_into().ok().map(u32::from_le_bytes)
+}
 
 /// The file's magic, `b"ETDG"`.
 pub const MAGIC: [u8; 4] = *b"ETDG";
