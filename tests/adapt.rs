@@ -11,12 +11,12 @@ use pipeline::*;
 
 #[test]
 fn fine_tuning_agrees_with_the_f64_reference_network_for_every_number_type() {
-    let setup = setup();
+    let setup = setup().unwrap();
     let mut quiet = |_: &str| {};
     let reference = finetune_reference(&setup, &mut quiet);
-    let f64_generic = finetune::<f64>("f64 generic", &setup, &mut quiet);
-    let f32_run = finetune::<f32>("f32", &setup, &mut quiet);
-    let fixed = finetune::<I16F16>("I16F16", &setup, &mut quiet);
+    let f64_generic = finetune::<f64>("f64 generic", &setup, &mut quiet).unwrap();
+    let f32_run = finetune::<f32>("f32", &setup, &mut quiet).unwrap();
+    let fixed = finetune::<I16F16>("I16F16", &setup, &mut quiet).unwrap();
     for r in [&reference, &f64_generic, &f32_run, &fixed] {
         println!(
             "{:<13} before {:.1} % after {:.1} %",

@@ -4,12 +4,13 @@
 use edgetune::checkpoint::{
     CheckpointError, Checkpointable, Cut, Part, Progress, SimFlash, Store, Tear, MAGIC,
 };
+use edgetune::nn::{Init, Network};
 use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16};
 use edgetune::optim::{
     Adam, AdamConfig, AmsGrad, Momentum, MomentumConfig, On, Optimizer, RmsProp, RmsPropConfig,
     Sgd, SgdConfig,
 };
-use edgetune::train::Pcg32;
+use edgetune::train::{Pcg32, Trainer};
 
 type Flash = SimFlash<16384, 8, 512>;
 
@@ -34,22 +35,17 @@ fn sample(t: u64) -> ([f32; 4], usize) {
     (x, label)
 }
 
-fn net_step(net: &mut Net<f32>, opt: &mut Adam<f32, { Net::<f32>::TRAINABLE }>, t: u64) {
-    net.zero_grad();
-    for k in 0..4 {
-        let (x, y) = sample(4 * t + k);
-        net.accumulate(&x, y).unwrap();
-    }
-    let (p, g) = net.trainable_and_grads();
-    opt.step(p, g).unwrap();
+type NetAdam = Adam<f32, { Net::<f32>::TRAINABLE }>;
+
+/// One mini-batch of 4 samples, the ones of step `t`.
+fn net_step(net: &mut Net<f32>, trainer: &mut Trainer<NetAdam>, t: u64) {
+    let batch: [_; 4] = core::array::from_fn(|k| sample(4 * t + k as u64));
+    trainer.step_batch(net, &batch).unwrap();
 }
 
 fn fresh_net() -> Net<f32> {
     let mut net = Net::<f32>::zeroed();
-    let mut rng = Pcg32::new(1, 1);
-    let init: [f32; Net::<f32>::PARAMS] =
-        core::array::from_fn(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 - 0.5);
-    net.import(&init).unwrap();
+    net.init(Init::TorchDefault, 1).unwrap();
     net
 }
 
@@ -59,35 +55,42 @@ fn adam_f32_network_resumes_bit_exactly() {
     let config = AdamConfig::adam(0.02);
     // Straight run.
     let mut net = fresh_net();
-    let mut opt = Adam::new(config).unwrap();
+    let mut trainer = Trainer::new(NetAdam::new(config).unwrap());
     for t in 0..T {
-        net_step(&mut net, &mut opt, t);
+        net_step(&mut net, &mut trainer, t);
     }
+    let opt = trainer.optimizer();
     // Half, checkpoint, restore into fresh state, half.
     let mut net1 = fresh_net();
-    let mut opt1 = Adam::new(config).unwrap();
+    let mut trainer1 = Trainer::new(NetAdam::new(config).unwrap());
     for t in 0..T / 2 {
-        net_step(&mut net1, &mut opt1, t);
+        net_step(&mut net1, &mut trainer1, t);
     }
+    let opt1 = trainer1.optimizer();
     let mut store = Store::new(Flash::new(), 0, 4096).unwrap();
     let progress = Progress {
         epoch: 3,
         step: T / 2,
         user: [1, 2, 3, 4],
     };
-    store.save(net1.trainable(), &opt1, &progress).unwrap();
-    let _ = (net1, opt1); // the first run is gone: only the flash carries its state
+    store.save(net1.trainable(), opt1, &progress).unwrap();
+    let _ = (net1, trainer1); // the first run is gone: only the flash carries its state
 
     let mut net2 = fresh_net();
-    let mut opt2 = Adam::new(AdamConfig::adam(0.5)).unwrap();
+    let mut trainer2 = Trainer::new(NetAdam::new(AdamConfig::adam(0.5)).unwrap());
     let mut progress2 = Progress::ZERO;
     store
-        .restore(net2.trainable_mut(), &mut opt2, &mut progress2)
+        .restore(
+            net2.trainable_mut(),
+            trainer2.optimizer_mut(),
+            &mut progress2,
+        )
         .unwrap();
     assert_eq!(progress2, progress);
     for t in progress2.step..T {
-        net_step(&mut net2, &mut opt2, t);
+        net_step(&mut net2, &mut trainer2, t);
     }
+    let opt2 = trainer2.optimizer();
     assert_eq!(
         net2.trainable().map(f32::to_bits),
         net.trainable().map(f32::to_bits)

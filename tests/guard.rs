@@ -3,7 +3,7 @@
 
 use edgetune::num::fixed::{RoundingState, I16F16};
 use edgetune::optim::{Adam, AdamConfig, Momentum, MomentumConfig, Optimizer};
-use edgetune::train::{Divergence, DivergenceGuard, GuardConfig, Pcg32, Verdict};
+use edgetune::train::{evaluate, Divergence, DivergenceGuard, GuardConfig, Pcg32, Verdict};
 
 edgetune::mlp! {
     /// A small classifier.
@@ -32,15 +32,13 @@ fn new_net() -> Net<f32> {
     net
 }
 
-fn accuracy(net: &mut Net<f32>) -> f64 {
+/// Accuracy over 400 held-out points.
+fn accuracy(net: &Net<f32>) -> f64 {
     let mut rng = Pcg32::new(99, 1);
-    let hits = (0..400)
-        .filter(|_| {
-            let (x, y) = point(&mut rng);
-            net.predict(&x) == Ok(y)
-        })
-        .count();
-    hits as f64 / 400.0
+    let test: Vec<_> = (0..400).map(|_| point(&mut rng)).collect();
+    let e = evaluate(net, &test).unwrap();
+    assert_eq!(e.count, 400);
+    e.accuracy.unwrap()
 }
 
 /// Trains XOR-like quadrants with SGD momentum (1500 batches of 16); the ten batches from `poison_at` have every label
@@ -84,7 +82,7 @@ fn train(guarded: bool, poison_at: usize) -> (f64, edgetune::train::GuardStats, 
         }
     }
     let lr = opt.config().lr;
-    (accuracy(&mut net), *guard.stats(), lr)
+    (accuracy(&net), *guard.stats(), lr)
 }
 
 #[test]

@@ -524,8 +524,7 @@ fn accuracy(params: &[I16F16; N], rng: &mut Lcg, samples: usize) -> f64 {
         let label = n % CLS;
         let x = toy_sample(rng, label);
         let (_, z) = forward(params, &x);
-        let pred = (0..CLS).fold(0, |best, j| if z[j] > z[best] { j } else { best });
-        correct += usize::from(pred == label);
+        correct += usize::from(edgetune::nn::network::argmax(&z) == label);
     }
     correct as f64 / samples as f64
 }

@@ -12,8 +12,9 @@ mod common;
 use common::Rng;
 use core::mem::size_of;
 use edgetune::nn::network::{gather, LayerSpec};
-use edgetune::nn::NnError;
-use edgetune::optim::{Adam, AdamConfig, Optimizer};
+use edgetune::nn::{Init, Network, NnError};
+use edgetune::optim::{Adam, AdamConfig};
+use edgetune::train::{evaluate, Trainer};
 use edgetune::Error;
 
 // The 64-32-10 digits network in the four modes the issue names.
@@ -332,7 +333,11 @@ edgetune::mlp! {
     }
 }
 
-/// Uniform(−1/√I, 1/√I) weights and biases (torch's `Linear` default), in torch order.
+/// Uniform(−1/√I, 1/√I) weights and biases (torch's `Linear` default), in torch order, drawn
+/// from this file's generator. The same rule as `Init::TorchDefault`, kept for the blobs test
+/// alone: its premise (the move costs the pretrained network accuracy, 0.713 before fine-tuning)
+/// holds for these draws, while from `Init::TorchDefault` (seed 42) the pretrained boundary
+/// already scores 0.96 on the moved blobs, which the scenario would need redesigning for.
 fn torch_init<const N: usize>(layers: &[LayerSpec], rng: &mut Rng) -> [f64; N] {
     let mut out = [0.0; N];
     let mut at = 0;
@@ -356,21 +361,14 @@ macro_rules! train_xor {
         ];
         let mut solved = 0;
         for seed in 0..10 {
-            let init: [f64; Xor::<f64>::PARAMS] = torch_init(Xor::<f64>::LAYERS, &mut Rng(seed));
-            let init = init.map(|v| v as $s);
             let mut net = Xor::<$s>::zeroed();
-            net.import(&init).unwrap();
-            let mut opt =
-                Adam::<$s, { Xor::<$s>::TRAINABLE }>::new(AdamConfig::adam(0.02)).unwrap();
+            net.init(Init::TorchDefault, seed).unwrap();
+            let mut trainer = Trainer::new(
+                Adam::<$s, { Xor::<$s>::TRAINABLE }>::new(AdamConfig::adam(0.02)).unwrap(),
+            );
             let mut last = 0.0;
             for _ in 0..500 {
-                net.zero_grad();
-                last = 0.0;
-                for (x, y) in &data {
-                    last += net.accumulate(x, *y).unwrap() / 4.0;
-                }
-                let (p, g) = net.trainable_and_grads();
-                opt.step(p, g).unwrap();
+                last = trainer.step_batch(&mut net, &data).unwrap();
             }
             if data.iter().all(|(x, y)| net.predict(x) == Ok(*y)) && last < 0.05 {
                 solved += 1;
@@ -436,21 +434,20 @@ macro_rules! fine_tune {
         let mut rng = Rng(42);
         // Pretrain on blobs at ±(2, 0).
         let train = blobs(&mut rng, [2.0, 0.0], 200);
+        let train: Vec<_> = train
+            .iter()
+            .map(|(x, y)| (x.map(|v| v as $s), *y))
+            .collect();
         let init: [f64; BlobsFull::<f64>::PARAMS] = torch_init(BlobsFull::<f64>::LAYERS, &mut rng);
         let mut full = BlobsFull::<$s>::zeroed();
         full.import(&init.map(|v| v as $s)).unwrap();
-        let mut opt =
-            Adam::<$s, { BlobsFull::<$s>::TRAINABLE }>::new(AdamConfig::adam(0.01)).unwrap();
-        for epoch in 0..30 {
+        let mut trainer = Trainer::new(
+            Adam::<$s, { BlobsFull::<$s>::TRAINABLE }>::new(AdamConfig::adam(0.01)).unwrap(),
+        );
+        for _ in 0..30 {
             for batch in train.chunks(20) {
-                full.zero_grad();
-                for (x, y) in batch {
-                    full.accumulate(&x.map(|v| v as $s), *y).unwrap();
-                }
-                let (p, g) = full.trainable_and_grads();
-                opt.step(p, g).unwrap();
+                trainer.step_batch(&mut full, batch).unwrap();
             }
-            let _ = epoch;
         }
         let mut pretrained = [0.0 as $s; BlobsFull::<f64>::PARAMS];
         full.export(&mut pretrained).unwrap();
@@ -458,31 +455,23 @@ macro_rules! fine_tune {
         let shift = |x: [f64; 2]| [x[0] + 1.0, x[1] - 1.0];
         let new_train: Vec<_> = blobs(&mut rng, [1.5, 1.5], 200)
             .into_iter()
-            .map(|(x, y)| (shift(x), y))
+            .map(|(x, y)| (shift(x).map(|v| v as $s), y))
             .collect();
         let test: Vec<_> = blobs(&mut rng, [1.5, 1.5], 400)
             .into_iter()
-            .map(|(x, y)| (shift(x), y))
+            .map(|(x, y)| (shift(x).map(|v| v as $s), y))
             .collect();
         let mut net = $net::<$s>::zeroed();
         net.import(&pretrained).unwrap();
-        let accuracy = |net: &mut $net<$s>| {
-            test.iter()
-                .filter(|(x, y)| net.predict(&x.map(|v| v as $s)) == Ok(*y))
-                .count() as f64
-                / test.len() as f64
-        };
-        let before = accuracy(&mut net);
+        let accuracy = |net: &$net<$s>| evaluate(net, &test).unwrap().accuracy.unwrap();
+        let before = accuracy(&net);
         let frozen_before = *net.frozen();
-        let mut opt = Adam::<$s, { $net::<$s>::TRAINABLE }>::new(AdamConfig::adam(0.02)).unwrap();
+        let mut trainer = Trainer::new(
+            Adam::<$s, { $net::<$s>::TRAINABLE }>::new(AdamConfig::adam(0.02)).unwrap(),
+        );
         for _ in 0..$steps {
             for batch in new_train.chunks(20) {
-                net.zero_grad();
-                for (x, y) in batch {
-                    net.accumulate(&x.map(|v| v as $s), *y).unwrap();
-                }
-                let (p, g) = net.trainable_and_grads();
-                opt.step(p, g).unwrap();
+                trainer.step_batch(&mut net, batch).unwrap();
             }
         }
         assert_eq!(net.frozen(), &frozen_before, "frozen parameters changed");
@@ -507,7 +496,7 @@ macro_rules! fine_tune {
                 "frozen element {i} moved"
             );
         }
-        (before, accuracy(&mut net))
+        (before, accuracy(&net))
     }};
 }
 

@@ -7,7 +7,8 @@
 //! ```
 //! Data: scikit-learn's 8×8 digits (1,797 samples; `tests/data/digits.bin`, see
 //! `scripts/README.md` for source and licence). The first 1,000 samples (in a fixed shuffled
-//! order) pretrain a 64-32-10 MLP with edgetune itself, in f32. The remaining 797 are the
+//! order) pretrain a 64-32-10 MLP with edgetune itself, in f32, from torch's default
+//! initialisation. The remaining 797 are the
 //! device's world, seen through a changed sensor: gain 0.55, offset +0.3, and the image shifted
 //! one pixel right. 300 of them stream through the device's sample buffer and are all it
 //! learns from; the other 497 are the held-out shifted test set.
@@ -22,8 +23,8 @@ mod svg;
 use edgetune::num::fixed::I16F16;
 use pipeline::*;
 
-fn main() {
-    let setup = setup();
+fn main() -> Result<(), edgetune::Error> {
+    let setup = setup()?;
     println!(
         "edgetune adapt: digits 8x8, {} pretraining samples (host), {DEVICE_SAMPLES} device samples \
          through a {BUFFER}-sample buffer, {} held-out shifted samples",
@@ -37,9 +38,9 @@ fn main() {
     let mut progress = |line: &str| println!("{line}");
     let reports = [
         finetune_reference(&setup, &mut progress),
-        finetune::<f64>("f64 generic", &setup, &mut progress),
-        finetune::<f32>("f32", &setup, &mut progress),
-        finetune::<I16F16>("I16F16", &setup, &mut progress),
+        finetune::<f64>("f64 generic", &setup, &mut progress)?,
+        finetune::<f32>("f32", &setup, &mut progress)?,
+        finetune::<I16F16>("I16F16", &setup, &mut progress)?,
     ];
     println!();
     println!(
@@ -70,4 +71,5 @@ fn main() {
         Ok(()) => println!("\nloss and accuracy curves: {}", path.display()),
         Err(e) => println!("\ncould not write {}: {e}", path.display()),
     }
+    Ok(())
 }

@@ -1,9 +1,10 @@
 //! The adapt pipeline, shared by `examples/adapt` (which prints and plots it) and
 //! `tests/adapt.rs` (which checks that the number types agree with the f64 reference).
 
-use edgetune::nn::Scalar;
+use edgetune::nn::{Init, Network, Scalar};
 use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
-use edgetune::train::{GradAccumulator, Policy, SampleBuffer};
+use edgetune::train::{evaluate, Pcg32, Policy, SampleBuffer, Trainer};
+use edgetune::Error;
 use edgetune_digits::{self as digits, Sample};
 use std::time::Instant;
 
@@ -64,28 +65,19 @@ pub fn shifted(x: &Image) -> Image {
     out
 }
 
-/// A deterministic shuffle (xorshift64*), so every run and every number type sees the same data.
-pub fn shuffle<T>(v: &mut [T], mut seed: u64) {
-    for i in (1..v.len()).rev() {
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        let j = (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % (i + 1);
-        v.swap(i, j);
-    }
-}
-
-fn convert<S: Scalar>(x: &Image) -> [S; 64] {
-    x.map(|v| S::from_f64(f64::from(v)))
+/// `samples` at number type `S`, as the trainer and `evaluate` take them.
+pub fn convert<'a, S: Scalar>(
+    samples: impl IntoIterator<Item = &'a Labelled>,
+) -> Vec<([S; 64], usize)> {
+    samples
+        .into_iter()
+        .map(|s| (s.x.map(|v| S::from_f64(f64::from(v))), s.label))
+        .collect()
 }
 
 /// Accuracy in percent of `net` over `set`.
-pub fn accuracy<S: Scalar>(net: &mut Digits<S>, set: &[Labelled]) -> f64 {
-    let correct = set
-        .iter()
-        .filter(|s| net.predict(&convert(&s.x)) == Ok(s.label))
-        .count();
-    100.0 * correct as f64 / set.len() as f64
+pub fn accuracy<S: Scalar>(net: &Digits<S>, set: &[([S; 64], usize)]) -> Result<f64, Error> {
+    Ok(100.0 * evaluate(net, set)?.accuracy.unwrap_or(0.0))
 }
 
 /// Everything the fine-tuning runs share: the pretrained weights, the device's buffer contents
@@ -107,10 +99,10 @@ pub struct Setup {
     pub test: Vec<Labelled>,
 }
 
-/// Loads the digits, pretrains on the host (f32, Adam, mini-batches of 32) and prepares the
-/// device's data.
-pub fn setup() -> Setup {
-    let data = digits::parse(DIGITS).expect("the committed digits file is valid");
+/// Loads the digits, pretrains on the host (f32, torch's default initialisation, Adam,
+/// mini-batches of 32) and prepares the device's data.
+pub fn setup() -> Result<Setup, Error> {
+    let data = digits::parse(DIGITS)?;
     let mut all: Vec<Labelled> = data
         .iter()
         .map(|s: Sample<'_>| Labelled {
@@ -118,41 +110,25 @@ pub fn setup() -> Setup {
             label: usize::from(s.label),
         })
         .collect();
-    shuffle(&mut all, 0x00ED_6E7E);
+    // A fixed shuffled order, so every run and every number type sees the same data.
+    Pcg32::seeded(0x00ED_6E7E).shuffle(&mut all);
     let (host, device) = all.split_at(PRETRAIN);
 
     let t0 = Instant::now();
     let mut net = Digits::<f32>::zeroed();
-    let mut init = [0.0f32; PARAMS];
-    let mut seed = 0x5EED_u64;
-    for (i, w) in init.iter_mut().enumerate() {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let u = (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-        let fan_in = if i < 64 * 32 + 32 { 64.0f32 } else { 32.0 };
-        *w = u * 2.0 / fan_in.sqrt();
-    }
-    net.import(&init).expect("length");
-    let mut opt = Adam::<f32, TRAINABLE>::new(AdamConfig::adam(3e-3)).expect("valid");
-    let mut order: Vec<usize> = (0..host.len()).collect();
-    for epoch in 0..PRETRAIN_EPOCHS {
-        shuffle(&mut order, epoch as u64 + 1);
-        for batch in order.chunks(32) {
-            net.zero_grad();
-            for &i in batch {
-                net.accumulate(&host[i].x, host[i].label)
-                    .expect("valid label");
-            }
-            let scale = 1.0 / batch.len() as f32;
-            net.grads_mut().iter_mut().for_each(|g| *g *= scale);
-            let (params, grads) = net.trainable_and_grads();
-            opt.step(params, grads).expect("finite gradients");
+    net.init(Init::TorchDefault, 0x5EED)?;
+    let mut trainer = Trainer::new(Adam::<f32, TRAINABLE>::new(AdamConfig::adam(3e-3))?);
+    let mut host = convert::<f32>(host);
+    let mut order = Pcg32::seeded(1);
+    for _ in 0..PRETRAIN_EPOCHS {
+        order.shuffle(&mut host);
+        for batch in host.chunks(32) {
+            trainer.step_batch(&mut net, batch)?;
         }
     }
-    let clean_accuracy = accuracy(&mut net, device);
+    let clean_accuracy = accuracy(&net, &convert::<f32>(device))?;
     let mut pretrained = vec![0.0f32; PARAMS];
-    net.export(&mut pretrained).expect("length");
+    net.export(&mut pretrained)?;
     let pretrain_seconds = t0.elapsed().as_secs_f64();
 
     let device: Vec<Labelled> = device
@@ -172,13 +148,11 @@ pub fn setup() -> Setup {
     let batches = (0..FINETUNE_EPOCHS * STEPS_PER_EPOCH)
         .map(|_| {
             let mut idx = [0usize; BATCH];
-            buffer
-                .draw_batch(&mut idx)
-                .expect("buffer holds more than a batch");
-            idx
+            buffer.draw_batch(&mut idx)?;
+            Ok(idx)
         })
-        .collect();
-    Setup {
+        .collect::<Result<_, Error>>()?;
+    Ok(Setup {
         pretrained,
         clean_accuracy,
         pretrain_seconds,
@@ -186,7 +160,7 @@ pub fn setup() -> Setup {
         samples: buffer.as_slice().to_vec(),
         batches,
         test: test.to_vec(),
-    }
+    })
 }
 
 /// What one fine-tuning run reports.
@@ -197,7 +171,8 @@ pub struct Report {
     pub before: f64,
     /// After, %.
     pub after: f64,
-    /// Network (parameters, gradients, kept activations, scratch) plus optimizer, bytes.
+    /// Network (parameters, gradients, kept activations, scratch) plus trainer (optimizer and
+    /// clipping setting), bytes.
     pub train_bytes: usize,
     /// Optimizer steps.
     pub steps: u32,
@@ -213,7 +188,7 @@ pub fn finetune<S: Scalar + AdamNum>(
     name: &'static str,
     setup: &Setup,
     progress: &mut dyn FnMut(&str),
-) -> Report {
+) -> Result<Report, Error> {
     let start = Instant::now();
     let mut net = Digits::<S>::zeroed();
     let weights: Vec<S> = setup
@@ -221,45 +196,36 @@ pub fn finetune<S: Scalar + AdamNum>(
         .iter()
         .map(|&w| S::from_f64(f64::from(w)))
         .collect();
-    net.import(&weights).expect("weights fit");
-    let before = accuracy(&mut net, &setup.test);
-    let mut opt = Adam::<S, TRAINABLE>::new(AdamConfig::adam(FINETUNE_LR)).expect("valid");
-    let mut acc = GradAccumulator::new();
+    net.import(&weights)?;
+    let test = convert::<S>(&setup.test);
+    let samples = convert::<S>(&setup.samples);
+    let before = accuracy(&net, &test)?;
+    let mut trainer = Trainer::new(Adam::<S, TRAINABLE>::new(AdamConfig::adam(FINETUNE_LR))?);
     let mut curve = Vec::new();
     for (epoch, chunk) in setup.batches.chunks(STEPS_PER_EPOCH).enumerate() {
         let mut loss_sum = 0.0;
         for batch in chunk {
-            net.zero_grad();
-            for &i in batch {
-                let s = &setup.samples[i];
-                let loss = net
-                    .accumulate(&convert(&s.x), s.label)
-                    .expect("valid label");
-                loss_sum += loss.to_f64();
-                acc.add_sample().expect("few samples");
-            }
-            // Mean over the mini-batch, in place in the gradient arena.
-            acc.finish(net.grads_mut()).expect("a full batch");
-            let (params, grads) = net.trainable_and_grads();
-            opt.step(params, grads).expect("finite gradients");
+            let batch = batch.map(|i| samples[i]);
+            loss_sum += trainer.step_batch(&mut net, &batch)?;
         }
-        let loss = loss_sum / (chunk.len() * BATCH) as f64;
-        let acc_now = accuracy(&mut net, &setup.test);
+        let loss = loss_sum / chunk.len() as f64;
+        let acc_now = accuracy(&net, &test)?;
         progress(&format!(
             "  [{name:>13}] epoch {:>2}/{FINETUNE_EPOCHS}: loss {loss:.4}, held-out shifted accuracy {acc_now:.1} %",
             epoch + 1
         ));
         curve.push((loss, acc_now));
     }
-    Report {
+    Ok(Report {
         name,
         before,
-        after: accuracy(&mut net, &setup.test),
-        train_bytes: core::mem::size_of::<Digits<S>>() + core::mem::size_of::<Adam<S, TRAINABLE>>(),
-        steps: opt.step_count(),
+        after: accuracy(&net, &test)?,
+        train_bytes: core::mem::size_of::<Digits<S>>()
+            + core::mem::size_of::<Trainer<Adam<S, TRAINABLE>>>(),
+        steps: trainer.optimizer().step_count(),
         seconds: start.elapsed().as_secs_f64(),
         curve,
-    }
+    })
 }
 
 /// The same fine-tuning with the plain f64 reference network and optimizer

@@ -14,8 +14,9 @@
 
 use std::fmt::Write as _;
 
-use edgetune::optim::{Adam, AdamConfig, Optimizer};
-use edgetune::train::{GradAccumulator, Pcg32};
+use edgetune::optim::{Adam, AdamConfig};
+use edgetune::train::{evaluate, Pcg32, Trainer};
+use edgetune::Error;
 use sensor_app::app::{glorot, FullNet, PARAMS};
 use sensor_app::synth::{
     window_accel, Scene, PRETRAIN_SHAKE, PRETRAIN_STILL, USER_HELD, USER_WAVE,
@@ -47,20 +48,12 @@ fn windows(seed: u64, scenes: [&Scene; 2], per_class: usize) -> Set {
 }
 
 /// (accuracy %, mean cross-entropy).
-fn evaluate(net: &mut FullNet<f32>, set: &Set) -> (f64, f64) {
-    let mut right = 0;
-    let mut loss = 0.0;
-    for (x, y) in set {
-        right += usize::from(net.predict(x) == *y);
-        loss += f64::from(net.loss(x, *y).expect("labels are 0 or 1"));
-    }
-    (
-        100.0 * right as f64 / set.len() as f64,
-        loss / set.len() as f64,
-    )
+fn score(net: &FullNet<f32>, set: &Set) -> Result<(f64, f64), Error> {
+    let e = evaluate(net, set)?;
+    Ok((100.0 * e.accuracy.unwrap_or(0.0), e.mean_loss))
 }
 
-fn main() {
+fn main() -> Result<(), Error> {
     let train = windows(DATA_SEED, [&PRETRAIN_STILL, &PRETRAIN_SHAKE], PER_CLASS);
     let test = windows(
         HELD_OUT_SEED,
@@ -70,41 +63,29 @@ fn main() {
     let user = windows(HELD_OUT_SEED, [&USER_HELD, &USER_WAVE], HELD_OUT_PER_CLASS);
 
     let mut net = FullNet::<f32>::zeroed();
-    net.import(&glorot(INIT_SEED).map(|p| p as f32))
-        .expect("PARAMS values");
-    let mut opt = Adam::<f32, PARAMS>::new(AdamConfig::adam(LR)).expect("valid Adam");
+    net.import(&glorot(INIT_SEED).map(|p| p as f32))?;
+    let mut trainer = Trainer::new(Adam::<f32, PARAMS>::new(AdamConfig::adam(LR))?);
     let mut rng = Pcg32::seeded(DATA_SEED + 1);
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 0..EPOCHS {
-        // Fisher-Yates with edgetune's generator.
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i as u32 + 1) as usize);
-        }
+        rng.shuffle(&mut order);
         for batch in order.chunks(BATCH) {
-            net.zero_grad();
-            let mut acc = GradAccumulator::new();
-            for &i in batch {
-                let (x, y) = &train[i];
-                net.accumulate(x, *y).expect("labels are 0 or 1");
-                acc.add_sample().expect("batch fits u32");
-            }
-            acc.finish(net.grads_mut()).expect("nonempty batch");
-            let (p, g) = net.trainable_and_grads();
-            opt.step(p, g).expect("finite gradients");
+            let batch: Vec<_> = batch.iter().map(|&i| train[i]).collect();
+            trainer.step_batch(&mut net, &batch)?;
         }
         if epoch % 10 == 9 {
-            let (a, l) = evaluate(&mut net, &test);
+            let (a, l) = score(&net, &test)?;
             println!("epoch {:2}: held-out {a:.1} %, loss {l:.4}", epoch + 1);
         }
     }
-    let (acc, loss) = evaluate(&mut net, &test);
-    let (uacc, uloss) = evaluate(&mut net, &user);
+    let (acc, loss) = score(&net, &test)?;
+    let (uacc, uloss) = score(&net, &user)?;
     println!(
         "pretraining scenes: {acc:.1} %, loss {loss:.4}; user scenes: {uacc:.1} %, loss {uloss:.4}"
     );
 
     let mut params = [0f32; PARAMS];
-    net.export(&mut params).expect("PARAMS values");
+    net.export(&mut params)?;
     let mut out = String::new();
     writeln!(
         out,
@@ -143,4 +124,5 @@ fn main() {
     );
     std::fs::write(path, out).expect("write pretrained.rs");
     println!("wrote {path}");
+    Ok(())
 }

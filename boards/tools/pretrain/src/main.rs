@@ -8,11 +8,12 @@
 //! optimizer), at f32 and I16F16, and prints the numbers the firmware should reproduce.
 //!
 //! Run from this directory: `cargo run --release` (writes the file; about a second).
+use edgetune::nn::{Network, Scalar};
 use edgetune_digits as digits;
-use edgetune::nn::Scalar;
 use edgetune::num::fixed::I16F16;
-use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
-use edgetune::train::{GradAccumulator, Policy, SampleBuffer};
+use edgetune::optim::{Adam, AdamConfig, AdamNum};
+use edgetune::train::{evaluate, Policy, SampleBuffer, Trainer};
+use edgetune::Error;
 use std::fmt::Write as _;
 
 const DIGITS: &[u8] = include_bytes!("../../../../tests/data/digits.bin");
@@ -45,6 +46,12 @@ const EPOCHS: usize = 25;
 const STEPS_PER_EPOCH: usize = 10;
 const LR: f64 = 3e-2;
 
+/// The data order and the initial weights below are this tool's own (an xorshift shuffle and an
+/// LCG uniform initialiser with torch's default bound), not `Pcg32::shuffle` and
+/// `Init::TorchDefault`: they fix the firmware's pretrained weights and its 600 digits. With the
+/// library's shuffle and initialiser the simulated on-device fine-tuning ends at 73.0 %, below
+/// the firmware's `THRESHOLD_PCT` (75 %, `boards/bench-common/src/finetune.rs`), so the switch
+/// waits for the firmware's scenario to be recalibrated with it.
 fn shuffle<T>(v: &mut [T], mut seed: u64) {
     for i in (1..v.len()).rev() {
         seed ^= seed >> 12;
@@ -53,6 +60,19 @@ fn shuffle<T>(v: &mut [T], mut seed: u64) {
         let j = (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % (i + 1);
         v.swap(i, j);
     }
+}
+
+/// Uniform(±1/√fan_in) weights and biases from an LCG, in torch order (see [`shuffle`]).
+fn initial_weights() -> Vec<f32> {
+    let mut init = vec![0.0f32; Full::<f32>::PARAMS];
+    let mut seed = 0x5EED_u64;
+    for (i, w) in init.iter_mut().enumerate() {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let u = (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        let fan_in = if i < 64 * 16 + 16 { 64.0f32 } else { 16.0 };
+        *w = u * 2.0 / fan_in.sqrt();
+    }
+    init
 }
 
 /// The new sensor: one-pixel shift right, gain 0.55, offset +0.3, as 8-bit levels (integer exact,
@@ -82,98 +102,75 @@ struct Rec {
     label: u8,
 }
 
-fn simulate<S: Scalar + AdamNum>(name: &str, pretrained: &[f32], device: &[Rec]) {
+/// Accuracy in percent.
+fn accuracy<S: Scalar, N: Network<S, Target = usize>>(net: &N, set: &[([S; 64], usize)]) -> Result<f64, Error> {
+    Ok(100.0 * evaluate(net, set)?.accuracy.unwrap_or(0.0))
+}
+
+fn simulate<S: Scalar + AdamNum>(name: &str, pretrained: &[f32], device: &[Rec]) -> Result<(), Error> {
     let all: Vec<S> = pretrained.iter().map(|&w| S::from_f64(f64::from(w))).collect();
     let mut net = Device::<S>::zeroed();
-    net.import(&all).unwrap();
+    net.import(&all)?;
     let (stream, test) = device.split_at(STREAM);
-    let acc = |net: &mut Device<S>| {
-        test.iter().filter(|s| net.predict(&x_of(&sensor(&s.px))) == usize::from(s.label)).count()
-            as f64
-            * 100.0
-            / test.len() as f64
-    };
-    let before = acc(&mut net);
-    let mut buf = SampleBuffer::<Rec, BUFFER>::new(Policy::Reservoir, 7);
+    let test: Vec<([S; 64], usize)> =
+        test.iter().map(|s| (x_of(&sensor(&s.px)), usize::from(s.label))).collect();
+    let before = accuracy(&net, &test)?;
+    let mut buf = SampleBuffer::<([S; 64], usize), BUFFER>::new(Policy::Reservoir, 7);
     for s in stream {
-        buf.push(Rec { px: sensor(&s.px), label: s.label });
+        buf.push((x_of(&sensor(&s.px)), usize::from(s.label)));
     }
-    let mut opt = Adam::<S, { Device::<f32>::TRAINABLE }>::new(AdamConfig::adam(LR)).unwrap();
-    let mut ga = GradAccumulator::new();
+    let mut trainer = Trainer::new(Adam::<S, { Device::<f32>::TRAINABLE }>::new(AdamConfig::adam(LR))?);
     let mut first = 0.0;
     let mut last = 0.0;
     for e in 0..EPOCHS {
         let mut loss = 0.0;
         for _ in 0..STEPS_PER_EPOCH {
             let mut idx = [0usize; BATCH];
-            buf.draw_batch(&mut idx).unwrap();
-            net.zero_grad();
-            for &i in &idx {
-                let s = buf.get(i).unwrap();
-                loss += net.accumulate(&x_of(&s.px), usize::from(s.label)).unwrap().to_f64();
-                ga.add_sample().unwrap();
-            }
-            ga.finish(net.grads_mut()).unwrap();
-            let (p, g) = net.trainable_and_grads();
-            opt.step(p, g).unwrap();
+            loss += trainer.step_buffer(&mut net, &mut buf, &mut idx)?;
         }
-        loss /= (STEPS_PER_EPOCH * BATCH) as f64;
+        loss /= STEPS_PER_EPOCH as f64;
         if e == 0 {
             first = loss;
         }
         last = loss;
         if e % 5 == 4 || e == 0 {
-            println!("  [{name}] epoch {:>2}: loss {loss:.4}, held-out {:.1} %", e + 1, acc(&mut net));
+            println!("  [{name}] epoch {:>2}: loss {loss:.4}, held-out {:.1} %", e + 1, accuracy(&net, &test)?);
         }
     }
-    println!("  [{name}] before {before:.1} %, after {:.1} %, loss {first:.4} -> {last:.4}", acc(&mut net));
+    println!("  [{name}] before {before:.1} %, after {:.1} %, loss {first:.4} -> {last:.4}", accuracy(&net, &test)?);
+    Ok(())
 }
 
-fn main() {
-    let data = digits::parse(DIGITS).expect("valid digits file");
+fn main() -> Result<(), Error> {
+    let data = digits::parse(DIGITS)?;
     let mut all: Vec<Rec> =
         data.iter().map(|s| Rec { px: *s.pixels, label: s.label }).collect();
     shuffle(&mut all, 0x00ED_6E7E);
     let (host, rest) = all.split_at(PRETRAIN);
     let device = &rest[..STREAM + TEST];
 
-    // Pretraining (f32, Adam 3e-3, mini-batches of 32, 40 epochs), as examples/adapt does.
+    // Pretraining (f32, Adam 3e-3, mini-batches of 32, 40 epochs).
     let mut net = Full::<f32>::zeroed();
-    let mut init = vec![0.0f32; Full::<f32>::PARAMS];
-    let mut seed = 0x5EED_u64;
-    for (i, w) in init.iter_mut().enumerate() {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        let u = (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-        let fan_in = if i < 64 * 16 + 16 { 64.0f32 } else { 16.0 };
-        *w = u * 2.0 / fan_in.sqrt();
-    }
-    net.import(&init).unwrap();
-    let mut opt = Adam::<f32, { Full::<f32>::TRAINABLE }>::new(AdamConfig::adam(3e-3)).unwrap();
+    net.import(&initial_weights())?;
+    let mut trainer = Trainer::new(Adam::<f32, { Full::<f32>::TRAINABLE }>::new(AdamConfig::adam(3e-3))?);
+    let host: Vec<([f32; 64], usize)> =
+        host.iter().map(|s| (clean(&s.px), usize::from(s.label))).collect();
     let mut order: Vec<usize> = (0..host.len()).collect();
     for epoch in 0..40 {
         shuffle(&mut order, epoch as u64 + 1);
         for batch in order.chunks(32) {
-            net.zero_grad();
-            for &i in batch {
-                net.accumulate(&clean(&host[i].px), usize::from(host[i].label)).unwrap();
-            }
-            let scale = 1.0 / batch.len() as f32;
-            net.grads_mut().iter_mut().for_each(|g| *g *= scale);
-            let (p, g) = net.trainable_and_grads();
-            opt.step(p, g).unwrap();
+            let batch: Vec<_> = batch.iter().map(|&i| host[i]).collect();
+            trainer.step_batch(&mut net, &batch)?;
         }
     }
-    let clean_acc = device
-        .iter()
-        .filter(|s| net.predict(&clean(&s.px)) == usize::from(s.label))
-        .count() as f64
-        * 100.0
-        / device.len() as f64;
+    let clean_set: Vec<([f32; 64], usize)> =
+        device.iter().map(|s| (clean(&s.px), usize::from(s.label))).collect();
+    let clean_acc = accuracy(&net, &clean_set)?;
     let mut w = vec![0.0f32; Full::<f32>::PARAMS];
-    net.export(&mut w).unwrap();
+    net.export(&mut w)?;
     println!("pretrained 64-16-10 on {PRETRAIN} digits: {clean_acc:.1} % on the device's {} digits (clean sensor)", device.len());
-    simulate::<f32>("f32", &w, device);
-    simulate::<I16F16>("I16F16", &w, device);
+    simulate::<f32>("f32", &w, device)?;
+    simulate::<I16F16>("I16F16", &w, device)?;
 
     // The ETDG file of the device's digits (clean; the firmware applies the new sensor).
     let mut file = b"ETDG\x01\x00\x00\x00".to_vec();
@@ -184,7 +181,7 @@ fn main() {
     }
     let crc = edgetune::io::crc32(&file);
     file.extend_from_slice(&crc.to_le_bytes());
-    digits::parse(&file).expect("the subset file is valid");
+    digits::parse(&file)?;
 
     let mut o = String::new();
     o.push_str("// @generated by boards/tools/pretrain (`cargo run --release` there); do not edit.\n");
@@ -224,4 +221,5 @@ fn main() {
     o.push_str("];\n");
     std::fs::write(OUT, o).unwrap();
     println!("wrote {OUT}");
+    Ok(())
 }
