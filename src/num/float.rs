@@ -1,6 +1,91 @@
-//! [`Num`] for the IEEE-754 binary types.
+//! [`Num`] for the IEEE-754 binary types, and [`Float`], what the optimizers' float kernels are
+//! generic over.
 
 use super::{Num, StateValue, F32_IN_HARDWARE, VECTOR_HOST};
+use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
+
+mod sealed {
+    /// Only `f32` and `f64` are [`Float`](super::Float)s.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The IEEE-754 binary types `f32` and `f64`: each optimizer has one float kernel
+/// (`optim/<name>/float.rs`), generic over this trait, and both types run it.
+///
+/// Sealed: the kernels rely on IEEE semantics (for example that `x · 0` is NaN exactly for
+/// non-finite `x`), which no other type is checked for.
+pub trait Float:
+    sealed::Sealed
+    + Num
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+{
+    /// Whether per-step `f64` scalars such as the bias corrections `1 − β^t` are computed in the
+    /// accurate (and costlier) form: for `f64`, whose resolution would see the difference.
+    const ACCURATE_STEP_SCALARS: bool;
+
+    /// The smallest positive value (a subnormal).
+    const TINY: Self;
+
+    /// `x` rounded to this type (`as`: to nearest; out of range gives `±∞`).
+    fn of(x: f64) -> Self;
+
+    /// The square root the kernels use: [`sqrt_f32`](super::sqrt::sqrt_f32) (which the
+    /// `fast-sqrt` and `nightly` features choose) or [`sqrt_f64`](super::sqrt::sqrt_f64).
+    fn root(self) -> Self;
+
+    /// `self < 0.5` for a positive `self`, by comparing the bits as integers (no float compare
+    /// for the code generator to sink into a loop; on an FPU-less core a float compare is a
+    /// library call).
+    fn below_half(self) -> bool;
+}
+
+impl Float for f32 {
+    const ACCURATE_STEP_SCALARS: bool = false;
+    const TINY: Self = f32::from_bits(1);
+
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+
+    #[inline(always)]
+    fn root(self) -> Self {
+        super::sqrt::sqrt_f32(self)
+    }
+
+    #[inline(always)]
+    fn below_half(self) -> bool {
+        self.to_bits() < 0.5f32.to_bits()
+    }
+}
+
+impl Float for f64 {
+    const ACCURATE_STEP_SCALARS: bool = true;
+    const TINY: Self = f64::from_bits(1);
+
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x
+    }
+
+    #[inline(always)]
+    fn root(self) -> Self {
+        super::sqrt::sqrt_f64(self)
+    }
+
+    #[inline(always)]
+    fn below_half(self) -> bool {
+        self.to_bits() < 0.5f64.to_bits()
+    }
+}
 
 /// `true` if every value is finite, by arithmetic rather than by testing each value: `x · 0` is
 /// `±0` for finite `x` and NaN for an infinity or a NaN, and a NaN survives every sum. The eight

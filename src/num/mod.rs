@@ -13,7 +13,10 @@
 
 pub mod fixed;
 mod float;
+pub(crate) mod pow;
 pub mod sqrt;
+
+pub use float::Float;
 
 use core::fmt::Debug;
 

@@ -1,6 +1,8 @@
-//! Fixed-point training for cores without an FPU: [`Num`] and every optimizer kernel for the
-//! `fixed` crate's 32-bit types [`FixedI32<Frac>`](fixed::FixedI32), in particular
-//! [`I16F16`] and [`I8F24`].
+//! Fixed-point training for cores without an FPU: [`Num`] for the `fixed` crate's 32-bit types
+//! [`FixedI32<Frac>`](fixed::FixedI32), in particular [`I16F16`] and [`I8F24`], and the integer
+//! arithmetic their optimizer kernels are built from. Each optimizer's fixed-point kernel lives
+//! with the optimizer (`optim/<name>/fixed.rs`); this module documents them all, since they share
+//! formats, rounding and the shape of their error bounds.
 //!
 //! Nothing per element uses a float, a division instruction or a 32×32→64 multiply: per-step
 //! scalars are computed once per step in `f64` (as the float kernels do) and quantised to 16-bit
@@ -144,20 +146,15 @@
 //!
 //! The tests in `tests/fixed_point.rs` check each bound on random trajectories.
 
-mod arith;
-mod fast;
-mod kernels;
+pub(crate) mod arith;
+pub(crate) mod fast;
 mod minifloat;
-mod norm;
+pub(crate) mod norm;
 pub mod sqrt;
 
 /// The fixed-point parameter formats this module documents, re-exported so that firmware needs no
 /// direct dependency on `fixed`.
 pub use fixed::types::{I16F16, I8F24};
-pub use kernels::{
-    FixedAdagradCoeffs, FixedAdamCoeffs, FixedLionCoeffs, FixedMomentumCoeffs, FixedRmsPropCoeffs,
-    FixedSgdCoeffs,
-};
 pub use minifloat::MiniFloat;
 
 use super::{Num, StateValue};
