@@ -59,7 +59,7 @@
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use edgetune::num::fixed::{I16F16, I8F24};
-use edgetune::num::Num;
+use edgetune::num::Scalar;
 use edgetune::optim::{
     Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
     Momentum, MomentumConfig, MomentumNum, Optimizer, RmsProp, RmsPropConfig, RmsPropNum, Sgd,
@@ -118,7 +118,7 @@ struct Data<S, const N: usize> {
     grads: [Box<[S; N]>; 2],
 }
 
-fn data<S: Num, const N: usize>() -> Data<S, N> {
+fn data<S: Scalar, const N: usize>() -> Data<S, N> {
     Data {
         params: boxed(|i| S::from_f64(value(1, i))),
         grads: [
@@ -130,7 +130,7 @@ fn data<S: Num, const N: usize>() -> Data<S, N> {
 
 /// Panics unless one step succeeds and moves at least one parameter: a bench of a step that
 /// returns early would measure nothing.
-fn check_step<S: Num, const N: usize>(
+fn check_step<S: Scalar, const N: usize>(
     what: &str,
     params: &mut [S; N],
     grads: &[S; N],
@@ -148,7 +148,7 @@ fn check_step<S: Num, const N: usize>(
 
 /// Benches edgetune's `opt.step` at size `N`, on the optimizer `make` builds (moved to the heap);
 /// `states` are the sizes of its state buffers' elements.
-fn bench_edgetune<S: Num, O: Optimizer<S, N>, const N: usize>(
+fn bench_edgetune<S: Scalar, O: Optimizer<S, N>, const N: usize>(
     g: &mut Group,
     ty: &str,
     make: impl FnOnce() -> O,

@@ -36,7 +36,7 @@ pub mod optim;
 pub mod reference;
 pub mod train;
 
-pub use error::Error;
+pub use error::{Error, ValueFault};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

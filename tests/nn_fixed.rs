@@ -5,7 +5,6 @@
 //! trained end to end in I16F16.
 
 use edgetune::nn::{dense, softmax_cross_entropy, Activation, Scalar, Sigmoid, Tanh};
-use edgetune::num::Num;
 use edgetune::optim::{Optimizer, Sgd, SgdConfig};
 use fixed::types::{I16F16, I8F24};
 

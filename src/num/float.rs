@@ -132,16 +132,6 @@ impl Num for f32 {
         }
         grads.iter().position(|g| !g.is_finite())
     }
-
-    #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x as f32
-    }
-
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        f64::from(self)
-    }
 }
 
 impl StateValue for f64 {
@@ -163,16 +153,6 @@ impl Num for f64 {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())
-    }
-
-    #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x
-    }
-
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
     }
 }
 

@@ -14,9 +14,11 @@
 pub mod fixed;
 mod float;
 pub(crate) mod pow;
+mod scalar;
 pub mod sqrt;
 
 pub use float::Float;
+pub use scalar::Scalar;
 
 use core::fmt::Debug;
 
@@ -63,10 +65,4 @@ pub trait Num: StateValue + PartialOrd {
     fn first_unusable(grads: &[Self]) -> Option<usize> {
         grads.iter().position(|g| !g.is_usable_gradient())
     }
-
-    /// Converts from `f64`, rounding to the nearest representable value.
-    fn from_f64(x: f64) -> Self;
-
-    /// Converts to `f64` (exact for `f32` and `f64`).
-    fn to_f64(self) -> f64;
 }
