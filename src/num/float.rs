@@ -96,21 +96,19 @@ impl Float for f64 {
 /// not fused, so no rounding differs from the plain `acc + x·0`), against four for a
 /// load/mask/compare/branch test of the bits. It needs an FPU: in soft-float it would be two
 /// library calls per value, so soft-float targets test the bits instead.
-macro_rules! all_finite_by_arithmetic {
-    ($t:ty, $values:expr) => {{
-        let values: &[$t] = $values;
-        let mut acc: [$t; 8] = [0.0; 8];
-        let mut chunks = values.chunks_exact(8);
-        for c in &mut chunks {
-            for (a, &x) in acc.iter_mut().zip(c) {
-                *a += x * 0.0;
-            }
+#[inline(always)]
+fn all_finite_by_arithmetic<T: Float>(values: &[T]) -> bool {
+    let mut acc = [T::ZERO; 8];
+    let mut chunks = values.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x * T::ZERO;
         }
-        for &x in chunks.remainder() {
-            acc[0] += x * 0.0;
-        }
-        acc.iter().fold(0.0, |s, &a| s + a) == 0.0
-    }};
+    }
+    for &x in chunks.remainder() {
+        acc[0] += x * T::ZERO;
+    }
+    acc.iter().fold(T::ZERO, |s, &a| s + a) == T::ZERO
 }
 
 impl StateValue for f32 {
@@ -127,7 +125,7 @@ impl Num for f32 {
 
     #[inline]
     fn first_unusable(grads: &[Self]) -> Option<usize> {
-        if F32_IN_HARDWARE && all_finite_by_arithmetic!(f32, grads) {
+        if F32_IN_HARDWARE && all_finite_by_arithmetic(grads) {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())
@@ -149,7 +147,7 @@ impl Num for f64 {
     #[inline]
     fn first_unusable(grads: &[Self]) -> Option<usize> {
         // f64 is in hardware on hosts only (soft on a Cortex-M4F/M7's single-precision FPU).
-        if VECTOR_HOST && all_finite_by_arithmetic!(f64, grads) {
+        if VECTOR_HOST && all_finite_by_arithmetic(grads) {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())

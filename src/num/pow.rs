@@ -15,19 +15,27 @@
 /// about 44 multiplications for any `t`. The result is the same as without the cut-off.
 #[inline]
 pub(crate) fn one_minus_pow(beta: f64, t: u32) -> f64 {
+    if t == 0 {
+        return 0.0;
+    }
     // The cut-off test costs a conversion and a multiplication: only where it can apply.
     if t >= 40 && f64::from(t) * (1.0 - beta) >= 40.0 {
         return 1.0;
     }
-    let (mut base, mut e, mut acc) = (beta, t, 1.0f64);
-    while e > 0 {
-        if e & 1 == 1 {
-            acc *= base;
+    // β^(2^j) for the lowest set bit of t, then the other bits.
+    let (mut b, mut n) = (beta, t);
+    while n & 1 == 0 {
+        b *= b;
+        n >>= 1;
+    }
+    let mut acc = b;
+    n >>= 1;
+    while n != 0 {
+        b *= b;
+        if n & 1 != 0 {
+            acc *= b;
         }
-        e >>= 1;
-        if e > 0 {
-            base *= base;
-        }
+        n >>= 1;
     }
     1.0 - acc
 }

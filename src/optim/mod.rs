@@ -27,6 +27,13 @@
 //! assert!(params[0] < 1.0 && params[1] > -1.0);
 //! ```
 //!
+//! # Where each optimizer lives
+//! One folder per optimizer, with its kernels for every number type: `optim/adam/mod.rs` (the
+//! optimizer, its configuration and its kernel trait [`AdamNum`]), `optim/adam/float.rs` (the
+//! kernel for `f32` and `f64`, generic over [`Float`](crate::num::Float)) and
+//! `optim/adam/fixed.rs` (the kernel for `FixedI32<Frac>`, fast path included). The same for
+//! `sgd`, `momentum`, `rmsprop`, `adagrad` and `lion`.
+//!
 //! # One arena, several tensors
 //! An optimizer steps one flat parameter arena `[S; N]` (a model's weights and biases laid end to
 //! end). [`Optimizer::step`] applies the optimizer's own configuration to all of it;

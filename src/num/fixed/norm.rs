@@ -329,8 +329,9 @@ pub(crate) fn add_pos(a: Wf, b: Wf) -> Stored {
     pack(false, shr(a.m, 1 + e - a.e) + shr(b.m, 1 + e - b.e), e + 1)
 }
 
-/// The fixed-point value `raw · 2^-frac` as a working float (exact; `Wf::from_fixed` with the
-/// cheaper [`clz`]).
+/// The fixed-point value `raw · 2^-frac` as a working float (exact; the same value as
+/// `Wf::from_fixed`, written out and always inlined for the 32-bit loops, whose register
+/// allocation it is measured in).
 #[inline(always)]
 pub(crate) fn wf_from_fixed(raw: i32, frac: u32) -> Wf {
     let a = raw.unsigned_abs();
