@@ -59,10 +59,24 @@ pub(crate) const fn at_least_one(name: &'static str, n: u32) -> Result<(), Inval
 pub(crate) const fn all<const K: usize>(results: [Result<(), Invalid>; K]) -> Result<(), Error> {
     let mut i = 0;
     while i < K {
-        if let Err(Invalid { name, requirement }) = results[i] {
-            return Err(Error::InvalidHyperparameter { name, requirement });
+        if let Err(e) = results[i] {
+            return Err(e.into_error());
         }
         i += 1;
     }
     Ok(())
+}
+
+impl Invalid {
+    /// The crate's error for this failure. Cold and out of line: every step validates its
+    /// configuration, and an error built inline costs the success path instructions on a
+    /// Cortex-M4F (`scripts/embedded.sh`, momentum).
+    #[cold]
+    #[inline(never)]
+    const fn into_error(self) -> Error {
+        Error::InvalidHyperparameter {
+            name: self.name,
+            requirement: self.requirement,
+        }
+    }
 }
