@@ -59,7 +59,7 @@
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use edgetune::num::fixed::{I16F16, I8F24};
-use edgetune::num::Num;
+use edgetune::num::Scalar;
 use edgetune::optim::{
     Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
     Momentum, MomentumConfig, MomentumNum, Optimizer, RmsProp, RmsPropConfig, RmsPropNum, Sgd,
@@ -118,7 +118,7 @@ struct Data<S, const N: usize> {
     grads: [Box<[S; N]>; 2],
 }
 
-fn data<S: Num, const N: usize>() -> Data<S, N> {
+fn data<S: Scalar, const N: usize>() -> Data<S, N> {
     Data {
         params: boxed(|i| S::from_f64(value(1, i))),
         grads: [
@@ -130,7 +130,7 @@ fn data<S: Num, const N: usize>() -> Data<S, N> {
 
 /// Panics unless one step succeeds and moves at least one parameter: a bench of a step that
 /// returns early would measure nothing.
-fn check_step<S: Num, const N: usize>(
+fn check_step<S: Scalar, const N: usize>(
     what: &str,
     params: &mut [S; N],
     grads: &[S; N],
@@ -148,7 +148,7 @@ fn check_step<S: Num, const N: usize>(
 
 /// Benches edgetune's `opt.step` at size `N`, on the optimizer `make` builds (moved to the heap);
 /// `states` are the sizes of its state buffers' elements.
-fn bench_edgetune<S: Num, O: Optimizer<S, N>, const N: usize>(
+fn bench_edgetune<S: Scalar, O: Optimizer<S, N>, const N: usize>(
     g: &mut Group,
     ty: &str,
     make: impl FnOnce() -> O,
@@ -226,7 +226,7 @@ macro_rules! each_size {
 }
 
 fn sgd<const N: usize>(g: &mut Group) {
-    fn et<S: SgdNum, const N: usize>(g: &mut Group, ty: &str) {
+    fn et<S: Scalar + SgdNum, const N: usize>(g: &mut Group, ty: &str) {
         let make = || Sgd::<S, N>::new(SgdConfig::new(SGD_LR)).expect("valid");
         bench_edgetune::<S, _, N>(g, ty, make, &[]);
     }
@@ -236,7 +236,7 @@ fn sgd<const N: usize>(g: &mut Group) {
 }
 
 fn momentum<const N: usize>(g: &mut Group) {
-    fn et<S: MomentumNum, const N: usize>(g: &mut Group, ty: &str) {
+    fn et<S: Scalar + MomentumNum, const N: usize>(g: &mut Group, ty: &str) {
         let cfg = MomentumConfig::new(MOMENTUM_LR, MOMENTUM);
         let make = || Momentum::<S, N>::new(cfg).expect("valid");
         bench_edgetune::<S, _, N>(g, ty, make, &[size_of::<S::Buffer>()]);
@@ -246,14 +246,14 @@ fn momentum<const N: usize>(g: &mut Group) {
     bench_naive::<N>(g, move |p, gr| o.step(p, gr), 1);
 }
 
-fn adam_with<S: AdamNum, const N: usize>(g: &mut Group, ty: &str, cfg: AdamConfig) {
+fn adam_with<S: Scalar + AdamNum, const N: usize>(g: &mut Group, ty: &str, cfg: AdamConfig) {
     let make = || Adam::<S, N>::new(cfg).expect("valid");
     let states = [size_of::<S::Moment>(), size_of::<S::SqMoment>()];
     bench_edgetune::<S, _, N>(g, ty, make, &states);
 }
 
 fn adam<const N: usize>(g: &mut Group) {
-    fn et<S: AdamNum, const N: usize>(g: &mut Group, ty: &str) {
+    fn et<S: Scalar + AdamNum, const N: usize>(g: &mut Group, ty: &str) {
         adam_with::<S, N>(g, ty, AdamConfig::adam(ADAM_LR));
     }
     each_type!(et, g, N);
@@ -262,7 +262,7 @@ fn adam<const N: usize>(g: &mut Group) {
 }
 
 fn adamw<const N: usize>(g: &mut Group) {
-    fn et<S: AdamNum, const N: usize>(g: &mut Group, ty: &str) {
+    fn et<S: Scalar + AdamNum, const N: usize>(g: &mut Group, ty: &str) {
         adam_with::<S, N>(g, ty, AdamConfig::adamw(ADAM_LR));
     }
     each_type!(et, g, N);
@@ -271,7 +271,7 @@ fn adamw<const N: usize>(g: &mut Group) {
 }
 
 fn rmsprop<const N: usize>(g: &mut Group) {
-    fn et<S: RmsPropNum, const N: usize>(g: &mut Group, ty: &str) {
+    fn et<S: Scalar + RmsPropNum, const N: usize>(g: &mut Group, ty: &str) {
         let make = || RmsProp::<S, N>::new(RmsPropConfig::new(RMSPROP_LR)).expect("valid");
         bench_edgetune::<S, _, N>(g, ty, make, &[size_of::<S::SqAvg>()]);
     }
@@ -281,7 +281,7 @@ fn rmsprop<const N: usize>(g: &mut Group) {
 }
 
 fn adagrad<const N: usize>(g: &mut Group) {
-    fn et<S: AdagradNum, const N: usize>(g: &mut Group, ty: &str) {
+    fn et<S: Scalar + AdagradNum, const N: usize>(g: &mut Group, ty: &str) {
         let make = || Adagrad::<S, N>::new(AdagradConfig::new(ADAGRAD_LR)).expect("valid");
         bench_edgetune::<S, _, N>(g, ty, make, &[size_of::<S::Sum>()]);
     }
@@ -291,7 +291,7 @@ fn adagrad<const N: usize>(g: &mut Group) {
 }
 
 fn lion<const N: usize>(g: &mut Group) {
-    fn et<S: LionNum, const N: usize>(g: &mut Group, ty: &str) {
+    fn et<S: Scalar + LionNum, const N: usize>(g: &mut Group, ty: &str) {
         let make = || Lion::<S, N>::new(LionConfig::new(LION_LR)).expect("valid");
         bench_edgetune::<S, _, N>(g, ty, make, &[size_of::<S::Moment>()]);
     }

@@ -25,6 +25,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod check;
 pub mod checkpoint;
 mod error;
 pub mod io;

@@ -5,7 +5,7 @@
 mod common;
 
 use edgetune::num::fixed::{MiniFloat, RoundingState};
-use edgetune::num::Num;
+use edgetune::num::{Num, Scalar};
 use edgetune::optim::*;
 use edgetune::reference::{Hyper, Kind, Reference};
 use edgetune::Error;
@@ -28,11 +28,11 @@ const EPS_C: f64 = harness::FIXED_EPS_C;
 type StepFn<S> = Box<dyn FnMut(&mut [S; N], &[S; N]) -> Result<(), Error>>;
 
 trait AllNum:
-    Num<Aux = RoundingState> + SgdNum + MomentumNum + AdamNum + RmsPropNum + AdagradNum + LionNum
+    Scalar<Aux = RoundingState> + SgdNum + MomentumNum + AdamNum + RmsPropNum + AdagradNum + LionNum
 {
 }
 impl<
-        T: Num<Aux = RoundingState>
+        T: Scalar<Aux = RoundingState>
             + SgdNum
             + MomentumNum
             + AdamNum
@@ -76,11 +76,11 @@ fn stepper<S: AllNum>(kind: Kind, h: &Hyper, aux: S::Aux) -> StepFn<S> {
     }
 }
 
-fn to_fixed<S: Num>(x: &[f64]) -> [S; N] {
+fn to_fixed<S: Scalar>(x: &[f64]) -> [S; N] {
     core::array::from_fn(|i| S::from_f64(x[i]))
 }
 
-fn to_f64<S: Num>(x: &[S; N]) -> Vec<f64> {
+fn to_f64<S: Scalar>(x: &[S; N]) -> Vec<f64> {
     x.iter().map(|v| v.to_f64()).collect()
 }
 

@@ -8,7 +8,6 @@ mod common;
 
 use common::sigmoid_ref;
 use edgetune::nn::{dense, softmax_cross_entropy, Activation, Scalar, Sigmoid, Tanh};
-use edgetune::num::Num;
 use edgetune::optim::{Optimizer, Sgd, SgdConfig};
 use fixed::types::{I16F16, I8F24};
 

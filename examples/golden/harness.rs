@@ -6,7 +6,7 @@
 //! Shared by `examples/golden` (the command users point at their own files) and `tests/golden.rs`.
 
 use edgetune::num::fixed::{MiniFloat, I16F16, I8F24};
-use edgetune::num::Num;
+use edgetune::num::Scalar;
 use edgetune::optim::{
     Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
     Momentum, MomentumConfig, MomentumNum, Off, On, Optimizer, ParamGroup, RmsProp, RmsPropConfig,
@@ -318,7 +318,8 @@ state_f64!(f32, f64, I16F16, I8F24, MiniFloat);
 
 /// Everything a number type needs to run every optimizer, with its state readable as `f64`.
 pub trait Generic:
-    SgdNum
+    Scalar
+    + SgdNum
     + MomentumNum<Buffer: StateF64>
     + AdamNum<Moment: StateF64, SqMoment: StateF64>
     + RmsPropNum<SqAvg: StateF64, Avg: StateF64>
@@ -351,7 +352,7 @@ fn to64<S: StateF64>(s: &[S]) -> Vec<f64> {
 type Hook<'a, S> = &'a mut dyn FnMut(usize, usize, &mut [S]) -> usize;
 
 /// Runs one optimizer type over a case, chunk by chunk.
-fn drive<S: Num, O: Optimizer<S, CHUNK>>(
+fn drive<S: Scalar, O: Optimizer<S, CHUNK>>(
     case: &Case,
     make: impl Fn() -> Result<O, edgetune::Error>,
     state: impl Fn(&O) -> State,

@@ -9,7 +9,7 @@
 
 use edgetune::checkpoint::Checkpointable;
 use edgetune::num::fixed::{RoundingState, I16F16};
-use edgetune::num::Num;
+use edgetune::num::Scalar;
 use edgetune::optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, AmsGrad, Lion, LionConfig, Momentum, MomentumConfig,
     On, Optimizer, RmsProp, RmsPropConfig, Sgd, SgdConfig,
@@ -24,7 +24,7 @@ const EPS: &[f64] = &[1e-8, 1e-6, 1e-3, 1.0];
 const WD: &[f64] = &[0.0, 0.0, 1e-4, 0.01, 0.5];
 
 /// Draws a number of type `S` from the input.
-trait Draw: Num + Copy + edgetune::checkpoint::Word {
+trait Draw: Scalar + Copy + edgetune::checkpoint::Word {
     fn draw(b: &mut Bytes) -> Self;
 }
 impl Draw for f32 {

@@ -4,7 +4,8 @@
 use super::codec::{Checkpointable, Progress, Sink, Source, Tag};
 use super::error::Part;
 use super::CheckpointError;
-use crc::{Crc, Digest, NoTable, CRC_32_ISO_HDLC};
+use crate::io::CRC32;
+use crc::{Digest, NoTable};
 use embedded_storage::nor_flash::{NorFlash, NorFlashError};
 
 /// The first word of every checkpoint: the bytes `ETCK`.
@@ -18,9 +19,6 @@ pub const HEADER_WORDS: usize = 8 + 4 * PARTS;
 /// Bytes moved per flash read or write call (a stack buffer); `READ_SIZE` and `WRITE_SIZE` must
 /// divide it.
 pub const CHUNK: usize = 128;
-
-/// CRC-32/ISO-HDLC, as [`crate::io::crc32`], bitwise (no table in flash).
-static CRC32: Crc<u32, NoTable> = Crc::<u32, NoTable>::new(&CRC_32_ISO_HDLC);
 
 const fn align_up(x: usize, a: usize) -> usize {
     x.div_ceil(a) * a

@@ -38,8 +38,9 @@ pub use error::LoadError;
 
 use crc::{Crc, NoTable, CRC_32_ISO_HDLC};
 
-/// CRC-32/ISO-HDLC, bitwise (no 1 KiB table in flash).
-const CRC32: Crc<u32, NoTable> = Crc::<u32, NoTable>::new(&CRC_32_ISO_HDLC);
+/// CRC-32/ISO-HDLC, bitwise (no 1 KiB table in flash): the check of every edgetune file and of
+/// every checkpoint record ([`crate::checkpoint`]).
+pub(crate) static CRC32: Crc<u32, NoTable> = Crc::<u32, NoTable>::new(&CRC_32_ISO_HDLC);
 
 /// The CRC-32/ISO-HDLC of `bytes`, as stored at the end of every edgetune file.
 ///

@@ -55,12 +55,12 @@
 //!   only their own output, so their forward and backward can run in place. A network
 //!   `x → dense → act → dense → loss` therefore keeps `x`, the hidden activation and the logits:
 //!   one buffer per layer boundary.
-//! - **One number trait.** [`Scalar`] (on top of [`Num`](crate::num::Num)) has named
-//!   arithmetic, a wide accumulator ([`Scalar::Acc`]) and the transcendental functions, with the
+//! - **One number trait.** [`Scalar`] (defined in [`num`](crate::num), on top of
+//!   [`Num`](crate::num::Num)) has conversions, named arithmetic, a wide accumulator ([`Scalar::Acc`]) and the transcendental functions, with the
 //!   input domain this module actually uses stated for each. `f32` and `f64` implement it with
 //!   `libm`; the fixed-point formats I16F16 and I8F24 implement it with saturating arithmetic,
 //!   an exact 64-bit accumulator and integer-only approximations within 0.52 LSB (see
-//!   [`scalar_fixed`] for the method and measured bound of each function), without changing any
+//!   [`num::fixed::scalar`](crate::num::fixed::scalar) for the method and measured bound of each function), without changing any
 //!   layer.
 //!
 //! # Memory per call
@@ -76,13 +76,12 @@ mod leaky_relu;
 mod mse;
 pub mod network;
 mod relu;
-mod scalar;
-pub mod scalar_fixed;
 mod sigmoid;
 mod softmax_ce;
 mod tanh;
 mod tensor;
 
+pub use crate::num::Scalar;
 pub use activation::Activation;
 pub use conv1d::Conv1d;
 pub use dense::Dense;
@@ -92,7 +91,6 @@ pub use leaky_relu::LeakyRelu;
 pub use mse::mse;
 pub use network::Network;
 pub use relu::Relu;
-pub use scalar::Scalar;
 pub use sigmoid::Sigmoid;
 pub use softmax_ce::{softmax, softmax_cross_entropy};
 pub use tanh::Tanh;

@@ -1,6 +1,91 @@
-//! [`Num`] for the IEEE-754 binary types.
+//! [`Num`] for the IEEE-754 binary types, and [`Float`], what the optimizers' float kernels are
+//! generic over.
 
 use super::{Num, StateValue, F32_IN_HARDWARE, VECTOR_HOST};
+use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
+
+mod sealed {
+    /// Only `f32` and `f64` are [`Float`](super::Float)s.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// The IEEE-754 binary types `f32` and `f64`: each optimizer has one float kernel
+/// (`optim/<name>/float.rs`), generic over this trait, and both types run it.
+///
+/// Sealed: the kernels rely on IEEE semantics (for example that `x · 0` is NaN exactly for
+/// non-finite `x`), which no other type is checked for.
+pub trait Float:
+    sealed::Sealed
+    + Num
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+{
+    /// Whether per-step `f64` scalars such as the bias corrections `1 − β^t` are computed in the
+    /// accurate (and costlier) form: for `f64`, whose resolution would see the difference.
+    const ACCURATE_STEP_SCALARS: bool;
+
+    /// The smallest positive value (a subnormal).
+    const TINY: Self;
+
+    /// `x` rounded to this type (`as`: to nearest; out of range gives `±∞`).
+    fn of(x: f64) -> Self;
+
+    /// The square root the kernels use: [`sqrt_f32`](super::sqrt::sqrt_f32) (which the
+    /// `fast-sqrt` and `nightly` features choose) or [`sqrt_f64`](super::sqrt::sqrt_f64).
+    fn root(self) -> Self;
+
+    /// `self < 0.5` for a positive `self`, by comparing the bits as integers (no float compare
+    /// for the code generator to sink into a loop; on an FPU-less core a float compare is a
+    /// library call).
+    fn below_half(self) -> bool;
+}
+
+impl Float for f32 {
+    const ACCURATE_STEP_SCALARS: bool = false;
+    const TINY: Self = f32::from_bits(1);
+
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+
+    #[inline(always)]
+    fn root(self) -> Self {
+        super::sqrt::sqrt_f32(self)
+    }
+
+    #[inline(always)]
+    fn below_half(self) -> bool {
+        self.to_bits() < 0.5f32.to_bits()
+    }
+}
+
+impl Float for f64 {
+    const ACCURATE_STEP_SCALARS: bool = true;
+    const TINY: Self = f64::from_bits(1);
+
+    #[inline(always)]
+    fn of(x: f64) -> Self {
+        x
+    }
+
+    #[inline(always)]
+    fn root(self) -> Self {
+        super::sqrt::sqrt_f64(self)
+    }
+
+    #[inline(always)]
+    fn below_half(self) -> bool {
+        self.to_bits() < 0.5f64.to_bits()
+    }
+}
 
 /// `true` if every value is finite, by arithmetic rather than by testing each value: `x · 0` is
 /// `±0` for finite `x` and NaN for an infinity or a NaN, and a NaN survives every sum. The eight
@@ -11,21 +96,19 @@ use super::{Num, StateValue, F32_IN_HARDWARE, VECTOR_HOST};
 /// not fused, so no rounding differs from the plain `acc + x·0`), against four for a
 /// load/mask/compare/branch test of the bits. It needs an FPU: in soft-float it would be two
 /// library calls per value, so soft-float targets test the bits instead.
-macro_rules! all_finite_by_arithmetic {
-    ($t:ty, $values:expr) => {{
-        let values: &[$t] = $values;
-        let mut acc: [$t; 8] = [0.0; 8];
-        let mut chunks = values.chunks_exact(8);
-        for c in &mut chunks {
-            for (a, &x) in acc.iter_mut().zip(c) {
-                *a += x * 0.0;
-            }
+#[inline(always)]
+fn all_finite_by_arithmetic<T: Float>(values: &[T]) -> bool {
+    let mut acc = [T::ZERO; 8];
+    let mut chunks = values.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x * T::ZERO;
         }
-        for &x in chunks.remainder() {
-            acc[0] += x * 0.0;
-        }
-        acc.iter().fold(0.0, |s, &a| s + a) == 0.0
-    }};
+    }
+    for &x in chunks.remainder() {
+        acc[0] += x * T::ZERO;
+    }
+    acc.iter().fold(T::ZERO, |s, &a| s + a) == T::ZERO
 }
 
 impl StateValue for f32 {
@@ -42,20 +125,10 @@ impl Num for f32 {
 
     #[inline]
     fn first_unusable(grads: &[Self]) -> Option<usize> {
-        if F32_IN_HARDWARE && all_finite_by_arithmetic!(f32, grads) {
+        if F32_IN_HARDWARE && all_finite_by_arithmetic(grads) {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())
-    }
-
-    #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x as f32
-    }
-
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        f64::from(self)
     }
 }
 
@@ -74,20 +147,10 @@ impl Num for f64 {
     #[inline]
     fn first_unusable(grads: &[Self]) -> Option<usize> {
         // f64 is in hardware on hosts only (soft on a Cortex-M4F/M7's single-precision FPU).
-        if VECTOR_HOST && all_finite_by_arithmetic!(f64, grads) {
+        if VECTOR_HOST && all_finite_by_arithmetic(grads) {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())
-    }
-
-    #[inline(always)]
-    fn from_f64(x: f64) -> Self {
-        x
-    }
-
-    #[inline(always)]
-    fn to_f64(self) -> f64 {
-        self
     }
 }
 

@@ -9,11 +9,31 @@
 //! differently from the parameters without changing the optimizer's public API.
 //!
 //! Implemented here: `f32` (the device path) and `f64` (the same generic code at double
-//! precision, for host-side simulation).
+//! precision, for host-side simulation), and the fixed-point formats in [`fixed`].
+//!
+//! # What lives here
+//! This module is the bottom of the crate: it knows nothing of optimizers or layers.
+//! - [`Num`]: what an optimizer needs of its element type (a `const` zero, the number type's own
+//!   state [`Num::Aux`], the gradient check).
+//! - [`Scalar`]: a complete number type on top of it: conversions from and to `f64`
+//!   (checked and saturating) and the arithmetic of the layer math.
+//! - [`Float`]: the sealed trait of `f32` and `f64` that each optimizer's float kernel is
+//!   generic over.
+//! - [`fixed`]: `FixedI32<Frac>`, its [`MiniFloat`](fixed::MiniFloat) state format, and the
+//!   integer arithmetic (Q-format products, root and reciprocal tables, stochastic rounding) the
+//!   fixed-point kernels are built from; [`sqrt`]: the square roots, by name.
+//!
+//! Each optimizer's kernels for every number type are in one place, `optim/<name>/`
+//! (`mod.rs`: the optimizer, its configuration and kernel trait; `float.rs`; `fixed.rs`).
 
 pub mod fixed;
 mod float;
+pub(crate) mod pow;
+mod scalar;
 pub mod sqrt;
+
+pub use float::Float;
+pub use scalar::Scalar;
 
 use core::fmt::Debug;
 
@@ -60,10 +80,4 @@ pub trait Num: StateValue + PartialOrd {
     fn first_unusable(grads: &[Self]) -> Option<usize> {
         grads.iter().position(|g| !g.is_usable_gradient())
     }
-
-    /// Converts from `f64`, rounding to the nearest representable value.
-    fn from_f64(x: f64) -> Self;
-
-    /// Converts to `f64` (exact for `f32` and `f64`).
-    fn to_f64(self) -> f64;
 }

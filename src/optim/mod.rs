@@ -27,6 +27,13 @@
 //! assert!(params[0] < 1.0 && params[1] > -1.0);
 //! ```
 //!
+//! # Where each optimizer lives
+//! One folder per optimizer, with its kernels for every number type: `optim/adam/mod.rs` (the
+//! optimizer, its configuration and its kernel trait [`AdamNum`]), `optim/adam/float.rs` (the
+//! kernel for `f32` and `f64`, generic over [`Float`](crate::num::Float)) and
+//! `optim/adam/fixed.rs` (the kernel for `FixedI32<Frac>`, fast path included). The same for
+//! `sgd`, `momentum`, `rmsprop`, `adagrad` and `lion`.
+//!
 //! # One arena, several tensors
 //! An optimizer steps one flat parameter arena `[S; N]` (a model's weights and biases laid end to
 //! end). [`Optimizer::step`] applies the optimizer's own configuration to all of it;
@@ -55,6 +62,7 @@
 
 mod adagrad;
 mod adam;
+mod float;
 mod lion;
 mod momentum;
 mod rmsprop;
@@ -310,77 +318,6 @@ pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
     Ok(())
 }
 
-/// Hyperparameter checks shared by the configurations (`const`, so a `static` optimizer's
-/// configuration is checked at compile time).
-pub(crate) mod check {
-    use crate::Error;
-
-    const fn bad(name: &'static str, requirement: &'static str) -> Result<(), Error> {
-        Err(Error::InvalidHyperparameter { name, requirement })
-    }
-
-    /// `x` finite and `>= 0`.
-    pub(crate) const fn non_negative(name: &'static str, x: f64) -> Result<(), Error> {
-        if x.is_finite() && x >= 0.0 {
-            Ok(())
-        } else {
-            bad(name, "finite and >= 0")
-        }
-    }
-
-    /// `x` finite and `> 0`.
-    pub(crate) const fn positive(name: &'static str, x: f64) -> Result<(), Error> {
-        if x.is_finite() && x > 0.0 {
-            Ok(())
-        } else {
-            bad(name, "finite and > 0")
-        }
-    }
-
-    /// `x` in `[0, 1)`.
-    pub(crate) const fn unit(name: &'static str, x: f64) -> Result<(), Error> {
-        if x >= 0.0 && x < 1.0 {
-            Ok(())
-        } else {
-            bad(name, "in [0, 1)")
-        }
-    }
-
-    /// `x` finite.
-    pub(crate) const fn finite(name: &'static str, x: f64) -> Result<(), Error> {
-        if x.is_finite() {
-            Ok(())
-        } else {
-            bad(name, "finite")
-        }
-    }
-
-    /// Combines checks in order: the first error wins.
-    pub(crate) const fn all<const K: usize>(results: [Result<(), Error>; K]) -> Result<(), Error> {
-        let mut i = 0;
-        while i < K {
-            if let Err(e) = results[i] {
-                return Err(e);
-            }
-            i += 1;
-        }
-        Ok(())
-    }
-
-    /// A condition that must hold, with the error to report otherwise.
-    pub(crate) const fn require(
-        ok: bool,
-        name: &'static str,
-        requirement: &'static str,
-    ) -> Result<(), Error> {
-        if ok {
-            Ok(())
-        } else {
-            bad(name, requirement)
-        }
-    }
-}
-
 // The documented layouts, checked at compile time on every target the crate is built for
 // (x86-64 hosts and the thumbv6m/thumbv7em cross builds alike).
 const _: () = {
@@ -394,130 +331,8 @@ const _: () = {
     assert!(size_of::<Lion<f32, 1024>>() == 4 * 1024 + 40);
 };
 
-/// The gradient a float kernel works with: negated first under `maximize`, then L2 decay added
-/// only when it is on. Skipping the `wd·p` multiply-add when `wd = 0` (rather than adding `0·p`)
-/// is what torch does, and on an FPU-less core it saves two soft-float calls per element.
-#[inline(always)]
-pub(crate) fn float_grad<T>(g: T, p: T, negate: bool, wd: Option<T>) -> T
-where
-    T: Copy + core::ops::Neg<Output = T> + core::ops::Add<Output = T> + core::ops::Mul<Output = T>,
-{
-    let g = if negate { -g } else { g };
-    match wd {
-        Some(wd) => g + wd * p,
-        None => g,
-    }
-}
-
-/// Runs `$body` once for whichever case of the kernel gradient applies (see [`float_grad`]), with
-/// `$grad` bound to a closure `(g, p) -> gradient` specialised to that case. The flags are tested
-/// here, once per call, and never inside the element loop: a loop-invariant compare left in a loop
-/// is sunk into it by the code generator (with an `f64` flag that is a soft-float call per element,
-/// even on a Cortex-M4F).
-macro_rules! with_float_grad {
-    ($t:ty, $negate:expr, $wd:expr, |$grad:ident| $body:block) => {
-        match ($negate, $wd) {
-            (false, None) => {
-                let $grad = |g: $t, _p: $t| -> $t { g };
-                $body
-            }
-            (true, None) => {
-                let $grad = |g: $t, _p: $t| -> $t { -g };
-                $body
-            }
-            (false, Some(wd)) => {
-                let $grad = move |g: $t, p: $t| -> $t { g + wd * p };
-                $body
-            }
-            (true, Some(wd)) => {
-                let $grad = move |g: $t, p: $t| -> $t { -g + wd * p };
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_float_grad;
-
-/// `Some(x as T)` unless `x == 0`: an optional per-step factor.
-macro_rules! nonzero {
-    ($x:expr, $t:ty) => {
-        if $x != 0.0 {
-            Some($x as $t)
-        } else {
-            None
-        }
-    };
-}
-pub(crate) use nonzero;
-
-/// The bias correction `1 − β^t` in `f64` (torch computes `beta ** step` in Python doubles),
-/// in one of two ways, because a general `pow` costs tens of thousands of instructions once per
-/// step on an FPU-less core (its shortcuts end at `t = 2`):
-///
-/// - `accurate = true` (the `f64` kernels): `−expm1(t·log1p(β − 1))`. The product is rounded
-///   once and `expm1`/`log1p` are accurate to about an ulp, so the result carries a relative
-///   error of a few `2^-53` however close `β` is to 1 and however small `1 − β^t` is.
-/// - `accurate = false` (the `f32` kernels): `β^t` by repeated squaring, at most `2·log2 t`
-///   multiplications. Each squaring doubles the relative error it is given, so `β^t` is off by at
-///   most `2t·2^-53` relative; `1 − β^t` is then off by `2t·2^-53·β^t / (1 − β^t)`, which is
-///   largest near `t ≈ 1/(1 − β)` and stays below `2^-53/(1 − β)·2 ≈ 2.2e-12` even for
-///   `β = 0.9999`: six orders below `f32`'s resolution, at a few dozen soft-float multiplications.
-#[inline]
-pub(crate) fn one_minus_pow(beta: f64, t: u32, accurate: bool) -> f64 {
-    if accurate {
-        if beta == 0.0 {
-            return if t == 0 { 0.0 } else { 1.0 };
-        }
-        return -libm::expm1(f64::from(t) * libm::log1p(beta - 1.0));
-    }
-    let (mut base, mut e, mut acc) = (beta, t, 1.0f64);
-    while e > 0 {
-        if e & 1 == 1 {
-            acc *= base;
-        }
-        e >>= 1;
-        if e > 0 {
-            base *= base;
-            // β^(2^k) underflowed: every later factor is 0 too.
-            if base == 0.0 {
-                return if acc == 0.0 || e > 0 { 1.0 } else { 1.0 - acc };
-            }
-        }
-    }
-    1.0 - acc
-}
-
 #[cfg(test)]
 mod tests {
-    /// `1 − β^t` from `pow`, the way torch gets it (`pow` is accurate to about an ulp of `β^t`;
-    /// near `β^t ≈ 1` its own absolute error dominates the comparison).
-    fn reference(beta: f64, t: u32) -> f64 {
-        1.0 - libm::pow(beta, f64::from(t))
-    }
-
-    #[test]
-    fn bias_correction_is_accurate_in_both_modes() {
-        let u = f64::EPSILON / 2.0;
-        for &beta in &[0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.999_99, 0.123_456_789] {
-            for t in (1..5000u32).chain([65_535, 1 << 20, u32::MAX]) {
-                let exact = reference(beta, t);
-                // pow's own error: about one ulp of β^t, absolute.
-                let pow_err = 2.0 * u * (1.0 - exact).abs();
-                let accurate = super::one_minus_pow(beta, t, true);
-                assert!(
-                    (accurate - exact).abs() <= 8.0 * u * exact + pow_err,
-                    "accurate 1 - {beta}^{t}: {accurate:e} vs {exact:e}"
-                );
-                let fast = super::one_minus_pow(beta, t, false);
-                let bound = 2.0 * f64::from(t) * u * (1.0 - exact) + 2.0 * u + pow_err;
-                assert!(
-                    (fast - exact).abs() <= bound,
-                    "fast 1 - {beta}^{t}: {fast:e} vs {exact:e}"
-                );
-            }
-        }
-    }
-
     /// At `u32::MAX` steps the next step is refused with `StepCountOverflow`, and nothing moves:
     /// parameters, moments and the count stay exactly as they were (f32 and I16F16).
     #[test]

@@ -61,40 +61,34 @@ impl fmt::Display for TrainError {
 
 impl core::error::Error for TrainError {}
 
-/// Hyperparameter checks (`const`, so a schedule in a `const` or `static` is checked at compile
-/// time).
+/// The shared hyperparameter checks ([`crate::check`]), reporting a [`TrainError`].
 pub(crate) mod check {
     use super::TrainError;
+    use crate::check::{self as shared, Invalid};
 
-    const fn bad(name: &'static str, requirement: &'static str) -> Result<(), TrainError> {
-        Err(TrainError::InvalidHyperparameter { name, requirement })
+    /// The failure as a [`TrainError`].
+    const fn train(r: Result<(), Invalid>) -> Result<(), TrainError> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(Invalid { name, requirement }) => {
+                Err(TrainError::InvalidHyperparameter { name, requirement })
+            }
+        }
     }
 
     /// `x` finite and `>= 0`.
     pub(crate) const fn non_negative(name: &'static str, x: f64) -> Result<(), TrainError> {
-        if x.is_finite() && x >= 0.0 {
-            Ok(())
-        } else {
-            bad(name, "finite and >= 0")
-        }
+        train(shared::non_negative(name, x))
     }
 
     /// `x` finite and `> 0`.
     pub(crate) const fn positive(name: &'static str, x: f64) -> Result<(), TrainError> {
-        if x.is_finite() && x > 0.0 {
-            Ok(())
-        } else {
-            bad(name, "finite and > 0")
-        }
+        train(shared::positive(name, x))
     }
 
     /// `n >= 1`.
     pub(crate) const fn at_least_one(name: &'static str, n: u32) -> Result<(), TrainError> {
-        if n >= 1 {
-            Ok(())
-        } else {
-            bad(name, ">= 1")
-        }
+        train(shared::at_least_one(name, n))
     }
 
     /// A condition that must hold, with the error to report otherwise.
@@ -103,10 +97,6 @@ pub(crate) mod check {
         name: &'static str,
         requirement: &'static str,
     ) -> Result<(), TrainError> {
-        if ok {
-            Ok(())
-        } else {
-            bad(name, requirement)
-        }
+        train(shared::require(ok, name, requirement))
     }
 }

@@ -44,7 +44,7 @@ use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::SYST;
-use edgetune::num::Num;
+use edgetune::num::Scalar;
 use edgetune::optim::Optimizer;
 
 /// What a board tells the benchmark about itself.
@@ -88,7 +88,7 @@ fn init_grad(i: usize) -> f64 {
 
 /// One optimizer step, never inlined so that the timed region is exactly this call.
 #[inline(never)]
-fn step_once<S: Num, O: Optimizer<S, N>, const N: usize>(
+fn step_once<S: Scalar, O: Optimizer<S, N>, const N: usize>(
     opt: &mut O,
     params: &mut [S; N],
     grads: &[S; N],
@@ -108,7 +108,7 @@ fn cpu_hz() -> u64 {
 /// Use it through [`row!`].
 #[doc(hidden)]
 #[inline(never)]
-pub fn bench_row<S: Num, O: Optimizer<S, N>, const N: usize>(
+pub fn bench_row<S: Scalar, O: Optimizer<S, N>, const N: usize>(
     opt_name: &'static str,
     num_name: &'static str,
     make: impl FnOnce() -> Result<O, edgetune::Error>,

@@ -8,7 +8,7 @@
 //! The mean absolute deviation rather than the standard deviation: no square root, and the same
 //! units as the mean.
 
-use edgetune::num::Num;
+use edgetune::num::Scalar;
 
 use crate::lis3dh::Accel;
 
@@ -52,7 +52,7 @@ impl Features {
     }
 
     /// The network's input: the six values in g (mean x, y, z, deviation x, y, z).
-    pub fn input<S: Num>(&self) -> [S; FEATURES] {
+    pub fn input<S: Scalar>(&self) -> [S; FEATURES] {
         let g = |mg: i32| S::from_f64(f64::from(mg) / 1000.0);
         [
             g(self.mean_mg[0]),

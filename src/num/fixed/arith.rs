@@ -26,6 +26,44 @@ pub(crate) struct Scale {
 }
 
 /// Relative error bound of [`Scale::from_f64`].
+/// A parameter-format value in wide units (`2^-(F+30)`): the raw value shifted left by [`WIDE`].
+#[inline(always)]
+pub(crate) fn wide(raw: i32) -> i64 {
+    i64::from(raw) << WIDE
+}
+
+/// `g` (with `maximize` applied) plus optional L2 decay `wd·p`, as a working float.
+///
+/// The L2 gradient `g + wd·p` saturates at `±2^(31−F)` (the format's `|MIN|`) before it enters
+/// any moment, so that every moment sees the same (saturated) gradient, as the module docs
+/// state. Unsaturated, `wd·p` could reach `2^200` (a huge `wd`'s [`Scale`] cap): `m` would
+/// saturate at [`MiniFloat::MAX`](super::MiniFloat::MAX) only for `|g'| ≥ 2^51` but `v = (1 − β2)·g'²` already for
+/// `|g'| ≥ 2^25.5/√(1 − β2)`, so `m̂/√v̂` (at most `K_t` for any gradient sequence) was
+/// unbounded: one step moved a parameter by thousands of `lr` (fuzz/regressions/optim_step/
+/// `fixed-…`). With `|g'| ≤ 2^(31−F)` the square stays below `2^(62−2F)`, inside the
+/// [`MiniFloat`](super::MiniFloat) range for `F ≥ 6` (`I16F16`: `2^30`).
+#[inline(always)]
+pub(crate) fn grad_wf(g: i32, p: i32, gsign_neg: bool, wd: Scale, frac: u32) -> Wf {
+    let g = Wf::from_fixed(g, frac);
+    let g = if gsign_neg { g.neg() } else { g };
+    if wd.is_zero() {
+        g
+    } else {
+        let s = g.add(Wf::from_fixed(p, frac).mul_scale(wd));
+        // `m·2^e` with `m ∈ [2^30, 2^31)` is `≥ 2^(31−F)` exactly when `e ≥ 1 − F`.
+        let e_sat = 1 - frac as i32;
+        if s.e >= e_sat && s.m != 0 {
+            Wf {
+                neg: s.neg,
+                m: 1 << 30,
+                e: e_sat,
+            }
+        } else {
+            s
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) const SCALE_REL_ERR: f64 = 1.0 / 65_536.0;
 
@@ -222,20 +260,22 @@ pub(crate) static CLZ8: [u8; 256] = {
     t
 };
 
-/// `x.leading_zeros()` without the `__clzsi2` call (ARMv6-M has no `CLZ`; the library routine
-/// costs about 30 instructions plus the call): two halving steps and a 256-byte table.
+/// `x.leading_zeros()` without `__clzsi2` (ARMv6-M has no `CLZ`; the library routine costs about
+/// 30 instructions plus the call): two comparisons pick the byte that holds the leading bit, one
+/// table load counts within it (`clz(0) = 24 + CLZ8[0] = 32`).
 #[inline(always)]
 pub(crate) fn clz(x: u32) -> u32 {
-    let (mut n, mut x) = (0, x);
-    if x >> 16 == 0 {
-        n = 16;
-        x <<= 16;
+    if x >= 1 << 16 {
+        if x >= 1 << 24 {
+            u32::from(CLZ8[(x >> 24) as usize])
+        } else {
+            8 + u32::from(CLZ8[(x >> 16) as usize])
+        }
+    } else if x >= 1 << 8 {
+        16 + u32::from(CLZ8[(x >> 8) as usize])
+    } else {
+        24 + u32::from(CLZ8[x as usize])
     }
-    if x >> 24 == 0 {
-        n += 8;
-        x <<= 8;
-    }
-    n + u32::from(CLZ8[usize::from((x >> 24) as u8)])
 }
 
 /// The working float of the normalising optimizers: `±m · 2^e` with `m = 0` or

@@ -1,5 +1,5 @@
-//! The fast paths of the linear kernels (SGD, momentum): 32-bit arithmetic only, no `i64`, no
-//! library call.
+//! The arithmetic of the fast paths (SGD, momentum and Lion in `optim/*/fixed.rs`; the moment
+//! updates of Adam, RMSprop and Adagrad): 32-bit arithmetic only, no `i64`, no library call.
 //!
 //! A fast-path coefficient is `c = m · 2^-(16+k)` with a 16-bit mantissa `m ∈ [2^15, 2^16)` and
 //! `0 ≤ k ≤ 15`, i.e. `2^-16 ≤ c < 1`: every learning rate from `1.53e-5` to just under 1, and
@@ -23,20 +23,21 @@
 //! instructions per parameter): SGD 217 → 37, momentum 654 → 57.
 //!
 //! Configurations outside the fast paths (weight decay, dampening, Nesterov, `maximize` for
-//! momentum, coefficients outside the range above) use the general kernels in `kernels.rs`.
+//! momentum, coefficients outside the range above) use the general kernels.
 
 use super::arith::Scale;
-use super::RoundingState;
 use fixed::types::extra::LeEqU32;
 use fixed::FixedI32;
 
 /// A coefficient `m · 2^-(16+k)` of the fast paths (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Fast {
-    m: u32,
-    k: u32,
+    /// The 16-bit mantissa, in `[2^15, 2^16)`.
+    pub(crate) m: u32,
+    /// The extra shift, `0..=15`.
+    pub(crate) k: u32,
     /// `16 − k`: the offset's shift.
-    j: u32,
+    pub(crate) j: u32,
 }
 
 impl Fast {
@@ -70,7 +71,7 @@ impl Fast {
 
     /// `⌊x·c + ½⌋` for `k ≥ 1`: `(⌊x·m/2^16⌋ + 2^(k−1)) >> k` (exact: nested floors).
     #[inline(always)]
-    fn mul_nearest_k1(self, x: i32, half: i32) -> i32 {
+    pub(crate) fn mul_nearest_k1(self, x: i32, half: i32) -> i32 {
         let hi = (x >> 16).wrapping_mul(self.m as i32);
         let lo = (x as u32 & 0xFFFF).wrapping_mul(self.m);
         // ⌊x·m/2^16⌋ ≤ 2^31 − 2^15 − 1, plus 2^(k−1) ≤ 2^14: no overflow.
@@ -138,7 +139,7 @@ pub(crate) use with_offsets;
 /// Kept out of line (as is every fast loop): a loop compiled on its own gets the eight low
 /// registers to itself; inlined into a large caller it inherits the caller's spills.
 #[inline(never)]
-fn sgd<F: LeEqU32, O: Offsets, const ASCEND: bool>(
+pub(crate) fn scaled_step<F: LeEqU32, O: Offsets, const ASCEND: bool>(
     p: &mut [FixedI32<F>],
     g: &[FixedI32<F>],
     lr: Fast,
@@ -158,148 +159,11 @@ fn sgd<F: LeEqU32, O: Offsets, const ASCEND: bool>(
     }
 }
 
-/// Dispatches [`sgd`] over the rounding mode and direction.
-pub(crate) fn sgd_fast<F: LeEqU32>(
-    p: &mut [FixedI32<F>],
-    g: &[FixedI32<F>],
-    lr: Fast,
-    ascend: bool,
-    aux: &mut RoundingState,
-) {
-    with_offsets!(aux, |o| if ascend {
-        sgd::<_, _, true>(p, g, lr, o)
-    } else {
-        sgd::<_, _, false>(p, g, lr, o)
-    });
-}
-
-// ---------------------------------------------------------------- Momentum
-
-/// The fast momentum path: `μ ∈ [0.5, 1)` with `1 − μ` a fast coefficient with `k ≥ 1`, no
-/// dampening (from step 2), no weight decay, no Nesterov, no `maximize`.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct FastMomentum {
-    /// `1 − μ`, with `k ≥ 1`.
-    omm: Fast,
-    /// `2^(k−1)` of `omm`.
-    half: i32,
-    lr: Fast,
-    /// Step 1: the buffer becomes `g`.
-    first: bool,
-}
-
-impl FastMomentum {
-    /// The fast path for these quantised coefficients, if they allow it.
-    pub(crate) fn new(one_minus_mu: Scale, lr: Scale, first: bool) -> Option<FastMomentum> {
-        let omm = Fast::from_scale(one_minus_mu)?;
-        let lr = Fast::from_scale(lr)?;
-        if omm.k == 0 {
-            return None;
-        }
-        Some(FastMomentum {
-            omm,
-            half: 1 << (omm.k - 1),
-            lr,
-            first,
-        })
-    }
-}
-
-#[inline(never)]
-fn momentum<F: LeEqU32, O: Offsets>(
-    p: &mut [FixedI32<F>],
-    g: &[FixedI32<F>],
-    b: &mut [FixedI32<F>],
-    c: FastMomentum,
-    o: &mut O,
-) {
-    // Two passes (buffer, then parameters): each loop keeps its few constants in the eight low
-    // registers of ARMv6-M, which one fused loop cannot (its spills cost more than the reload).
-    for (b, g) in b.iter_mut().zip(g) {
-        // b ← round(μ·b + g) = b + g − round(r·b), r = 1 − μ ≤ ½: |round(r·b)| ≤ |b| with b's
-        // sign, so b − round(r·b) cannot overflow; the sum with g saturates.
-        let br = b.to_bits();
-        let bn = br
-            .wrapping_sub(c.omm.mul_nearest_k1(br, c.half))
-            .saturating_add(g.to_bits());
-        *b = FixedI32::from_bits(bn);
-    }
-    sgd::<F, O, false>(p, b, c.lr, o);
-}
-
-#[inline(never)]
-fn momentum_first<F: LeEqU32, O: Offsets>(
-    p: &mut [FixedI32<F>],
-    g: &[FixedI32<F>],
-    b: &mut [FixedI32<F>],
-    lr: Fast,
-    o: &mut O,
-) {
-    for (b, &g) in b.iter_mut().zip(g) {
-        *b = g;
-    }
-    sgd::<F, O, false>(p, g, lr, o);
-}
-
-/// Dispatches the fast momentum kernel over the rounding mode and the first step.
-pub(crate) fn momentum_fast<F: LeEqU32>(
-    p: &mut [FixedI32<F>],
-    g: &[FixedI32<F>],
-    b: &mut [FixedI32<F>],
-    c: FastMomentum,
-    aux: &mut RoundingState,
-) {
-    with_offsets!(aux, |o| if c.first {
-        momentum_first(p, g, b, c.lr, o)
-    } else {
-        momentum(p, g, b, c, o)
-    });
-}
-
-// ---------------------------------------------------------------- Lion
-
-/// The fast Lion path: no weight decay, `β1, β2 ∈ [0.5, 1)` with `1 − β1`, `1 − β2` fast
-/// coefficients (the general kernel's `β = 1 − (1 − β)` quantisation, so the interpolation and
-/// the moment are the same numbers), and `lr < 2^30` LSB.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct FastLion {
-    /// `1 − β1`: `sign(m + w1·(g − m))`.
-    w1: Fast,
-    /// `1 − β2`: `m ← m + w2·(g − m)`.
-    w2: Fast,
-    /// `lr` in LSB as `int + frac/2^32`, rounded to nearest (error `≤ 2^-33` LSB).
-    lr_int: i32,
-    lr_frac: u32,
-}
-
-impl FastLion {
-    /// The fast path for `lr` (in LSB of the parameter format) and the quantised `1 − β`, if they
-    /// allow it (see the type's docs).
-    pub(crate) fn new(lr_lsb: f64, omb1: Scale, omb2: Scale) -> Option<FastLion> {
-        let (w1, w2) = (Fast::from_scale(omb1)?, Fast::from_scale(omb2)?);
-        // β ≥ 0.5: 1 − β ≤ ½ (k = 0 only for exactly ½).
-        if (w1.k == 0 && w1.m != 1 << 15) || (w2.k == 0 && w2.m != 1 << 15) {
-            return None;
-        }
-        let x = libm::round(libm::ldexp(lr_lsb, 32));
-        if !(0.0..4_611_686_018_427_387_904.0).contains(&x) {
-            return None; // lr ≥ 2^30 LSB (or NaN)
-        }
-        let x = x as u64;
-        Some(FastLion {
-            w1,
-            w2,
-            lr_int: (x >> 32) as i32,
-            lr_frac: x as u32,
-        })
-    }
-}
-
 impl Fast {
     /// The sign of `m + c·d` (exactly; 0 only for an exact 0) for `d` in `i32`: `> 0`, `< 0`
     /// or `0` as the returned value.
     #[inline(always)]
-    fn interp_sign(self, m: i32, d: i32) -> i32 {
+    pub(crate) fn interp_sign(self, m: i32, d: i32) -> i32 {
         // ⌊d·cm/2^16⌋ as in `mul_round` (no overflow), then ⌊d·c⌋ = that >> k.
         let hi = (d >> 16).wrapping_mul(self.m as i32);
         let lo = (d as u32 & 0xFFFF).wrapping_mul(self.m);
@@ -319,7 +183,7 @@ impl Fast {
 /// e.g. restored from a checkpoint): exact, in `i64`.
 #[cold]
 #[inline(never)]
-fn interp_sign_wide(m: i32, g: i32, c: Fast) -> i32 {
+pub(crate) fn interp_sign_wide(m: i32, g: i32, c: Fast) -> i32 {
     let d = i64::from(g) - i64::from(m); // |d| < 2^32
     let v = (i64::from(m) << (16 + c.k)) + d * i64::from(c.m); // < 2^62 + 2^48
     v.signum() as i32
@@ -328,71 +192,11 @@ fn interp_sign_wide(m: i32, g: i32, c: Fast) -> i32 {
 /// `m + round(c·(g − m))` (to nearest, ties up) when `g − m` overflows `i32`: exact, in `i64`.
 #[cold]
 #[inline(never)]
-fn ema_nearest_wide(m: i32, g: i32, c: Fast) -> i32 {
+pub(crate) fn ema_nearest_wide(m: i32, g: i32, c: Fast) -> i32 {
     let d = i64::from(g) - i64::from(m);
     let sh = 16 + c.k;
     // Between m and g: fits.
     (i64::from(m) + ((d * i64::from(c.m) + (1 << (sh - 1))) >> sh)) as i32
-}
-
-/// Lion's parameter pass: `p ← p − lr·sign(m + w1·(g − m))` with the OLD moment.
-/// `lr = A + f/2^32` LSB; descending, `⌊p − lr + r/2^32⌋ = p − A − [r < f]`; ascending,
-/// `⌊p + lr + r/2^32⌋ = p + A + [r ≥ 2^32 − f] = p + A + [!r < f]`. With `r` uniform (so `!r`
-/// too) both are exactly unbiased, error `< 1` LSB; with `r = 2^31` both round to nearest, ties up.
-#[inline(never)]
-fn lion_params<F: LeEqU32, O: Offsets>(
-    p: &mut [FixedI32<F>],
-    g: &[FixedI32<F>],
-    m: &[FixedI32<F>],
-    c: FastLion,
-    o: &mut O,
-) {
-    for ((p, g), m) in p.iter_mut().zip(g).zip(m) {
-        let (gr, mr) = (g.to_bits(), m.to_bits());
-        let s = match gr.checked_sub(mr) {
-            Some(d) => c.w1.interp_sign(mr, d),
-            None => interp_sign_wide(mr, gr, c.w1),
-        };
-        let r = o.next();
-        let pr = p.to_bits();
-        // sign(0) = 0 as in torch: the offset is drawn, the parameter is unchanged.
-        let pn = if s > 0 {
-            pr.saturating_sub(c.lr_int + i32::from(r < c.lr_frac))
-        } else if s < 0 {
-            pr.saturating_add(c.lr_int + i32::from(!r < c.lr_frac))
-        } else {
-            pr
-        };
-        *p = FixedI32::from_bits(pn);
-    }
-}
-
-/// Lion's moment pass: `m ← m + round(w2·(g − m))`, to nearest (ties up): the general kernel's
-/// `round(β2·m + (1 − β2)·g)` exactly (same quantised coefficient; `m` is an integer).
-#[inline(never)]
-fn lion_moment<F: LeEqU32>(g: &[FixedI32<F>], m: &mut [FixedI32<F>], w2: Fast) {
-    for (m, g) in m.iter_mut().zip(g) {
-        let (gr, mr) = (g.to_bits(), m.to_bits());
-        let mn = match gr.checked_sub(mr) {
-            // Between m and g: no overflow.
-            Some(d) => mr.wrapping_add(w2.mul_round(d, 1 << 31)),
-            None => ema_nearest_wide(mr, gr, w2),
-        };
-        *m = FixedI32::from_bits(mn);
-    }
-}
-
-/// The fast Lion kernel: the parameter pass (which reads the old moment), then the moment pass.
-/// Two loops for the same reason as momentum's (ARMv6-M's eight low registers).
-pub(crate) fn lion_fast<F: LeEqU32>(
-    p: &mut [FixedI32<F>],
-    g: &[FixedI32<F>],
-    m: &mut [FixedI32<F>],
-    c: FastLion,
-    aux: &mut RoundingState,
-) {
-    with_offsets!(aux, |o| lion_params(p, g, m, c, o));
-    lion_moment(g, m, c.w2);
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! Fixed-point training for cores without an FPU: [`Num`] and every optimizer kernel for the
-//! `fixed` crate's 32-bit types [`FixedI32<Frac>`](fixed::FixedI32), in particular
-//! [`I16F16`] and [`I8F24`].
+//! Fixed-point training for cores without an FPU: [`Num`] for the `fixed` crate's 32-bit types
+//! [`FixedI32<Frac>`](fixed::FixedI32), in particular [`I16F16`] and [`I8F24`], and the integer
+//! arithmetic their optimizer kernels are built from. Each optimizer's fixed-point kernel lives
+//! with the optimizer (`optim/<name>/fixed.rs`); this module documents them all, since they share
+//! formats, rounding and the shape of their error bounds.
 //!
 //! Nothing per element uses a float, a division instruction or a 32×32→64 multiply: per-step
 //! scalars are computed once per step in `f64` (as the float kernels do) and quantised to 16-bit
@@ -32,8 +34,9 @@
 //! - A gradient equal to the format's `MIN` or `MAX` may be a saturated out-of-range value: like a
 //!   NaN in `f32`, [`Num::is_usable_gradient`] rejects it and the step returns
 //!   [`Error::NonFiniteGradient`](crate::Error::NonFiniteGradient) with nothing changed.
-//!   [`Num::from_f64`] maps NaN to `MAX` and out-of-range values to `MIN`/`MAX`, so an invalid
-//!   float gradient converted to fixed point is rejected, not used.
+//!   [`Scalar::saturating_from_f64`](crate::num::Scalar::saturating_from_f64) maps NaN to `MAX`
+//!   and out-of-range values to `MIN`/`MAX`, so an invalid float gradient converted to fixed point
+//!   is rejected, not used; [`Scalar::try_from_f64`](crate::num::Scalar::try_from_f64) refuses it.
 //! - The L2 term `g + wd·p`, the momentum buffer and Lion's moment saturate at the format's range.
 //!   For the normalising optimizers (Adam, RMSprop, Adagrad) the L2 gradient saturates at
 //!   `±2^(31−F)` before it enters any moment, so `m`, `v` (and `ḡ`) all see the same gradient
@@ -144,20 +147,16 @@
 //!
 //! The tests in `tests/fixed_point.rs` check each bound on random trajectories.
 
-mod arith;
-mod fast;
-mod kernels;
+pub(crate) mod arith;
+pub(crate) mod fast;
 mod minifloat;
-mod norm;
+pub(crate) mod norm;
+pub mod scalar;
 pub mod sqrt;
 
 /// The fixed-point parameter formats this module documents, re-exported so that firmware needs no
 /// direct dependency on `fixed`.
 pub use fixed::types::{I16F16, I8F24};
-pub use kernels::{
-    FixedAdagradCoeffs, FixedAdamCoeffs, FixedLionCoeffs, FixedMomentumCoeffs, FixedRmsPropCoeffs,
-    FixedSgdCoeffs,
-};
 pub use minifloat::MiniFloat;
 
 use super::{Num, StateValue};
@@ -237,25 +236,5 @@ impl<Frac: LeEqU32> Num for FixedI32<Frac> {
     #[inline(always)]
     fn is_usable_gradient(self) -> bool {
         self != Self::MIN && self != Self::MAX
-    }
-
-    /// Rounds to nearest (ties away from zero); saturates outside the range; NaN gives `MAX`.
-    fn from_f64(x: f64) -> Self {
-        if x.is_nan() {
-            return Self::MAX;
-        }
-        let s = libm::round(libm::ldexp(x, Self::FRAC_NBITS as i32));
-        if s >= 2_147_483_647.0 {
-            Self::MAX
-        } else if s <= -2_147_483_648.0 {
-            Self::MIN
-        } else {
-            Self::from_bits(s as i32)
-        }
-    }
-
-    /// Exact.
-    fn to_f64(self) -> f64 {
-        libm::ldexp(f64::from(self.to_bits()), -(Self::FRAC_NBITS as i32))
     }
 }

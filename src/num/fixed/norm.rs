@@ -25,7 +25,7 @@
 //!
 //! See the module docs of `fixed` for the resulting bound.
 
-use super::arith::{shl_sat, Scale, Wf, CLZ8, WIDE};
+use super::arith::{clz, shl_sat, Scale, Wf, CLZ8, WIDE};
 use super::fast::Fast;
 use super::minifloat::{MiniFloat, BIAS};
 
@@ -329,25 +329,9 @@ pub(crate) fn add_pos(a: Wf, b: Wf) -> Stored {
     pack(false, shr(a.m, 1 + e - a.e) + shr(b.m, 1 + e - b.e), e + 1)
 }
 
-/// `x.leading_zeros()` for `x ≠ 0` without `__clzsi2` (ARMv6-M has no `CLZ`): two comparisons
-/// pick the byte that holds the leading bit, one table load counts within it.
-#[inline(always)]
-fn clz(x: u32) -> u32 {
-    if x >= 1 << 16 {
-        if x >= 1 << 24 {
-            u32::from(CLZ8[(x >> 24) as usize])
-        } else {
-            8 + u32::from(CLZ8[(x >> 16) as usize])
-        }
-    } else if x >= 1 << 8 {
-        16 + u32::from(CLZ8[(x >> 8) as usize])
-    } else {
-        24 + u32::from(CLZ8[x as usize])
-    }
-}
-
-/// The fixed-point value `raw · 2^-frac` as a working float (exact; `Wf::from_fixed` with the
-/// cheaper [`clz`]).
+/// The fixed-point value `raw · 2^-frac` as a working float (exact; the same value as
+/// `Wf::from_fixed`, written out and always inlined for the 32-bit loops, whose register
+/// allocation it is measured in).
 #[inline(always)]
 pub(crate) fn wf_from_fixed(raw: i32, frac: u32) -> Wf {
     let a = raw.unsigned_abs();
@@ -431,6 +415,22 @@ pub(crate) fn square(g: Wf) -> Wf {
             m: sq,
             e: 2 * g.e + 30,
         }
+    }
+}
+
+/// `old + w·(new − old)` stored: the 32-bit [`ema`] when `w` is a fast coefficient, else the
+/// working float (same or smaller error).
+///
+/// `w = 1` (`β = 0`, or `β < 2^-17`, whose `1 − β` quantises to 1) stores `new` itself:
+/// `old + (new − old)` would truncate `new` at `2^-30` of `old` and cancel, so with `old ≫ new`
+/// (Adam's `v` after a large gradient) `v` came out far below `g²` and the step beyond `lr·K_t`
+/// (fuzz/regressions/optim_step/`fixed-adam-beta2-tiny-cancellation-…`).
+#[inline(always)]
+pub(crate) fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
+    match fast {
+        Some(f) => ema(old, new, f).bits,
+        None if w.is_one() => MiniFloat::pack(new),
+        None => MiniFloat::pack(old.add(new.sub(old).mul_scale(w))),
     }
 }
 

@@ -15,7 +15,7 @@ mod cases;
 
 use cases::*;
 use edgetune::num::fixed::{I16F16, I8F24};
-use edgetune::num::Num;
+use edgetune::num::Scalar;
 use edgetune::train::Pcg32;
 use std::fmt::Write as _;
 
@@ -111,7 +111,7 @@ impl Draw {
 }
 
 fn bits<S: CaseNum>(x: f64) -> u32 {
-    <S as Num>::from_f64(x).to_u32()
+    <S as Scalar>::from_f64(x).to_u32()
 }
 
 /// Inputs and outputs of one number type, as named arrays.

@@ -1,8 +1,11 @@
 //! Plain stochastic gradient descent: torch.optim.SGD with `momentum = 0`.
 
-use super::check;
-use super::{run_step, Groups, ParamGroup};
+mod fixed;
+mod float;
+
+use crate::check;
 use crate::num::{Num, StateValue};
+use crate::optim::{run_step, Groups, ParamGroup};
 use crate::Error;
 
 /// Hyperparameters of [`Sgd`], under torch's names.
@@ -35,7 +38,7 @@ impl SgdConfig {
     }
 }
 
-super::impl_hyperparameters!(SgdConfig);
+crate::optim::impl_hyperparameters!(SgdConfig);
 
 /// The per-element SGD update for a number type.
 pub trait SgdNum: Num {
@@ -46,43 +49,6 @@ pub trait SgdNum: Num {
     /// `p ← p − lr·(±g + wd·p)` for every element.
     fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, aux: &mut Self::Aux);
 }
-
-/// Per-step scalars of the floating-point SGD kernel.
-#[derive(Clone, Copy, Debug)]
-pub struct FloatSgdCoeffs<T> {
-    negate: bool,
-    wd: Option<T>,
-    lr: T,
-}
-
-macro_rules! float_sgd {
-    ($t:ty) => {
-        impl SgdNum for $t {
-            type Coeffs = FloatSgdCoeffs<$t>;
-
-            fn sgd_coeffs(cfg: &SgdConfig) -> Self::Coeffs {
-                FloatSgdCoeffs {
-                    negate: cfg.maximize,
-                    wd: super::nonzero!(cfg.weight_decay, $t),
-                    lr: cfg.lr as $t,
-                }
-            }
-
-            #[inline]
-            fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, _aux: &mut ()) {
-                let lr = c.lr;
-                super::with_float_grad!($t, c.negate, c.wd, |grad| {
-                    for (p, &g) in params.iter_mut().zip(grads) {
-                        *p -= lr * grad(g, *p);
-                    }
-                });
-            }
-        }
-    };
-}
-
-float_sgd!(f32);
-float_sgd!(f64);
 
 /// SGD without momentum over `N` parameters of type `S`: it keeps no state.
 ///
@@ -132,7 +98,7 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
     }
 }
 
-super::impl_optimizer!(Sgd<S: SgdNum, N>, SgdConfig);
+crate::optim::impl_optimizer!(Sgd<S: SgdNum, N>, SgdConfig);
 
 impl<S: SgdNum, const N: usize> Sgd<S, N> {
     /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it

@@ -1,7 +1,20 @@
-//! [`Scalar`] for the fixed-point formats [`I16F16`] and [`I8F24`]: layer math without floats.
+//! [`Scalar`] for the fixed-point formats [`I16F16`] and [`I8F24`]: conversions, and layer math
+//! without floats.
 //!
 //! This module has no items of its own: it implements [`Scalar`] for the two formats and documents
 //! how, with the error bound of every function.
+//!
+//! # Conversions from `f64`
+//! Round to nearest (ties away from zero), exactly, for every finite `x` within `[MIN, MAX]`.
+//! [`try_from_f64`](Scalar::try_from_f64) refuses NaN and `±∞` ([`ValueFault::NotFinite`]) and
+//! any finite `x` below `MIN` or above `MAX` ([`ValueFault::OutOfRange`]; I16F16:
+//! `[-32768, 32768 − 2^-16]`, I8F24: `[-128, 128 − 2^-24]`). It accepts `MIN` and `MAX`
+//! themselves, and values that round to them: they are representable, even though
+//! [`Num::is_usable_gradient`](crate::num::Num::is_usable_gradient) rejects them as gradients
+//! (they may be saturated values), because a parameter or an input at the end of the range is
+//! legitimate. [`saturating_from_f64`](Scalar::saturating_from_f64) gives `MIN` below the range,
+//! `MAX` above it and `MAX` for NaN, so an invalid float gradient converted this way is rejected
+//! by the next step, not used.
 //!
 //! # Arithmetic
 //! - `add`, `sub` saturate at the format's `MIN`/`MAX` (never wrap, never panic: `fixed`'s
@@ -55,8 +68,12 @@
 //! bits internally (`const F: u32`), so another format is one line in the macro below plus its
 //! sweeps in the tests.
 
-use super::Scalar;
+use crate::num::scalar::not_representable;
+use crate::num::Scalar;
+use crate::{Error, ValueFault};
+use fixed::types::extra::LeEqU32;
 use fixed::types::{I16F16, I8F24};
+use fixed::FixedI32;
 
 /// `2^(j/32)` in Q31 (`u32`), `j = 0..32`.
 const EXP2_Q31: [u32; 32] = [
@@ -245,11 +262,46 @@ fn sigmoid_raw<const F: u32>(x: i32) -> i32 {
     }
 }
 
+/// `x` rounded to nearest (ties away from zero); `MIN` below the range, `MAX` above it and for
+/// NaN.
+fn saturating_from_f64<Frac: LeEqU32>(x: f64) -> FixedI32<Frac> {
+    if x.is_nan() {
+        return FixedI32::MAX;
+    }
+    let s = libm::round(libm::ldexp(x, FixedI32::<Frac>::FRAC_NBITS as i32));
+    if s >= 2_147_483_647.0 {
+        FixedI32::MAX
+    } else if s <= -2_147_483_648.0 {
+        FixedI32::MIN
+    } else {
+        FixedI32::from_bits(s as i32)
+    }
+}
+
+/// `x` rounded to nearest if it lies in `[MIN, MAX]` (both exact in `f64`).
+fn try_from_f64<Frac: LeEqU32>(x: f64) -> Result<FixedI32<Frac>, Error> {
+    if !x.is_finite() {
+        Err(not_representable(ValueFault::NotFinite))
+    } else if x < to_f64(FixedI32::<Frac>::MIN) || x > to_f64(FixedI32::<Frac>::MAX) {
+        Err(not_representable(ValueFault::OutOfRange))
+    } else {
+        Ok(saturating_from_f64(x))
+    }
+}
+
+/// Exact.
+fn to_f64<Frac: LeEqU32>(x: FixedI32<Frac>) -> f64 {
+    libm::ldexp(
+        f64::from(x.to_bits()),
+        -(FixedI32::<Frac>::FRAC_NBITS as i32),
+    )
+}
+
 macro_rules! fixed_scalar {
     ($t:ty, $frac:literal) => {
         /// Saturating fixed-point arithmetic with a 64-bit exact accumulator and integer-only
-        /// transcendental functions; error bounds in
-        /// [`nn::scalar_fixed`](crate::nn::scalar_fixed).
+        /// transcendental functions; conversions and error bounds in
+        /// [`num::fixed::scalar`](crate::num::fixed::scalar).
         impl Scalar for $t {
             const ONE: Self = <$t>::ONE;
             /// Raw `i64` with twice the format's fraction bits: products are exact.
@@ -303,6 +355,18 @@ macro_rules! fixed_scalar {
             #[inline]
             fn sigmoid(self) -> Self {
                 <$t>::from_bits(sigmoid_raw::<$frac>(self.to_bits()))
+            }
+            #[inline]
+            fn try_from_f64(x: f64) -> Result<Self, Error> {
+                try_from_f64(x)
+            }
+            #[inline]
+            fn saturating_from_f64(x: f64) -> Self {
+                saturating_from_f64(x)
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                to_f64(self)
             }
         }
     };

@@ -1,8 +1,11 @@
 //! SGD with momentum (heavy ball, dampening, Nesterov): torch.optim.SGD with `momentum > 0`.
 
-use super::check;
-use super::{part, run_step, Groups, ParamGroup};
+mod fixed;
+mod float;
+
+use crate::check;
 use crate::num::{Num, StateValue};
+use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
 
 /// Hyperparameters of [`Momentum`], under torch's names.
@@ -59,7 +62,7 @@ impl MomentumConfig {
     }
 }
 
-super::impl_hyperparameters!(MomentumConfig);
+crate::optim::impl_hyperparameters!(MomentumConfig);
 
 /// The per-element momentum update for a number type, which also picks the buffer's format.
 pub trait MomentumNum: Num {
@@ -78,103 +81,6 @@ pub trait MomentumNum: Num {
         aux: &mut Self::Aux,
     );
 }
-
-/// Per-step scalars of the floating-point momentum kernel.
-#[derive(Clone, Copy, Debug)]
-pub struct FloatMomentumCoeffs<T> {
-    negate: bool,
-    wd: Option<T>,
-    mu: T,
-    /// `1 − τ`.
-    damp: T,
-    /// The first step, which sets the buffer to `g`.
-    first: bool,
-    nesterov: bool,
-    lr: T,
-    enabled: bool,
-    /// τ = 0: the buffer adds `g` itself.
-    undamped: bool,
-}
-
-macro_rules! float_momentum {
-    ($t:ty) => {
-        impl MomentumNum for $t {
-            type Buffer = $t;
-            type Coeffs = FloatMomentumCoeffs<$t>;
-
-            fn momentum_coeffs(cfg: &MomentumConfig, t: u32) -> Self::Coeffs {
-                FloatMomentumCoeffs {
-                    negate: cfg.maximize,
-                    wd: super::nonzero!(cfg.weight_decay, $t),
-                    mu: cfg.momentum as $t,
-                    damp: (1.0 - cfg.dampening) as $t,
-                    first: t == 1,
-                    nesterov: cfg.nesterov,
-                    lr: cfg.lr as $t,
-                    enabled: cfg.momentum != 0.0,
-                    undamped: cfg.dampening == 0.0,
-                }
-            }
-
-            #[inline]
-            fn momentum_update(
-                params: &mut [Self],
-                grads: &[Self],
-                buf: &mut [Self],
-                c: &Self::Coeffs,
-                _aux: &mut (),
-            ) {
-                let (mu, damp, lr) = (c.mu, c.damp, c.lr);
-                if !c.enabled {
-                    // torch with momentum = 0: plain SGD, the buffer is never touched.
-                    super::with_float_grad!($t, c.negate, c.wd, |grad| {
-                        for (p, &g) in params.iter_mut().zip(grads) {
-                            *p -= lr * grad(g, *p);
-                        }
-                    });
-                    return;
-                }
-                // One loop per case, chosen here: no flag is tested per element.
-                super::with_float_grad!($t, c.negate, c.wd, |grad| {
-                    let pgb = params.iter_mut().zip(grads).zip(buf.iter_mut());
-                    if c.first {
-                        // First step: buf = copy(g), not (1-τ)·g; dampening applies from step 2.
-                        // `g + 0·g == g` exactly for finite g, so one loop serves both cases.
-                        let nmu = if c.nesterov { mu } else { 0.0 };
-                        for ((p, &g), b) in pgb {
-                            let g = grad(g, *p);
-                            *b = g;
-                            *p -= lr * (g + nmu * g);
-                        }
-                    } else if c.nesterov {
-                        // Nesterov needs dampening 0 (validated), so (1-τ)·g = g exactly.
-                        for ((p, &g), b) in pgb {
-                            let g = grad(g, *p);
-                            *b = mu * *b + g;
-                            *p -= lr * (g + mu * *b);
-                        }
-                    } else if c.undamped {
-                        // torch's add_(g, alpha=1) adds g itself: skipping the 1·g is exact.
-                        for ((p, &g), b) in pgb {
-                            let g = grad(g, *p);
-                            *b = mu * *b + g;
-                            *p -= lr * *b;
-                        }
-                    } else {
-                        for ((p, &g), b) in pgb {
-                            let g = grad(g, *p);
-                            *b = mu * *b + damp * g;
-                            *p -= lr * *b;
-                        }
-                    }
-                });
-            }
-        }
-    };
-}
-
-float_momentum!(f32);
-float_momentum!(f64);
 
 /// SGD with momentum over `N` parameters of type `S`.
 ///
@@ -239,7 +145,7 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
     }
 }
 
-super::impl_optimizer!(Momentum<S: MomentumNum, N>, MomentumConfig);
+crate::optim::impl_optimizer!(Momentum<S: MomentumNum, N>, MomentumConfig);
 
 /// The mutable parts of a [`Momentum`]: configuration, step counter, the number type's state and
 /// the momentum buffer.

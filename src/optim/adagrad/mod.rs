@@ -1,8 +1,11 @@
 //! Adagrad (Duchi et al.), exactly as torch.optim.Adagrad.
 
-use super::check;
-use super::{part, run_step, Groups, ParamGroup};
+mod fixed;
+mod float;
+
+use crate::check;
 use crate::num::{Num, StateValue};
+use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
 
 /// Hyperparameters of [`Adagrad`], under torch's names.
@@ -47,7 +50,7 @@ impl AdagradConfig {
     }
 }
 
-super::impl_hyperparameters!(AdagradConfig);
+crate::optim::impl_hyperparameters!(AdagradConfig);
 
 /// The per-element Adagrad update for a number type, which also picks the accumulator's format.
 pub trait AdagradNum: Num {
@@ -68,61 +71,6 @@ pub trait AdagradNum: Num {
         aux: &mut Self::Aux,
     );
 }
-
-/// Per-step scalars of the floating-point Adagrad kernel.
-#[derive(Clone, Copy, Debug)]
-pub struct FloatAdagradCoeffs<T> {
-    negate: bool,
-    wd: Option<T>,
-    clr: T,
-    eps: T,
-}
-
-macro_rules! float_adagrad {
-    ($t:ty, $sqrt:path) => {
-        impl AdagradNum for $t {
-            type Sum = $t;
-            type Coeffs = FloatAdagradCoeffs<$t>;
-
-            fn adagrad_coeffs(cfg: &AdagradConfig, t: u32) -> Self::Coeffs {
-                // t − 1: the first step uses the full learning rate.
-                let clr = cfg.lr / (1.0 + f64::from(t - 1) * cfg.lr_decay);
-                FloatAdagradCoeffs {
-                    negate: cfg.maximize,
-                    wd: super::nonzero!(cfg.weight_decay, $t),
-                    clr: clr as $t,
-                    eps: cfg.eps as $t,
-                }
-            }
-
-            fn adagrad_initial_sum(cfg: &AdagradConfig) -> $t {
-                cfg.initial_accumulator_value as $t
-            }
-
-            #[inline]
-            fn adagrad_update(
-                params: &mut [Self],
-                grads: &[Self],
-                sum: &mut [Self],
-                c: &Self::Coeffs,
-                _aux: &mut (),
-            ) {
-                let (clr, eps) = (c.clr, c.eps);
-                super::with_float_grad!($t, c.negate, c.wd, |grad| {
-                    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-                        let g = grad(g, *p);
-                        *s += g * g;
-                        let std = $sqrt(*s) + eps; // eps outside the square root
-                        *p -= clr * (g / std);
-                    }
-                });
-            }
-        }
-    };
-}
-
-float_adagrad!(f32, crate::num::sqrt::sqrt_f32);
-float_adagrad!(f64, crate::num::sqrt::sqrt_f64);
 
 /// Adagrad over `N` parameters of type `S`.
 ///
@@ -189,7 +137,7 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
     }
 }
 
-super::impl_optimizer!(Adagrad<S: AdagradNum, N>, AdagradConfig);
+crate::optim::impl_optimizer!(Adagrad<S: AdagradNum, N>, AdagradConfig);
 
 /// The mutable parts of an [`Adagrad`]: configuration, step counter, the number type's state and
 /// the accumulator.

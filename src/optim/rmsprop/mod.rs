@@ -1,9 +1,12 @@
 //! RMSprop (Hinton), with optional momentum and centering, exactly as torch.optim.RMSprop.
 
-use super::check;
-use super::slot::{Off, Slot, SlotBuf};
-use super::{part, run_step, Groups, ParamGroup};
+mod fixed;
+mod float;
+
+use crate::check;
 use crate::num::{Num, StateValue};
+use crate::optim::slot::{Off, Slot, SlotBuf};
+use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
 
 /// Hyperparameters of [`RmsProp`], under torch's names. `centered` is the type parameter `C`.
@@ -49,7 +52,7 @@ impl RmsPropConfig {
     }
 }
 
-super::impl_hyperparameters!(RmsPropConfig);
+crate::optim::impl_hyperparameters!(RmsPropConfig);
 
 /// The per-element RMSprop update for a number type, which also picks the state formats.
 pub trait RmsPropNum: Num {
@@ -73,125 +76,6 @@ pub trait RmsPropNum: Num {
         aux: &mut Self::Aux,
     );
 }
-
-/// Per-step scalars of the floating-point RMSprop kernel.
-#[derive(Clone, Copy, Debug)]
-pub struct FloatRmsPropCoeffs<T> {
-    negate: bool,
-    wd: Option<T>,
-    alpha: T,
-    oma: T,
-    w: T,
-    omw: T,
-    lerp_from_avg: bool,
-    eps: T,
-    mu: T,
-    lr: T,
-}
-
-macro_rules! float_rmsprop {
-    ($t:ty, $sqrt:path) => {
-        impl RmsPropNum for $t {
-            type SqAvg = $t;
-            type Avg = $t;
-            type Coeffs = FloatRmsPropCoeffs<$t>;
-
-            fn rmsprop_coeffs(cfg: &RmsPropConfig) -> Self::Coeffs {
-                let w = (1.0 - cfg.alpha) as $t;
-                FloatRmsPropCoeffs {
-                    negate: cfg.maximize,
-                    wd: super::nonzero!(cfg.weight_decay, $t),
-                    alpha: cfg.alpha as $t,
-                    oma: (1.0 - cfg.alpha) as $t,
-                    w,
-                    omw: 1.0 - w,
-                    lerp_from_avg: w < 0.5,
-                    eps: cfg.eps as $t,
-                    mu: cfg.momentum as $t,
-                    lr: cfg.lr as $t,
-                }
-            }
-
-            #[inline]
-            fn rmsprop_update(
-                params: &mut [Self],
-                grads: &[Self],
-                square_avg: &mut [Self],
-                momentum_buffer: Option<&mut [Self]>,
-                grad_avg: Option<&mut [Self]>,
-                c: &Self::Coeffs,
-                _aux: &mut (),
-            ) {
-                #[inline(always)]
-                fn element(
-                    p: &mut $t,
-                    g: $t,
-                    v: &mut $t,
-                    buf: Option<&mut $t>,
-                    gbar: Option<&mut $t>,
-                    c: &FloatRmsPropCoeffs<$t>,
-                    grad: impl Fn($t, $t) -> $t,
-                ) {
-                    let g = grad(g, *p);
-                    *v = *v * c.alpha + c.oma * (g * g);
-                    let avg = match gbar {
-                        Some(gbar) => {
-                            // ḡ = lerp(ḡ, g, 1-α); v - ḡ² is clamped at 0 (torch may write NaN).
-                            let d = g - *gbar;
-                            *gbar = if c.lerp_from_avg {
-                                *gbar + c.w * d
-                            } else {
-                                g - c.omw * d
-                            };
-                            let var = *v - *gbar * *gbar;
-                            $sqrt(if var > 0.0 { var } else { 0.0 })
-                        }
-                        None => $sqrt(*v),
-                    } + c.eps; // eps outside the square root
-                    match buf {
-                        // The buffer starts at 0 (unlike SGD's); lr stays outside it.
-                        Some(b) => {
-                            *b = c.mu * *b + g / avg;
-                            *p -= c.lr * *b;
-                        }
-                        None => *p -= c.lr * (g / avg),
-                    }
-                }
-                // maximize and weight decay are chosen once, outside the loops.
-                super::with_float_grad!($t, c.negate, c.wd, |grad| {
-                    let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
-                    match (momentum_buffer, grad_avg) {
-                        (Some(bufs), Some(gbars)) => {
-                            for (((p, &g), v), (b, gb)) in
-                                pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
-                            {
-                                element(p, g, v, Some(b), Some(gb), c, grad);
-                            }
-                        }
-                        (Some(bufs), None) => {
-                            for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
-                                element(p, g, v, Some(b), None, c, grad);
-                            }
-                        }
-                        (None, Some(gbars)) => {
-                            for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
-                                element(p, g, v, None, Some(gb), c, grad);
-                            }
-                        }
-                        (None, None) => {
-                            for ((p, &g), v) in pgv {
-                                element(p, g, v, None, None, c, grad);
-                            }
-                        }
-                    }
-                });
-            }
-        }
-    };
-}
-
-float_rmsprop!(f32, crate::num::sqrt::sqrt_f32);
-float_rmsprop!(f64, crate::num::sqrt::sqrt_f64);
 
 /// RMSprop over `N` parameters of type `S`. `M = On` adds the momentum buffer, `C = On` makes it
 /// centered (torch's `centered=True`, which keeps `grad_avg`).
@@ -220,11 +104,11 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
 
     const fn validate(config: &RmsPropConfig) -> Result<(), Error> {
         match config.validate() {
-            Ok(()) => check::require(
+            Ok(()) => check::all([check::require(
                 M::ON || config.momentum == 0.0,
                 "momentum",
                 "0 unless the optimizer has its momentum buffer (RmsProp<_, _, On, _>)",
-            ),
+            )]),
             Err(e) => Err(e),
         }
     }
@@ -297,7 +181,7 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
     }
 }
 
-super::impl_optimizer!(RmsProp<S: RmsPropNum, N, M, C>, RmsPropConfig, Self::validate);
+crate::optim::impl_optimizer!(RmsProp<S: RmsPropNum, N, M, C>, RmsPropConfig, Self::validate);
 
 /// The mutable parts of an [`RmsProp`]: configuration, step counter, the number type's state,
 /// `square_avg` and the optional `momentum_buffer` and `grad_avg`.

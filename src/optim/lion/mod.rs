@@ -1,8 +1,11 @@
 //! Lion (Chen et al. 2023, arXiv 2302.06675), as the authors' reference code computes it.
 
-use super::check;
-use super::{part, run_step, Groups, ParamGroup};
+mod fixed;
+mod float;
+
+use crate::check;
 use crate::num::{Num, StateValue};
+use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
 
 /// Hyperparameters of [`Lion`], under the authors' names.
@@ -40,7 +43,7 @@ impl LionConfig {
     }
 }
 
-super::impl_hyperparameters!(LionConfig);
+crate::optim::impl_hyperparameters!(LionConfig);
 
 /// The per-element Lion update for a number type, which also picks the momentum's format.
 pub trait LionNum: Num {
@@ -59,79 +62,6 @@ pub trait LionNum: Num {
         aux: &mut Self::Aux,
     );
 }
-
-/// Per-step scalars of the floating-point Lion kernel.
-#[derive(Clone, Copy, Debug)]
-pub struct FloatLionCoeffs<T> {
-    decay: Option<T>,
-    b1: T,
-    omb1: T,
-    b2: T,
-    omb2: T,
-    lr: T,
-}
-
-macro_rules! float_lion {
-    ($t:ty) => {
-        impl LionNum for $t {
-            type Moment = $t;
-            type Coeffs = FloatLionCoeffs<$t>;
-
-            fn lion_coeffs(cfg: &LionConfig) -> Self::Coeffs {
-                FloatLionCoeffs {
-                    decay: super::nonzero!(cfg.weight_decay, f64)
-                        .map(|wd| (1.0 - cfg.lr * wd) as $t),
-                    b1: cfg.beta1 as $t,
-                    omb1: (1.0 - cfg.beta1) as $t,
-                    b2: cfg.beta2 as $t,
-                    omb2: (1.0 - cfg.beta2) as $t,
-                    lr: cfg.lr as $t,
-                }
-            }
-
-            #[inline]
-            fn lion_update(
-                params: &mut [Self],
-                grads: &[Self],
-                m: &mut [Self],
-                c: &Self::Coeffs,
-                _aux: &mut (),
-            ) {
-                #[inline(always)]
-                fn element(p: &mut $t, g: $t, m: &mut $t, c: &FloatLionCoeffs<$t>, pd: $t) {
-                    let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1
-                                                    // torch.sign: sign(±0) = 0, unlike f32::signum.
-                    let s = if u > 0.0 {
-                        c.lr
-                    } else if u < 0.0 {
-                        -c.lr
-                    } else {
-                        0.0
-                    };
-                    *p = pd - s;
-                    *m = *m * c.b2 + g * c.omb2; // the EMA after the step, with β2
-                }
-                let pgm = params.iter_mut().zip(grads).zip(m.iter_mut());
-                // Decoupled decay first (torch multiplies by 1 when wd = 0; skipping it is exact).
-                match c.decay {
-                    Some(decay) => {
-                        for ((p, &g), m) in pgm {
-                            element(p, g, m, c, *p * decay);
-                        }
-                    }
-                    None => {
-                        for ((p, &g), m) in pgm {
-                            element(p, g, m, c, *p);
-                        }
-                    }
-                }
-            }
-        }
-    };
-}
-
-float_lion!(f32);
-float_lion!(f64);
 
 /// Lion over `N` parameters of type `S`.
 ///
@@ -190,7 +120,7 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
     }
 }
 
-super::impl_optimizer!(Lion<S: LionNum, N>, LionConfig);
+crate::optim::impl_optimizer!(Lion<S: LionNum, N>, LionConfig);
 
 /// The mutable parts of a [`Lion`]: configuration, step counter, the number type's state and
 /// the moment.

@@ -1,6 +1,8 @@
-//! [`Scalar`]: the arithmetic the layer math needs, on top of [`Num`].
+//! [`Scalar`]: a complete number type: conversions from and to `f64`, and the arithmetic the
+//! layer math needs, on top of what an optimizer needs ([`Num`]).
 
-use crate::num::Num;
+use super::Num;
+use crate::{Error, ValueFault};
 
 /// The arithmetic of layer math: ring operations, a wide accumulator for dot products, and the
 /// few transcendental functions the activations and the softmax need.
@@ -29,8 +31,25 @@ use crate::num::Num;
 /// - [`recip`](Scalar::recip) is called only with `1 ≤ x ≤ C` (the same normaliser).
 /// - [`tanh`](Scalar::tanh) and [`sigmoid`](Scalar::sigmoid) are called on any value.
 ///
-/// A later fixed-point implementation (for example I16F16 with lookup tables or piecewise
-/// polynomials) states its worst-case error on these domains in its own docs.
+/// The fixed-point implementation ([`fixed::scalar`](super::fixed::scalar)) states its
+/// worst-case error on these domains.
+///
+/// # Conversions
+/// Conversions belong here, not to [`Num`]: an optimizer never converts its elements, so `Num`
+/// (implemented for every `FixedI32<Frac>`) stays what an optimizer needs, while a number type a
+/// user computes with (`f32`, `f64`, `I16F16`, `I8F24`) is a `Scalar` and converts through it:
+/// `<I16F16 as Scalar>::from_f64(x)` and, in generic code, `S::from_f64(x)` (one trait defines
+/// it, so it is never ambiguous).
+///
+/// - [`try_from_f64`](Scalar::try_from_f64) refuses what the type cannot hold:
+///   [`Error::NotRepresentable`] with [`ValueFault::NotFinite`] for NaN and `±∞`,
+///   [`ValueFault::OutOfRange`] for a finite value beyond the type's range.
+/// - [`saturating_from_f64`](Scalar::saturating_from_f64) always gives a value: the nearest one,
+///   with out-of-range values at the type's saturation values. Either way an unusable input stays
+///   detectable: what saturates is exactly what
+///   [`Num::is_usable_gradient`] rejects (`±∞` and NaN for floats; `MIN`, `MAX` for fixed point,
+///   where NaN gives `MAX`).
+/// - [`from_f64`](Scalar::from_f64) is the short name of `saturating_from_f64`.
 pub trait Scalar: Num {
     /// The multiplicative identity.
     const ONE: Self;
@@ -64,6 +83,30 @@ pub trait Scalar: Num {
     fn tanh(self) -> Self;
     /// The logistic function `1 / (1 + e⁻ˣ)`.
     fn sigmoid(self) -> Self;
+
+    /// `x` rounded to the nearest value of the type, or an error if the type cannot hold it:
+    /// [`Error::NotRepresentable`] with [`ValueFault::NotFinite`] for NaN and `±∞`, with
+    /// [`ValueFault::OutOfRange`] for a finite `x` beyond the type's range (see each
+    /// implementation for the exact limits).
+    fn try_from_f64(x: f64) -> Result<Self, Error>;
+
+    /// `x` rounded to the nearest value of the type; beyond the range, the type's saturation
+    /// value on that side (see each implementation, including where NaN goes).
+    fn saturating_from_f64(x: f64) -> Self;
+
+    /// [`saturating_from_f64`](Scalar::saturating_from_f64).
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        Self::saturating_from_f64(x)
+    }
+
+    /// Converts to `f64` (exact for every type of this crate).
+    fn to_f64(self) -> f64;
+}
+
+/// The error of a conversion that cannot hold its value.
+pub(crate) const fn not_representable(fault: ValueFault) -> Error {
+    Error::NotRepresentable { fault }
 }
 
 macro_rules! float_scalar {
@@ -71,6 +114,11 @@ macro_rules! float_scalar {
         /// IEEE arithmetic; `exp`, `ln` and `tanh` from `libm` (never std's, so the device and
         /// host tests run the same code). `sigmoid` evaluates `eˣ` only for `x ≤ 0`, so it never
         /// overflows: `1/(1 + e⁻ˣ)` for `x ≥ 0`, `eˣ/(1 + eˣ)` otherwise.
+        ///
+        /// Conversions round to nearest (`as`). The saturation values are `±∞`: a finite `x`
+        /// that rounds to `±∞` (for `f32`, `|x| ≥ f32::MAX + ½ ulp`) is
+        /// [`ValueFault::OutOfRange`] for `try_from_f64` and `±∞` for `saturating_from_f64`,
+        /// which keeps NaN as NaN.
         impl Scalar for $t {
             const ONE: Self = 1.0;
             type Acc = $t;
@@ -127,6 +175,26 @@ macro_rules! float_scalar {
                     let e = $exp(self);
                     e / (1.0 + e)
                 }
+            }
+            #[inline]
+            fn try_from_f64(x: f64) -> Result<Self, Error> {
+                if !x.is_finite() {
+                    return Err(not_representable(ValueFault::NotFinite));
+                }
+                let y = x as $t;
+                if y.is_finite() {
+                    Ok(y)
+                } else {
+                    Err(not_representable(ValueFault::OutOfRange))
+                }
+            }
+            #[inline(always)]
+            fn saturating_from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
             }
         }
     };

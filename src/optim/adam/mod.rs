@@ -1,0 +1,206 @@
+//! Adam and AdamW (Kingma & Ba, Algorithm 1; Loshchilov & Hutter), with AMSGrad, exactly as
+//! torch.optim.Adam / AdamW.
+
+mod fixed;
+mod float;
+
+use crate::check;
+use crate::num::{Num, StateValue};
+use crate::optim::slot::{Off, On, Slot, SlotBuf};
+use crate::optim::{part, run_step, Groups, ParamGroup};
+use crate::Error;
+
+/// Hyperparameters of [`Adam`], under torch's names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate `lr` (`>= 0`).
+    pub lr: f64,
+    /// `beta1`, the first moment's decay (`[0, 1)`).
+    pub beta1: f64,
+    /// `beta2`, the second moment's decay (`[0, 1)`).
+    pub beta2: f64,
+    /// `eps`, added after the bias-corrected square root (`> 0`).
+    pub eps: f64,
+    /// Weight decay (`>= 0`): L2 into the gradient, or decoupled (AdamW).
+    pub weight_decay: f64,
+    /// AdamW: multiply the parameter by `1 - lr·weight_decay` before the update instead of adding
+    /// `weight_decay·p` to the gradient.
+    pub decoupled_weight_decay: bool,
+    /// Ascend instead of descend (the gradient is negated first).
+    pub maximize: bool,
+}
+
+impl AdamConfig {
+    /// torch's `Adam` defaults with learning rate `lr`: betas (0.9, 0.999), eps 1e-8, no decay.
+    pub const fn adam(lr: f64) -> Self {
+        AdamConfig {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled_weight_decay: false,
+            maximize: false,
+        }
+    }
+
+    /// torch's `AdamW` defaults with learning rate `lr`: as [`adam`](Self::adam) but decoupled
+    /// weight decay `1e-2`.
+    pub const fn adamw(lr: f64) -> Self {
+        AdamConfig {
+            weight_decay: 1e-2,
+            decoupled_weight_decay: true,
+            ..Self::adam(lr)
+        }
+    }
+
+    /// Checks every hyperparameter (`const`: usable at compile time).
+    pub const fn validate(&self) -> Result<(), Error> {
+        check::all([
+            check::non_negative("lr", self.lr),
+            check::unit("betas", self.beta1),
+            check::unit("betas", self.beta2),
+            check::positive("eps", self.eps),
+            check::non_negative("weight_decay", self.weight_decay),
+        ])
+    }
+}
+
+crate::optim::impl_hyperparameters!(AdamConfig);
+
+/// The per-element Adam update for a number type, which also picks the state formats.
+pub trait AdamNum: Num {
+    /// Storage of the first moment `exp_avg`.
+    type Moment: StateValue;
+    /// Storage of the second moment `exp_avg_sq` (and `max_exp_avg_sq`).
+    type SqMoment: StateValue;
+    /// Per-step scalars, computed once per step and group.
+    type Coeffs: Copy;
+
+    /// The per-step scalars for step `t` (1-based), from the `f64` configuration.
+    fn adam_coeffs(config: &AdamConfig, t: u32) -> Self::Coeffs;
+
+    /// Updates `params` in place. All slices have the same length; `vmax` is `Some` with AMSGrad.
+    fn adam_update(
+        params: &mut [Self],
+        grads: &[Self],
+        m: &mut [Self::Moment],
+        v: &mut [Self::SqMoment],
+        vmax: Option<&mut [Self::SqMoment]>,
+        c: &Self::Coeffs,
+        aux: &mut Self::Aux,
+    );
+}
+
+/// Adam / AdamW over `N` parameters of type `S`; `A` is [`On`] for AMSGrad ([`AmsGrad`]).
+///
+/// Memory, exactly (tested): `size_of::<Adam<f32, N>>() == 8·N + 56`, and
+/// `size_of::<AmsGrad<f32, N>>()` is `12·N + 52` rounded up to a multiple of 8 bytes (a 48-byte
+/// `f64` configuration, the step counter and padding to 8-byte alignment, the same on x86-64 and
+/// Cortex-M).
+#[derive(Clone, Copy, Debug)]
+pub struct Adam<S: AdamNum, const N: usize, A: Slot = Off> {
+    config: AdamConfig,
+    step: u32,
+    aux: S::Aux,
+    exp_avg: [S::Moment; N],
+    exp_avg_sq: [S::SqMoment; N],
+    max_exp_avg_sq: A::Buf<S::SqMoment, N>,
+}
+
+/// Adam with AMSGrad (`amsgrad=True` in torch): keeps the running max of the raw second moment.
+pub type AmsGrad<S, const N: usize> = Adam<S, N, On>;
+
+impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
+    /// An optimizer with zeroed state, or the first invalid hyperparameter.
+    pub const fn new(config: AdamConfig) -> Result<Self, Error> {
+        match config.validate() {
+            Ok(()) => Ok(Self::zeroed(config)),
+            Err(e) => Err(e),
+        }
+    }
+
+    const fn zeroed(config: AdamConfig) -> Self {
+        Adam {
+            config,
+            step: 0,
+            aux: <S::Aux as StateValue>::ZERO,
+            exp_avg: [S::Moment::ZERO; N],
+            exp_avg_sq: [S::SqMoment::ZERO; N],
+            max_exp_avg_sq: <A::Buf<S::SqMoment, N> as SlotBuf<S::SqMoment>>::INIT,
+        }
+    }
+
+    /// Whether this is the AMSGrad variant.
+    pub const fn amsgrad(&self) -> bool {
+        A::ON
+    }
+
+    /// First moment (torch's `exp_avg`).
+    pub fn exp_avg(&self) -> &[S::Moment; N] {
+        &self.exp_avg
+    }
+
+    /// Second moment (torch's `exp_avg_sq`).
+    pub fn exp_avg_sq(&self) -> &[S::SqMoment; N] {
+        &self.exp_avg_sq
+    }
+
+    /// Running maximum of the second moment (torch's `max_exp_avg_sq`), with AMSGrad only.
+    pub fn max_exp_avg_sq(&self) -> Option<&[S::SqMoment]> {
+        self.max_exp_avg_sq.as_slice()
+    }
+
+    fn step_with(
+        &mut self,
+        params: &mut [S; N],
+        grads: &[S; N],
+        groups: Option<&[ParamGroup<AdamConfig>]>,
+    ) -> Result<(), Error> {
+        let Adam {
+            config,
+            step,
+            aux,
+            exp_avg,
+            exp_avg_sq,
+            max_exp_avg_sq,
+        } = self;
+        let groups = match groups {
+            Some(g) => Groups::Listed(g),
+            None => Groups::All(config),
+        };
+        run_step(step, params, grads, groups, |r, p, g, cfg, t| {
+            let c = S::adam_coeffs(cfg, t);
+            let vmax = max_exp_avg_sq.as_mut_slice().map(|s| part(s, r));
+            S::adam_update(p, g, part(exp_avg, r), part(exp_avg_sq, r), vmax, &c, aux);
+        })
+    }
+}
+
+crate::optim::impl_optimizer!(Adam<S: AdamNum, N, A>, AdamConfig);
+
+/// The mutable parts of an [`Adam`]: configuration, step counter, the number type's state,
+/// `exp_avg`, `exp_avg_sq` and (with AMSGrad) `max_exp_avg_sq`.
+pub(crate) type AdamStateMut<'a, S, const N: usize> = (
+    &'a mut AdamConfig,
+    &'a mut u32,
+    &'a mut <S as Num>::Aux,
+    &'a mut [<S as AdamNum>::Moment; N],
+    &'a mut [<S as AdamNum>::SqMoment; N],
+    Option<&'a mut [<S as AdamNum>::SqMoment]>,
+);
+
+impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
+    /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
+    /// writes).
+    pub(crate) fn state_mut(&mut self) -> AdamStateMut<'_, S, N> {
+        (
+            &mut self.config,
+            &mut self.step,
+            &mut self.aux,
+            &mut self.exp_avg,
+            &mut self.exp_avg_sq,
+            self.max_exp_avg_sq.as_mut_slice(),
+        )
+    }
+}

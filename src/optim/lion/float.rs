@@ -1,0 +1,70 @@
+//! The lion kernel for `f32` and `f64`: one generic kernel over [`Float`].
+
+use super::*;
+use crate::num::Float;
+use crate::optim::float::nonzero;
+
+/// Per-step scalars of the floating-point Lion kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatLionCoeffs<T> {
+    decay: Option<T>,
+    b1: T,
+    omb1: T,
+    b2: T,
+    omb2: T,
+    lr: T,
+}
+
+impl<T: Float> LionNum for T {
+    type Moment = T;
+    type Coeffs = FloatLionCoeffs<T>;
+
+    fn lion_coeffs(cfg: &LionConfig) -> Self::Coeffs {
+        FloatLionCoeffs {
+            decay: nonzero::<f64>(cfg.weight_decay).map(|wd| T::of(1.0 - cfg.lr * wd)),
+            b1: T::of(cfg.beta1),
+            omb1: T::of(1.0 - cfg.beta1),
+            b2: T::of(cfg.beta2),
+            omb2: T::of(1.0 - cfg.beta2),
+            lr: T::of(cfg.lr),
+        }
+    }
+
+    #[inline]
+    fn lion_update(
+        params: &mut [Self],
+        grads: &[Self],
+        m: &mut [Self],
+        c: &Self::Coeffs,
+        _aux: &mut Self::Aux,
+    ) {
+        #[inline(always)]
+        fn element<T: Float>(p: &mut T, g: T, m: &mut T, c: &FloatLionCoeffs<T>, pd: T) {
+            let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1
+                                            // torch.sign: sign(±0) = 0, unlike f32::signum.
+            let s = if u > T::ZERO {
+                c.lr
+            } else if u < T::ZERO {
+                -c.lr
+            } else {
+                T::ZERO
+            };
+            *p = pd - s;
+            *m = *m * c.b2 + g * c.omb2; // the EMA after the step, with β2
+        }
+        let pgm = params.iter_mut().zip(grads).zip(m.iter_mut());
+        // Decoupled decay first (torch multiplies by 1 when wd = 0; skipping it is exact).
+        match c.decay {
+            Some(decay) => {
+                for ((p, &g), m) in pgm {
+                    element(p, g, m, c, *p * decay);
+                }
+            }
+            None => {
+                for ((p, &g), m) in pgm {
+                    element(p, g, m, c, *p);
+                }
+            }
+        }
+    }
+}

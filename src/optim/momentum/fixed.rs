@@ -1,0 +1,198 @@
+//! SGD with momentum for the fixed-point formats `FixedI32<Frac>`: the general kernel and the
+//! 32-bit fast path (see [`crate::num::fixed`] for the formats, rounding and error bounds).
+
+use super::*;
+use crate::num::fixed::arith::{round_nearest, round_with, wide, Coef, Scale};
+use crate::num::fixed::fast::{scaled_step, with_offsets, Fast, Offsets};
+use crate::num::fixed::RoundingState;
+use ::fixed::types::extra::LeEqU32;
+use ::fixed::FixedI32;
+
+/// Per-step scalars of the fixed-point momentum kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FixedMomentumCoeffs {
+    enabled: bool,
+    nesterov: bool,
+    /// μ for the old buffer (0 on the first step).
+    mu: Coef,
+    /// Buffer input: `±(1−τ)` times `g` (`±1` on the first step) ...
+    b_g: Coef,
+    /// ... and `(1−τ)·wd` times `p` (`wd` on the first step).
+    b_wd: Coef,
+    lr: Scale,
+    lr_g: Scale,
+    lr_wd: Scale,
+    lr_mu: Scale,
+    /// The 32-bit fast path, when the configuration allows it.
+    fast: Option<FastMomentum>,
+}
+
+impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
+    /// The buffer has the parameter's format (rounded to nearest, saturating).
+    type Buffer = Self;
+    type Coeffs = FixedMomentumCoeffs;
+
+    fn momentum_coeffs(cfg: &MomentumConfig, t: u32) -> FixedMomentumCoeffs {
+        let s = if cfg.maximize { -1.0 } else { 1.0 };
+        let first = t == 1;
+        let damp = if first { 1.0 } else { 1.0 - cfg.dampening };
+        let enabled = cfg.momentum != 0.0;
+        let plain = enabled
+            && !cfg.nesterov
+            && !cfg.maximize
+            && cfg.weight_decay == 0.0
+            && (first || cfg.dampening == 0.0)
+            && (0.5..1.0).contains(&cfg.momentum);
+        let fast = if plain {
+            FastMomentum::new(
+                Scale::from_f64(1.0 - cfg.momentum),
+                Scale::from_f64(cfg.lr),
+                first,
+            )
+        } else {
+            None
+        };
+        if fast.is_some() {
+            // The general coefficients are not used: skip their soft-float work.
+            return FixedMomentumCoeffs {
+                fast,
+                enabled,
+                nesterov: false,
+                mu: Coef::from_f64(0.0),
+                b_g: Coef::from_f64(0.0),
+                b_wd: Coef::from_f64(0.0),
+                lr: Scale::ZERO,
+                lr_g: Scale::ZERO,
+                lr_wd: Scale::ZERO,
+                lr_mu: Scale::ZERO,
+            };
+        }
+        FixedMomentumCoeffs {
+            fast,
+            enabled,
+            nesterov: cfg.nesterov,
+            mu: Coef::from_f64(if first { 0.0 } else { cfg.momentum }),
+            b_g: Coef::from_f64(s * damp),
+            b_wd: Coef::from_f64(damp * cfg.weight_decay),
+            lr: Scale::from_f64(cfg.lr),
+            lr_g: Scale::from_f64(s * cfg.lr),
+            lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
+            lr_mu: Scale::from_f64(cfg.lr * cfg.momentum),
+        }
+    }
+
+    #[inline]
+    fn momentum_update(
+        params: &mut [Self],
+        grads: &[Self],
+        buf: &mut [Self],
+        c: &FixedMomentumCoeffs,
+        aux: &mut RoundingState,
+    ) {
+        if let Some(f) = c.fast {
+            return momentum_fast(params, grads, buf, f, aux);
+        }
+        for ((p, g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
+            let (pr, gr) = (p.to_bits(), g.to_bits());
+            // lr·g' + lr·wd·p: plain SGD, and Nesterov's first term.
+            let sgd = c.lr_g.mul_wide(gr).saturating_add(c.lr_wd.mul_wide(pr));
+            let u = if !c.enabled {
+                sgd
+            } else {
+                let bw =
+                    c.mu.mul_wide(b.to_bits())
+                        .saturating_add(c.b_g.mul_wide(gr))
+                        .saturating_add(c.b_wd.mul_wide(pr));
+                let bn = round_nearest(bw);
+                *b = Self::from_bits(bn);
+                if c.nesterov {
+                    sgd.saturating_add(c.lr_mu.mul_wide(bn))
+                } else {
+                    c.lr.mul_wide(bn)
+                }
+            };
+            *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+        }
+    }
+}
+
+/// The fast momentum path: `μ ∈ [0.5, 1)` with `1 − μ` a fast coefficient with `k ≥ 1`, no
+/// dampening (from step 2), no weight decay, no Nesterov, no `maximize`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FastMomentum {
+    /// `1 − μ`, with `k ≥ 1`.
+    omm: Fast,
+    /// `2^(k−1)` of `omm`.
+    half: i32,
+    lr: Fast,
+    /// Step 1: the buffer becomes `g`.
+    first: bool,
+}
+
+impl FastMomentum {
+    /// The fast path for these quantised coefficients, if they allow it.
+    pub(crate) fn new(one_minus_mu: Scale, lr: Scale, first: bool) -> Option<FastMomentum> {
+        let omm = Fast::from_scale(one_minus_mu)?;
+        let lr = Fast::from_scale(lr)?;
+        if omm.k == 0 {
+            return None;
+        }
+        Some(FastMomentum {
+            omm,
+            half: 1 << (omm.k - 1),
+            lr,
+            first,
+        })
+    }
+}
+
+#[inline(never)]
+fn momentum<F: LeEqU32, O: Offsets>(
+    p: &mut [FixedI32<F>],
+    g: &[FixedI32<F>],
+    b: &mut [FixedI32<F>],
+    c: FastMomentum,
+    o: &mut O,
+) {
+    // Two passes (buffer, then parameters): each loop keeps its few constants in the eight low
+    // registers of ARMv6-M, which one fused loop cannot (its spills cost more than the reload).
+    for (b, g) in b.iter_mut().zip(g) {
+        // b ← round(μ·b + g) = b + g − round(r·b), r = 1 − μ ≤ ½: |round(r·b)| ≤ |b| with b's
+        // sign, so b − round(r·b) cannot overflow; the sum with g saturates.
+        let br = b.to_bits();
+        let bn = br
+            .wrapping_sub(c.omm.mul_nearest_k1(br, c.half))
+            .saturating_add(g.to_bits());
+        *b = FixedI32::from_bits(bn);
+    }
+    scaled_step::<F, O, false>(p, b, c.lr, o);
+}
+
+#[inline(never)]
+fn momentum_first<F: LeEqU32, O: Offsets>(
+    p: &mut [FixedI32<F>],
+    g: &[FixedI32<F>],
+    b: &mut [FixedI32<F>],
+    lr: Fast,
+    o: &mut O,
+) {
+    for (b, &g) in b.iter_mut().zip(g) {
+        *b = g;
+    }
+    scaled_step::<F, O, false>(p, g, lr, o);
+}
+
+/// Dispatches the fast momentum kernel over the rounding mode and the first step.
+pub(crate) fn momentum_fast<F: LeEqU32>(
+    p: &mut [FixedI32<F>],
+    g: &[FixedI32<F>],
+    b: &mut [FixedI32<F>],
+    c: FastMomentum,
+    aux: &mut RoundingState,
+) {
+    with_offsets!(aux, |o| if c.first {
+        momentum_first(p, g, b, c.lr, o)
+    } else {
+        momentum(p, g, b, c, o)
+    });
+}

@@ -1,0 +1,115 @@
+//! The rmsprop kernel for `f32` and `f64`: one generic kernel over [`Float`].
+
+use super::*;
+use crate::num::Float;
+use crate::optim::float::{nonzero, with_float_grad};
+
+/// Per-step scalars of the floating-point RMSprop kernel.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatRmsPropCoeffs<T> {
+    negate: bool,
+    wd: Option<T>,
+    alpha: T,
+    oma: T,
+    w: T,
+    omw: T,
+    lerp_from_avg: bool,
+    eps: T,
+    mu: T,
+    lr: T,
+}
+
+impl<T: Float> RmsPropNum for T {
+    type SqAvg = T;
+    type Avg = T;
+    type Coeffs = FloatRmsPropCoeffs<T>;
+
+    fn rmsprop_coeffs(cfg: &RmsPropConfig) -> Self::Coeffs {
+        let w = T::of(1.0 - cfg.alpha);
+        FloatRmsPropCoeffs {
+            negate: cfg.maximize,
+            wd: nonzero::<T>(cfg.weight_decay),
+            alpha: T::of(cfg.alpha),
+            oma: T::of(1.0 - cfg.alpha),
+            w,
+            omw: T::of(1.0) - w,
+            lerp_from_avg: w < T::of(0.5),
+            eps: T::of(cfg.eps),
+            mu: T::of(cfg.momentum),
+            lr: T::of(cfg.lr),
+        }
+    }
+
+    #[inline]
+    fn rmsprop_update(
+        params: &mut [Self],
+        grads: &[Self],
+        square_avg: &mut [Self],
+        momentum_buffer: Option<&mut [Self]>,
+        grad_avg: Option<&mut [Self]>,
+        c: &Self::Coeffs,
+        _aux: &mut Self::Aux,
+    ) {
+        #[inline(always)]
+        fn element<T: Float>(
+            p: &mut T,
+            g: T,
+            v: &mut T,
+            buf: Option<&mut T>,
+            gbar: Option<&mut T>,
+            c: &FloatRmsPropCoeffs<T>,
+            grad: impl Fn(T, T) -> T,
+        ) {
+            let g = grad(g, *p);
+            *v = *v * c.alpha + c.oma * (g * g);
+            let avg = match gbar {
+                Some(gbar) => {
+                    // ḡ = lerp(ḡ, g, 1-α); v - ḡ² is clamped at 0 (torch may write NaN).
+                    let d = g - *gbar;
+                    *gbar = if c.lerp_from_avg {
+                        *gbar + c.w * d
+                    } else {
+                        g - c.omw * d
+                    };
+                    let var = *v - *gbar * *gbar;
+                    T::root(if var > T::ZERO { var } else { T::ZERO })
+                }
+                None => T::root(*v),
+            } + c.eps; // eps outside the square root
+            match buf {
+                // The buffer starts at 0 (unlike SGD's); lr stays outside it.
+                Some(b) => {
+                    *b = c.mu * *b + g / avg;
+                    *p -= c.lr * *b;
+                }
+                None => *p -= c.lr * (g / avg),
+            }
+        }
+        // maximize and weight decay are chosen once, outside the loops.
+        with_float_grad!(T, c.negate, c.wd, |grad| {
+            let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+            match (momentum_buffer, grad_avg) {
+                (Some(bufs), Some(gbars)) => {
+                    for (((p, &g), v), (b, gb)) in pgv.zip(bufs.iter_mut().zip(gbars.iter_mut())) {
+                        element(p, g, v, Some(b), Some(gb), c, grad);
+                    }
+                }
+                (Some(bufs), None) => {
+                    for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
+                        element(p, g, v, Some(b), None, c, grad);
+                    }
+                }
+                (None, Some(gbars)) => {
+                    for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
+                        element(p, g, v, None, Some(gb), c, grad);
+                    }
+                }
+                (None, None) => {
+                    for ((p, &g), v) in pgv {
+                        element(p, g, v, None, None, c, grad);
+                    }
+                }
+            }
+        });
+    }
+}
