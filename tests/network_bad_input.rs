@@ -125,7 +125,7 @@ fn f32_nan_and_infinities_are_refused_and_change_nothing() {
 fn i16f16_saturated_values_are_refused_and_change_nothing() {
     // What a NaN or an out-of-range f64 becomes through from_f64.
     assert_eq!(
-        <I16F16 as edgetune::num::Num>::from_f64(f64::NAN),
+        <I16F16 as edgetune::num::Scalar>::saturating_from_f64(f64::NAN),
         I16F16::MAX
     );
     check::<I16F16>(&[

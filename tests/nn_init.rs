@@ -4,7 +4,7 @@
 use edgetune::nn::init::{fill, Distribution, FanMode, Init, Nonlinearity};
 use edgetune::nn::network::{LayerSpec, Mode};
 use edgetune::nn::Network;
-use edgetune::num::Num;
+use edgetune::num::Scalar;
 use fixed::types::I16F16;
 
 const LAYER: LayerSpec = LayerSpec {
@@ -130,7 +130,7 @@ fn same_seed_same_draws_in_every_number_type_and_with_frozen_in_flash() {
     assert_eq!(eb, all);
     for i in 0..all.len() {
         assert_eq!(ea[i], all[i] as f32);
-        assert_eq!(ec[i], <I16F16 as Num>::from_f64(all[i]));
+        assert_eq!(ec[i], <I16F16 as Scalar>::from_f64(all[i]));
     }
     // Frozen part in flash: only the trainable arena is written, with the same values.
     static FROZEN: [f32; Net::<f32>::FROZEN] = [0.25; Net::<f32>::FROZEN];
