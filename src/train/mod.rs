@@ -83,4 +83,4 @@ pub use rng::Pcg32;
 pub use schedule::{
     CosineAnnealingLr, ExponentialLr, LinearLr, LrSchedule, Scheduler, SequentialLr, StepLr,
 };
-pub use trainer::{evaluate, BatchSchedule, Clip, Evaluation, NoSchedule, Trainer};
+pub use trainer::{evaluate, evaluate_with, BatchSchedule, Clip, Evaluation, NoSchedule, Trainer};
