@@ -8,7 +8,8 @@ RUN_DIR holds, per board, BOARD.log (the decoded defmt output of the firmware), 
 -C` of the bench ELF), and, when the board ran them, BOARD-finetune.log/.size and
 BOARD-sensor.log/.size (the finetune and sensor firmware). Prints one table of step-2
 instructions per parameter for all boards against the baseline (the finetune firmware's
-TrainStep rows and the sensor firmware's SensorWindow row join their board's rows), one
+TrainStep and InputCheck rows and the sensor firmware's SensorWindow row join their board's
+rows), one
 flash/RAM budget table (a row per firmware), given BOARD.nm the flash of each optimizer's step,
 and the finetune and sensor-app results.
 
@@ -338,7 +339,9 @@ def main(argv):
 
     print("instructions per parameter per optimizer step, and per multiply-accumulate per "
           "training step for the finetune rows TrainStep1 (one sample) / TrainStep16 (a mini-batch "
-          "of 16), whose N is the step's MAC count (steps 1 / 2 / 3); for the sensor row "
+          "of 16), whose N is the step's MAC count (steps 1 / 2 / 3); for the finetune row "
+          "InputCheck (N = 64, the input's elements) instructions per input element of "
+          "Network::check_sample (three timed regions of 32 checks); for the sensor row "
           "SensorWindow (N = 1) instructions per window of sensor-app's App::cycle (windows "
           "58 / 59 / 60); gate on step 2, "
           f"limit +{THRESHOLD_PCT:g} % over {os.path.basename(baseline_path)}")

@@ -58,7 +58,9 @@
 # conditions prints a warning (and is still gated).
 #
 # The finetune rows (`TrainStep1<T, MACs>`, `TrainStep16<T, MACs>`: instructions per MAC of a
-# whole training step) and the sensor row (`SensorWindow<T, 1>`: instructions per window of
+# whole training step through `Trainer::step_with`, input check included; `InputCheck<T, 64>`:
+# instructions per input element of `Network::check_sample` on the 64-element input) and the
+# sensor row (`SensorWindow<T, 1>`: instructions per window of
 # App::cycle, windows 58 / 59 / 60, gate on 59) are gated like the optimizer rows.
 #
 # Also exits non-zero if a build fails, a firmware reports a failure (its semihosting exit

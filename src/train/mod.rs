@@ -86,4 +86,4 @@ pub use schedule::{
     base_lrs, CosineAnnealingLr, ExponentialLr, LinearLr, LrSchedule, Scheduler, SequentialLr,
     StepLr,
 };
-pub use trainer::{evaluate, BatchSchedule, Clip, Evaluation, NoSchedule, Trainer};
+pub use trainer::{evaluate, evaluate_with, BatchSchedule, Clip, Evaluation, NoSchedule, Trainer};

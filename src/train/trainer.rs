@@ -1,14 +1,22 @@
 //! [`Trainer`]: one call per mini-batch (zero the gradients, accumulate every sample, take the
-//! mean, clip, step, advance the schedule), and [`evaluate`] through `&self`.
+//! mean, clip, step, advance the schedule), and [`evaluate`] through `&self`; from slices of
+//! samples or, one sample at a time, from a closure.
 //!
 //! # What a failed batch leaves
-//! Every sample is checked first ([`Network::check_sample`]: input length and values, label
-//! range or target length and values), then the schedule's next learning rate is computed on a
+//! [`step_batch`](Trainer::step_batch), [`step_batch_groups`](Trainer::step_batch_groups) and
+//! [`step_buffer`](Trainer::step_buffer) check every sample first ([`Network::check_sample`]:
+//! input length and values, label range or target length and values), then the schedule's next learning rate is computed on a
 //! copy and validated against the optimizer's configuration, and only then is anything written.
 //! The gradient arena is the only thing written before the optimizer's own checks; if a gradient
 //! then comes out NaN or infinite (an overflow inside the network), clipping or the optimizer
 //! refuses it: **parameters, optimizer state and schedule are exactly as they were**, and the
 //! gradient arena holds the batch's (unusable) mean gradient, to be zeroed by the next batch.
+//!
+//! [`Trainer::step_with`] (and [`evaluate_with`]) take the samples from a closure that writes one
+//! input at a time, for data stored in another form: only one input is in RAM. Its samples are
+//! read once, so each is checked as it is accumulated, after the clipping value and the learning
+//! rate were validated; a bad one leaves a partial sum in the gradient arena, and again
+//! parameters, optimizer state and schedule exactly as they were.
 //!
 //! ```
 //! use edgetune::nn::{Init, Network};
@@ -223,6 +231,59 @@ impl<O, Sch> Trainer<O, Sch> {
         self.run(net, indices.iter().filter_map(|&i| buffer.get(i)), None)
     }
 
+    /// One mini-batch of `count` samples that `source` writes one at a time: for `i` in
+    /// `0..count`, in order, `source(i, x)` writes sample `i`'s input into `x` (`I` elements,
+    /// `I` = `Net::INPUTS`, else [`Error::LengthMismatch`]) and returns its target. For samples
+    /// stored in another form (8-bit pixels, features to compute): only one input is in RAM at
+    /// a time, on the stack, instead of a whole batch. `x` is one buffer for the whole batch,
+    /// zeroed before the first call: write every element.
+    ///
+    /// With the same samples the result is bit for bit that of
+    /// [`step_batch`](Trainer::step_batch) (same accumulation order, mean, clipping, step and
+    /// schedule).
+    ///
+    /// # Errors
+    /// As [`step_batch`](Trainer::step_batch) (`count` = 0 is
+    /// [`TrainError::NothingAccumulated`]), and `source`'s own error. Unlike `step_batch`,
+    /// which checks every sample before it writes anything, `source` is called **once** per
+    /// sample and each sample is checked as it is accumulated: a bad sample (or an error of
+    /// `source`) at index `i` stops the batch with the gradient arena holding the sum of samples
+    /// `0..i`. Parameters, optimizer state and schedule are unchanged, as for `step_batch`.
+    /// Clipping and the scheduled learning rate are validated before `source` is first called.
+    pub fn step_with<S, const N: usize, const I: usize, Net, T, F>(
+        &mut self,
+        net: &mut Net,
+        count: usize,
+        mut source: F,
+    ) -> Result<f64, Error>
+    where
+        S: Scalar,
+        O: Optimizer<S, N>,
+        Sch: BatchSchedule,
+        Net: Network<S> + ?Sized,
+        T: Borrow<Net::Target>,
+        F: FnMut(usize, &mut [S; I]) -> Result<T, Error>,
+    {
+        check_trainable::<S, N, Net>()?;
+        if I != Net::INPUTS {
+            return Err(Error::LengthMismatch {
+                expected: Net::INPUTS,
+                found: I,
+            });
+        }
+        let count32 = u32::try_from(count).map_err(|_| TrainError::CounterOverflow)?;
+        let (next, lr) = self.prepare(count32)?;
+        net.zero_grad();
+        let mut x = [S::ZERO; I];
+        let mut loss_sum = 0.0f64;
+        for i in 0..count {
+            let t = source(i, &mut x)?;
+            loss_sum += net.accumulate(&x, t.borrow())?.to_f64();
+        }
+        self.finish(net, count32, None, lr, next)?;
+        Ok(loss_sum / f64::from(count32))
+    }
+
     fn run<'a, S, const N: usize, Net, X, T>(
         &mut self,
         net: &mut Net,
@@ -237,18 +298,33 @@ impl<O, Sch> Trainer<O, Sch> {
         X: AsRef<[S]> + 'a,
         T: Borrow<Net::Target> + 'a,
     {
-        if N != Net::TRAINABLE {
-            return Err(Error::LengthMismatch {
-                expected: Net::TRAINABLE,
-                found: N,
-            });
-        }
+        check_trainable::<S, N, Net>()?;
         // 1. Read-only checks: every sample, the batch size, clipping, the next learning rate.
         let mut count = 0u32;
         for (x, t) in samples.clone() {
             Net::check_sample(x.as_ref(), t.borrow())?;
             count = count.checked_add(1).ok_or(TrainError::CounterOverflow)?;
         }
+        let (next, lr) = self.prepare(count)?;
+        // 2. Gradients: zero, sum (then mean and clip in `finish`).
+        net.zero_grad();
+        let mut loss_sum = 0.0f64;
+        for (x, t) in samples {
+            loss_sum += net.accumulate(x.as_ref(), t.borrow())?.to_f64();
+        }
+        self.finish(net, count, groups, lr, next)?;
+        Ok(loss_sum / f64::from(count))
+    }
+
+    /// The read-only checks after the samples': a non-empty batch, the clipping value, the
+    /// schedule's next learning rate (advanced on a copy, validated against the optimizer's
+    /// configuration). Returns the advanced schedule and the rate.
+    fn prepare<S, const N: usize>(&self, count: u32) -> Result<(Sch, Option<f64>), Error>
+    where
+        S: Scalar,
+        O: Optimizer<S, N>,
+        Sch: BatchSchedule,
+    {
         if count == 0 {
             return Err(TrainError::NothingAccumulated.into());
         }
@@ -271,12 +347,25 @@ impl<O, Sch> Trainer<O, Sch> {
         if let Some(lr) = lr {
             self.opt.config().with_lr(lr).validate()?;
         }
-        // 2. Gradients: zero, sum, mean, clip.
-        net.zero_grad();
-        let mut loss_sum = 0.0f64;
-        for (x, t) in samples {
-            loss_sum += net.accumulate(x.as_ref(), t.borrow())?.to_f64();
-        }
+        Ok((next, lr))
+    }
+
+    /// The summed gradients of `count` samples to the step: mean, clip, the step (which checks
+    /// every gradient before writing), then the schedule.
+    fn finish<S, const N: usize, Net>(
+        &mut self,
+        net: &mut Net,
+        count: u32,
+        groups: Option<&[ParamGroup<O::Config>]>,
+        lr: Option<f64>,
+        next: Sch,
+    ) -> Result<(), Error>
+    where
+        S: Scalar,
+        O: Optimizer<S, N>,
+        Sch: BatchSchedule,
+        Net: Network<S> + ?Sized,
+    {
         let mut acc = GradAccumulator::new();
         acc.add_samples(count)?;
         acc.finish(net.grads_mut())?;
@@ -289,7 +378,6 @@ impl<O, Sch> Trainer<O, Sch> {
                 clip_grad_value(net.grads_mut(), v)?;
             }
         }
-        // 3. The step (which checks every gradient before writing), then the schedule.
         let (params, grads) = net.trainable_and_grads();
         match groups {
             None => self.opt.step_slices(params, grads)?,
@@ -302,12 +390,23 @@ impl<O, Sch> Trainer<O, Sch> {
             }
         }
         if let Some(lr) = lr {
-            // Validated above with the same configuration: cannot fail.
+            // Validated in `prepare` with the same configuration: cannot fail.
             self.opt.set_lr(lr)?;
         }
         self.schedule = next;
-        Ok(loss_sum / f64::from(count))
+        Ok(())
     }
+}
+
+/// [`Error::LengthMismatch`] unless the optimizer's size `N` is the network's trainable arena.
+fn check_trainable<S: Scalar, const N: usize, Net: Network<S> + ?Sized>() -> Result<(), Error> {
+    if N != Net::TRAINABLE {
+        return Err(Error::LengthMismatch {
+            expected: Net::TRAINABLE,
+            found: N,
+        });
+    }
+    Ok(())
 }
 
 /// The mean loss and (for a classifier) the accuracy of `net` over `samples`, through `&self`.
@@ -337,6 +436,54 @@ where
         }
     }
     let count = samples.len();
+    Ok(Evaluation {
+        mean_loss: loss_sum / count as f64,
+        accuracy: classified.then(|| hits as f64 / count as f64),
+        count,
+    })
+}
+
+/// [`evaluate`] over `count` samples that `source` writes one at a time, as
+/// [`Trainer::step_with`] takes them: for `i` in `0..count`, in order, `source(i, x)` writes
+/// sample `i`'s input into `x` (`I` = `Net::INPUTS` elements, else [`Error::LengthMismatch`])
+/// and returns its target. Same result as `evaluate` over the same samples.
+///
+/// # Errors
+/// `count` = 0 ([`TrainError::NothingAccumulated`]), the first bad sample (as [`evaluate`]) or
+/// `source`'s own error.
+pub fn evaluate_with<S, const I: usize, Net, T, F>(
+    net: &Net,
+    count: usize,
+    mut source: F,
+) -> Result<Evaluation, Error>
+where
+    S: Scalar,
+    Net: Network<S> + ?Sized,
+    T: Borrow<Net::Target>,
+    F: FnMut(usize, &mut [S; I]) -> Result<T, Error>,
+{
+    if I != Net::INPUTS {
+        return Err(Error::LengthMismatch {
+            expected: Net::INPUTS,
+            found: I,
+        });
+    }
+    if count == 0 {
+        return Err(TrainError::NothingAccumulated.into());
+    }
+    let mut x = [S::ZERO; I];
+    let mut loss_sum = 0.0f64;
+    let mut hits = 0usize;
+    let mut classified = false;
+    for i in 0..count {
+        let t = source(i, &mut x)?;
+        let (loss, hit) = net.evaluate_sample(&x, t.borrow())?;
+        loss_sum += loss.to_f64();
+        if let Some(h) = hit {
+            classified = true;
+            hits += usize::from(h);
+        }
+    }
     Ok(Evaluation {
         mean_loss: loss_sum / count as f64,
         accuracy: classified.then(|| hits as f64 / count as f64),

@@ -11,22 +11,29 @@
 //!   [`SampleBuffer`] (reservoir, capacity `CAP`); the last 300 are the held-out test set.
 //! - **Domain shift** (as `examples/adapt`): the new sensor shifts the image one pixel right,
 //!   and has gain 0.55 and offset +0.3; it delivers 8-bit levels ([`sensor`]).
-//! - **Training**: Adam (lr [`LR`]), [`EPOCHS`] epochs of [`STEPS_PER_EPOCH`] mini-batches of
-//!   [`BATCH`] drawn from the buffer, the batch gradient averaged by `GradAccumulator`.
+//! - **Training**: Adam (lr [`LR`]) in an `edgetune::train::Trainer`, [`EPOCHS`] epochs of
+//!   [`STEPS_PER_EPOCH`] mini-batches of [`BATCH`] drawn from the buffer, each one
+//!   `Trainer::step_with` call that converts one stored sample at a time (no batch of `S`
+//!   inputs in RAM). Accuracy and loss by `edgetune::train::evaluate_with` the same way.
 //! - **Verdict**: PASS only if the mean loss over the buffer fell, the held-out shifted accuracy
 //!   reached [`THRESHOLD_PCT`] and is above the pretrained network's accuracy on shifted data.
 //! - **Instruction counts** (SysTick under `-icount shift=0`): one training step on one sample
-//!   and on one mini-batch (forward + backward + Adam update), three steps each, printed as
-//!   table rows `| TrainStep1 / TrainStep16 | type | MACs | ticks | instr per MAC |` next to the
-//!   multiply-accumulate count of the step ([`MACS_SAMPLE`], [`MACS_BATCH`]).
+//!   and on one mini-batch (the input check, forward + backward, the mean gradient and the
+//!   Adam update, through `Trainer::step_with`), three steps each, printed as table rows
+//!   `| TrainStep1 / TrainStep16 | type | MACs | ticks | instr per MAC |` next to the
+//!   multiply-accumulate count of the step ([`MACS_SAMPLE`], [`MACS_BATCH`]); and the input
+//!   check alone (`Network::check_sample` on one 64-element input and its label, [`CHECK_REPS`]
+//!   calls per timed region, three regions), row `| InputCheck | type | 64 | ticks | instr per
+//!   input element |`.
 use core::hint::black_box;
 
 use edgetune_digits as digits;
 use edgetune::nn::network::FrozenParams;
-use edgetune::nn::Scalar;
+use edgetune::nn::{Network, Scalar};
 use edgetune::num::fixed::I16F16;
 use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
-use edgetune::train::{GradAccumulator, SampleBuffer};
+use edgetune::train::{evaluate_with, SampleBuffer, TrainError, Trainer};
+use edgetune::Error;
 
 use crate::{instr_x100_per_param, measure, Board};
 
@@ -67,10 +74,16 @@ pub const MACS_SAMPLE: usize = 64 * 16 + 16 * 10 + 2 * 16 * 10;
 /// Multiply-accumulates of one mini-batch step.
 pub const MACS_BATCH: usize = BATCH * MACS_SAMPLE;
 
-/// The adam configuration, usable in a `static` initialiser.
-pub const fn adam<S: AdamNum>() -> Adam<S, TRAINABLE> {
+/// Calls of the input check per timed region (64 elements each: 2 048 elements).
+pub const CHECK_REPS: usize = 32;
+
+/// The optimizer and what a mini-batch step does around it (no clipping, no schedule).
+pub type Train<S> = Trainer<Adam<S, TRAINABLE>>;
+
+/// The trainer (Adam at [`LR`]), usable in a `static` initialiser.
+pub const fn trainer<S: AdamNum>() -> Train<S> {
     match Adam::new(AdamConfig::adam(LR)) {
-        Ok(opt) => opt,
+        Ok(opt) => Trainer::new(opt),
         Err(_) => panic!("invalid Adam configuration"),
     }
 }
@@ -102,7 +115,11 @@ pub fn sensor(p: &[u8; 64]) -> [u8; 64] {
     let mut out = [0u8; 64];
     for r in 0..8 {
         for c in 0..8 {
-            let src = if c == 0 { 0 } else { u32::from(p[r * 8 + c - 1]) };
+            let src = if c == 0 {
+                0
+            } else {
+                u32::from(p[r * 8 + c - 1])
+            };
             out[r * 8 + c] = ((561 * src + 4896 + 32) / 64).min(255) as u8;
         }
     }
@@ -113,123 +130,127 @@ fn convert<S: Copy>(lut: &[S; 256], px: &[u8; 64]) -> [S; 64] {
     px.map(|b| lut[usize::from(b)])
 }
 
+/// Sample `i` of a buffer, or (cannot happen for the indices used here) an error.
+fn stored<const CAP: usize>(buf: &SampleBuffer<Rec, CAP>, i: usize) -> Result<&Rec, Error> {
+    buf.get(i).ok_or(
+        TrainError::BatchTooLarge {
+            requested: i.saturating_add(1),
+            available: buf.len(),
+        }
+        .into(),
+    )
+}
+
 /// Held-out accuracy in tenths of a percent; `shifted` selects the new sensor.
 fn accuracy<S: Scalar, F: FrozenParams<S, FROZEN>>(
-    net: &mut Net<S, F>,
+    net: &Net<S, F>,
     set: &digits::Digits<'_>,
     lut: &[S; 256],
     clean: &[S; 17],
     shifted: bool,
-) -> u32 {
-    let mut correct = 0u32;
-    let mut n = 0u32;
-    for s in set.iter().skip(data::STREAM) {
-        let x = if shifted {
+) -> Result<u32, Error> {
+    let n = set.len().saturating_sub(data::STREAM);
+    let mut held_out = set.iter().skip(data::STREAM);
+    let e = evaluate_with(net, n, |i, x: &mut [S; 64]| {
+        // Cannot fail: the set has STREAM + n samples.
+        let s = held_out.next().ok_or(Error::LengthMismatch {
+            expected: n,
+            found: i,
+        })?;
+        *x = if shifted {
             convert(lut, &sensor(s.pixels))
         } else {
             s.pixels.map(|p| clean[usize::from(p)])
         };
-        correct += u32::from(net.predict(&x) == usize::from(s.label));
-        n += 1;
-    }
-    correct * 1000 / n.max(1)
+        Ok(usize::from(s.label))
+    })?;
+    // The hit count back from the fraction (exact: hits / n · n rounds to hits).
+    let hits = (e.accuracy.unwrap_or(0.0) * n as f64 + 0.5) as u32;
+    Ok(hits * 1000 / (n as u32).max(1))
 }
 
 /// Mean loss over the buffer (evaluation only), in thousandths.
 fn buffer_loss<S: Scalar, F: FrozenParams<S, FROZEN>, const CAP: usize>(
-    net: &mut Net<S, F>,
+    net: &Net<S, F>,
     buf: &SampleBuffer<Rec, CAP>,
     lut: &[S; 256],
-) -> Result<u32, edgetune::nn::NnError> {
-    let mut sum = 0.0f64;
-    for s in buf.iter() {
-        sum += net.loss(&convert(lut, &s.px), usize::from(s.label))?.to_f64();
-    }
-    Ok((sum * 1000.0 / buf.len().max(1) as f64) as u32)
+) -> Result<u32, Error> {
+    let e = evaluate_with(net, buf.len(), |i, x: &mut [S; 64]| {
+        let s = stored(buf, i)?;
+        *x = convert(lut, &s.px);
+        Ok(usize::from(s.label))
+    })?;
+    Ok((e.mean_loss * 1000.0) as u32)
 }
 
-/// One training step on one sample: forward, backward, Adam update.
+/// One training step on one sample (already converted): the input check, forward, backward,
+/// Adam update.
 #[inline(never)]
 fn step_sample<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
     net: &mut Net<S, F>,
-    opt: &mut Adam<S, TRAINABLE>,
+    trainer: &mut Train<S>,
     x: &[S; 64],
     label: usize,
-) -> Result<S, StepError> {
-    net.zero_grad();
-    let loss = net.accumulate(x, label)?;
-    let (p, g) = net.trainable_and_grads();
-    opt.step(p, g)?;
-    Ok(loss)
+) -> Result<f64, Error> {
+    trainer.step_with(net, 1, |_, buf: &mut [S; 64]| {
+        *buf = *x;
+        Ok(label)
+    })
 }
 
 /// One training step on a mini-batch drawn from the buffer: per sample the 8-bit levels are
-/// looked up (64 table loads) and accumulated (forward + backward); then the mean gradient and
-/// one Adam update. Returns the summed loss.
+/// looked up (64 table loads), checked and accumulated (forward + backward); then the mean
+/// gradient and one Adam update. Returns the mean loss.
 #[inline(never)]
 fn step_batch<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
     net: &mut Net<S, F>,
-    opt: &mut Adam<S, TRAINABLE>,
+    trainer: &mut Train<S>,
     buf: &SampleBuffer<Rec, CAP>,
     idx: &[usize; BATCH],
     lut: &[S; 256],
-) -> Result<f64, StepError> {
-    let mut acc = GradAccumulator::new();
-    let mut loss = 0.0;
-    net.zero_grad();
-    for &i in idx {
-        let Some(s) = buf.get(i) else {
-            return Err(StepError::Index(i));
-        };
-        loss += net.accumulate(&convert(lut, &s.px), usize::from(s.label))?.to_f64();
-        acc.add_sample()?;
-    }
-    acc.finish(net.grads_mut())?;
-    let (p, g) = net.trainable_and_grads();
-    opt.step(p, g)?;
-    Ok(loss)
+) -> Result<f64, Error> {
+    trainer.step_with(net, BATCH, |k, x: &mut [S; 64]| {
+        let i = idx.get(k).copied().unwrap_or(usize::MAX);
+        let s = stored(buf, i)?;
+        *x = convert(lut, &s.px);
+        Ok(usize::from(s.label))
+    })
 }
 
-/// Why a training step failed.
-#[derive(Debug)]
-pub enum StepError {
-    /// The network (an invalid label).
-    Nn(edgetune::nn::NnError),
-    /// The optimizer (for example a non-finite or out-of-range gradient).
-    Optim(edgetune::Error),
-    /// Batch bookkeeping.
-    Train(edgetune::train::TrainError),
-    /// A batch index outside the buffer.
-    Index(usize),
-}
-impl From<edgetune::nn::NnError> for StepError {
-    fn from(e: edgetune::nn::NnError) -> Self {
-        StepError::Nn(e)
+/// [`CHECK_REPS`] input checks of one sample (`Network::check_sample`: the input's length and
+/// every value, and the label's range).
+#[inline(never)]
+fn check_samples<S: Scalar, F: FrozenParams<S, FROZEN>>(
+    x: &[S; 64],
+    label: usize,
+) -> Result<(), Error> {
+    for _ in 0..CHECK_REPS {
+        <Net<S, F> as Network<S>>::check_sample(black_box(&x[..]), black_box(&label))?;
     }
-}
-impl From<edgetune::Error> for StepError {
-    fn from(e: edgetune::Error) -> Self {
-        StepError::Optim(e)
-    }
-}
-impl From<edgetune::train::TrainError> for StepError {
-    fn from(e: edgetune::train::TrainError) -> Self {
-        StepError::Train(e)
-    }
+    Ok(())
 }
 
 fn x100(v: u32) -> (u32, u32) {
     (v / 100, v % 100)
 }
 
-fn row(name: &str, ty: &str, macs: usize, ticks: &[u32; 3], cpu_hz: u32) {
-    let per = ticks.map(|t| instr_x100_per_param(t, macs));
-    let instr = ticks.map(|t| (t as u64 * 1_000_000_000 / cpu_hz as u64) as u32);
+/// A table row: `n` is the row's N, `per_n` what the ticks are divided by. Returns the
+/// instructions per unit in hundredths.
+fn row_per(name: &str, ty: &str, n: usize, per_n: usize, ticks: &[u32; 3]) -> [u32; 3] {
+    let per = ticks.map(|t| instr_x100_per_param(t, per_n));
     let (a, b, c) = (x100(per[0]), x100(per[1]), x100(per[2]));
     defmt::info!(
         "| {=str} | {=str} | {=usize} | {=u32} / {=u32} / {=u32} | {=u32}.{=u32:02} / {=u32}.{=u32:02} / {=u32}.{=u32:02} | ok |",
-        name, ty, macs, ticks[0], ticks[1], ticks[2], a.0, a.1, b.0, b.1, c.0, c.1
+        name, ty, n, ticks[0], ticks[1], ticks[2], a.0, a.1, b.0, b.1, c.0, c.1
     );
+    per
+}
+
+/// A training-step row (N = the step's MACs) and its whole-step instruction counts.
+fn row(name: &str, ty: &str, macs: usize, ticks: &[u32; 3], cpu_hz: u32) {
+    let per = row_per(name, ty, macs, macs, ticks);
+    let b = x100(per[1]);
+    let instr = ticks.map(|t| (t as u64 * 1_000_000_000 / cpu_hz as u64) as u32);
     defmt::info!(
         "step instructions: {=str}<{=str}>: {=u32} / {=u32} / {=u32} for {=usize} MACs ({=u32}.{=u32:02} instructions per MAC at step 2)",
         name, ty, instr[0], instr[1], instr[2], macs, b.0, b.1
@@ -248,14 +269,14 @@ macro_rules! tryf {
     };
 }
 
-/// The whole fine-tuning run on `net` (frozen part already in place), `opt` and `buf` (statics
-/// of the board). `init` are the pretrained trainable parameters. Returns the verdict.
+/// The whole fine-tuning run on `net` (frozen part already in place), `trainer` and `buf`
+/// (statics of the board). `init` are the pretrained trainable parameters. Returns the verdict.
 pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
     board: &Board,
     ty: &'static str,
     net: &mut Net<S, F>,
     init: &[S; TRAINABLE],
-    opt: &mut Adam<S, TRAINABLE>,
+    trainer: &mut Train<S>,
     buf: &mut SampleBuffer<Rec, CAP>,
 ) -> bool {
     let set = tryf!(digits::parse(&data::DIGITS), "parsing the digits");
@@ -274,18 +295,21 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
         ty, PARAMS, FROZEN, TRAINABLE, CAP, data::STREAM, BATCH, EPOCHS, STEPS_PER_EPOCH
     );
     defmt::info!(
-        "RAM of the training state: network {=usize} B (frozen weights in flash), Adam {=usize} B, sample buffer {=usize} B",
+        "RAM of the training state: network {=usize} B (frozen weights in flash), trainer (Adam) {=usize} B, sample buffer {=usize} B",
         core::mem::size_of::<Net<S, F>>(),
-        core::mem::size_of::<Adam<S, TRAINABLE>>(),
+        core::mem::size_of::<Train<S>>(),
         core::mem::size_of::<SampleBuffer<Rec, CAP>>()
     );
 
     // The device sees the stream through the new sensor and keeps a reservoir of it.
     for s in set.iter().take(data::STREAM) {
-        buf.push(Rec { px: sensor(s.pixels), label: s.label });
+        buf.push(Rec {
+            px: sensor(s.pixels),
+            label: s.label,
+        });
     }
-    let clean_acc = accuracy(net, &set, &lut, &clean, false);
-    let before = accuracy(net, &set, &lut, &clean, true);
+    let clean_acc = tryf!(accuracy(net, &set, &lut, &clean, false), "accuracy");
+    let before = tryf!(accuracy(net, &set, &lut, &clean, true), "accuracy");
     let loss_before = tryf!(buffer_loss(net, buf, &lut), "loss");
     defmt::info!(
         "pretrained: held-out accuracy {=u32}.{=u32} % through the clean sensor, {=u32}.{=u32} % through the new one; buffer loss {=u32}.{=u32:03}",
@@ -301,7 +325,13 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
             let mut idx = [0usize; BATCH];
             tryf!(buf.draw_batch(&mut idx), "drawing a batch");
             let (t, r) = measure(|| {
-                step_batch(black_box(&mut *net), black_box(&mut *opt), buf, black_box(&idx), &lut)
+                step_batch(
+                    black_box(&mut *net),
+                    black_box(&mut *trainer),
+                    buf,
+                    black_box(&idx),
+                    &lut,
+                )
             });
             loss_sum += tryf!(r, "training step");
             if step < 3 {
@@ -309,8 +339,8 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
             }
             step += 1;
         }
-        let loss = (loss_sum * 1000.0 / (STEPS_PER_EPOCH * BATCH) as f64) as u32;
-        after = accuracy(net, &set, &lut, &clean, true);
+        let loss = (loss_sum * 1000.0 / STEPS_PER_EPOCH as f64) as u32;
+        after = tryf!(accuracy(net, &set, &lut, &clean, true), "accuracy");
         defmt::info!(
             "epoch {=usize}/{=usize}: training loss {=u32}.{=u32:03}, held-out shifted accuracy {=u32}.{=u32} %",
             epoch + 1, EPOCHS, loss / 1000, loss % 1000, after / 10, after % 10
@@ -323,7 +353,7 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
     defmt::info!(
         "result: held-out shifted accuracy {=u32}.{=u32} % -> {=u32}.{=u32} % (threshold {=u32} %), buffer loss {=u32}.{=u32:03} -> {=u32}.{=u32:03}, {=u32} Adam steps",
         before / 10, before % 10, after / 10, after % 10, THRESHOLD_PCT,
-        loss_before / 1000, loss_before % 1000, loss_after / 1000, loss_after % 1000, opt.step_count()
+        loss_before / 1000, loss_before % 1000, loss_after / 1000, loss_after % 1000, trainer.optimizer().step_count()
     );
     defmt::info!(
         "checks: loss fell {=bool}, accuracy >= {=u32} % {=bool}, accuracy above pretrained {=bool}",
@@ -337,8 +367,25 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
         let Some(s) = buf.get(k) else { return false };
         let x = convert(&lut, &s.px);
         let label = usize::from(s.label);
-        let (dt, r) = measure(|| step_sample(black_box(&mut *net), black_box(&mut *opt), black_box(&x), label));
+        let (dt, r) = measure(|| {
+            step_sample(
+                black_box(&mut *net),
+                black_box(&mut *trainer),
+                black_box(&x),
+                label,
+            )
+        });
         tryf!(r, "one-sample step");
+        *t = dt;
+    }
+    // The input check alone: CHECK_REPS checks of one converted buffer sample per region.
+    let mut check_ticks = [0u32; 3];
+    for (k, t) in check_ticks.iter_mut().enumerate() {
+        let Some(s) = buf.get(k) else { return false };
+        let x = convert(&lut, &s.px);
+        let label = usize::from(s.label);
+        let (dt, r) = measure(|| check_samples::<S, F>(black_box(&x), label));
+        tryf!(r, "input check");
         *t = dt;
     }
     defmt::info!(
@@ -349,6 +396,18 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
     defmt::info!("|---|---|---|---|---|---|");
     row("TrainStep1", ty, MACS_SAMPLE, &sample_ticks, board.cpu_hz);
     row("TrainStep16", ty, MACS_BATCH, &batch_ticks, board.cpu_hz);
+    defmt::info!(
+        "input check (Network::check_sample: length, 64 values, label) = ticks * 1e9 / {=u32} / ({=usize} calls x 64 elements); regions 1 / 2 / 3",
+        board.cpu_hz, CHECK_REPS
+    );
+    defmt::info!("| check | type | elements | ticks | instr/element | check |");
+    defmt::info!("|---|---|---|---|---|---|");
+    row_per("InputCheck", ty, 64, 64 * CHECK_REPS, &check_ticks);
+    let sample = x100(instr_x100_per_param(check_ticks[1], CHECK_REPS));
+    defmt::info!(
+        "input check instructions: InputCheck<{=str}>: {=u32}.{=u32:02} per 64-element sample (region 2)",
+        ty, sample.0, sample.1
+    );
     loss_fell && reached && improved
 }
 
@@ -358,11 +417,11 @@ pub fn main<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
     ty: &'static str,
     net: &mut Net<S, F>,
     init: &[S; TRAINABLE],
-    opt: &mut Adam<S, TRAINABLE>,
+    trainer: &mut Train<S>,
     buf: &mut SampleBuffer<Rec, CAP>,
 ) -> ! {
     let mut ok = crate::start(board, "edgetune on-device fine-tuning");
-    ok &= run(board, ty, net, init, opt, buf);
+    ok &= run(board, ty, net, init, trainer, buf);
     ok &= crate::memory_report(board);
     crate::exit("finetune", ok)
 }

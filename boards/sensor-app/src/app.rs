@@ -16,9 +16,10 @@
 //! Balanced batches matter here: a user holds the button for a small part of the time, and a
 //! network trained on the raw stream would learn to answer "released".
 
-use edgetune::nn::{NnError, Scalar};
-use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
-use edgetune::train::{GradAccumulator, Pcg32, Policy, SampleBuffer, TrainError};
+use edgetune::nn::{Init, Network, NnError, Scalar};
+use edgetune::optim::{Adam, AdamConfig, AdamNum};
+use edgetune::train::{Policy, SampleBuffer, TrainError, Trainer};
+use edgetune::Error;
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::InputPin;
 use embedded_hal::i2c::I2c;
@@ -107,38 +108,6 @@ impl<P: InputPin> Button<P> {
     }
 }
 
-/// A failure of the learning itself (the network, the optimizer or the batch bookkeeping).
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum TrainFailure {
-    /// The network (an invalid label).
-    Nn(NnError),
-    /// The optimizer or parameter import (for example a non-finite gradient).
-    Optim(edgetune::Error),
-    /// Batch drawing or averaging.
-    Batch(TrainError),
-    /// A label outside `0..CLASSES`.
-    Label(usize),
-    /// A drawn index outside a replay buffer.
-    Index(usize),
-}
-
-impl From<NnError> for TrainFailure {
-    fn from(e: NnError) -> Self {
-        TrainFailure::Nn(e)
-    }
-}
-impl From<edgetune::Error> for TrainFailure {
-    fn from(e: edgetune::Error) -> Self {
-        TrainFailure::Optim(e)
-    }
-}
-impl From<TrainError> for TrainFailure {
-    fn from(e: TrainError) -> Self {
-        TrainFailure::Batch(e)
-    }
-}
-
 /// Why a [`App::cycle`] failed. The training state is unchanged by a sensor or button failure
 /// (the window is dropped), so the firmware can log it and call `cycle` again.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -148,8 +117,9 @@ pub enum AppError<EI, EP> {
     Sensor(lis3dh::Error<EI>),
     /// The button's pin.
     Button(EP),
-    /// The learning step.
-    Train(TrainFailure),
+    /// The learning step (the network, the optimizer or the batch bookkeeping; see
+    /// [`App::learn`]).
+    Train(Error),
 }
 
 /// What one window did.
@@ -178,12 +148,13 @@ pub struct Report {
 /// The whole training state. `S` is the number type: `f32` on an FPU, `I16F16` without.
 ///
 /// RAM: the network (`size_of::<Net<S>>()`: 74 parameters, 18 gradients, kept activations,
-/// scratch), Adam's two moments (2 × 18 values), two replay buffers of 32 windows × 6 values,
-/// and a few counters: 2 296 bytes for `App<f32>` on a 64-bit host (printed, and checked to be
+/// scratch), the trainer (Adam's two moments, 2 × 18 values, and its clipping setting), two
+/// replay buffers of 32 windows × 6 values,
+/// and a few counters: 2 312 bytes for `App<f32>` on a 64-bit host (printed, and checked to be
 /// at most 4 KiB, by the host tests); the firmware's `.bss` figures are in each board's README.
 pub struct App<S: Scalar + AdamNum> {
     net: Net<S>,
-    opt: Adam<S, TRAINABLE>,
+    trainer: Trainer<Adam<S, TRAINABLE>>,
     replay: [SampleBuffer<[S; FEATURES], PER_CLASS>; CLASSES],
     history: u32,
     scored: u32,
@@ -195,30 +166,33 @@ impl<S: Scalar + AdamNum> App<S> {
     /// the head, empty buffers. What the firmware starts from.
     ///
     /// # Errors
-    /// Only if the constants above were inconsistent ([`TrainFailure::Optim`]).
-    pub fn pretrained() -> Result<Self, TrainFailure> {
+    /// Only if the constants above were inconsistent.
+    pub fn pretrained() -> Result<Self, Error> {
         Self::with_params(&crate::pretrained::PARAMS.map(f64::from))
     }
 
-    /// A network whose feature layer is random ([`glorot`] with `seed`): what the device could
-    /// do without pretraining. For comparison in the tests.
+    /// A network whose feature layer is random (Glorot uniform, [`GLOROT`], from `seed`; the
+    /// values of [`glorot`]): what the device could do without pretraining. For comparison in
+    /// the tests.
     ///
     /// # Errors
     /// As [`pretrained`](App::pretrained).
-    pub fn seeded(seed: u64) -> Result<Self, TrainFailure> {
-        Self::with_params(&glorot(seed))
+    pub fn seeded(seed: u64) -> Result<Self, Error> {
+        let mut app = Self::with_params(&[0.0; PARAMS])?;
+        app.net.init(GLOROT, seed)?;
+        Ok(app)
     }
 
     /// A network with the given parameters (torch order: W0 row by row, b0, W1, b1).
     ///
     /// # Errors
     /// As [`pretrained`](App::pretrained).
-    pub fn with_params(params: &[f64; PARAMS]) -> Result<Self, TrainFailure> {
+    pub fn with_params(params: &[f64; PARAMS]) -> Result<Self, Error> {
         let mut net = Net::<S>::zeroed();
         net.import(&params.map(S::from_f64))?;
         Ok(App {
             net,
-            opt: Adam::new(AdamConfig::adam(LR))?,
+            trainer: Trainer::new(Adam::new(AdamConfig::adam(LR))?),
             replay: [
                 SampleBuffer::new(Policy::Reservoir, 0x5eed_0001),
                 SampleBuffer::new(Policy::Reservoir, 0x5eed_0002),
@@ -249,13 +223,14 @@ impl<S: Scalar + AdamNum> App<S> {
         let after = button.pressed().map_err(AppError::Button)?;
         let features = Features::of(&window);
         if before != after {
+            let predicted = self.net.predict(&features.input::<S>());
+            let predicted = predicted.map_err(AppError::Train)? as u8;
             self.windows += 1;
-            let x = features.input::<S>();
             return Ok(Report {
                 window: self.windows,
                 features,
                 label: None,
-                predicted: self.net.predict(&x) as u8,
+                predicted,
                 recent_right: self.recent_right(),
                 recent_scored: self.scored as u8,
                 stored: self.stored(),
@@ -269,16 +244,22 @@ impl<S: Scalar + AdamNum> App<S> {
     /// Scores the network on one labelled window, stores it, and trains (protocol steps 2-4).
     ///
     /// # Errors
-    /// [`TrainFailure::Label`] for a label outside `0..CLASSES` (nothing changes); the
-    /// optimizer's or the network's error otherwise.
-    pub fn learn(&mut self, features: &Features, label: usize) -> Result<Report, TrainFailure> {
+    /// [`NnError::LabelOutOfRange`] for a label outside `0..CLASSES`, the network's
+    /// [`Error::InvalidInput`] for features it cannot take (fixed point: a value at the type's
+    /// end): nothing changes then. The trainer's error otherwise (the parameters and Adam's
+    /// state are unchanged, the window is stored and counted).
+    pub fn learn(&mut self, features: &Features, label: usize) -> Result<Report, Error> {
         let Some(buffer) = self.replay.get_mut(label) else {
-            return Err(TrainFailure::Label(label));
+            return Err(NnError::LabelOutOfRange {
+                label,
+                classes: CLASSES,
+            }
+            .into());
         };
         let x = features.input::<S>();
+        let predicted = self.net.predict(&x)?;
         buffer.push(x);
         self.windows += 1;
-        let predicted = self.net.predict(&x);
         self.history = self.history << 1 | u32::from(predicted == label);
         self.scored = (self.scored + 1).min(RECENT);
 
@@ -302,48 +283,66 @@ impl<S: Scalar + AdamNum> App<S> {
         })
     }
 
-    /// One Adam step on a balanced mini-batch; returns its mean loss before the update.
-    fn step(&mut self) -> Result<f64, TrainFailure> {
-        let mut acc = GradAccumulator::new();
-        let mut loss = 0.0;
-        self.net.zero_grad();
-        for (class, buffer) in self.replay.iter_mut().enumerate() {
-            let mut idx = [0usize; HALF_BATCH];
-            let k = HALF_BATCH.min(buffer.len());
-            let idx = &mut idx[..k];
-            buffer.draw_batch(idx)?;
-            for &i in idx.iter() {
-                let Some(x) = buffer.get(i) else {
-                    return Err(TrainFailure::Index(i));
-                };
-                loss += self.net.accumulate(x, class)?.to_f64();
-                acc.add_sample()?;
-            }
+    /// One Adam step on a balanced mini-batch (up to [`HALF_BATCH`] windows of class 0, then of
+    /// class 1); returns its mean loss before the update.
+    fn step(&mut self) -> Result<f64, Error> {
+        let mut idx = [[0usize; HALF_BATCH]; CLASSES];
+        let mut len = [0usize; CLASSES];
+        for ((buffer, idx), len) in self.replay.iter_mut().zip(&mut idx).zip(&mut len) {
+            *len = HALF_BATCH.min(buffer.len());
+            buffer.draw_batch(&mut idx[..*len])?;
         }
-        let n = acc.finish(self.net.grads_mut())?;
-        let (p, g) = self.net.trainable_and_grads();
-        self.opt.step(p, g)?;
-        Ok(loss / f64::from(n.max(1)))
+        let replay = &self.replay;
+        let split = len[0];
+        self.trainer.step_with(
+            &mut self.net,
+            len[0] + len[1],
+            |i, x: &mut [S; FEATURES]| {
+                let (class, k) = if i < split { (0, i) } else { (1, i - split) };
+                let sample = idx
+                    .get(class)
+                    .and_then(|idx| idx.get(k))
+                    .and_then(|&j| replay.get(class)?.get(j));
+                // Cannot fail: draw_batch's indices are below each buffer's length.
+                let Some(sample) = sample else {
+                    return Err(TrainError::BatchTooLarge {
+                        requested: k.saturating_add(1),
+                        available: replay.get(class).map_or(0, |b| b.len()),
+                    }
+                    .into());
+                };
+                *x = *sample;
+                Ok(class)
+            },
+        )
+    }
+
+    /// The network (to evaluate it with `edgetune::train::evaluate_with`, for example).
+    pub fn net(&self) -> &Net<S> {
+        &self.net
     }
 
     /// The network's class for a feature vector (no learning).
-    pub fn predict(&mut self, x: &[S; FEATURES]) -> usize {
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for features the network cannot take.
+    pub fn predict(&self, x: &[S; FEATURES]) -> Result<usize, Error> {
         self.net.predict(x)
     }
 
     /// The network's cross-entropy on a labelled feature vector (no learning).
     ///
     /// # Errors
-    /// [`TrainFailure::Nn`] for a label outside `0..CLASSES`.
-    pub fn loss(&mut self, x: &[S; FEATURES], label: usize) -> Result<f64, TrainFailure> {
+    /// [`NnError::LabelOutOfRange`] for a label outside `0..CLASSES`, [`Error::InvalidInput`].
+    pub fn loss(&self, x: &[S; FEATURES], label: usize) -> Result<f64, Error> {
         Ok(self.net.loss(x, label)?.to_f64())
     }
 
     /// The network's parameters, torch order.
     ///
     /// # Errors
-    /// Only if the constants above were inconsistent ([`TrainFailure::Optim`]).
-    pub fn params(&self) -> Result<[S; PARAMS], TrainFailure> {
+    /// Only if the constants above were inconsistent.
+    pub fn params(&self) -> Result<[S; PARAMS], Error> {
         let mut out = [S::from_f64(0.0); PARAMS];
         self.net.export(&mut out)?;
         Ok(out)
@@ -359,21 +358,18 @@ impl<S: Scalar + AdamNum> App<S> {
     }
 }
 
-/// Glorot-uniform initial parameters of [`Net`] / [`FullNet`] from a PCG32 seeded with `seed`:
-/// weights uniform in `±sqrt(6 / (fan_in + fan_out))`, biases zero, torch order.
+/// The random initialisation of [`App::seeded`] and of `boards/tools/accel-pretrain`: Glorot
+/// (Xavier) uniform, weights `U(−a, a)` with `a = √(6/(fan_in + fan_out))`, biases zero.
+pub const GLOROT: Init = Init::XavierUniform { gain: 1.0 };
+
+/// The parameters [`GLOROT`] draws from `seed` for [`Net`] / [`FullNet`] (the same layout),
+/// torch order, in `f64`: `edgetune::nn::Network::init` on a `FullNet<f64>`.
 pub fn glorot(seed: u64) -> [f64; PARAMS] {
-    let mut rng = Pcg32::seeded(seed);
-    let mut params = [0.0; PARAMS];
-    // (first element, weights, sqrt(6 / (fan_in + fan_out))).
-    let layers: [(usize, usize, f64); 2] = [
-        (0, 6 * 8, 0.654_653_670_707_977_1),         // sqrt(6 / 14)
-        (6 * 8 + 8, 8 * 2, 0.774_596_669_241_483_4), // sqrt(6 / 10)
-    ];
-    for (start, count, bound) in layers {
-        for p in params.iter_mut().skip(start).take(count) {
-            let u = f64::from(rng.next_u32()) / 4_294_967_296.0;
-            *p = (2.0 * u - 1.0) * bound;
-        }
-    }
-    params
+    let mut net = FullNet::<f64>::zeroed();
+    let mut out = [0.0; PARAMS];
+    // Neither can fail: every fan of these layers is positive, the gain is 1 and `out` has
+    // PARAMS elements (the tests check the values).
+    let _ = net.init(GLOROT, seed);
+    let _ = net.export(&mut out);
+    out
 }

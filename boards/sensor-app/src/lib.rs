@@ -12,7 +12,7 @@
 //! - `firmware` (feature `defmt`): the boards' main loop, `firmware::run`: configure the
 //!   sensor, then one [`App::cycle`] after another, each logged over defmt.
 //!
-//! Nothing is allocated: the whole training state is one [`app::App`] (2 280 bytes for
+//! Nothing is allocated: the whole training state is one [`app::App`] (2 296 bytes for
 //! `App<f32>` on a 32-bit target, asserted in the boards' `main.rs`), which the firmware keeps in a `static`. No function here panics on data
 //! from the bus, the button or the network: every failure is a typed error ([`lis3dh::Error`],
 //! [`app::AppError`]).

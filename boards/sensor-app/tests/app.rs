@@ -28,16 +28,17 @@
 mod common;
 
 use common::{window_transactions, ADDR};
-use edgetune::nn::Scalar;
+use edgetune::nn::{NnError, Scalar};
 use edgetune::num::fixed::I16F16;
 use edgetune::optim::AdamNum;
-use edgetune::train::Pcg32;
+use edgetune::train::{evaluate, Pcg32};
+use edgetune::Error;
 use embedded_hal::i2c::ErrorKind;
 use embedded_hal_mock::eh1::delay::NoopDelay;
 use embedded_hal_mock::eh1::digital::{Mock as PinMock, State, Transaction as PinTx};
 use embedded_hal_mock::eh1::i2c::{Mock as I2cMock, Transaction as I2cTx};
 use embedded_hal_mock::eh1::MockError;
-use sensor_app::app::{glorot, TrainFailure, PARAMS, TRAINABLE};
+use sensor_app::app::{glorot, CLASSES, PARAMS, TRAINABLE};
 use sensor_app::synth::{window_accel, USER_HELD, USER_WAVE};
 use sensor_app::{lis3dh, Address, App, AppError, Button, DataRate, Features, Lis3dh, Range};
 
@@ -65,18 +66,10 @@ fn held_out() -> Vec<(Features, usize)> {
 }
 
 /// (accuracy in %, mean cross-entropy) of the app's network on `set`.
-fn evaluate<S: Scalar + AdamNum>(app: &mut App<S>, set: &[(Features, usize)]) -> (f64, f64) {
-    let mut right = 0;
-    let mut loss = 0.0;
-    for (f, label) in set {
-        let x = f.input::<S>();
-        right += usize::from(app.predict(&x) == *label);
-        loss += app.loss(&x, *label).unwrap();
-    }
-    (
-        100.0 * right as f64 / set.len() as f64,
-        loss / set.len() as f64,
-    )
+fn evaluate_app<S: Scalar + AdamNum>(app: &App<S>, set: &[(Features, usize)]) -> (f64, f64) {
+    let set: Vec<([S; 6], usize)> = set.iter().map(|(f, l)| (f.input::<S>(), *l)).collect();
+    let e = evaluate(app.net(), &set).unwrap();
+    (100.0 * e.accuracy.unwrap(), e.mean_loss)
 }
 
 fn run<S: Scalar + AdamNum>(name: &str, mut app: App<S>) {
@@ -108,7 +101,7 @@ fn run<S: Scalar + AdamNum>(name: &str, mut app: App<S>) {
     let mut button = Button::active_low(pin.clone());
 
     let test = held_out();
-    let (acc0, loss0) = evaluate(&mut app, &test);
+    let (acc0, loss0) = evaluate_app(&app, &test);
 
     let mut last = None;
     for (k, &class) in labels.iter().enumerate() {
@@ -123,7 +116,7 @@ fn run<S: Scalar + AdamNum>(name: &str, mut app: App<S>) {
     pin.done();
 
     let last = last.unwrap();
-    let (acc1, loss1) = evaluate(&mut app, &test);
+    let (acc1, loss1) = evaluate_app(&app, &test);
     println!(
         "{name}: held-out accuracy {acc0:.1} % -> {acc1:.1} %, mean loss {loss0:.6} -> {loss1:.6}; \
          last {}/{} stream windows right before training on them; stored {:?}; last batch loss {:?} milli",
@@ -228,7 +221,10 @@ fn a_label_outside_the_classes_is_an_error_and_changes_nothing() {
     let before = app.params().unwrap();
     assert_eq!(
         app.learn(&Features::default(), 2),
-        Err(TrainFailure::Label(2))
+        Err(Error::Nn(NnError::LabelOutOfRange {
+            label: 2,
+            classes: CLASSES
+        }))
     );
     assert_eq!(app.params().unwrap(), before);
 }

@@ -7,8 +7,8 @@
 //! `Mutex<RefCell<_>>` (never built on the stack). They land in `.data`, not `.bss` (Adam's
 //! configuration, the buffer's generator seed and the pointer to the flash weights are not zero),
 //! so their image also costs flash. The frozen weights and the pretrained trainable values are
-//! `static`s in flash. RAM: network 1 700 B + Adam 1 552 B + buffer 8 360 B (11 632 B of `.data`)
-//! plus a 3.5 KiB stack peak, of the 16 KiB.
+//! `static`s in flash. RAM: network 1 700 B + trainer (Adam) 1 568 B + buffer 8 360 B (11 648 B of
+//! `.data`) plus a 3.6 KiB stack peak, of the 16 KiB.
 #![no_std]
 #![no_main]
 
@@ -19,7 +19,6 @@ use cortex_m::interrupt::{self, Mutex};
 use cortex_m_rt::entry;
 use defmt_semihosting as _; // the defmt global logger
 use edgetune::num::fixed::I16F16;
-use edgetune::optim::Adam;
 use edgetune::train::{Policy, SampleBuffer};
 
 const BOARD: Board = Board {
@@ -40,7 +39,7 @@ static INIT: [S; TRAINABLE] = Net::<S>::split_trainable(&PRETRAINED);
 
 static NET: Mutex<RefCell<Net<S, &'static [S; FROZEN]>>> =
     Mutex::new(RefCell::new(Net::with_frozen(&FROZEN_W)));
-static OPT: Mutex<RefCell<Adam<S, TRAINABLE>>> = Mutex::new(RefCell::new(finetune::adam()));
+static TRAINER: Mutex<RefCell<finetune::Train<S>>> = Mutex::new(RefCell::new(finetune::trainer()));
 static BUF: Mutex<RefCell<SampleBuffer<Rec, CAP>>> =
     Mutex::new(RefCell::new(SampleBuffer::new(Policy::Reservoir, 7)));
 
@@ -49,8 +48,8 @@ fn main() -> ! {
     // The whole run is one critical section (no interrupt handler uses the state here).
     interrupt::free(|cs| {
         let mut net = NET.borrow(cs).borrow_mut();
-        let mut opt = OPT.borrow(cs).borrow_mut();
+        let mut trainer = TRAINER.borrow(cs).borrow_mut();
         let mut buf = BUF.borrow(cs).borrow_mut();
-        finetune::main(&BOARD, "I16F16", &mut net, &INIT, &mut opt, &mut buf)
+        finetune::main(&BOARD, "I16F16", &mut net, &INIT, &mut trainer, &mut buf)
     })
 }

@@ -16,7 +16,6 @@ use core::cell::RefCell;
 use cortex_m::interrupt::{self, Mutex};
 use cortex_m_rt::entry;
 use defmt_semihosting as _; // the defmt global logger
-use edgetune::optim::Adam;
 use edgetune::train::{Policy, SampleBuffer};
 
 const BOARD: Board = Board {
@@ -36,7 +35,7 @@ static INIT: [S; TRAINABLE] = Net::<S>::split_trainable(&data::PRETRAINED_F32);
 
 static NET: Mutex<RefCell<Net<S, &'static [S; FROZEN]>>> =
     Mutex::new(RefCell::new(Net::with_frozen(&FROZEN_W)));
-static OPT: Mutex<RefCell<Adam<S, TRAINABLE>>> = Mutex::new(RefCell::new(finetune::adam()));
+static TRAINER: Mutex<RefCell<finetune::Train<S>>> = Mutex::new(RefCell::new(finetune::trainer()));
 static BUF: Mutex<RefCell<SampleBuffer<Rec, CAP>>> =
     Mutex::new(RefCell::new(SampleBuffer::new(Policy::Reservoir, 7)));
 
@@ -45,8 +44,8 @@ fn main() -> ! {
     // The whole run is one critical section (no interrupt handler uses the state here).
     interrupt::free(|cs| {
         let mut net = NET.borrow(cs).borrow_mut();
-        let mut opt = OPT.borrow(cs).borrow_mut();
+        let mut trainer = TRAINER.borrow(cs).borrow_mut();
         let mut buf = BUF.borrow(cs).borrow_mut();
-        finetune::main(&BOARD, "f32", &mut net, &INIT, &mut opt, &mut buf)
+        finetune::main(&BOARD, "f32", &mut net, &INIT, &mut trainer, &mut buf)
     })
 }

@@ -68,14 +68,14 @@ use core::hint::black_box;
 use bench_common::{measure, Board};
 use edgetune::nn::Scalar;
 use edgetune::optim::AdamNum;
-use edgetune::train::Pcg32;
+use edgetune::train::{evaluate_with, Pcg32};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{self, InputPin};
 use embedded_hal::i2c::{self, ErrorKind, I2c, NoAcknowledgeSource, Operation};
 use sensor_app::app::{RECENT, STEPS_PER_WINDOW};
 use sensor_app::lis3dh::{self, ZYXDA};
 use sensor_app::synth::{encode_4g, window_accel, window_mg, Scene, USER_HELD, USER_WAVE};
-use sensor_app::{firmware, Address, App, Button, Features, Lis3dh, WINDOW};
+use sensor_app::{firmware, Address, App, Button, Features, Lis3dh, FEATURES, WINDOW};
 
 /// Windows the user makes (as the host test).
 pub const WINDOWS: usize = 60;
@@ -336,22 +336,19 @@ fn scene(class: u8) -> &'static Scene {
 }
 
 /// (accuracy in tenths of %, mean loss in millionths) on the held-out windows, regenerated
-/// from their seed each time (no RAM for them).
-fn evaluate<S: Scalar + AdamNum>(app: &mut App<S>) -> Option<(u32, u32)> {
+/// from their seed each time (no RAM for them), through `edgetune::train::evaluate_with`.
+fn evaluate<S: Scalar + AdamNum>(app: &App<S>) -> Option<(u32, u32)> {
     let mut rng = Pcg32::seeded(HELD_OUT_SEED);
     let n = 2 * HELD_OUT_PER_CLASS;
-    let mut right = 0u32;
-    let mut loss = 0.0f64;
-    for i in 0..n {
+    let e = evaluate_with(app.net(), n, |i, x: &mut [S; FEATURES]| {
         let class = i % 2;
-        let x = Features::of(&window_accel(&mut rng, scene(class as u8))).input::<S>();
-        right += u32::from(app.predict(&x) == class);
-        loss += app.loss(&x, class).ok()?;
-    }
-    Some((
-        right * 1000 / n as u32,
-        (loss / n as f64 * 1e6 + 0.5) as u32,
-    ))
+        *x = Features::of(&window_accel(&mut rng, scene(class as u8))).input::<S>();
+        Ok(class)
+    })
+    .ok()?;
+    // The hit count back from the fraction (exact: hits / n · n rounds to hits).
+    let right = (e.accuracy? * n as f64 + 0.5) as u32;
+    Some((right * 1000 / n as u32, (e.mean_loss * 1e6 + 0.5) as u32))
 }
 
 /// Instructions in hundredths from SysTick ticks (u64: a window is millions of instructions).
