@@ -154,10 +154,58 @@ impl fmt::Display for CheckpointError {
 
 impl core::error::Error for CheckpointError {}
 
-/// Through `Display`: the flash driver's `NorFlashErrorKind` has no `defmt::Format` of its own.
+/// Written out by variant: the flash driver's `NorFlashErrorKind` has no `defmt::Format`, and
+/// going through `Display` would link `core::fmt` into every firmware that logs an error.
 #[cfg(feature = "defmt")]
 impl defmt::Format for CheckpointError {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "{}", defmt::Display2Format(self));
+        use defmt::write;
+        match *self {
+            CheckpointError::Flash(kind) => {
+                let kind = match kind {
+                    NorFlashErrorKind::NotAligned => "not aligned",
+                    NorFlashErrorKind::OutOfBounds => "out of bounds",
+                    _ => "other",
+                };
+                write!(f, "flash error: {=str}", kind)
+            }
+            CheckpointError::Geometry { reason } => write!(f, "geometry: {=str}", reason),
+            CheckpointError::TooLarge { needed, slot } => {
+                write!(f, "checkpoint needs {} bytes, slot has {}", needed, slot)
+            }
+            CheckpointError::NoCheckpoint => write!(f, "no checkpoint"),
+            CheckpointError::BadHeader => write!(f, "bad header"),
+            CheckpointError::BadCrc { stored, computed } => {
+                write!(
+                    f,
+                    "bad CRC: stored {=u32:#x}, computed {=u32:#x}",
+                    stored, computed
+                )
+            }
+            CheckpointError::UnsupportedVersion { found } => {
+                write!(f, "unsupported version {}", found)
+            }
+            CheckpointError::WrongNumberType {
+                part,
+                expected,
+                found,
+            } => write!(f, "{}: number type {}, expected {}", part, found, expected),
+            CheckpointError::WrongKind {
+                part,
+                expected,
+                found,
+            } => write!(f, "{}: kind {:#x}, expected {:#x}", part, found, expected),
+            CheckpointError::WrongShape {
+                part,
+                expected,
+                found,
+            } => write!(f, "{}: {} elements, expected {}", part, found, expected),
+            CheckpointError::InvalidConfig { name, requirement } => write!(
+                f,
+                "stored configuration: `{=str}` must be {=str}",
+                name, requirement
+            ),
+            CheckpointError::InvalidValue { what } => write!(f, "invalid value: {=str}", what),
+        }
     }
 }
