@@ -4,8 +4,8 @@
 //! path; Lion from the authors' `lion_pytorch.py`). Section names in the comments below refer to that file.
 //!
 //! This module deliberately shares no code with the generic optimizers (the only items it uses from `crate::`
-//! are the error types [`crate::Error`] and [`crate::ValueFault`], so that its errors convert into the crate's),
-//! so that a bug in the generic optimizer code cannot hide in it as well. Its hyperparameter checks are
+//! are error types, so that its errors convert into [`crate::Error`]; `tests/reference_independence.rs`
+//! checks that), so that a bug in the generic optimizer code cannot hide in it as well. Its hyperparameter checks are
 //! written out again here, and `tests/reference_validation.rs` sweeps edge values through both to show that
 //! they accept and reject the same sets. It favours plainness over speed: one loop
 //! per optimizer, each line one formula of the spec.
