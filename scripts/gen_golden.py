@@ -322,6 +322,10 @@ def generate(seed, cases_per_opt):
                 if all_finite(traj, state):
                     break
                 retries += 1
+            # torch's own float32 run on the same (float32-exact) inputs: the harness derives
+            # each case's f32 bar from its drift. Omitted if float32 overflows.
+            traj32, _ = run_torch(torch, opt, h, p0.tolist(), grads.tolist(), torch.float32)
+            extra = {"params_f32": traj32} if all_finite(traj32, {}) else {}
             cases.append({
                 "id": len(cases),
                 "optimizer": opt,
@@ -333,6 +337,7 @@ def generate(seed, cases_per_opt):
                 "grads": grads.tolist(),
                 "params": traj,
                 "final_state": state,
+                **extra,
             })
     return cases, retries, torch.__version__
 
@@ -616,6 +621,8 @@ def main(argv=None):
         "absent_hyperparams": "an absent hyperparameter means torch's default (adamw weight_decay=1e-2; "
                               "lion lr=1e-4, betas=[0.9,0.99], weight_decay=0)",
         "params": "params[t] = parameters after step t+1",
+        "params_f32": "torch's own float32 run on the same inputs (foreach=False), same layout as params; "
+                      "absent if float32 overflowed",
         "rejected_nonfinite_draws": retries,
     }
     write_golden(args.out, generator, cases)

@@ -158,6 +158,7 @@ fn case(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> harness::C
         params,
         final_state,
         final_step: Some(steps as f64),
+        params_f32: None,
     }
 }
 
