@@ -4,7 +4,7 @@
 //! # What is drawn
 //! Values are drawn in `f64` from a [`Pcg32`] seeded with the caller's `u64`, in torch order
 //! (layer 0's weights row by row, its bias, layer 1's weights, ...), and only then converted to
-//! the number type with [`Num::from_f64`](crate::num::Num::from_f64) (round to nearest; fixed
+//! the number type with [`Scalar::from_f64`] (round to nearest; fixed
 //! point saturates). So the same seed gives the same network in `f32`, `f64`, I16F16 and I8F24,
 //! up to each type's rounding of the same `f64` draws; and a frozen run is drawn (and skipped)
 //! whether or not it can be written, so the trainable values do not depend on where the frozen
