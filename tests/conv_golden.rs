@@ -22,7 +22,7 @@
 
 mod conv_support;
 
-use conv_support::{max_terms, run, Layer, Out};
+use conv_support::{abs, check, compare, gamma, max_terms, run, Kind, Layer, Out, U64};
 use edgetune::nn::{
     bn_fold, bn_stats, conv2d, Conv1dShape, Conv2dShape, Padding, Pool1dShape, Pool2dShape, Scalar,
 };
@@ -123,61 +123,6 @@ fn layer(c: &Value) -> Option<Layer> {
     })
 }
 
-/// A number type under test: its name and how far it may be from the exact value.
-trait Kind: Scalar {
-    const NAME: &'static str;
-    /// `Some(LSB)` for fixed point, `None` for floats.
-    const LSB: Option<f64>;
-    /// Unit roundoff of a float type.
-    const U: f64;
-}
-impl Kind for f64 {
-    const NAME: &'static str = "f64";
-    const LSB: Option<f64> = None;
-    const U: f64 = f64::EPSILON / 2.0;
-}
-impl Kind for f32 {
-    const NAME: &'static str = "f32";
-    const LSB: Option<f64> = None;
-    const U: f64 = f32::EPSILON as f64 / 2.0;
-}
-impl Kind for I16F16 {
-    const NAME: &'static str = "I16F16";
-    const LSB: Option<f64> = Some(1.0 / 65536.0);
-    const U: f64 = 0.0;
-}
-impl Kind for I8F24 {
-    const NAME: &'static str = "I8F24";
-    const LSB: Option<f64> = Some(1.0 / 16_777_216.0);
-    const U: f64 = 0.0;
-}
-
-const U64: f64 = f64::EPSILON / 2.0;
-
-fn gamma(n: usize, u: f64) -> f64 {
-    n as f64 * u / (1.0 - n as f64 * u)
-}
-
-/// Asserts `|got − want| ≤ bound` elementwise; returns the worst `error / bound`.
-fn check(what: &str, got: &[f64], want: &[f64], bound: &dyn Fn(usize) -> f64) -> f64 {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let mut worst: f64 = 0.0;
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let b = bound(i) + 1e-300;
-        let err = (g - w).abs();
-        assert!(
-            err <= b,
-            "{what}[{i}]: got {g:e}, torch {w:e}, error {err:e} > bound {b:e}"
-        );
-        worst = worst.max(err / b);
-    }
-    worst
-}
-
-fn abs(v: &[f64]) -> Vec<f64> {
-    v.iter().map(|x| x.abs()).collect()
-}
-
 /// Runs a layer case in `S` and checks y, dx, dW, db against torch.
 fn layer_case<S: Kind>(name: &str, l: &Layer, c: &Value) -> f64 {
     let (w, b) = match l {
@@ -187,8 +132,6 @@ fn layer_case<S: Kind>(name: &str, l: &Layer, c: &Value) -> f64 {
             c.get("b").map(vec).unwrap_or_default(),
         ),
     };
-    let (x, dy) = (vec(&c["x"]), vec(&c["dy"]));
-    let got = run::<S>(l, &w, &b, &x, &dy);
     let want = Out {
         y: vec(&c["y"]),
         dx: vec(&c["dx"]),
@@ -201,55 +144,7 @@ fn layer_case<S: Kind>(name: &str, l: &Layer, c: &Value) -> f64 {
             _ => c.get("db").map(vec).unwrap_or_default(),
         },
     };
-    let mag = run::<f64>(l, &abs(&w), &abs(&b), &abs(&x), &abs(&dy));
-    let exact = matches!(
-        l,
-        Layer::MaxPool2d(_) | Layer::MaxPool1d(_) | Layer::Relu6 { .. }
-    );
-    // Roundings of dx per element for fixed point: one, or one per window (avg, exclude pad).
-    let dx_roundings = match l {
-        Layer::AvgPool2d(s, false) => (s.kh * s.kw) as f64,
-        Layer::AvgPool1d(s, false) => s.k as f64,
-        _ => 1.0,
-    };
-    let nt = max_terms(l);
-    let bound = |m: &[f64], roundings: f64| {
-        let m = m.to_vec();
-        move |i: usize| {
-            if exact {
-                0.0
-            } else if let Some(lsb) = S::LSB {
-                roundings * 0.5 * lsb + 2.0 * gamma(nt, U64) * m[i]
-            } else {
-                (gamma(nt, S::U) + 2.0 * gamma(nt, U64)) * m[i]
-            }
-        }
-    };
-    let mut worst = check(
-        &format!("{name} {} y", S::NAME),
-        &got.y,
-        &want.y,
-        &bound(&mag.y, 1.0),
-    );
-    worst = worst.max(check(
-        &format!("{name} {} dx", S::NAME),
-        &got.dx,
-        &want.dx,
-        &bound(&mag.dx, dx_roundings),
-    ));
-    worst = worst.max(check(
-        &format!("{name} {} dw", S::NAME),
-        &got.dw,
-        &want.dw,
-        &bound(&mag.dw, 1.0),
-    ));
-    worst = worst.max(check(
-        &format!("{name} {} db", S::NAME),
-        &got.db,
-        &want.db,
-        &bound(&mag.db, 1.0),
-    ));
-    worst
+    compare::<S>(name, l, &w, &b, &vec(&c["x"]), &vec(&c["dy"]), &want)
 }
 
 fn to<S: Scalar>(v: &[f64]) -> Vec<S> {

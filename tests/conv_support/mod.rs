@@ -6,6 +6,7 @@ use edgetune::nn::{
     avg_pool, conv1d, conv2d, global_avg_pool, max_pool, pointwise, scale_shift, Activation,
     Conv1dShape, Conv2dShape, Pool1dShape, Pool2dShape, Relu6, Scalar,
 };
+use fixed::types::{I16F16, I8F24};
 
 /// A layer and its shape. Parameters are `w` (weights, or `scale`) and `b` (bias, or `shift`).
 #[derive(Clone, Copy, Debug)]
@@ -295,4 +296,133 @@ pub fn catalogue() -> Vec<(&'static str, Layer)> {
 /// inputs must be distinct and far apart for finite differences.
 pub fn needs_distinct(l: &Layer) -> bool {
     matches!(l, Layer::MaxPool2d(_) | Layer::MaxPool1d(_))
+}
+
+/// A number type under test: its name and how far it may be from the exact value.
+pub trait Kind: Scalar {
+    const NAME: &'static str;
+    /// `Some(LSB)` for fixed point, `None` for floats.
+    const LSB: Option<f64>;
+    /// Unit roundoff of a float type.
+    const U: f64;
+}
+impl Kind for f64 {
+    const NAME: &'static str = "f64";
+    const LSB: Option<f64> = None;
+    const U: f64 = f64::EPSILON / 2.0;
+}
+impl Kind for f32 {
+    const NAME: &'static str = "f32";
+    const LSB: Option<f64> = None;
+    const U: f64 = f32::EPSILON as f64 / 2.0;
+}
+impl Kind for I16F16 {
+    const NAME: &'static str = "I16F16";
+    const LSB: Option<f64> = Some(1.0 / 65536.0);
+    const U: f64 = 0.0;
+}
+impl Kind for I8F24 {
+    const NAME: &'static str = "I8F24";
+    const LSB: Option<f64> = Some(1.0 / 16_777_216.0);
+    const U: f64 = 0.0;
+}
+
+pub const U64: f64 = f64::EPSILON / 2.0;
+
+pub fn gamma(n: usize, u: f64) -> f64 {
+    n as f64 * u / (1.0 - n as f64 * u)
+}
+
+/// Asserts `|got − want| ≤ bound` elementwise; returns the worst `error / bound`.
+pub fn check(what: &str, got: &[f64], want: &[f64], bound: &dyn Fn(usize) -> f64) -> f64 {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let mut worst: f64 = 0.0;
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let b = bound(i) + 1e-300;
+        let err = (g - w).abs();
+        assert!(
+            err <= b,
+            "{what}[{i}]: got {g:e}, torch {w:e}, error {err:e} > bound {b:e}"
+        );
+        worst = worst.max(err / b);
+    }
+    worst
+}
+
+pub fn abs(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|x| x.abs()).collect()
+}
+
+/// Runs `l` in `S` on `(w, b, x, dy)` (all exactly representable in `S`) and checks y, dx, dW,
+/// db against `want` (the exact values, up to `f64` rounding). Bounds, per element:
+/// - fixed point: `½ LSB` per rounding (one, or one per window for the `dx` of average pooling
+///   without padding counted), exact for max pooling and ReLU6;
+/// - floats: `γ_n·Σ|terms|` (`n` = [`max_terms`]; `Σ|terms|` by running the layer on absolute
+///   values; for max pooling on `x` itself and `|dy|`, so that the same maxima are selected);
+///   ReLU6 and max-pool outputs are exact;
+/// - plus `2·γ_n` in `f64` times `Σ|terms|` for the reference's own rounding.
+///
+/// Returns the worst `error / bound`.
+#[allow(clippy::too_many_arguments)]
+pub fn compare<S: Kind>(
+    name: &str,
+    l: &Layer,
+    w: &[f64],
+    b: &[f64],
+    x: &[f64],
+    dy: &[f64],
+    want: &Out,
+) -> f64 {
+    let got = run::<S>(l, w, b, x, dy);
+    let is_max = matches!(l, Layer::MaxPool2d(_) | Layer::MaxPool1d(_));
+    let is_relu6 = matches!(l, Layer::Relu6 { .. });
+    let mag_x = if is_max { x.to_vec() } else { abs(x) };
+    let mag = run::<f64>(l, &abs(w), &abs(b), &mag_x, &abs(dy));
+    // Roundings of dx per element for fixed point: one, or one per window (avg, exclude pad).
+    let dx_roundings = match l {
+        Layer::AvgPool2d(s, false) => (s.kh * s.kw) as f64,
+        Layer::AvgPool1d(s, false) => s.k as f64,
+        _ => 1.0,
+    };
+    let nt = max_terms(l);
+    let bound = |m: &[f64], roundings: f64, exact: bool| {
+        let m = abs(m); // max pooling's magnitude run selects signed maxima
+        move |i: usize| {
+            let reference = 2.0 * gamma(nt, U64) * m[i];
+            if exact {
+                reference
+            } else if let Some(lsb) = S::LSB {
+                roundings * 0.5 * lsb + reference
+            } else {
+                gamma(nt, S::U) * m[i] + reference
+            }
+        }
+    };
+    let fixed = S::LSB.is_some();
+    let mut worst = check(
+        &format!("{name} {} y", S::NAME),
+        &got.y,
+        &want.y,
+        &bound(&mag.y, 1.0, is_max || is_relu6),
+    );
+    worst = worst.max(check(
+        &format!("{name} {} dx", S::NAME),
+        &got.dx,
+        &want.dx,
+        // Max-pool dx adds dy values: exact in fixed point, summation error in floats.
+        &bound(&mag.dx, dx_roundings, is_relu6 || (is_max && fixed)),
+    ));
+    worst = worst.max(check(
+        &format!("{name} {} dw", S::NAME),
+        &got.dw,
+        &want.dw,
+        &bound(&mag.dw, 1.0, false),
+    ));
+    worst = worst.max(check(
+        &format!("{name} {} db", S::NAME),
+        &got.db,
+        &want.db,
+        &bound(&mag.db, 1.0, false),
+    ));
+    worst
 }
