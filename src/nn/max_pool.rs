@@ -5,9 +5,9 @@
 //! `ow·sw − left ..+ kw`; padding never wins (torch pads max pooling with `−∞`), and
 //! [`Pool2dShape::valid`] makes sure every window holds an input. Backward routes each `dy` to
 //! the **first** maximum of its window in row-major order (the first strictly greater value
-//! wins), as torch does; overlapping windows (stride < window) add into the same `dx`. NaN
-//! inputs are never selected unless the whole window is NaN (torch selects NaN; keep inputs
-//! finite).
+//! wins), as torch does; overlapping windows (stride < window) add into the same `dx`. A NaN
+//! input is selected only when it comes first in its window (torch always propagates NaN); keep
+//! inputs finite.
 //!
 //! The 1-D functions are the 2-D ones on a map of height 1 ([`Pool1dShape::to_2d`]).
 //!

@@ -594,6 +594,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shapes_are_small_copy_values() {
+        use core::mem::size_of;
+        assert_eq!(size_of::<Padding>(), 2 * size_of::<usize>());
+        assert_eq!(size_of::<Conv2dShape>(), 13 * size_of::<usize>());
+        assert_eq!(size_of::<Pool2dShape>(), 11 * size_of::<usize>());
+    }
+
+    #[test]
+    fn ds_cnn_small_has_its_published_size() {
+        // Hello Edge DS-CNN-S on 49 x 10 MFCCs: conv 10x4/2 to 64, four (depthwise 3x3 +
+        // pointwise 64) blocks, global average pooling, dense 12.
+        const C1: Conv2dShape = Conv2dShape::new(49, 10, 1, 64, 10, 4).stride(2, 2).same();
+        const DW: Conv2dShape = Conv2dShape::new(25, 5, 64, 64, 3, 3).same().groups(64);
+        const PW: Conv2dShape = Conv2dShape::new(25, 5, 64, 64, 1, 1);
+        const _: () = assert!(C1.valid() && DW.valid() && PW.valid());
+        assert_eq!(
+            (C1.out_h(), C1.out_w(), DW.out_h(), DW.out_w()),
+            (25, 5, 25, 5)
+        );
+        assert_eq!(
+            C1.output_len(),
+            8000,
+            "every activation after layer 1 is 8,000 values"
+        );
+        let bn = 2 * 64; // gamma and beta per BN layer (running stats are not parameters)
+        let params = C1.params() + bn + 4 * (DW.params() + bn + PW.params() + bn) + 64 * 12 + 12;
+        // 2624 + 128 + 4·(640 + 128 + 4160 + 128) + 780: "about 24 k parameters".
+        assert_eq!(params, 23_756);
+        let macs = C1.macs() + 4 * (DW.macs() + PW.macs()) + 64 * 12;
+        // 8000·40 + 4·(8000·9 + 8000·64) + 768: "2.7 M multiply-accumulates".
+        assert_eq!(macs, 2_656_768);
+    }
+
+    #[test]
     fn same_padding_matches_tensorflow() {
         // TF: out = ceil(len/stride), total = max((out-1)*s + k - len, 0), odd one after.
         assert_eq!(
