@@ -71,8 +71,8 @@ impl<S: Scalar> BatchNorm<'_, S> {
 /// do): `W'[o] = s·W[o]`, `b' = s·(b − μ) + β`. A layer without a bias passes zeros.
 ///
 /// # Errors
-/// See the module docs; also [`Error::LengthMismatch`] if `w.len()` is not a multiple of
-/// `b.len()` (reported as the next multiple) or `b` is empty. Nothing is written on error.
+/// See the module docs; also [`Error::LengthMismatch`] if `w.len()` is not a nonzero multiple
+/// of `b.len()` (reported as the next multiple) or `b` is empty. Nothing is written on error.
 pub fn fold_into_conv<S: Scalar>(
     bn: &BatchNorm<'_, S>,
     w: &mut [S],
@@ -81,7 +81,7 @@ pub fn fold_into_conv<S: Scalar>(
     let channels = b.len();
     bn.check(channels)?;
     let per = w.len().checked_div(channels).unwrap_or(0);
-    if channels == 0 || per.saturating_mul(channels) != w.len() {
+    if channels == 0 || per == 0 || per.saturating_mul(channels) != w.len() {
         return Err(Error::LengthMismatch {
             expected: per.saturating_add(1).saturating_mul(channels.max(1)),
             found: w.len(),
