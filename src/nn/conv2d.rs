@@ -9,6 +9,38 @@
 //!
 //! A layer without a bias (one followed by batch normalisation) passes zeros and ignores `db`.
 //!
+//! ```
+//! use edgetune::nn::{conv2d, global_avg_pool, pointwise, Activation, Conv2dShape, Relu6};
+//! // One depthwise-separable block on a 4 × 3 map with 2 channels, then global pooling.
+//! const DW: Conv2dShape = Conv2dShape::new(4, 3, 2, 2, 3, 3).same().groups(2);
+//! const PW: Conv2dShape = Conv2dShape::new(4, 3, 2, 3, 1, 1);
+//! const _: () = assert!(DW.valid() && PW.valid());
+//! let (dw_w, dw_b) = ([0.1f32; DW.weights()], [0.0; 2]);
+//! let (pw_w, pw_b) = ([0.5f32; PW.weights()], [0.1; 3]);
+//! let x = [1.0f32; DW.input_len()];
+//! let mut h = [0.0; DW.output_len()];
+//! conv2d::forward(&DW, &dw_w, &dw_b, &x, &mut h)?;
+//! for v in h.iter_mut() {
+//!     *v = Relu6.apply(*v);
+//! }
+//! let mut z = [0.0; PW.output_len()];
+//! pointwise::forward(&PW, &pw_w, &pw_b, &h, &mut z)?;
+//! let mut pooled = [0.0; 3];
+//! global_avg_pool::forward(4 * 3, 3, &z, &mut pooled)?;
+//! // Backward from a gradient on the pooled features, accumulating the weight gradients.
+//! let mut dz = [0.0; PW.output_len()];
+//! global_avg_pool::backward(4 * 3, 3, &[1.0, 0.0, -1.0], &mut dz)?;
+//! let (mut d_pw_w, mut d_pw_b) = ([0.0; PW.weights()], [0.0; 3]);
+//! let mut dh = [0.0; DW.output_len()];
+//! pointwise::backward(&PW, &pw_w, &h, &dz, Some((&mut d_pw_w, &mut d_pw_b)), Some(&mut dh))?;
+//! let (mut d_dw_w, mut d_dw_b) = ([0.0; DW.weights()], [0.0; 2]);
+//! // (ReLU6 backward on dh would go here.) A first layer passes `None` for dx.
+//! conv2d::backward(&DW, &dw_w, &x, &dh, Some((&mut d_dw_w, &mut d_dw_b)), None)?;
+//! // A wrong length is an error, and nothing is written.
+//! assert!(conv2d::forward(&DW, &dw_w[1..], &dw_b, &x, &mut h).is_err());
+//! # Ok::<(), edgetune::Error>(())
+//! ```
+//!
 //! # Errors
 //! Each function first checks [`Conv2dShape::valid`] ([`NnError::InvalidShape`](crate::nn::NnError::InvalidShape)) and
 //! every slice length ([`Error::LengthMismatch`]); on an error nothing is written.
