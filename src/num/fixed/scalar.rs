@@ -27,6 +27,9 @@
 //!   `i64` range. [`narrow`](Scalar::narrow) rounds once to nearest and saturates. A dense or
 //!   conv output is therefore within `½ LSB` of the exact value of the quantised inputs, or
 //!   `MIN`/`MAX` when the exact value lies beyond them.
+//! - [`narrow_div`](Scalar::narrow_div)`(acc, n)` divides the exact accumulator by `n` with one
+//!   rounding (to nearest, ties toward `+∞`, as `narrow`) and saturates: a mean (average
+//!   pooling, batch statistics) is within `½ LSB` of the exact mean of the quantised inputs.
 //!
 //! # Transcendental functions
 //! Integer-only (no float, no table larger than 32 entries). `LSB = 2^-F` of the result's
