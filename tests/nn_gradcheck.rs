@@ -21,7 +21,7 @@ mod common;
 
 use common::{sigmoid_ref, Rng};
 use edgetune::nn::{
-    self, dense, Activation, Conv1d, Dense, LeakyRelu, NnError, Relu, Scalar, Sigmoid, Tanh, Tensor,
+    self, dense, Activation, Dense, LeakyRelu, NnError, Relu, Scalar, Sigmoid, Tanh, Tensor,
 };
 
 /// Step of the central differences.
@@ -136,87 +136,6 @@ fn dense_without_dx_or_grads_writes_only_what_is_asked() {
     let mut y = [0.0; 2];
     layer.forward(&x, &mut y);
     assert_eq!(y, [5.5, 10.5]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Conv1d
-
-fn conv_from_flat<const CI: usize, const CO: usize, const K: usize, const L: usize>(
-    p: &[f64],
-) -> (Conv1d<f64, CI, CO, K>, [[f64; L]; CI]) {
-    let mut conv = Conv1d::<f64, CI, CO, K>::zeroed();
-    let nw = CO * CI * K;
-    conv.weights
-        .as_flattened_mut()
-        .as_flattened_mut()
-        .copy_from_slice(&p[..nw]);
-    conv.bias.copy_from_slice(&p[nw..nw + CO]);
-    let mut x = [[0.0; L]; CI];
-    fill(&mut x, &p[nw + CO..]);
-    (conv, x)
-}
-
-fn gradcheck_conv<
-    const CI: usize,
-    const CO: usize,
-    const K: usize,
-    const L: usize,
-    const LO: usize,
->(
-    seed: u64,
-) -> f64 {
-    let mut rng = Rng(seed);
-    let n = CO * CI * K + CO + CI * L;
-    let p = rng.vec(n, 1.0);
-    let mut c = [[0.0; LO]; CO];
-    fill(&mut c, &rng.vec(CO * LO, 1.0));
-
-    let (conv, x) = conv_from_flat::<CI, CO, K, L>(&p);
-    let mut y = [[0.0; LO]; CO];
-    conv.forward(&x, &mut y);
-    for o in 0..CO {
-        for t in 0..LO {
-            let mut naive = conv.bias[o];
-            for ci in 0..CI {
-                for k in 0..K {
-                    naive += conv.weights[o][ci][k] * x[ci][t + k];
-                }
-            }
-            assert!((y[o][t] - naive).abs() <= 1e-13, "conv forward");
-        }
-    }
-
-    let mut g = Conv1d::<f64, CI, CO, K>::zeroed();
-    let mut dx = [[0.0; L]; CI];
-    conv.backward(&x, &c, Some(&mut g), Some(&mut dx));
-    let mut analytic = g.weights.as_flattened().as_flattened().to_vec();
-    analytic.extend_from_slice(&g.bias);
-    analytic.extend_from_slice(dx.as_flattened());
-
-    let loss = |q: &[f64]| {
-        let (conv, x) = conv_from_flat::<CI, CO, K, L>(q);
-        let mut y = [[0.0; LO]; CO];
-        conv.forward(&x, &mut y);
-        y.as_flattened()
-            .iter()
-            .zip(c.as_flattened())
-            .map(|(y, c)| y * c)
-            .sum()
-    };
-    let numeric = numeric_gradient(&loss, &p);
-    assert_gradient(
-        &format!("conv1d<{CI},{CO},K={K},L={L}> dW,db,dx"),
-        &analytic,
-        &numeric,
-    )
-}
-
-#[test]
-fn conv1d_backward_matches_finite_differences() {
-    gradcheck_conv::<1, 1, 1, 4, 4>(10);
-    gradcheck_conv::<2, 3, 3, 8, 6>(11);
-    gradcheck_conv::<3, 2, 5, 5, 1>(12);
-    gradcheck_conv::<4, 4, 4, 32, 29>(13);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,47 +456,6 @@ fn accumulating_a_batch_equals_the_sum_of_per_sample_gradients() {
     }
     assert_eq!(accumulated, summed);
     assert!(accumulated.iter().any(|&g| g != 0.0));
-
-    // The same for a convolution (each per-sample sum is formed, then added).
-    let conv = {
-        let mut c = Conv1d::<f64, 2, 3, 3>::zeroed();
-        c.weights
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&rng.vec(18, 1.0));
-        fill(&mut c.bias, &rng.vec(3, 1.0));
-        c
-    };
-    let samples: Vec<([[f64; 9]; 2], [[f64; 7]; 3])> = (0..4)
-        .map(|_| {
-            let (mut x, mut dy) = ([[0.0; 9]; 2], [[0.0; 7]; 3]);
-            fill(&mut x, &rng.vec(18, 1.0));
-            fill(&mut dy, &rng.vec(21, 1.0));
-            (x, dy)
-        })
-        .collect();
-    let mut acc = Conv1d::zeroed();
-    for (x, dy) in &samples {
-        conv.backward(x, dy, Some(&mut acc), None);
-    }
-    let mut sum = Conv1d::<f64, 2, 3, 3>::zeroed();
-    for (x, dy) in &samples {
-        let mut single = Conv1d::zeroed();
-        conv.backward(x, dy, Some(&mut single), None);
-        for (s, g) in sum
-            .weights
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .iter_mut()
-            .zip(single.weights.as_flattened().as_flattened())
-        {
-            *s += g;
-        }
-        for (s, g) in sum.bias.iter_mut().zip(single.bias) {
-            *s += g;
-        }
-    }
-    assert_eq!(acc, sum);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -768,101 +646,6 @@ fn f32_mse_agrees_with_f64_within_the_summation_bound() {
         worst = worst.max(within("mse dpred", d32[k], d64[k], 3.0 * U * d64[k].abs()));
     }
     println!("f32 vs f64 mse<{N}>: worst error / bound {worst:.3}");
-}
-
-#[test]
-fn f32_conv1d_agrees_with_f64_within_the_summation_bound() {
-    const CI: usize = 3;
-    const CO: usize = 4;
-    const K: usize = 5;
-    const L: usize = 16;
-    const LO: usize = L - K + 1;
-    let mut rng = Rng(110);
-    let mut c32 = Conv1d::<f32, CI, CO, K>::zeroed();
-    let mut c64 = Conv1d::<f64, CI, CO, K>::zeroed();
-    for (a, b) in c32
-        .weights
-        .as_flattened_mut()
-        .as_flattened_mut()
-        .iter_mut()
-        .zip(c64.weights.as_flattened_mut().as_flattened_mut())
-    {
-        *b = rng.f32ish(1.0);
-        *a = *b as f32;
-    }
-    for (a, b) in c32.bias.iter_mut().zip(&mut c64.bias) {
-        *b = rng.f32ish(1.0);
-        *a = *b as f32;
-    }
-    let (mut x32, mut x64) = ([[0f32; L]; CI], [[0f64; L]; CI]);
-    for (a, b) in x32
-        .as_flattened_mut()
-        .iter_mut()
-        .zip(x64.as_flattened_mut())
-    {
-        *b = rng.f32ish(2.0);
-        *a = *b as f32;
-    }
-    let (mut y32, mut y64) = ([[0f32; LO]; CO], [[0f64; LO]; CO]);
-    c32.forward(&x32, &mut y32);
-    c64.forward(&x64, &mut y64);
-    let mut worst: f64 = 0.0;
-    for o in 0..CO {
-        for t in 0..LO {
-            let mut mag = c64.bias[o].abs();
-            for ci in 0..CI {
-                for k in 0..K {
-                    mag += (c64.weights[o][ci][k] * x64[ci][t + k]).abs();
-                }
-            }
-            worst = worst.max(within("conv y", y32[o][t], y64[o][t], gamma(CI * K) * mag));
-        }
-    }
-    // Backward: dW sums L_OUT products then adds to 0 (γ_{L_OUT}); dx at most C_OUT·K terms.
-    let (mut g32, mut g64) = (
-        Conv1d::<f32, CI, CO, K>::zeroed(),
-        Conv1d::<f64, CI, CO, K>::zeroed(),
-    );
-    let (mut dx32, mut dx64) = ([[0f32; L]; CI], [[0f64; L]; CI]);
-    let dy32 = y32;
-    c32.backward(&x32, &dy32, Some(&mut g32), Some(&mut dx32));
-    let dy64 = y32.map(|row| row.map(f64::from));
-    c64.backward(&x64, &dy64, Some(&mut g64), Some(&mut dx64));
-    for o in 0..CO {
-        let mag_b: f64 = dy64[o].iter().map(|g| g.abs()).sum();
-        worst = worst.max(within(
-            "conv db",
-            g32.bias[o],
-            g64.bias[o],
-            gamma(LO) * mag_b,
-        ));
-        for ci in 0..CI {
-            for k in 0..K {
-                let mag: f64 = (0..LO).map(|t| (dy64[o][t] * x64[ci][t + k]).abs()).sum();
-                let (a, b) = (g32.weights[o][ci][k], g64.weights[o][ci][k]);
-                worst = worst.max(within("conv dW", a, b, gamma(LO) * mag));
-            }
-        }
-    }
-    for ci in 0..CI {
-        for j in 0..L {
-            let mut mag = 0.0;
-            for o in 0..CO {
-                for k in 0..K {
-                    if j >= k && j - k < LO {
-                        mag += (c64.weights[o][ci][k] * dy64[o][j - k]).abs();
-                    }
-                }
-            }
-            worst = worst.max(within(
-                "conv dx",
-                dx32[ci][j],
-                dx64[ci][j],
-                gamma(CO * K) * mag,
-            ));
-        }
-    }
-    println!("f32 vs f64 conv1d: worst error / bound {worst:.3}");
 }
 
 #[test]

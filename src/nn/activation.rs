@@ -1,5 +1,6 @@
 //! [`Activation`]: the element-wise nonlinearity trait shared by [`Relu`](super::Relu),
-//! [`LeakyRelu`](super::LeakyRelu), [`Tanh`](super::Tanh) and [`Sigmoid`](super::Sigmoid).
+//! [`Relu6`](super::Relu6), [`LeakyRelu`](super::LeakyRelu), [`Tanh`](super::Tanh) and
+//! [`Sigmoid`](super::Sigmoid).
 
 use super::{Scalar, Tensor};
 
@@ -13,7 +14,7 @@ use super::{Scalar, Tensor};
 /// backward, not two. Likewise [`backward_in_place`](Activation::backward_in_place) turns the
 /// incoming `dy` into `dx` in its own buffer. Nothing is allocated and no scratch is used.
 ///
-/// All four activations here have this property (ReLU and LeakyReLU with a non-negative slope
+/// All five activations here have this property (ReLU, ReLU6 and LeakyReLU with a non-negative slope
 /// preserve the sign, `tanh' = 1 − y²`, `σ' = y(1 − y)`), which is also how torch computes
 /// their backward passes.
 ///

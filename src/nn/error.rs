@@ -16,6 +16,11 @@ pub enum NnError {
     },
     /// A LeakyReLU slope is negative or not finite (see [`LeakyRelu`](crate::nn::LeakyRelu)).
     InvalidSlope,
+    /// A layer shape is not valid (see
+    /// [`Conv2dShape::valid`](crate::nn::Conv2dShape::valid) and the pooling shapes): a zero size,
+    /// a kernel larger than the padded input, groups that do not divide the channels, or a size
+    /// that overflows.
+    InvalidShape,
 }
 
 impl fmt::Display for NnError {
@@ -28,6 +33,7 @@ impl fmt::Display for NnError {
                 )
             }
             NnError::InvalidSlope => f.write_str("LeakyReLU slope must be finite and non-negative"),
+            NnError::InvalidShape => f.write_str("invalid layer shape"),
         }
     }
 }

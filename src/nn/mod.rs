@@ -1,14 +1,24 @@
-//! Layer math with backward passes: dense and 1-D convolution layers, activations, losses.
+//! Layer math with backward passes: dense, convolution and pooling layers, batch normalisation,
+//! activations, losses.
 //!
-//! Everything here is a plain function over arrays whose shapes are const generics: nothing is
-//! allocated, nothing panics on any input (bad class labels are an [`NnError`]), and shapes that
-//! do not fit are compile errors.
+//! Everything here is a plain function: nothing is allocated and nothing panics on any input.
+//! Dense layers and activations take arrays whose shapes are const generics (a mismatch is a
+//! compile error); convolutions and pools take a `Copy` shape descriptor and flat slices, checked
+//! at entry (a mismatch is an [`Error`](crate::Error) and nothing is written; see [`shape`]).
 //!
 //! | item | forward | backward needs | file |
 //! |---|---|---|---|
 //! | [`dense`] (`y = W x + b`) | [`dense::forward`] | input `x` | `dense.rs` |
-//! | [`conv1d`] (valid, stride 1) | [`conv1d::forward`] | input `x` | `conv1d.rs` |
-//! | [`Relu`], [`LeakyRelu`], [`Tanh`], [`Sigmoid`] | [`Activation::forward`] (or in place) | output `y` | one file each |
+//! | [`conv2d`] (stride, padding, groups, depthwise) | [`conv2d::forward`] | input `x` | `conv2d.rs` |
+//! | [`conv1d`] (the same at height 1) | [`conv1d::forward`] | input `x` | `conv1d.rs` |
+//! | [`pointwise`] (1 × 1 convolution) | [`pointwise::forward`] | input `x` | `pointwise.rs` |
+//! | [`max_pool`] (2-D and 1-D) | [`max_pool::forward`] | input `x` | `max_pool.rs` |
+//! | [`avg_pool`] (2-D and 1-D) | [`avg_pool::forward`] | nothing (`dy` only) | `avg_pool.rs` |
+//! | [`global_avg_pool`] | [`global_avg_pool::forward`] | nothing | `global_avg_pool.rs` |
+//! | [`flatten`](flatten::flatten) | a no-op on the layout | nothing | `flatten.rs` |
+//! | [`scale_shift`] (per-channel affine; BN in eval mode) | [`scale_shift::forward`] | input `x` | `scale_shift.rs` |
+//! | BN folding [`bn_fold`], statistics re-estimation [`bn_stats`] | once, not per sample | – | `bn_fold.rs`, `bn_stats.rs` |
+//! | [`Relu`], [`Relu6`], [`LeakyRelu`], [`Tanh`], [`Sigmoid`] | [`Activation::forward`] (or in place) | output `y` | one file each |
 //! | [`softmax_cross_entropy`] | returns the loss | nothing more: writes `dlogits` | `softmax_ce.rs` |
 //! | [`mse`] | returns the loss | nothing more: writes `dpred` | `mse.rs` |
 //! | [`mlp!`](crate::mlp) networks ([`network`]) | `forward`, `infer`, `predict` | kept inside the network | `network.rs` |
@@ -43,10 +53,32 @@
 //!   [`Optimizer`](crate::optim::Optimizer) steps ([`dense::split_mut`]), and frozen layers in
 //!   flash (`const`/`static`, with `grads = None`). `nn` does not depend on `optim`; the two meet
 //!   only in the flat arena.
-//! - **Shape-preserving storage.** `W: [[S; I]; O]`, `b: [S; O]`, conv weights
-//!   `[[[S; K]; C_IN]; C_OUT]`: no arithmetic on const generics is needed (stable Rust has
-//!   none), and `as_flattened` gives the flat view. Where a size must be computed
-//!   (`L_OUT = L_IN − K + 1`), it is another const generic checked by an inline `const` assertion.
+//! - **Shape-preserving storage for dense layers.** `W: [[S; I]; O]`, `b: [S; O]`: no arithmetic
+//!   on const generics is needed (stable Rust has none), and `as_flattened` gives the flat view.
+//! - **Shape descriptors for convolutions and pools.** Their output sizes
+//!   (`(H + pad − K)/stride + 1`) cannot be const generics on stable Rust, so each takes a small
+//!   `Copy` shape ([`Conv2dShape`], [`Conv1dShape`], [`Pool2dShape`], [`Pool1dShape`]) with
+//!   `const fn` sizes and a `const fn valid()`, and flat slices checked against it at entry. A
+//!   network can check its shapes at compile time (`const _: () = assert!(S.valid());`), and
+//!   each layer has one monomorphisation per number type whatever its sizes (flash matters).
+//!
+//! # Memory layout of maps and weights
+//! - **Maps are channels-last**, `[H][W][C]` row-major (`[len][C]` in 1-D), as TFLite and
+//!   CMSIS-NN store them. Why: the int8 backbone that a later issue runs must be bit-exact to
+//!   TFLite, whose kernels, zero points and per-channel quantisation all index NHWC; the
+//!   depthwise and pointwise kernels that dominate DS-CNN and MobileNet read a pixel's channels
+//!   contiguously (a pointwise layer is a dense layer per pixel: [`pointwise`]); an IMU FIFO
+//!   delivers one sample's axes together, i.e. channels-last; and flatten is then TensorFlow's
+//!   order and a no-op ([`flatten`]). torch's NCHW would have made `conv2d` with `groups = 1`
+//!   slightly simpler and nothing else.
+//! - **Convolution weights are OHWI**, `[C_out][KH][KW][C_in/groups]` (`[C_out][K][C_in/groups]`
+//!   in 1-D), TFLite's `CONV_2D` filter layout: each output channel is one contiguous block, so
+//!   batch-norm folding ([`bn_fold`]) and per-channel scales are a loop over blocks, and the inner
+//!   loop of the forward pass runs over contiguous input channels. TFLite stores depthwise
+//!   filters as `[1][KH][KW][C_out]`, a transpose the int8 importer must apply. **From torch**
+//!   (`OIHW`, `weight[o, i, kh, kw]`) the exporter writes `weight.permute(0, 2, 3, 1)` (1-D:
+//!   `weight.permute(0, 2, 1)`); biases are unchanged; a dense layer after a flatten permutes its
+//!   columns from `[C][H][W]` to `[H][W][C]` ([`flatten::torch_flat_index`]).
 //! - **Gradients accumulate.** Backward adds into `dW` and `db`, so a mini-batch is summed in the
 //!   gradient arena without per-sample buffers; zero it between batches. The input gradient `dx`
 //!   is overwritten, and optional (`None` for a first layer saves its `O·I` multiply-adds).
@@ -68,14 +100,25 @@
 //! accumulator. What must be kept from the forward pass for backward is listed in the table.
 
 mod activation;
+pub mod avg_pool;
+pub mod bn_fold;
+pub mod bn_stats;
 pub mod conv1d;
+pub mod conv2d;
 pub mod dense;
 mod error;
+pub mod flatten;
+pub mod global_avg_pool;
 pub mod init;
 mod leaky_relu;
+pub mod max_pool;
 mod mse;
 pub mod network;
+pub mod pointwise;
 mod relu;
+mod relu6;
+pub mod scale_shift;
+pub mod shape;
 mod sigmoid;
 mod softmax_ce;
 mod tanh;
@@ -83,7 +126,6 @@ mod tensor;
 
 pub use crate::num::Scalar;
 pub use activation::Activation;
-pub use conv1d::Conv1d;
 pub use dense::Dense;
 pub use error::NnError;
 pub use init::Init;
@@ -91,6 +133,8 @@ pub use leaky_relu::LeakyRelu;
 pub use mse::mse;
 pub use network::Network;
 pub use relu::Relu;
+pub use relu6::Relu6;
+pub use shape::{Conv1dShape, Conv2dShape, Padding, Pool1dShape, Pool2dShape};
 pub use sigmoid::Sigmoid;
 pub use softmax_ce::{softmax, softmax_cross_entropy};
 pub use tanh::Tanh;

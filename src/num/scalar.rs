@@ -72,6 +72,12 @@ pub trait Scalar: Num {
     fn add_acc(acc: Self::Acc, a: Self) -> Self::Acc;
     /// Rounds an accumulation back to `Self`.
     fn narrow(acc: Self::Acc) -> Self;
+    /// Rounds `acc / n` back to `Self` with one rounding (a mean: average pooling, batch
+    /// statistics). Floats divide in the accumulator; fixed point divides the exact 64-bit
+    /// accumulator by `n`, rounding to nearest (ties toward `+∞`, as [`narrow`](Scalar::narrow))
+    /// and saturating, so the result is within `½ LSB` of the exact quotient. `n = 0` gives
+    /// `±∞`/NaN for floats and the saturation value of `acc`'s sign (`0` for `acc = 0`) in fixed point.
+    fn narrow_div(acc: Self::Acc, n: u32) -> Self;
 
     /// `eˣ` (called by this crate only for `x ≤ 0`).
     fn exp(self) -> Self;
@@ -150,6 +156,10 @@ macro_rules! float_scalar {
             #[inline(always)]
             fn narrow(acc: Self::Acc) -> Self {
                 acc
+            }
+            #[inline(always)]
+            fn narrow_div(acc: Self::Acc, n: u32) -> Self {
+                acc / n as $t
             }
             #[inline]
             fn exp(self) -> Self {

@@ -27,6 +27,9 @@
 //!   `i64` range. [`narrow`](Scalar::narrow) rounds once to nearest and saturates. A dense or
 //!   conv output is therefore within `½ LSB` of the exact value of the quantised inputs, or
 //!   `MIN`/`MAX` when the exact value lies beyond them.
+//! - [`narrow_div`](Scalar::narrow_div)`(acc, n)` divides the exact accumulator by `n` with one
+//!   rounding (to nearest, ties toward `+∞`, as `narrow`) and saturates: a mean (average
+//!   pooling, batch statistics) is within `½ LSB` of the exact mean of the quantised inputs.
 //!
 //! # Transcendental functions
 //! Integer-only (no float, no table larger than 32 entries). `LSB = 2^-F` of the result's
@@ -116,6 +119,27 @@ fn round_shift_sat(v: i64, s: u32) -> i32 {
     // `(v >> (s − 1)) + 1` cannot overflow for s ≥ 1; the final shift halves it.
     let r = ((v >> (s - 1)) + 1) >> 1;
     r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// `acc / (n·2^s)` rounded to nearest (ties toward `+∞`) and saturated to `i32`: the raw value
+/// of `acc / n` for an accumulator with `s` more fraction bits than the result. `n = 0` gives the
+/// saturation value of `acc`'s sign (`0` for `acc = 0`). `s ≤ 24`, so `n·2^s < 2^56` never overflows.
+#[inline]
+fn div_round_sat(acc: i64, n: u32, s: u32) -> i32 {
+    if n == 0 {
+        return if acc > 0 {
+            i32::MAX
+        } else if acc < 0 {
+            i32::MIN
+        } else {
+            0
+        };
+    }
+    let d = i64::from(n) << s;
+    let (q, r) = (acc.div_euclid(d), acc.rem_euclid(d));
+    // r < d < 2^56, so 2r cannot overflow.
+    let q = if 2 * r >= d { q + 1 } else { q };
+    q.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 /// Rounds an unsigned quotient `num / den` to nearest (ties up). `den > 0`, `num + den/2` must
@@ -337,6 +361,10 @@ macro_rules! fixed_scalar {
                 <$t>::from_bits(round_shift_sat(acc, $frac))
             }
             #[inline]
+            fn narrow_div(acc: i64, n: u32) -> Self {
+                <$t>::from_bits(div_round_sat(acc, n, $frac))
+            }
+            #[inline]
             fn exp(self) -> Self {
                 <$t>::from_bits(exp_raw::<$frac>(self.to_bits()))
             }
@@ -402,6 +430,19 @@ mod tests {
         assert!((LOG2E_Q32 as f64 - core::f64::consts::LOG2_E * q32).abs() <= 0.5);
         assert!((LN2_Q32 as f64 - core::f64::consts::LN_2 * q32).abs() <= 0.5);
         assert!((LN2_Q40 as f64 - core::f64::consts::LN_2 * 2f64.powi(40)).abs() <= 1.0);
+    }
+
+    #[test]
+    fn div_round_sat_rounds_half_up_and_saturates() {
+        assert_eq!(div_round_sat(3 << 16, 2, 16), 2); // 1.5 → 2
+        assert_eq!(div_round_sat(-3 << 16, 2, 16), -1); // -1.5 → -1
+        assert_eq!(div_round_sat(10 << 16, 3, 16), 3);
+        assert_eq!(div_round_sat(-10 << 16, 3, 16), -3);
+        assert_eq!(div_round_sat(i64::MAX, 1, 16), i32::MAX);
+        assert_eq!(div_round_sat(i64::MIN, 1, 16), i32::MIN);
+        assert_eq!(div_round_sat(i64::MIN, u32::MAX, 24), -128);
+        assert_eq!(div_round_sat(5, 0, 16), i32::MAX);
+        assert_eq!(div_round_sat(0, 0, 16), 0);
     }
 
     #[test]

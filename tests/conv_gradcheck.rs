@@ -1,0 +1,315 @@
+//! Backward passes of every convolution-family layer against central finite differences in
+//! `f64` (input, weight and bias gradients), forward passes against a naive reference written
+//! from the definitions, and the accumulate/overwrite contract.
+//!
+//! # Tolerance
+//! As in `tests/nn_gradcheck.rs`: with `h = 1e-6` the central difference has truncation error
+//! `h²/6·|L'''|` (here `L = Σ c·y` is linear or piecewise linear in each parameter, so
+//! `L''' = 0` away from kinks) and rounding error `δ/h` with `δ ≲ n·|terms|·2.2e-16` for a loss
+//! of at most a few hundred terms of size ≤ 10, i.e. below `7e-7`. Hence `FD_TOL = 1e-6`,
+//! applied as `|analytic − numeric| ≤ FD_TOL·max(1, |analytic|)`; the measured worst errors are
+//! printed (`cargo test --test conv_gradcheck -- --nocapture`). Max-pool inputs are distinct
+//! multiples of `0.05` (no ties, far beyond `h`); ReLU6 inputs stay `0.05` from its kinks.
+
+#![allow(clippy::needless_range_loop)]
+
+mod common;
+mod conv_support;
+
+use common::Rng;
+use conv_support::{catalogue, max_terms, needs_distinct, run, sizes, Layer};
+use edgetune::nn::{
+    avg_pool, conv2d, max_pool, pointwise, Activation, Conv2dShape, NnError, Padding, Pool2dShape,
+    Relu6,
+};
+use edgetune::Error;
+
+const H: f64 = 1e-6;
+const FD_TOL: f64 = 1e-6;
+
+fn numeric_gradient(f: &dyn Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
+    let mut q = p.to_vec();
+    (0..p.len())
+        .map(|i| {
+            q[i] = p[i] + H;
+            let up = f(&q);
+            q[i] = p[i] - H;
+            let down = f(&q);
+            q[i] = p[i];
+            (up - down) / (2.0 * H)
+        })
+        .collect()
+}
+
+fn assert_gradient(what: &str, analytic: &[f64], numeric: &[f64]) -> f64 {
+    assert_eq!(analytic.len(), numeric.len(), "{what}: length");
+    let mut worst: f64 = 0.0;
+    for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
+        let err = (a - n).abs() / a.abs().max(1.0);
+        assert!(
+            err <= FD_TOL,
+            "{what}: element {i}: analytic {a:e}, numeric {n:e}, scaled error {err:e}"
+        );
+        worst = worst.max(err);
+    }
+    worst
+}
+
+/// Distinct values `(k − n/2)·0.05` in a random order.
+fn distinct(rng: &mut Rng, n: usize) -> Vec<f64> {
+    let mut v: Vec<f64> = (0..n).map(|k| (k as f64 - n as f64 / 2.0) * 0.05).collect();
+    for i in (1..n).rev() {
+        let j = rng.range(0, i);
+        v.swap(i, j);
+    }
+    v
+}
+
+/// Gradient of `Σ c·y` with respect to `[w, b, x]` by `run` and by central differences.
+fn gradcheck(name: &str, l: &Layer, seed: u64) -> f64 {
+    let mut rng = Rng(seed);
+    let (nw, nb, nx, ny) = sizes(l);
+    let mut p = rng.vec(nw + nb, 1.0);
+    if needs_distinct(l) {
+        p.extend(distinct(&mut rng, nx));
+    } else {
+        p.extend(rng.vec(nx, 1.0));
+    }
+    let c = rng.vec(ny, 1.0);
+    let split = |q: &[f64]| {
+        let (w, rest) = q.split_at(nw);
+        let (b, x) = rest.split_at(nb);
+        (w.to_vec(), b.to_vec(), x.to_vec())
+    };
+    let (w, b, x) = split(&p);
+    let out = run::<f64>(l, &w, &b, &x, &c);
+    let mut analytic = out.dw.clone();
+    analytic.extend(&out.db);
+    analytic.extend(&out.dx);
+    let loss = |q: &[f64]| {
+        let (w, b, x) = split(q);
+        let y = run::<f64>(l, &w, &b, &x, &vec![0.0; ny]).y;
+        y.iter().zip(&c).map(|(y, c)| y * c).sum()
+    };
+    let numeric = numeric_gradient(&loss, &p);
+    let worst = assert_gradient(name, &analytic, &numeric);
+    println!(
+        "gradcheck {name}: {} elements, worst scaled error {worst:.2e}",
+        p.len()
+    );
+    worst
+}
+
+#[test]
+fn every_layer_backward_matches_finite_differences() {
+    let mut worst: f64 = 0.0;
+    for (seed, (name, l)) in catalogue().iter().enumerate() {
+        worst = worst.max(gradcheck(name, l, 100 + seed as u64));
+    }
+    println!("worst over all layers: {worst:.2e} (tolerance {FD_TOL:e})");
+}
+
+#[test]
+fn relu6_backward_matches_finite_differences_away_from_its_kinks() {
+    let mut rng = Rng(7);
+    let x: Vec<f64> = (0..200)
+        .map(|_| loop {
+            let v = rng.uniform(9.0) + 3.0; // [-6, 12)
+            if v.abs() >= 0.05 && (v - 6.0).abs() >= 0.05 {
+                break v;
+            }
+        })
+        .collect();
+    let l = Layer::Relu6 { len: x.len() };
+    let c = rng.vec(x.len(), 1.0);
+    let out = run::<f64>(&l, &[], &[], &x, &c);
+    let loss = |q: &[f64]| {
+        let y = run::<f64>(&l, &[], &[], q, &vec![0.0; q.len()]).y;
+        y.iter().zip(&c).map(|(y, c)| y * c).sum()
+    };
+    let worst = assert_gradient("relu6", &out.dx, &numeric_gradient(&loss, &x));
+    println!("gradcheck relu6: worst scaled error {worst:.2e}");
+    for (&xi, &yi) in x.iter().zip(&out.y) {
+        assert_eq!(yi, xi.clamp(0.0, 6.0));
+    }
+    // torch's convention at the kinks (hardtanh): zero gradient at exactly 0 and 6.
+    assert_eq!(Relu6.derivative_from_output(0.0f64), 0.0);
+    assert_eq!(Relu6.derivative_from_output(6.0f64), 0.0);
+    assert_eq!(Relu6.derivative_from_output(5.999f64), 1.0);
+}
+
+/// Conv2d forward from the definition, over an explicitly zero-padded copy of the input.
+fn naive_conv2d(s: &Conv2dShape, w: &[f64], b: &[f64], x: &[f64]) -> Vec<f64> {
+    let (ph, pw) = (
+        s.in_h + s.pad_h.before + s.pad_h.after,
+        s.in_w + s.pad_w.before + s.pad_w.after,
+    );
+    let mut padded = vec![0.0; ph * pw * s.in_c];
+    for h in 0..s.in_h {
+        for v in 0..s.in_w {
+            for c in 0..s.in_c {
+                padded[((h + s.pad_h.before) * pw + v + s.pad_w.before) * s.in_c + c] =
+                    x[(h * s.in_w + v) * s.in_c + c];
+            }
+        }
+    }
+    let (oh, ow) = ((ph - s.kh) / s.stride_h + 1, (pw - s.kw) / s.stride_w + 1);
+    assert_eq!((oh, ow), (s.out_h(), s.out_w()));
+    let (cig, cog) = (s.in_c / s.groups, s.out_c / s.groups);
+    let mut y = vec![0.0; oh * ow * s.out_c];
+    for i in 0..oh {
+        for j in 0..ow {
+            for o in 0..s.out_c {
+                let g = o / cog;
+                let mut sum = b[o];
+                for ki in 0..s.kh {
+                    for kj in 0..s.kw {
+                        for ci in 0..cig {
+                            let xv = padded[((i * s.stride_h + ki) * pw + j * s.stride_w + kj)
+                                * s.in_c
+                                + g * cig
+                                + ci];
+                            sum += w[((o * s.kh + ki) * s.kw + kj) * cig + ci] * xv;
+                        }
+                    }
+                }
+                y[(i * ow + j) * s.out_c + o] = sum;
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn conv_forward_matches_the_definition_and_pointwise_equals_conv2d() {
+    let mut rng = Rng(3);
+    for (name, l) in catalogue() {
+        let s = match l {
+            Layer::Conv2d(s) | Layer::Pointwise(s) => s,
+            Layer::Conv1d(s) => s.to_2d(),
+            _ => continue,
+        };
+        let (nw, nb, nx, ny) = sizes(&l);
+        let (w, b, x) = (rng.vec(nw, 1.0), rng.vec(nb, 1.0), rng.vec(nx, 1.0));
+        let y = run::<f64>(&l, &w, &b, &x, &vec![0.0; ny]).y;
+        let naive = naive_conv2d(&s, &w, &b, &x);
+        for (a, n) in y.iter().zip(&naive) {
+            // Same products, possibly another summation order: γ_n·Σ|terms| with Σ|terms| ≤ 30.
+            assert!((a - n).abs() <= 1e-13, "{name}: {a} vs {n}");
+        }
+        if let Layer::Pointwise(s) = l {
+            let mut y2 = vec![0.0; ny];
+            conv2d::forward(&s, &w, &b, &x, &mut y2).unwrap();
+            assert_eq!(y, y2, "pointwise and conv2d sum in the same order");
+            let g = run::<f64>(&l, &w, &b, &x, &naive);
+            let g2 = run::<f64>(&Layer::Conv2d(s), &w, &b, &x, &naive);
+            assert_eq!((g.dx, g.dw, g.db), (g2.dx, g2.dw, g2.db));
+        }
+        println!(
+            "{name}: forward matches the definition ({} terms max)",
+            max_terms(&l)
+        );
+    }
+}
+
+#[test]
+fn gradients_accumulate_and_dx_is_overwritten() {
+    let s = Conv2dShape::new(4, 4, 2, 3, 3, 3).same();
+    let mut rng = Rng(9);
+    let (w, x, dy) = (
+        rng.vec(s.weights(), 1.0),
+        rng.vec(s.input_len(), 1.0),
+        rng.vec(s.output_len(), 1.0),
+    );
+    let mut once = (vec![0.0; s.weights()], vec![0.0; s.out_c]);
+    conv2d::backward(&s, &w, &x, &dy, Some((&mut once.0, &mut once.1)), None).unwrap();
+    let mut twice = (vec![0.0; s.weights()], vec![0.0; s.out_c]);
+    let mut dx = vec![123.0; s.input_len()];
+    for _ in 0..2 {
+        conv2d::backward(
+            &s,
+            &w,
+            &x,
+            &dy,
+            Some((&mut twice.0, &mut twice.1)),
+            Some(&mut dx),
+        )
+        .unwrap();
+    }
+    for (a, b) in once
+        .0
+        .iter()
+        .chain(&once.1)
+        .zip(twice.0.iter().chain(&twice.1))
+    {
+        assert_eq!(2.0 * a, *b, "dW and db accumulate");
+    }
+    let mut dx1 = vec![0.0; s.input_len()];
+    conv2d::backward(&s, &w, &x, &dy, None, Some(&mut dx1)).unwrap();
+    assert_eq!(dx, dx1, "dx is overwritten, not accumulated");
+}
+
+#[test]
+fn bad_lengths_and_shapes_are_errors_and_write_nothing() {
+    let s = Conv2dShape::new(4, 4, 2, 3, 3, 3);
+    let (w, b, x) = (
+        vec![1.0; s.weights()],
+        vec![0.0; 3],
+        vec![1.0; s.input_len()],
+    );
+    let mut y = vec![7.0; s.output_len()];
+    assert_eq!(
+        conv2d::forward(&s, &w[1..], &b, &x, &mut y),
+        Err(Error::LengthMismatch {
+            expected: s.weights(),
+            found: s.weights() - 1
+        })
+    );
+    assert_eq!(
+        conv2d::forward(&s, &w, &b, &x, &mut y[1..]),
+        Err(Error::LengthMismatch {
+            expected: s.output_len(),
+            found: s.output_len() - 1
+        })
+    );
+    let bad = s.groups(2); // 3 output channels do not split into 2 groups
+    assert_eq!(
+        conv2d::forward(&bad, &w, &b, &x, &mut y),
+        Err(Error::Nn(NnError::InvalidShape))
+    );
+    assert!(y.iter().all(|&v| v == 7.0), "nothing written");
+    let mut dw = vec![5.0; s.weights()];
+    let mut db = vec![5.0; 2];
+    let mut dx = vec![5.0; s.input_len()];
+    assert!(conv2d::backward(&s, &w, &x, &y, Some((&mut dw, &mut db)), Some(&mut dx)).is_err());
+    assert!(
+        dw.iter().chain(&db).chain(&dx).all(|&v| v == 5.0),
+        "nothing written"
+    );
+    assert_eq!(
+        pointwise::forward(&s, &w, &b, &x, &mut y),
+        Err(Error::Nn(NnError::InvalidShape)),
+        "pointwise refuses a 3x3 kernel"
+    );
+    let p = Pool2dShape::new(4, 4, 2, 2, 2);
+    let mut py = vec![7.0; p.output_len()];
+    assert!(max_pool::forward(&p, &x[1..], &mut py).is_err());
+    assert!(avg_pool::forward(&p, true, &x, &mut py[1..]).is_err());
+    let wide = p.pad(Padding::symmetric(2), Padding::NONE);
+    assert_eq!(
+        max_pool::forward(&wide, &x, &mut py),
+        Err(Error::Nn(NnError::InvalidShape)),
+        "padding as wide as the window"
+    );
+    assert!(py.iter().all(|&v| v == 7.0));
+}
+
+#[test]
+fn max_pool_routes_ties_to_the_first_maximum() {
+    // One channel, 2x2 window over [[1, 3], [3, 2]]: the first 3 (row 0, column 1) takes dy.
+    let p = Pool2dShape::new(2, 2, 1, 2, 2);
+    let x = [1.0f64, 3.0, 3.0, 2.0];
+    let mut dx = [9.0; 4];
+    max_pool::backward(&p, &x, &[1.5], &mut dx).unwrap();
+    assert_eq!(dx, [0.0, 1.5, 0.0, 0.0]);
+}
