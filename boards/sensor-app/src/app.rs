@@ -152,6 +152,14 @@ pub struct Report {
 /// replay buffers of 32 windows × 6 values,
 /// and a few counters: 2 312 bytes for `App<f32>` on a 64-bit host (printed, and checked to be
 /// at most 4 KiB, by the host tests); the firmware's `.bss` figures are in each board's README.
+///
+/// `repr(C)` keeps the network first, at the start of the `static` the firmware moves the app
+/// into. With LTO the forward pass is compiled for that one address, and a Cortex-M4F `vldr`
+/// reaches only 1020 bytes past its base register: with the network's parameters 1.8 KiB into
+/// the struct (where Rust's own field order put them once the trainer joined), every one of the
+/// 74 parameter loads needed an extra `add` first (+77 instructions per forward pass, +2 500 per
+/// window on the M4F).
+#[repr(C)]
 pub struct App<S: Scalar + AdamNum> {
     net: Net<S>,
     trainer: Trainer<Adam<S, TRAINABLE>>,
