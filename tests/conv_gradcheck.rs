@@ -16,44 +16,13 @@
 mod common;
 mod conv_support;
 
-use common::Rng;
+use common::{assert_gradient, numeric_gradient, Rng, FD_TOL};
 use conv_support::{catalogue, max_terms, needs_distinct, run, sizes, Layer};
 use edgetune::nn::{
     avg_pool, conv2d, max_pool, pointwise, Activation, Conv2dShape, NnError, Padding, Pool2dShape,
     Relu6,
 };
 use edgetune::Error;
-
-const H: f64 = 1e-6;
-const FD_TOL: f64 = 1e-6;
-
-fn numeric_gradient(f: &dyn Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
-    let mut q = p.to_vec();
-    (0..p.len())
-        .map(|i| {
-            q[i] = p[i] + H;
-            let up = f(&q);
-            q[i] = p[i] - H;
-            let down = f(&q);
-            q[i] = p[i];
-            (up - down) / (2.0 * H)
-        })
-        .collect()
-}
-
-fn assert_gradient(what: &str, analytic: &[f64], numeric: &[f64]) -> f64 {
-    assert_eq!(analytic.len(), numeric.len(), "{what}: length");
-    let mut worst: f64 = 0.0;
-    for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
-        let err = (a - n).abs() / a.abs().max(1.0);
-        assert!(
-            err <= FD_TOL,
-            "{what}: element {i}: analytic {a:e}, numeric {n:e}, scaled error {err:e}"
-        );
-        worst = worst.max(err);
-    }
-    worst
-}
 
 /// Distinct values `(k − n/2)·0.05` in a random order.
 fn distinct(rng: &mut Rng, n: usize) -> Vec<f64> {

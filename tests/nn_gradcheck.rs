@@ -10,7 +10,7 @@
 //!   over at most a few hundred terms of size ≤ 10 has `δ ≲ 300 · 10 · 2.2e-16 ≈ 7e-13`, so
 //!   `δ/h ≲ 7e-7` in the worst case (random rounding errors partly cancel: typically `1e-9`).
 //!
-//! Hence [`FD_TOL`]` = 1e-6`, applied as `|analytic − numeric| ≤ FD_TOL · max(1, |analytic|)`.
+//! Hence `common::FD_TOL = 1e-6`, applied as `|analytic − numeric| ≤ FD_TOL · max(1, |analytic|)`.
 //! The measured worst errors are printed (`cargo test --test nn_gradcheck -- --nocapture`).
 //! Kinks (ReLU, LeakyReLU at 0) are kept at least `0.05` away from every input, far beyond `h`.
 
@@ -19,55 +19,17 @@
 
 mod common;
 
-use common::{sigmoid_ref, Rng};
+use common::{assert_gradient, numeric_gradient, sigmoid_ref, Rng};
 use edgetune::nn::{
     self, dense, Activation, Dense, LeakyRelu, NnError, Relu, Scalar, Sigmoid, Tanh, Tensor,
 };
 
-/// Step of the central differences.
-const H: f64 = 1e-6;
-/// Allowed gradient error, relative to `max(1, |analytic|)` (see the module docs).
-const FD_TOL: f64 = 1e-6;
 /// The `f32` unit roundoff, `2^-24`.
 const U: f64 = f32::EPSILON as f64 / 2.0;
 
 fn fill<T: Tensor<f64>>(t: &mut T, src: &[f64]) {
     assert_eq!(t.flat().len(), src.len());
     t.flat_mut().copy_from_slice(src);
-}
-
-/// Central differences of `f` at every coordinate of `p`.
-fn numeric_gradient(f: &dyn Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
-    let mut q = p.to_vec();
-    (0..p.len())
-        .map(|i| {
-            q[i] = p[i] + H;
-            let up = f(&q);
-            q[i] = p[i] - H;
-            let down = f(&q);
-            q[i] = p[i];
-            (up - down) / (2.0 * H)
-        })
-        .collect()
-}
-
-/// Asserts `analytic ≈ numeric` within [`FD_TOL`]; returns the worst scaled error.
-fn assert_gradient(what: &str, analytic: &[f64], numeric: &[f64]) -> f64 {
-    assert_eq!(analytic.len(), numeric.len(), "{what}: length");
-    let mut worst: f64 = 0.0;
-    for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
-        let err = (a - n).abs() / a.abs().max(1.0);
-        assert!(
-            err <= FD_TOL,
-            "{what}: element {i}: analytic {a:e}, numeric {n:e}, scaled error {err:e}"
-        );
-        worst = worst.max(err);
-    }
-    println!(
-        "gradcheck {what}: {} elements, worst scaled error {worst:.2e}",
-        analytic.len()
-    );
-    worst
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests (`mod common;` in each file that uses them): one
-//! deterministic generator, the textbook sigmoid, and the generic optimizer configuration for a
-//! reference `Hyper`. Each test binary uses only some of them.
+//! deterministic generator, the textbook sigmoid, central differences for gradient checks, and the
+//! generic optimizer configuration for a reference `Hyper`. Each test binary uses only some of them.
 #![allow(dead_code)]
 
 use edgetune::optim::{
@@ -133,4 +133,44 @@ pub fn lion_config(h: &Hyper) -> LionConfig {
         beta2: h.betas.1,
         weight_decay: h.weight_decay,
     }
+}
+
+/// Step of the central differences.
+pub const FD_STEP: f64 = 1e-6;
+/// Allowed gradient error, relative to `max(1, |analytic|)` (derived in `tests/nn_gradcheck.rs`'s
+/// module docs).
+pub const FD_TOL: f64 = 1e-6;
+
+/// Central differences of `f` at every coordinate of `p`.
+pub fn numeric_gradient(f: &dyn Fn(&[f64]) -> f64, p: &[f64]) -> Vec<f64> {
+    let mut q = p.to_vec();
+    (0..p.len())
+        .map(|i| {
+            q[i] = p[i] + FD_STEP;
+            let up = f(&q);
+            q[i] = p[i] - FD_STEP;
+            let down = f(&q);
+            q[i] = p[i];
+            (up - down) / (2.0 * FD_STEP)
+        })
+        .collect()
+}
+
+/// Asserts `analytic ≈ numeric` within [`FD_TOL`]; prints and returns the worst scaled error.
+pub fn assert_gradient(what: &str, analytic: &[f64], numeric: &[f64]) -> f64 {
+    assert_eq!(analytic.len(), numeric.len(), "{what}: length");
+    let mut worst: f64 = 0.0;
+    for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
+        let err = (a - n).abs() / a.abs().max(1.0);
+        assert!(
+            err <= FD_TOL,
+            "{what}: element {i}: analytic {a:e}, numeric {n:e}, scaled error {err:e}"
+        );
+        worst = worst.max(err);
+    }
+    println!(
+        "gradcheck {what}: {} elements, worst scaled error {worst:.2e}",
+        analytic.len()
+    );
+    worst
 }
