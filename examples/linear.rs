@@ -94,14 +94,14 @@ fn main() -> Result<(), Error> {
         weight_decay: 0.0,
         ..decay
     };
-    let groups = [
+    let mut groups = [
         ParamGroup::new(ranges.weights.unwrap_or(0..0), decay),
         ParamGroup::new(ranges.bias.unwrap_or(0..0), no_decay),
     ];
     const BATCH: usize = 16;
     for epoch in 1..=8 {
         for batch in train.chunks(BATCH) {
-            trainer.step_batch_groups(&mut net, batch, &groups)?;
+            trainer.step_batch_groups(&mut net, batch, &mut groups, &[])?; // no schedule: no base rates
         }
         println!(
             "epoch {epoch}: steps {:>3}, train MSE {:.5}, held-out MSE {:.5}",

@@ -126,7 +126,7 @@ fn layer_ranges_make_no_decay_on_biases_one_line() {
         weight_decay: 0.0,
         ..AdamConfig::adamw(0.01)
     };
-    let groups: Vec<ParamGroup<AdamConfig>> = ranges
+    let mut groups: Vec<ParamGroup<AdamConfig>> = ranges
         .iter()
         .flat_map(|r| {
             [
@@ -166,6 +166,6 @@ fn layer_ranges_make_no_decay_on_biases_one_line() {
     // And the same groups through the trainer.
     let mut trainer = Trainer::new(opt);
     trainer
-        .step_batch_groups(&mut net, &blobs(8), &groups)
+        .step_batch_groups(&mut net, &blobs(8), &mut groups, &[])
         .unwrap();
 }

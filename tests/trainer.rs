@@ -252,3 +252,73 @@ fn an_invalid_clip_value_is_a_typed_error_and_changes_nothing() {
         assert_eq!(trainer.schedule_ref(), &sched_before);
     }
 }
+
+/// A schedule moves every parameter group from its own base rate, as torch's `StepLR` does for
+/// each param group's `initial_lr`: after batch `k` each group's rate is `base · 0.5^⌊k/3⌋`
+/// (exact: halving is exact in f64). The parameters equal those of the same loop run with the
+/// groups' rates set by hand before each step, to the bit.
+#[test]
+fn step_batch_groups_moves_each_group_from_its_own_base_rate() {
+    use edgetune::optim::ParamGroup;
+    use edgetune::train::base_lrs;
+    let data = samples(48, 5);
+    let ranges = Classifier::<f32>::layer_ranges(1).unwrap();
+    let head = ranges.weights.unwrap().start..N;
+    let base = AdamConfig::adam(1e-2);
+    let make = || {
+        [
+            ParamGroup::new(0..head.start, base),
+            ParamGroup::new(head.clone(), AdamConfig::adam(4e-3)),
+        ]
+    };
+    let mut groups = make();
+    let bases = base_lrs(&groups);
+    assert_eq!(bases, [1e-2, 4e-3]);
+    let mut trainer = Trainer::new(Opt::new(base).unwrap()).schedule(schedule());
+    let mut net = fresh_net();
+    // The same batches with the rates set by hand: torch's closed form for StepLR.
+    let mut hand_groups = make();
+    let mut hand_opt = Opt::new(base).unwrap();
+    let mut hand_net = fresh_net();
+    for (k, batch) in data.chunks(4).enumerate() {
+        trainer
+            .step_batch_groups(&mut net, batch, &mut groups, &bases)
+            .unwrap();
+        // By hand: the step at the current rates, then the rates for the next count.
+        hand_net.zero_grad();
+        for (x, y) in batch {
+            hand_net.accumulate(x, *y).unwrap();
+        }
+        let mut acc = GradAccumulator::new();
+        acc.add_samples(batch.len() as u32).unwrap();
+        acc.finish(hand_net.grads_mut()).unwrap();
+        let (p, g) = hand_net.trainable_and_grads();
+        hand_opt.step_groups(p, g, &hand_groups).unwrap();
+        let factor = 0.5f64.powi(((k + 1) / 3) as i32);
+        for (g, &b) in hand_groups.iter_mut().zip(&bases) {
+            g.config.lr = b * factor;
+        }
+        assert_eq!(groups[0].config.lr, 1e-2 * factor, "batch {k}");
+        assert_eq!(groups[1].config.lr, 4e-3 * factor, "batch {k}");
+        assert_eq!(
+            bits(net.trainable()),
+            bits(hand_net.trainable()),
+            "batch {k}"
+        );
+    }
+    // A base rate per group is required with a schedule; nothing changes without one.
+    let before = bits(net.trainable());
+    let lrs: Vec<f64> = groups.iter().map(|g| g.config.lr).collect();
+    let err = trainer
+        .step_batch_groups(&mut net, &data[..4], &mut groups, &bases[..1])
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Error::LengthMismatch {
+            expected: 2,
+            found: 1
+        }
+    );
+    assert_eq!(bits(net.trainable()), before);
+    assert_eq!(groups.iter().map(|g| g.config.lr).collect::<Vec<_>>(), lrs);
+}

@@ -564,6 +564,12 @@ impl<L: LrSchedule> Scheduler<L> {
         Ok(())
     }
 
+    /// The rate at the current count for a parameter group whose base rate is `base_lr`
+    /// (torch's per-group `initial_lr`).
+    pub fn lr_for_group(&self, base_lr: f64) -> f64 {
+        self.schedule.lr_for(base_lr, self.epoch)
+    }
+
     /// The count after this one.
     fn next(&self) -> Result<u32, TrainError> {
         self.epoch.checked_add(1).ok_or(TrainError::CounterOverflow)

@@ -66,6 +66,10 @@ pub enum Clip {
 pub trait BatchSchedule: Clone {
     /// Advances by one step and returns the new learning rate (`None`: leave it alone).
     fn advance(&mut self) -> Result<Option<f64>, Error>;
+
+    /// The rate at the current count for a parameter group whose base rate is `base_lr`
+    /// (`None`: leave the group's rate alone).
+    fn group_lr(&self, base_lr: f64) -> Option<f64>;
 }
 
 /// No schedule: the optimizer's learning rate stays as configured.
@@ -76,11 +80,19 @@ impl BatchSchedule for NoSchedule {
     fn advance(&mut self) -> Result<Option<f64>, Error> {
         Ok(None)
     }
+
+    fn group_lr(&self, _base_lr: f64) -> Option<f64> {
+        None
+    }
 }
 
 impl<L: LrSchedule + Clone> BatchSchedule for Scheduler<L> {
     fn advance(&mut self) -> Result<Option<f64>, Error> {
         Ok(Some(self.step()?))
+    }
+
+    fn group_lr(&self, base_lr: f64) -> Option<f64> {
+        Some(self.lr_for_group(base_lr))
     }
 }
 
@@ -190,13 +202,23 @@ impl<O, Sch> Trainer<O, Sch> {
     }
 
     /// [`step_batch`](Trainer::step_batch) with parameter groups (ranges of the trainable arena,
-    /// for example from [`Network::layer_ranges`], each with its configuration; the schedule's
-    /// learning rate, if any, replaces every group's).
+    /// for example from [`Network::layer_ranges`], each with its configuration). The step uses
+    /// each group's configuration as it is; with a schedule, each group's rate then moves to the
+    /// schedule's rate for that group's own base rate (`base_lrs[i]`, torch's per-group
+    /// `initial_lr`: record it once with [`base_lrs`](crate::train::base_lrs)), as torch's
+    /// `scheduler.step()` does for every param group.
+    ///
+    /// # Errors
+    /// Those of [`step_batch`](Trainer::step_batch), and, with a schedule,
+    /// [`Error::LengthMismatch`] unless `base_lrs` has one rate per group, or a group's
+    /// [`Error::InvalidHyperparameter`] if its next rate does not validate; all checked before
+    /// anything is written.
     pub fn step_batch_groups<S, const N: usize, Net, X, T>(
         &mut self,
         net: &mut Net,
         samples: &[(X, T)],
-        groups: &[ParamGroup<O::Config>],
+        groups: &mut [ParamGroup<O::Config>],
+        base_lrs: &[f64],
     ) -> Result<f64, Error>
     where
         S: Scalar,
@@ -206,7 +228,7 @@ impl<O, Sch> Trainer<O, Sch> {
         X: AsRef<[S]>,
         T: Borrow<Net::Target>,
     {
-        self.run(net, samples.iter(), Some(groups))
+        self.run(net, samples.iter(), Some((groups, base_lrs)))
     }
 
     /// [`step_batch`](Trainer::step_batch) over a batch drawn from `buffer`: `indices.len()`
@@ -272,7 +294,7 @@ impl<O, Sch> Trainer<O, Sch> {
             });
         }
         let count32 = u32::try_from(count).map_err(|_| TrainError::CounterOverflow)?;
-        let (next, lr) = self.prepare(count32)?;
+        let (next, lr) = self.prepare(count32, None)?;
         net.zero_grad();
         let mut x = [S::ZERO; I];
         let mut loss_sum = 0.0f64;
@@ -288,7 +310,7 @@ impl<O, Sch> Trainer<O, Sch> {
         &mut self,
         net: &mut Net,
         samples: impl Iterator<Item = &'a (X, T)> + Clone,
-        groups: Option<&[ParamGroup<O::Config>]>,
+        groups: Option<(&mut [ParamGroup<O::Config>], &[f64])>,
     ) -> Result<f64, Error>
     where
         S: Scalar,
@@ -305,7 +327,7 @@ impl<O, Sch> Trainer<O, Sch> {
             Net::check_sample(x.as_ref(), t.borrow())?;
             count = count.checked_add(1).ok_or(TrainError::CounterOverflow)?;
         }
-        let (next, lr) = self.prepare(count)?;
+        let (next, lr) = self.prepare(count, groups.as_ref().map(|(g, b)| (&**g, *b)))?;
         // 2. Gradients: zero, sum (then mean and clip in `finish`).
         net.zero_grad();
         let mut loss_sum = 0.0f64;
@@ -319,7 +341,11 @@ impl<O, Sch> Trainer<O, Sch> {
     /// The read-only checks after the samples': a non-empty batch, the clipping value, the
     /// schedule's next learning rate (advanced on a copy, validated against the optimizer's
     /// configuration). Returns the advanced schedule and the rate.
-    fn prepare<S, const N: usize>(&self, count: u32) -> Result<(Sch, Option<f64>), Error>
+    fn prepare<S, const N: usize>(
+        &self,
+        count: u32,
+        groups: Option<(&[ParamGroup<O::Config>], &[f64])>,
+    ) -> Result<(Sch, Option<f64>), Error>
     where
         S: Scalar,
         O: Optimizer<S, N>,
@@ -346,6 +372,19 @@ impl<O, Sch> Trainer<O, Sch> {
         let lr = next.advance()?;
         if let Some(lr) = lr {
             self.opt.config().with_lr(lr).validate()?;
+            if let Some((groups, base_lrs)) = groups {
+                if base_lrs.len() != groups.len() {
+                    return Err(Error::LengthMismatch {
+                        expected: groups.len(),
+                        found: base_lrs.len(),
+                    });
+                }
+                for (g, &base) in groups.iter().zip(base_lrs) {
+                    if let Some(lr) = next.group_lr(base) {
+                        g.config.with_lr(lr).validate()?;
+                    }
+                }
+            }
         }
         Ok((next, lr))
     }
@@ -356,7 +395,7 @@ impl<O, Sch> Trainer<O, Sch> {
         &mut self,
         net: &mut Net,
         count: u32,
-        groups: Option<&[ParamGroup<O::Config>]>,
+        groups: Option<(&mut [ParamGroup<O::Config>], &[f64])>,
         lr: Option<f64>,
         next: Sch,
     ) -> Result<(), Error>
@@ -379,9 +418,9 @@ impl<O, Sch> Trainer<O, Sch> {
             }
         }
         let (params, grads) = net.trainable_and_grads();
-        match groups {
+        match &groups {
             None => self.opt.step_slices(params, grads)?,
-            Some(groups) => {
+            Some((groups, _)) => {
                 let found = params.len();
                 let mismatch = Error::LengthMismatch { expected: N, found };
                 let params: &mut [S; N] = params.try_into().map_err(|_| mismatch)?;
@@ -390,8 +429,15 @@ impl<O, Sch> Trainer<O, Sch> {
             }
         }
         if let Some(lr) = lr {
-            // Validated in `prepare` with the same configuration: cannot fail.
+            // Validated in `prepare` with the same configurations: cannot fail.
             self.opt.set_lr(lr)?;
+            if let Some((groups, base_lrs)) = groups {
+                for (g, &base) in groups.iter_mut().zip(base_lrs) {
+                    if let Some(lr) = next.group_lr(base) {
+                        g.config = g.config.with_lr(lr);
+                    }
+                }
+            }
         }
         self.schedule = next;
         Ok(())
