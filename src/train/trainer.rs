@@ -310,7 +310,7 @@ impl<O, Sch> Trainer<O, Sch> {
         &mut self,
         net: &mut Net,
         samples: impl Iterator<Item = &'a (X, T)> + Clone,
-        groups: Option<(&mut [ParamGroup<O::Config>], &[f64])>,
+        groups: GroupsMut<'_, O::Config>,
     ) -> Result<f64, Error>
     where
         S: Scalar,
@@ -344,7 +344,7 @@ impl<O, Sch> Trainer<O, Sch> {
     fn prepare<S, const N: usize>(
         &self,
         count: u32,
-        groups: Option<(&[ParamGroup<O::Config>], &[f64])>,
+        groups: Groups<'_, O::Config>,
     ) -> Result<(Sch, Option<f64>), Error>
     where
         S: Scalar,
@@ -395,7 +395,7 @@ impl<O, Sch> Trainer<O, Sch> {
         &mut self,
         net: &mut Net,
         count: u32,
-        groups: Option<(&mut [ParamGroup<O::Config>], &[f64])>,
+        groups: GroupsMut<'_, O::Config>,
         lr: Option<f64>,
         next: Sch,
     ) -> Result<(), Error>
@@ -443,6 +443,11 @@ impl<O, Sch> Trainer<O, Sch> {
         Ok(())
     }
 }
+
+/// Parameter groups and their base rates, as `step_batch_groups` hands them on.
+type GroupsMut<'g, C> = Option<(&'g mut [ParamGroup<C>], &'g [f64])>;
+/// The same, read only (the checks before anything is written).
+type Groups<'g, C> = Option<(&'g [ParamGroup<C>], &'g [f64])>;
 
 /// [`Error::LengthMismatch`] unless the optimizer's size `N` is the network's trainable arena.
 fn check_trainable<S: Scalar, const N: usize, Net: Network<S> + ?Sized>() -> Result<(), Error> {
