@@ -50,6 +50,14 @@ fn main() -> ! {
         let mut net = NET.borrow(cs).borrow_mut();
         let mut trainer = TRAINER.borrow(cs).borrow_mut();
         let mut buf = BUF.borrow(cs).borrow_mut();
-        finetune::main(&BOARD, "I16F16", &mut net, &INIT, &mut trainer, &mut buf)
+        finetune::main(
+            &BOARD,
+            "I16F16",
+            &finetune::EXPECTED_I16F16,
+            &mut net,
+            &INIT,
+            &mut trainer,
+            &mut buf,
+        )
     })
 }

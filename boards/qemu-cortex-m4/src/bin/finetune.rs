@@ -46,6 +46,14 @@ fn main() -> ! {
         let mut net = NET.borrow(cs).borrow_mut();
         let mut trainer = TRAINER.borrow(cs).borrow_mut();
         let mut buf = BUF.borrow(cs).borrow_mut();
-        finetune::main(&BOARD, "f32", &mut net, &INIT, &mut trainer, &mut buf)
+        finetune::main(
+            &BOARD,
+            "f32",
+            &finetune::EXPECTED_F32,
+            &mut net,
+            &INIT,
+            &mut trainer,
+            &mut buf,
+        )
     })
 }
