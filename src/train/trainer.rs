@@ -332,7 +332,8 @@ impl<O, Sch> Trainer<O, Sch> {
         net.zero_grad();
         let mut loss_sum = 0.0f64;
         for (x, t) in samples {
-            loss_sum += net.accumulate(x.as_ref(), t.borrow())?.to_f64();
+            // Checked above: each value is read once.
+            loss_sum += net.accumulate_checked(x.as_ref(), t.borrow())?.to_f64();
         }
         self.finish(net, count, groups, lr, next)?;
         Ok(loss_sum / f64::from(count))

@@ -402,6 +402,18 @@ macro_rules! __mlp_emit {
             ) -> ::core::result::Result<S, $crate::Error> {
                 $crate::nn::network::check_input(x)?;
                 $crate::__mlp_loss!(check $loss, $crate::nn::network::outputs($spec), target)?;
+                self.accumulate_checked_values(x, target)
+            }
+
+            /// [`accumulate`](Self::accumulate) without the pass over the input's and target's
+            /// values, for a sample that `check_sample` has already passed (the trainer checks a
+            /// whole batch before writing anything). A bad label is still refused.
+            #[inline(always)]
+            fn accumulate_checked_values(
+                &mut self,
+                x: &[S; $crate::nn::network::inputs($spec)],
+                target: $crate::__mlp_loss!(type $loss, S, $crate::nn::network::outputs($spec)),
+            ) -> ::core::result::Result<S, $crate::Error> {
                 let frozen = self.frozen.params();
                 Self::run_forward(frozen, &self.trainable, x, &mut self.work, Some(&mut self.kept));
                 let loss = $crate::__mlp_loss!(run $loss, &self.work.out, target, &mut self.dlogits)?;
@@ -676,6 +688,11 @@ macro_rules! __mlp_emit {
             fn accumulate(&mut self, x: &[S], target: &Self::Target) -> ::core::result::Result<S, $crate::Error> {
                 let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
                 $name::accumulate(self, $crate::nn::network::input_array(x)?, t)
+            }
+
+            fn accumulate_checked(&mut self, x: &[S], target: &Self::Target) -> ::core::result::Result<S, $crate::Error> {
+                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
+                $name::accumulate_checked_values(self, $crate::nn::network::input_array(x)?, t)
             }
 
             fn zero_grad(&mut self) {

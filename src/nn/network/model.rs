@@ -164,6 +164,16 @@ pub trait Network<S: Scalar> {
     /// arena and returns the loss. A bad sample is an error with the gradients unchanged.
     fn accumulate(&mut self, x: &[S], target: &Self::Target) -> Result<S, Error>;
 
+    /// [`accumulate`](Network::accumulate) for a sample that has already passed
+    /// [`check_sample`](Network::check_sample), without reading its values a second time: the
+    /// [`Trainer`](crate::train::Trainer) checks a whole batch before it writes anything. Lengths
+    /// and labels are still checked; unchecked non-finite values would reach the gradients,
+    /// where the optimizer's own check refuses them.
+    #[doc(hidden)]
+    fn accumulate_checked(&mut self, x: &[S], target: &Self::Target) -> Result<S, Error> {
+        self.accumulate(x, target)
+    }
+
     /// Sets every gradient to zero.
     fn zero_grad(&mut self);
 
