@@ -527,6 +527,20 @@ impl RefCnn {
         &self.layers
     }
 
+    /// The activation of each layer.
+    pub fn activations(&self) -> &[RefActivation] {
+        &self.activations
+    }
+
+    /// `(train_weights, train_bias)` of each layer.
+    pub fn modes(&self) -> Vec<(bool, bool)> {
+        let mut modes = Vec::with_capacity(self.layers.len());
+        for k in 0..self.layers.len() {
+            modes.push((self.train_weights[k], self.train_bias[k]));
+        }
+        modes
+    }
+
     /// `[input shape, output shape of layer 0, of layer 1, …]`, each `[H, W, C]`.
     pub fn shapes(&self) -> &[[usize; 3]] {
         &self.shapes
