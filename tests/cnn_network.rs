@@ -400,3 +400,39 @@ fn every_layer_kind_matches_the_independent_reference() {
     assert!(worst[2] <= 1e-4, "I16F16 {:e}", worst[2]);
     assert!(worst[3] <= 1e-6, "I8F24 {:e}", worst[3]);
 }
+
+/// Frozen parameters can stay in flash: `split_frozen` builds the frozen arena at compile time
+/// and a network referencing it trains exactly as one holding it in RAM, with `size_of` smaller
+/// by the frozen bytes (less a pointer).
+#[test]
+fn frozen_parameters_in_flash_train_like_ram() {
+    const ALL: [f32; HarHead::<f32>::PARAMS] = {
+        let mut a = [0.0f32; HarHead::<f32>::PARAMS];
+        let mut i = 0;
+        while i < a.len() {
+            // A deterministic spread of small values (no float math in const beyond this).
+            a[i] = ((i * 37 % 101) as f32 - 50.0) / 100.0;
+            i += 1;
+        }
+        a
+    };
+    static FROZEN: [f32; HarHead::<f32>::FROZEN] = HarHead::<f32>::split_frozen(&ALL);
+    let mut flash = HarHead::<f32, &[f32; HarHead::<f32>::FROZEN]>::from_parts(
+        &FROZEN,
+        HarHead::<f32>::split_trainable(&ALL),
+    );
+    let mut ram = HarHead::<f32>::zeroed();
+    ram.import(&ALL).unwrap();
+    let x = [0.5f32; 36];
+    for label in [0, 1, 2] {
+        assert_eq!(flash.accumulate(&x, label), ram.accumulate(&x, label));
+    }
+    assert_eq!(flash.grads(), ram.grads());
+    assert_eq!(flash.frozen(), ram.frozen());
+    assert_eq!(
+        core::mem::size_of::<HarHead<f32, &[f32; HarHead::<f32>::FROZEN]>>(),
+        (HarHead::<f32>::TRAIN_BYTES - HarHead::<f32>::FROZEN_BYTES
+            + core::mem::size_of::<usize>())
+        .next_multiple_of(core::mem::align_of::<usize>())
+    );
+}
