@@ -174,7 +174,7 @@ def _bn_affine(m, name):
 
     if not m.track_running_stats or m.running_mean is None or m.running_var is None:
         raise ExportError(
-            f"module {name!r} ({type(m).__name__}): no running statistics (track_running_stats=False) normalises with "
+            f"module {name!r} ({type(m).__name__}): has no running statistics (track_running_stats=False), so it normalises with "
             "the batch's statistics even in eval mode; edgetune's batch_norm is the eval-mode affine map"
         )
     c = m.num_features
