@@ -177,6 +177,25 @@ pub fn backward<S: Scalar>(
     Ok(())
 }
 
+/// The input gradient alone: **overwrites** `dx` with `Σ W·dy`, as [`backward`] does, for a
+/// layer whose weights do not train (so its input was not kept).
+///
+/// # Errors
+/// As [`backward`] (shape, `w`, `dy`, `dx`); nothing is written.
+pub fn backward_input<S: Scalar>(
+    s: &Conv2dShape,
+    w: &[S],
+    dy: &[S],
+    dx: &mut [S],
+) -> Result<(), Error> {
+    check_shape(s.valid())?;
+    check_len(s.weights(), w.len())?;
+    check_len(s.output_len(), dy.len())?;
+    check_len(s.input_len(), dx.len())?;
+    input_gradient(s, Dims::of(s), w, dy, dx);
+    Ok(())
+}
+
 /// `dx[ih][iw][c] = Σ W[o][ki][kj][ci]·dy[oh][ow][o]` over the outputs `o` of `c`'s group and the
 /// offsets with `oh·sh + ki − top = ih`, `ow·sw + kj − left = iw`. Lengths checked by the caller.
 fn input_gradient<S: Scalar>(s: &Conv2dShape, d: Dims, w: &[S], dy: &[S], dx: &mut [S]) {

@@ -137,15 +137,17 @@ pub enum Distribution {
     },
     /// Every value zero.
     Zero,
+    /// Every value one (a batch norm's scale).
+    One,
 }
 
 impl Distribution {
-    /// The variance of one value: `bound²/3`, `std²` or 0.
+    /// The variance of one value: `bound²/3`, `std²`, or 0 for a constant.
     pub fn variance(self) -> f64 {
         match self {
             Distribution::Uniform { bound } => bound * bound / 3.0,
             Distribution::Normal { std } => std * std,
-            Distribution::Zero => 0.0,
+            Distribution::Zero | Distribution::One => 0.0,
         }
     }
 }
@@ -158,6 +160,9 @@ impl Init {
     /// The distributions of a layer's weights and of its bias, or an error for a gain that is
     /// not finite and `>= 0`, or a fan of 0.
     pub fn distributions(self, shape: &LayerShape) -> Result<(Distribution, Distribution), Error> {
+        if shape.scale {
+            return Ok((Distribution::One, Distribution::Zero));
+        }
         let fan_in = shape.fan_in as f64;
         let fan_out = shape.fan_out as f64;
         let positive = |name, fan: f64| {
@@ -240,12 +245,13 @@ impl Sampler {
         libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(2.0 * core::f64::consts::PI * u2)
     }
 
-    /// One draw from `d` (a zero draw consumes nothing).
+    /// One draw from `d` (a constant draw consumes nothing).
     pub fn draw(&mut self, d: Distribution) -> f64 {
         match d {
             Distribution::Uniform { bound } => self.uniform(bound),
             Distribution::Normal { std } => std * self.normal(),
             Distribution::Zero => 0.0,
+            Distribution::One => 1.0,
         }
     }
 }

@@ -84,17 +84,7 @@ pub fn backward<S: Scalar>(
         check_len(s.input_len(), dx.len())?;
     }
     if let Some(dx) = dx {
-        for (dx_p, dy_p) in dx.chunks_exact_mut(s.in_c).zip(dy.chunks_exact(s.out_c)) {
-            for (i, dx_i) in dx_p.iter_mut().enumerate() {
-                let mut acc = S::ZERO.widen();
-                for (w_o, &g) in w.chunks_exact(s.in_c).zip(dy_p) {
-                    if let Some(&wv) = w_o.get(i) {
-                        acc = S::mul_acc(acc, wv, g);
-                    }
-                }
-                *dx_i = S::narrow(acc);
-            }
-        }
+        input_gradient(s, w, dy, dx);
     }
     if let Some((dw, db)) = grads {
         for (o, (dw_o, db_o)) in dw.chunks_exact_mut(s.in_c).zip(db.iter_mut()).enumerate() {
@@ -115,4 +105,39 @@ pub fn backward<S: Scalar>(
         }
     }
     Ok(())
+}
+
+/// The input gradient alone: **overwrites** `dx` with `Σ_o W[o][i]·dy[p][o]`, as [`backward`]
+/// does, for a layer whose weights do not train (so its input was not kept).
+///
+/// # Errors
+/// As [`backward`] (shape, `w`, `dy`, `dx`); nothing is written.
+pub fn backward_input<S: Scalar>(
+    s: &Conv2dShape,
+    w: &[S],
+    dy: &[S],
+    dx: &mut [S],
+) -> Result<(), Error> {
+    check_shape(is_pointwise(s))?;
+    check_len(s.weights(), w.len())?;
+    check_len(s.output_len(), dy.len())?;
+    check_len(s.input_len(), dx.len())?;
+    input_gradient(s, w, dy, dx);
+    Ok(())
+}
+
+/// `dx[p][i] = Σ_o W[o][i]·dy[p][o]`, each sum formed in the accumulator. Lengths checked by
+/// the callers.
+fn input_gradient<S: Scalar>(s: &Conv2dShape, w: &[S], dy: &[S], dx: &mut [S]) {
+    for (dx_p, dy_p) in dx.chunks_exact_mut(s.in_c).zip(dy.chunks_exact(s.out_c)) {
+        for (i, dx_i) in dx_p.iter_mut().enumerate() {
+            let mut acc = S::ZERO.widen();
+            for (w_o, &g) in w.chunks_exact(s.in_c).zip(dy_p) {
+                if let Some(&wv) = w_o.get(i) {
+                    acc = S::mul_acc(acc, wv, g);
+                }
+            }
+            *dx_i = S::narrow(acc);
+        }
+    }
 }

@@ -19,6 +19,7 @@ use core::fmt;
 use std::vec;
 use std::vec::Vec;
 
+pub mod cnn;
 pub mod network;
 
 /// Which optimizer.

@@ -50,6 +50,9 @@ pub enum RefActivation {
     Relu,
     /// `z` for `z > 0`, `slope·z` otherwise; derivative `slope` at `z = 0` (torch's convention).
     LeakyRelu(f64),
+    /// `min(max(z, 0), 6)`; derivative 1 for `0 < z < 6` and 0 elsewhere, both kinks included (torch's
+    /// `relu6` is `hardtanh(z, 0, 6)`, whose backward passes the gradient only strictly inside the bounds).
+    Relu6,
     /// `tanh(z)`.
     Tanh,
     /// `1 / (1 + exp(−z))`.
@@ -77,13 +80,15 @@ impl RefActivation {
                     z * slope
                 }
             }
+            // torch: hardtanh(z, 0, 6) = min(max(z, 0), 6) (NaN stays NaN)
+            RefActivation::Relu6 => z.clamp(0.0, 6.0),
             RefActivation::Tanh => z.tanh(),
             RefActivation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
         }
     }
 
-    /// The derivative `d act / dz` at `z`. At the kink `z = 0`, torch's choice: 0 for ReLU, `slope` for
-    /// LeakyReLU.
+    /// The derivative `d act / dz` at `z`. At the kinks, torch's choice: 0 for ReLU at `z = 0`, `slope` for
+    /// LeakyReLU at `z = 0`, 0 for ReLU6 at both `z = 0` and `z = 6`.
     pub fn derivative(self, z: f64) -> f64 {
         match self {
             RefActivation::None => 1.0,
@@ -101,6 +106,14 @@ impl RefActivation {
                     1.0
                 } else {
                     slope
+                }
+            }
+            // torch: hardtanh backward = (z > 0 && z < 6) ? 1 : 0
+            RefActivation::Relu6 => {
+                if z > 0.0 && z < 6.0 {
+                    1.0
+                } else {
+                    0.0
                 }
             }
             // tanh' = 1 - tanh²
@@ -153,6 +166,16 @@ pub enum RefNetError {
     },
     /// The network has no layer.
     NoLayers,
+    /// Layer `layer` of a [`RefCnn`](super::cnn::RefCnn) cannot be built: a size, kernel, stride or
+    /// group count is 0, `groups` does not divide the channels, the kernel does not fit the padded input,
+    /// a pool's padding is not smaller than its window, or the input shape has a zero dimension
+    /// (reported as layer 0). Size mismatches with the incoming tensor are [`RefNetError::Shape`].
+    InvalidLayer {
+        /// Index of the layer.
+        layer: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A mini-batch has no sample.
     EmptyBatch,
     /// A class target is not below the number of outputs.
@@ -194,6 +217,7 @@ impl From<RefNetError> for crate::Error {
     /// - `LengthMismatch`, `Shape` → [`crate::Error::LengthMismatch`] with the same sizes;
     /// - `NoLayers`, `NoValues` → [`crate::Error::LengthMismatch`] `{ expected: 1, found: 0 }` (at least one
     ///   layer or value was needed; the generic network and heads cannot be empty, their types forbid it);
+    /// - `InvalidLayer` → [`crate::nn::NnError::InvalidShape`];
     /// - `EmptyBatch` → [`crate::train::TrainError::NothingAccumulated`] (the mean of no sample);
     /// - `ClassOutOfRange` → [`crate::nn::NnError::LabelOutOfRange`];
     /// - `InvalidInput`, `InvalidTarget` → [`crate::Error::InvalidInput`], [`crate::Error::InvalidTarget`];
@@ -210,6 +234,7 @@ impl From<RefNetError> for crate::Error {
                 expected: 1,
                 found: 0,
             },
+            RefNetError::InvalidLayer { .. } => crate::Error::Nn(crate::nn::NnError::InvalidShape),
             RefNetError::EmptyBatch => {
                 crate::Error::Train(crate::train::TrainError::NothingAccumulated)
             }
@@ -247,6 +272,9 @@ impl fmt::Display for RefNetError {
                 "layer {layer} is malformed: expected size {expected}, found {found}"
             ),
             RefNetError::NoLayers => write!(f, "the network has no layer"),
+            RefNetError::InvalidLayer { layer, reason } => {
+                write!(f, "layer {layer} is invalid: {reason}")
+            }
             RefNetError::EmptyBatch => write!(f, "the mini-batch is empty"),
             RefNetError::ClassOutOfRange { class, outputs } => {
                 write!(f, "class {class} is out of range for {outputs} outputs")
@@ -924,7 +952,10 @@ pub fn argmax(values: &[f64]) -> Result<usize, RefNetError> {
 
 /// The loss of output `y` against `target`, and `∂L/∂y`; the errors of [`softmax_cross_entropy`] and
 /// [`mse`].
-fn loss_and_output_grad(y: &[f64], target: &RefTarget) -> Result<(f64, Vec<f64>), RefNetError> {
+pub(super) fn loss_and_output_grad(
+    y: &[f64],
+    target: &RefTarget,
+) -> Result<(f64, Vec<f64>), RefNetError> {
     match target {
         RefTarget::Class(class) => softmax_cross_entropy(y, *class),
         RefTarget::Values(t) => {
@@ -935,7 +966,7 @@ fn loss_and_output_grad(y: &[f64], target: &RefTarget) -> Result<(f64, Vec<f64>)
 }
 
 /// [`RefNetError::InvalidInput`] at the first NaN or infinite element of input `sample`.
-fn check_input(sample: usize, x: &[f64]) -> Result<(), RefNetError> {
+pub(super) fn check_input(sample: usize, x: &[f64]) -> Result<(), RefNetError> {
     match x.iter().position(|v| !v.is_finite()) {
         Some(index) => Err(RefNetError::InvalidInput {
             sample,
@@ -947,7 +978,7 @@ fn check_input(sample: usize, x: &[f64]) -> Result<(), RefNetError> {
 }
 
 /// [`RefNetError::InvalidTarget`] at the first NaN or infinite element of target `sample`.
-fn check_target(sample: usize, t: &[f64]) -> Result<(), RefNetError> {
+pub(super) fn check_target(sample: usize, t: &[f64]) -> Result<(), RefNetError> {
     match t.iter().position(|v| !v.is_finite()) {
         Some(index) => Err(RefNetError::InvalidTarget {
             sample,
@@ -959,7 +990,7 @@ fn check_target(sample: usize, t: &[f64]) -> Result<(), RefNetError> {
 }
 
 /// The elements of `values` whose `mask` entry is `true`, in order (as far as both reach).
-fn gather(values: &[f64], mask: &[bool]) -> Vec<f64> {
+pub(super) fn gather(values: &[f64], mask: &[bool]) -> Vec<f64> {
     let mut out = Vec::new();
     for i in 0..values.len().min(mask.len()) {
         if mask[i] {

@@ -622,133 +622,19 @@ macro_rules! __mlp_emit {
             }
         }
 
-        impl<S, F> $crate::nn::network::Network<S> for $name<S, F>
-        where
-            S: $crate::nn::Scalar,
-            F: $crate::nn::network::FrozenParams<S, { $crate::nn::network::frozen($spec) }>,
-        {
-            const INPUTS: usize = $crate::nn::network::inputs($spec);
-            const OUTPUTS: usize = $crate::nn::network::outputs($spec);
-            const PARAMS: usize = $crate::nn::network::params($spec);
-            const TRAINABLE: usize = $crate::nn::network::trainable($spec);
-            const FROZEN: usize = $crate::nn::network::frozen($spec);
-            const LAYER_COUNT: usize = $spec.len();
-
-            type Target = $crate::__mlp_loss!(trait_type $loss, S);
-
-            fn layer_shape(k: usize) -> ::core::option::Option<$crate::nn::network::LayerShape> {
-                $spec.get(k).map($crate::nn::network::LayerSpec::shape)
-            }
-
-            fn layer_ranges(k: usize) -> ::core::option::Option<$crate::nn::network::LayerRanges> {
-                $crate::nn::network::layer_ranges($spec, k)
-            }
-
-            fn check_sample(x: &[S], target: &Self::Target) -> ::core::result::Result<(), $crate::Error> {
-                let x = $crate::nn::network::input_array::<S, { $crate::nn::network::inputs($spec) }>(x)?;
-                $crate::nn::network::check_input(x)?;
-                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
-                $crate::__mlp_loss!(check $loss, $crate::nn::network::outputs($spec), t)
-            }
-
-            fn forward_into(&self, x: &[S], out: &mut [S]) -> ::core::result::Result<(), $crate::Error> {
-                let x = $crate::nn::network::input_array::<S, { $crate::nn::network::inputs($spec) }>(x)?;
-                let found = out.len();
-                let out: &mut [S; $crate::nn::network::outputs($spec)] = out.try_into().map_err(|_| {
-                    $crate::Error::LengthMismatch { expected: $crate::nn::network::outputs($spec), found }
-                })?;
-                *out = self.infer(x)?;
-                Ok(())
-            }
-
-            fn predict(&self, x: &[S]) -> ::core::result::Result<usize, $crate::Error> {
-                $name::predict(self, $crate::nn::network::input_array(x)?)
-            }
-
-            fn loss(&self, x: &[S], target: &Self::Target) -> ::core::result::Result<S, $crate::Error> {
-                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
-                $name::loss(self, $crate::nn::network::input_array(x)?, t)
-            }
-
-            fn evaluate_sample(
-                &self,
-                x: &[S],
-                target: &Self::Target,
-            ) -> ::core::result::Result<(S, ::core::option::Option<bool>), $crate::Error> {
-                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
-                let x = $crate::nn::network::input_array(x)?;
-                $crate::__mlp_loss!(check $loss, $crate::nn::network::outputs($spec), t)?;
-                let mut scratch = $crate::nn::network::Scratch::zeroed();
-                let out = $name::forward(self, x, &mut scratch)?;
-                let mut dz = [<S as $crate::num::StateValue>::ZERO; $crate::nn::network::outputs($spec)];
-                let loss = $crate::__mlp_loss!(run $loss, out, t, &mut dz)?;
-                ::core::result::Result::Ok((loss, $crate::__mlp_loss!(hit $loss, &out[..], t)))
-            }
-
-            fn accumulate(&mut self, x: &[S], target: &Self::Target) -> ::core::result::Result<S, $crate::Error> {
-                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
-                $name::accumulate(self, $crate::nn::network::input_array(x)?, t)
-            }
-
-            fn accumulate_checked(&mut self, x: &[S], target: &Self::Target) -> ::core::result::Result<S, $crate::Error> {
-                let t = $crate::__mlp_loss!(from_trait $loss, S, $crate::nn::network::outputs($spec), target)?;
-                $name::accumulate_checked_values(self, $crate::nn::network::input_array(x)?, t)
-            }
-
-            fn zero_grad(&mut self) {
-                $name::zero_grad(self)
-            }
-
-            fn trainable(&self) -> &[S] {
-                &self.trainable
-            }
-
-            fn trainable_mut(&mut self) -> &mut [S] {
-                &mut self.trainable
-            }
-
-            fn grads(&self) -> &[S] {
-                &self.grads
-            }
-
-            fn grads_mut(&mut self) -> &mut [S] {
-                &mut self.grads
-            }
-
-            fn trainable_and_grads(&mut self) -> (&mut [S], &[S]) {
-                (&mut self.trainable, &self.grads)
-            }
-
-            fn frozen(&self) -> &[S] {
-                self.frozen.params()
-            }
-
-            fn frozen_mut(&mut self) -> ::core::option::Option<&mut [S]> {
-                match self.frozen.params_mut() {
-                    ::core::option::Option::Some(f) => ::core::option::Option::Some(&mut f[..]),
-                    ::core::option::Option::None => ::core::option::Option::None,
-                }
-            }
-
-            fn export(&self, out: &mut [S]) -> ::core::result::Result<(), $crate::Error> {
-                $name::export(self, out)
-            }
-
-            fn import_trainable(&mut self, src: &[S]) -> ::core::result::Result<(), $crate::Error> {
-                $name::import_trainable(self, src)
-            }
-
-            fn import(&mut self, src: &[S]) -> ::core::result::Result<(), $crate::Error> {
-                match self.frozen.params_mut() {
-                    ::core::option::Option::Some(f) => {
-                        $crate::nn::network::import($spec, Some(&mut f[..]), &mut self.trainable, src)
-                    }
-                    ::core::option::Option::None => ::core::result::Result::Err($crate::Error::LengthMismatch {
-                        expected: $crate::nn::network::frozen($spec),
-                        found: 0,
-                    }),
-                }
-            }
+        $crate::__network_impl! {
+            $name, $loss,
+            frozen: ($crate::nn::network::frozen($spec)),
+            inputs: ($crate::nn::network::inputs($spec)),
+            outputs: ($crate::nn::network::outputs($spec)),
+            params: ($crate::nn::network::params($spec)),
+            trainable: ($crate::nn::network::trainable($spec)),
+            layer_count: ($spec.len()),
+            layer_shape: (|k: usize| $spec.get(k).map($crate::nn::network::LayerSpec::shape)),
+            layer_ranges: (|k: usize| $crate::nn::network::layer_ranges($spec, k)),
+            load: (|f: ::core::option::Option<&mut [S]>, t: &mut [S], src: &[S]| {
+                $crate::nn::network::import($spec, f, t, src)
+            }),
         }
     };
 }

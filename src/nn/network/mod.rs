@@ -1,5 +1,5 @@
-//! Small networks whose shape is in their type: the [`mlp!`](crate::mlp) macro and what it
-//! builds on.
+//! Small networks whose shape is in their type: the [`mlp!`](crate::mlp) and
+//! [`cnn!`](crate::cnn) macros and what they build on.
 //!
 //! # Why a macro
 //! Stable Rust has no arithmetic on const generics, so a generic `Mlp<S, 64, 32, 10>` could not
@@ -128,12 +128,55 @@
 //! }
 //! assert!(data.iter().all(|(x, y)| net.predict(x) == Ok(*y)));
 //! ```
+//!
+//! # Convolutional networks: `cnn!`
+//! [`cnn!`](crate::cnn) declares a sequential network of convolution, pooling, batch-norm and
+//! dense layers over channels-last data (see [`nn`](crate::nn) for why channels-last). It
+//! generates the same constants, methods and [`Network`] implementation as `mlp!`, plus `MACS`,
+//! `WEIGHT_SHAPES` (for [`io::weights`](crate::io::weights)) and `PLAN`.
+//!
+//! ```text
+//! input [LEN, C];  or  input [H, W, C];
+//! conv1d(C_in, C_out, K [, stride = S] [, padding = P | same | valid] [, groups = G])
+//! conv2d(C_in, C_out, K | (KH, KW) [, stride = S | (SH, SW)] [, padding = P | (PH, PW) | same | valid] [, groups = G])
+//! batch_norm(C)                  per-channel y = scale·x + shift (parameters: scale, shift)
+//! max_pool1d(K [, stride = S] [, padding = P])    avg_pool1d(...)   (stride defaults to K)
+//! max_pool2d(K | (KH, KW) ...)   avg_pool2d(...)  (average pooling counts padding, as torch)
+//! global_avg_pool                [H, W, C] → [1, 1, C]
+//! flatten                        [H, W, C] → [1, 1, H·W·C] (nothing moves)
+//! dense(I, O)                    I = H·W·C of what it receives
+//! loss softmax_cross_entropy;  or  loss mse;
+//! ```
+//! Each layer line may end with an activation (`relu`, `relu6`, `leaky_relu(SLOPE)`, `tanh`,
+//! `sigmoid`) and then a mode (`train`, `bias`, `frozen`): for a batch norm `bias` trains the
+//! shift only. Fine-tuning only the batch norms ("BN-affine") is every `batch_norm` line
+//! `train` and every other layer `frozen`. Depthwise is `groups = C_in`; a residual add is not
+//! expressible (the declaration is a chain).
+//!
+//! Shapes flow from `input` through the layers at compile time ([`Plan`]): a layer whose
+//! channels, height (1-D layers need height 1), window, groups or dense inputs do not fit what
+//! it receives is a compile error quoting that layer's line.
+//!
+//! Parameters in torch order are, per layer: a convolution's weights `[C_out][KH][KW][C_in/G]`
+//! then bias; a batch norm's scale then shift; a dense layer's `[O][I]` then bias.
+//!
+//! Memory follows `mlp!`: frozen arena (in RAM or referenced in flash), trainable and gradient
+//! arenas, kept inputs, loss gradient, a [`Scratch`] sized by the widest hidden outputs of each
+//! parity. A layer's input is kept only when backward reads it: a training convolution or dense
+//! layer (weight gradient), a training batch-norm scale, a max pool whose input gradient is
+//! wanted, or the output of an activation whose derivative backward applies; frozen layers
+//! below the first trainable one keep nothing and run no backward.
 
 mod arena;
+mod cnn;
 mod frozen;
+mod layer;
 mod mlp;
 mod model;
+mod network_impl;
 mod params;
+mod plan;
+mod run;
 mod scratch;
 mod spec;
 
@@ -143,8 +186,11 @@ pub use arena::{
     take_w_back, take_w_back_mut,
 };
 pub use frozen::FrozenParams;
+pub use layer::{Act, Dims, Layer, Op, Opt, Pad, Window};
 pub use model::{check_input, check_target, first_invalid, LayerRanges, LayerShape, Network};
-pub use params::{export, import};
+pub use params::{export, export_plan, import, import_plan};
+pub use plan::{Place, Plan};
+pub use run::{backward as run_backward, forward as run_forward, BackwardBuffers, Buffers};
 pub use scratch::{argmax, Identity, Scratch};
 pub use spec::{
     chain_ok, first_trainable, frozen, gather, has_input_grad, hidden_width, in_backward, inputs,

@@ -75,6 +75,9 @@ pub struct LayerShape {
     pub trains_weights: bool,
     /// Whether the bias is in the trainable arena.
     pub trains_bias: bool,
+    /// A per-channel scale and shift (a batch norm's affine form): every initialiser sets the
+    /// scale to 1 and the shift to 0, as torch initialises `BatchNorm`, and draws nothing.
+    pub scale: bool,
 }
 
 /// The index and the fault of the first value in `values` that cannot be used as a network

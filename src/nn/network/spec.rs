@@ -48,6 +48,7 @@ impl LayerSpec {
             bias: self.outputs,
             trains_weights: self.trains_weights(),
             trains_bias: self.trains_bias(),
+            scale: false,
         }
     }
 

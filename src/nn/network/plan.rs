@@ -1,0 +1,411 @@
+//! [`Plan`]: a [`cnn!`](crate::cnn) network's declared input and layers, and the `const fn`s
+//! that compute every shape, size and offset of the network from them.
+//!
+//! Shapes flow from the input through each layer ([`Layer::output`]); a layer that does not
+//! accept what it receives is found by [`Plan::first_bad_layer`], which the macro turns into a
+//! compile error naming that layer.
+
+use super::layer::{Act, Dims, Layer};
+use super::model::{LayerRanges, LayerShape};
+use crate::nn::Scalar;
+
+/// Everything a pass needs to know about one layer, computed at compile time by
+/// [`Plan::places`] so that forward and backward do no shape arithmetic of their own.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Place {
+    /// The layer.
+    pub layer: Layer,
+    /// The shape it receives.
+    pub input: Dims,
+    /// The shape it writes.
+    pub output: Dims,
+    /// Whether training keeps its input for backward ([`Plan::keeps_input`]).
+    pub keeps_input: bool,
+    /// Where that kept input starts in the kept buffer.
+    pub kept_at: usize,
+    /// Where its parameters start in the trainable arena.
+    pub trainable_at: usize,
+    /// Where its parameters start in the frozen arena.
+    pub frozen_at: usize,
+    /// Whether backward runs it.
+    pub backward: bool,
+    /// Whether backward computes the gradient of its input.
+    pub input_grad: bool,
+}
+
+/// A network's input shape and its layers in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Plan<'a> {
+    /// The shape of one input sample.
+    pub input: Dims,
+    /// The layers, first to last.
+    pub layers: &'a [Layer],
+}
+
+impl Plan<'_> {
+    /// Number of layers.
+    pub const fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether there are no layers.
+    pub const fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The shape layer `k` receives (the input for `k = 0`; the last output for `k = len`).
+    pub const fn dims_in(&self, k: usize) -> Dims {
+        let mut d = self.input;
+        let mut j = 0;
+        while j < k && j < self.layers.len() {
+            d = self.layers[j].output(d);
+            j += 1;
+        }
+        d
+    }
+
+    /// The shape layer `k` writes.
+    pub const fn dims_out(&self, k: usize) -> Dims {
+        self.dims_in(k + 1)
+    }
+
+    /// The first layer that does not accept the shape it receives, if any.
+    pub const fn first_bad_layer(&self) -> Option<usize> {
+        let mut d = self.input;
+        let mut k = 0;
+        while k < self.layers.len() {
+            if !self.layers[k].accepts(d) {
+                return Some(k);
+            }
+            d = self.layers[k].output(d);
+            k += 1;
+        }
+        None
+    }
+
+    /// Whether layer `k` is fine as far as it is concerned: it accepts its input, or a layer
+    /// before it is already at fault (so a compile error names only the first offender).
+    pub const fn layer_ok(&self, k: usize) -> bool {
+        match self.first_bad_layer() {
+            Some(bad) => bad != k,
+            None => true,
+        }
+    }
+
+    /// Whether the whole network is usable: at least one layer, every layer accepts its
+    /// input, the output and every total fit in a `usize`.
+    pub const fn valid(&self) -> bool {
+        !self.layers.is_empty()
+            && self.first_bad_layer().is_none()
+            && !self.dims_in(self.layers.len()).is_empty()
+            && self.params() != usize::MAX
+            && self.kept() != usize::MAX
+    }
+
+    /// Input elements.
+    pub const fn inputs(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Output elements of the last layer.
+    pub const fn outputs(&self) -> usize {
+        self.dims_in(self.layers.len()).len()
+    }
+
+    /// All parameters.
+    pub const fn params(&self) -> usize {
+        let mut n: usize = 0;
+        let mut k = 0;
+        while k < self.layers.len() {
+            n = n.saturating_add(self.layers[k].params());
+            k += 1;
+        }
+        n
+    }
+
+    /// Elements the optimizer steps.
+    pub const fn trainable(&self) -> usize {
+        self.trainable_before(self.layers.len())
+    }
+
+    /// Elements no optimizer touches.
+    pub const fn frozen(&self) -> usize {
+        self.params().saturating_sub(self.trainable())
+    }
+
+    /// Trainable elements of the layers before `k` (where layer `k`'s start in the trainable
+    /// arena).
+    pub const fn trainable_before(&self, k: usize) -> usize {
+        let mut n: usize = 0;
+        let mut j = 0;
+        while j < k && j < self.layers.len() {
+            n = n.saturating_add(self.layers[j].trainable());
+            j += 1;
+        }
+        n
+    }
+
+    /// Frozen elements of the layers before `k`.
+    pub const fn frozen_before(&self, k: usize) -> usize {
+        let mut n: usize = 0;
+        let mut j = 0;
+        while j < k && j < self.layers.len() {
+            n = n.saturating_add(self.layers[j].params() - self.layers[j].trainable());
+            j += 1;
+        }
+        n
+    }
+
+    /// The first layer with a trainable element (`len` if none): backward stops there.
+    pub const fn first_trainable(&self) -> usize {
+        let mut k = 0;
+        while k < self.layers.len() {
+            if self.layers[k].trainable() > 0 {
+                return k;
+            }
+            k += 1;
+        }
+        self.layers.len()
+    }
+
+    /// Whether backward runs layer `k`.
+    pub const fn in_backward(&self, k: usize) -> bool {
+        k < self.layers.len() && k >= self.first_trainable()
+    }
+
+    /// Whether backward computes the gradient of layer `k`'s input (a trainable layer lies
+    /// below it).
+    pub const fn has_input_grad(&self, k: usize) -> bool {
+        k < self.layers.len() && k > self.first_trainable()
+    }
+
+    /// Whether training keeps layer `k`'s input from forward for backward: the layer reads it
+    /// ([`Layer::reads_input`]), or the activation of the layer below needs it (its
+    /// derivative is computed from its output, which is this input). Never for layer 0, whose
+    /// input is the caller's.
+    pub const fn keeps_input(&self, k: usize) -> bool {
+        if k == 0 || !self.in_backward(k) {
+            return false;
+        }
+        let grad = self.has_input_grad(k);
+        self.layers[k].reads_input(grad)
+            || (grad && !matches!(self.layers[k - 1].act, Act::Identity))
+    }
+
+    /// Elements kept from forward for backward (not counting the loss gradient).
+    pub const fn kept(&self) -> usize {
+        self.kept_before(self.layers.len())
+    }
+
+    /// Kept elements of the layers before `k` (where layer `k`'s kept input starts).
+    pub const fn kept_before(&self, k: usize) -> usize {
+        let mut n: usize = 0;
+        let mut j = 0;
+        while j < k && j < self.layers.len() {
+            if self.keeps_input(j) {
+                n = n.saturating_add(self.dims_in(j).len());
+            }
+            j += 1;
+        }
+        n
+    }
+
+    /// The largest output among the hidden layers (all but the last) of parity `odd`: one of
+    /// the two ping-pong buffers of the scratch, which also carry the gradients down.
+    pub const fn hidden_width(&self, odd: bool) -> usize {
+        let mut m = 0;
+        let mut k = if odd { 1 } else { 0 };
+        while k + 1 < self.layers.len() {
+            let n = self.dims_out(k).len();
+            if n > m {
+                m = n;
+            }
+            k += 2;
+        }
+        m
+    }
+
+    /// Layers with parameters (what [`Network::layer_shape`](super::Network::layer_shape)
+    /// counts).
+    pub const fn param_layers(&self) -> usize {
+        let mut n = 0;
+        let mut k = 0;
+        while k < self.layers.len() {
+            if self.layers[k].has_params() {
+                n += 1;
+            }
+            k += 1;
+        }
+        n
+    }
+
+    /// The index among all layers of the `p`-th layer with parameters.
+    pub const fn param_layer(&self, p: usize) -> Option<usize> {
+        let mut seen = 0;
+        let mut k = 0;
+        while k < self.layers.len() {
+            if self.layers[k].has_params() {
+                if seen == p {
+                    return Some(k);
+                }
+                seen += 1;
+            }
+            k += 1;
+        }
+        None
+    }
+
+    /// The `p`-th layer with parameters as initialisation sees it (torch's fans: a
+    /// convolution's `fan_in = C_in/groups·KH·KW`, `fan_out = C_out·KH·KW`).
+    pub const fn layer_shape(&self, p: usize) -> Option<LayerShape> {
+        let Some(k) = self.param_layer(p) else {
+            return None;
+        };
+        let l = self.layers[k];
+        let (weights, bias) = l.runs();
+        let (fan_in, fan_out) = match l.conv_shape(self.dims_in(k)) {
+            Some(s) => {
+                let rf = s.kh.saturating_mul(s.kw);
+                (
+                    s.in_c_per_group().saturating_mul(rf),
+                    s.out_c.saturating_mul(rf),
+                )
+            }
+            None => (1, 1),
+        };
+        Some(LayerShape {
+            fan_in,
+            fan_out,
+            weights,
+            bias,
+            trains_weights: l.trains_weights(),
+            trains_bias: l.trains_bias(),
+            scale: matches!(l.op, super::layer::Op::BatchNorm { .. }),
+        })
+    }
+
+    /// Where the `p`-th layer with parameters lies in the trainable arena.
+    pub const fn layer_ranges(&self, p: usize) -> Option<LayerRanges> {
+        let Some(k) = self.param_layer(p) else {
+            return None;
+        };
+        let l = self.layers[k];
+        let (w, b) = l.runs();
+        let mut start = self.trainable_before(k);
+        let weights = if l.trains_weights() {
+            let r = start..start.saturating_add(w);
+            start = r.end;
+            Some(r)
+        } else {
+            None
+        };
+        let bias = if l.trains_bias() {
+            Some(start..start.saturating_add(b))
+        } else {
+            None
+        };
+        Some(LayerRanges { weights, bias })
+    }
+
+    /// The weight-file shape `(inputs, outputs)` of each layer with parameters, with
+    /// `inputs·outputs + outputs` parameters: a convolution is `(KH·KW·C_in/groups, C_out)`, a
+    /// batch norm `(1, C)`, a dense layer `(I, O)`. `N` must be
+    /// [`param_layers`](Self::param_layers); extra entries stay `(0, 0)`.
+    pub const fn weight_shapes<const N: usize>(&self) -> [(usize, usize); N] {
+        let mut out = [(0, 0); N];
+        let mut p = 0;
+        while p < N {
+            if let Some(k) = self.param_layer(p) {
+                let (w, b) = self.layers[k].runs();
+                out[p] = (
+                    match w.checked_div(b) {
+                        Some(i) => i,
+                        None => 0,
+                    },
+                    b,
+                );
+            }
+            p += 1;
+        }
+        out
+    }
+
+    /// Gathers the trainable (or frozen) elements of a torch-order parameter array, at compile
+    /// time (`split_trainable` / `split_frozen`).
+    pub const fn gather<S: Scalar, const N: usize, const M: usize>(
+        &self,
+        all: &[S; N],
+        trainable: bool,
+    ) -> [S; M] {
+        let mut out = [S::ZERO; M];
+        let (mut src, mut dst) = (0, 0);
+        let mut k = 0;
+        while k < self.layers.len() {
+            let l = self.layers[k];
+            let (w, b) = l.runs();
+            let runs = [(w, l.trains_weights()), (b, l.trains_bias())];
+            let mut r = 0;
+            while r < 2 {
+                let (len, t) = runs[r];
+                let mut i = 0;
+                while i < len && src < N {
+                    if t == trainable && dst < M {
+                        out[dst] = all[src];
+                        dst += 1;
+                    }
+                    src += 1;
+                    i += 1;
+                }
+                r += 1;
+            }
+            k += 1;
+        }
+        out
+    }
+
+    /// Every layer's [`Place`]; `N` must be [`len`](Self::len) (extra entries repeat the last
+    /// layer and are never read).
+    pub const fn places<const N: usize>(&self) -> [Place; N] {
+        let blank = Place {
+            layer: Layer::flatten(),
+            input: self.input,
+            output: self.input,
+            keeps_input: false,
+            kept_at: 0,
+            trainable_at: 0,
+            frozen_at: 0,
+            backward: false,
+            input_grad: false,
+        };
+        let mut out = [blank; N];
+        let mut k = 0;
+        while k < N && k < self.layers.len() {
+            out[k] = Place {
+                layer: self.layers[k],
+                input: self.dims_in(k),
+                output: self.dims_out(k),
+                keeps_input: self.keeps_input(k),
+                kept_at: self.kept_before(k),
+                trainable_at: self.trainable_before(k),
+                frozen_at: self.frozen_before(k),
+                backward: self.in_backward(k),
+                input_grad: self.has_input_grad(k),
+            };
+            k += 1;
+        }
+        out
+    }
+
+    /// Multiply-accumulates of one forward pass (convolution and dense layers).
+    pub const fn macs(&self) -> usize {
+        let mut n: usize = 0;
+        let mut k = 0;
+        while k < self.layers.len() {
+            if let Some(s) = self.layers[k].conv_shape(self.dims_in(k)) {
+                n = n.saturating_add(s.macs());
+            }
+            k += 1;
+        }
+        n
+    }
+}

@@ -1,0 +1,387 @@
+//! Forward and backward through a list of [`Place`]s over slices: the body of every
+//! [`cnn!`](crate::cnn) network, shared by all of them (one copy per number type in flash).
+//!
+//! Buffers follow the same discipline as [`mlp!`](crate::mlp): hidden layer `k` writes the
+//! `even` or `odd` buffer of a [`Scratch`](super::Scratch) by its parity, or, when training and
+//! backward will need it, its slot in the kept buffer; the last layer writes `out`. Backward
+//! carries `∂L/∂y` of layer `k` in the buffer of `k`'s parity and writes `∂L/∂x` into the other
+//! one, so no layer ever reads and writes the same buffer. Every length has been fixed at
+//! compile time by the same `const fn`s that size the buffers, so none of the length errors
+//! below can happen in a declared network; they are returned, never panicked on.
+
+use super::layer::{Act, Dims, Layer, Op};
+use super::plan::Place;
+use crate::nn::{
+    avg_pool, conv2d, global_avg_pool, max_pool, pointwise, scale_shift, Activation, LeakyRelu,
+    Relu, Relu6, Scalar, Sigmoid, Tanh,
+};
+use crate::Error;
+
+/// The hidden and output buffers of one pass (the fields of a [`Scratch`](super::Scratch)).
+#[derive(Debug)]
+pub struct Buffers<'a, S> {
+    /// Outputs of even hidden layers.
+    pub even: &'a mut [S],
+    /// Outputs of odd hidden layers.
+    pub odd: &'a mut [S],
+    /// Outputs of the last layer.
+    pub out: &'a mut [S],
+}
+
+/// Where a layer's input or output lies.
+#[derive(Clone, Copy)]
+enum Loc {
+    X,
+    Kept(usize, usize),
+    Even(usize),
+    Odd(usize),
+    Out(usize),
+}
+
+const fn broken(expected: usize, found: usize) -> Error {
+    Error::LengthMismatch { expected, found }
+}
+
+/// The input slice at `src` and the output slice at `dst`, which never share storage.
+fn pair<'b, S>(
+    x: &'b [S],
+    kept: &'b mut [S],
+    bufs: Buffers<'b, S>,
+    src: Loc,
+    dst: Loc,
+) -> Option<(&'b [S], &'b mut [S])> {
+    let Buffers { even, odd, out } = bufs;
+    let kept_run = |k: &'b [S], at: usize, len: usize| k.get(at..at.checked_add(len)?);
+    match (src, dst) {
+        (_, Loc::Kept(at, len)) => {
+            let (lo, hi) = kept.split_at_mut_checked(at)?;
+            let input = match src {
+                Loc::X => x,
+                Loc::Kept(a, l) => kept_run(lo, a, l)?,
+                Loc::Even(l) => even.get(..l)?,
+                Loc::Odd(l) => odd.get(..l)?,
+                Loc::Out(_) => return None,
+            };
+            Some((input, hi.get_mut(..len)?))
+        }
+        (Loc::X, Loc::Even(len)) => Some((x, even.get_mut(..len)?)),
+        (Loc::X, Loc::Odd(len)) => Some((x, odd.get_mut(..len)?)),
+        (Loc::X, Loc::Out(len)) => Some((x, out.get_mut(..len)?)),
+        (Loc::Kept(a, l), Loc::Even(len)) => Some((kept_run(kept, a, l)?, even.get_mut(..len)?)),
+        (Loc::Kept(a, l), Loc::Odd(len)) => Some((kept_run(kept, a, l)?, odd.get_mut(..len)?)),
+        (Loc::Kept(a, l), Loc::Out(len)) => Some((kept_run(kept, a, l)?, out.get_mut(..len)?)),
+        (Loc::Even(l), Loc::Odd(len)) => Some((even.get(..l)?, odd.get_mut(..len)?)),
+        (Loc::Even(l), Loc::Out(len)) => Some((even.get(..l)?, out.get_mut(..len)?)),
+        (Loc::Odd(l), Loc::Even(len)) => Some((odd.get(..l)?, even.get_mut(..len)?)),
+        (Loc::Odd(l), Loc::Out(len)) => Some((odd.get(..l)?, out.get_mut(..len)?)),
+        _ => None,
+    }
+}
+
+/// A layer's two parameter runs (weights, bias; or scale, shift), each from the trainable or
+/// the frozen arena.
+fn params<'a, S>(
+    p: &Place,
+    frozen: &'a [S],
+    trainable: &'a [S],
+) -> Result<(&'a [S], &'a [S]), Error> {
+    let l = &p.layer;
+    let (w, b) = l.runs();
+    let mut t = p.trainable_at;
+    let mut f = p.frozen_at;
+    let mut take = |len: usize, trains: bool| -> Result<&'a [S], Error> {
+        let (arena, at) = if trains {
+            (trainable, &mut t)
+        } else {
+            (frozen, &mut f)
+        };
+        let end = at.checked_add(len).ok_or(broken(len, 0))?;
+        let run = arena.get(*at..end).ok_or(broken(end, arena.len()))?;
+        *at = end;
+        Ok(run)
+    };
+    let wr = take(w, l.trains_weights())?;
+    let br = take(b, l.trains_bias())?;
+    Ok((wr, br))
+}
+
+/// The forward pass: `x` (`INPUTS`) to `bufs.out`, keeping the inputs backward needs in `kept`
+/// when training (`Some`).
+///
+/// # Errors
+/// [`Error::LengthMismatch`] if a slice is not as the places say (never for a declared
+/// network); buffers may then be partly written.
+pub fn forward<S: Scalar>(
+    places: &[Place],
+    frozen: &[S],
+    trainable: &[S],
+    x: &[S],
+    bufs: Buffers<'_, S>,
+    kept: Option<&mut [S]>,
+) -> Result<(), Error> {
+    let Buffers { even, odd, out } = bufs;
+    let training = kept.is_some();
+    let kept: &mut [S] = kept.unwrap_or_default();
+    let mut src = Loc::X;
+    for (k, p) in places.iter().enumerate() {
+        let len = p.output.len();
+        let dst = match places.get(k + 1) {
+            None => Loc::Out(len),
+            Some(next) if training && next.keeps_input => Loc::Kept(next.kept_at, len),
+            Some(_) if k % 2 == 1 => Loc::Odd(len),
+            Some(_) => Loc::Even(len),
+        };
+        let bufs = Buffers {
+            even: &mut *even,
+            odd: &mut *odd,
+            out: &mut *out,
+        };
+        let (input, output) = pair(x, &mut *kept, bufs, src, dst).ok_or(broken(len, 0))?;
+        let (w, b) = params(p, frozen, trainable)?;
+        layer_forward(&p.layer, p.input, w, b, input, output)?;
+        activate(p.layer.act, output)?;
+        src = dst;
+    }
+    Ok(())
+}
+
+fn layer_forward<S: Scalar>(
+    l: &Layer,
+    d: Dims,
+    w: &[S],
+    b: &[S],
+    x: &[S],
+    y: &mut [S],
+) -> Result<(), Error> {
+    match l.op {
+        Op::Conv { .. } | Op::Dense { .. } => {
+            let s = l.conv_shape(d).ok_or(broken(0, 0))?;
+            if pointwise::is_pointwise(&s) {
+                pointwise::forward(&s, w, b, x, y)
+            } else {
+                conv2d::forward(&s, w, b, x, y)
+            }
+        }
+        Op::BatchNorm { .. } => scale_shift::forward(w, b, x, y),
+        Op::MaxPool(_) => max_pool::forward(&l.pool_shape(d).ok_or(broken(0, 0))?, x, y),
+        Op::AvgPool(_) => avg_pool::forward(&l.pool_shape(d).ok_or(broken(0, 0))?, true, x, y),
+        Op::GlobalAvgPool => global_avg_pool::forward(d.h.saturating_mul(d.w), d.c, x, y),
+        Op::Flatten => {
+            if x.len() != y.len() {
+                return Err(broken(y.len(), x.len()));
+            }
+            y.copy_from_slice(x);
+            Ok(())
+        }
+        Op::Invalid => Err(broken(0, x.len())),
+    }
+}
+
+fn map<S: Scalar, A: Activation<S>>(a: &A, y: &mut [S]) {
+    for v in y {
+        *v = a.apply(*v);
+    }
+}
+
+fn map_back<S: Scalar, A: Activation<S>>(a: &A, y: &[S], g: &mut [S]) {
+    for (g, &y) in g.iter_mut().zip(y) {
+        *g = g.mul(a.derivative_from_output(y));
+    }
+}
+
+fn activate<S: Scalar>(act: Act, y: &mut [S]) -> Result<(), Error> {
+    match act {
+        Act::Identity => {}
+        Act::Relu => map(&Relu, y),
+        Act::Relu6 => map(&Relu6, y),
+        Act::LeakyRelu(slope) => map(&LeakyRelu::<S>::new(slope)?, y),
+        Act::Tanh => map(&Tanh, y),
+        Act::Sigmoid => map(&Sigmoid, y),
+    }
+    Ok(())
+}
+
+/// `g ← g·f'(x)` from the activation's output `y`.
+fn activate_back<S: Scalar>(act: Act, y: &[S], g: &mut [S]) -> Result<(), Error> {
+    if y.len() != g.len() {
+        return Err(broken(g.len(), y.len()));
+    }
+    match act {
+        Act::Identity => {}
+        Act::Relu => map_back(&Relu, y, g),
+        Act::Relu6 => map_back(&Relu6, y, g),
+        Act::LeakyRelu(slope) => map_back(&LeakyRelu::<S>::new(slope)?, y, g),
+        Act::Tanh => map_back(&Tanh, y, g),
+        Act::Sigmoid => map_back(&Sigmoid, y, g),
+    }
+    Ok(())
+}
+
+/// The buffers backward works in.
+#[derive(Debug)]
+pub struct BackwardBuffers<'a, S> {
+    /// Even hidden layers' gradients.
+    pub even: &'a mut [S],
+    /// Odd hidden layers' gradients.
+    pub odd: &'a mut [S],
+    /// `∂L/∂logits` on entry (overwritten).
+    pub dlogits: &'a mut [S],
+}
+
+/// The backward pass from `bufs.dlogits` down to the first trainable layer: **adds** every
+/// trainable parameter's gradient into `grads`. `x` is the input and `kept` what
+/// [`forward`] kept for it.
+///
+/// # Errors
+/// As [`forward`].
+pub fn backward<S: Scalar>(
+    places: &[Place],
+    frozen: &[S],
+    trainable: &[S],
+    grads: &mut [S],
+    x: &[S],
+    kept: &[S],
+    bufs: BackwardBuffers<'_, S>,
+) -> Result<(), Error> {
+    let BackwardBuffers { even, odd, dlogits } = bufs;
+    let last = places.len().saturating_sub(1);
+    for (k, p) in places.iter().enumerate().rev() {
+        if !p.backward {
+            break;
+        }
+        let (same, other): (&mut [S], &mut [S]) = if k % 2 == 0 {
+            (&mut *even, &mut *odd)
+        } else {
+            (&mut *odd, &mut *even)
+        };
+        let dy_buf: &mut [S] = if k == last { &mut *dlogits } else { same };
+        let out_len = p.output.len();
+        let in_len = p.input.len();
+        let dy: &[S] = dy_buf.get(..out_len).ok_or(broken(out_len, 0))?;
+        let dx = if p.input_grad {
+            Some(other.get_mut(..in_len).ok_or(broken(in_len, 0))?)
+        } else {
+            None
+        };
+        let input: Option<&[S]> = if k == 0 {
+            Some(x)
+        } else if p.keeps_input {
+            let end = p.kept_at.checked_add(in_len).ok_or(broken(in_len, 0))?;
+            Some(kept.get(p.kept_at..end).ok_or(broken(end, kept.len()))?)
+        } else {
+            None
+        };
+        let (w, _) = params(p, frozen, trainable)?;
+        let mut dx = dx;
+        layer_backward(p, w, input, dy, grad_runs(p, grads)?, dx.as_deref_mut())?;
+        if let (Some(dx), Some(below)) = (dx, k.checked_sub(1).and_then(|j| places.get(j))) {
+            if !matches!(below.layer.act, Act::Identity) {
+                activate_back(below.layer.act, input.ok_or(broken(in_len, 0))?, dx)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The gradient runs of a layer's trainable parameters (`None` for a frozen run).
+type GradRuns<'a, S> = (Option<&'a mut [S]>, Option<&'a mut [S]>);
+
+fn grad_runs<'a, S>(p: &Place, grads: &'a mut [S]) -> Result<GradRuns<'a, S>, Error> {
+    let l = &p.layer;
+    let (w, b) = l.runs();
+    let len = l.trainable();
+    let end = p.trainable_at.checked_add(len).ok_or(broken(len, 0))?;
+    let mine = grads.get_mut(p.trainable_at..end).ok_or(broken(end, 0))?;
+    let (gw, gb) = mine.split_at_mut(if l.trains_weights() { w } else { 0 });
+    Ok((
+        l.trains_weights().then_some(gw),
+        (l.trains_bias() && gb.len() == b).then_some(gb),
+    ))
+}
+
+/// `db[o] += Σ_p dy[p][o]`, the sum formed in the accumulator.
+fn bias_gradient<S: Scalar>(dy: &[S], db: &mut [S]) {
+    let c = db.len();
+    for (o, db_o) in db.iter_mut().enumerate() {
+        let mut acc = S::ZERO.widen();
+        for &g in dy.iter().skip(o).step_by(c.max(1)) {
+            acc = S::add_acc(acc, g);
+        }
+        *db_o = db_o.add(S::narrow(acc));
+    }
+}
+
+/// One layer's backward: adds the gradients of its trainable runs and overwrites `dx` (if
+/// wanted) with the gradient of its input.
+fn layer_backward<S: Scalar>(
+    p: &Place,
+    w: &[S],
+    x: Option<&[S]>,
+    dy: &[S],
+    (gw, gb): GradRuns<'_, S>,
+    dx: Option<&mut [S]>,
+) -> Result<(), Error> {
+    let l = &p.layer;
+    let d = p.input;
+    let need_x = || x.ok_or(broken(d.len(), 0));
+    match l.op {
+        Op::Conv { .. } | Op::Dense { .. } => {
+            let s = l.conv_shape(d).ok_or(broken(0, 0))?;
+            let pw = pointwise::is_pointwise(&s);
+            match (gw, gb) {
+                (Some(gw), Some(gb)) if pw => {
+                    pointwise::backward(&s, w, need_x()?, dy, Some((gw, gb)), dx)
+                }
+                (Some(gw), Some(gb)) => conv2d::backward(&s, w, need_x()?, dy, Some((gw, gb)), dx),
+                (_, gb) => {
+                    if let Some(gb) = gb {
+                        bias_gradient(dy, gb);
+                    }
+                    match dx {
+                        Some(dx) if pw => pointwise::backward_input(&s, w, dy, dx),
+                        Some(dx) => conv2d::backward_input(&s, w, dy, dx),
+                        None => Ok(()),
+                    }
+                }
+            }
+        }
+        Op::BatchNorm { .. } => match (gw, gb) {
+            (Some(gs), Some(gb)) => scale_shift::backward(w, need_x()?, dy, Some((gs, gb)), dx),
+            (_, gb) => {
+                if let Some(gb) = gb {
+                    bias_gradient(dy, gb);
+                }
+                match dx {
+                    // The input is read only for the scale's gradient, not wanted here: `dy`
+                    // (same length) stands in for it.
+                    Some(dx) => scale_shift::backward(w, dy, dy, None, Some(dx)),
+                    None => Ok(()),
+                }
+            }
+        },
+        Op::MaxPool(_) => match dx {
+            Some(dx) => {
+                let s = l.pool_shape(d).ok_or(broken(0, 0))?;
+                max_pool::backward(&s, need_x()?, dy, dx)
+            }
+            None => Ok(()),
+        },
+        Op::AvgPool(_) => match dx {
+            Some(dx) => avg_pool::backward(&l.pool_shape(d).ok_or(broken(0, 0))?, true, dy, dx),
+            None => Ok(()),
+        },
+        Op::GlobalAvgPool => match dx {
+            Some(dx) => global_avg_pool::backward(d.h.saturating_mul(d.w), d.c, dy, dx),
+            None => Ok(()),
+        },
+        Op::Flatten => match dx {
+            Some(dx) if dx.len() == dy.len() => {
+                dx.copy_from_slice(dy);
+                Ok(())
+            }
+            Some(dx) => Err(broken(dx.len(), dy.len())),
+            None => Ok(()),
+        },
+        Op::Invalid => Err(broken(0, 0)),
+    }
+}
