@@ -332,7 +332,7 @@ def convert(model, input_shape, mode="full"):
                 if any(x != 1 for x in _tuple(m.dilation, d)) or m.return_indices:
                     raise ExportError(f"{where}: dilation {m.dilation} / return_indices (only 1 / False)")
             else:
-                if m.divisor_override is not None:
+                if getattr(m, "divisor_override", None) is not None:  # AvgPool1d has none
                     raise ExportError(f"{where}: divisor_override (not supported)")
             k = _tuple(m.kernel_size, d)
             s = _tuple(m.stride if m.stride is not None and m.stride != () else m.kernel_size, d)
@@ -626,6 +626,8 @@ def main():
         ap.error("--input is required")
     if not (args.out or args.rust):
         ap.error("nothing to write: give --out and/or --rust")
+    if not args.name.isidentifier() or not args.name.isascii():
+        ap.error(f"--name {args.name!r} is not a Rust identifier")
     try:
         input_shape = tuple(int(v) for v in args.input.split(","))
     except ValueError:
