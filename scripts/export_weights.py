@@ -18,7 +18,7 @@ no pickled code runs.
 `--number-type i16f16|i8f24` writes the raw i32 bits of the fixed-point values (round to
 nearest, ties to even; a value out of range is an error) and Rust `WEIGHTS_RAW: [i32; N]`.
 
-Format `ETWF` version 1, all integers little-endian (the Rust reader is
+Format `ETWF` version 1 (reader and writer in `etwf.py`), all integers little-endian (the Rust reader is
 `edgetune::io::weights`, whose module docs hold the same tables):
 
     offset        size   field
@@ -37,17 +37,13 @@ Format `ETWF` version 1, all integers little-endian (the Rust reader is
 import argparse
 import os
 import re
-import struct
 import sys
-import zlib
 
-MAGIC = b"ETWF"
-VERSION = 1
-HEADER = struct.Struct("<4sHBBHHI")
-LAYER = struct.Struct("<HHII")
-KIND_DENSE = 1
-NUMBER_TYPES = {"f32": 1, "i16f16": 2, "i8f24": 3}
-FRAC_BITS = {"i16f16": 16, "i8f24": 24}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The ETWF reader and writer live in etwf.py (shared with export_model.py); `decode` and `encode`
+# stay importable from here.
+from etwf import NUMBER_TYPES, check, decode, encode, f32_bits, to_fixed, write_checked  # noqa: E402,F401
+
 DEMO_SEED = 20261129
 DEMO_SIZES = (64, 32, 10)
 
@@ -97,73 +93,6 @@ def flat_values(layers):
             out.extend(row)
         out.extend(b)
     return out
-
-
-def f32_bits(x):
-    return struct.unpack("<I", struct.pack("<f", x))[0]
-
-
-def to_fixed(values, number_type):
-    """Raw i32 bits, round to nearest with ties to even; out of range is an error."""
-    frac = FRAC_BITS[number_type]
-    raw = []
-    for v in values:
-        r = round(v * (1 << frac))  # Python's round() is ties-to-even on exact floats
-        if not -(1 << 31) <= r < (1 << 31):
-            raise SystemExit(f"value {v} is out of range for {number_type}")
-        raw.append(r)
-    return raw
-
-
-def encode(shapes, values, number_type="f32"):
-    """An ETWF v1 file for `shapes` [(in, out)] and the flat arena `values`."""
-    n = sum(i * o + o for i, o in shapes)
-    if len(values) != n:
-        raise ValueError(f"{len(values)} values for shapes that need {n}")
-    if number_type == "f32":
-        payload = struct.pack(f"<{n}f", *values)
-    else:
-        payload = struct.pack(f"<{n}i", *to_fixed(values, number_type))
-    out = bytearray(HEADER.pack(MAGIC, VERSION, NUMBER_TYPES[number_type], 0, len(shapes), 0, len(payload)))
-    for i, o in shapes:
-        out += LAYER.pack(KIND_DENSE, 0, i, o)
-    out += payload
-    out += struct.pack("<I", zlib.crc32(out))
-    return bytes(out)
-
-
-def decode(data):
-    """Parse and fully validate an ETWF v1 file; return (number type name, shapes, raw words)."""
-    if len(data) < HEADER.size + 4:
-        raise ValueError("shorter than a header")
-    magic, version, code, res1, n_layers, res2, plen = HEADER.unpack_from(data, 0)
-    if magic != MAGIC:
-        raise ValueError(f"bad magic {magic!r}")
-    if version != VERSION:
-        raise ValueError(f"unsupported version {version}")
-    total = HEADER.size + LAYER.size * n_layers + plen + 4
-    if len(data) != total:
-        raise ValueError(f"length {len(data)}, header says {total}")
-    (stored,) = struct.unpack_from("<I", data, total - 4)
-    if stored != zlib.crc32(data[: total - 4]):
-        raise ValueError("CRC mismatch")
-    names = {v: k for k, v in NUMBER_TYPES.items()}
-    if code not in names:
-        raise ValueError(f"unknown number type {code}")
-    if res1 or res2:
-        raise ValueError("reserved header field not zero")
-    shapes = []
-    for k in range(n_layers):
-        kind, res, i, o = LAYER.unpack_from(data, HEADER.size + LAYER.size * k)
-        if kind != KIND_DENSE or res:
-            raise ValueError(f"layer {k}: kind {kind}, reserved {res}")
-        shapes.append((i, o))
-    n = sum(i * o + o for i, o in shapes)
-    if plen != 4 * n:
-        raise ValueError(f"payload {plen} bytes, shapes need {4 * n}")
-    fmt = "f" if names[code] == "f32" else "i"
-    words = struct.unpack_from(f"<{n}{fmt}", data, HEADER.size + LAYER.size * n_layers)
-    return names[code], shapes, list(words)
 
 
 def rust_f32_literal(x):
@@ -242,14 +171,6 @@ def load_state_dict(path):
     return obj
 
 
-def check(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    number_type, shapes, words = decode(data)
-    print(f"{path}: {len(data)} bytes, {number_type}, layers (in, out) {shapes}, {len(words)} parameters, CRC ok")
-    return number_type, shapes, words
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", nargs="?", help="state_dict saved with torch.save")
@@ -292,16 +213,7 @@ def main():
     )
 
     if args.out:
-        data = encode(shapes, values, args.number_type)
-        with open(args.out, "wb") as f:
-            f.write(data)
-        number_type, back_shapes, words = check(args.out)
-        expected = values if args.number_type == "f32" else to_fixed(values, args.number_type)
-        same = [f32_bits(a) == f32_bits(b) for a, b in zip(words, expected)] if number_type == "f32" else [
-            a == b for a, b in zip(words, expected)
-        ]
-        if back_shapes != shapes or len(words) != len(expected) or not all(same):
-            raise SystemExit("self-check failed: the weight file does not decode to the model's values")
+        write_checked(args.out, shapes, values, args.number_type)
     if args.rust:
         text = rust_source(shapes, values, args.number_type, source, command)
         with open(args.rust, "w") as f:

@@ -3,7 +3,9 @@
 //!
 //! `scripts/export_weights.py` writes it from a PyTorch `state_dict` of an `nn.Sequential` of
 //! `nn.Linear` layers and activations (and, as the alternative path, Rust source with the same
-//! values as a `const` array).
+//! values as a `const` array); `scripts/export_model.py` writes it, with the `cnn!` declaration,
+//! from a torch CNN (a convolution is the entry `(KH·KW·C_in/G, C_out)`, a batch norm `(1, C)`;
+//! a `cnn!` network's `WEIGHT_SHAPES` lists them).
 //!
 //! ```
 //! use edgetune::io::weights;
