@@ -355,6 +355,37 @@ macro_rules! __cnn_emit {
                 Self::TRAIN_BYTES + ::core::mem::size_of::<O>()
             }
 
+            /// The RAM of one training step with optimizer `O`, by part; with
+            /// `frozen_in_ram = false` the frozen parameters are referenced (a pointer, not
+            /// counted) where they are, typically flash.
+            pub const fn memory_plan<O>(frozen_in_ram: bool) -> $crate::nn::network::MemoryPlan {
+                $crate::nn::network::MemoryPlan::from_counts(
+                    ::core::mem::size_of::<S>(),
+                    Self::FROZEN,
+                    frozen_in_ram,
+                    Self::TRAINABLE,
+                    ::core::mem::size_of::<O>(),
+                    Self::TRAINABLE,
+                    Self::KEPT,
+                    Self::SCRATCH,
+                )
+            }
+
+            /// The floor of [`memory_plan`](Self::memory_plan) in the same mode: only the
+            /// scratch differs (the buffers live at the same moment, not one per parity).
+            pub const fn memory_floor<O>(frozen_in_ram: bool) -> $crate::nn::network::MemoryPlan {
+                $crate::nn::network::MemoryPlan::from_counts(
+                    ::core::mem::size_of::<S>(),
+                    Self::FROZEN,
+                    frozen_in_ram,
+                    Self::TRAINABLE,
+                    ::core::mem::size_of::<O>(),
+                    Self::TRAINABLE,
+                    Self::KEPT,
+                    $plan.scratch_floor(),
+                )
+            }
+
             /// Everything zero, frozen parameters in RAM (`const`: a `static` in `.bss`).
             pub const fn zeroed() -> Self {
                 Self::with_frozen([<S as $crate::num::StateValue>::ZERO; $plan.frozen()])

@@ -171,6 +171,7 @@ mod arena;
 mod cnn;
 mod frozen;
 mod layer;
+mod memory;
 mod mlp;
 mod model;
 mod network_impl;
@@ -187,6 +188,7 @@ pub use arena::{
 };
 pub use frozen::FrozenParams;
 pub use layer::{Act, Dims, Layer, Op, Opt, Pad, Window};
+pub use memory::MemoryPlan;
 pub use model::{check_input, check_target, first_invalid, LayerRanges, LayerShape, Network};
 pub use params::{export, export_plan, import, import_plan};
 pub use plan::{Place, Plan};

@@ -225,6 +225,40 @@ impl Plan<'_> {
         m
     }
 
+    /// The scratch elements live at the same moment of a training step, at their widest, plus
+    /// the logits: the floor of the scratch ([`MemoryPlan`](super::MemoryPlan)). In forward a
+    /// layer's input and output occupy scratch unless they are the caller's input, kept, or the
+    /// logits; in backward its output gradient (unless it is the loss gradient) and its input
+    /// gradient (if computed) do.
+    pub const fn scratch_floor(&self) -> usize {
+        let n = self.layers.len();
+        let mut widest = 0;
+        let mut k = 0;
+        while k < n {
+            let (i, o) = (self.dims_in(k).len(), self.dims_out(k).len());
+            let input = if k > 0 && !self.keeps_input(k) { i } else { 0 };
+            let output = if k + 1 < n && !self.keeps_input(k + 1) {
+                o
+            } else {
+                0
+            };
+            let mut live = input.saturating_add(output);
+            if self.in_backward(k) {
+                let dy = if k + 1 < n { o } else { 0 };
+                let dx = if self.has_input_grad(k) { i } else { 0 };
+                let back = dy.saturating_add(dx);
+                if back > live {
+                    live = back;
+                }
+            }
+            if live > widest {
+                widest = live;
+            }
+            k += 1;
+        }
+        widest.saturating_add(self.outputs())
+    }
+
     /// Layers with parameters (what [`Network::layer_shape`](super::Network::layer_shape)
     /// counts).
     pub const fn param_layers(&self) -> usize {

@@ -1,0 +1,79 @@
+//! [`MemoryPlan`]: the RAM of one training step of a declared network, by part, at compile
+//! time, and the floor each part cannot go below in the same mode.
+
+/// Bytes of RAM one training step uses, by part. Every generated network gives its plan
+/// (`memory_plan`) and its floor (`memory_floor`) for a number type, an optimizer and where
+/// the frozen parameters live.
+///
+/// The plan is exact for what the network and the optimizer hold: with the frozen parameters
+/// in RAM, [`total`](Self::total) is `size_of` of the network plus `size_of` of the optimizer
+/// (tested); the stack of the layer functions (a few hundred bytes) comes on top.
+///
+/// The floor is what must exist at the peak of a step in the same mode, whatever the layout:
+/// the same parameters, optimizer state, gradients and kept activations (the network keeps only
+/// the values backward reads, so those parts are at their floor already), and for the scratch
+/// only the buffers live at the same moment (the widest layer's input and output in forward,
+/// its output gradient and input gradient in backward) plus the logits. The ratio
+/// `total / floor.total` is what a better buffer layout could still save.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// Frozen parameters held in RAM (0 when they are referenced in flash).
+    pub frozen: usize,
+    /// Trainable parameters.
+    pub trainable: usize,
+    /// Optimizer state (moments, configuration, step counter).
+    pub optimizer: usize,
+    /// Gradient storage.
+    pub gradients: usize,
+    /// Activations kept from forward for backward, and the loss gradient.
+    pub kept: usize,
+    /// Forward and backward buffers, the logits included.
+    pub scratch: usize,
+}
+
+impl MemoryPlan {
+    /// The whole step.
+    pub const fn total(&self) -> usize {
+        self.frozen
+            .saturating_add(self.trainable)
+            .saturating_add(self.optimizer)
+            .saturating_add(self.gradients)
+            .saturating_add(self.kept)
+            .saturating_add(self.scratch)
+    }
+
+    /// Element counts times `size`, the bytes of one value (`frozen_in_ram` false: 0 bytes of
+    /// frozen parameters), and `optimizer` bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn from_counts(
+        size: usize,
+        frozen: usize,
+        frozen_in_ram: bool,
+        trainable: usize,
+        optimizer: usize,
+        gradients: usize,
+        kept: usize,
+        scratch: usize,
+    ) -> MemoryPlan {
+        MemoryPlan {
+            frozen: if frozen_in_ram {
+                frozen.saturating_mul(size)
+            } else {
+                0
+            },
+            trainable: trainable.saturating_mul(size),
+            optimizer,
+            gradients: gradients.saturating_mul(size),
+            kept: kept.saturating_mul(size),
+            scratch: scratch.saturating_mul(size),
+        }
+    }
+
+    /// `total / floor.total` in thousandths (1000 = at the floor), for tables and tests.
+    pub const fn per_mille_of(&self, floor: &MemoryPlan) -> usize {
+        match self.total().saturating_mul(1000).checked_div(floor.total()) {
+            Some(r) => r,
+            None => 0,
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The memory plan of a declared network is exact: with the frozen parameters in RAM its total
+//! is `size_of` of the network plus `size_of` of the optimizer; with them in flash, the network
+//! shrinks by exactly the frozen part (plus a pointer, rounded to its alignment). The floor
+//! never exceeds the plan, and only the scratch can differ.
+
+#![allow(dead_code)]
+
+#[path = "../examples/memory/dscnn.rs"]
+mod dscnn;
+
+use core::mem::{align_of, size_of};
+use dscnn::{BiasOnly, BnAffine, Full, LastBlock, LastLayer, LastTwoBlocks};
+use edgetune::optim::{Adam, Sgd};
+use fixed::types::I16F16;
+
+macro_rules! check {
+    ($net:ident, $s:ty) => {{
+        type A = Adam<$s, { $net::<$s>::TRAINABLE }>;
+        type G = Sgd<$s, { $net::<$s>::TRAINABLE }>;
+        type Flash = $net<$s, &'static [$s; $net::<$s>::FROZEN]>;
+        for (opt, ram, flash, floor) in [
+            (
+                size_of::<A>(),
+                $net::<$s>::memory_plan::<A>(true),
+                $net::<$s>::memory_plan::<A>(false),
+                $net::<$s>::memory_floor::<A>(true),
+            ),
+            (
+                size_of::<G>(),
+                $net::<$s>::memory_plan::<G>(true),
+                $net::<$s>::memory_plan::<G>(false),
+                $net::<$s>::memory_floor::<G>(true),
+            ),
+        ] {
+            assert_eq!(ram.total(), size_of::<$net<$s>>() + opt, stringify!($net));
+            let pointer = size_of::<&[$s; 1]>();
+            assert_eq!(
+                (flash.total() - opt + pointer).next_multiple_of(align_of::<Flash>()),
+                size_of::<Flash>(),
+                stringify!($net)
+            );
+            assert!(floor.total() <= ram.total());
+            assert_eq!(
+                (floor.frozen, floor.trainable, floor.optimizer),
+                (ram.frozen, ram.trainable, ram.optimizer)
+            );
+            assert_eq!((floor.gradients, floor.kept), (ram.gradients, ram.kept));
+        }
+    }};
+}
+
+#[test]
+fn every_ds_cnn_mode_plan_is_size_of() {
+    check!(Full, f32);
+    check!(LastLayer, f32);
+    check!(LastBlock, f32);
+    check!(LastTwoBlocks, I16F16);
+    check!(BiasOnly, I16F16);
+    check!(BnAffine, f32);
+}
+
+/// DS-CNN Small's published shape: 23,756 parameters (batch norms as scale and shift),
+/// 2,656,768 MACs; every activation map after the first layer is 8,000 values, so the two
+/// scratch buffers are 8,000 each and the scratch is at its floor.
+#[test]
+fn ds_cnn_small_has_its_published_shape() {
+    assert_eq!(Full::<f32>::PARAMS, 23_756);
+    assert_eq!(Full::<f32>::MACS, 2_656_768);
+    assert_eq!(Full::<f32>::SCRATCH, 8_000 + 8_000 + 12);
+    let plan = Full::<f32>::memory_plan::<Sgd<f32, { Full::<f32>::TRAINABLE }>>(true);
+    assert_eq!(
+        plan.per_mille_of(&Full::<f32>::memory_floor::<
+            Sgd<f32, { Full::<f32>::TRAINABLE }>,
+        >(true)),
+        1000
+    );
+}
