@@ -208,14 +208,21 @@ fn sizes_are_size_of_and_only_needed_inputs_are_kept() {
     assert_eq!(HarAffine::<f32>::TRAINABLE, 8);
     // Head only: the dense layer's input (5) and the loss gradient (3).
     assert_eq!(HarHead::<f32>::KEPT, 5 + 3);
-    // BN-affine: the batch norm's input (scale gradient, 24), its output (ReLU derivative, 24),
-    // the average pool's input (ReLU6 derivative, 40), the global pool's input (sigmoid
-    // derivative, 10), the loss gradient (3). The frozen convolutions keep nothing.
-    assert_eq!(HarAffine::<f32>::KEPT, 24 + 24 + 40 + 10 + 3);
-    // Bias only: no weight gradient reads an input; the activations' outputs and the max
-    // pool's input are kept: bn in (tanh, 24), max in (relu, 24), avg in (relu6, 40), gap in
-    // (sigmoid, 10), dense in: nothing (identity below), plus 3.
-    assert_eq!(HarBias::<f32>::KEPT, 24 + 24 + 40 + 10 + 3);
+    // BN-affine: the batch norm's input (scale gradient, 24), the max pool's input (it finds
+    // each window's maximum, 24), the global pool's input (sigmoid derivative, 10), the loss
+    // gradient (3); the ReLU6 derivative below the average pool is a 40-bit mask (2 words).
+    // The frozen convolutions keep nothing.
+    assert_eq!(HarAffine::<f32>::KEPT, 24 + 24 + 10 + 3);
+    assert_eq!(HarAffine::<f32>::MASK_WORDS, 2);
+    // Bias only: no weight gradient reads an input; the batch norm's input (tanh derivative,
+    // 24), the max pool's input (24), the global pool's input (sigmoid, 10), plus 3, and the
+    // same 40-bit mask.
+    assert_eq!(HarBias::<f32>::KEPT, 24 + 24 + 10 + 3);
+    assert_eq!(HarBias::<f32>::MASK_WORDS, 2);
+    assert_eq!(
+        HarBias::<f64>::TRAIN_BYTES,
+        core::mem::size_of::<HarBias<f64>>()
+    );
     assert_eq!(
         HarFull::<f32>::WEIGHT_SHAPES,
         &[(9, 4), (1, 4), (3, 8), (8, 5), (5, 3)]
@@ -435,4 +442,67 @@ fn frozen_parameters_in_flash_train_like_ram() {
             + core::mem::size_of::<usize>())
         .next_multiple_of(core::mem::align_of::<usize>())
     );
+}
+
+edgetune::cnn! {
+    /// A ReLU feeding a convolution that trains its weights: its input values are kept.
+    struct Values {
+        input [10, 2];
+        conv1d(2, 4, 3), relu;
+        conv1d(4, 4, 3), relu;
+        global_avg_pool;
+        dense(4, 2);
+        loss softmax_cross_entropy;
+    }
+}
+
+edgetune::cnn! {
+    /// The same with the second convolution training its bias only: a 1-bit mask is kept.
+    struct Masks {
+        input [10, 2];
+        conv1d(2, 4, 3), relu;
+        conv1d(4, 4, 3), relu, bias;
+        global_avg_pool;
+        dense(4, 2);
+        loss softmax_cross_entropy;
+    }
+}
+
+/// The ReLU derivative from a 1-bit mask gives bit for bit the gradients it gives from the
+/// kept values, in every number type, for 32 fewer bits per element.
+#[test]
+fn a_relu_mask_backpropagates_exactly_as_the_kept_values() {
+    fn run<S: edgetune::nn::Scalar>() {
+        let all: Vec<S> = Rng(4)
+            .vec(Values::<f64>::PARAMS, 0.6)
+            .iter()
+            .map(|&v| S::from_f64(v))
+            .collect();
+        let mut values = Values::<S>::zeroed();
+        let mut masks = Masks::<S>::zeroed();
+        values.import(&all).unwrap();
+        masks.import(&all).unwrap();
+        let mut rng = Rng(6);
+        for label in [0usize, 1, 1, 0] {
+            let x: Vec<S> = rng.vec(20, 1.0).iter().map(|&v| S::from_f64(v)).collect();
+            Network::accumulate(&mut values, &x, &label).unwrap();
+            Network::accumulate(&mut masks, &x, &label).unwrap();
+        }
+        // The first convolution trains fully in both (24 weights, 4 biases), then the second's
+        // 48 weights (in `Values` only), its 4 biases, and the dense layer.
+        let (v, m) = (values.grads(), masks.grads());
+        assert_eq!(&v[..28], &m[..28]);
+        assert_eq!(&v[28 + 48..], &m[28..]);
+        assert!(m.iter().any(|g| g.to_f64() != 0.0));
+    }
+    // The second convolution's input, 8 positions × 4 channels, is kept as 32 values or as one
+    // more mask word (the global pool's input is a mask word in both).
+    assert_eq!(Values::<f32>::KEPT - Masks::<f32>::KEPT, 32);
+    assert_eq!(
+        (Values::<f32>::MASK_WORDS, Masks::<f32>::MASK_WORDS),
+        (1, 2)
+    );
+    run::<f64>();
+    run::<f32>();
+    run::<I16F16>();
 }

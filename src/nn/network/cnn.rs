@@ -276,6 +276,7 @@ macro_rules! __cnn_emit {
             trainable: [S; $plan.trainable()],
             grads: [S; $plan.trainable()],
             kept: [S; $plan.kept()],
+            masks: [u32; $plan.mask_words()],
             dlogits: [S; $plan.outputs()],
             work: $crate::nn::network::Scratch<
                 S,
@@ -293,6 +294,7 @@ macro_rules! __cnn_emit {
                     trainable: self.trainable.clone(),
                     grads: self.grads.clone(),
                     kept: self.kept.clone(),
+                    masks: self.masks,
                     dlogits: self.dlogits.clone(),
                     work: self.work.clone(),
                 }
@@ -306,6 +308,7 @@ macro_rules! __cnn_emit {
                     .field("trainable", &self.trainable)
                     .field("grads", &self.grads)
                     .field("kept", &self.kept)
+                    .field("masks", &self.masks)
                     .field("dlogits", &self.dlogits)
                     .field("work", &self.work)
                     .finish()
@@ -324,6 +327,9 @@ macro_rules! __cnn_emit {
             pub const FROZEN: usize = $plan.frozen();
             /// Elements kept from forward for backward: layer inputs and the loss gradient.
             pub const KEPT: usize = $plan.kept() + $plan.outputs();
+            /// 32-bit words of 1-bit activation masks kept for backward (ReLU, ReLU6 and leaky
+            /// ReLU derivatives that nothing else needs the values for).
+            pub const MASK_WORDS: usize = $plan.mask_words();
             /// Elements of the forward scratch (two ping-pong buffers and the outputs).
             pub const SCRATCH: usize =
                 $plan.hidden_width(false) + $plan.hidden_width(true) + $plan.outputs();
@@ -343,10 +349,16 @@ macro_rules! __cnn_emit {
             pub const INFER_BYTES: usize =
                 (Self::PARAMS + Self::SCRATCH) * ::core::mem::size_of::<S>();
             /// RAM for training without the optimizer, `size_of::<Self>()`:
-            /// `(PARAMS + TRAINABLE + KEPT + SCRATCH)·size_of::<S>()`.
-            pub const TRAIN_BYTES: usize =
-                (Self::PARAMS + Self::TRAINABLE + Self::KEPT + Self::SCRATCH)
-                    * ::core::mem::size_of::<S>();
+            /// `(PARAMS + TRAINABLE + KEPT + SCRATCH)·size_of::<S>() + 4·MASK_WORDS`, rounded
+            /// up to the alignment of `S` and `u32`.
+            pub const TRAIN_BYTES: usize = ((Self::PARAMS + Self::TRAINABLE + Self::KEPT + Self::SCRATCH)
+                * ::core::mem::size_of::<S>()
+                + 4 * Self::MASK_WORDS)
+                .next_multiple_of(if ::core::mem::align_of::<S>() > 4 {
+                    ::core::mem::align_of::<S>()
+                } else {
+                    4
+                });
             const PLACES: &'static [$crate::nn::network::Place] =
                 &$plan.places::<{ $plan.len() }>();
 
@@ -360,13 +372,13 @@ macro_rules! __cnn_emit {
             /// counted) where they are, typically flash.
             pub const fn memory_plan<O>(frozen_in_ram: bool) -> $crate::nn::network::MemoryPlan {
                 $crate::nn::network::MemoryPlan::from_counts(
-                    ::core::mem::size_of::<S>(),
+                    (::core::mem::size_of::<S>(), ::core::mem::align_of::<S>()),
                     Self::FROZEN,
                     frozen_in_ram,
                     Self::TRAINABLE,
                     ::core::mem::size_of::<O>(),
                     Self::TRAINABLE,
-                    Self::KEPT,
+                    (Self::KEPT, Self::MASK_WORDS),
                     Self::SCRATCH,
                 )
             }
@@ -375,13 +387,13 @@ macro_rules! __cnn_emit {
             /// scratch differs (the buffers live at the same moment, not one per parity).
             pub const fn memory_floor<O>(frozen_in_ram: bool) -> $crate::nn::network::MemoryPlan {
                 $crate::nn::network::MemoryPlan::from_counts(
-                    ::core::mem::size_of::<S>(),
+                    (::core::mem::size_of::<S>(), ::core::mem::align_of::<S>()),
                     Self::FROZEN,
                     frozen_in_ram,
                     Self::TRAINABLE,
                     ::core::mem::size_of::<O>(),
                     Self::TRAINABLE,
-                    Self::KEPT,
+                    (Self::KEPT, Self::MASK_WORDS),
                     $plan.scratch_floor(),
                 )
             }
@@ -433,6 +445,7 @@ macro_rules! __cnn_emit {
                     trainable,
                     grads: [<S as $crate::num::StateValue>::ZERO; $plan.trainable()],
                     kept: [<S as $crate::num::StateValue>::ZERO; $plan.kept()],
+                    masks: [0; $plan.mask_words()],
                     dlogits: [<S as $crate::num::StateValue>::ZERO; $plan.outputs()],
                     work: $crate::nn::network::Scratch::zeroed(),
                 }
@@ -521,8 +534,9 @@ macro_rules! __cnn_emit {
                     odd: &mut self.work.odd,
                     out: &mut self.work.out,
                 };
+                let kept = $crate::nn::network::Kept { values: &mut self.kept, masks: &mut self.masks };
                 $crate::nn::network::run_forward(
-                    $name::<S>::PLACES, frozen, &self.trainable, x, bufs, Some(&mut self.kept),
+                    $name::<S>::PLACES, frozen, &self.trainable, x, bufs, Some(kept),
                 )?;
                 let loss = $crate::__mlp_loss!(run $loss, &self.work.out, target, &mut self.dlogits)?;
                 let bufs = $crate::nn::network::BackwardBuffers {
@@ -531,7 +545,8 @@ macro_rules! __cnn_emit {
                     dlogits: &mut self.dlogits,
                 };
                 $crate::nn::network::run_backward(
-                    $name::<S>::PLACES, frozen, &self.trainable, &mut self.grads, x, &self.kept, bufs,
+                    $name::<S>::PLACES, frozen, &self.trainable, &mut self.grads, x, &self.kept,
+                    &self.masks, bufs,
                 )?;
                 Ok(loss)
             }

@@ -25,7 +25,9 @@ pub struct MemoryPlan {
     pub optimizer: usize,
     /// Gradient storage.
     pub gradients: usize,
-    /// Activations kept from forward for backward, and the loss gradient.
+    /// Activations kept from forward for backward (values, and 1-bit masks where a ReLU's
+    /// derivative is all backward needs), and the loss gradient; with the padding the struct
+    /// needs for its alignment.
     pub kept: usize,
     /// Forward and backward buffers, the logits included.
     pub scratch: usize,
@@ -42,19 +44,25 @@ impl MemoryPlan {
             .saturating_add(self.scratch)
     }
 
-    /// Element counts times `size`, the bytes of one value (`frozen_in_ram` false: 0 bytes of
-    /// frozen parameters), and `optimizer` bytes.
+    /// Element counts times `size`, the bytes of one value of alignment `align` (`frozen_in_ram`
+    /// false: 0 bytes of frozen parameters), `mask_words` 32-bit mask words, and `optimizer`
+    /// bytes.
     #[allow(clippy::too_many_arguments)]
     pub const fn from_counts(
-        size: usize,
+        (size, align): (usize, usize),
         frozen: usize,
         frozen_in_ram: bool,
         trainable: usize,
         optimizer: usize,
         gradients: usize,
-        kept: usize,
+        (kept, mask_words): (usize, usize),
         scratch: usize,
     ) -> MemoryPlan {
+        let align = if align > 4 { align } else { 4 };
+        let kept = kept
+            .saturating_mul(size)
+            .saturating_add(mask_words.saturating_mul(4))
+            .next_multiple_of(align);
         MemoryPlan {
             frozen: if frozen_in_ram {
                 frozen.saturating_mul(size)
@@ -64,7 +72,7 @@ impl MemoryPlan {
             trainable: trainable.saturating_mul(size),
             optimizer,
             gradients: gradients.saturating_mul(size),
-            kept: kept.saturating_mul(size),
+            kept,
             scratch: scratch.saturating_mul(size),
         }
     }

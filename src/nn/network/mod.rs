@@ -162,10 +162,15 @@
 //!
 //! Memory follows `mlp!`: frozen arena (in RAM or referenced in flash), trainable and gradient
 //! arenas, kept inputs, loss gradient, a [`Scratch`] sized by the widest hidden outputs of each
-//! parity. A layer's input is kept only when backward reads it: a training convolution or dense
-//! layer (weight gradient), a training batch-norm scale, a max pool whose input gradient is
-//! wanted, or the output of an activation whose derivative backward applies; frozen layers
-//! below the first trainable one keep nothing and run no backward.
+//! parity. A layer's input values are kept only when backward reads them: a training
+//! convolution or dense layer (weight gradient), a training batch-norm scale, a max pool whose
+//! input gradient is wanted, or the output of a tanh or sigmoid whose derivative backward
+//! applies. Where backward needs nothing of an input but the derivative of the ReLU, ReLU6 or
+//! leaky ReLU that produced it, one bit per element is kept instead (`MASK_WORDS` words of
+//! `u32`), which gives bit for bit the same gradients. Frozen layers below the first trainable
+//! one keep nothing and run no backward. `memory_plan::<Optimizer>(frozen_in_ram)` gives the RAM
+//! of a training step by part at compile time, and `memory_floor` its floor
+//! ([`MemoryPlan`]).
 
 mod arena;
 mod cnn;
@@ -192,7 +197,7 @@ pub use memory::MemoryPlan;
 pub use model::{check_input, check_target, first_invalid, LayerRanges, LayerShape, Network};
 pub use params::{export, export_plan, import, import_plan};
 pub use plan::{Place, Plan};
-pub use run::{backward as run_backward, forward as run_forward, BackwardBuffers, Buffers};
+pub use run::{backward as run_backward, forward as run_forward, BackwardBuffers, Buffers, Kept};
 pub use scratch::{argmax, Identity, Scratch};
 pub use spec::{
     chain_ok, first_trainable, frozen, gather, has_input_grad, hidden_width, in_backward, inputs,

@@ -19,8 +19,12 @@ pub struct Place {
     pub input: Dims,
     /// The shape it writes.
     pub output: Dims,
-    /// Whether training keeps its input for backward ([`Plan::keeps_input`]).
+    /// Whether training keeps its input values for backward ([`Plan::keeps_input`]).
     pub keeps_input: bool,
+    /// Whether training keeps a 1-bit activation mask of its input ([`Plan::keeps_mask`]).
+    pub keeps_mask: bool,
+    /// Where that mask starts, in bits.
+    pub mask_at: usize,
     /// Where that kept input starts in the kept buffer.
     pub kept_at: usize,
     /// Where its parameters start in the trainable arena.
@@ -179,17 +183,30 @@ impl Plan<'_> {
         k < self.layers.len() && k > self.first_trainable()
     }
 
-    /// Whether training keeps layer `k`'s input from forward for backward: the layer reads it
-    /// ([`Layer::reads_input`]), or the activation of the layer below needs it (its
-    /// derivative is computed from its output, which is this input). Never for layer 0, whose
-    /// input is the caller's.
+    /// Whether training keeps layer `k`'s input values from forward for backward: the layer
+    /// reads them ([`Layer::reads_input`]), or the activation of the layer below needs them
+    /// and is not one whose derivative is a 1-bit mask (tanh, sigmoid). Never for layer 0,
+    /// whose input is the caller's.
     pub const fn keeps_input(&self, k: usize) -> bool {
         if k == 0 || !self.in_backward(k) {
             return false;
         }
         let grad = self.has_input_grad(k);
         self.layers[k].reads_input(grad)
-            || (grad && !matches!(self.layers[k - 1].act, Act::Identity))
+            || (grad && matches!(self.layers[k - 1].act, Act::Tanh | Act::Sigmoid))
+    }
+
+    /// Whether training keeps only a 1-bit mask of layer `k`'s input: backward needs nothing
+    /// of it but the derivative of the ReLU, ReLU6 or leaky ReLU below, which is one of two
+    /// values (1 inside the linear part, else 0 or the slope).
+    pub const fn keeps_mask(&self, k: usize) -> bool {
+        k > 0
+            && self.has_input_grad(k)
+            && !self.keeps_input(k)
+            && matches!(
+                self.layers[k - 1].act,
+                Act::Relu | Act::Relu6 | Act::LeakyRelu(_)
+            )
     }
 
     /// Elements kept from forward for backward (not counting the loss gradient).
@@ -208,6 +225,24 @@ impl Plan<'_> {
             j += 1;
         }
         n
+    }
+
+    /// Mask bits of the layers before `k` (where layer `k`'s mask starts).
+    pub const fn mask_bits_before(&self, k: usize) -> usize {
+        let mut n: usize = 0;
+        let mut j = 0;
+        while j < k && j < self.layers.len() {
+            if self.keeps_mask(j) {
+                n = n.saturating_add(self.dims_in(j).len());
+            }
+            j += 1;
+        }
+        n
+    }
+
+    /// 32-bit words of the activation masks.
+    pub const fn mask_words(&self) -> usize {
+        self.mask_bits_before(self.layers.len()).div_ceil(32)
     }
 
     /// The largest output among the hidden layers (all but the last) of parity `odd`: one of
@@ -405,6 +440,8 @@ impl Plan<'_> {
             input: self.input,
             output: self.input,
             keeps_input: false,
+            keeps_mask: false,
+            mask_at: 0,
             kept_at: 0,
             trainable_at: 0,
             frozen_at: 0,
@@ -419,6 +456,8 @@ impl Plan<'_> {
                 input: self.dims_in(k),
                 output: self.dims_out(k),
                 keeps_input: self.keeps_input(k),
+                keeps_mask: self.keeps_mask(k),
+                mask_at: self.mask_bits_before(k),
                 kept_at: self.kept_before(k),
                 trainable_at: self.trainable_before(k),
                 frozen_at: self.frozen_before(k),

@@ -105,8 +105,17 @@ fn params<'a, S>(
     Ok((wr, br))
 }
 
-/// The forward pass: `x` (`INPUTS`) to `bufs.out`, keeping the inputs backward needs in `kept`
-/// when training (`Some`).
+/// What training keeps from forward for backward: input values, and 1-bit activation masks.
+#[derive(Debug)]
+pub struct Kept<'a, S> {
+    /// Kept input values.
+    pub values: &'a mut [S],
+    /// Kept activation masks, 32 per word.
+    pub masks: &'a mut [u32],
+}
+
+/// The forward pass: `x` (`INPUTS`) to `bufs.out`, keeping what backward needs in `kept` when
+/// training (`Some`).
 ///
 /// # Errors
 /// [`Error::LengthMismatch`] if a slice is not as the places say (never for a declared
@@ -117,11 +126,14 @@ pub fn forward<S: Scalar>(
     trainable: &[S],
     x: &[S],
     bufs: Buffers<'_, S>,
-    kept: Option<&mut [S]>,
+    kept: Option<Kept<'_, S>>,
 ) -> Result<(), Error> {
     let Buffers { even, odd, out } = bufs;
     let training = kept.is_some();
-    let kept: &mut [S] = kept.unwrap_or_default();
+    let (kept, masks): (&mut [S], &mut [u32]) = match kept {
+        Some(k) => (k.values, k.masks),
+        None => (&mut [], &mut []),
+    };
     let mut src = Loc::X;
     for (k, p) in places.iter().enumerate() {
         let len = p.output.len();
@@ -140,6 +152,9 @@ pub fn forward<S: Scalar>(
         let (w, b) = params(p, frozen, trainable)?;
         layer_forward(&p.layer, p.input, w, b, input, output)?;
         activate(p.layer.act, output)?;
+        if let Some(next) = places.get(k + 1).filter(|n| training && n.keeps_mask) {
+            pack_mask(p.layer.act, output, masks, next.mask_at)?;
+        }
         src = dst;
     }
     Ok(())
@@ -217,6 +232,73 @@ fn activate_back<S: Scalar>(act: Act, y: &[S], g: &mut [S]) -> Result<(), Error>
     Ok(())
 }
 
+/// Sets bit `at + i` of `masks` to whether the activation's derivative at output `y[i]` is 1
+/// (the other value being its derivative at 0: 0 for ReLU and ReLU6, the slope for leaky ReLU).
+fn pack_mask<S: Scalar>(act: Act, y: &[S], masks: &mut [u32], at: usize) -> Result<(), Error> {
+    fn pack<S: Scalar, A: Activation<S>>(
+        a: &A,
+        y: &[S],
+        masks: &mut [u32],
+        at: usize,
+    ) -> Option<()> {
+        for (i, &v) in y.iter().enumerate() {
+            let bit = at.checked_add(i)?;
+            let word = masks.get_mut(bit / 32)?;
+            let one = 1u32 << (bit % 32);
+            if a.derivative_from_output(v) == S::ONE {
+                *word |= one;
+            } else {
+                *word &= !one;
+            }
+        }
+        Some(())
+    }
+    let done = match act {
+        Act::Relu => pack(&Relu, y, masks, at),
+        Act::Relu6 => pack(&Relu6, y, masks, at),
+        Act::LeakyRelu(slope) => pack(&LeakyRelu::<S>::new(slope)?, y, masks, at),
+        _ => None,
+    };
+    done.ok_or(broken(
+        at.saturating_add(y.len()),
+        masks.len().saturating_mul(32),
+    ))
+}
+
+/// `g ← g·f'` with `f'` from the mask bits at `at` (1, or the derivative at 0): the same
+/// products as [`activate_back`] from the values.
+fn activate_back_mask<S: Scalar>(
+    act: Act,
+    masks: &[u32],
+    at: usize,
+    g: &mut [S],
+) -> Result<(), Error> {
+    fn apply<S: Scalar, A: Activation<S>>(
+        a: &A,
+        masks: &[u32],
+        at: usize,
+        g: &mut [S],
+    ) -> Option<()> {
+        let off = a.derivative_from_output(S::ZERO);
+        for (i, g) in g.iter_mut().enumerate() {
+            let bit = at.checked_add(i)?;
+            let on = masks.get(bit / 32)? & (1u32 << (bit % 32)) != 0;
+            *g = g.mul(if on { S::ONE } else { off });
+        }
+        Some(())
+    }
+    let done = match act {
+        Act::Relu => apply(&Relu, masks, at, g),
+        Act::Relu6 => apply(&Relu6, masks, at, g),
+        Act::LeakyRelu(slope) => apply(&LeakyRelu::<S>::new(slope)?, masks, at, g),
+        _ => None,
+    };
+    done.ok_or(broken(
+        at.saturating_add(g.len()),
+        masks.len().saturating_mul(32),
+    ))
+}
+
 /// The buffers backward works in.
 #[derive(Debug)]
 pub struct BackwardBuffers<'a, S> {
@@ -241,6 +323,7 @@ pub fn backward<S: Scalar>(
     grads: &mut [S],
     x: &[S],
     kept: &[S],
+    masks: &[u32],
     bufs: BackwardBuffers<'_, S>,
 ) -> Result<(), Error> {
     let BackwardBuffers { even, odd, dlogits } = bufs;
@@ -275,7 +358,9 @@ pub fn backward<S: Scalar>(
         let mut dx = dx;
         layer_backward(p, w, input, dy, grad_runs(p, grads)?, dx.as_deref_mut())?;
         if let (Some(dx), Some(below)) = (dx, k.checked_sub(1).and_then(|j| places.get(j))) {
-            if !matches!(below.layer.act, Act::Identity) {
+            if p.keeps_mask {
+                activate_back_mask(below.layer.act, masks, p.mask_at, dx)?;
+            } else if !matches!(below.layer.act, Act::Identity) {
                 activate_back(below.layer.act, input.ok_or(broken(in_len, 0))?, dx)?;
             }
         }
