@@ -545,8 +545,9 @@ macro_rules! __cnn_emit {
                     dlogits: &mut self.dlogits,
                 };
                 $crate::nn::network::run_backward(
-                    $name::<S>::PLACES, frozen, &self.trainable, &mut self.grads, x, &self.kept,
-                    &self.masks, bufs,
+                    $name::<S>::PLACES, frozen, &self.trainable, &mut self.grads,
+                    $crate::nn::network::Saved { x, values: &self.kept, masks: &self.masks },
+                    bufs,
                 )?;
                 Ok(loss)
             }

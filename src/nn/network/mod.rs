@@ -197,7 +197,7 @@ pub use memory::MemoryPlan;
 pub use model::{check_input, check_target, first_invalid, LayerRanges, LayerShape, Network};
 pub use params::{export, export_plan, import, import_plan};
 pub use plan::{Place, Plan};
-pub use run::{backward as run_backward, forward as run_forward, BackwardBuffers, Buffers, Kept};
+pub use run::{backward as run_backward, forward as run_forward, BackwardBuffers, Buffers, Kept, Saved};
 pub use scratch::{argmax, Identity, Scratch};
 pub use spec::{
     chain_ok, first_trainable, frozen, gather, has_input_grad, hidden_width, in_backward, inputs,

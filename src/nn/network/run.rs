@@ -299,6 +299,17 @@ fn activate_back_mask<S: Scalar>(
     ))
 }
 
+/// What backward reads of the forward pass: the input, the kept values and masks.
+#[derive(Clone, Copy, Debug)]
+pub struct Saved<'a, S> {
+    /// The sample's input.
+    pub x: &'a [S],
+    /// The kept input values.
+    pub values: &'a [S],
+    /// The kept activation masks.
+    pub masks: &'a [u32],
+}
+
 /// The buffers backward works in.
 #[derive(Debug)]
 pub struct BackwardBuffers<'a, S> {
@@ -311,8 +322,8 @@ pub struct BackwardBuffers<'a, S> {
 }
 
 /// The backward pass from `bufs.dlogits` down to the first trainable layer: **adds** every
-/// trainable parameter's gradient into `grads`. `x` is the input and `kept` what
-/// [`forward`] kept for it.
+/// trainable parameter's gradient into `grads`. `saved` holds the input and what [`forward`]
+/// kept for it.
 ///
 /// # Errors
 /// As [`forward`].
@@ -321,11 +332,14 @@ pub fn backward<S: Scalar>(
     frozen: &[S],
     trainable: &[S],
     grads: &mut [S],
-    x: &[S],
-    kept: &[S],
-    masks: &[u32],
+    saved: Saved<'_, S>,
     bufs: BackwardBuffers<'_, S>,
 ) -> Result<(), Error> {
+    let Saved {
+        x,
+        values: kept,
+        masks,
+    } = saved;
     let BackwardBuffers { even, odd, dlogits } = bufs;
     let last = places.len().saturating_sub(1);
     for (k, p) in places.iter().enumerate().rev() {
