@@ -176,8 +176,9 @@ pub fn accuracy<S: Scalar, N: Network<S, Target = usize>>(
     Ok(100.0 * evaluate(net, set)?.accuracy.unwrap_or(0.0))
 }
 
-/// A pretraining copy of `s`: shifted in time by a random number of steps (circularly: the
-/// activities are periodic), each value jittered by up to ±0.05 standard deviations.
+/// A training copy of `s` (pretraining and the device's batches alike): shifted in time by a
+/// random number of steps, circularly (the activities are roughly periodic; the wrap is one
+/// splice), each value jittered uniformly by up to ±0.05 standard deviations.
 fn augment(s: &Labelled, rng: &mut Pcg32) -> Labelled {
     let shift = rng.below(LEN as u32) as usize;
     let mut x = [0.0f32; VALUES];
