@@ -11,8 +11,19 @@
 #[allow(dead_code)]
 mod pipeline;
 
+use edgetune::num::fixed::I16F16;
+use edgetune::optim::Adam;
+use edgetune::train::Trainer;
 use pipeline::*;
 use std::sync::OnceLock;
+
+/// The training RAM of network `$net` at number type `$s` with its trainer: the generated
+/// `train_bytes_with` (`TRAIN_BYTES` plus the trainer).
+macro_rules! ram {
+    ($net:ident, $s:ty) => {
+        $net::<$s>::train_bytes_with::<Trainer<Adam<$s, { $net::<f32>::TRAINABLE }>>>()
+    };
+}
 
 /// The pretrained network and the device's data, built once for the three tests (which run
 /// in parallel, one mode each).
@@ -53,6 +64,13 @@ fn check(mode: Mode) {
     let mut quiet = |_: &str| {};
     let [reference, f32_run, fixed] = run_mode(mode, setup, &mut quiet).unwrap();
     let name = mode.name();
+    // The table's training RAM is the generated `train_bytes_with::<Trainer<Adam>>()`.
+    let expected = match mode {
+        Mode::Head => [ram!(ImuHead, f32), ram!(ImuHead, I16F16)],
+        Mode::BnAffine => [ram!(ImuBn, f32), ram!(ImuBn, I16F16)],
+        Mode::Bias => [ram!(ImuBias, f32), ram!(ImuBias, I16F16)],
+    };
+    assert_eq!([f32_run.train_bytes, fixed.train_bytes], expected, "{name}");
     for r in [&reference, &f32_run, &fixed] {
         println!(
             "{name:<9} {:<13} before {:.1} % after {:.1} % max |dloss| {:.2e} last |dloss| {:.2e}",
