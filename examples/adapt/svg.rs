@@ -67,6 +67,15 @@ fn panel(out: &mut String, x0: f64, title: &str, series: &[(&str, Vec<f64>)], lo
 
 /// Writes the chart of `(name, [(loss, accuracy %) per epoch])` to `path`.
 pub fn write(path: &Path, curves: &[(&str, &[(f64, f64)])]) -> std::io::Result<()> {
+    write_titled(path, "held-out shifted accuracy, %", curves)
+}
+
+/// [`write`] with the accuracy panel titled `accuracy_title` (`examples/imu` includes this file).
+pub fn write_titled(
+    path: &Path,
+    accuracy_title: &str,
+    curves: &[(&str, &[(f64, f64)])],
+) -> std::io::Result<()> {
     let loss: Vec<(&str, Vec<f64>)> = curves
         .iter()
         .map(|(n, c)| (*n, c.iter().map(|p| p.0).collect()))
@@ -101,7 +110,7 @@ pub fn write(path: &Path, curves: &[(&str, &[(f64, f64)])]) -> std::io::Result<(
     panel(
         &mut out,
         W,
-        "held-out shifted accuracy, %",
+        accuracy_title,
         &acc,
         (min_acc - 5.0).max(0.0),
         100.0,
