@@ -55,6 +55,7 @@
 //! (`dx` and `dW` once each). Backward needs the layer **input** `x` and `dy`.
 
 use super::shape::{check_len, check_shape, tap, tapped_by};
+use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
 
@@ -101,6 +102,31 @@ pub fn forward<S: Scalar>(
     x: &[S],
     y: &mut [S],
 ) -> Result<(), Error> {
+    forward_in(s, w, b, x, y)
+}
+
+/// [`forward`] with the weights and bias each in two runs (a layer that trains only its first
+/// output channels, see [`Split`]).
+///
+/// # Errors
+/// As [`forward`], with the lengths of both runs together.
+pub fn forward_split<S: Scalar>(
+    s: &Conv2dShape,
+    w: Split<'_, S>,
+    b: Split<'_, S>,
+    x: &[S],
+    y: &mut [S],
+) -> Result<(), Error> {
+    forward_in(s, w, b, x, y)
+}
+
+fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+    s: &Conv2dShape,
+    w: W,
+    b: B,
+    x: &[S],
+    y: &mut [S],
+) -> Result<(), Error> {
     check_shape(s.valid())?;
     check_len(s.weights(), w.len())?;
     check_len(s.out_c, b.len())?;
@@ -112,7 +138,7 @@ pub fn forward<S: Scalar>(
         for ((o, y_o), (&b_o, w_o)) in y_px
             .iter_mut()
             .enumerate()
-            .zip(b.iter().zip(w.chunks_exact(d.wper)))
+            .zip(b.elems().zip(w.rows(d.wper)))
         {
             let c0 = (o / d.cog) * d.cig;
             let mut acc = b_o.widen();
@@ -156,13 +182,43 @@ pub fn backward<S: Scalar>(
     grads: Option<GradsMut<'_, S>>,
     dx: Option<&mut [S]>,
 ) -> Result<(), Error> {
-    check_shape(s.valid())?;
+    backward_in(s, w, s.out_c, x, dy, grads, dx)
+}
+
+/// [`backward`] for a layer whose first output channels train: `w.head` holds their weights,
+/// and `grads` (if given) their `dW` (`w.head.len()` elements) and `db` (one per such channel).
+///
+/// # Errors
+/// As [`backward`], with `dW` and `db` sized for the leading channels.
+pub fn backward_split<S: Scalar>(
+    s: &Conv2dShape,
+    w: Split<'_, S>,
+    x: &[S],
+    dy: &[S],
+    grads: Option<GradsMut<'_, S>>,
+    dx: Option<&mut [S]>,
+) -> Result<(), Error> {
+    let channels = w.head.len() / Dims::of(s).wper.max(1);
+    backward_in(s, w, channels, x, dy, grads, dx)
+}
+
+/// `channels`: the leading output channels whose `dW` and `db` `grads` holds.
+fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    w: W,
+    channels: usize,
+    x: &[S],
+    dy: &[S],
+    grads: Option<GradsMut<'_, S>>,
+    dx: Option<&mut [S]>,
+) -> Result<(), Error> {
+    check_shape(s.valid() && channels <= s.out_c)?;
     check_len(s.weights(), w.len())?;
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), dy.len())?;
     if let Some((dw, db)) = &grads {
-        check_len(s.weights(), dw.len())?;
-        check_len(s.out_c, db.len())?;
+        check_len(channels.saturating_mul(Dims::of(s).wper), dw.len())?;
+        check_len(channels, db.len())?;
     }
     if let Some(dx) = &dx {
         check_len(s.input_len(), dx.len())?;
@@ -188,6 +244,28 @@ pub fn backward_input<S: Scalar>(
     dy: &[S],
     dx: &mut [S],
 ) -> Result<(), Error> {
+    backward_input_in(s, w, dy, dx)
+}
+
+/// [`backward_input`] with the weights in two runs ([`Split`]).
+///
+/// # Errors
+/// As [`backward_input`].
+pub fn backward_input_split<S: Scalar>(
+    s: &Conv2dShape,
+    w: Split<'_, S>,
+    dy: &[S],
+    dx: &mut [S],
+) -> Result<(), Error> {
+    backward_input_in(s, w, dy, dx)
+}
+
+fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    w: W,
+    dy: &[S],
+    dx: &mut [S],
+) -> Result<(), Error> {
     check_shape(s.valid())?;
     check_len(s.weights(), w.len())?;
     check_len(s.output_len(), dy.len())?;
@@ -198,7 +276,13 @@ pub fn backward_input<S: Scalar>(
 
 /// `dx[ih][iw][c] = Σ W[o][ki][kj][ci]·dy[oh][ow][o]` over the outputs `o` of `c`'s group and the
 /// offsets with `oh·sh + ki − top = ih`, `ow·sw + kj − left = iw`. Lengths checked by the caller.
-fn input_gradient<S: Scalar>(s: &Conv2dShape, d: Dims, w: &[S], dy: &[S], dx: &mut [S]) {
+fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    dy: &[S],
+    dx: &mut [S],
+) {
     for (p, dx_px) in dx.chunks_exact_mut(s.in_c).enumerate() {
         let (ih, iw) = (p / s.in_w, p % s.in_w);
         for (c, dx_c) in dx_px.iter_mut().enumerate() {
@@ -219,7 +303,7 @@ fn input_gradient<S: Scalar>(s: &Conv2dShape, d: Dims, w: &[S], dy: &[S], dx: &m
                     };
                     let offset = ki * d.wrow + kj * d.cig + ci;
                     for (j, &g_o) in dy_g.iter().enumerate() {
-                        if let Some(&wv) = w.get((o0 + j) * d.wper + offset) {
+                        if let Some(&wv) = w.at((o0 + j) * d.wper + offset) {
                             acc = S::mul_acc(acc, wv, g_o);
                         }
                     }

@@ -119,6 +119,7 @@ mod relu;
 mod relu6;
 pub mod scale_shift;
 pub mod shape;
+pub mod split;
 mod sigmoid;
 mod softmax_ce;
 mod tanh;

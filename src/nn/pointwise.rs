@@ -13,6 +13,7 @@
 
 use super::conv2d::GradsMut;
 use super::shape::{check_len, check_shape};
+use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
 
@@ -42,13 +43,37 @@ pub fn forward<S: Scalar>(
     x: &[S],
     y: &mut [S],
 ) -> Result<(), Error> {
+    forward_in(s, w, b, x, y)
+}
+
+/// [`forward`] with the weights and bias each in two runs ([`Split`]).
+///
+/// # Errors
+/// As [`forward`], with the lengths of both runs together.
+pub fn forward_split<S: Scalar>(
+    s: &Conv2dShape,
+    w: Split<'_, S>,
+    b: Split<'_, S>,
+    x: &[S],
+    y: &mut [S],
+) -> Result<(), Error> {
+    forward_in(s, w, b, x, y)
+}
+
+fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+    s: &Conv2dShape,
+    w: W,
+    b: B,
+    x: &[S],
+    y: &mut [S],
+) -> Result<(), Error> {
     check_shape(is_pointwise(s))?;
     check_len(s.weights(), w.len())?;
     check_len(s.out_c, b.len())?;
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), y.len())?;
     for (x_p, y_p) in x.chunks_exact(s.in_c).zip(y.chunks_exact_mut(s.out_c)) {
-        for ((y_o, &b_o), w_o) in y_p.iter_mut().zip(b).zip(w.chunks_exact(s.in_c)) {
+        for ((y_o, &b_o), w_o) in y_p.iter_mut().zip(b.elems()).zip(w.rows(s.in_c)) {
             let mut acc = b_o.widen();
             for (&wv, &xv) in w_o.iter().zip(x_p) {
                 acc = S::mul_acc(acc, wv, xv);
@@ -72,13 +97,43 @@ pub fn backward<S: Scalar>(
     grads: Option<GradsMut<'_, S>>,
     dx: Option<&mut [S]>,
 ) -> Result<(), Error> {
-    check_shape(is_pointwise(s))?;
+    backward_in(s, w, s.out_c, x, dy, grads, dx)
+}
+
+/// [`backward`] for a layer whose first output channels train: `w.head` holds their weights,
+/// and `grads` (if given) their `dW` (`w.head.len()` elements) and `db` (one per such channel).
+///
+/// # Errors
+/// As [`backward`], with `dW` and `db` sized for the leading channels.
+pub fn backward_split<S: Scalar>(
+    s: &Conv2dShape,
+    w: Split<'_, S>,
+    x: &[S],
+    dy: &[S],
+    grads: Option<GradsMut<'_, S>>,
+    dx: Option<&mut [S]>,
+) -> Result<(), Error> {
+    let channels = w.head.len() / s.in_c.max(1);
+    backward_in(s, w, channels, x, dy, grads, dx)
+}
+
+/// `channels`: the leading output channels whose `dW` and `db` `grads` holds.
+fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    w: W,
+    channels: usize,
+    x: &[S],
+    dy: &[S],
+    grads: Option<GradsMut<'_, S>>,
+    dx: Option<&mut [S]>,
+) -> Result<(), Error> {
+    check_shape(is_pointwise(s) && channels <= s.out_c)?;
     check_len(s.weights(), w.len())?;
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), dy.len())?;
     if let Some((dw, db)) = &grads {
-        check_len(s.weights(), dw.len())?;
-        check_len(s.out_c, db.len())?;
+        check_len(channels.saturating_mul(s.in_c), dw.len())?;
+        check_len(channels, db.len())?;
     }
     if let Some(dx) = &dx {
         check_len(s.input_len(), dx.len())?;
@@ -118,6 +173,28 @@ pub fn backward_input<S: Scalar>(
     dy: &[S],
     dx: &mut [S],
 ) -> Result<(), Error> {
+    backward_input_in(s, w, dy, dx)
+}
+
+/// [`backward_input`] with the weights in two runs ([`Split`]).
+///
+/// # Errors
+/// As [`backward_input`].
+pub fn backward_input_split<S: Scalar>(
+    s: &Conv2dShape,
+    w: Split<'_, S>,
+    dy: &[S],
+    dx: &mut [S],
+) -> Result<(), Error> {
+    backward_input_in(s, w, dy, dx)
+}
+
+fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    w: W,
+    dy: &[S],
+    dx: &mut [S],
+) -> Result<(), Error> {
     check_shape(is_pointwise(s))?;
     check_len(s.weights(), w.len())?;
     check_len(s.output_len(), dy.len())?;
@@ -128,11 +205,16 @@ pub fn backward_input<S: Scalar>(
 
 /// `dx[p][i] = Σ_o W[o][i]·dy[p][o]`, each sum formed in the accumulator. Lengths checked by
 /// the callers.
-fn input_gradient<S: Scalar>(s: &Conv2dShape, w: &[S], dy: &[S], dx: &mut [S]) {
+fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    w: W,
+    dy: &[S],
+    dx: &mut [S],
+) {
     for (dx_p, dy_p) in dx.chunks_exact_mut(s.in_c).zip(dy.chunks_exact(s.out_c)) {
         for (i, dx_i) in dx_p.iter_mut().enumerate() {
             let mut acc = S::ZERO.widen();
-            for (w_o, &g) in w.chunks_exact(s.in_c).zip(dy_p) {
+            for (w_o, &g) in w.rows(s.in_c).zip(dy_p) {
                 if let Some(&wv) = w_o.get(i) {
                     acc = S::mul_acc(acc, wv, g);
                 }

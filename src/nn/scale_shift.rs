@@ -8,6 +8,7 @@
 //! **input** `x`. No scratch.
 
 use super::shape::{check_len, check_shape};
+use super::split::{Params, Split};
 use super::Scalar;
 use crate::Error;
 
@@ -33,12 +34,40 @@ fn check_map(channels: usize, map: usize) -> Result<(), Error> {
 /// [`NnError::InvalidShape`](crate::nn::NnError::InvalidShape) for zero channels,
 /// [`Error::LengthMismatch`] for `shift`, `x` (not whole pixels), `y`; nothing is written.
 pub fn forward<S: Scalar>(scale: &[S], shift: &[S], x: &[S], y: &mut [S]) -> Result<(), Error> {
+    forward_in(scale, shift, x, y)
+}
+
+/// [`forward`] with the scale and the shift each in two runs (a layer that trains only its
+/// first channels, see [`Split`]).
+///
+/// # Errors
+/// As [`forward`].
+pub fn forward_split<S: Scalar>(
+    scale: Split<'_, S>,
+    shift: Split<'_, S>,
+    x: &[S],
+    y: &mut [S],
+) -> Result<(), Error> {
+    forward_in(scale, shift, x, y)
+}
+
+fn forward_in<'a, S: Scalar + 'a, A: Params<'a, S>, B: Params<'a, S>>(
+    scale: A,
+    shift: B,
+    x: &[S],
+    y: &mut [S],
+) -> Result<(), Error> {
     let channels = scale.len();
     check_map(channels, x.len())?;
     check_len(channels, shift.len())?;
     check_len(x.len(), y.len())?;
     for (x_p, y_p) in x.chunks_exact(channels).zip(y.chunks_exact_mut(channels)) {
-        for (((y_c, &x_c), &a), &b) in y_p.iter_mut().zip(x_p).zip(scale).zip(shift) {
+        for (((y_c, &x_c), &a), &b) in y_p
+            .iter_mut()
+            .zip(x_p)
+            .zip(scale.elems())
+            .zip(shift.elems())
+        {
             *y_c = S::narrow(S::mul_acc(b.widen(), a, x_c));
         }
     }
@@ -56,19 +85,47 @@ pub fn backward<S: Scalar>(
     grads: Option<GradsMut<'_, S>>,
     dx: Option<&mut [S]>,
 ) -> Result<(), Error> {
+    backward_in(scale, scale.len(), x, dy, grads, dx)
+}
+
+/// [`backward`] for a layer whose first channels train: `scale.head` holds their scales, and
+/// `grads` (if given) their `dscale` and `dshift`.
+///
+/// # Errors
+/// As [`backward`], with the gradients sized for the leading channels.
+pub fn backward_split<S: Scalar>(
+    scale: Split<'_, S>,
+    x: &[S],
+    dy: &[S],
+    grads: Option<GradsMut<'_, S>>,
+    dx: Option<&mut [S]>,
+) -> Result<(), Error> {
+    backward_in(scale, scale.head.len(), x, dy, grads, dx)
+}
+
+/// `trained`: the leading channels whose gradients `grads` holds.
+fn backward_in<'a, S: Scalar + 'a, A: Params<'a, S>>(
+    scale: A,
+    trained: usize,
+    x: &[S],
+    dy: &[S],
+    grads: Option<GradsMut<'_, S>>,
+    dx: Option<&mut [S]>,
+) -> Result<(), Error> {
     let channels = scale.len();
     check_map(channels, x.len())?;
     check_len(x.len(), dy.len())?;
+    check_shape(trained <= channels)?;
     if let Some((ds, db)) = &grads {
-        check_len(channels, ds.len())?;
-        check_len(channels, db.len())?;
+        check_len(trained, ds.len())?;
+        check_len(trained, db.len())?;
     }
     if let Some(dx) = &dx {
         check_len(x.len(), dx.len())?;
     }
     if let Some(dx) = dx {
         for (dx_p, dy_p) in dx.chunks_exact_mut(channels).zip(dy.chunks_exact(channels)) {
-            for ((d, &g), &a) in dx_p.iter_mut().zip(dy_p).zip(scale) {
+            for ((d, &g), &a) in dx_p.iter_mut().zip(dy_p).zip(scale.elems()) {
                 *d = g.mul(a);
             }
         }
