@@ -9,7 +9,7 @@
 mod dscnn;
 
 use core::mem::{align_of, size_of};
-use dscnn::{BiasOnly, BnAffine, Full, LastBlock, LastLayer, LastTwoBlocks};
+use dscnn::{BiasOnly, BnAffine, Full, LastBlock, LastLayer, LastTwoBlocks, SparseTail};
 use edgetune::optim::{Adam, Sgd};
 use fixed::types::I16F16;
 
@@ -57,6 +57,7 @@ fn every_ds_cnn_mode_plan_is_size_of() {
     check!(LastTwoBlocks, I16F16);
     check!(BiasOnly, I16F16);
     check!(BnAffine, f32);
+    check!(SparseTail, I16F16);
 }
 
 /// DS-CNN Small's published shape: 23,756 parameters (batch norms as scale and shift),

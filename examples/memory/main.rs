@@ -9,7 +9,7 @@
 
 mod dscnn;
 
-use dscnn::{BiasOnly, BnAffine, Full, LastBlock, LastLayer, LastTwoBlocks};
+use dscnn::{BiasOnly, BnAffine, Full, LastBlock, LastLayer, LastTwoBlocks, SparseTail};
 use edgetune::nn::network::MemoryPlan;
 use edgetune::optim::{Adam, Sgd};
 use fixed::types::I16F16;
@@ -75,4 +75,8 @@ fn main() {
     rows!("last two blocks + head", LastTwoBlocks);
     rows!("bias only", BiasOnly);
     rows!("BN-affine", BnAffine);
+    rows!(
+        "sparse: biases + 16/64 channels of the last two pointwise",
+        SparseTail
+    );
 }

@@ -329,13 +329,13 @@ pub(crate) fn init_network<S: Scalar, N: Network<S> + ?Sized>(
     let mut f = 0usize;
     for shape in shapes {
         let (w, b) = init.distributions(&shape)?;
-        for (count, trains, d) in [
-            (shape.weights, shape.trains_weights, w),
-            (shape.bias, shape.trains_bias, b),
+        for (count, trained, d) in [
+            (shape.weights, shape.trained_weights, w),
+            (shape.bias, shape.trained_bias, b),
         ] {
-            for _ in 0..count {
+            for i in 0..count {
                 let v = S::from_f64(sampler.draw(d));
-                if trains {
+                if i < trained {
                     if let Some(slot) = net.trainable_mut().get_mut(t) {
                         *slot = v;
                     }

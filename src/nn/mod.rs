@@ -119,9 +119,9 @@ mod relu;
 mod relu6;
 pub mod scale_shift;
 pub mod shape;
-pub mod split;
 mod sigmoid;
 mod softmax_ce;
+pub mod split;
 mod tanh;
 mod tensor;
 

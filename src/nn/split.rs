@@ -79,7 +79,9 @@ impl<'a, S: 'a> Params<'a, S> for Split<'a, S> {
     #[inline(always)]
     fn rows(self, per: usize) -> Self::Rows {
         let per = per.max(1);
-        self.head.chunks_exact(per).chain(self.tail.chunks_exact(per))
+        self.head
+            .chunks_exact(per)
+            .chain(self.tail.chunks_exact(per))
     }
     #[inline(always)]
     fn elems(self) -> Self::Elems {

@@ -39,6 +39,19 @@
 ///     }
 /// }
 /// ```
+///
+/// A sparse mode names at most the layer's output channels:
+/// ```compile_fail
+/// edgetune::cnn! {
+///     struct Bad {
+///         input [16, 3];
+///         conv1d(3, 4, 3), train(5); // 4 output channels
+///         global_avg_pool;
+///         dense(4, 2);
+///         loss softmax_cross_entropy;
+///     }
+/// }
+/// ```
 #[macro_export]
 macro_rules! cnn {
     (
@@ -139,10 +152,17 @@ macro_rules! __cnn_tail {
     (train) => { $crate::nn::network::Opt::Mode($crate::nn::network::Mode::Train) };
     (bias) => { $crate::nn::network::Opt::Mode($crate::nn::network::Mode::Bias) };
     (frozen) => { $crate::nn::network::Opt::Mode($crate::nn::network::Mode::Frozen) };
+    (train($k:literal)) => {
+        $crate::nn::network::Opt::Channels($crate::nn::network::Mode::Train, $k)
+    };
+    (bias($k:literal)) => {
+        $crate::nn::network::Opt::Channels($crate::nn::network::Mode::Bias, $k)
+    };
     ($($t:tt)*) => {
         ::core::compile_error!(::core::concat!(
             "cnn!: unknown `", ::core::stringify!($($t)*), "` after a layer: use an activation (`relu`, ",
-            "`relu6`, `leaky_relu(SLOPE)`, `tanh`, `sigmoid`) then a mode (`train`, `bias`, `frozen`)"
+            "`relu6`, `leaky_relu(SLOPE)`, `tanh`, `sigmoid`) then a mode (`train`, `bias`, `frozen`, ",
+            "or `train(K)`, `bias(K)` for the first K output channels)"
         ))
     };
 }

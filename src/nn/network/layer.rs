@@ -176,6 +176,9 @@ pub struct Layer {
     pub act: Act,
     /// What fine-tuning changes (ignored for layers without parameters).
     pub mode: Mode,
+    /// How many leading output channels the mode applies to (a sub-tensor sparse update; the
+    /// others stay frozen); `usize::MAX` for all of them.
+    pub channels: usize,
 }
 
 impl Layer {
@@ -184,6 +187,7 @@ impl Layer {
             op,
             act: Act::Identity,
             mode: Mode::Train,
+            channels: usize::MAX,
         }
     }
 
@@ -328,6 +332,12 @@ impl Layer {
                     modes += 1;
                     l.mode(m)
                 }
+                Opt::Channels(m, k) => {
+                    modes += 1;
+                    let mut l = l.mode(m);
+                    l.channels = k;
+                    l
+                }
             };
             i += 1;
         }
@@ -398,6 +408,13 @@ impl Layer {
             if !(slope.is_finite() && slope >= 0.0) {
                 return false;
             }
+        }
+        if self.channels != usize::MAX
+            && (self.channels == 0
+                || self.channels > self.out_channels()
+                || matches!(self.mode, Mode::Frozen))
+        {
+            return false;
         }
         match self.op {
             Op::Conv { in_c, win, .. } => {
@@ -481,21 +498,66 @@ impl Layer {
         self.params() > 0
     }
 
-    /// Whether the first run (weights, or a batch norm's scale) trains.
-    pub const fn trains_weights(&self) -> bool {
-        self.has_params() && matches!(self.mode, Mode::Train)
+    /// Output channels: filters of a convolution, channels of a batch norm, outputs of a dense
+    /// layer (0 for layers without parameters).
+    pub const fn out_channels(&self) -> usize {
+        match self.op {
+            Op::Conv { out_c, .. } => out_c,
+            Op::BatchNorm { channels } => channels,
+            Op::Dense { outputs, .. } => outputs,
+            _ => 0,
+        }
     }
 
-    /// Whether the second run (bias, or a batch norm's shift) trains.
+    /// The leading output channels the mode applies to.
+    pub const fn trained_channels(&self) -> usize {
+        let n = self.out_channels();
+        if self.channels < n {
+            self.channels
+        } else {
+            n
+        }
+    }
+
+    /// Whether any weight (or batch-norm scale) trains.
+    pub const fn trains_weights(&self) -> bool {
+        self.trained_runs().0 > 0
+    }
+
+    /// Whether any bias (or batch-norm shift) trains.
     pub const fn trains_bias(&self) -> bool {
-        self.has_params() && !matches!(self.mode, Mode::Frozen)
+        self.trained_runs().1 > 0
+    }
+
+    /// The trainable elements of the two runs: the leading `trained_channels` rows of the
+    /// weights (output-major, so one leading run) if the mode trains weights, and as many
+    /// biases if it trains biases.
+    pub const fn trained_runs(&self) -> (usize, usize) {
+        let (w, _) = self.runs();
+        let n = self.out_channels();
+        if n == 0 {
+            return (0, 0);
+        }
+        let k = self.trained_channels();
+        let rows = (w / n).saturating_mul(k);
+        match self.mode {
+            Mode::Train => (rows, k),
+            Mode::Bias => (0, k),
+            Mode::Frozen => (0, 0),
+        }
+    }
+
+    /// The four runs in torch order, each `(length, trainable)`: trained weights, frozen
+    /// weights, trained biases, frozen biases.
+    pub const fn sub_runs(&self) -> [(usize, bool); 4] {
+        let (w, b) = self.runs();
+        let (wt, bt) = self.trained_runs();
+        [(wt, true), (w - wt, false), (bt, true), (b - bt, false)]
     }
 
     /// Trainable elements.
     pub const fn trainable(&self) -> usize {
-        let (w, b) = self.runs();
-        let w = if self.trains_weights() { w } else { 0 };
-        let b = if self.trains_bias() { b } else { 0 };
+        let (w, b) = self.trained_runs();
         w.saturating_add(b)
     }
 
@@ -524,6 +586,8 @@ pub enum Opt {
     Act(Act),
     /// A fine-tuning mode.
     Mode(Mode),
+    /// A fine-tuning mode for the first `k` output channels only (`train(k)`, `bias(k)`).
+    Channels(Mode, usize),
 }
 
 enum WindowEdit {

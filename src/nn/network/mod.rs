@@ -149,7 +149,9 @@
 //! ```
 //! Each layer line may end with an activation (`relu`, `relu6`, `leaky_relu(SLOPE)`, `tanh`,
 //! `sigmoid`) and then a mode (`train`, `bias`, `frozen`): for a batch norm `bias` trains the
-//! shift only. Fine-tuning only the batch norms ("BN-affine") is every `batch_norm` line
+//! shift only. `train(K)` and `bias(K)` apply the mode to the first `K` output channels only (a
+//! sub-tensor sparse update): their weights (output-major, so one leading run) and biases go to
+//! the trainable arena, with gradients and optimizer state, and the others stay frozen. Fine-tuning only the batch norms ("BN-affine") is every `batch_norm` line
 //! `train` and every other layer `frozen`. Depthwise is `groups = C_in`; a residual add is not
 //! expressible (the declaration is a chain).
 //!
@@ -197,7 +199,9 @@ pub use memory::MemoryPlan;
 pub use model::{check_input, check_target, first_invalid, LayerRanges, LayerShape, Network};
 pub use params::{export, export_plan, import, import_plan};
 pub use plan::{Place, Plan};
-pub use run::{backward as run_backward, forward as run_forward, BackwardBuffers, Buffers, Kept, Saved};
+pub use run::{
+    backward as run_backward, forward as run_forward, BackwardBuffers, Buffers, Kept, Saved,
+};
 pub use scratch::{argmax, Identity, Scratch};
 pub use spec::{
     chain_ok, first_trainable, frozen, gather, has_input_grad, hidden_width, in_backward, inputs,

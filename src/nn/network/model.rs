@@ -57,7 +57,7 @@ pub struct LayerRanges {
 }
 
 /// One layer as initialisation sees it: its fans, how many weights and biases it has (in torch
-/// order: all weights, then all biases) and which of the two runs train.
+/// order: all weights, then all biases) and how much of each run trains.
 ///
 /// For a dense layer `fan_in = I`, `fan_out = O`; for a convolution `fan_in = C_in·K` and
 /// `fan_out = C_out·K`, as torch's `_calculate_fan_in_and_fan_out` computes them.
@@ -71,10 +71,11 @@ pub struct LayerShape {
     pub weights: usize,
     /// Number of bias elements.
     pub bias: usize,
-    /// Whether the weights are in the trainable arena.
-    pub trains_weights: bool,
-    /// Whether the bias is in the trainable arena.
-    pub trains_bias: bool,
+    /// How many leading weights are in the trainable arena (all, none, or the leading output
+    /// channels' of a sparse update); the rest are frozen.
+    pub trained_weights: usize,
+    /// How many leading biases are in the trainable arena.
+    pub trained_bias: usize,
     /// A per-channel scale and shift (a batch norm's affine form): every initialiser sets the
     /// scale to 1 and the shift to 0, as torch initialises `BatchNorm`, and draws nothing.
     pub scale: bool,

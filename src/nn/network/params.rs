@@ -34,10 +34,7 @@ fn plan_runs<'a>(plan: &'a Plan<'_>) -> Runs<impl Iterator<Item = (usize, bool)>
         params: plan.params(),
         frozen: plan.frozen(),
         trainable: plan.trainable(),
-        runs: plan.layers.iter().flat_map(|l| {
-            let (w, b) = l.runs();
-            [(w, l.trains_weights()), (b, l.trains_bias())]
-        }),
+        runs: plan.layers.iter().flat_map(|l| l.sub_runs()),
     }
 }
 

@@ -347,8 +347,8 @@ impl Plan<'_> {
             fan_out,
             weights,
             bias,
-            trains_weights: l.trains_weights(),
-            trains_bias: l.trains_bias(),
+            trained_weights: l.trained_runs().0,
+            trained_bias: l.trained_runs().1,
             scale: matches!(l.op, super::layer::Op::BatchNorm { .. }),
         })
     }
@@ -358,18 +358,16 @@ impl Plan<'_> {
         let Some(k) = self.param_layer(p) else {
             return None;
         };
-        let l = self.layers[k];
-        let (w, b) = l.runs();
-        let mut start = self.trainable_before(k);
-        let weights = if l.trains_weights() {
-            let r = start..start.saturating_add(w);
-            start = r.end;
-            Some(r)
+        let (w, b) = self.layers[k].trained_runs();
+        let start = self.trainable_before(k);
+        let weights = if w > 0 {
+            Some(start..start.saturating_add(w))
         } else {
             None
         };
-        let bias = if l.trains_bias() {
-            Some(start..start.saturating_add(b))
+        let bias = if b > 0 {
+            let from = start.saturating_add(w);
+            Some(from..from.saturating_add(b))
         } else {
             None
         };
@@ -410,11 +408,9 @@ impl Plan<'_> {
         let (mut src, mut dst) = (0, 0);
         let mut k = 0;
         while k < self.layers.len() {
-            let l = self.layers[k];
-            let (w, b) = l.runs();
-            let runs = [(w, l.trains_weights()), (b, l.trains_bias())];
+            let runs = self.layers[k].sub_runs();
             let mut r = 0;
-            while r < 2 {
+            while r < 4 {
                 let (len, t) = runs[r];
                 let mut i = 0;
                 while i < len && src < N {

@@ -11,6 +11,7 @@
 
 use super::layer::{Act, Dims, Layer, Op};
 use super::plan::Place;
+use crate::nn::split::Split;
 use crate::nn::{
     avg_pool, conv2d, global_avg_pool, max_pool, pointwise, scale_shift, Activation, LeakyRelu,
     Relu, Relu6, Scalar, Sigmoid, Tanh,
@@ -78,31 +79,43 @@ fn pair<'b, S>(
     }
 }
 
-/// A layer's two parameter runs (weights, bias; or scale, shift), each from the trainable or
-/// the frozen arena.
+/// A layer's two parameter tensors (weights, bias; or scale, shift), each as its trainable
+/// leading run and its frozen rest ([`Split`]; one of the two is empty unless the layer trains
+/// only its first output channels).
 fn params<'a, S>(
     p: &Place,
     frozen: &'a [S],
     trainable: &'a [S],
-) -> Result<(&'a [S], &'a [S]), Error> {
-    let l = &p.layer;
-    let (w, b) = l.runs();
+) -> Result<(Split<'a, S>, Split<'a, S>), Error> {
+    let [(wt, _), (wf, _), (bt, _), (bf, _)] = p.layer.sub_runs();
     let mut t = p.trainable_at;
     let mut f = p.frozen_at;
-    let mut take = |len: usize, trains: bool| -> Result<&'a [S], Error> {
-        let (arena, at) = if trains {
-            (trainable, &mut t)
-        } else {
-            (frozen, &mut f)
-        };
+    let take = |arena: &'a [S], at: &mut usize, len: usize| -> Result<&'a [S], Error> {
         let end = at.checked_add(len).ok_or(broken(len, 0))?;
         let run = arena.get(*at..end).ok_or(broken(end, arena.len()))?;
         *at = end;
         Ok(run)
     };
-    let wr = take(w, l.trains_weights())?;
-    let br = take(b, l.trains_bias())?;
-    Ok((wr, br))
+    let w = Split {
+        head: take(trainable, &mut t, wt)?,
+        tail: take(frozen, &mut f, wf)?,
+    };
+    let b = Split {
+        head: take(trainable, &mut t, bt)?,
+        tail: take(frozen, &mut f, bf)?,
+    };
+    Ok((w, b))
+}
+
+/// The tensor as one slice, if it is in one arena.
+fn whole<'a, S>(t: Split<'a, S>) -> Option<&'a [S]> {
+    if t.tail.is_empty() {
+        Some(t.head)
+    } else if t.head.is_empty() {
+        Some(t.tail)
+    } else {
+        None
+    }
 }
 
 /// What training keeps from forward for backward: input values, and 1-bit activation masks.
@@ -149,8 +162,13 @@ pub fn forward<S: Scalar>(
             out: &mut *out,
         };
         let (input, output) = pair(x, &mut *kept, bufs, src, dst).ok_or(broken(len, 0))?;
-        let (w, b) = params(p, frozen, trainable)?;
-        layer_forward(&p.layer, p.input, w, b, input, output)?;
+        layer_forward(
+            &p.layer,
+            p.input,
+            params(p, frozen, trainable)?,
+            input,
+            output,
+        )?;
         activate(p.layer.act, output)?;
         if let Some(next) = places.get(k + 1).filter(|n| training && n.keeps_mask) {
             pack_mask(p.layer.act, output, masks, next.mask_at)?;
@@ -163,21 +181,24 @@ pub fn forward<S: Scalar>(
 fn layer_forward<S: Scalar>(
     l: &Layer,
     d: Dims,
-    w: &[S],
-    b: &[S],
+    (w, b): (Split<'_, S>, Split<'_, S>),
     x: &[S],
     y: &mut [S],
 ) -> Result<(), Error> {
     match l.op {
         Op::Conv { .. } | Op::Dense { .. } => {
             let s = l.conv_shape(d).ok_or(broken(0, 0))?;
-            if pointwise::is_pointwise(&s) {
-                pointwise::forward(&s, w, b, x, y)
-            } else {
-                conv2d::forward(&s, w, b, x, y)
+            match (whole(w), whole(b), pointwise::is_pointwise(&s)) {
+                (Some(w), Some(b), true) => pointwise::forward(&s, w, b, x, y),
+                (Some(w), Some(b), false) => conv2d::forward(&s, w, b, x, y),
+                (_, _, true) => pointwise::forward_split(&s, w, b, x, y),
+                (_, _, false) => conv2d::forward_split(&s, w, b, x, y),
             }
         }
-        Op::BatchNorm { .. } => scale_shift::forward(w, b, x, y),
+        Op::BatchNorm { .. } => match (whole(w), whole(b)) {
+            (Some(w), Some(b)) => scale_shift::forward(w, b, x, y),
+            _ => scale_shift::forward_split(w, b, x, y),
+        },
         Op::MaxPool(_) => max_pool::forward(&l.pool_shape(d).ok_or(broken(0, 0))?, x, y),
         Op::AvgPool(_) => avg_pool::forward(&l.pool_shape(d).ok_or(broken(0, 0))?, true, x, y),
         Op::GlobalAvgPool => global_avg_pool::forward(d.h.saturating_mul(d.w), d.c, x, y),
@@ -386,24 +407,20 @@ pub fn backward<S: Scalar>(
 type GradRuns<'a, S> = (Option<&'a mut [S]>, Option<&'a mut [S]>);
 
 fn grad_runs<'a, S>(p: &Place, grads: &'a mut [S]) -> Result<GradRuns<'a, S>, Error> {
-    let l = &p.layer;
-    let (w, b) = l.runs();
-    let len = l.trainable();
+    let (w, b) = p.layer.trained_runs();
+    let len = w.saturating_add(b);
     let end = p.trainable_at.checked_add(len).ok_or(broken(len, 0))?;
     let mine = grads.get_mut(p.trainable_at..end).ok_or(broken(end, 0))?;
-    let (gw, gb) = mine.split_at_mut(if l.trains_weights() { w } else { 0 });
-    Ok((
-        l.trains_weights().then_some(gw),
-        (l.trains_bias() && gb.len() == b).then_some(gb),
-    ))
+    let (gw, gb) = mine.split_at_mut(w);
+    Ok(((w > 0).then_some(gw), (b > 0).then_some(gb)))
 }
 
-/// `db[o] += Σ_p dy[p][o]`, the sum formed in the accumulator.
-fn bias_gradient<S: Scalar>(dy: &[S], db: &mut [S]) {
-    let c = db.len();
+/// `db[o] += Σ_p dy[p][o]` over pixels of `channels` outputs, for the leading `db.len()`
+/// channels, each sum formed in the accumulator.
+fn bias_gradient<S: Scalar>(dy: &[S], channels: usize, db: &mut [S]) {
     for (o, db_o) in db.iter_mut().enumerate() {
         let mut acc = S::ZERO.widen();
-        for &g in dy.iter().skip(o).step_by(c.max(1)) {
+        for &g in dy.iter().skip(o).step_by(channels.max(1)) {
             acc = S::add_acc(acc, g);
         }
         *db_o = db_o.add(S::narrow(acc));
@@ -414,7 +431,7 @@ fn bias_gradient<S: Scalar>(dy: &[S], db: &mut [S]) {
 /// wanted) with the gradient of its input.
 fn layer_backward<S: Scalar>(
     p: &Place,
-    w: &[S],
+    w: Split<'_, S>,
     x: Option<&[S]>,
     dy: &[S],
     (gw, gb): GradRuns<'_, S>,
@@ -423,38 +440,55 @@ fn layer_backward<S: Scalar>(
     let l = &p.layer;
     let d = p.input;
     let need_x = || x.ok_or(broken(d.len(), 0));
+    let channels = l.out_channels();
     match l.op {
         Op::Conv { .. } | Op::Dense { .. } => {
             let s = l.conv_shape(d).ok_or(broken(0, 0))?;
             let pw = pointwise::is_pointwise(&s);
-            match (gw, gb) {
-                (Some(gw), Some(gb)) if pw => {
+            match (gw, gb, whole(w)) {
+                (Some(gw), Some(gb), Some(w)) if pw => {
                     pointwise::backward(&s, w, need_x()?, dy, Some((gw, gb)), dx)
                 }
-                (Some(gw), Some(gb)) => conv2d::backward(&s, w, need_x()?, dy, Some((gw, gb)), dx),
-                (_, gb) => {
+                (Some(gw), Some(gb), Some(w)) => {
+                    conv2d::backward(&s, w, need_x()?, dy, Some((gw, gb)), dx)
+                }
+                (Some(gw), Some(gb), None) if pw => {
+                    pointwise::backward_split(&s, w, need_x()?, dy, Some((gw, gb)), dx)
+                }
+                (Some(gw), Some(gb), None) => {
+                    conv2d::backward_split(&s, w, need_x()?, dy, Some((gw, gb)), dx)
+                }
+                (_, gb, whole_w) => {
                     if let Some(gb) = gb {
-                        bias_gradient(dy, gb);
+                        bias_gradient(dy, channels, gb);
                     }
-                    match dx {
-                        Some(dx) if pw => pointwise::backward_input(&s, w, dy, dx),
-                        Some(dx) => conv2d::backward_input(&s, w, dy, dx),
-                        None => Ok(()),
+                    match (dx, whole_w) {
+                        (Some(dx), Some(w)) if pw => pointwise::backward_input(&s, w, dy, dx),
+                        (Some(dx), Some(w)) => conv2d::backward_input(&s, w, dy, dx),
+                        (Some(dx), None) if pw => pointwise::backward_input_split(&s, w, dy, dx),
+                        (Some(dx), None) => conv2d::backward_input_split(&s, w, dy, dx),
+                        (None, _) => Ok(()),
                     }
                 }
             }
         }
-        Op::BatchNorm { .. } => match (gw, gb) {
-            (Some(gs), Some(gb)) => scale_shift::backward(w, need_x()?, dy, Some((gs, gb)), dx),
-            (_, gb) => {
+        Op::BatchNorm { .. } => match (gw, gb, whole(w)) {
+            (Some(gs), Some(gb), Some(w)) => {
+                scale_shift::backward(w, need_x()?, dy, Some((gs, gb)), dx)
+            }
+            (Some(gs), Some(gb), None) => {
+                scale_shift::backward_split(w, need_x()?, dy, Some((gs, gb)), dx)
+            }
+            (_, gb, whole_w) => {
                 if let Some(gb) = gb {
-                    bias_gradient(dy, gb);
+                    bias_gradient(dy, channels, gb);
                 }
-                match dx {
-                    // The input is read only for the scale's gradient, not wanted here: `dy`
-                    // (same length) stands in for it.
-                    Some(dx) => scale_shift::backward(w, dy, dy, None, Some(dx)),
-                    None => Ok(()),
+                // The input is read only for the scale's gradient, not wanted here: `dy` (same
+                // length) stands in for it.
+                match (dx, whole_w) {
+                    (Some(dx), Some(w)) => scale_shift::backward(w, dy, dy, None, Some(dx)),
+                    (Some(dx), None) => scale_shift::backward_split(w, dy, dy, None, Some(dx)),
+                    (None, _) => Ok(()),
                 }
             }
         },

@@ -46,8 +46,12 @@ impl LayerSpec {
             fan_out: self.outputs,
             weights: self.weights(),
             bias: self.outputs,
-            trains_weights: self.trains_weights(),
-            trains_bias: self.trains_bias(),
+            trained_weights: if self.trains_weights() {
+                self.weights()
+            } else {
+                0
+            },
+            trained_bias: if self.trains_bias() { self.outputs } else { 0 },
             scale: false,
         }
     }
