@@ -38,6 +38,8 @@
 #![no_std]
 
 pub mod finetune;
+pub mod har;
+pub mod har_core;
 
 use core::hint::black_box;
 use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};
