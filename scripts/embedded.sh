@@ -3,7 +3,10 @@
 # deterministic instruction counting: `bench` (instructions per parameter per optimizer step),
 # `finetune` (fine-tunes a pretrained digits network on the device after a sensor change; its
 # verdict must be PASS; it also counts instructions per training step, one sample and one
-# mini-batch, per multiply-accumulate) and `sensor` (the real boards' application, sensor-app's
+# mini-batch, per multiply-accumulate), `cnn` (fine-tunes a pretrained 1-D CNN, `cnn!`, on
+# BasicMotions windows after a sensor rotation and gain drift; its verdict must be PASS; it counts
+# instructions per MAC of a mini-batch step, an accumulate and a forward pass) and `sensor` (the
+# real boards' application, sensor-app's
 # App::cycle, against a simulated LIS3DH, button and delay: 60 windows of a new user's gesture;
 # its verdict must be PASS; it counts instructions per window). On the Cortex-M4F, also run the
 # `bench` built with edgetune's `nightly` feature (see "Nightly bench" below). Then run each
@@ -57,6 +60,12 @@
 # commit. The baseline records its conditions (target, opt-level, toolchain); a run under other
 # conditions prints a warning (and is still gated).
 #
+# The bench's convolution rows (`Conv1dFwd<T, 50x6->8 k5 same>`, `Conv1dBwd<...>`,
+# `Conv2dFwd/Bwd<T, 8x8x4->8 k3 same>`, `DwConv2dFwd/Bwd<T, 8x8x8 k3 same>`: instructions per
+# nominal MAC of one forward, or of one backward = weight + input gradients, 2 x the MACs; see
+# boards/bench-common/src/conv.rs) and the cnn rows (`CnnStep8<T, MACs>`, `CnnAccumulate<T,
+# MACs>`, `CnnForward<T, MACs>`: instructions per MAC) are gated like the optimizer rows.
+#
 # The finetune rows (`TrainStep1<T, MACs>`, `TrainStep16<T, MACs>`: instructions per MAC of a
 # whole training step through `Trainer::step_with`, input check included; `InputCheck<T, 64>`:
 # instructions per input element of `Network::check_sample` on the 64-element input) and the
@@ -65,9 +74,11 @@
 #
 # Also exits non-zero if a build fails, a firmware reports a failure (its semihosting exit
 # status is QEMU's exit status; finetune fails unless the loss fell and held-out accuracy rose
-# to exactly the host simulation's figure (boards/tools/pretrain); sensor fails unless held-out
+# to exactly the host simulation's figure (boards/tools/pretrain); cnn fails unless its
+# accuracies, losses and trained-parameter hash equal the host simulation's
+# (boards/tools/har-pretrain) and accuracy rose; sensor fails unless held-out
 # accuracy on the new gesture reached 90 % and beat the pretrained network, the held-out loss
-# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "sensor: PASS"
+# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "sensor: PASS"
 # line (the nightly bench: "bench: PASS"), a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
 # on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
@@ -303,14 +314,14 @@ for b in $BOARDS; do
     run_secs=0
     nightly_note=""
     report_boards+=("$b")
-    for bin in bench finetune sensor; do
+    for bin in bench finetune cnn sensor; do
         tag="$b"
         [ "$bin" = bench ] || tag="$b-$bin"
         run_firmware "$b" "$tag" "$target_dir/$target/release/$bin" "$bin: PASS"
     done
     # Symbol sizes of the bench (report.py: flash of each optimizer step).
     arm-none-eabi-nm -S -C "$target_dir/$target/release/bench" >"$run_dir/$b.nm"
-    ran="bench + finetune + sensor"
+    ran="bench + finetune + cnn + sensor"
 
     if [ "$b" = "$NIGHTLY_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
         # See "Nightly bench" in the header: own target dir, --bin bench only, RUSTC_BOOTSTRAP=1.

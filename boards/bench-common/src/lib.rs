@@ -37,6 +37,7 @@
 //! - `bench: PASS` or `bench: FAIL`
 #![no_std]
 
+pub mod conv;
 pub mod finetune;
 pub mod har;
 pub mod har_core;
