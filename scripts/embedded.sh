@@ -26,14 +26,15 @@
 # dependencies once, about 1-2 minutes on 2 cores), incremental after that. Runs when
 # qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
 #
-# On-target tests (boards/qemu-cortex-*/tests/optim.rs, layers.rs; harness = false, defmt-test):
+# On-target tests (boards/qemu-cortex-*/tests/optim.rs, layers.rs, conv.rs; harness = false,
+# defmt-test):
 # `cargo test --release` per board (Debian route: with -Zbuild-std=core -Zpanic-abort-tests, so
 # the tests and their dependencies share one core), the board's runner (run-qemu.sh) running
 # each test binary in QEMU. They check that a step on the target gives the host's result for the
-# same input bits: every optimizer and the dense/activation/softmax-CE layers and an mlp!
-# training step, bit for bit in I16F16 and I8F24; in f32 bit for bit on the Cortex-M4F and on
-# the Cortex-M0 wherever no square root is taken, else within a per-element bound derived in
-# the M0's tests/optim.rs. The expected bits are boards/common-data/target_expect.rs, written
+# same input bits: every optimizer, the dense/activation/softmax-CE layers, an mlp! training
+# step, conv1d/conv2d/depthwise conv2d forward and backward and a cnn! training step, bit for
+# bit in I16F16 and I8F24; in f32 bit for bit on the Cortex-M4F and on the Cortex-M0 wherever
+# no square root is taken, else within a per-element bound derived in the M0's tests/optim.rs. The expected bits are boards/common-data/target_expect.rs, written
 # on the host by boards/tools/target-expect from the same case code. Freshness check: the script
 # regenerates that file into a temporary file (host cargo) and FAILS if it differs from the
 # committed one, so a library change that alters any result must commit the regenerated file
@@ -374,7 +375,7 @@ for b in $BOARDS; do
         fi
         # One summary row per test binary; a binary that did not end with "all tests passed!",
         # or a missing one, is a failure.
-        if ! python3 - "$b" "$tlog" "$run_dir/tests.rows" optim layers <<'PY'; then
+        if ! python3 - "$b" "$tlog" "$run_dir/tests.rows" optim layers conv <<'PY'; then
 import re, sys
 board, log, rows, *expected = sys.argv[1:]
 sections = []
