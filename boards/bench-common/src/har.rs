@@ -239,8 +239,20 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
     );
     defmt::info!("| step | type | MACs | ticks | instr/MAC | check |");
     defmt::info!("|---|---|---|---|---|---|");
-    row("CnnStep8", ty, MACS_ACCUMULATE * BATCH, &step_ticks, board.cpu_hz);
-    row("CnnAccumulate", ty, MACS_ACCUMULATE, &acc_ticks, board.cpu_hz);
+    row(
+        "CnnStep8",
+        ty,
+        MACS_ACCUMULATE * BATCH,
+        &step_ticks,
+        board.cpu_hz,
+    );
+    row(
+        "CnnAccumulate",
+        ty,
+        MACS_ACCUMULATE,
+        &acc_ticks,
+        board.cpu_hz,
+    );
     row("CnnForward", ty, MACS_FORWARD, &fwd_ticks, board.cpu_hz);
     same && bits && improved
 }

@@ -157,7 +157,10 @@ pub fn shifted(rec: &[i8; REC_VALUES], t0: usize, out: &mut [u8; INPUTS]) {
     const C: i32 = -128; // cos 120° · 256
     const S: i32 = 222; // sin 120° · 256 (0.86719)
     const G: [i32; 2] = [384, 128]; // 1.5 · 256, 0.5 · 256
-    for (o, v) in out.chunks_exact_mut(CH).zip(rec[t0 * CH..].chunks_exact(CH)) {
+    for (o, v) in out
+        .chunks_exact_mut(CH)
+        .zip(rec[t0 * CH..].chunks_exact(CH))
+    {
         for (k, g) in G.iter().enumerate() {
             let x = i32::from(v[3 * k]);
             let y = i32::from(v[3 * k + 1]);
@@ -244,10 +247,7 @@ pub fn fine_tune<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
     trainer: &mut Train<S>,
     data: &Data<'_>,
     lut: &[S; 256],
-    mut run_step: impl FnMut(
-        usize,
-        &mut dyn FnMut() -> Result<f64, Error>,
-    ) -> Result<f64, Error>,
+    mut run_step: impl FnMut(usize, &mut dyn FnMut() -> Result<f64, Error>) -> Result<f64, Error>,
     mut on_epoch: impl FnMut(usize, u32),
 ) -> Result<(), Error> {
     let mut k = 0;

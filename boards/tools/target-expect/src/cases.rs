@@ -88,7 +88,9 @@ pub const NET_LABELS: [usize; NET_STEPS * NET_BATCH] = [0, 3, 4, 1, 2, 3];
 
 /// The 1-D convolution case: 11 steps × 3 channels → 4 channels, kernel 3, stride 2, padding 1
 /// (edges tapped by the padding, a stride that skips inputs).
-pub const CONV1: Conv1dShape = Conv1dShape::new(11, 3, 4, 3).stride(2).pad(Padding::symmetric(1));
+pub const CONV1: Conv1dShape = Conv1dShape::new(11, 3, 4, 3)
+    .stride(2)
+    .pad(Padding::symmetric(1));
 /// The 2-D convolution case: 5 × 4 × 4 → 6 channels, kernel 3 × 2, stride (2, 1), SAME padding
 /// (asymmetric on the height), 2 groups.
 pub const CONV2: Conv2dShape = Conv2dShape::new(5, 4, 4, 6, 3, 2)
@@ -627,7 +629,14 @@ pub fn run_conv1d<S: CaseNum>(input: &[u32], out: &mut [u32]) -> Result<(), Case
     let mut db = [S::ZERO; O];
     let mut dx = [S::ZERO; XI];
     conv1d::backward(&CONV1, &w, &x1, &dy1, Some((&mut dw, &mut db)), None)?;
-    conv1d::backward(&CONV1, &w, &x2, &dy2, Some((&mut dw, &mut db)), Some(&mut dx))?;
+    conv1d::backward(
+        &CONV1,
+        &w,
+        &x2,
+        &dy2,
+        Some((&mut dw, &mut db)),
+        Some(&mut dx),
+    )?;
     let (o_y, rest) = out.split_at_mut(YO);
     store(o_y, &y);
     let (o_w, rest) = rest.split_at_mut(W);
@@ -647,9 +656,13 @@ pub fn run_conv2d<S: CaseNum>(input: &[u32], out: &mut [u32]) -> Result<(), Case
 
 /// [`DWCONV`] (see [`conv_out`]).
 pub fn run_dwconv2d<S: CaseNum>(input: &[u32], out: &mut [u32]) -> Result<(), CaseError> {
-    run_conv::<S, { DWCONV.input_len() }, { DWCONV.weights() }, { DWCONV.out_c }, { DWCONV.output_len() }>(
-        &DWCONV, input, out,
-    )
+    run_conv::<
+        S,
+        { DWCONV.input_len() },
+        { DWCONV.weights() },
+        { DWCONV.out_c },
+        { DWCONV.output_len() },
+    >(&DWCONV, input, out)
 }
 
 /// [`NET_STEPS`] training steps of [`CNet`] with Nesterov momentum 0.9 (lr 0.05; no square

@@ -517,7 +517,13 @@ macro_rules! conv_tests {
             }
             #[test]
             fn i16f16_depthwise_conv2d_forward_backward() {
-                dwconv2d::<I16F16>("I16F16", "DWCONV2D", &h::DWCONV2D_IN, &h::DWCONV2D_OUT, false)
+                dwconv2d::<I16F16>(
+                    "I16F16",
+                    "DWCONV2D",
+                    &h::DWCONV2D_IN,
+                    &h::DWCONV2D_OUT,
+                    false,
+                )
             }
             #[test]
             fn i16f16_cnn_nesterov_steps() {
@@ -533,7 +539,13 @@ macro_rules! conv_tests {
             }
             #[test]
             fn i8f24_depthwise_conv2d_forward_backward() {
-                dwconv2d::<I8F24>("I8F24", "DWCONV2D", &q::DWCONV2D_IN, &q::DWCONV2D_OUT, false)
+                dwconv2d::<I8F24>(
+                    "I8F24",
+                    "DWCONV2D",
+                    &q::DWCONV2D_IN,
+                    &q::DWCONV2D_OUT,
+                    false,
+                )
             }
             #[test]
             fn i8f24_cnn_nesterov_steps() {
