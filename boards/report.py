@@ -6,12 +6,13 @@
 RUN_DIR holds, per board, BOARD.log (the decoded defmt output of the firmware), BOARD.size
 (`arm-none-eabi-size` of the ELF, Berkeley format) and optionally BOARD.nm (`arm-none-eabi-nm -S
 -C` of the bench ELF), and, when the board ran them, BOARD-finetune.log/.size and
-BOARD-sensor.log/.size (the finetune and sensor firmware). Prints one table of step-2
-instructions per parameter for all boards against the baseline (the finetune firmware's
-TrainStep and InputCheck rows and the sensor firmware's SensorWindow row join their board's
-rows), one
+BOARD-cnn.log/.size and BOARD-sensor.log/.size (the finetune, cnn and sensor firmware).
+Prints one table of step-2 instructions per parameter for all boards against the baseline (the
+finetune firmware's TrainStep and InputCheck rows, the cnn firmware's CnnStep8, CnnAccumulate
+and CnnForward rows and the sensor firmware's SensorWindow row join their board's rows; the
+bench's convolution rows have a shape tag as N: `Conv1dFwd<f32, 50x6->8 k5 same>`), one
 flash/RAM budget table (a row per firmware), given BOARD.nm the flash of each optimizer's step,
-and the finetune and sensor-app results.
+and the finetune, cnn and sensor-app results.
 
 A board is any name with a BOARD.log; `qemu-cortex-m4-nightly` (the Cortex-M4F bench built with
 edgetune's `nightly` feature, by scripts/embedded.sh) is one like the others, and
@@ -34,7 +35,7 @@ import sys
 THRESHOLD_PCT = 2.0
 
 ROW_RE = re.compile(
-    r"\|\s*(\w+)\s*\|\s*(\w+)\s*\|\s*(\d+)\s*\|\s*(\d+) / (\d+) / (\d+)\s*\|"
+    r"\|\s*(\w+)\s*\|\s*(\w+)\s*\|\s*(\d+|\d[\w>. -]*?)\s*\|\s*(\d+) / (\d+) / (\d+)\s*\|"
     r"\s*([\d.]+) / ([\d.]+) / ([\d.]+)\s*\|\s*(\w+)\s*\|"
 )
 COND_RE = re.compile(
@@ -78,7 +79,8 @@ def parse_log(path):
                 continue
             m = ROW_RE.search(line)
             if m:
-                opt, ty, n = m.group(1), m.group(2), int(m.group(3))
+                # N: a count, or a shape tag (the convolution rows, "50x6->8 k5 same").
+                opt, ty, n = m.group(1), m.group(2), m.group(3)
                 key = f"{opt}<{ty}, {n}>"
                 rows[key] = {
                     "ticks": tuple(int(m.group(i)) for i in (4, 5, 6)),
@@ -267,6 +269,7 @@ def main(argv):
 
     runs = {}
     finetune = {}
+    cnn = {}
     sensor = {}
     for b in boards:
         order, rows, cond, mem = parse_log(os.path.join(run_dir, b + ".log"))
@@ -284,6 +287,16 @@ def main(argv):
                     order.append(key)
                 rows[key] = frows[key]
             finetune[b] = fmem
+        # The board's cnn firmware (1-D CNN fine-tuning): its CnnStep8, CnnAccumulate and
+        # CnnForward rows likewise.
+        c_log = os.path.join(run_dir, b + "-cnn.log")
+        if os.path.exists(c_log):
+            corder, crows, _, cmem = parse_log(c_log)
+            for key in corder:
+                if key not in rows:
+                    order.append(key)
+                rows[key] = crows[key]
+            cnn[b] = cmem
         # The board's sensor firmware (sensor-app in QEMU): its SensorWindow row likewise.
         s_log = os.path.join(run_dir, b + "-sensor.log")
         if os.path.exists(s_log):
@@ -343,7 +356,12 @@ def main(argv):
           "InputCheck (N = 64, the input's elements) instructions per input element of "
           "Network::check_sample (three timed regions of 32 checks); for the sensor row "
           "SensorWindow (N = 1) instructions per window of sensor-app's App::cycle (windows "
-          "58 / 59 / 60); gate on step 2, "
+          "58 / 59 / 60); for the convolution rows (Conv1d/Conv2d/DwConv2d Fwd/Bwd, N = the "
+          "shape: stride 1, SAME padding) instructions per nominal MAC of one forward, or of one "
+          "backward (weight + input gradients, 2 x the MACs), three timed calls; for the cnn rows "
+          "CnnStep8 (a mini-batch step of 8 windows, the first three of the fine-tuning), "
+          "CnnAccumulate (one accumulate) and CnnForward (one inference), N = MACs, "
+          "instructions per MAC; gate on step 2, "
           f"limit +{THRESHOLD_PCT:g} % over {os.path.basename(baseline_path)}")
     table(["board", "row", "steps 1 / 2 / 3", "step 2", "baseline", "change", "verdict"], body)
 
@@ -366,6 +384,7 @@ def main(argv):
     bbody = []
     firmwares = [(b, b, runs[b][3]) for b in boards]
     firmwares += [(f"{b} finetune", b + "-finetune", finetune[b]) for b in boards if b in finetune]
+    firmwares += [(f"{b} cnn", b + "-cnn", cnn[b]) for b in boards if b in cnn]
     firmwares += [(f"{b} sensor", b + "-sensor", sensor[b]) for b in boards if b in sensor]
     for b, tag, mem in firmwares:
         size = parse_size(os.path.join(run_dir, tag + ".size"))
@@ -400,6 +419,14 @@ def main(argv):
         for b in boards:
             if b in finetune:
                 print(f"  {b}: {(finetune[b] or {}).get('result', '?')}")
+
+    if cnn:
+        print()
+        print("on-device 1-D CNN fine-tuning (cnn firmware: BasicMotions through a rotated, "
+              "gain-drifted sensor; batch norms and head trained)")
+        for b in boards:
+            if b in cnn:
+                print(f"  {b}: {(cnn[b] or {}).get('result', '?')}")
 
     if sensor:
         print()

@@ -3,7 +3,10 @@
 # deterministic instruction counting: `bench` (instructions per parameter per optimizer step),
 # `finetune` (fine-tunes a pretrained digits network on the device after a sensor change; its
 # verdict must be PASS; it also counts instructions per training step, one sample and one
-# mini-batch, per multiply-accumulate) and `sensor` (the real boards' application, sensor-app's
+# mini-batch, per multiply-accumulate), `cnn` (fine-tunes a pretrained 1-D CNN, `cnn!`, on
+# BasicMotions windows after a sensor rotation and gain drift; its verdict must be PASS; it counts
+# instructions per MAC of a mini-batch step, an accumulate and a forward pass) and `sensor` (the
+# real boards' application, sensor-app's
 # App::cycle, against a simulated LIS3DH, button and delay: 60 windows of a new user's gesture;
 # its verdict must be PASS; it counts instructions per window). On the Cortex-M4F, also run the
 # `bench` built with edgetune's `nightly` feature (see "Nightly bench" below). Then run each
@@ -23,14 +26,15 @@
 # dependencies once, about 1-2 minutes on 2 cores), incremental after that. Runs when
 # qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
 #
-# On-target tests (boards/qemu-cortex-*/tests/optim.rs, layers.rs; harness = false, defmt-test):
+# On-target tests (boards/qemu-cortex-*/tests/optim.rs, layers.rs, conv.rs; harness = false,
+# defmt-test):
 # `cargo test --release` per board (Debian route: with -Zbuild-std=core -Zpanic-abort-tests, so
 # the tests and their dependencies share one core), the board's runner (run-qemu.sh) running
 # each test binary in QEMU. They check that a step on the target gives the host's result for the
-# same input bits: every optimizer and the dense/activation/softmax-CE layers and an mlp!
-# training step, bit for bit in I16F16 and I8F24; in f32 bit for bit on the Cortex-M4F and on
-# the Cortex-M0 wherever no square root is taken, else within a per-element bound derived in
-# the M0's tests/optim.rs. The expected bits are boards/common-data/target_expect.rs, written
+# same input bits: every optimizer, the dense/activation/softmax-CE layers, an mlp! training
+# step, conv1d/conv2d/depthwise conv2d forward and backward and a cnn! training step, bit for
+# bit in I16F16 and I8F24; in f32 bit for bit on the Cortex-M4F and on the Cortex-M0 wherever
+# no square root is taken, else within a per-element bound derived in the M0's tests/optim.rs. The expected bits are boards/common-data/target_expect.rs, written
 # on the host by boards/tools/target-expect from the same case code. Freshness check: the script
 # regenerates that file into a temporary file (host cargo) and FAILS if it differs from the
 # committed one, so a library change that alters any result must commit the regenerated file
@@ -57,6 +61,12 @@
 # commit. The baseline records its conditions (target, opt-level, toolchain); a run under other
 # conditions prints a warning (and is still gated).
 #
+# The bench's convolution rows (`Conv1dFwd<T, 50x6->8 k5 same>`, `Conv1dBwd<...>`,
+# `Conv2dFwd/Bwd<T, 8x8x4->8 k3 same>`, `DwConv2dFwd/Bwd<T, 8x8x8 k3 same>`: instructions per
+# nominal MAC of one forward, or of one backward = weight + input gradients, 2 x the MACs; see
+# boards/bench-common/src/conv.rs) and the cnn rows (`CnnStep8<T, MACs>`, `CnnAccumulate<T,
+# MACs>`, `CnnForward<T, MACs>`: instructions per MAC) are gated like the optimizer rows.
+#
 # The finetune rows (`TrainStep1<T, MACs>`, `TrainStep16<T, MACs>`: instructions per MAC of a
 # whole training step through `Trainer::step_with`, input check included; `InputCheck<T, 64>`:
 # instructions per input element of `Network::check_sample` on the 64-element input) and the
@@ -65,9 +75,11 @@
 #
 # Also exits non-zero if a build fails, a firmware reports a failure (its semihosting exit
 # status is QEMU's exit status; finetune fails unless the loss fell and held-out accuracy rose
-# to exactly the host simulation's figure (boards/tools/pretrain); sensor fails unless held-out
+# to exactly the host simulation's figure (boards/tools/pretrain); cnn fails unless its
+# accuracies, losses and trained-parameter hash equal the host simulation's
+# (boards/tools/har-pretrain) and accuracy rose; sensor fails unless held-out
 # accuracy on the new gesture reached 90 % and beat the pretrained network, the held-out loss
-# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "sensor: PASS"
+# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "sensor: PASS"
 # line (the nightly bench: "bench: PASS"), a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
 # on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
@@ -303,14 +315,14 @@ for b in $BOARDS; do
     run_secs=0
     nightly_note=""
     report_boards+=("$b")
-    for bin in bench finetune sensor; do
+    for bin in bench finetune cnn sensor; do
         tag="$b"
         [ "$bin" = bench ] || tag="$b-$bin"
         run_firmware "$b" "$tag" "$target_dir/$target/release/$bin" "$bin: PASS"
     done
     # Symbol sizes of the bench (report.py: flash of each optimizer step).
     arm-none-eabi-nm -S -C "$target_dir/$target/release/bench" >"$run_dir/$b.nm"
-    ran="bench + finetune + sensor"
+    ran="bench + finetune + cnn + sensor"
 
     if [ "$b" = "$NIGHTLY_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
         # See "Nightly bench" in the header: own target dir, --bin bench only, RUSTC_BOOTSTRAP=1.
@@ -363,7 +375,7 @@ for b in $BOARDS; do
         fi
         # One summary row per test binary; a binary that did not end with "all tests passed!",
         # or a missing one, is a failure.
-        if ! python3 - "$b" "$tlog" "$run_dir/tests.rows" optim layers <<'PY'; then
+        if ! python3 - "$b" "$tlog" "$run_dir/tests.rows" optim layers conv <<'PY'; then
 import re, sys
 board, log, rows, *expected = sys.argv[1:]
 sections = []

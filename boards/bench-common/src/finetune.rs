@@ -277,7 +277,7 @@ fn row_per(name: &str, ty: &str, n: usize, per_n: usize, ticks: &[u32; 3]) -> [u
 }
 
 /// A training-step row (N = the step's MACs) and its whole-step instruction counts.
-fn row(name: &str, ty: &str, macs: usize, ticks: &[u32; 3], cpu_hz: u32) {
+pub(crate) fn row(name: &str, ty: &str, macs: usize, ticks: &[u32; 3], cpu_hz: u32) {
     let per = row_per(name, ty, macs, macs, ticks);
     let b = x100(per[1]);
     let instr = ticks.map(|t| (t as u64 * 1_000_000_000 / cpu_hz as u64) as u32);

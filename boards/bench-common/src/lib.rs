@@ -37,7 +37,10 @@
 //! - `bench: PASS` or `bench: FAIL`
 #![no_std]
 
+pub mod conv;
 pub mod finetune;
+pub mod har;
+pub mod har_core;
 
 use core::hint::black_box;
 use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};

@@ -48,6 +48,9 @@ fn rows() -> bool {
         row!(Sgd<I8F24, 1024>, SgdConfig::new(1e-2)),
         row!(Momentum<I8F24, 1024>, MomentumConfig::new(1e-2, 0.9)),
         row!(Adam<I8F24, 512>, AdamConfig::adam(1e-3)),
+        // Convolution kernels (bench-common/src/conv.rs): instructions per MAC, not per parameter.
+        bench_common::conv::rows::<f32>("f32"),
+        bench_common::conv::rows::<I16F16>("I16F16"),
     ];
     results.iter().all(|&ok| ok)
 }

@@ -49,6 +49,9 @@ fn rows() -> bool {
         row!(RmsProp<I8F24, 1024>, RmsPropConfig::new(1e-3)),
         row!(Adagrad<I8F24, 1024>, AdagradConfig::new(1e-2)),
         row!(Lion<I8F24, 1024>, LionConfig::new(1e-3)),
+        // Convolution kernels (bench-common/src/conv.rs): instructions per MAC, not per parameter.
+        bench_common::conv::rows::<f32>("f32"),
+        bench_common::conv::rows::<I16F16>("I16F16"),
     ];
     results.iter().all(|&ok| ok)
 }

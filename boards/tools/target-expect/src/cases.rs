@@ -9,7 +9,10 @@
 //! fixed by the case. `no_std`, no allocation: the buffers are the caller's.
 #![allow(dead_code)] // each test binary uses part of it
 
-use edgetune::nn::{dense, softmax_cross_entropy, Activation, NnError, Scalar, Sigmoid, Tanh};
+use edgetune::nn::{
+    conv1d, conv2d, dense, softmax_cross_entropy, Activation, Conv1dShape, Conv2dShape, NnError,
+    Padding, Scalar, Sigmoid, Tanh,
+};
 use edgetune::num::fixed::{RoundingState, I16F16, I8F24};
 use edgetune::optim::{
     Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
@@ -82,6 +85,75 @@ pub const NET_IN: usize = NET_PARAMS + NET_STEPS * NET_BATCH * NET_X;
 pub const NET_OUT: usize = NET_STEPS * (NET_BATCH + NET_PARAMS) + 1;
 /// The class of each network sample.
 pub const NET_LABELS: [usize; NET_STEPS * NET_BATCH] = [0, 3, 4, 1, 2, 3];
+
+/// The 1-D convolution case: 11 steps × 3 channels → 4 channels, kernel 3, stride 2, padding 1
+/// (edges tapped by the padding, a stride that skips inputs).
+pub const CONV1: Conv1dShape = Conv1dShape::new(11, 3, 4, 3)
+    .stride(2)
+    .pad(Padding::symmetric(1));
+/// The 2-D convolution case: 5 × 4 × 4 → 6 channels, kernel 3 × 2, stride (2, 1), SAME padding
+/// (asymmetric on the height), 2 groups.
+pub const CONV2: Conv2dShape = Conv2dShape::new(5, 4, 4, 6, 3, 2)
+    .stride(2, 1)
+    .same()
+    .groups(2);
+/// The depthwise case: 5 × 5 × 3 → 6 channels (multiplier 2), kernel 3 × 3, padding 1, groups 3.
+pub const DWCONV: Conv2dShape = Conv2dShape::new(5, 5, 3, 6, 3, 3)
+    .pad(Padding::symmetric(1), Padding::symmetric(1))
+    .groups(3);
+const _: () = assert!(CONV1.valid() && CONV2.valid() && DWCONV.valid());
+
+/// Words a convolution case reads: `W`, `b`, `x`, then `dy₁`, `x₂`, `dy₂`.
+pub const fn conv_in(s: &Conv2dShape) -> usize {
+    s.weights() + s.out_c + 2 * s.input_len() + 2 * s.output_len()
+}
+/// Words a convolution case writes: `y` (forward of `x`), then `dW`, `db` after two
+/// accumulated backward passes (`x, dy₁` then `x₂, dy₂`), then `dx` of the second.
+pub const fn conv_out(s: &Conv2dShape) -> usize {
+    s.output_len() + s.weights() + s.out_c + s.input_len()
+}
+/// [`CONV1`] in and out.
+pub const CONV1_IN: usize = conv_in(&CONV1.to_2d());
+/// See [`CONV1_IN`].
+pub const CONV1_OUT: usize = conv_out(&CONV1.to_2d());
+/// [`CONV2`] in and out.
+pub const CONV2_IN: usize = conv_in(&CONV2);
+/// See [`CONV2_IN`].
+pub const CONV2_OUT: usize = conv_out(&CONV2);
+/// [`DWCONV`] in and out.
+pub const DWCONV_IN: usize = conv_in(&DWCONV);
+/// See [`DWCONV_IN`].
+pub const DWCONV_OUT: usize = conv_out(&DWCONV);
+
+edgetune::cnn! {
+    /// The `cnn!` training-step case: every 1-D layer kind (strided SAME convolution, batch
+    /// norm, max pool, depthwise ×2 convolution with padding, average pool, pointwise
+    /// convolution, global average pool, dense), every layer trained.
+    pub struct CNet {
+        input [12, 3];
+        conv1d(3, 4, 3, stride = 2, padding = same), relu;
+        batch_norm(4), relu6;
+        max_pool1d(2, stride = 1);
+        conv1d(4, 8, 3, padding = 1, groups = 4), tanh;
+        avg_pool1d(2);
+        conv1d(8, 5, 1), sigmoid;
+        global_avg_pool;
+        dense(5, 3);
+        loss softmax_cross_entropy;
+    }
+}
+
+/// All parameters of [`CNet`].
+pub const CNET_PARAMS: usize = CNet::<f32>::PARAMS;
+/// [`CNet`] inputs.
+pub const CNET_X: usize = CNet::<f32>::INPUTS;
+/// [`CNet`] case inputs: the torch-order parameters, then the samples.
+pub const CNET_IN: usize = CNET_PARAMS + NET_STEPS * NET_BATCH * CNET_X;
+/// [`CNet`] case outputs: per step the batch's losses then every parameter, then the rounding
+/// generator's final state.
+pub const CNET_OUT: usize = NET_STEPS * (NET_BATCH + CNET_PARAMS) + 1;
+/// The class of each [`CNet`] sample.
+pub const CNET_LABELS: [usize; NET_STEPS * NET_BATCH] = [2, 0, 1, 1, 0, 2];
 
 // ---- number types --------------------------------------------------------------------------
 
@@ -487,5 +559,143 @@ pub fn run_net<S: CaseNum, O: Optimizer<S, { Net::<f32>::TRAINABLE }>>(
         store(&mut o[NET_BATCH..], &all);
     }
     out[NET_OUT - 1] = S::aux_word(opt.aux());
+    Ok(())
+}
+
+// ---- convolutions and the cnn! network -----------------------------------------------------
+
+/// A convolution case over `s` (see [`conv_in`], [`conv_out`]); `XI`, `W`, `O`, `YO` are its
+/// input, weight, channel and output lengths.
+fn run_conv<S: CaseNum, const XI: usize, const W: usize, const O: usize, const YO: usize>(
+    s: &Conv2dShape,
+    input: &[u32],
+    out: &mut [u32],
+) -> Result<(), CaseError> {
+    if input.len() != conv_in(s) || out.len() != conv_out(s) {
+        return Err(CaseError::Length);
+    }
+    let (w, rest) = input.split_at(W);
+    let w: [S; W] = load(w);
+    let (b, rest) = rest.split_at(O);
+    let b: [S; O] = load(b);
+    let (x1, rest) = rest.split_at(XI);
+    let x1: [S; XI] = load(x1);
+    let (dy1, rest) = rest.split_at(YO);
+    let dy1: [S; YO] = load(dy1);
+    let (x2, dy2) = rest.split_at(XI);
+    let x2: [S; XI] = load(x2);
+    let dy2: [S; YO] = load(dy2);
+    let mut y = [S::ZERO; YO];
+    conv2d::forward(s, &w, &b, &x1, &mut y)?;
+    let mut dw = [S::ZERO; W];
+    let mut db = [S::ZERO; O];
+    let mut dx = [S::ZERO; XI];
+    conv2d::backward(s, &w, &x1, &dy1, Some((&mut dw, &mut db)), None)?;
+    conv2d::backward(s, &w, &x2, &dy2, Some((&mut dw, &mut db)), Some(&mut dx))?;
+    let (o_y, rest) = out.split_at_mut(YO);
+    store(o_y, &y);
+    let (o_w, rest) = rest.split_at_mut(W);
+    store(o_w, &dw);
+    let (o_b, o_x) = rest.split_at_mut(O);
+    store(o_b, &db);
+    store(o_x, &dx);
+    Ok(())
+}
+
+/// [`CONV1`] through `conv1d::forward` and `conv1d::backward` (see [`conv_out`]).
+pub fn run_conv1d<S: CaseNum>(input: &[u32], out: &mut [u32]) -> Result<(), CaseError> {
+    const S2: Conv2dShape = CONV1.to_2d();
+    const XI: usize = S2.input_len();
+    const W: usize = S2.weights();
+    const O: usize = S2.out_c;
+    const YO: usize = S2.output_len();
+    if input.len() != CONV1_IN || out.len() != CONV1_OUT {
+        return Err(CaseError::Length);
+    }
+    let (w, rest) = input.split_at(W);
+    let w: [S; W] = load(w);
+    let (b, rest) = rest.split_at(O);
+    let b: [S; O] = load(b);
+    let (x1, rest) = rest.split_at(XI);
+    let x1: [S; XI] = load(x1);
+    let (dy1, rest) = rest.split_at(YO);
+    let dy1: [S; YO] = load(dy1);
+    let (x2, dy2) = rest.split_at(XI);
+    let x2: [S; XI] = load(x2);
+    let dy2: [S; YO] = load(dy2);
+    let mut y = [S::ZERO; YO];
+    conv1d::forward(&CONV1, &w, &b, &x1, &mut y)?;
+    let mut dw = [S::ZERO; W];
+    let mut db = [S::ZERO; O];
+    let mut dx = [S::ZERO; XI];
+    conv1d::backward(&CONV1, &w, &x1, &dy1, Some((&mut dw, &mut db)), None)?;
+    conv1d::backward(
+        &CONV1,
+        &w,
+        &x2,
+        &dy2,
+        Some((&mut dw, &mut db)),
+        Some(&mut dx),
+    )?;
+    let (o_y, rest) = out.split_at_mut(YO);
+    store(o_y, &y);
+    let (o_w, rest) = rest.split_at_mut(W);
+    store(o_w, &dw);
+    let (o_b, o_x) = rest.split_at_mut(O);
+    store(o_b, &db);
+    store(o_x, &dx);
+    Ok(())
+}
+
+/// [`CONV2`] (see [`conv_out`]).
+pub fn run_conv2d<S: CaseNum>(input: &[u32], out: &mut [u32]) -> Result<(), CaseError> {
+    run_conv::<S, { CONV2.input_len() }, { CONV2.weights() }, { CONV2.out_c }, { CONV2.output_len() }>(
+        &CONV2, input, out,
+    )
+}
+
+/// [`DWCONV`] (see [`conv_out`]).
+pub fn run_dwconv2d<S: CaseNum>(input: &[u32], out: &mut [u32]) -> Result<(), CaseError> {
+    run_conv::<
+        S,
+        { DWCONV.input_len() },
+        { DWCONV.weights() },
+        { DWCONV.out_c },
+        { DWCONV.output_len() },
+    >(&DWCONV, input, out)
+}
+
+/// [`NET_STEPS`] training steps of [`CNet`] with Nesterov momentum 0.9 (lr 0.05; no square
+/// root, so f32 is bit-identical on the Cortex-M0 too): zero the gradients, accumulate forward +
+/// loss + backward over [`NET_BATCH`] samples, step (see [`CNET_IN`], [`CNET_OUT`]).
+pub fn run_cnet<S: CaseNum>(input: &[u32], out: &mut [u32]) -> Result<(), CaseError> {
+    if input.len() != CNET_IN || out.len() != CNET_OUT {
+        return Err(CaseError::Length);
+    }
+    let mut opt =
+        Momentum::<S, { CNet::<f32>::TRAINABLE }>::new(MomentumConfig::nesterov(0.05, 0.9))?;
+    let (params, samples) = input.split_at(CNET_PARAMS);
+    let params: [S; CNET_PARAMS] = load(params);
+    let mut net = CNet::<S>::zeroed();
+    net.import(&params)?;
+    S::seed(opt.aux_mut(), false);
+    let mut xs = samples.chunks_exact(CNET_X);
+    let mut labels = CNET_LABELS.iter();
+    let mut all = [S::ZERO; CNET_PARAMS];
+    for o in out.chunks_exact_mut(NET_BATCH + CNET_PARAMS) {
+        net.zero_grad();
+        for loss_out in &mut o[..NET_BATCH] {
+            let (Some(x), Some(&label)) = (xs.next(), labels.next()) else {
+                return Err(CaseError::Length);
+            };
+            let x: [S; CNET_X] = load(x);
+            *loss_out = net.accumulate(&x, label)?.to_u32();
+        }
+        let (p, g) = net.trainable_and_grads();
+        opt.step(p, g)?;
+        net.export(&mut all)?;
+        store(&mut o[NET_BATCH..], &all);
+    }
+    out[CNET_OUT - 1] = S::aux_word(opt.aux());
     Ok(())
 }

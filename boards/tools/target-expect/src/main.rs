@@ -125,6 +125,8 @@ impl Module {
     }
 }
 
+type Case = fn(&[u32], &mut [u32]) -> Result<(), CaseError>;
+
 fn run<F: Fn(&[u32], &mut [u32]) -> Result<(), CaseError>>(
     name: &str,
     len: usize,
@@ -274,6 +276,46 @@ fn module<S: CaseNum>(k: &Kind) -> Module {
         "NET_NESTEROV_OUT",
         "Network with Nesterov momentum: as NET_ADAM_OUT.",
         nesterov,
+    );
+
+    // Convolutions: weights, bias, then two (x, dy) pairs; x with a zero and a 1-LSB value.
+    let convs: [(&str, usize, usize, Case); 3] = [
+        ("CONV1D", CONV1_IN, CONV1_OUT, run_conv1d::<S>),
+        ("CONV2D", CONV2_IN, CONV2_OUT, run_conv2d::<S>),
+        ("DWCONV2D", DWCONV_IN, DWCONV_OUT, run_dwconv2d::<S>),
+    ];
+    for (name, n_in, n_out, case) in convs {
+        let mut input: Vec<u32> = (0..n_in).map(|_| bits::<S>(d.uniform(-1.0, 1.0))).collect();
+        input[n_in / 2] = 0;
+        input[n_in / 2 + 1] = k.tiny;
+        let out = run(name, n_out, &input, case);
+        m.push(
+            &format!("{name}_IN"),
+            &format!("{name}: W (OHWI), b, x1, dy1, x2, dy2."),
+            input,
+        );
+        m.push(
+            &format!("{name}_OUT"),
+            &format!("{name}: y of x1, dW and db after two accumulated backward passes, dx of the second."),
+            out,
+        );
+    }
+
+    // Training steps of the cnn! network.
+    let mut cnet_in: Vec<u32> = (0..CNET_PARAMS)
+        .map(|_| bits::<S>(d.uniform(-0.5, 0.5)))
+        .collect();
+    cnet_in.extend((0..NET_STEPS * NET_BATCH * CNET_X).map(|_| bits::<S>(d.uniform(-1.5, 1.5))));
+    let cnet = run("cnet", CNET_OUT, &cnet_in, run_cnet::<S>);
+    m.push(
+        "CNET_IN",
+        "cnn! network: torch-order parameters, then the samples.",
+        cnet_in,
+    );
+    m.push(
+        "CNET_OUT",
+        "cnn! network with Nesterov momentum: per step the losses then all parameters; then the rounding state.",
+        cnet,
     );
     m
 }

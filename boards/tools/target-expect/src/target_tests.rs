@@ -361,6 +361,22 @@ pub fn net_nesterov<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32
     layer::<{ cases::NET_OUT }>(ty, name, cases::run_net_nesterov::<S>, input, want, float);
 }
 
+pub fn conv1d<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
+    layer::<{ cases::CONV1_OUT }>(ty, name, cases::run_conv1d::<S>, input, want, float);
+}
+
+pub fn conv2d<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
+    layer::<{ cases::CONV2_OUT }>(ty, name, cases::run_conv2d::<S>, input, want, float);
+}
+
+pub fn dwconv2d<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
+    layer::<{ cases::DWCONV_OUT }>(ty, name, cases::run_dwconv2d::<S>, input, want, float);
+}
+
+pub fn cnet<S: CaseNum>(ty: &str, name: &str, input: &[u32], want: &[u32], float: bool) {
+    layer::<{ cases::CNET_OUT }>(ty, name, cases::run_cnet::<S>, input, want, float);
+}
+
 /// The layer tests (15): dense, tanh and sigmoid, softmax cross-entropy and the `mlp!` network
 /// with Adam and with Nesterov, in f32, I16F16 and I8F24. `f32_net_adam` is the board's
 /// comparison of the f32 network with Adam, `fn(input, want)` (the only f32 case whose bound
@@ -453,6 +469,87 @@ macro_rules! layers_tests {
                     &q::NET_NESTEROV_OUT,
                     false,
                 )
+            }
+        }
+    };
+}
+
+// ---- convolutions and the cnn! network (tests/conv.rs) ----------------------------------------
+
+/// The convolution tests (12): conv1d (stride 2, padding 1), conv2d (stride (2, 1), SAME, 2
+/// groups) and depthwise conv2d (multiplier 2, padding 1), each a forward pass and two
+/// accumulated backward passes (weight, bias and input gradients), and three training steps of
+/// the `cnn!` network [`cases::CNet`] (every 1-D layer kind, Nesterov momentum, mini-batches of
+/// 2), in f32, I16F16 and I8F24; f32 within [`LAYER_F32_BOUND`] (0 ulp: basic operations and
+/// pure-Rust `libm` only, no square root), fixed point bit for bit. A separate test binary from
+/// `layers`: together they overflow the Cortex-M0's 256 KiB of flash.
+macro_rules! conv_tests {
+    () => {
+        #[defmt_test::tests]
+        mod tests {
+            use crate::target_tests::expect::{float as f, q16 as h, q24 as q};
+            use crate::target_tests::{cnet, conv1d, conv2d, dwconv2d};
+            use edgetune::num::fixed::{I16F16, I8F24};
+
+            #[test]
+            fn f32_conv1d_forward_backward() {
+                conv1d::<f32>("f32", "CONV1D", &f::CONV1D_IN, &f::CONV1D_OUT, true)
+            }
+            #[test]
+            fn f32_conv2d_forward_backward() {
+                conv2d::<f32>("f32", "CONV2D", &f::CONV2D_IN, &f::CONV2D_OUT, true)
+            }
+            #[test]
+            fn f32_depthwise_conv2d_forward_backward() {
+                dwconv2d::<f32>("f32", "DWCONV2D", &f::DWCONV2D_IN, &f::DWCONV2D_OUT, true)
+            }
+            #[test]
+            fn f32_cnn_nesterov_steps() {
+                cnet::<f32>("f32", "CNET", &f::CNET_IN, &f::CNET_OUT, true)
+            }
+            #[test]
+            fn i16f16_conv1d_forward_backward() {
+                conv1d::<I16F16>("I16F16", "CONV1D", &h::CONV1D_IN, &h::CONV1D_OUT, false)
+            }
+            #[test]
+            fn i16f16_conv2d_forward_backward() {
+                conv2d::<I16F16>("I16F16", "CONV2D", &h::CONV2D_IN, &h::CONV2D_OUT, false)
+            }
+            #[test]
+            fn i16f16_depthwise_conv2d_forward_backward() {
+                dwconv2d::<I16F16>(
+                    "I16F16",
+                    "DWCONV2D",
+                    &h::DWCONV2D_IN,
+                    &h::DWCONV2D_OUT,
+                    false,
+                )
+            }
+            #[test]
+            fn i16f16_cnn_nesterov_steps() {
+                cnet::<I16F16>("I16F16", "CNET", &h::CNET_IN, &h::CNET_OUT, false)
+            }
+            #[test]
+            fn i8f24_conv1d_forward_backward() {
+                conv1d::<I8F24>("I8F24", "CONV1D", &q::CONV1D_IN, &q::CONV1D_OUT, false)
+            }
+            #[test]
+            fn i8f24_conv2d_forward_backward() {
+                conv2d::<I8F24>("I8F24", "CONV2D", &q::CONV2D_IN, &q::CONV2D_OUT, false)
+            }
+            #[test]
+            fn i8f24_depthwise_conv2d_forward_backward() {
+                dwconv2d::<I8F24>(
+                    "I8F24",
+                    "DWCONV2D",
+                    &q::DWCONV2D_IN,
+                    &q::DWCONV2D_OUT,
+                    false,
+                )
+            }
+            #[test]
+            fn i8f24_cnn_nesterov_steps() {
+                cnet::<I8F24>("I8F24", "CNET", &q::CNET_IN, &q::CNET_OUT, false)
             }
         }
     };
