@@ -75,6 +75,15 @@ pub enum Error {
     },
     /// The step counter would pass `u32::MAX`. Nothing was changed; call `reset` to start over.
     StepCountOverflow,
+    /// A fused training step (each layer stepped as soon as its gradient is complete) met a
+    /// non-finite gradient: that layer and every layer below it are unchanged, the `layers`
+    /// layers above it have been stepped, and the optimizer's step counter has advanced.
+    FusedStepStopped {
+        /// Layers with trainable parameters already stepped (from the last layer down).
+        layers: usize,
+        /// Index in the trainable arena of the first unusable gradient.
+        index: usize,
+    },
     /// A value cannot be converted into the number type (a checked conversion such as
     /// `try_from_f64`).
     NotRepresentable {
@@ -130,6 +139,10 @@ impl fmt::Display for Error {
                 write!(f, "parameter groups {first} and {second} overlap")
             }
             Error::StepCountOverflow => f.write_str("the step counter would overflow u32"),
+            Error::FusedStepStopped { layers, index } => write!(
+                f,
+                "fused step stopped at a non-finite gradient (trainable element {index}) after stepping {layers} layers"
+            ),
             Error::NotRepresentable { fault } => {
                 write!(f, "value not representable: {fault}")
             }

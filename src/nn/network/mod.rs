@@ -200,7 +200,8 @@ pub use model::{check_input, check_target, first_invalid, LayerRanges, LayerShap
 pub use params::{export, export_plan, import, import_plan};
 pub use plan::{Place, Plan};
 pub use run::{
-    backward as run_backward, forward as run_forward, BackwardBuffers, Buffers, Kept, Saved,
+    backward as run_backward, backward_fused as run_backward_fused, forward as run_forward,
+    BackwardBuffers, Buffers, Kept, Saved, StepLayer,
 };
 pub use scratch::{argmax, Identity, Scratch};
 pub use spec::{

@@ -356,6 +356,69 @@ pub fn backward<S: Scalar>(
     saved: Saved<'_, S>,
     bufs: BackwardBuffers<'_, S>,
 ) -> Result<(), Error> {
+    backward_core(
+        places,
+        frozen,
+        Params::Shared(trainable),
+        Grads::Arena(grads),
+        saved,
+        bufs,
+    )
+    .map(|_| ())
+}
+
+/// Steps one layer's trainable parameters with their complete gradient: `(place, params,
+/// grads)`, both slices the layer's trainable elements.
+pub type StepLayer<'s, S> = dyn FnMut(&Place, &mut [S], &[S]) -> Result<(), Error> + 's;
+
+/// The backward pass with the update fused in: each trainable layer's gradient is formed in
+/// `layer_grads` (the largest layer's trainable elements, not the network's) and handed to
+/// `step` with the layer's parameters as soon as it is complete, from the last layer down.
+/// Returns how many layers were stepped.
+///
+/// # Errors
+/// Those of [`backward`] and of `step`. A layer whose gradient `step` refuses as non-finite
+/// (`NonFiniteGradient` with an index within the layer) is left as it was, with every layer
+/// below it; the layers above it have been stepped: [`Error::FusedStepStopped`] says how many.
+pub fn backward_fused<S: Scalar>(
+    places: &[Place],
+    frozen: &[S],
+    trainable: &mut [S],
+    layer_grads: &mut [S],
+    saved: Saved<'_, S>,
+    bufs: BackwardBuffers<'_, S>,
+    step: &mut StepLayer<'_, S>,
+) -> Result<usize, Error> {
+    backward_core(
+        places,
+        frozen,
+        Params::Owned(trainable),
+        Grads::Layer(layer_grads, step),
+        saved,
+        bufs,
+    )
+}
+
+/// The trainable arena, read only (gradients accumulate) or to step (fused).
+enum Params<'a, S> {
+    Shared(&'a [S]),
+    Owned(&'a mut [S]),
+}
+
+/// Where gradients go: added into the arena, or formed per layer and stepped at once.
+enum Grads<'a, 's, S> {
+    Arena(&'a mut [S]),
+    Layer(&'a mut [S], &'a mut StepLayer<'s, S>),
+}
+
+fn backward_core<S: Scalar>(
+    places: &[Place],
+    frozen: &[S],
+    mut trainable: Params<'_, S>,
+    mut grads: Grads<'_, '_, S>,
+    saved: Saved<'_, S>,
+    bufs: BackwardBuffers<'_, S>,
+) -> Result<usize, Error> {
     let Saved {
         x,
         values: kept,
@@ -363,6 +426,7 @@ pub fn backward<S: Scalar>(
     } = saved;
     let BackwardBuffers { even, odd, dlogits } = bufs;
     let last = places.len().saturating_sub(1);
+    let mut stepped = 0;
     for (k, p) in places.iter().enumerate().rev() {
         if !p.backward {
             break;
@@ -389,9 +453,37 @@ pub fn backward<S: Scalar>(
         } else {
             None
         };
-        let (w, _) = params(p, frozen, trainable)?;
+        let arena: &[S] = match &trainable {
+            Params::Shared(t) => t,
+            Params::Owned(t) => t,
+        };
+        let (w, _) = params(p, frozen, arena)?;
         let mut dx = dx;
-        layer_backward(p, w, input, dy, grad_runs(p, grads)?, dx.as_deref_mut())?;
+        let len = p.layer.trainable();
+        let runs = match &mut grads {
+            Grads::Arena(g) => grad_runs(p, p.trainable_at, g)?,
+            Grads::Layer(buf, _) => {
+                let buf = buf.get_mut(..len).ok_or(broken(len, 0))?;
+                buf.fill(S::ZERO);
+                grad_runs(p, 0, buf)?
+            }
+        };
+        layer_backward(p, w, input, dy, runs, dx.as_deref_mut())?;
+        if let (Grads::Layer(buf, step), Params::Owned(t)) = (&mut grads, &mut trainable) {
+            if len > 0 {
+                let end = p.trainable_at.checked_add(len).ok_or(broken(len, 0))?;
+                let mine = t.get_mut(p.trainable_at..end).ok_or(broken(end, 0))?;
+                let g = buf.get(..len).ok_or(broken(len, 0))?;
+                step(p, mine, g).map_err(|e| match e {
+                    Error::NonFiniteGradient { index } => Error::FusedStepStopped {
+                        layers: stepped,
+                        index: p.trainable_at.saturating_add(index),
+                    },
+                    other => other,
+                })?;
+                stepped += 1;
+            }
+        }
         if let (Some(dx), Some(below)) = (dx, k.checked_sub(1).and_then(|j| places.get(j))) {
             if p.keeps_mask {
                 activate_back_mask(below.layer.act, masks, p.mask_at, dx)?;
@@ -400,17 +492,17 @@ pub fn backward<S: Scalar>(
             }
         }
     }
-    Ok(())
+    Ok(stepped)
 }
 
 /// The gradient runs of a layer's trainable parameters (`None` for a frozen run).
 type GradRuns<'a, S> = (Option<&'a mut [S]>, Option<&'a mut [S]>);
 
-fn grad_runs<'a, S>(p: &Place, grads: &'a mut [S]) -> Result<GradRuns<'a, S>, Error> {
+fn grad_runs<'a, S>(p: &Place, at: usize, grads: &'a mut [S]) -> Result<GradRuns<'a, S>, Error> {
     let (w, b) = p.layer.trained_runs();
     let len = w.saturating_add(b);
-    let end = p.trainable_at.checked_add(len).ok_or(broken(len, 0))?;
-    let mine = grads.get_mut(p.trainable_at..end).ok_or(broken(end, 0))?;
+    let end = at.checked_add(len).ok_or(broken(len, 0))?;
+    let mine = grads.get_mut(at..end).ok_or(broken(end, 0))?;
     let (gw, gb) = mine.split_at_mut(w);
     Ok(((w > 0).then_some(gw), (b > 0).then_some(gb)))
 }
