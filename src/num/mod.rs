@@ -80,4 +80,20 @@ pub trait Num: StateValue + PartialOrd {
     fn first_unusable(grads: &[Self]) -> Option<usize> {
         grads.iter().position(|g| !g.is_usable_gradient())
     }
+
+    /// The state [`Aux`](Num::Aux) the optimizer kernels leave after updating `elements`
+    /// elements starting from `aux`, computed without running them. A fused step
+    /// ([`Optimizer::step_part`](crate::optim::Optimizer::step_part)) starts each part from
+    /// `aux_after(aux, range.start)`, where a whole step would have reached it, so parts applied
+    /// in any order give a whole step's results.
+    ///
+    /// Every kernel of this crate draws exactly one value per element from a stochastically
+    /// rounding fixed-point type's generator (whatever the optimizer, configuration or code path)
+    /// and nothing otherwise. The default returns `aux` unchanged, which is right for a type whose
+    /// kernels never change it (the floats, whose `Aux` is `()`).
+    #[inline]
+    fn aux_after(aux: Self::Aux, elements: usize) -> Self::Aux {
+        let _ = elements;
+        aux
+    }
 }

@@ -41,11 +41,68 @@
 //! configuration (for example no weight decay on biases, or a smaller learning rate for early
 //! layers). Elements in no group are left alone, and so is their state.
 //!
+//! # Fused updates
+//! A fused (in-place) update steps each layer's parameters as soon as backward has finished that
+//! layer's gradient, so the gradient storage is one layer's, not the whole network's. Backward
+//! runs from the last layer to the first, so one step is applied part by part, in any order:
+//!
+//! ```
+//! use edgetune::optim::{Adam, AdamConfig, Optimizer};
+//! use edgetune::num::fixed::I16F16;
+//! let mut opt = Adam::<I16F16, 6>::new(AdamConfig::adam(1e-2)).unwrap();
+//! let mut params = [I16F16::from_num(0.5); 6];
+//! let grads = [I16F16::from_num(0.25); 6];
+//! let mut whole = (opt, params);
+//! whole.0.step(&mut whole.1, &grads).unwrap();
+//!
+//! let mut part = opt.begin_parts().unwrap();
+//! for range in [4..6, 1..4, 0..1] {
+//!     // (In a network: the gradient of this layer, just computed by backward.)
+//!     let (p, g) = (&mut params[range.clone()], &grads[range.clone()]);
+//!     opt.step_part(&mut part, range, p, g).unwrap();
+//! }
+//! opt.end_parts(part);
+//! assert_eq!(params, whole.1);
+//! assert_eq!((opt.exp_avg(), opt.aux()), (whole.0.exp_avg(), whole.0.aux()));
+//! ```
+//!
+//! [`Optimizer::begin_parts`] checks the configuration and the step count and writes nothing;
+//! [`Optimizer::step_part`] steps one range of the arena with its parameters and gradients;
+//! [`Optimizer::end_parts`] advances the step count and sets [`Optimizer::aux`]. When the parts
+//! cover the arena once each, parameters, every state buffer, the step count and `aux` are bit for
+//! bit those of one [`Optimizer::step`], for every optimizer, number type and configuration.
+//! Stochastic rounding included: every fixed-point kernel draws exactly one value from the
+//! rounding generator per element (fast and general paths alike, and Lion's even for a zero
+//! sign), so a part starting at element `a` starts the generator `a` draws after the step's
+//! start, reached by skip-ahead in `O(log a)` ([`Num::aux_after`]); the floats and round to
+//! nearest draw nothing.
+//!
+//! The caller's contract, with what is checked:
+//! - Apply each range at most once per step. Ranges are not remembered (that would cost memory
+//!   per part), but the elements applied are counted ([`PartStep::elements`]): a part that would
+//!   bring them above `N` is refused with [`Error::GroupsOverlap`]. A range applied twice while
+//!   another is left out is not detected; `part.elements() == N` before `end_parts` confirms the
+//!   cover.
+//! - A range never applied is left alone, parameters and state (as an element in no
+//!   [`ParamGroup`] is), but `aux` still ends where a whole step leaves it.
+//! - Between `begin_parts` and `end_parts`, do not call [`step`](Optimizer::step),
+//!   [`step_groups`](Optimizer::step_groups), [`reset`](Optimizer::reset) or
+//!   [`aux_mut`](Optimizer::aux_mut); `aux` itself is meaningful only after `end_parts`. Each part
+//!   is stepped with the configuration in effect when it is applied (so `set_lr` between parts
+//!   gives those parts another rate, as a param group would).
+//! - A part with an unusable gradient is refused with [`Error::NonFiniteGradient`] and nothing of
+//!   it is written, but, unlike a whole step, **the parts applied before it stay applied**: the
+//!   gradients of the other layers were never all in memory at once, so they cannot be checked
+//!   first. The step is then partial; calling `end_parts` (after any remaining parts) keeps the
+//!   step count and generator consistent, as if the refused range had been in no group. To undo
+//!   it, restore a [`checkpoint`](crate::checkpoint) or a copy taken before `begin_parts`.
+//!
 //! # Failure leaves everything as it was
 //! Every step first validates the groups and their hyperparameters and checks every gradient it
 //! will read (a read-only pass); only then does it write. A NaN or infinite gradient returns
 //! [`Error::NonFiniteGradient`] with parameters and every state buffer bit-for-bit unchanged, and
-//! the step counter not advanced.
+//! the step counter not advanced. (The one exception is a step applied in parts, whose earlier
+//! parts stay applied: see [Fused updates](#fused-updates).)
 //!
 //! Parameters are not checked: with finite gradients, a floating-point parameter so large that
 //! `weight_decay·p` or the update overflows makes the step return `Ok` with an infinite (or NaN)
@@ -107,6 +164,93 @@ impl<C> ParamGroup<C> {
     }
 }
 
+/// One step being applied in parts ([fused updates](self#fused-updates)), from
+/// [`Optimizer::begin_parts`] to [`Optimizer::end_parts`], which consumes it. It holds the new
+/// step count, the number type's state at the step's start (from which each part's stochastic
+/// rounding starts) and how much has been applied. Deliberately neither `Clone` nor `Copy`, so
+/// that a step cannot be ended twice.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a step begun in parts is finished by `end_parts`"]
+pub struct PartStep<A> {
+    t: u32,
+    aux: A,
+    elements: usize,
+    parts: usize,
+}
+
+impl<A: Copy> PartStep<A> {
+    /// The token for the step after `step_count`, or `StepCountOverflow`.
+    pub(crate) fn begin(step_count: u32, aux: A) -> Result<Self, Error> {
+        let t = step_count.checked_add(1).ok_or(Error::StepCountOverflow)?;
+        Ok(PartStep {
+            t,
+            aux,
+            elements: 0,
+            parts: 0,
+        })
+    }
+
+    /// The step being taken (1-based): the step count after [`Optimizer::end_parts`].
+    pub const fn step(&self) -> u32 {
+        self.t
+    }
+
+    /// How many elements the parts applied so far cover (`N` once the whole arena is done, if
+    /// no range was applied twice).
+    pub const fn elements(&self) -> usize {
+        self.elements
+    }
+
+    /// How many parts have been applied so far.
+    pub const fn parts(&self) -> usize {
+        self.parts
+    }
+
+    /// The number type's state at the step's start.
+    pub(crate) fn start_aux(&self) -> A {
+        self.aux
+    }
+
+    /// Every check of [`Optimizer::step_part`], before anything is written.
+    pub(crate) fn check<S: Num, const N: usize>(
+        &self,
+        range: &Range<usize>,
+        params: usize,
+        grads: &[S],
+    ) -> Result<(), Error> {
+        if range.start > range.end || range.end > N {
+            return Err(Error::GroupOutOfBounds { group: self.parts });
+        }
+        let len = range.end - range.start;
+        for found in [params, grads.len()] {
+            if found != len {
+                return Err(Error::LengthMismatch {
+                    expected: len,
+                    found,
+                });
+            }
+        }
+        if len > N - self.elements.min(N) {
+            return Err(Error::GroupsOverlap {
+                first: self.parts,
+                second: self.parts,
+            });
+        }
+        if let Some(pos) = S::first_unusable(grads) {
+            return Err(Error::NonFiniteGradient {
+                index: range.start + pos,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a part of `len` elements as applied.
+    pub(crate) fn record(&mut self, len: usize) {
+        self.elements = self.elements.saturating_add(len);
+        self.parts = self.parts.saturating_add(1);
+    }
+}
+
 /// What every optimizer offers, whatever its number type `S` and size `N`.
 pub trait Optimizer<S: Num, const N: usize> {
     /// The hyperparameter set.
@@ -148,6 +292,42 @@ pub trait Optimizer<S: Num, const N: usize> {
         groups: &[ParamGroup<Self::Config>],
     ) -> Result<(), Error>;
 
+    /// Starts one step to be applied in parts ([fused updates](self#fused-updates)): validates
+    /// the configuration and checks that the step count can advance. Nothing is written.
+    ///
+    /// # Errors
+    /// The first invalid hyperparameter, or [`Error::StepCountOverflow`] at `u32::MAX` steps.
+    fn begin_parts(&mut self) -> Result<PartStep<S::Aux>, Error>;
+
+    /// Applies the step begun by [`begin_parts`](Optimizer::begin_parts) to the elements `range`
+    /// of the arena: `params` and `grads` are that range of the parameters and their gradients
+    /// (`range.len()` elements each), and the state of that range is updated, exactly as
+    /// [`step`](Optimizer::step) would for these elements (bit for bit, stochastic rounding
+    /// included), with the configuration in effect now. Parts may come in any order.
+    ///
+    /// # Errors
+    /// Nothing is written, to the parameters, the state or `part`, when
+    /// - `range` is reversed or ends beyond `N`: [`Error::GroupOutOfBounds`] with `group` the
+    ///   number of parts applied so far;
+    /// - `params` or `grads` is not `range.len()` long: [`Error::LengthMismatch`];
+    /// - the parts applied in this step and this one add up to more than `N` elements, so some
+    ///   element would be stepped twice: [`Error::GroupsOverlap`] with `first` and `second` both
+    ///   the number of parts applied so far (which earlier part it overlaps is not known);
+    /// - a gradient is unusable: [`Error::NonFiniteGradient`] with `index` its position in the
+    ///   arena (`range.start + i`). The parts already applied stay applied.
+    fn step_part(
+        &mut self,
+        part: &mut PartStep<S::Aux>,
+        range: Range<usize>,
+        params: &mut [S],
+        grads: &[S],
+    ) -> Result<(), Error>;
+
+    /// Ends the step begun by [`begin_parts`](Optimizer::begin_parts): the step count advances
+    /// and [`aux`](Optimizer::aux) becomes what a whole [`step`](Optimizer::step) would have
+    /// left, whichever parts were applied.
+    fn end_parts(&mut self, part: PartStep<S::Aux>);
+
     /// [`step`](Optimizer::step) for slices, whose lengths are checked at run time:
     /// [`Error::LengthMismatch`] unless both have exactly `N` elements.
     fn step_slices(&mut self, params: &mut [S], grads: &[S]) -> Result<(), Error> {
@@ -164,8 +344,10 @@ pub trait Optimizer<S: Num, const N: usize> {
 }
 
 /// Implements [`Optimizer`] for an optimizer type that has fields `config`, `step` and `aux`, a
-/// `const fn zeroed(config)` and a `fn step_with(params, grads, Option<groups>)`. The configuration
-/// is checked by `$validate` (by default the configuration's own `validate`).
+/// `const fn zeroed(config)`, a `fn step_with(params, grads, Option<groups>)` and a
+/// `fn update_range(range, params, grads, config, t)` that updates one range with `self.aux` (the
+/// one kernel call that both `step_with` and `step_part` make). The configuration is checked by
+/// `$validate` (by default the configuration's own `validate`).
 macro_rules! impl_optimizer {
     ($ty:ident<S: $bound:ident, N $(, $slot:ident)*>, $config:ident) => {
         $crate::optim::impl_optimizer!($ty<S: $bound, N $(, $slot)*>, $config, $config::validate);
@@ -213,6 +395,32 @@ macro_rules! impl_optimizer {
                 groups: &[$crate::optim::ParamGroup<$config>],
             ) -> Result<(), $crate::Error> {
                 self.step_with(params, grads, Some(groups))
+            }
+
+            fn begin_parts(&mut self) -> Result<$crate::optim::PartStep<S::Aux>, $crate::Error> {
+                $validate(&self.config)?;
+                $crate::optim::PartStep::begin(self.step, self.aux)
+            }
+
+            fn step_part(
+                &mut self,
+                part: &mut $crate::optim::PartStep<S::Aux>,
+                range: core::ops::Range<usize>,
+                params: &mut [S],
+                grads: &[S],
+            ) -> Result<(), $crate::Error> {
+                part.check::<S, N>(&range, params.len(), grads)?;
+                let config = self.config;
+                // Where a whole step's generator would be on reaching `range.start`.
+                self.aux = <S as $crate::num::Num>::aux_after(part.start_aux(), range.start);
+                self.update_range(&range, params, grads, &config, part.step());
+                part.record(range.len());
+                Ok(())
+            }
+
+            fn end_parts(&mut self, part: $crate::optim::PartStep<S::Aux>) {
+                self.step = part.step();
+                self.aux = <S as $crate::num::Num>::aux_after(part.start_aux(), N);
             }
         }
     };
@@ -359,5 +567,44 @@ mod tests {
         assert_eq!(q, q0);
         assert_eq!((*adam.exp_avg(), *adam.exp_avg_sq()), (m0, v0));
         assert_eq!(adam.step_count(), u32::MAX);
+    }
+
+    /// A step in parts cannot begin at `u32::MAX` steps either, and nothing changes (the count,
+    /// the rounding state); one step before, it begins and ends at `u32::MAX`.
+    #[test]
+    fn begin_parts_at_the_last_step_count_is_an_overflow() {
+        use crate::num::fixed::RoundingState;
+        use crate::optim::{Adam, AdamConfig, Optimizer};
+        use fixed::types::I16F16;
+
+        let mut adam = Adam::<I16F16, 4>::new(AdamConfig::adam(1e-2)).unwrap();
+        *adam.aux_mut() = RoundingState::stochastic(42);
+        let mut q = [I16F16::from_num(0.5); 4];
+        let h = [I16F16::from_num(-0.125); 4];
+        adam.step(&mut q, &h).unwrap();
+        *adam.state_mut().1 = u32::MAX;
+        let before = (*adam.aux(), *adam.exp_avg(), *adam.exp_avg_sq());
+        assert!(matches!(
+            adam.begin_parts(),
+            Err(crate::Error::StepCountOverflow)
+        ));
+        assert_eq!((*adam.aux(), *adam.exp_avg(), *adam.exp_avg_sq()), before);
+        assert_eq!(adam.step_count(), u32::MAX);
+
+        *adam.state_mut().1 = u32::MAX - 1;
+        let mut whole = (adam, q);
+        whole.0.step(&mut whole.1, &h).unwrap();
+        let mut part = adam.begin_parts().unwrap();
+        assert_eq!(part.step(), u32::MAX);
+        adam.step_part(&mut part, 2..4, &mut q[2..], &h[2..])
+            .unwrap();
+        adam.step_part(&mut part, 0..2, &mut q[..2], &h[..2])
+            .unwrap();
+        adam.end_parts(part);
+        assert_eq!((q, adam.step_count()), (whole.1, u32::MAX));
+        assert_eq!(
+            (adam.aux(), adam.exp_avg()),
+            (whole.0.aux(), whole.0.exp_avg())
+        );
     }
 }

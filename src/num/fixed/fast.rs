@@ -103,6 +103,27 @@ impl Offsets for Lcg {
     }
 }
 
+/// The generator's state after `draws` further draws from `state`, in `O(log draws)`: `n` steps
+/// of `s ← a·s + c` are the one affine map `s ← A_n·s + C_n` (mod 2^32), built by repeated
+/// squaring of `(a, c)`. `draws` is taken mod 2^32, the generator's period.
+pub(crate) const fn lcg_skip(state: u32, draws: u32) -> u32 {
+    // (mul, add): the map of the draws composed so far; (a, c): the map of 2^i draws.
+    let (mut mul, mut add) = (1u32, 0u32);
+    let (mut a, mut c) = (LCG_A, LCG_C);
+    let mut n = draws;
+    while n != 0 {
+        if n & 1 != 0 {
+            mul = mul.wrapping_mul(a);
+            add = add.wrapping_mul(a).wrapping_add(c);
+        }
+        // Twice the map: a·(a·s + c) + c = a²·s + (a + 1)·c.
+        c = a.wrapping_add(1).wrapping_mul(c);
+        a = a.wrapping_mul(a);
+        n >>= 1;
+    }
+    mul.wrapping_mul(state).wrapping_add(add)
+}
+
 /// Round to nearest: the offset ½.
 pub(crate) struct Nearest;
 
@@ -203,6 +224,29 @@ pub(crate) fn ema_nearest_wide(m: i32, g: i32, c: Fast) -> i32 {
 mod tests {
     extern crate std;
     use super::*;
+
+    #[test]
+    fn lcg_skip_is_that_many_draws() {
+        for seed in [0u32, 1, 0xDEAD_BEEF, u32::MAX] {
+            let mut lcg = Lcg(seed);
+            for n in 0..2_000u32 {
+                assert_eq!(lcg_skip(seed, n), lcg.0, "{seed} {n}");
+                lcg.next();
+            }
+            // Composition, and the full period.
+            for (a, b) in [
+                (12_345u32, 987_654_321u32),
+                (u32::MAX, 1),
+                (1 << 31, 1 << 31),
+            ] {
+                assert_eq!(
+                    lcg_skip(lcg_skip(seed, a), b),
+                    lcg_skip(seed, a.wrapping_add(b))
+                );
+            }
+            assert_eq!(lcg_skip(seed, 0), seed);
+        }
+    }
 
     #[test]
     fn products_round_exactly() {

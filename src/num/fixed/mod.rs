@@ -214,6 +214,20 @@ impl RoundingState {
         self.state = state;
     }
 
+    /// The state after `draws` more offsets (mod 2^32, the generator's period), without drawing
+    /// them: the generator skipped ahead in `O(log draws)`. Round to nearest draws nothing, so it
+    /// is unchanged.
+    pub const fn skipped(self, draws: u32) -> Self {
+        if self.nearest {
+            self
+        } else {
+            RoundingState {
+                state: fast::lcg_skip(self.state, draws),
+                nearest: false,
+            }
+        }
+    }
+
     /// The next rounding offset, in units of `2^-32` LSB.
     #[inline(always)]
     pub(crate) fn offset(&mut self) -> u32 {
@@ -236,5 +250,12 @@ impl<Frac: LeEqU32> Num for FixedI32<Frac> {
     #[inline(always)]
     fn is_usable_gradient(self) -> bool {
         self != Self::MIN && self != Self::MAX
+    }
+
+    /// Every fixed-point kernel draws exactly one rounding offset per element (none when rounding
+    /// to nearest): the generator skipped ahead by `elements` draws (mod 2^32, its period).
+    #[inline]
+    fn aux_after(aux: RoundingState, elements: usize) -> RoundingState {
+        aux.skipped(elements as u32)
     }
 }

@@ -7,6 +7,7 @@ use crate::check;
 use crate::num::{Num, StateValue};
 use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
+use core::ops::Range;
 
 /// Hyperparameters of [`Adagrad`], under torch's names.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -117,23 +118,41 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
         grads: &[S; N],
         groups: Option<&[ParamGroup<AdagradConfig>]>,
     ) -> Result<(), Error> {
-        let Adagrad {
-            config,
-            step,
-            aux,
-            sum,
-        } = self;
+        let config = self.config;
         let groups = match groups {
             Some(g) => Groups::Listed(g),
-            None => Groups::All(config),
+            None => Groups::All(&config),
         };
-        run_step(step, params, grads, groups, |r, p, g, cfg, t| {
-            let sum = part(sum, r);
-            if t == 1 {
-                sum.fill(S::adagrad_initial_sum(cfg));
-            }
-            S::adagrad_update(p, g, sum, &S::adagrad_coeffs(cfg, t), aux);
-        })
+        let mut count = self.step;
+        let done = run_step(&mut count, params, grads, groups, |r, p, g, cfg, t| {
+            self.update_range(r, p, g, cfg, t);
+        });
+        self.step = count;
+        done
+    }
+
+    /// Steps the elements `range` (`params`, `grads`) with `config` as step `t`, drawing from
+    /// `self.aux` (on the first step, `sum` is filled first).
+    #[inline(always)]
+    fn update_range(
+        &mut self,
+        range: &Range<usize>,
+        params: &mut [S],
+        grads: &[S],
+        config: &AdagradConfig,
+        t: u32,
+    ) {
+        let sum = part(&mut self.sum, range);
+        if t == 1 {
+            sum.fill(S::adagrad_initial_sum(config));
+        }
+        S::adagrad_update(
+            params,
+            grads,
+            sum,
+            &S::adagrad_coeffs(config, t),
+            &mut self.aux,
+        );
     }
 }
 

@@ -9,6 +9,7 @@ use crate::num::{Num, StateValue};
 use crate::optim::slot::{Off, On, Slot, SlotBuf};
 use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
+use core::ops::Range;
 
 /// Hyperparameters of [`Adam`], under torch's names.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -157,23 +158,41 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
         grads: &[S; N],
         groups: Option<&[ParamGroup<AdamConfig>]>,
     ) -> Result<(), Error> {
-        let Adam {
-            config,
-            step,
-            aux,
-            exp_avg,
-            exp_avg_sq,
-            max_exp_avg_sq,
-        } = self;
+        let config = self.config;
         let groups = match groups {
             Some(g) => Groups::Listed(g),
-            None => Groups::All(config),
+            None => Groups::All(&config),
         };
-        run_step(step, params, grads, groups, |r, p, g, cfg, t| {
-            let c = S::adam_coeffs(cfg, t);
-            let vmax = max_exp_avg_sq.as_mut_slice().map(|s| part(s, r));
-            S::adam_update(p, g, part(exp_avg, r), part(exp_avg_sq, r), vmax, &c, aux);
-        })
+        let mut count = self.step;
+        let done = run_step(&mut count, params, grads, groups, |r, p, g, cfg, t| {
+            self.update_range(r, p, g, cfg, t);
+        });
+        self.step = count;
+        done
+    }
+
+    /// Steps the elements `range` (`params`, `grads`) with `config` as step `t`, drawing from
+    /// `self.aux`.
+    #[inline(always)]
+    fn update_range(
+        &mut self,
+        range: &Range<usize>,
+        params: &mut [S],
+        grads: &[S],
+        config: &AdamConfig,
+        t: u32,
+    ) {
+        let c = S::adam_coeffs(config, t);
+        let vmax = self.max_exp_avg_sq.as_mut_slice().map(|s| part(s, range));
+        S::adam_update(
+            params,
+            grads,
+            part(&mut self.exp_avg, range),
+            part(&mut self.exp_avg_sq, range),
+            vmax,
+            &c,
+            &mut self.aux,
+        );
     }
 }
 

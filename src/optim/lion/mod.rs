@@ -7,6 +7,7 @@ use crate::check;
 use crate::num::{Num, StateValue};
 use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
+use core::ops::Range;
 
 /// Hyperparameters of [`Lion`], under the authors' names.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,19 +105,36 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
         grads: &[S; N],
         groups: Option<&[ParamGroup<LionConfig>]>,
     ) -> Result<(), Error> {
-        let Lion {
-            config,
-            step,
-            aux,
-            exp_avg,
-        } = self;
+        let config = self.config;
         let groups = match groups {
             Some(g) => Groups::Listed(g),
-            None => Groups::All(config),
+            None => Groups::All(&config),
         };
-        run_step(step, params, grads, groups, |r, p, g, cfg, _| {
-            S::lion_update(p, g, part(exp_avg, r), &S::lion_coeffs(cfg), aux);
-        })
+        let mut count = self.step;
+        let done = run_step(&mut count, params, grads, groups, |r, p, g, cfg, t| {
+            self.update_range(r, p, g, cfg, t);
+        });
+        self.step = count;
+        done
+    }
+
+    /// Steps the elements `range` (`params`, `grads`) with `config`, drawing from `self.aux`.
+    #[inline(always)]
+    fn update_range(
+        &mut self,
+        range: &Range<usize>,
+        params: &mut [S],
+        grads: &[S],
+        config: &LionConfig,
+        _t: u32,
+    ) {
+        S::lion_update(
+            params,
+            grads,
+            part(&mut self.exp_avg, range),
+            &S::lion_coeffs(config),
+            &mut self.aux,
+        );
     }
 }
 

@@ -7,6 +7,7 @@ use crate::check;
 use crate::num::{Num, StateValue};
 use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
+use core::ops::Range;
 
 /// Hyperparameters of [`Momentum`], under torch's names.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -123,25 +124,37 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
         grads: &[S; N],
         groups: Option<&[ParamGroup<MomentumConfig>]>,
     ) -> Result<(), Error> {
-        let Momentum {
-            config,
-            step,
-            aux,
-            momentum_buffer,
-        } = self;
+        let config = self.config;
         let groups = match groups {
             Some(g) => Groups::Listed(g),
-            None => Groups::All(config),
+            None => Groups::All(&config),
         };
-        run_step(step, params, grads, groups, |r, p, g, cfg, t| {
-            S::momentum_update(
-                p,
-                g,
-                part(momentum_buffer, r),
-                &S::momentum_coeffs(cfg, t),
-                aux,
-            );
-        })
+        let mut count = self.step;
+        let done = run_step(&mut count, params, grads, groups, |r, p, g, cfg, t| {
+            self.update_range(r, p, g, cfg, t);
+        });
+        self.step = count;
+        done
+    }
+
+    /// Steps the elements `range` (`params`, `grads`) with `config` as step `t`, drawing from
+    /// `self.aux`.
+    #[inline(always)]
+    fn update_range(
+        &mut self,
+        range: &Range<usize>,
+        params: &mut [S],
+        grads: &[S],
+        config: &MomentumConfig,
+        t: u32,
+    ) {
+        S::momentum_update(
+            params,
+            grads,
+            part(&mut self.momentum_buffer, range),
+            &S::momentum_coeffs(config, t),
+            &mut self.aux,
+        );
     }
 }
 

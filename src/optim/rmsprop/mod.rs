@@ -8,6 +8,7 @@ use crate::num::{Num, StateValue};
 use crate::optim::slot::{Off, Slot, SlotBuf};
 use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
+use core::ops::Range;
 
 /// Hyperparameters of [`RmsProp`], under torch's names. `centered` is the type parameter `C`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -155,29 +156,38 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
                 Self::validate(&g.config)?;
             }
         }
-        let RmsProp {
-            config,
-            step,
-            aux,
-            square_avg,
-            momentum_buffer,
-            grad_avg,
-        } = self;
+        let config = self.config;
         let groups = match groups {
             Some(g) => Groups::Listed(g),
-            None => Groups::All(config),
+            None => Groups::All(&config),
         };
-        run_step(step, params, grads, groups, |r, p, g, cfg, _| {
-            S::rmsprop_update(
-                p,
-                g,
-                part(square_avg, r),
-                momentum_buffer.as_mut_slice().map(|s| part(s, r)),
-                grad_avg.as_mut_slice().map(|s| part(s, r)),
-                &S::rmsprop_coeffs(cfg),
-                aux,
-            );
-        })
+        let mut count = self.step;
+        let done = run_step(&mut count, params, grads, groups, |r, p, g, cfg, t| {
+            self.update_range(r, p, g, cfg, t);
+        });
+        self.step = count;
+        done
+    }
+
+    /// Steps the elements `range` (`params`, `grads`) with `config`, drawing from `self.aux`.
+    #[inline(always)]
+    fn update_range(
+        &mut self,
+        range: &Range<usize>,
+        params: &mut [S],
+        grads: &[S],
+        config: &RmsPropConfig,
+        _t: u32,
+    ) {
+        S::rmsprop_update(
+            params,
+            grads,
+            part(&mut self.square_avg, range),
+            self.momentum_buffer.as_mut_slice().map(|s| part(s, range)),
+            self.grad_avg.as_mut_slice().map(|s| part(s, range)),
+            &S::rmsprop_coeffs(config),
+            &mut self.aux,
+        );
     }
 }
 

@@ -7,6 +7,7 @@ use crate::check;
 use crate::num::{Num, StateValue};
 use crate::optim::{run_step, Groups, ParamGroup};
 use crate::Error;
+use core::ops::Range;
 
 /// Hyperparameters of [`Sgd`], under torch's names.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,16 +86,30 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
         grads: &[S; N],
         groups: Option<&[ParamGroup<SgdConfig>]>,
     ) -> Result<(), Error> {
-        let Sgd {
-            config, step, aux, ..
-        } = self;
+        let config = self.config;
         let groups = match groups {
             Some(g) => Groups::Listed(g),
-            None => Groups::All(config),
+            None => Groups::All(&config),
         };
-        run_step(step, params, grads, groups, |_, p, g, cfg, _| {
-            S::sgd_update(p, g, &S::sgd_coeffs(cfg), aux);
-        })
+        let mut count = self.step;
+        let done = run_step(&mut count, params, grads, groups, |r, p, g, cfg, t| {
+            self.update_range(r, p, g, cfg, t);
+        });
+        self.step = count;
+        done
+    }
+
+    /// Steps the elements `_range` (`params`, `grads`) with `config`, drawing from `self.aux`.
+    #[inline(always)]
+    fn update_range(
+        &mut self,
+        _range: &Range<usize>,
+        params: &mut [S],
+        grads: &[S],
+        config: &SgdConfig,
+        _t: u32,
+    ) {
+        S::sgd_update(params, grads, &S::sgd_coeffs(config), &mut self.aux);
     }
 }
 
