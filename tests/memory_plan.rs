@@ -9,7 +9,10 @@
 mod dscnn;
 
 use core::mem::{align_of, size_of};
-use dscnn::{BiasOnly, BnAffine, Full, LastBlock, LastLayer, LastTwoBlocks, SparseTail};
+use dscnn::{
+    BiasOnly, BnAffine, BnAffineFused, Full, FullFused, LastBlock, LastLayer, LastTwoBlocks,
+    SparseTail, SparseTailFused,
+};
 use edgetune::optim::{Adam, Sgd};
 use fixed::types::I16F16;
 
@@ -45,6 +48,7 @@ macro_rules! check {
                 (ram.frozen, ram.trainable, ram.optimizer)
             );
             assert_eq!((floor.gradients, floor.kept), (ram.gradients, ram.kept));
+            assert_eq!(ram.gradients, $net::<$s>::GRADS * size_of::<$s>());
         }
     }};
 }
@@ -58,6 +62,9 @@ fn every_ds_cnn_mode_plan_is_size_of() {
     check!(BiasOnly, I16F16);
     check!(BnAffine, f32);
     check!(SparseTail, I16F16);
+    check!(FullFused, f32);
+    check!(BnAffineFused, I16F16);
+    check!(SparseTailFused, f32);
 }
 
 /// DS-CNN Small's published shape: 23,756 parameters (batch norms as scale and shift),

@@ -10,7 +10,7 @@ macro_rules! ds_cnn {
         $(#[$meta:meta])* $name:ident: $c0:ident $n0:ident
         | $d1:ident $e1:ident $p1:ident $q1:ident | $d2:ident $e2:ident $p2:ident $q2:ident
         | $d3:ident $e3:ident $p3:ident $q3:ident | $d4:ident $e4:ident $p4:ident $q4:ident
-        | $dense:ident
+        | $dense:ident $($update:ident)?
     ) => {
         edgetune::cnn! {
             $(#[$meta])*
@@ -36,6 +36,7 @@ macro_rules! ds_cnn {
                 batch_norm(64), relu, $q4;
                 avg_pool2d((25, 5));
                 dense(64, 12), $dense;
+                $(update $update;)?
                 loss softmax_cross_entropy;
             }
         }
@@ -73,6 +74,37 @@ ds_cnn! {
         | frozen train frozen train | frozen train frozen train | frozen
 }
 
+ds_cnn! {
+    /// Every layer trains. Fused update.
+    FullFused: train train | train train train train | train train train train
+        | train train train train | train train train train | train fused
+}
+ds_cnn! {
+    /// The dense layer only. Fused update.
+    LastLayerFused: frozen frozen | frozen frozen frozen frozen | frozen frozen frozen frozen
+        | frozen frozen frozen frozen | frozen frozen frozen frozen | train fused
+}
+ds_cnn! {
+    /// The last block and the dense layer. Fused update.
+    LastBlockFused: frozen frozen | frozen frozen frozen frozen | frozen frozen frozen frozen
+        | frozen frozen frozen frozen | train train train train | train fused
+}
+ds_cnn! {
+    /// The last two blocks and the dense layer. Fused update.
+    LastTwoBlocksFused: frozen frozen | frozen frozen frozen frozen | frozen frozen frozen frozen
+        | train train train train | train train train train | train fused
+}
+ds_cnn! {
+    /// Every bias (and batch-norm shift) trains. Fused update.
+    BiasOnlyFused: bias bias | bias bias bias bias | bias bias bias bias
+        | bias bias bias bias | bias bias bias bias | bias fused
+}
+ds_cnn! {
+    /// Every batch norm's scale and shift train; nothing else. Fused update.
+    BnAffineFused: frozen train | frozen train frozen train | frozen train frozen train
+        | frozen train frozen train | frozen train frozen train | frozen fused
+}
+
 edgetune::cnn! {
     /// A sub-tensor sparse update in the manner of the Tiny Training Engine: every bias trains,
     /// and in the last two blocks the pointwise convolutions also train the weights of their
@@ -99,6 +131,37 @@ edgetune::cnn! {
         batch_norm(64), relu, frozen;
         avg_pool2d((25, 5));
         dense(64, 12);
+        loss softmax_cross_entropy;
+    }
+}
+
+edgetune::cnn! {
+    /// A sub-tensor sparse update in the manner of the Tiny Training Engine: every bias trains,
+    /// and in the last two blocks the pointwise convolutions also train the weights of their
+    /// first 16 of 64 output channels; the dense layer trains. Batch norms stay frozen. Fused update.
+    pub struct SparseTailFused {
+        input [49, 10, 1];
+        conv2d(1, 64, (10, 4), stride = 2, padding = same), bias;
+        batch_norm(64), relu, frozen;
+        conv2d(64, 64, 3, padding = same, groups = 64), bias;
+        batch_norm(64), relu, frozen;
+        conv2d(64, 64, 1), bias;
+        batch_norm(64), relu, frozen;
+        conv2d(64, 64, 3, padding = same, groups = 64), bias;
+        batch_norm(64), relu, frozen;
+        conv2d(64, 64, 1), bias;
+        batch_norm(64), relu, frozen;
+        conv2d(64, 64, 3, padding = same, groups = 64), bias;
+        batch_norm(64), relu, frozen;
+        conv2d(64, 64, 1), train(16);
+        batch_norm(64), relu, frozen;
+        conv2d(64, 64, 3, padding = same, groups = 64), bias;
+        batch_norm(64), relu, frozen;
+        conv2d(64, 64, 1), train(16);
+        batch_norm(64), relu, frozen;
+        avg_pool2d((25, 5));
+        dense(64, 12);
+        update fused;
         loss softmax_cross_entropy;
     }
 }

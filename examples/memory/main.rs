@@ -1,61 +1,96 @@
 //! `cargo run --release --example memory`: the RAM of one training step of DS-CNN Small (Arm's
 //! keyword-spotting shape, seeded weights: memory does not depend on them) in each fine-tuning
-//! mode, number type and optimizer, against its floor, and which parts it fits.
+//! mode, number type and optimizer, with the ordinary update (every gradient stored, then one
+//! optimizer step) and the fused one (`update fused;`: each layer stepped as soon as its
+//! gradient is complete), each against its floor, and which parts it fits.
 //!
-//! Every figure is a compile-time constant of the declared network (`memory_plan`,
+//! Every figure is a compile-time constant of the declared networks (`memory_plan`,
 //! `memory_floor`); `tests/memory_plan.rs` checks the plans against `size_of`.
 
 #![allow(dead_code)]
 
 mod dscnn;
 
-use dscnn::{BiasOnly, BnAffine, Full, LastBlock, LastLayer, LastTwoBlocks, SparseTail};
+use dscnn::*;
 use edgetune::nn::network::MemoryPlan;
 use edgetune::optim::{Adam, Sgd};
 use fixed::types::I16F16;
 
-/// A part's RAM in KiB and whether a plan fits it (with 10 % left for the stack and the rest
-/// of the firmware).
+/// Parts by RAM; a plan fits when its total is within 90 % of the RAM (the rest for the stack
+/// and the firmware).
 const PARTS: [(&str, usize); 3] = [("64K", 64), ("128K", 128), ("256K", 256)];
 
 fn kib(b: usize) -> String {
     format!("{:.1}", b as f64 / 1024.0)
 }
 
-fn row(mode: &str, ty: &str, opt: &str, trainable: usize, plan: MemoryPlan, floor: MemoryPlan) {
-    let fits: Vec<&str> = PARTS
+fn fits(plan: &MemoryPlan) -> String {
+    let f: Vec<&str> = PARTS
         .iter()
         .filter(|(_, k)| plan.total() * 10 <= k * 1024 * 9)
         .map(|(n, _)| *n)
         .collect();
+    if f.is_empty() {
+        "none".to_string()
+    } else {
+        f.join(", ")
+    }
+}
+
+/// One table row: the ordinary plan and the fused one, each with its floor.
+struct Row<'a> {
+    mode: &'a str,
+    ty: &'a str,
+    opt: &'a str,
+    trainable: usize,
+    plan: MemoryPlan,
+    floor: MemoryPlan,
+    fused: MemoryPlan,
+    fused_floor: MemoryPlan,
+}
+
+fn print(r: Row<'_>) {
+    let ratio = |p: &MemoryPlan, f: &MemoryPlan| p.per_mille_of(f) as f64 / 1000.0;
     println!(
-        "| {mode} | {ty} | {opt} | {trainable} | {} | {} | {} | {} | {} | {} | {:.3} | {} |",
-        kib(plan.trainable + plan.frozen),
-        kib(plan.optimizer),
-        kib(plan.gradients),
-        kib(plan.kept),
-        kib(plan.scratch),
-        kib(plan.total()),
-        plan.per_mille_of(&floor) as f64 / 1000.0,
-        if fits.is_empty() {
-            "none".to_string()
-        } else {
-            fits.join(", ")
-        },
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {:.3} | {} |",
+        r.mode,
+        r.ty,
+        r.opt,
+        r.trainable,
+        kib(r.plan.trainable + r.plan.frozen),
+        kib(r.plan.optimizer),
+        kib(r.plan.kept),
+        kib(r.plan.scratch),
+        kib(r.plan.gradients),
+        kib(r.plan.total()),
+        ratio(&r.plan, &r.floor),
+        fits(&r.plan),
+        kib(r.fused.gradients),
+        kib(r.fused.total()),
+        ratio(&r.fused, &r.fused_floor),
+        fits(&r.fused),
     );
 }
 
 macro_rules! rows {
-    ($mode:literal, $net:ident) => {
-        rows!(@one $mode, $net, f32, "f32");
-        rows!(@one $mode, $net, I16F16, "I16F16");
+    ($mode:literal, $net:ident, $fused:ident) => {
+        rows!(@one $mode, $net, $fused, f32, "f32");
+        rows!(@one $mode, $net, $fused, I16F16, "I16F16");
     };
-    (@one $mode:literal, $net:ident, $s:ty, $ty:literal) => {{
+    (@one $mode:literal, $net:ident, $fused:ident, $s:ty, $ty:literal) => {{
         type A = Adam<$s, { $net::<$s>::TRAINABLE }>;
         type G = Sgd<$s, { $net::<$s>::TRAINABLE }>;
         let t = $net::<$s>::TRAINABLE;
-        row($mode, $ty, "Adam", t, $net::<$s>::memory_plan::<A>(false), $net::<$s>::memory_floor::<A>(false));
-        row($mode, $ty, "SGD", t, $net::<$s>::memory_plan::<G>(false), $net::<$s>::memory_floor::<G>(false));
+        print(Row {
+            mode: $mode, ty: $ty, opt: "Adam", trainable: t,
+            plan: $net::<$s>::memory_plan::<A>(false), floor: $net::<$s>::memory_floor::<A>(false),
+            fused: $fused::<$s>::memory_plan::<A>(false), fused_floor: $fused::<$s>::memory_floor::<A>(false),
+        });
+        print(Row {
+            mode: $mode, ty: $ty, opt: "SGD", trainable: t,
+            plan: $net::<$s>::memory_plan::<G>(false), floor: $net::<$s>::memory_floor::<G>(false),
+            fused: $fused::<$s>::memory_plan::<G>(false), fused_floor: $fused::<$s>::memory_floor::<G>(false),
+        });
     }};
 }
 
@@ -67,16 +102,20 @@ fn main() {
         Full::<f32>::MACS
     );
     println!();
-    println!("| mode | type | optimizer | trainable | params in RAM | optimizer | gradients | kept | scratch | total | / floor | fits |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    rows!("full", Full);
-    rows!("last layer", LastLayer);
-    rows!("last block + head", LastBlock);
-    rows!("last two blocks + head", LastTwoBlocks);
-    rows!("bias only", BiasOnly);
-    rows!("BN-affine", BnAffine);
+    println!(
+        "| mode | type | optimizer | trainable | params in RAM | optimizer | kept | scratch \
+         | gradients | total | / floor | fits | fused: gradients | total | / floor | fits |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    rows!("full", Full, FullFused);
+    rows!("last layer", LastLayer, LastLayerFused);
+    rows!("last block + head", LastBlock, LastBlockFused);
+    rows!("last two blocks + head", LastTwoBlocks, LastTwoBlocksFused);
+    rows!("bias only", BiasOnly, BiasOnlyFused);
+    rows!("BN-affine", BnAffine, BnAffineFused);
     rows!(
         "sparse: biases + 16/64 channels of the last two pointwise",
-        SparseTail
+        SparseTail,
+        SparseTailFused
     );
 }

@@ -217,11 +217,23 @@ macro_rules! __cnn_layer {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __cnn_parse {
+    ($h:tt $input:tt $k:tt [$($l:tt)*] update fused ; loss softmax_cross_entropy ;) => {
+        $crate::__cnn_emit! { $h softmax_cross_entropy fused $input [$($l)*] }
+    };
+    ($h:tt $input:tt $k:tt [$($l:tt)*] update fused ; loss mse ;) => {
+        $crate::__cnn_emit! { $h mse fused $input [$($l)*] }
+    };
+    ($h:tt $input:tt $k:tt [$($l:tt)*] update $u:ident ; $($rest:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "cnn!: unknown `update ", ::core::stringify!($u),
+            ";`: `update fused;` (just before the loss) steps each layer as soon as its gradient is complete"
+        ));
+    };
     ($h:tt $input:tt $k:tt [$($l:tt)*] loss softmax_cross_entropy ;) => {
-        $crate::__cnn_emit! { $h softmax_cross_entropy $input [$($l)*] }
+        $crate::__cnn_emit! { $h softmax_cross_entropy accumulate $input [$($l)*] }
     };
     ($h:tt $input:tt $k:tt [$($l:tt)*] loss mse ;) => {
-        $crate::__cnn_emit! { $h mse $input [$($l)*] }
+        $crate::__cnn_emit! { $h mse accumulate $input [$($l)*] }
     };
     ($h:tt $input:tt $k:tt [$($l:tt)*] loss $loss:ident ;) => {
         ::core::compile_error!(::core::concat!(
@@ -257,16 +269,19 @@ macro_rules! __cnn_parse {
 #[macro_export]
 macro_rules! __cnn_emit {
     (
-        [$(#[$meta:meta])* $vis:vis $name:ident] $loss:ident ($input:expr)
+        [$(#[$meta:meta])* $vis:vis $name:ident] $loss:ident $update:ident ($input:expr)
         [$({ ($layer:expr) ($($k:tt)*) ($($line:tt)*) })*]
     ) => {
         $crate::__cnn_emit! {
-            @go [$(#[$meta])* $vis $name] $loss
+            @go [$(#[$meta])* $vis $name] $loss $update
             ($crate::nn::network::Plan { input: $input, layers: &[$($layer),*] })
             [$(($($k)*) ($($line)*))*]
         }
     };
-    (@go [$(#[$meta:meta])* $vis:vis $name:ident] $loss:ident $plan:tt [$(($k:expr) $line:tt)*]) => {
+    (
+        @go [$(#[$meta:meta])* $vis:vis $name:ident] $loss:ident $update:ident $plan:tt
+        [$(($k:expr) $line:tt)*]
+    ) => {
         $(
             const _: () = ::core::assert!(
                 $plan.layer_ok($k),
@@ -294,7 +309,7 @@ macro_rules! __cnn_emit {
         $vis struct $name<S, F = [S; $plan.frozen()]> {
             frozen: F,
             trainable: [S; $plan.trainable()],
-            grads: [S; $plan.trainable()],
+            grads: [S; $crate::__cnn_grads!($update, $plan)],
             kept: [S; $plan.kept()],
             masks: [u32; $plan.mask_words()],
             dlogits: [S; $plan.outputs()],
@@ -345,6 +360,9 @@ macro_rules! __cnn_emit {
             pub const TRAINABLE: usize = $plan.trainable();
             /// Elements no optimizer touches (the frozen arena).
             pub const FROZEN: usize = $plan.frozen();
+            /// Elements of gradient storage: `TRAINABLE`, or with `update fused;` the largest
+            /// layer's trainable elements.
+            pub const GRADS: usize = $crate::__cnn_grads!($update, $plan);
             /// Elements kept from forward for backward: layer inputs and the loss gradient.
             pub const KEPT: usize = $plan.kept() + $plan.outputs();
             /// 32-bit words of 1-bit activation masks kept for backward (ReLU, ReLU6 and leaky
@@ -369,9 +387,9 @@ macro_rules! __cnn_emit {
             pub const INFER_BYTES: usize =
                 (Self::PARAMS + Self::SCRATCH) * ::core::mem::size_of::<S>();
             /// RAM for training without the optimizer, `size_of::<Self>()`:
-            /// `(PARAMS + TRAINABLE + KEPT + SCRATCH)·size_of::<S>() + 4·MASK_WORDS`, rounded
-            /// up to the alignment of `S` and `u32`.
-            pub const TRAIN_BYTES: usize = ((Self::PARAMS + Self::TRAINABLE + Self::KEPT + Self::SCRATCH)
+            /// `(PARAMS + GRADS + KEPT + SCRATCH)·size_of::<S>() + 4·MASK_WORDS`, rounded up to
+            /// the alignment of `S` and `u32`.
+            pub const TRAIN_BYTES: usize = ((Self::PARAMS + Self::GRADS + Self::KEPT + Self::SCRATCH)
                 * ::core::mem::size_of::<S>()
                 + 4 * Self::MASK_WORDS)
                 .next_multiple_of(if ::core::mem::align_of::<S>() > 4 {
@@ -397,7 +415,7 @@ macro_rules! __cnn_emit {
                     frozen_in_ram,
                     Self::TRAINABLE,
                     ::core::mem::size_of::<O>(),
-                    Self::TRAINABLE,
+                    Self::GRADS,
                     (Self::KEPT, Self::MASK_WORDS),
                     Self::SCRATCH,
                 )
@@ -412,7 +430,7 @@ macro_rules! __cnn_emit {
                     frozen_in_ram,
                     Self::TRAINABLE,
                     ::core::mem::size_of::<O>(),
-                    Self::TRAINABLE,
+                    Self::GRADS,
                     (Self::KEPT, Self::MASK_WORDS),
                     $plan.scratch_floor(),
                 )
@@ -463,7 +481,7 @@ macro_rules! __cnn_emit {
                 $name {
                     frozen,
                     trainable,
-                    grads: [<S as $crate::num::StateValue>::ZERO; $plan.trainable()],
+                    grads: [<S as $crate::num::StateValue>::ZERO; $crate::__cnn_grads!($update, $plan)],
                     kept: [<S as $crate::num::StateValue>::ZERO; $plan.kept()],
                     masks: [0; $plan.mask_words()],
                     dlogits: [<S as $crate::num::StateValue>::ZERO; $plan.outputs()],
@@ -529,6 +547,66 @@ macro_rules! __cnn_emit {
                 $crate::__mlp_loss!(run $loss, out, target, &mut dz)
             }
 
+            /// The trainable arena: every trainable element in torch order.
+            pub fn trainable(&self) -> &[S; $plan.trainable()] {
+                &self.trainable
+            }
+
+            /// The trainable arena, mutably.
+            pub fn trainable_mut(&mut self) -> &mut [S; $plan.trainable()] {
+                &mut self.trainable
+            }
+
+            /// The frozen parameters in torch order.
+            pub fn frozen(&self) -> &[S; $plan.frozen()] {
+                self.frozen.params()
+            }
+
+            /// Writes all parameters into `out` in torch order
+            /// ([`LengthMismatch`]($crate::Error::LengthMismatch), nothing written, unless it has
+            /// exactly `PARAMS` elements).
+            pub fn export(&self, out: &mut [S]) -> ::core::result::Result<(), $crate::Error> {
+                $crate::nn::network::export_plan(&$plan, self.frozen.params(), &self.trainable, out)
+            }
+
+            /// Loads the trainable elements from all parameters in torch order (`PARAMS`
+            /// elements; the frozen ones are skipped).
+            pub fn import_trainable(&mut self, src: &[S]) -> ::core::result::Result<(), $crate::Error> {
+                $crate::nn::network::import_plan(&$plan, None, &mut self.trainable, src)
+            }
+        }
+
+        $crate::__cnn_update! { $update $name $loss $plan }
+    };
+}
+
+/// The gradient storage of a `cnn!` network: the whole trainable arena, or (fused) the
+/// largest layer's part of it.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cnn_grads {
+    (accumulate, $plan:tt) => {
+        $plan.trainable()
+    };
+    (fused, $plan:tt) => {
+        $plan.max_layer_trainable()
+    };
+}
+
+/// The training methods of a `cnn!` network: `accumulate` and the [`Network`] implementation,
+/// or (fused) `step`.
+///
+/// [`Network`]: crate::nn::network::Network
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __cnn_update {
+    (accumulate $name:ident $loss:ident $plan:tt) => {
+        #[allow(dead_code)]
+        impl<S, F> $name<S, F>
+        where
+            S: $crate::nn::Scalar,
+            F: $crate::nn::network::FrozenParams<S, { $plan.frozen() }>,
+        {
             /// Forward, loss and backward for one sample: **adds** the loss gradient into the
             /// gradient arena and returns the loss. A bad input, target or label is an error and
             /// leaves the gradients as they were. Backward stops at the first trainable layer.
@@ -587,16 +665,6 @@ macro_rules! __cnn_emit {
                 &mut self.grads
             }
 
-            /// The trainable arena: every trainable element in torch order.
-            pub fn trainable(&self) -> &[S; $plan.trainable()] {
-                &self.trainable
-            }
-
-            /// The trainable arena, mutably.
-            pub fn trainable_mut(&mut self) -> &mut [S; $plan.trainable()] {
-                &mut self.trainable
-            }
-
             /// The trainable and gradient arenas together, as `Optimizer::step` takes them.
             pub fn trainable_and_grads(
                 &mut self,
@@ -604,23 +672,6 @@ macro_rules! __cnn_emit {
                 (&mut self.trainable, &self.grads)
             }
 
-            /// The frozen parameters in torch order.
-            pub fn frozen(&self) -> &[S; $plan.frozen()] {
-                self.frozen.params()
-            }
-
-            /// Writes all parameters into `out` in torch order
-            /// ([`LengthMismatch`]($crate::Error::LengthMismatch), nothing written, unless it has
-            /// exactly `PARAMS` elements).
-            pub fn export(&self, out: &mut [S]) -> ::core::result::Result<(), $crate::Error> {
-                $crate::nn::network::export_plan(&$plan, self.frozen.params(), &self.trainable, out)
-            }
-
-            /// Loads the trainable elements from all parameters in torch order (`PARAMS`
-            /// elements; the frozen ones are skipped).
-            pub fn import_trainable(&mut self, src: &[S]) -> ::core::result::Result<(), $crate::Error> {
-                $crate::nn::network::import_plan(&$plan, None, &mut self.trainable, src)
-            }
         }
 
         $crate::__network_impl! {
@@ -636,6 +687,64 @@ macro_rules! __cnn_emit {
             load: (|f: ::core::option::Option<&mut [S]>, t: &mut [S], src: &[S]| {
                 $crate::nn::network::import_plan(&$plan, f, t, src)
             }),
+        }
+    };
+    (fused $name:ident $loss:ident $plan:tt) => {
+        #[allow(dead_code)]
+        impl<S, F> $name<S, F>
+        where
+            S: $crate::nn::Scalar,
+            F: $crate::nn::network::FrozenParams<S, { $plan.frozen() }>,
+        {
+            /// One training step on one sample with the update fused into backward: forward,
+            /// loss, then from the last layer down each layer's gradient is formed in a buffer
+            /// the size of the largest layer's and `opt` steps that layer at once
+            /// ([`Optimizer::step_part`]($crate::optim::Optimizer::step_part)). The parameters
+            /// and optimizer state are bit for bit those of `accumulate` then `step` on the same
+            /// sample (one step count, one set of bias corrections). Returns the loss.
+            ///
+            /// # Errors
+            /// A bad input, target or label, or an optimizer that cannot begin a step: nothing
+            /// is changed. A non-finite gradient: [`FusedStepStopped`]($crate::Error::FusedStepStopped)
+            /// with the number of layers already stepped; that layer and those below it are
+            /// unchanged, and the optimizer's step count has advanced.
+            pub fn step<O: $crate::optim::Optimizer<S, { $plan.trainable() }>>(
+                &mut self,
+                opt: &mut O,
+                x: &[S; $plan.inputs()],
+                target: $crate::__mlp_loss!(type $loss, S, $plan.outputs()),
+            ) -> ::core::result::Result<S, $crate::Error> {
+                $crate::nn::network::check_input(x)?;
+                $crate::__mlp_loss!(check $loss, $plan.outputs(), target)?;
+                let frozen = self.frozen.params();
+                let bufs = $crate::nn::network::Buffers {
+                    even: &mut self.work.even,
+                    odd: &mut self.work.odd,
+                    out: &mut self.work.out,
+                };
+                let kept = $crate::nn::network::Kept { values: &mut self.kept, masks: &mut self.masks };
+                $crate::nn::network::run_forward(
+                    $name::<S>::PLACES, frozen, &self.trainable, x, bufs, Some(kept),
+                )?;
+                let loss = $crate::__mlp_loss!(run $loss, &self.work.out, target, &mut self.dlogits)?;
+                let mut part = opt.begin_parts()?;
+                let bufs = $crate::nn::network::BackwardBuffers {
+                    even: &mut self.work.even,
+                    odd: &mut self.work.odd,
+                    dlogits: &mut self.dlogits,
+                };
+                let result = $crate::nn::network::run_backward_fused(
+                    $name::<S>::PLACES, frozen, &mut self.trainable, &mut self.grads,
+                    $crate::nn::network::Saved { x, values: &self.kept, masks: &self.masks },
+                    bufs,
+                    &mut |p: &$crate::nn::network::Place, params: &mut [S], grads: &[S]| {
+                        let range = p.trainable_at..p.trainable_at + params.len();
+                        opt.step_part(&mut part, range, params, grads)
+                    },
+                );
+                opt.end_parts(part);
+                result.map(|_| loss)
+            }
         }
     };
 }

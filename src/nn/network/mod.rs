@@ -170,7 +170,16 @@
 //! applies. Where backward needs nothing of an input but the derivative of the ReLU, ReLU6 or
 //! leaky ReLU that produced it, one bit per element is kept instead (`MASK_WORDS` words of
 //! `u32`), which gives bit for bit the same gradients. Frozen layers below the first trainable
-//! one keep nothing and run no backward. `memory_plan::<Optimizer>(frozen_in_ram)` gives the RAM
+//! one keep nothing and run no backward.
+//!
+//! A line `update fused;` just before the loss declares a network trained one sample at a time
+//! with the update fused into backward: `net.step(&mut optimizer, x, target)` steps each layer
+//! as soon as its gradient is complete ([`Optimizer::step_part`](crate::optim::Optimizer::step_part)),
+//! so the gradient storage is the largest layer's trainable elements (`GRADS`), not the
+//! network's. The result is bit for bit `accumulate` then `step`. Such a network has no
+//! `accumulate` and does not implement [`Network`] (mini-batches need every gradient at once).
+//!
+//! `memory_plan::<Optimizer>(frozen_in_ram)` gives the RAM
 //! of a training step by part at compile time, and `memory_floor` its floor
 //! ([`MemoryPlan`]).
 

@@ -209,6 +209,20 @@ impl Plan<'_> {
             )
     }
 
+    /// The most trainable elements of any one layer: the gradient storage of a fused update.
+    pub const fn max_layer_trainable(&self) -> usize {
+        let mut m = 0;
+        let mut k = 0;
+        while k < self.layers.len() {
+            let t = self.layers[k].trainable();
+            if t > m {
+                m = t;
+            }
+            k += 1;
+        }
+        m
+    }
+
     /// Elements kept from forward for backward (not counting the loss gradient).
     pub const fn kept(&self) -> usize {
         self.kept_before(self.layers.len())

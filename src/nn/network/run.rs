@@ -378,8 +378,9 @@ pub type StepLayer<'s, S> = dyn FnMut(&Place, &mut [S], &[S]) -> Result<(), Erro
 ///
 /// # Errors
 /// Those of [`backward`] and of `step`. A layer whose gradient `step` refuses as non-finite
-/// (`NonFiniteGradient` with an index within the layer) is left as it was, with every layer
-/// below it; the layers above it have been stepped: [`Error::FusedStepStopped`] says how many.
+/// (`NonFiniteGradient` with the element's index in the trainable arena) is left as it was,
+/// with every layer below it; the layers above it have been stepped: [`Error::FusedStepStopped`]
+/// says how many.
 pub fn backward_fused<S: Scalar>(
     places: &[Place],
     frozen: &[S],
@@ -477,7 +478,7 @@ fn backward_core<S: Scalar>(
                 step(p, mine, g).map_err(|e| match e {
                     Error::NonFiniteGradient { index } => Error::FusedStepStopped {
                         layers: stepped,
-                        index: p.trainable_at.saturating_add(index),
+                        index,
                     },
                     other => other,
                 })?;
