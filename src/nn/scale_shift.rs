@@ -51,6 +51,7 @@ pub fn forward_split<S: Scalar>(
     forward_in(scale, shift, x, y)
 }
 
+#[inline(always)]
 fn forward_in<'a, S: Scalar + 'a, A: Params<'a, S>, B: Params<'a, S>>(
     scale: A,
     shift: B,
@@ -104,6 +105,7 @@ pub fn backward_split<S: Scalar>(
 }
 
 /// `trained`: the leading channels whose gradients `grads` holds.
+#[inline(always)]
 fn backward_in<'a, S: Scalar + 'a, A: Params<'a, S>>(
     scale: A,
     trained: usize,
