@@ -60,7 +60,6 @@ pub fn forward_split<S: Scalar>(
     forward_in(s, w, b, x, y)
 }
 
-#[inline(always)]
 fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     s: &Conv2dShape,
     w: W,
@@ -119,7 +118,6 @@ pub fn backward_split<S: Scalar>(
 }
 
 /// `channels`: the leading output channels whose `dW` and `db` `grads` holds.
-#[inline(always)]
 fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
     w: W,
@@ -191,7 +189,6 @@ pub fn backward_input_split<S: Scalar>(
     backward_input_in(s, w, dy, dx)
 }
 
-#[inline(always)]
 fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
     w: W,

@@ -51,7 +51,6 @@ pub fn forward_split<S: Scalar>(
     forward_in(scale, shift, x, y)
 }
 
-#[inline(always)]
 fn forward_in<'a, S: Scalar + 'a, A: Params<'a, S>, B: Params<'a, S>>(
     scale: A,
     shift: B,
@@ -105,7 +104,6 @@ pub fn backward_split<S: Scalar>(
 }
 
 /// `trained`: the leading channels whose gradients `grads` holds.
-#[inline(always)]
 fn backward_in<'a, S: Scalar + 'a, A: Params<'a, S>>(
     scale: A,
     trained: usize,
