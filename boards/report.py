@@ -6,13 +6,16 @@
 RUN_DIR holds, per board, BOARD.log (the decoded defmt output of the firmware), BOARD.size
 (`arm-none-eabi-size` of the ELF, Berkeley format) and optionally BOARD.nm (`arm-none-eabi-nm -S
 -C` of the bench ELF), and, when the board ran them, BOARD-finetune.log/.size and
-BOARD-cnn.log/.size and BOARD-sensor.log/.size (the finetune, cnn and sensor firmware).
+BOARD-cnn.log/.size, BOARD-sensor.log/.size and BOARD-dscnn.log/.size (the finetune, cnn,
+sensor and DS-CNN training-step firmware).
 Prints one table of step-2 instructions per parameter for all boards against the baseline (the
 finetune firmware's TrainStep and InputCheck rows, the cnn firmware's CnnStep8, CnnAccumulate
-and CnnForward rows and the sensor firmware's SensorWindow row join their board's rows; the
-bench's convolution rows have a shape tag as N: `Conv1dFwd<f32, 50x6->8 k5 same>`), one
-flash/RAM budget table (a row per firmware), given BOARD.nm the flash of each optimizer's step,
-and the finetune, cnn and sensor-app results.
+and CnnForward rows, the sensor firmware's SensorWindow row and the dscnn firmware's DsCnnStep
+rows join their board's rows; the bench's convolution rows have a shape tag as N:
+`Conv1dFwd<f32, 50x6->8 k5 same>`, the DsCnnStep rows a mode: `DsCnnStep<f32, bias-only
+fused>`), one flash/RAM budget table (a row per firmware), given BOARD.nm the flash of each
+optimizer's step, the finetune, cnn and sensor-app results, and the dscnn firmware's measured
+peak RAM of each mode against its memory plan.
 
 A board is any name with a BOARD.log; `qemu-cortex-m4-nightly` (the Cortex-M4F bench built with
 edgetune's `nightly` feature, by scripts/embedded.sh) is one like the others, and
@@ -35,7 +38,7 @@ import sys
 THRESHOLD_PCT = 2.0
 
 ROW_RE = re.compile(
-    r"\|\s*(\w+)\s*\|\s*(\w+)\s*\|\s*(\d+|\d[\w>. -]*?)\s*\|\s*(\d+) / (\d+) / (\d+)\s*\|"
+    r"\|\s*(\w+)\s*\|\s*(\w+)\s*\|\s*(\d+|\w[\w>. -]*?)\s*\|\s*(\d+) / (\d+) / (\d+)\s*\|"
     r"\s*([\d.]+) / ([\d.]+) / ([\d.]+)\s*\|\s*(\w+)\s*\|"
 )
 COND_RE = re.compile(
@@ -47,6 +50,14 @@ SENSOR_RESULT_RE = re.compile(r"sensor result: (.*)$")
 SENSOR_WINDOW_RE = re.compile(r"window instructions: (.*)$")
 # Conditions that a board key implies beyond its log's conditions line (written to the baseline).
 KEY_CONDITIONS = {"-nightly": {"features": "edgetune/nightly (RUSTC_BOOTSTRAP=1)"}}
+# The dscnn firmware (one DS-CNN Small training step per mode): measured peak RAM against the
+# memory plan, instructions per step, and the fused-vs-ordinary check, one line each per mode.
+DSCNN_MEM_RE = re.compile(
+    r"dscnn memory: (.+?): plan (\d+) B .*?; statics (\d+) B .*?\+ stack peak (\d+) B = (\d+) B; "
+    r"measured - plan = (-?\d+) B \(step's own stack (\d+) B\)"
+)
+DSCNN_INSTR_RE = re.compile(r"dscnn instructions: (.+?): .*?([\d.]+) per forward MAC at step 2")
+DSCNN_CHECK_RE = re.compile(r"dscnn check: (.+?): (.*)$")
 MEM_RE = re.compile(
     r"memory: .*stack peak (\d+) B, never touched (\d+) B of (\d+) B RAM"
 )
@@ -59,9 +70,26 @@ def parse_log(path):
     mem = None
     result = None
     sensor = {}
+    dscnn = {"memory": [], "per_mac": {}, "checks": []}
     with open(path, errors="replace") as f:
         for line in f:
             line = line.rstrip("\n")
+            m = DSCNN_MEM_RE.search(line)
+            if m:
+                dscnn["memory"].append({
+                    "mode": m.group(1), "plan": int(m.group(2)), "statics": int(m.group(3)),
+                    "stack": int(m.group(4)), "measured": int(m.group(5)),
+                    "diff": int(m.group(6)), "own": int(m.group(7)),
+                })
+                continue
+            m = DSCNN_INSTR_RE.search(line)
+            if m:
+                dscnn["per_mac"][m.group(1)] = m.group(2)
+                continue
+            m = DSCNN_CHECK_RE.search(line)
+            if m:
+                dscnn["checks"].append((m.group(1), m.group(2)))
+                continue
             m = RESULT_RE.search(line)
             if m:
                 result = m.group(1)
@@ -110,6 +138,8 @@ def parse_log(path):
         mem = dict(mem or {}, result=result)
     if sensor:
         mem = dict(mem or {}, sensor=sensor)
+    if dscnn["memory"] or dscnn["checks"]:
+        mem = dict(mem or {}, dscnn=dscnn)
     return order, rows, cond, mem
 
 
@@ -271,6 +301,7 @@ def main(argv):
     finetune = {}
     cnn = {}
     sensor = {}
+    dscnn = {}
     for b in boards:
         order, rows, cond, mem = parse_log(os.path.join(run_dir, b + ".log"))
         if not rows or cond is None:
@@ -306,6 +337,15 @@ def main(argv):
                     order.append(key)
                 rows[key] = srows[key]
             sensor[b] = smem
+        # The board's dscnn firmware (DS-CNN Small training step): its DsCnnStep rows likewise.
+        d_log = os.path.join(run_dir, b + "-dscnn.log")
+        if os.path.exists(d_log):
+            dorder, drows, _, dmem = parse_log(d_log)
+            for key in dorder:
+                if key not in rows:
+                    order.append(key)
+                rows[key] = drows[key]
+            dscnn[b] = dmem
 
     if "--write-baseline" in flags:
         write_baseline(baseline_path, boards, runs)
@@ -361,7 +401,9 @@ def main(argv):
           "backward (weight + input gradients, 2 x the MACs), three timed calls; for the cnn rows "
           "CnnStep8 (a mini-batch step of 8 windows, the first three of the fine-tuning), "
           "CnnAccumulate (one accumulate) and CnnForward (one inference), N = MACs, "
-          "instructions per MAC; gate on step 2, "
+          "instructions per MAC; for the dscnn rows DsCnnStep (N = the fine-tuning mode) "
+          "instructions per training step of DS-CNN Small on one sample (steps 1 / 2 / 3); "
+          "gate on step 2, "
           f"limit +{THRESHOLD_PCT:g} % over {os.path.basename(baseline_path)}")
     table(["board", "row", "steps 1 / 2 / 3", "step 2", "baseline", "change", "verdict"], body)
 
@@ -386,6 +428,7 @@ def main(argv):
     firmwares += [(f"{b} finetune", b + "-finetune", finetune[b]) for b in boards if b in finetune]
     firmwares += [(f"{b} cnn", b + "-cnn", cnn[b]) for b in boards if b in cnn]
     firmwares += [(f"{b} sensor", b + "-sensor", sensor[b]) for b in boards if b in sensor]
+    firmwares += [(f"{b} dscnn", b + "-dscnn", dscnn[b]) for b in boards if b in dscnn]
     for b, tag, mem in firmwares:
         size = parse_size(os.path.join(run_dir, tag + ".size"))
         if size is None or mem is None or "stack" not in mem:
@@ -437,6 +480,28 @@ def main(argv):
                 s = (sensor[b] or {}).get("sensor", {})
                 print(f"  {b}: sensor: {s.get('verdict', '?')}; {s.get('result', '?')}")
                 print(f"    instructions per window: {s.get('windows', '?')}")
+
+    if dscnn:
+        print()
+        print("DS-CNN Small, one f32 training step per mode (dscnn firmware): measured peak RAM = "
+              "statics (network + Adam, size_of) + painted stack peak, against "
+              "memory_plan::<Adam>(false).total() (frozen parameters in flash; no stack); bytes")
+        for b in boards:
+            if b not in dscnn:
+                continue
+            d = (dscnn[b] or {}).get("dscnn", {})
+            mbody = []
+            for r in d.get("memory", []):
+                mbody.append([
+                    b, r["mode"], f"{r['plan']:,}", f"{r['statics']:,}", f"{r['stack']:,}",
+                    f"{r['measured']:,}", f"{r['diff']:+,}",
+                    d.get("per_mac", {}).get(r["mode"], "?"),
+                ])
+            if mbody:
+                table(["board", "mode", "plan", "statics", "stack peak", "measured",
+                       "measured - plan", "instr/forward MAC"], mbody)
+            for mode, text in d.get("checks", []):
+                print(f"  {b} {mode}: {text}")
 
     print()
     if improvements:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the firmware of every board in boards/ and run its three binaries on QEMU with
+# Build the firmware of every board in boards/ and run its binaries on QEMU with
 # deterministic instruction counting: `bench` (instructions per parameter per optimizer step),
 # `finetune` (fine-tunes a pretrained digits network on the device after a sensor change; its
 # verdict must be PASS; it also counts instructions per training step, one sample and one
@@ -8,8 +8,12 @@
 # instructions per MAC of a mini-batch step, an accumulate and a forward pass) and `sensor` (the
 # real boards' application, sensor-app's
 # App::cycle, against a simulated LIS3DH, button and delay: 60 windows of a new user's gesture;
-# its verdict must be PASS; it counts instructions per window). On the Cortex-M4F, also run the
-# `bench` built with edgetune's `nightly` feature (see "Nightly bench" below). Then run each
+# its verdict must be PASS; it counts instructions per window) and, on the Cortex-M4F only (4 MiB
+# of RAM), `dscnn` (one f32 training step of DS-CNN Small, 23,756 parameters, per fine-tuning
+# mode, ordinary and fused update: instructions per step, measured peak RAM = statics + painted
+# stack peak against the library's memory plan; its verdict must be PASS: finite losses, statics
+# equal to the plan, fused parameters bit-identical to the ordinary ones). On the Cortex-M4F,
+# also run the `bench` built with edgetune's `nightly` feature (see "Nightly bench" below). Then run each
 # board's on-target tests (defmt-test, in QEMU) and check that their expected values are fresh.
 # Compare the counts with boards/baseline.toml and print one combined table, the fine-tuning and
 # sensor-app results, a flash/RAM budget table per firmware, the flash of each optimizer step
@@ -71,15 +75,20 @@
 # whole training step through `Trainer::step_with`, input check included; `InputCheck<T, 64>`:
 # instructions per input element of `Network::check_sample` on the 64-element input) and the
 # sensor row (`SensorWindow<T, 1>`: instructions per window of
-# App::cycle, windows 58 / 59 / 60, gate on 59) are gated like the optimizer rows.
+# App::cycle, windows 58 / 59 / 60, gate on 59) are gated like the optimizer rows, and so are
+# the dscnn rows (`DsCnnStep<f32, MODE>`, MODE e.g. `bias-only`, `sparse-tail fused`:
+# instructions per training step of one sample, three steps, gate on step 2); report.py also
+# prints each dscnn mode's measured peak RAM against its memory plan.
 #
 # Also exits non-zero if a build fails, a firmware reports a failure (its semihosting exit
 # status is QEMU's exit status; finetune fails unless the loss fell and held-out accuracy rose
 # to exactly the host simulation's figure (boards/tools/pretrain); cnn fails unless its
 # accuracies, losses and trained-parameter hash equal the host simulation's
-# (boards/tools/har-pretrain) and accuracy rose; sensor fails unless held-out
+# (boards/tools/har-pretrain) and accuracy rose; dscnn fails unless every step's loss is
+# finite, the statics equal the memory plan and the fused update's parameters are bit-identical
+# to the ordinary one's after every step; sensor fails unless held-out
 # accuracy on the new gesture reached 90 % and beat the pretrained network, the held-out loss
-# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "sensor: PASS"
+# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "sensor: PASS" / "dscnn: PASS"
 # line (the nightly bench: "bench: PASS"), a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
 # on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
@@ -131,6 +140,13 @@ board_target() {
         qemu-cortex-m0) echo thumbv6m-none-eabi ;;
         qemu-cortex-m4) echo thumbv7em-none-eabihf ;;
         *) echo "error: unknown board '$1'" >&2; return 1 ;;
+    esac
+}
+# board -> its firmware binaries, in run order (dscnn needs the Cortex-M4F's 4 MiB of RAM)
+board_bins() {
+    case "$1" in
+        qemu-cortex-m4) echo bench finetune cnn sensor dscnn ;;
+        *) echo bench finetune cnn sensor ;;
     esac
 }
 board_machine() {
@@ -315,14 +331,14 @@ for b in $BOARDS; do
     run_secs=0
     nightly_note=""
     report_boards+=("$b")
-    for bin in bench finetune cnn sensor; do
+    for bin in $(board_bins "$b"); do
         tag="$b"
         [ "$bin" = bench ] || tag="$b-$bin"
         run_firmware "$b" "$tag" "$target_dir/$target/release/$bin" "$bin: PASS"
     done
     # Symbol sizes of the bench (report.py: flash of each optimizer step).
     arm-none-eabi-nm -S -C "$target_dir/$target/release/bench" >"$run_dir/$b.nm"
-    ran="bench + finetune + cnn + sensor"
+    ran="$(board_bins "$b" | sed 's/ / + /g')"
 
     if [ "$b" = "$NIGHTLY_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
         # See "Nightly bench" in the header: own target dir, --bin bench only, RUSTC_BOOTSTRAP=1.

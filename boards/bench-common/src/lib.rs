@@ -287,6 +287,27 @@ fn stack_low_water() -> usize {
     a
 }
 
+/// Repaints the free RAM below the caller's stack (as at start-up) so that [`stack_peak`] then
+/// gives the deepest stack since this call: for the stack peak of one region (a training step).
+#[inline(never)]
+pub fn stack_repaint() {
+    paint_stack();
+}
+
+/// Bytes from the top of the stack (`_stack_start`) down to the deepest word written since the
+/// last paint ([`stack_repaint`], or start-up): the stack in use at its peak, the caller's
+/// frames included.
+pub fn stack_peak() -> usize {
+    sym(&raw const _stack_start) - stack_low_water()
+}
+
+/// Bytes from the top of the stack down to the current stack pointer (the frames of the
+/// caller's call chain): subtract from [`stack_peak`] for the depth of a region alone.
+#[inline(always)]
+pub fn stack_in_use() -> usize {
+    sym(&raw const _stack_start) - cortex_m::register::msp::read() as usize
+}
+
 /// Start-up shared by every firmware of the boards: paints the stack, starts SysTick, prints
 /// `title` and the `conditions:` line, and checks the clock (1 000 000 known instructions must
 /// take `1e6 * cpu_hz / 1e9` ticks). Returns whether the clock check passed.
