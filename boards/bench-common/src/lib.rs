@@ -41,6 +41,7 @@ pub mod conv;
 pub mod finetune;
 pub mod har;
 pub mod har_core;
+pub mod mlp_step;
 
 use core::hint::black_box;
 use core::sync::atomic::{compiler_fence, AtomicU32, Ordering};

@@ -52,6 +52,9 @@ fn rows() -> bool {
         // Convolution kernels (bench-common/src/conv.rs): instructions per MAC, not per parameter.
         bench_common::conv::rows::<f32>("f32"),
         bench_common::conv::rows::<I16F16>("I16F16"),
+        // One f32 training step of AIfES's 64-32-10 MLP with Adam, batch 1 (instructions per
+        // step; bench-common/src/mlp_step.rs).
+        bench_common::mlp_step::row(),
     ];
     results.iter().all(|&ok| ok)
 }
