@@ -105,63 +105,47 @@ ds_cnn! {
         | frozen train frozen train | frozen train frozen train | frozen fused
 }
 
-edgetune::cnn! {
-    /// A sub-tensor sparse update in the manner of the Tiny Training Engine: every bias trains,
-    /// and in the last two blocks the pointwise convolutions also train the weights of their
-    /// first 16 of 64 output channels; the dense layer trains. Batch norms stay frozen.
-    pub struct SparseTail {
-        input [49, 10, 1];
-        conv2d(1, 64, (10, 4), stride = 2, padding = same), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 3, padding = same, groups = 64), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 1), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 3, padding = same, groups = 64), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 1), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 3, padding = same, groups = 64), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 1), train(16);
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 3, padding = same, groups = 64), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 1), train(16);
-        batch_norm(64), relu, frozen;
-        avg_pool2d((25, 5));
-        dense(64, 12);
-        loss softmax_cross_entropy;
-    }
+/// A sub-tensor sparse update in the manner of the Tiny Training Engine: every bias trains,
+/// and in the last two blocks the pointwise convolutions also train the weights of their first
+/// 16 of 64 output channels; the dense layer trains. Batch norms stay frozen.
+macro_rules! sparse_tail {
+    ($(#[$meta:meta])* $name:ident $($update:ident)?) => {
+        edgetune::cnn! {
+            $(#[$meta])*
+            pub struct $name {
+                input [49, 10, 1];
+                conv2d(1, 64, (10, 4), stride = 2, padding = same), bias;
+                batch_norm(64), relu, frozen;
+                conv2d(64, 64, 3, padding = same, groups = 64), bias;
+                batch_norm(64), relu, frozen;
+                conv2d(64, 64, 1), bias;
+                batch_norm(64), relu, frozen;
+                conv2d(64, 64, 3, padding = same, groups = 64), bias;
+                batch_norm(64), relu, frozen;
+                conv2d(64, 64, 1), bias;
+                batch_norm(64), relu, frozen;
+                conv2d(64, 64, 3, padding = same, groups = 64), bias;
+                batch_norm(64), relu, frozen;
+                conv2d(64, 64, 1), train(16);
+                batch_norm(64), relu, frozen;
+                conv2d(64, 64, 3, padding = same, groups = 64), bias;
+                batch_norm(64), relu, frozen;
+                conv2d(64, 64, 1), train(16);
+                batch_norm(64), relu, frozen;
+                avg_pool2d((25, 5));
+                dense(64, 12);
+                $(update $update;)?
+                loss softmax_cross_entropy;
+            }
+        }
+    };
 }
 
-edgetune::cnn! {
-    /// A sub-tensor sparse update in the manner of the Tiny Training Engine: every bias trains,
-    /// and in the last two blocks the pointwise convolutions also train the weights of their
-    /// first 16 of 64 output channels; the dense layer trains. Batch norms stay frozen. Fused update.
-    pub struct SparseTailFused {
-        input [49, 10, 1];
-        conv2d(1, 64, (10, 4), stride = 2, padding = same), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 3, padding = same, groups = 64), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 1), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 3, padding = same, groups = 64), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 1), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 3, padding = same, groups = 64), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 1), train(16);
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 3, padding = same, groups = 64), bias;
-        batch_norm(64), relu, frozen;
-        conv2d(64, 64, 1), train(16);
-        batch_norm(64), relu, frozen;
-        avg_pool2d((25, 5));
-        dense(64, 12);
-        update fused;
-        loss softmax_cross_entropy;
-    }
+sparse_tail! {
+    /// The sparse scheme, ordinary update.
+    SparseTail
+}
+sparse_tail! {
+    /// The sparse scheme, fused update.
+    SparseTailFused fused
 }

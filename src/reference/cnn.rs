@@ -56,7 +56,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::network::{
-    argmax, check_input, check_target, gather, loss_and_output_grad, RefActivation, RefNetError,
+    argmax, check_batch, check_input, gather, loss_and_output_grad, RefActivation, RefNetError,
     RefTarget,
 };
 use super::{Hyper, Kind, Reference};
@@ -804,7 +804,7 @@ impl RefCnn {
         xs: &[Vec<f64>],
         targets: &[RefTarget],
     ) -> Result<(f64, Vec<f64>), RefNetError> {
-        self.check_batch(xs, targets)?;
+        check_batch(self.inputs(), self.outputs(), xs, targets)?;
         let batch = xs.len() as f64;
         let mut loss_sum = 0.0;
         let mut grad_sum = vec![0.0; self.num_params()];
@@ -1046,54 +1046,6 @@ impl RefCnn {
             RefLayer::Flatten => (Vec::new(), Vec::new(), dz.to_vec()),
             RefLayer::Dense { inputs, outputs } => dense_backward(inputs, outputs, w, x, dz),
         }
-    }
-
-    /// Every input and target of a batch has the right length and finite values, and there is one target
-    /// per input.
-    fn check_batch(&self, xs: &[Vec<f64>], targets: &[RefTarget]) -> Result<(), RefNetError> {
-        if xs.is_empty() {
-            return Err(RefNetError::EmptyBatch);
-        }
-        if targets.len() != xs.len() {
-            return Err(RefNetError::LengthMismatch {
-                what: "targets",
-                expected: xs.len(),
-                found: targets.len(),
-            });
-        }
-        let inputs = self.inputs();
-        let outputs = self.outputs();
-        for s in 0..xs.len() {
-            if xs[s].len() != inputs {
-                return Err(RefNetError::LengthMismatch {
-                    what: "input",
-                    expected: inputs,
-                    found: xs[s].len(),
-                });
-            }
-            match &targets[s] {
-                RefTarget::Class(class) => {
-                    if *class >= outputs {
-                        return Err(RefNetError::ClassOutOfRange {
-                            class: *class,
-                            outputs,
-                        });
-                    }
-                }
-                RefTarget::Values(values) => {
-                    if values.len() != outputs {
-                        return Err(RefNetError::LengthMismatch {
-                            what: "target values",
-                            expected: outputs,
-                            found: values.len(),
-                        });
-                    }
-                    check_target(s, values)?;
-                }
-            }
-            check_input(s, &xs[s])?;
-        }
-        Ok(())
     }
 }
 

@@ -717,7 +717,7 @@ impl RefMlp {
         targets: &[RefTarget],
     ) -> Result<(f64, Vec<f64>), RefNetError> {
         self.check()?;
-        self.check_batch(xs, targets)?;
+        check_batch(self.inputs(), self.outputs(), xs, targets)?;
         let batch = xs.len() as f64;
         let mut loss_sum = 0.0;
         let mut grad_sum = vec![0.0; self.num_params()];
@@ -826,53 +826,6 @@ impl RefMlp {
         }
         Ok((zs, acts))
     }
-
-    /// Every input and target of a batch has the right length, and there is one target per input.
-    fn check_batch(&self, xs: &[Vec<f64>], targets: &[RefTarget]) -> Result<(), RefNetError> {
-        if xs.is_empty() {
-            return Err(RefNetError::EmptyBatch);
-        }
-        if targets.len() != xs.len() {
-            return Err(RefNetError::LengthMismatch {
-                what: "targets",
-                expected: xs.len(),
-                found: targets.len(),
-            });
-        }
-        let inputs = self.inputs();
-        let outputs = self.outputs();
-        for s in 0..xs.len() {
-            if xs[s].len() != inputs {
-                return Err(RefNetError::LengthMismatch {
-                    what: "input",
-                    expected: inputs,
-                    found: xs[s].len(),
-                });
-            }
-            match &targets[s] {
-                RefTarget::Class(class) => {
-                    if *class >= outputs {
-                        return Err(RefNetError::ClassOutOfRange {
-                            class: *class,
-                            outputs,
-                        });
-                    }
-                }
-                RefTarget::Values(values) => {
-                    if values.len() != outputs {
-                        return Err(RefNetError::LengthMismatch {
-                            what: "target values",
-                            expected: outputs,
-                            found: values.len(),
-                        });
-                    }
-                    check_target(s, values)?;
-                }
-            }
-            check_input(s, &xs[s])?;
-        }
-        Ok(())
-    }
 }
 
 /// Softmax cross-entropy of `logits` against class `class`, and its gradient `∂L/∂logits`.
@@ -963,6 +916,57 @@ pub(super) fn loss_and_output_grad(
             mse(y, t)
         }
     }
+}
+
+/// Every input and target of a batch has the right length (`inputs`, `outputs`) and finite values,
+/// and there is one target per input. Shared by [`RefMlp`] and the reference CNN.
+pub(super) fn check_batch(
+    inputs: usize,
+    outputs: usize,
+    xs: &[Vec<f64>],
+    targets: &[RefTarget],
+) -> Result<(), RefNetError> {
+    if xs.is_empty() {
+        return Err(RefNetError::EmptyBatch);
+    }
+    if targets.len() != xs.len() {
+        return Err(RefNetError::LengthMismatch {
+            what: "targets",
+            expected: xs.len(),
+            found: targets.len(),
+        });
+    }
+    for s in 0..xs.len() {
+        if xs[s].len() != inputs {
+            return Err(RefNetError::LengthMismatch {
+                what: "input",
+                expected: inputs,
+                found: xs[s].len(),
+            });
+        }
+        match &targets[s] {
+            RefTarget::Class(class) => {
+                if *class >= outputs {
+                    return Err(RefNetError::ClassOutOfRange {
+                        class: *class,
+                        outputs,
+                    });
+                }
+            }
+            RefTarget::Values(values) => {
+                if values.len() != outputs {
+                    return Err(RefNetError::LengthMismatch {
+                        what: "target values",
+                        expected: outputs,
+                        found: values.len(),
+                    });
+                }
+                check_target(s, values)?;
+            }
+        }
+        check_input(s, &xs[s])?;
+    }
+    Ok(())
 }
 
 /// [`RefNetError::InvalidInput`] at the first NaN or infinite element of input `sample`.
