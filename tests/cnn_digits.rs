@@ -263,12 +263,21 @@ fn row(what: &str, r: &Outcome, types: &[Outcome; 4]) {
     println!();
 }
 
-/// Pretrains every type, then fine-tunes every type in both modes; prints the table.
+/// Pretrains every type, then fine-tunes every type in both modes; prints the table. The bounds
+/// below were measured over seven initialisation seeds (2026, 7, 1, 2, 3, 42, 99); the test runs
+/// two of them.
 #[test]
 fn a_2d_cnn_trains_and_fine_tunes_in_every_number_type_against_the_reference() {
     let d = data();
+    for seed in [2026, 3] {
+        println!("initialisation seed {seed}");
+        run_seed(&d, seed);
+    }
+}
+
+fn run_seed(d: &Data, seed: u64) {
     let mut init = Full::<f64>::zeroed();
-    init.init(Init::TorchDefault, 2026).unwrap();
+    init.init(Init::TorchDefault, seed).unwrap();
     let mut start = vec![0.0; Full::<f64>::PARAMS];
     init.export(&mut start).unwrap();
 
@@ -292,11 +301,12 @@ fn a_2d_cnn_trains_and_fine_tunes_in_every_number_type_against_the_reference() {
         drift < 1e-10,
         "f64 network drifted {drift:e} from the reference"
     );
-    assert!(r.after > 0.85, "reference accuracy {}", r.after);
-    // Measured loss differences from the reference: 4e-16 (f64), 5e-8 (f32), 0.013 (I16F16),
-    // 0.008 (I8F24); accuracy within 1 point. Bounds: about 3× the largest measured (f64:
-    // 1e-9, as the parameter drift above).
-    for ((name, o), loss_tol) in TYPES.iter().zip(&types).zip([1e-9, 2e-7, 0.04, 0.04]) {
+    // The plain digits are learned: the reference reached 81.9 % to 89.5 % over the seven seeds.
+    assert!(r.after > 0.8, "reference accuracy {}", r.after);
+    // Largest loss differences from the reference over the seven seeds: 5e-15 (f64), 3e-4
+    // (f32: 378 Adam steps amplify its rounding), 0.07 (I16F16), 0.02 (I8F24); accuracy within
+    // 1.8 points. Bounds: about 3× those (f64: 1e-9, as the parameter drift above).
+    for ((name, o), loss_tol) in TYPES.iter().zip(&types).zip([1e-9, 1e-3, 0.2, 0.06]) {
         assert!(
             (o.loss - r.loss).abs() <= loss_tol,
             "{name} loss {} vs {}",
@@ -400,17 +410,17 @@ fn a_2d_cnn_trains_and_fine_tunes_in_every_number_type_against_the_reference() {
     ));
     for (mode, r, types) in [("head", &head_r, &head), ("BN-affine", &affine_r, &affine)] {
         row(mode, r, types);
-        // The change costs accuracy and fine-tuning wins it back (measured: +12 points or
-        // more in every type; 5 points is the claim).
+        // The change costs accuracy and fine-tuning wins it back (measured over the seven
+        // seeds: +19 points or more in every type; 5 points is the claim).
         assert!(
             r.after >= r.before + 0.05,
             "{mode}: reference {} → {}",
             r.before,
             r.after
         );
-        // Measured loss differences from the reference: at most 5e-5 (I16F16), 1e-6 (I8F24),
-        // 4e-8 (f32); bound 2e-4, 4× the largest.
-        for (name, o) in TYPES.iter().zip(types) {
+        // Largest loss differences from the reference over the seven seeds: 5e-8 (f32), 9e-4
+        // (I16F16), 1e-5 (I8F24); accuracy within 0.3 points. Bounds: about 3× those.
+        for ((name, o), loss_tol) in TYPES.iter().zip(types).zip([1e-9, 2e-7, 3e-3, 3e-5]) {
             assert!(
                 o.after >= o.before + 0.05,
                 "{mode} {name}: {} → {}",
@@ -418,7 +428,7 @@ fn a_2d_cnn_trains_and_fine_tunes_in_every_number_type_against_the_reference() {
                 o.after
             );
             assert!(
-                (o.loss - r.loss).abs() <= 2e-4,
+                (o.loss - r.loss).abs() <= loss_tol,
                 "{mode} {name}: loss {} vs {}",
                 o.loss,
                 r.loss
