@@ -79,7 +79,8 @@ def run_criterion(args, started):
     os.makedirs(OUT_DIR, exist_ok=True)
     log_path = os.path.join(OUT_DIR, "criterion.log")
     print("building the bench (cargo bench --bench optim --no-run) ...", flush=True)
-    build = subprocess.run(["cargo", "bench", "--bench", "optim", "--no-run"], cwd=BENCH_DIR,
+    features = ["--features", "exact-sqrt"] if args.exact_sqrt else []
+    build = subprocess.run(["cargo", "bench", "--bench", "optim", "--no-run"] + features, cwd=BENCH_DIR,
                            capture_output=True, text=True)
     if build.returncode != 0:
         sys.stderr.write(build.stderr)
@@ -89,7 +90,7 @@ def run_criterion(args, started):
     extra = list(args.criterion_args)
     if args.quick:
         extra = ["--warm-up-time", "0.2", "--measurement-time", "0.4", "--sample-size", "10"] + extra
-    cmd = ["cargo", "bench", "--bench", "optim", "--", flt] + extra
+    cmd = ["cargo", "bench", "--bench", "optim"] + features + ["--", flt] + extra
     print(f"running: {' '.join(cmd)}", flush=True)
     print(f"  (criterion output: {log_path})", flush=True)
     count = 0
@@ -208,6 +209,8 @@ def main():
     ap.add_argument("--f64", action="store_true", help="also bench the f64 kernels")
     ap.add_argument("--filter", help="criterion filter regex (default: every optimizer, size and type)")
     ap.add_argument("--no-bench", action="store_true", help="do not run cargo bench: use the latest results")
+    ap.add_argument("--exact-sqrt", action="store_true",
+                    help="edgetune with feature exact-sqrt (correctly rounded f32 root, as nightly and FPU-less devices)")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch timing")
     ap.add_argument("--torch-threads", default="1,0",
                     help="comma-separated torch thread counts (0 = torch's default); default 1,0")
@@ -287,7 +290,8 @@ def main():
     print("conditions:")
     print(f"  date        {date}")
     print(f"  cpu         {cpu_model()}, {os.cpu_count()} logical CPUs, L3 {cache_l3()}")
-    print(f"  rustc       {sh(['rustc', '-V'])} (bench profile: release, opt-level 3, host target, no target-cpu)")
+    print(f"  rustc       {sh(['rustc', '-V'])} (bench profile: release, opt-level 3, host target, no target-cpu; edgetune with "
+          f"host-simd{' and exact-sqrt' if args.exact_sqrt else ''})")
     print(f"  edgetune    {sh(['git', 'rev-parse', '--short', 'HEAD'])}"
           f"{' (uncommitted changes)' if sh(['git', 'status', '--porcelain', '--', 'src', 'benches', 'Cargo.toml']) else ''}"
           f"{'  (now; the results are from an earlier run)' if args.no_bench else ''}")

@@ -7,15 +7,30 @@
 //! | `core::f32::math::sqrt` | with feature `nightly` | correctly rounded | one `vsqrt.f32` on a Cortex-M4F (14 cycles); needs a nightly compiler |
 //! | [`sqrt_f32_refined`] | yes, on targets with a hardware FPU (`eabihf`, x86, aarch64) | 1 ulp (0.856 ulp measured), tested exhaustively | rsqrt estimate + one third-order step + one residual correction; no divide, about 17 instructions; vectorisable on the host, same bits |
 //! | [`sqrt_f32_accurate`] | yes, on FPU-less targets (thumbv6m, thumbv7em-none-eabi) | correctly rounded (0.5 ulp) | `libm::sqrtf`, integer-only: cheaper than soft-float arithmetic |
+//! | [`sqrt_f32_exact`] | with feature `exact-sqrt` | correctly rounded | `std`'s root (one `sqrtss`/`sqrtps` on x86-64, vectorised) with feature `std`, else `libm::sqrtf`: the same bits either way, and the bits of `nightly` devices and FPU-less devices |
 //! | `sqrt_f32_fast` | with feature `fast-sqrt` | 2.0e-6 relative, tested over every exponent | micromath's estimate + 2 Newton steps |
 //! | [`sqrt_f64`] | always for `f64` | correctly rounded | `libm::sqrt` |
 //!
 //! [`sqrt_f32`] is the one the `f32` optimizers call; it resolves to one of the first four at
-//! compile time (`nightly` wins over `fast-sqrt`). Host tests call the same function as a
-//! hard-float device does (the refined one), never `std`'s.
+//! compile time (`nightly` wins over `exact-sqrt`, which wins over `fast-sqrt`). Host tests call
+//! the same function as a hard-float device does (the refined one), never `std`'s.
+//!
+//! # Replaying a device on the host: choose the root the device has
+//! A host replays a device's `f32` training bit for bit only with the same square root:
+//!
+//! | device build | its root | host build that replays it |
+//! |---|---|---|
+//! | Cortex-M4F/M7, stable (default) | [`sqrt_f32_refined`] | default features |
+//! | Cortex-M4F/M7 with `nightly` | `vsqrt.f32`, correctly rounded | `exact-sqrt` (or `nightly`) |
+//! | Cortex-M0/M0+/M3 (no FPU), default | [`sqrt_f32_accurate`], correctly rounded | `exact-sqrt` |
+//! | any device with `exact-sqrt` | correctly rounded | `exact-sqrt` |
+//!
+//! Every correctly rounded root gives the same bits, so `exact-sqrt` on a host (where `std`'s root
+//! is one vector instruction) replays all three correctly rounded device builds.
 
 /// The square root every `f32` optimizer uses: `core::f32::math::sqrt` with feature `nightly`,
-/// else `sqrt_f32_fast` with feature `fast-sqrt`, else [`sqrt_f32_refined`] where the target has
+/// else [`sqrt_f32_exact`] with feature `exact-sqrt`, else `sqrt_f32_fast` with feature
+/// `fast-sqrt`, else [`sqrt_f32_refined`] where the target has
 /// a hardware FPU and [`sqrt_f32_accurate`] where it has not.
 #[inline(always)]
 pub fn sqrt_f32(x: f32) -> f32 {
@@ -23,11 +38,23 @@ pub fn sqrt_f32(x: f32) -> f32 {
     {
         core::f32::math::sqrt(x)
     }
-    #[cfg(all(not(feature = "nightly"), feature = "fast-sqrt"))]
+    #[cfg(all(not(feature = "nightly"), feature = "exact-sqrt"))]
+    {
+        sqrt_f32_exact(x)
+    }
+    #[cfg(all(
+        not(feature = "nightly"),
+        not(feature = "exact-sqrt"),
+        feature = "fast-sqrt"
+    ))]
     {
         sqrt_f32_fast(x)
     }
-    #[cfg(all(not(feature = "nightly"), not(feature = "fast-sqrt")))]
+    #[cfg(all(
+        not(feature = "nightly"),
+        not(feature = "exact-sqrt"),
+        not(feature = "fast-sqrt")
+    ))]
     {
         if super::F32_IN_HARDWARE {
             sqrt_f32_refined(x)
@@ -130,6 +157,21 @@ pub fn sqrt_f32_accurate(x: f32) -> f32 {
     libm::sqrtf(x)
 }
 
+/// Correctly rounded `f32` square root by the fastest means the build has: `std`'s (the
+/// hardware's `sqrtss`/`sqrtps` on x86-64, `fsqrt` on aarch64; it vectorises) with feature `std`,
+/// else `libm::sqrtf`. Both are correctly rounded, so they give the same bits.
+#[inline(always)]
+pub fn sqrt_f32_exact(x: f32) -> f32 {
+    #[cfg(feature = "std")]
+    {
+        x.sqrt()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::sqrtf(x)
+    }
+}
+
 /// Correctly rounded `f64` square root (`libm::sqrt`).
 #[inline(always)]
 pub fn sqrt_f64(x: f64) -> f64 {
@@ -191,6 +233,35 @@ mod tests {
                 "{x:e}"
             );
             bits += 7919;
+        }
+    }
+
+    #[test]
+    fn exact_sqrt_matches_libm_bit_for_bit() {
+        // Every exponent and a spread of mantissas, plus the special values.
+        let mut bits = 0u32;
+        while bits < 0xff80_0000 {
+            let x = f32::from_bits(bits);
+            let (a, b) = (sqrt_f32_exact(x), libm::sqrtf(x));
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x:e}"
+            );
+            bits += 4093;
+        }
+        for x in [
+            0.0f32,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -1.0,
+        ] {
+            let (a, b) = (sqrt_f32_exact(x), libm::sqrtf(x));
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{x:e}"
+            );
         }
     }
 

@@ -119,6 +119,7 @@
 
 mod adagrad;
 mod adam;
+mod dispatch;
 mod float;
 mod lion;
 mod momentum;
@@ -413,7 +414,10 @@ macro_rules! impl_optimizer {
                 let config = self.config;
                 // Where a whole step's generator would be on reaching `range.start`.
                 self.aux = <S as $crate::num::Num>::aux_after(part.start_aux(), range.start);
-                self.update_range(&range, params, grads, &config, part.step());
+                let t = part.step();
+                $crate::optim::dispatch::widest(
+                    #[cfg_attr(feature = "host-simd", inline(always))]
+                    || self.update_range(&range, params, grads, &config, t));
                 part.record(range.len());
                 Ok(())
             }
@@ -520,7 +524,10 @@ pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
         let (Some(p), Some(g)) = (params.get_mut(range.clone()), grads.get(range.clone())) else {
             continue;
         };
-        apply(&range, p, g, config, t);
+        dispatch::widest(
+            #[cfg_attr(feature = "host-simd", inline(always))]
+            || apply(&range, p, g, config, t),
+        );
     }
     *step_count = t;
     Ok(())

@@ -32,7 +32,8 @@ impl<T: Float> AdagradNum for T {
         T::of(cfg.initial_accumulator_value)
     }
 
-    #[inline]
+    #[cfg_attr(feature = "host-simd", inline(always))]
+    #[cfg_attr(not(feature = "host-simd"), inline)]
     fn adagrad_update(
         params: &mut [Self],
         grads: &[Self],

@@ -30,7 +30,8 @@ impl<T: Float> LionNum for T {
         }
     }
 
-    #[inline]
+    #[cfg_attr(feature = "host-simd", inline(always))]
+    #[cfg_attr(not(feature = "host-simd"), inline)]
     fn lion_update(
         params: &mut [Self],
         grads: &[Self],

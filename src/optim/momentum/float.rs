@@ -39,7 +39,8 @@ impl<T: Float> MomentumNum for T {
         }
     }
 
-    #[inline]
+    #[cfg_attr(feature = "host-simd", inline(always))]
+    #[cfg_attr(not(feature = "host-simd"), inline)]
     fn momentum_update(
         params: &mut [Self],
         grads: &[Self],

@@ -40,7 +40,8 @@ impl<T: Float> RmsPropNum for T {
         }
     }
 
-    #[inline]
+    #[cfg_attr(feature = "host-simd", inline(always))]
+    #[cfg_attr(not(feature = "host-simd"), inline)]
     fn rmsprop_update(
         params: &mut [Self],
         grads: &[Self],

@@ -162,9 +162,16 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
-        let done = run_step(&mut count, params, grads, groups, |r, p, g, cfg, t| {
-            self.update_range(r, p, g, cfg, t);
-        });
+        let done = run_step(
+            &mut count,
+            params,
+            grads,
+            groups,
+            #[cfg_attr(feature = "host-simd", inline(always))]
+            |r, p, g, cfg, t| {
+                self.update_range(r, p, g, cfg, t);
+            },
+        );
         self.step = count;
         done
     }

@@ -23,7 +23,8 @@ impl<T: Float> SgdNum for T {
         }
     }
 
-    #[inline]
+    #[cfg_attr(feature = "host-simd", inline(always))]
+    #[cfg_attr(not(feature = "host-simd"), inline)]
     fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, _aux: &mut Self::Aux) {
         let lr = c.lr;
         with_float_grad!(T, c.negate, c.wd, |grad| {

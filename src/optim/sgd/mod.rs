@@ -92,9 +92,16 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
-        let done = run_step(&mut count, params, grads, groups, |r, p, g, cfg, t| {
-            self.update_range(r, p, g, cfg, t);
-        });
+        let done = run_step(
+            &mut count,
+            params,
+            grads,
+            groups,
+            #[cfg_attr(feature = "host-simd", inline(always))]
+            |r, p, g, cfg, t| {
+                self.update_range(r, p, g, cfg, t);
+            },
+        );
         self.step = count;
         done
     }
