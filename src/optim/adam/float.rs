@@ -33,6 +33,10 @@ impl<T: Float> AdamNum for T {
     type SqMoment = T;
     type Coeffs = FloatAdamCoeffs<T>;
 
+    // Inlined into each step even when a firmware has several Adam types: out of line, its
+    // result lives in memory that the loop cannot keep in registers (M4F: +1 instruction per
+    // parameter); the loop of library calls it makes is out of line (`one_minus_pow`).
+    #[inline(always)]
     fn adam_coeffs(cfg: &AdamConfig, t: u32) -> Self::Coeffs {
         let (bc1, bc2) = if T::ACCURATE_STEP_SCALARS {
             (
@@ -180,6 +184,11 @@ impl<T: Float> AdamNum for T {
                 }
             }
         }
+        // A local copy: when `adam_coeffs` is out of line (a firmware with two Adam types), `c`
+        // points into its result's memory, whose address escaped to that call, and the loop
+        // would reload every coefficient after each store (M4F: +2.7 instructions per
+        // parameter); the copy is promoted to registers.
+        let c = &{ *c };
         // A fixed form's flags are constants (`c` has them: the form was checked), so only
         // its loops remain.
         let (negate, l2, decay) = match K::FIXED {
