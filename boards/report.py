@@ -183,12 +183,17 @@ def parse_nm(path):
                     continue
                 args = m.group(2)
                 opt = OPT_RE.search(args)
-                out.append((opt.group(1) if opt else "?", num_type(args), int(m.group(1), 16)))
+                name = opt.group(1) if opt else "?"
+                # A compile-time form other than the default (Adam's `PlainAdam`, ...).
+                form = re.search(r"::(Plain\w*)>", args)
+                if form:
+                    name += f" ({form.group(1)})"
+                out.append((name, num_type(args), int(m.group(1), 16)))
     except OSError:
         return None
     opts = ["Sgd", "Momentum", "Adam", "RmsProp", "Adagrad", "Lion"]
     types = ["f32", "I16F16", "I8F24"]
-    rank = lambda xs, x: xs.index(x) if x in xs else len(xs)  # noqa: E731
+    rank = lambda xs, x: xs.index(x.split(" ")[0]) if x.split(" ")[0] in xs else len(xs)  # noqa: E731
     return sorted(out, key=lambda r: (rank(types, r[1]), rank(opts, r[0])))
 
 

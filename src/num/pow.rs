@@ -13,7 +13,10 @@
 /// Once `t·(1 − β) ≥ 40`, `β^t ≤ e^-40 < 2^-57`, so `1 − β^t` rounds to exactly 1 in `f64`
 /// (whatever the multiplications' error): returned without multiplying, so a step costs at most
 /// about 44 multiplications for any `t`. The result is the same as without the cut-off.
-#[inline]
+///
+/// Out of line: a step calls it twice (Adam's two betas), and on an FPU-less or single-precision
+/// core each `f64` multiply is a library call, so two inlined copies cost flash, not time.
+#[inline(never)]
 pub(crate) fn one_minus_pow(beta: f64, t: u32) -> f64 {
     if t == 0 {
         return 0.0;
@@ -22,22 +25,19 @@ pub(crate) fn one_minus_pow(beta: f64, t: u32) -> f64 {
     if t >= 40 && f64::from(t) * (1.0 - beta) >= 40.0 {
         return 1.0;
     }
-    // β^(2^j) for the lowest set bit of t, then the other bits.
-    let (mut b, mut n) = (beta, t);
-    while n & 1 == 0 {
-        b *= b;
-        n >>= 1;
-    }
-    let mut acc = b;
-    n >>= 1;
-    while n != 0 {
-        b *= b;
+    // One loop over the bits of t, lowest first (the first product, 1·β^(2^j), is exact), so
+    // that it stays one small loop of library calls.
+    let (mut b, mut n, mut acc) = (beta, t, 1.0);
+    loop {
         if n & 1 != 0 {
             acc *= b;
         }
         n >>= 1;
+        if n == 0 {
+            return 1.0 - acc;
+        }
+        b *= b;
     }
-    1.0 - acc
 }
 
 /// `1 − β^t` as `−expm1(t·log1p(β − 1))`: the product is rounded once and `expm1`/`log1p` are

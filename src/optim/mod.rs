@@ -27,6 +27,24 @@
 //! assert!(params[0] < 1.0 && params[1] > -1.0);
 //! ```
 //!
+//! # One configuration, one loop in flash
+//! A step picks its loop from the configuration at run time (`maximize`, the kind of weight
+//! decay), so a firmware links every loop of the optimizer. Adam's fourth type parameter, an
+//! [`AdamForm`], fixes those flags by type instead: [`PlainAdam`] (descend, no weight decay) and
+//! [`PlainAdamW`] (descend, decoupled decay) accept only such configurations (any other is an
+//! [`Error::InvalidHyperparameter`]) and link only their own loops, with the same bits as the
+//! default run-time form [`AnyAdam`]. Learning rate, betas and eps stay run-time values.
+//!
+//! ```
+//! use edgetune::optim::{Adam, AdamConfig, Off, Optimizer, PlainAdam};
+//! let mut opt = Adam::<f32, 4, Off, PlainAdam>::new(AdamConfig::adam(1e-2)).unwrap();
+//! let mut params = [1.0f32, -1.0, 0.5, 0.0];
+//! opt.step(&mut params, &[0.5, -0.5, 0.0, 1.0]).unwrap();
+//! // maximize is not this form's.
+//! let up = AdamConfig { maximize: true, ..AdamConfig::adam(1e-2) };
+//! assert!(opt.set_config(up).is_err());
+//! ```
+//!
 //! # Where each optimizer lives
 //! One folder per optimizer, with its kernels for every number type: `optim/adam/mod.rs` (the
 //! optimizer, its configuration and its kernel trait [`AdamNum`]), `optim/adam/float.rs` (the
@@ -98,8 +116,9 @@
 //!   it, restore a [`checkpoint`](crate::checkpoint) or a copy taken before `begin_parts`.
 //!
 //! # Failure leaves everything as it was
-//! Every step first validates the groups and their hyperparameters and checks every gradient it
-//! will read (a read-only pass); only then does it write. A NaN or infinite gradient returns
+//! Every step first validates the groups and their hyperparameters (the optimizer's own
+//! configuration was validated when it was set) and checks every gradient it will read (a
+//! read-only pass); only then does it write. A NaN or infinite gradient returns
 //! [`Error::NonFiniteGradient`] with parameters and every state buffer bit-for-bit unchanged, and
 //! the step counter not advanced. (The one exception is a step applied in parts, whose earlier
 //! parts stay applied: see [Fused updates](#fused-updates).)
@@ -128,7 +147,10 @@ mod sgd;
 mod slot;
 
 pub use adagrad::{Adagrad, AdagradConfig, AdagradNum};
-pub use adam::{Adam, AdamConfig, AdamNum, AmsGrad};
+pub use adam::{
+    Adam, AdamConfig, AdamDecay, AdamFlags, AdamForm, AdamNum, AmsGrad, AnyAdam, PlainAdam,
+    PlainAdamW,
+};
 pub use lion::{Lion, LionConfig, LionNum};
 pub use momentum::{Momentum, MomentumConfig, MomentumNum};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropNum};
@@ -353,9 +375,14 @@ macro_rules! impl_optimizer {
     ($ty:ident<S: $bound:ident, N $(, $slot:ident)*>, $config:ident) => {
         $crate::optim::impl_optimizer!($ty<S: $bound, N $(, $slot)*>, $config, $config::validate);
     };
-    ($ty:ident<S: $bound:ident, N $(, $slot:ident)*>, $config:ident, $validate:path) => {
-        impl<S: $bound, const N: usize $(, $slot: $crate::optim::Slot)*> $crate::optim::Optimizer<S, N>
-            for $ty<S, N $(, $slot)*>
+    // `; K: Bound`: one more type parameter after the slots (Adam's compile-time form).
+    (
+        $ty:ident<S: $bound:ident, N $(, $slot:ident)* $(; $form:ident: $fbound:path)?>,
+        $config:ident,
+        $validate:path
+    ) => {
+        impl<S: $bound, const N: usize $(, $slot: $crate::optim::Slot)* $(, $form: $fbound)?>
+            $crate::optim::Optimizer<S, N> for $ty<S, N $(, $slot)* $(, $form)?>
         {
             type Config = $config;
 
@@ -498,7 +525,12 @@ pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
         if range.start > range.end || range.end > N {
             return Err(Error::GroupOutOfBounds { group: i });
         }
-        config.validate()?;
+        // `All` is the optimizer's own configuration, valid since every write to it (`new`,
+        // `set_config`, a checkpoint's load) validated it; checking it again on every step costs
+        // each step's flash its inlined checks (about 600 bytes for Adam on a Cortex-M4F).
+        if let Groups::Listed(_) = groups {
+            config.validate()?;
+        }
         for j in 0..i {
             if let Some((other, _)) = groups.get::<N>(j) {
                 if range.start < other.end && other.start < range.end {

@@ -75,6 +75,11 @@ macro_rules! row {
     };
 }
 
+/// Adam with its flags fixed at compile time (`maximize = false`, no weight decay): the row
+/// that shows one configuration's step, whose other loops are not linked.
+pub type AdamPlain<S, const N: usize> =
+    edgetune::optim::Adam<S, N, edgetune::optim::Off, edgetune::optim::PlainAdam>;
+
 /// Deterministic initial parameter `i`, in [-0.75, 0.75].
 fn init_param(i: usize) -> f64 {
     ((i % 13) as f64 - 6.0) / 8.0

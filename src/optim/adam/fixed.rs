@@ -110,7 +110,7 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
     }
 
     #[inline]
-    fn adam_update(
+    fn adam_update<K: AdamForm>(
         params: &mut [Self],
         grads: &[Self],
         m: &mut [MiniFloat],
@@ -119,7 +119,16 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
         c: &FixedAdamCoeffs,
         aux: &mut RoundingState,
     ) {
-        if let (Some(w), true, true) = (c.fast_w, c.l2.is_zero(), c.lr_wd.is_zero()) {
+        // A form without decay makes this a constant (`c` has none: the form was checked); a
+        // decay may still quantise to 0, which takes the fast loop as at run time.
+        let no_decay = matches!(
+            K::FIXED,
+            Some(AdamFlags {
+                decay: AdamDecay::Off,
+                ..
+            })
+        ) || (c.l2.is_zero() && c.lr_wd.is_zero());
+        if let (Some(w), true) = (c.fast_w, no_decay) {
             match vmax {
                 Some(vm) => with_offsets!(aux, |o| adam_fast::<_, _, true>(
                     params, grads, m, v, vm, c, w, o

@@ -33,6 +33,10 @@ impl<T: Float> AdamNum for T {
     type SqMoment = T;
     type Coeffs = FloatAdamCoeffs<T>;
 
+    // Inlined into each step even when a firmware has several Adam types: out of line, its
+    // result lives in memory that the loop cannot keep in registers (M4F: +1 instruction per
+    // parameter); the loop of library calls it makes is out of line (`one_minus_pow`).
+    #[inline(always)]
     fn adam_coeffs(cfg: &AdamConfig, t: u32) -> Self::Coeffs {
         let (bc1, bc2) = if T::ACCURATE_STEP_SCALARS {
             (
@@ -78,7 +82,7 @@ impl<T: Float> AdamNum for T {
     // Always inlined into the step: out of line, the Cortex-M4F step costs about 2 % more
     // (`scripts/embedded.sh`).
     #[inline(always)]
-    fn adam_update(
+    fn adam_update<K: AdamForm>(
         params: &mut [Self],
         grads: &[Self],
         m: &mut [Self],
@@ -180,11 +184,26 @@ impl<T: Float> AdamNum for T {
                 }
             }
         }
+        // A local copy: when `adam_coeffs` is out of line (a firmware with two Adam types), `c`
+        // points into its result's memory, whose address escaped to that call, and the loop
+        // would reload every coefficient after each store (M4F: +2.7 instructions per
+        // parameter); the copy is promoted to registers.
+        let c = &{ *c };
+        // A fixed form's flags are constants (`c` has them: the form was checked), so only
+        // its loops remain.
+        let (negate, l2, decay) = match K::FIXED {
+            None => (c.negate, c.l2, c.decay),
+            Some(f) => match f.decay {
+                AdamDecay::Off => (f.maximize, None, None),
+                AdamDecay::L2 => (f.maximize, Some(c.l2.unwrap_or(T::ZERO)), None),
+                AdamDecay::Decoupled => (f.maximize, None, Some(c.decay.unwrap_or(T::ZERO))),
+            },
+        };
         // Every flag is tested here, outside the loops. The usual cases (descend, torch's
         // lerp branch for β1 > 0.5) get loops without any per-element select; Adam and
         // AdamW without L2 also get the four-wide loop.
-        if !c.negate && c.lerp_from_m {
-            match (c.l2, c.decay) {
+        if !negate && c.lerp_from_m {
+            match (l2, decay) {
                 (Some(wd), _) => run(params, grads, m, v, vmax, c, true, false, move |g, p| {
                     (g + wd * p, p)
                 }),
@@ -196,8 +215,8 @@ impl<T: Float> AdamNum for T {
                 (None, None) => run(params, grads, m, v, vmax, c, true, true, |g, p| (g, p)),
             }
         } else {
-            let (negate, lerp) = (c.negate, c.lerp_from_m);
-            match (c.l2, c.decay) {
+            let lerp = c.lerp_from_m;
+            match (l2, decay) {
                 (Some(wd), _) => run(params, grads, m, v, vmax, c, lerp, false, move |g, p| {
                     (float_grad(g, p, negate, Some(wd)), p)
                 }),

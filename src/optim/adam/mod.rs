@@ -3,12 +3,16 @@
 
 mod fixed;
 mod float;
+mod form;
+
+pub use form::{AdamDecay, AdamFlags, AdamForm, AnyAdam, PlainAdam, PlainAdamW};
 
 use crate::check;
 use crate::num::{Num, StateValue};
 use crate::optim::slot::{Off, On, Slot, SlotBuf};
 use crate::optim::{part, run_step, Groups, ParamGroup};
 use crate::Error;
+use core::marker::PhantomData;
 use core::ops::Range;
 
 /// Hyperparameters of [`Adam`], under torch's names.
@@ -82,7 +86,9 @@ pub trait AdamNum: Num {
     fn adam_coeffs(config: &AdamConfig, t: u32) -> Self::Coeffs;
 
     /// Updates `params` in place. All slices have the same length; `vmax` is `Some` with AMSGrad.
-    fn adam_update(
+    /// `K` is the optimizer's form: when it fixes the flags, `c` was computed from a
+    /// configuration that has them, and the kernel may take them as constants.
+    fn adam_update<K: AdamForm>(
         params: &mut [Self],
         grads: &[Self],
         m: &mut [Self::Moment],
@@ -93,15 +99,18 @@ pub trait AdamNum: Num {
     );
 }
 
-/// Adam / AdamW over `N` parameters of type `S`; `A` is [`On`] for AMSGrad ([`AmsGrad`]).
+/// Adam / AdamW over `N` parameters of type `S`; `A` is [`On`] for AMSGrad ([`AmsGrad`]); `K`
+/// fixes flags at compile time ([`AdamForm`]: [`AnyAdam`] by default, [`PlainAdam`],
+/// [`PlainAdamW`]), so that a firmware links only the loop of its one configuration.
 ///
 /// Memory, exactly (tested): `size_of::<Adam<f32, N>>() == 8·N + 56`, and
 /// `size_of::<AmsGrad<f32, N>>()` is `12·N + 52` rounded up to a multiple of 8 bytes (a 48-byte
 /// `f64` configuration, the step counter and padding to 8-byte alignment, the same on x86-64 and
 /// Cortex-M).
 #[derive(Clone, Copy, Debug)]
-pub struct Adam<S: AdamNum, const N: usize, A: Slot = Off> {
+pub struct Adam<S: AdamNum, const N: usize, A: Slot = Off, K: AdamForm = AnyAdam> {
     config: AdamConfig,
+    form: PhantomData<K>,
     step: u32,
     aux: S::Aux,
     exp_avg: [S::Moment; N],
@@ -112,10 +121,11 @@ pub struct Adam<S: AdamNum, const N: usize, A: Slot = Off> {
 /// Adam with AMSGrad (`amsgrad=True` in torch): keeps the running max of the raw second moment.
 pub type AmsGrad<S, const N: usize> = Adam<S, N, On>;
 
-impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
-    /// An optimizer with zeroed state, or the first invalid hyperparameter.
+impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
+    /// An optimizer with zeroed state, or the first invalid hyperparameter (including a flag
+    /// that differs from the one `K` fixes).
     pub const fn new(config: AdamConfig) -> Result<Self, Error> {
-        match config.validate() {
+        match Self::validate_config(&config) {
             Ok(()) => Ok(Self::zeroed(config)),
             Err(e) => Err(e),
         }
@@ -124,12 +134,18 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
     const fn zeroed(config: AdamConfig) -> Self {
         Adam {
             config,
+            form: PhantomData,
             step: 0,
             aux: <S::Aux as StateValue>::ZERO,
             exp_avg: [S::Moment::ZERO; N],
             exp_avg_sq: [S::SqMoment::ZERO; N],
             max_exp_avg_sq: <A::Buf<S::SqMoment, N> as SlotBuf<S::SqMoment>>::INIT,
         }
+    }
+
+    /// `config` is valid and has the flags `K` fixes.
+    const fn validate_config(config: &AdamConfig) -> Result<(), Error> {
+        form::check::<K>(config)
     }
 
     /// Whether this is the AMSGrad variant.
@@ -160,7 +176,15 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
     ) -> Result<(), Error> {
         let config = self.config;
         let groups = match groups {
-            Some(g) => Groups::Listed(g),
+            Some(g) => {
+                // run_step checks the common ranges; the form is this type's own condition.
+                if K::FIXED.is_some() {
+                    for group in g {
+                        Self::validate_config(&group.config)?;
+                    }
+                }
+                Groups::Listed(g)
+            }
             None => Groups::All(&config),
         };
         let mut count = self.step;
@@ -191,7 +215,7 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
     ) {
         let c = S::adam_coeffs(config, t);
         let vmax = self.max_exp_avg_sq.as_mut_slice().map(|s| part(s, range));
-        S::adam_update(
+        S::adam_update::<K>(
             params,
             grads,
             part(&mut self.exp_avg, range),
@@ -203,7 +227,11 @@ impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
     }
 }
 
-crate::optim::impl_optimizer!(Adam<S: AdamNum, N, A>, AdamConfig);
+crate::optim::impl_optimizer!(
+    Adam<S: AdamNum, N, A; K: AdamForm>,
+    AdamConfig,
+    Self::validate_config
+);
 
 /// The mutable parts of an [`Adam`]: configuration, step counter, the number type's state,
 /// `exp_avg`, `exp_avg_sq` and (with AMSGrad) `max_exp_avg_sq`.
@@ -216,7 +244,7 @@ pub(crate) type AdamStateMut<'a, S, const N: usize> = (
     Option<&'a mut [<S as AdamNum>::SqMoment]>,
 );
 
-impl<S: AdamNum, const N: usize, A: Slot> Adam<S, N, A> {
+impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
     /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
     /// writes).
     pub(crate) fn state_mut(&mut self) -> AdamStateMut<'_, S, N> {
