@@ -54,6 +54,7 @@
 //! No scratch. Forward and backward each take [`Conv2dShape::macs`] multiply-adds per output
 //! (`dx` and `dW` once each). Backward needs the layer **input** `x` and `dy`.
 
+use super::kernel;
 use super::shape::{check_len, check_shape, tap, tapped_by};
 use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
@@ -133,36 +134,282 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), y.len())?;
     let d = Dims::of(s);
+    if d.cig == 1 && d.cog == 1 {
+        forward_depthwise(s, d, w, b, x, y);
+        return Ok(());
+    }
     for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
         let (oh, ow) = (p / d.ow, p % d.ow);
-        for ((o, y_o), (&b_o, w_o)) in y_px
-            .iter_mut()
-            .enumerate()
-            .zip(b.elems().zip(w.rows(d.wper)))
-        {
-            let c0 = (o / d.cog) * d.cig;
-            let mut acc = b_o.widen();
-            for (ki, w_row) in w_o.chunks_exact(d.wrow).enumerate() {
-                let Some(ih) = tap(oh, s.stride_h, ki, s.pad_h.before, s.in_h) else {
-                    continue;
-                };
-                for (kj, w_k) in w_row.chunks_exact(d.cig).enumerate() {
-                    let Some(iw) = tap(ow, s.stride_w, kj, s.pad_w.before, s.in_w) else {
-                        continue;
-                    };
-                    let base = (ih * s.in_w + iw) * s.in_c + c0;
-                    let Some(x_k) = x.get(base..base + d.cig) else {
-                        continue;
-                    };
-                    for (&wv, &xv) in w_k.iter().zip(x_k) {
-                        acc = S::mul_acc(acc, wv, xv);
-                    }
-                }
-            }
-            *y_o = S::narrow(acc);
-        }
+        let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+        let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+        forward_grouped_px(s, d, rows, cols, w, b, x, y_px);
     }
     Ok(())
+}
+
+/// One output pixel of a convolution whose groups each have several channels: blocks of four
+/// output channels of one group share each loaded input value.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    rows: Window,
+    cols: Window,
+    w: W,
+    b: B,
+    x: &[S],
+    y_px: &mut [S],
+) {
+    let nk = cols.len();
+    // With one group the taps of a kernel row are one contiguous run in both `x` and `W`.
+    let (runs, run) = if s.groups == 1 {
+        (1, nk * d.cig)
+    } else {
+        (nk, d.cig)
+    };
+    let mut w_rows = w.rows(d.wper);
+    let mut biases = b.elems();
+    let mut y_out = y_px.iter_mut();
+    for g in 0..s.groups {
+        let c0 = g * d.cig;
+        let mut left = d.cog;
+        while left > 0 {
+            if left >= 4 {
+                let (Some(w0), Some(w1), Some(w2), Some(w3)) =
+                    (w_rows.next(), w_rows.next(), w_rows.next(), w_rows.next())
+                else {
+                    return;
+                };
+                let mut acc = [S::ZERO.widen(); 4];
+                for a in acc.iter_mut() {
+                    if let Some(&b_o) = biases.next() {
+                        *a = b_o.widen();
+                    }
+                }
+                for ki in rows.k0..rows.k1 {
+                    let ih = rows.i0 + (ki - rows.k0);
+                    let xb = (ih * s.in_w + cols.i0) * s.in_c + c0;
+                    let wb = ki * d.wrow + cols.k0 * d.cig;
+                    for r in 0..runs {
+                        let (xs, ws) = (xb + r * s.in_c, wb + r * d.cig);
+                        let (Some(xr), Some(r0), Some(r1), Some(r2), Some(r3)) = (
+                            x.get(xs..xs + run),
+                            w0.get(ws..ws + run),
+                            w1.get(ws..ws + run),
+                            w2.get(ws..ws + run),
+                            w3.get(ws..ws + run),
+                        ) else {
+                            continue;
+                        };
+                        kernel::dot4::<S>(&mut acc, xr, [r0, r1, r2, r3]);
+                    }
+                }
+                for a in acc {
+                    if let Some(y_o) = y_out.next() {
+                        *y_o = S::narrow(a);
+                    }
+                }
+                left -= 4;
+            } else {
+                let (Some(w0), Some(&b_o)) = (w_rows.next(), biases.next()) else {
+                    return;
+                };
+                let mut acc = b_o.widen();
+                for ki in rows.k0..rows.k1 {
+                    let ih = rows.i0 + (ki - rows.k0);
+                    let xb = (ih * s.in_w + cols.i0) * s.in_c + c0;
+                    let wb = ki * d.wrow + cols.k0 * d.cig;
+                    for r in 0..runs {
+                        let (xs, ws) = (xb + r * s.in_c, wb + r * d.cig);
+                        let (Some(xr), Some(r0)) = (x.get(xs..xs + run), w0.get(ws..ws + run))
+                        else {
+                            continue;
+                        };
+                        for (&wv, &xv) in r0.iter().zip(xr) {
+                            acc = S::mul_acc(acc, wv, xv);
+                        }
+                    }
+                }
+                if let Some(y_o) = y_out.next() {
+                    *y_o = S::narrow(acc);
+                }
+                left -= 1;
+            }
+        }
+    }
+}
+
+/// Kernel taps (`kh·kw`) up to which the depthwise kernels gather a block's weights tap-major
+/// on the stack (3 × 3 and smaller: at most `9·8` elements).
+const DW_TAPS: usize = 9;
+
+/// A depthwise convolution (one input and one output channel per group): blocks of eight, four
+/// or one channels, whose inputs are contiguous in the channels-last map, over every pixel.
+fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    b: B,
+    x: &[S],
+    y: &mut [S],
+) {
+    let mut w_rows = w.rows(d.wper);
+    let mut biases = b.elems();
+    let mut c = 0;
+    while c < s.out_c {
+        let n = match s.out_c - c {
+            left if left >= 8 && d.wper <= DW_TAPS => 8,
+            left if left >= 4 && d.wper <= DW_TAPS => 4,
+            _ => 1,
+        };
+        let (rows, bias) = (w_rows.by_ref().take(n), biases.by_ref().take(n));
+        match n {
+            8 => forward_dw_block::<S, 8>(
+                s,
+                d,
+                c,
+                gather(rows, &[]),
+                gather(bias.copied(), S::ZERO),
+                x,
+                y,
+            ),
+            4 => forward_dw_block::<S, 4>(
+                s,
+                d,
+                c,
+                gather(rows, &[]),
+                gather(bias.copied(), S::ZERO),
+                x,
+                y,
+            ),
+            _ => {
+                if let (Some(w_c), Some(&b_c)) = (rows.last(), bias.last()) {
+                    forward_dw_channel(s, d, c, w_c, b_c, x, y);
+                }
+            }
+        }
+        c += n;
+    }
+}
+
+/// `N` consecutive channels of a depthwise convolution with at most [`DW_TAPS`] taps: their
+/// weights gathered tap-major, so each tap is one contiguous load of weights and one of inputs.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn forward_dw_block<S: Scalar, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    rows: [&[S]; N],
+    bias: [S; N],
+    x: &[S],
+    y: &mut [S],
+) {
+    let mut wt = [[S::ZERO; N]; DW_TAPS];
+    for (t, wt_t) in wt.iter_mut().enumerate() {
+        for (v, row) in wt_t.iter_mut().zip(rows) {
+            if let Some(&r) = row.get(t) {
+                *v = r;
+            }
+        }
+    }
+    for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
+        let (oh, ow) = (p / d.ow, p % d.ow);
+        let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+        let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+        let Some(y_c) = y_px.get_mut(c..).and_then(|r| r.first_chunk_mut::<N>()) else {
+            continue;
+        };
+        let mut acc = bias.map(S::widen);
+        for ki in rows.k0..rows.k1 {
+            let ih = rows.i0 + (ki - rows.k0);
+            let t0 = ki * s.kw + cols.k0;
+            let Some(wt_row) = wt.get(t0..t0 + cols.len()) else {
+                continue;
+            };
+            let mut off = (ih * s.in_w + cols.i0) * s.in_c + c;
+            for wv in wt_row {
+                let Some(xv) = x.get(off..).and_then(|r| r.first_chunk::<N>()) else {
+                    break;
+                };
+                for j in 0..N {
+                    acc[j] = S::mul_acc(acc[j], wv[j], xv[j]);
+                }
+                off += s.in_c;
+            }
+        }
+        *y_c = acc.map(S::narrow);
+    }
+}
+
+/// One channel of a depthwise convolution (any kernel size).
+fn forward_dw_channel<S: Scalar>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    w_c: &[S],
+    b_c: S,
+    x: &[S],
+    y: &mut [S],
+) {
+    for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
+        let (oh, ow) = (p / d.ow, p % d.ow);
+        let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+        let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+        let mut acc = b_c.widen();
+        for ki in rows.k0..rows.k1 {
+            let ih = rows.i0 + (ki - rows.k0);
+            let t0 = ki * s.kw + cols.k0;
+            let Some(w_row) = w_c.get(t0..t0 + cols.len()) else {
+                continue;
+            };
+            let base = (ih * s.in_w + cols.i0) * s.in_c + c;
+            for (&wv, xv) in w_row
+                .iter()
+                .zip(x.get(base..).unwrap_or_default().iter().step_by(s.in_c))
+            {
+                acc = S::mul_acc(acc, wv, *xv);
+            }
+        }
+        if let Some(y_c) = y_px.get_mut(c) {
+            *y_c = S::narrow(acc);
+        }
+    }
+}
+
+/// The first `N` items of `it` (`fill` for missing ones, which the callers never leave).
+#[inline(always)]
+fn gather<T: Copy, const N: usize>(mut it: impl Iterator<Item = T>, fill: T) -> [T; N] {
+    core::array::from_fn(|_| it.next().unwrap_or(fill))
+}
+
+/// The kernel offsets `k0..k1` of one output position whose taps fall inside the input, and the
+/// input index `i0` that offset `k0` taps.
+#[derive(Clone, Copy)]
+struct Window {
+    k0: usize,
+    k1: usize,
+    i0: usize,
+}
+
+impl Window {
+    /// For output position `o` with `stride`, `before` padding, input length `len`, kernel `k`.
+    #[inline(always)]
+    fn of(o: usize, stride: usize, before: usize, len: usize, k: usize) -> Window {
+        let start = o * stride;
+        let k0 = before.saturating_sub(start).min(k);
+        let k1 = (len + before).saturating_sub(start).clamp(k0, k.max(k0));
+        Window {
+            k0,
+            k1,
+            i0: (start + k0).saturating_sub(before),
+        }
+    }
+
+    fn len(self) -> usize {
+        self.k1.saturating_sub(self.k0)
+    }
 }
 
 /// The backward pass, given the layer's input `x` and `dy = ∂L/∂y`.
