@@ -55,7 +55,7 @@
 //! (`dx` and `dW` once each). Backward needs the layer **input** `x` and `dy`.
 
 use super::kernel;
-use super::shape::{check_len, check_shape, tap, tapped_by};
+use super::shape::{check_len, check_shape, tapped_by};
 use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
@@ -306,14 +306,7 @@ fn forward_dw_block<S: Scalar, const N: usize>(
     x: &[S],
     y: &mut [S],
 ) {
-    let mut wt = [[S::ZERO; N]; DW_TAPS];
-    for (t, wt_t) in wt.iter_mut().enumerate() {
-        for (v, row) in wt_t.iter_mut().zip(rows) {
-            if let Some(&r) = row.get(t) {
-                *v = r;
-            }
-        }
-    }
+    let wt = tap_major::<S, N>(rows);
     for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
         let (oh, ow) = (p / d.ow, p % d.ow);
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
@@ -522,7 +515,8 @@ fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
 }
 
 /// `dx[ih][iw][c] = Σ W[o][ki][kj][ci]·dy[oh][ow][o]` over the outputs `o` of `c`'s group and the
-/// offsets with `oh·sh + ki − top = ih`, `ow·sw + kj − left = iw`. Lengths checked by the caller.
+/// offsets with `oh·sh + ki − top = ih`, `ow·sw + kj − left = iw`, each sum in the order
+/// `ki`, `kj`, `o`. Lengths checked by the caller.
 fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
     d: Dims,
@@ -530,38 +524,157 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
     dy: &[S],
     dx: &mut [S],
 ) {
+    let mut c = 0;
+    if d.cig == 1 && d.cog == 1 && d.wper <= DW_TAPS {
+        // Depthwise: blocks of channels, contiguous in `dy` and `dx`.
+        let mut rows = w.rows(d.wper);
+        while s.in_c - c >= 4 {
+            let n = if s.in_c - c >= 8 { 8 } else { 4 };
+            let r = rows.by_ref().take(n);
+            match n {
+                8 => input_gradient_dw::<S, 8>(s, d, c, gather(r, &[]), dy, dx),
+                _ => input_gradient_dw::<S, 4>(s, d, c, gather(r, &[]), dy, dx),
+            }
+            c += n;
+        }
+    }
     for (p, dx_px) in dx.chunks_exact_mut(s.in_c).enumerate() {
         let (ih, iw) = (p / s.in_w, p % s.in_w);
-        for (c, dx_c) in dx_px.iter_mut().enumerate() {
-            let (g, ci) = (c / d.cig, c % d.cig);
-            let o0 = g * d.cog;
-            let mut acc = S::ZERO.widen();
-            for ki in 0..s.kh {
-                let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
-                    continue;
-                };
-                for kj in 0..s.kw {
-                    let Some(ow) = tapped_by(iw, s.stride_w, kj, s.pad_w.before, d.ow) else {
-                        continue;
-                    };
-                    let base = (oh * d.ow + ow) * s.out_c + o0;
-                    let Some(dy_g) = dy.get(base..base + d.cog) else {
-                        continue;
-                    };
-                    let offset = ki * d.wrow + kj * d.cig + ci;
-                    for (j, &g_o) in dy_g.iter().enumerate() {
-                        if let Some(&wv) = w.at((o0 + j) * d.wper + offset) {
-                            acc = S::mul_acc(acc, wv, g_o);
-                        }
-                    }
-                }
+        for g in 0..s.groups {
+            let Some(dx_g) = dx_px.get_mut((g * d.cig).max(c)..(g + 1) * d.cig) else {
+                continue;
+            };
+            // Within the group: runs of four input channels, then single ones.
+            let ci0 = d.cig - dx_g.len();
+            let (dx4, dx1) = dx_g.as_chunks_mut::<4>();
+            let n4 = dx4.len();
+            for (blk, dx_b) in dx4.iter_mut().enumerate() {
+                *dx_b = input_gradient_at::<S, W, 4>(s, d, w, dy, (ih, iw), g, ci0 + 4 * blk);
             }
-            *dx_c = S::narrow(acc);
+            for (k, dx_c) in dx1.iter_mut().enumerate() {
+                let [v] = input_gradient_at::<S, W, 1>(s, d, w, dy, (ih, iw), g, ci0 + 4 * n4 + k);
+                *dx_c = v;
+            }
         }
     }
 }
 
-/// `dW += Σ dy·x`, `db += Σ dy`, each sum formed in the accumulator. Lengths checked by the caller.
+/// `dx` at input pixel `(ih, iw)` for the `M` channels `ci..ci + M` of group `g`.
+#[inline(always)]
+fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    dy: &[S],
+    (ih, iw): (usize, usize),
+    g: usize,
+    ci: usize,
+) -> [S; M] {
+    let o0 = g * d.cog;
+    let mut acc = [S::ZERO.widen(); M];
+    for ki in 0..s.kh {
+        let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
+            continue;
+        };
+        for kj in 0..s.kw {
+            let Some(ow) = tapped_by(iw, s.stride_w, kj, s.pad_w.before, d.ow) else {
+                continue;
+            };
+            let base = (oh * d.ow + ow) * s.out_c + o0;
+            let Some(dy_g) = dy.get(base..base + d.cog) else {
+                continue;
+            };
+            let offset = ki * d.wrow + kj * d.cig + ci;
+            for (row, &g_o) in w.rows(d.wper).skip(o0).zip(dy_g) {
+                let Some(wv) = row.get(offset..).and_then(|r| r.first_chunk::<M>()) else {
+                    continue;
+                };
+                for m in 0..M {
+                    acc[m] = S::mul_acc(acc[m], wv[m], g_o);
+                }
+            }
+        }
+    }
+    acc.map(S::narrow)
+}
+
+/// The input gradient of `N` consecutive channels of a depthwise convolution with at most
+/// [`DW_TAPS`] taps, weights gathered tap-major (as [`forward_dw_block`]).
+#[inline(never)]
+fn input_gradient_dw<S: Scalar, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    rows: [&[S]; N],
+    dy: &[S],
+    dx: &mut [S],
+) {
+    let wt = tap_major::<S, N>(rows);
+    for (p, dx_px) in dx.chunks_exact_mut(s.in_c).enumerate() {
+        let (ih, iw) = (p / s.in_w, p % s.in_w);
+        let Some(dx_c) = dx_px.get_mut(c..).and_then(|r| r.first_chunk_mut::<N>()) else {
+            continue;
+        };
+        let mut acc = [S::ZERO.widen(); N];
+        for ki in 0..s.kh {
+            let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
+                continue;
+            };
+            for kj in 0..s.kw {
+                let Some(ow) = tapped_by(iw, s.stride_w, kj, s.pad_w.before, d.ow) else {
+                    continue;
+                };
+                let off = (oh * d.ow + ow) * s.out_c + c;
+                let (Some(gv), Some(wv)) = (
+                    dy.get(off..).and_then(|r| r.first_chunk::<N>()),
+                    wt.get(ki * s.kw + kj),
+                ) else {
+                    continue;
+                };
+                for j in 0..N {
+                    acc[j] = S::mul_acc(acc[j], wv[j], gv[j]);
+                }
+            }
+        }
+        *dx_c = acc.map(S::narrow);
+    }
+}
+
+/// `N` channels' weight rows gathered tap-major: `wt[t][j] = rows[j][t]` for `t < DW_TAPS`.
+#[inline(always)]
+fn tap_major<S: Scalar, const N: usize>(rows: [&[S]; N]) -> [[S; N]; DW_TAPS] {
+    let mut wt = [[S::ZERO; N]; DW_TAPS];
+    for (t, wt_t) in wt.iter_mut().enumerate() {
+        for (v, row) in wt_t.iter_mut().zip(rows) {
+            if let Some(&r) = row.get(t) {
+                *v = r;
+            }
+        }
+    }
+    wt
+}
+
+/// The outputs `o0..o1` whose kernel offset `k` taps inside an input of `len`: `o·stride + k −
+/// before ∈ [0, len)`, `o < out`.
+#[inline(always)]
+fn outputs_tapping(
+    k: usize,
+    stride: usize,
+    before: usize,
+    len: usize,
+    out: usize,
+) -> (usize, usize) {
+    let stride = stride.max(1);
+    let o0 = before.saturating_sub(k).div_ceil(stride);
+    let o1 = match (len + before).checked_sub(k + 1) {
+        Some(last) => (last / stride + 1).min(out),
+        None => 0,
+    };
+    (o0.min(o1), o1)
+}
+
+/// `dW += Σ dy·x`, `db += Σ dy`, each sum over the output pixels in order, formed in the
+/// accumulator. Lengths checked by the caller.
 fn weight_gradient<S: Scalar>(
     s: &Conv2dShape,
     d: Dims,
@@ -570,35 +683,191 @@ fn weight_gradient<S: Scalar>(
     dw: &mut [S],
     db: &mut [S],
 ) {
-    for (o, (dw_o, db_o)) in dw.chunks_exact_mut(d.wper).zip(db.iter_mut()).enumerate() {
-        let c0 = (o / d.cog) * d.cig;
-        for (ki, dw_row) in dw_o.chunks_exact_mut(d.wrow).enumerate() {
-            for (kj, dw_k) in dw_row.chunks_exact_mut(d.cig).enumerate() {
-                for (ci, dw_v) in dw_k.iter_mut().enumerate() {
-                    let mut acc = S::ZERO.widen();
-                    for oh in 0..d.oh {
-                        let Some(ih) = tap(oh, s.stride_h, ki, s.pad_h.before, s.in_h) else {
-                            continue;
-                        };
-                        for ow in 0..d.ow {
-                            let Some(iw) = tap(ow, s.stride_w, kj, s.pad_w.before, s.in_w) else {
-                                continue;
-                            };
-                            let xi = (ih * s.in_w + iw) * s.in_c + c0 + ci;
-                            let gi = (oh * d.ow + ow) * s.out_c + o;
-                            if let (Some(&xv), Some(&g)) = (x.get(xi), dy.get(gi)) {
-                                acc = S::mul_acc(acc, g, xv);
-                            }
-                        }
-                    }
-                    *dw_v = dw_v.add(S::narrow(acc));
+    let mut rows = dw.chunks_exact_mut(d.wper.max(1));
+    let mut o = 0;
+    while let Some(first) = rows.next() {
+        let in_group = d.cog - o % d.cog.max(1);
+        let depthwise = d.cig == 1 && d.cog == 1;
+        let n = if depthwise { 8 } else { 4 };
+        let mut block: [&mut [S]; 8] = Default::default();
+        block[0] = first;
+        let mut k = 1;
+        if depthwise || in_group >= 4 {
+            while k < n && (depthwise || k < in_group) {
+                let Some(r) = rows.next() else { break };
+                block[k] = r;
+                k += 1;
+            }
+        }
+        match (depthwise, k) {
+            (true, 8) => {
+                let [a, b, c, e, f, g, h, i] = block;
+                weight_gradient_dw::<S, 8>(s, d, o, [a, b, c, e, f, g, h, i], x, dy);
+            }
+            (false, 4) => {
+                let [a, b, c, e, ..] = block;
+                weight_gradient_block::<S, 4>(s, d, o, [a, b, c, e], x, dy);
+            }
+            _ => {
+                for (j, r) in block.into_iter().take(k).enumerate() {
+                    weight_gradient_block::<S, 1>(s, d, o + j, [r], x, dy);
                 }
             }
         }
+        o += k;
+    }
+    for (o, db_o) in db.iter_mut().enumerate() {
         let mut acc = S::ZERO.widen();
         for g in dy.iter().skip(o).step_by(s.out_c) {
             acc = S::add_acc(acc, *g);
         }
         *db_o = db_o.add(S::narrow(acc));
+    }
+}
+
+/// `dW` of the `N` consecutive output channels `o..o + N` of one group: for each kernel offset,
+/// `N × 4` (then `N × 1`) weights accumulate over the output pixels in registers.
+#[inline(never)]
+fn weight_gradient_block<S: Scalar, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    o: usize,
+    mut rows: [&mut [S]; N],
+    x: &[S],
+    dy: &[S],
+) {
+    let c0 = (o / d.cog.max(1)) * d.cig;
+    let n4 = d.cig / 4;
+    for ki in 0..s.kh {
+        let (oh0, oh1) = outputs_tapping(ki, s.stride_h, s.pad_h.before, s.in_h, d.oh);
+        for kj in 0..s.kw {
+            let (ow0, ow1) = outputs_tapping(kj, s.stride_w, s.pad_w.before, s.in_w, d.ow);
+            let wk = ki * d.wrow + kj * d.cig;
+            for blk in 0..n4 {
+                let sums = weight_sums::<S, N, 4>(
+                    s,
+                    d,
+                    (oh0, oh1),
+                    (ow0, ow1),
+                    (ki, kj),
+                    c0 + 4 * blk,
+                    o,
+                    x,
+                    dy,
+                );
+                add_sums(&mut rows, wk + 4 * blk, sums);
+            }
+            for ci in 4 * n4..d.cig {
+                let sums = weight_sums::<S, N, 1>(
+                    s,
+                    d,
+                    (oh0, oh1),
+                    (ow0, ow1),
+                    (ki, kj),
+                    c0 + ci,
+                    o,
+                    x,
+                    dy,
+                );
+                add_sums(&mut rows, wk + ci, sums);
+            }
+        }
+    }
+}
+
+/// `rows[j][at + m] += sums[j][m]`.
+#[inline(always)]
+fn add_sums<S: Scalar, const N: usize, const M: usize>(
+    rows: &mut [&mut [S]; N],
+    at: usize,
+    sums: [[S; M]; N],
+) {
+    for (row, sum) in rows.iter_mut().zip(sums) {
+        if let Some(dst) = row.get_mut(at..).and_then(|r| r.first_chunk_mut::<M>()) {
+            for (v, s_m) in dst.iter_mut().zip(sum) {
+                *v = v.add(s_m);
+            }
+        }
+    }
+}
+
+/// `Σ dy[oh][ow][o + j]·x[ih][iw][c + m]` over the output pixels that kernel offset `(ki, kj)`
+/// maps inside the input, in pixel order.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn weight_sums<S: Scalar, const N: usize, const M: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    (oh0, oh1): (usize, usize),
+    (ow0, ow1): (usize, usize),
+    (ki, kj): (usize, usize),
+    c: usize,
+    o: usize,
+    x: &[S],
+    dy: &[S],
+) -> [[S; M]; N] {
+    let mut acc = [[S::ZERO.widen(); M]; N];
+    for oh in oh0..oh1 {
+        let ih = (oh * s.stride_h + ki).saturating_sub(s.pad_h.before);
+        let iw0 = (ow0 * s.stride_w + kj).saturating_sub(s.pad_w.before);
+        let mut xo = (ih * s.in_w + iw0) * s.in_c + c;
+        let mut go = (oh * d.ow + ow0) * s.out_c + o;
+        for _ in ow0..ow1 {
+            let (Some(xv), Some(gv)) = (
+                x.get(xo..).and_then(|r| r.first_chunk::<M>()),
+                dy.get(go..).and_then(|r| r.first_chunk::<N>()),
+            ) else {
+                break;
+            };
+            for j in 0..N {
+                for m in 0..M {
+                    acc[j][m] = S::mul_acc(acc[j][m], gv[j], xv[m]);
+                }
+            }
+            xo += s.stride_w * s.in_c;
+            go += s.out_c;
+        }
+    }
+    acc.map(|a| a.map(S::narrow))
+}
+
+/// `dW` of the `N` consecutive channels `c..c + N` of a depthwise convolution with at most
+/// [`DW_TAPS`] taps: per tap, `N` sums over the output pixels in registers.
+#[inline(never)]
+fn weight_gradient_dw<S: Scalar, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    mut rows: [&mut [S]; N],
+    x: &[S],
+    dy: &[S],
+) {
+    for ki in 0..s.kh {
+        let (oh0, oh1) = outputs_tapping(ki, s.stride_h, s.pad_h.before, s.in_h, d.oh);
+        for kj in 0..s.kw {
+            let (ow0, ow1) = outputs_tapping(kj, s.stride_w, s.pad_w.before, s.in_w, d.ow);
+            let mut acc = [S::ZERO.widen(); N];
+            for oh in oh0..oh1 {
+                let ih = (oh * s.stride_h + ki).saturating_sub(s.pad_h.before);
+                let iw0 = (ow0 * s.stride_w + kj).saturating_sub(s.pad_w.before);
+                let mut xo = (ih * s.in_w + iw0) * s.in_c + c;
+                let mut go = (oh * d.ow + ow0) * s.out_c + c;
+                for _ in ow0..ow1 {
+                    let (Some(xv), Some(gv)) = (
+                        x.get(xo..).and_then(|r| r.first_chunk::<N>()),
+                        dy.get(go..).and_then(|r| r.first_chunk::<N>()),
+                    ) else {
+                        break;
+                    };
+                    for j in 0..N {
+                        acc[j] = S::mul_acc(acc[j], gv[j], xv[j]);
+                    }
+                    xo += s.stride_w * s.in_c;
+                    go += s.out_c;
+                }
+            }
+            let sums = acc.map(|a| [S::narrow(a)]);
+            add_sums(&mut rows, ki * s.kw + kj, sums);
+        }
     }
 }
