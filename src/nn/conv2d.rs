@@ -551,8 +551,15 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
             for (blk, dx_b) in dx4.iter_mut().enumerate() {
                 *dx_b = input_gradient_at::<S, W, 4>(s, d, w, dy, (ih, iw), g, ci0 + 4 * blk);
             }
-            for (k, dx_c) in dx1.iter_mut().enumerate() {
-                let [v] = input_gradient_at::<S, W, 1>(s, d, w, dy, (ih, iw), g, ci0 + 4 * n4 + k);
+            // The last one to three channels: a pair, then a single one.
+            let ci = ci0 + 4 * n4;
+            let (dx2, dx_last) = dx1.as_chunks_mut::<2>();
+            if let Some(dx_p) = dx2.first_mut() {
+                *dx_p = input_gradient_at::<S, W, 2>(s, d, w, dy, (ih, iw), g, ci);
+            }
+            if let Some(dx_c) = dx_last.first_mut() {
+                let [v] =
+                    input_gradient_at::<S, W, 1>(s, d, w, dy, (ih, iw), g, ci + 2 * dx2.len());
                 *dx_c = v;
             }
         }
@@ -757,7 +764,23 @@ fn weight_gradient_block<S: Scalar, const N: usize>(
                 );
                 add_sums(&mut rows, wk + 4 * blk, sums);
             }
-            for ci in 4 * n4..d.cig {
+            let mut ci = 4 * n4;
+            if d.cig - ci >= 2 {
+                let sums = weight_sums::<S, N, 2>(
+                    s,
+                    d,
+                    (oh0, oh1),
+                    (ow0, ow1),
+                    (ki, kj),
+                    c0 + ci,
+                    o,
+                    x,
+                    dy,
+                );
+                add_sums(&mut rows, wk + ci, sums);
+                ci += 2;
+            }
+            if ci < d.cig {
                 let sums = weight_sums::<S, N, 1>(
                     s,
                     d,
