@@ -99,9 +99,14 @@ pub fn forward<S: Scalar, const I: usize, const O: usize>(
     y: &mut [S; O],
 ) {
     // Four outputs at a time share each loaded input; each sum keeps the one-output order.
-    let (y4, y1) = y.as_chunks_mut::<4>();
-    let (w4, w1) = w.as_chunks::<4>();
-    let (b4, b1) = b.as_chunks::<4>();
+    let (y4, y1, w4, w1, b4, b1) = if kernel::wide_acc::<S>() {
+        (&mut [][..], &mut y[..], &[][..], &w[..], &[][..], &b[..])
+    } else {
+        let (y4, y1) = y.as_chunks_mut::<4>();
+        let (w4, w1) = w.as_chunks::<4>();
+        let (b4, b1) = b.as_chunks::<4>();
+        (y4, y1, w4, w1, b4, b1)
+    };
     for ((yo, [r0, r1, r2, r3]), bo) in y4.iter_mut().zip(w4).zip(b4) {
         let mut acc = bo.map(S::widen);
         kernel::dot4::<S>(&mut acc, x, [r0, r1, r2, r3]);
@@ -135,7 +140,11 @@ pub fn backward<S: Scalar, const I: usize, const O: usize>(
 ) {
     if let Some(dx) = dx {
         // Four inputs at a time, each summed over the outputs in ascending order.
-        let (dx4, dx1) = dx.as_chunks_mut::<4>();
+        let (dx4, dx1) = if kernel::wide_acc::<S>() {
+            (&mut [][..], &mut dx[..])
+        } else {
+            dx.as_chunks_mut::<4>()
+        };
         for (blk, dx_b) in dx4.iter_mut().enumerate() {
             let mut acc = [S::ZERO.widen(); 4];
             let cols = w.iter().filter_map(|row| row.as_chunks::<4>().0.get(blk));

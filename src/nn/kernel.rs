@@ -7,6 +7,15 @@
 
 use super::Scalar;
 
+/// Whether `S` sums in a wider accumulator than itself (fixed point's exact 64-bit sums). Four
+/// such sums take eight core registers, which leaves too few for a dense layer's already tight
+/// one-output loop (measured slower on the Cortex-M3), so the dense kernels block only narrow
+/// accumulators. A constant per type: the branch folds away.
+#[inline(always)]
+pub(crate) const fn wide_acc<S: Scalar>() -> bool {
+    core::mem::size_of::<S::Acc>() > core::mem::size_of::<S>()
+}
+
 /// `acc[j] += Σᵢ w[j][i]·x[i]`, each sum in ascending `i` (the order of the one-output loop, so
 /// the blocking does not change any result). Runs of four are unrolled so that contiguous loads
 /// can merge.
