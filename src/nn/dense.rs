@@ -7,7 +7,8 @@
 //!
 //! # Memory
 //! - [`forward`]: reads `W` (`O·I` elements), `b`, `x`; writes `y`. No scratch; stack use is
-//!   one accumulator.
+//!   at most four accumulators (`f32`/`f64` sum four outputs at a time, each in the order of
+//!   the one-output loop, so the results do not depend on the blocking).
 //! - [`backward`]: needs the layer's **input** `x` kept from the forward pass (`I` elements)
 //!   and the incoming `dy` (`O` elements); the output `y` is not needed. It accumulates into
 //!   `dW`, `db` (same shapes as `W`, `b`) and overwrites `dx` (`I` elements). No scratch.
