@@ -901,3 +901,52 @@ fn weight_gradient_dw<S: Scalar, const N: usize>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{outputs_tapping, Window};
+    use std::vec::Vec;
+
+    /// `Window` (per output: the kernel offsets inside the input) and `outputs_tapping` (per
+    /// kernel offset: the outputs inside the input) list exactly the pairs that a brute-force scan
+    /// of `o·stride + k − before ∈ [0, len)` finds, for every output count up to the shape's.
+    #[test]
+    fn windows_and_tapping_outputs_match_a_brute_force_scan() {
+        for stride in 1usize..4 {
+            for k in 1usize..6 {
+                for before in 0usize..5 {
+                    for len in 1usize..9 {
+                        let inside = |o: usize, kk: usize| {
+                            (o * stride + kk).checked_sub(before).filter(|&i| i < len)
+                        };
+                        let max_out = (len + 2 * before).saturating_sub(k) / stride + 1;
+                        for o in 0..max_out {
+                            let want: Vec<(usize, usize)> = (0..k)
+                                .filter_map(|kk| inside(o, kk).map(|i| (kk, i)))
+                                .collect();
+                            let w = Window::of(o, stride, before, len, k);
+                            let got: Vec<(usize, usize)> =
+                                (w.k0..w.k1).map(|kk| (kk, w.i0 + (kk - w.k0))).collect();
+                            assert_eq!(
+                                got, want,
+                                "window o={o} s={stride} k={k} b={before} len={len}"
+                            );
+                        }
+                        for out in 1..=max_out {
+                            for kk in 0..k {
+                                let want: Vec<usize> =
+                                    (0..out).filter(|&o| inside(o, kk).is_some()).collect();
+                                let (o0, o1) = outputs_tapping(kk, stride, before, len, out);
+                                let got: Vec<usize> = (o0..o1).collect();
+                                assert_eq!(
+                                    got, want,
+                                    "outputs k={kk} s={stride} b={before} len={len} out={out}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
