@@ -7,12 +7,13 @@
 //!
 //! # Memory
 //! - [`forward`]: reads `W` (`O·I` elements), `b`, `x`; writes `y`. No scratch; stack use is
-//!   one accumulator.
+//!   at most four accumulators (`f32`/`f64` sum four outputs at a time, each in the order of
+//!   the one-output loop, so the results do not depend on the blocking).
 //! - [`backward`]: needs the layer's **input** `x` kept from the forward pass (`I` elements)
 //!   and the incoming `dy` (`O` elements); the output `y` is not needed. It accumulates into
 //!   `dW`, `db` (same shapes as `W`, `b`) and overwrites `dx` (`I` elements). No scratch.
 
-use super::Scalar;
+use super::{kernel, Scalar};
 use crate::num::StateValue;
 
 /// Weights and bias of a dense layer with `I` inputs and `O` outputs, stored in their natural
@@ -98,7 +99,21 @@ pub fn forward<S: Scalar, const I: usize, const O: usize>(
     x: &[S; I],
     y: &mut [S; O],
 ) {
-    for ((yo, row), &bo) in y.iter_mut().zip(w).zip(b) {
+    // Four outputs at a time share each loaded input; each sum keeps the one-output order.
+    let (y4, y1, w4, w1, b4, b1) = if kernel::wide_acc::<S>() {
+        (&mut [][..], &mut y[..], &[][..], &w[..], &[][..], &b[..])
+    } else {
+        let (y4, y1) = y.as_chunks_mut::<4>();
+        let (w4, w1) = w.as_chunks::<4>();
+        let (b4, b1) = b.as_chunks::<4>();
+        (y4, y1, w4, w1, b4, b1)
+    };
+    for ((yo, [r0, r1, r2, r3]), bo) in y4.iter_mut().zip(w4).zip(b4) {
+        let mut acc = bo.map(S::widen);
+        kernel::dot4::<S>(&mut acc, x, [r0, r1, r2, r3]);
+        *yo = acc.map(S::narrow);
+    }
+    for ((yo, row), &bo) in y1.iter_mut().zip(w1).zip(b1) {
         let mut acc = bo.widen();
         for (&wi, &xi) in row.iter().zip(x) {
             acc = S::mul_acc(acc, wi, xi);
@@ -125,10 +140,23 @@ pub fn backward<S: Scalar, const I: usize, const O: usize>(
     dx: Option<&mut [S; I]>,
 ) {
     if let Some(dx) = dx {
-        for (i, dxi) in dx.iter_mut().enumerate() {
+        // Four inputs at a time, each summed over the outputs in ascending order.
+        let (dx4, dx1) = if kernel::wide_acc::<S>() {
+            (&mut [][..], &mut dx[..])
+        } else {
+            dx.as_chunks_mut::<4>()
+        };
+        for (blk, dx_b) in dx4.iter_mut().enumerate() {
+            let mut acc = [S::ZERO.widen(); 4];
+            let cols = w.iter().filter_map(|row| row.as_chunks::<4>().0.get(blk));
+            kernel::axpy4::<S>(&mut acc, cols, dy);
+            *dx_b = acc.map(S::narrow);
+        }
+        let done = I - dx1.len();
+        for (i, dxi) in dx1.iter_mut().enumerate() {
             let mut acc = S::ZERO.widen();
             for (row, &dyo) in w.iter().zip(dy) {
-                if let Some(&wi) = row.get(i) {
+                if let Some(&wi) = row.get(done + i) {
                     acc = S::mul_acc(acc, wi, dyo);
                 }
             }
@@ -137,9 +165,7 @@ pub fn backward<S: Scalar, const I: usize, const O: usize>(
     }
     if let Some((dw, db)) = grads {
         for ((dw_row, dbo), &dyo) in dw.iter_mut().zip(db.iter_mut()).zip(dy) {
-            for (dwi, &xi) in dw_row.iter_mut().zip(x) {
-                *dwi = dwi.add(dyo.mul(xi));
-            }
+            kernel::add_scaled(dw_row, dyo, x);
             *dbo = dbo.add(dyo);
         }
     }

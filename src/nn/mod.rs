@@ -110,6 +110,7 @@ mod error;
 pub mod flatten;
 pub mod global_avg_pool;
 pub mod init;
+mod kernel;
 mod leaky_relu;
 pub mod max_pool;
 mod mse;
