@@ -30,7 +30,7 @@
 # dependencies once, about 1-2 minutes on 2 cores), incremental after that. Runs when
 # qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
 #
-# On-target tests (boards/qemu-cortex-*/tests/optim.rs, layers.rs, conv.rs; harness = false,
+# On-target tests (boards/qemu-cortex-*/tests/*.rs, each board's [[test]] targets; harness = false,
 # defmt-test):
 # `cargo test --release` per board (Debian route: with -Zbuild-std=core -Zpanic-abort-tests, so
 # the tests and their dependencies share one core), the board's runner (run-qemu.sh) running
@@ -400,7 +400,9 @@ for b in $BOARDS; do
         fi
         # One summary row per test binary; a binary that did not end with "all tests passed!",
         # or a missing one, is a failure.
-        if ! python3 - "$b" "$tlog" "$run_dir/tests.rows" optim layers conv <<'PY'; then
+        # The expected binaries are the board's [[test]] targets (boards/<b>/Cargo.toml).
+        mapfile -t test_names < <(sed -n '/^\[\[test\]\]/{n;s/^name = "\(.*\)"$/\1/p}' "$board/Cargo.toml")
+        if ! python3 - "$b" "$tlog" "$run_dir/tests.rows" "${test_names[@]}" <<'PY'; then
 import re, sys
 board, log, rows, *expected = sys.argv[1:]
 sections = []

@@ -19,4 +19,4 @@
 #[macro_use]
 mod target_tests;
 
-conv_tests!();
+conv_tests!(all);

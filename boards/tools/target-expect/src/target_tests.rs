@@ -482,75 +482,100 @@ macro_rules! layers_tests {
 /// the `cnn!` network [`cases::CNet`] (every 1-D layer kind, Nesterov momentum, mini-batches of
 /// 2), in f32, I16F16 and I8F24; f32 within [`LAYER_F32_BOUND`] (0 ulp: basic operations and
 /// pure-Rust `libm` only, no square root), fixed point bit for bit. A separate test binary from
-/// `layers`: together they overflow the Cortex-M0's 256 KiB of flash.
+/// `layers`: together they overflow the Cortex-M0's 256 KiB of flash. `conv_tests!(all)` expands
+/// to one binary with all 12; `conv_tests!(f32)`, `(I16F16)` and `(I8F24)` to one number type
+/// each, for the Cortex-M0, where the three together overflow its flash too.
 macro_rules! conv_tests {
-    () => {
+    (all) => {
+        conv_tests!(@ [f32] [I16F16] [I8F24]);
+    };
+    (f32) => {
+        conv_tests!(@ [f32] [] []);
+    };
+    (I16F16) => {
+        conv_tests!(@ [] [I16F16] []);
+    };
+    (I8F24) => {
+        conv_tests!(@ [] [] [I8F24]);
+    };
+    // The test names are spelled here, not passed in: defmt-test's expansion binds locals next to
+    // them, and macro hygiene keeps those apart from names of another expansion.
+    (@ [$($f:ty)?] [$($h:ty)?] [$($q:ty)?]) => {
         #[defmt_test::tests]
         mod tests {
+            #[allow(unused_imports)]
             use crate::target_tests::expect::{float as f, q16 as h, q24 as q};
+            #[allow(unused_imports)]
             use crate::target_tests::{cnet, conv1d, conv2d, dwconv2d};
+            #[allow(unused_imports)]
             use edgetune::num::fixed::{I16F16, I8F24};
 
-            #[test]
-            fn f32_conv1d_forward_backward() {
-                conv1d::<f32>("f32", "CONV1D", &f::CONV1D_IN, &f::CONV1D_OUT, true)
-            }
-            #[test]
-            fn f32_conv2d_forward_backward() {
-                conv2d::<f32>("f32", "CONV2D", &f::CONV2D_IN, &f::CONV2D_OUT, true)
-            }
-            #[test]
-            fn f32_depthwise_conv2d_forward_backward() {
-                dwconv2d::<f32>("f32", "DWCONV2D", &f::DWCONV2D_IN, &f::DWCONV2D_OUT, true)
-            }
-            #[test]
-            fn f32_cnn_nesterov_steps() {
-                cnet::<f32>("f32", "CNET", &f::CNET_IN, &f::CNET_OUT, true)
-            }
-            #[test]
-            fn i16f16_conv1d_forward_backward() {
-                conv1d::<I16F16>("I16F16", "CONV1D", &h::CONV1D_IN, &h::CONV1D_OUT, false)
-            }
-            #[test]
-            fn i16f16_conv2d_forward_backward() {
-                conv2d::<I16F16>("I16F16", "CONV2D", &h::CONV2D_IN, &h::CONV2D_OUT, false)
-            }
-            #[test]
-            fn i16f16_depthwise_conv2d_forward_backward() {
-                dwconv2d::<I16F16>(
-                    "I16F16",
-                    "DWCONV2D",
-                    &h::DWCONV2D_IN,
-                    &h::DWCONV2D_OUT,
-                    false,
-                )
-            }
-            #[test]
-            fn i16f16_cnn_nesterov_steps() {
-                cnet::<I16F16>("I16F16", "CNET", &h::CNET_IN, &h::CNET_OUT, false)
-            }
-            #[test]
-            fn i8f24_conv1d_forward_backward() {
-                conv1d::<I8F24>("I8F24", "CONV1D", &q::CONV1D_IN, &q::CONV1D_OUT, false)
-            }
-            #[test]
-            fn i8f24_conv2d_forward_backward() {
-                conv2d::<I8F24>("I8F24", "CONV2D", &q::CONV2D_IN, &q::CONV2D_OUT, false)
-            }
-            #[test]
-            fn i8f24_depthwise_conv2d_forward_backward() {
-                dwconv2d::<I8F24>(
-                    "I8F24",
-                    "DWCONV2D",
-                    &q::DWCONV2D_IN,
-                    &q::DWCONV2D_OUT,
-                    false,
-                )
-            }
-            #[test]
-            fn i8f24_cnn_nesterov_steps() {
-                cnet::<I8F24>("I8F24", "CNET", &q::CNET_IN, &q::CNET_OUT, false)
-            }
+            $(
+                #[test]
+                fn f32_conv1d_forward_backward() {
+                    let w = &f::CONV1D_IN;
+                    conv1d::<$f>("f32", "CONV1D", w, &f::CONV1D_OUT, true)
+                }
+                #[test]
+                fn f32_conv2d_forward_backward() {
+                    let w = &f::CONV2D_IN;
+                    conv2d::<$f>("f32", "CONV2D", w, &f::CONV2D_OUT, true)
+                }
+                #[test]
+                fn f32_depthwise_conv2d_forward_backward() {
+                    let w = &f::DWCONV2D_IN;
+                    dwconv2d::<$f>("f32", "DWCONV2D", w, &f::DWCONV2D_OUT, true)
+                }
+                #[test]
+                fn f32_cnn_nesterov_steps() {
+                    let w = &f::CNET_IN;
+                    cnet::<$f>("f32", "CNET", w, &f::CNET_OUT, true)
+                }
+            )?
+            $(
+                #[test]
+                fn i16f16_conv1d_forward_backward() {
+                    let w = &h::CONV1D_IN;
+                    conv1d::<$h>("I16F16", "CONV1D", w, &h::CONV1D_OUT, false)
+                }
+                #[test]
+                fn i16f16_conv2d_forward_backward() {
+                    let w = &h::CONV2D_IN;
+                    conv2d::<$h>("I16F16", "CONV2D", w, &h::CONV2D_OUT, false)
+                }
+                #[test]
+                fn i16f16_depthwise_conv2d_forward_backward() {
+                    let w = &h::DWCONV2D_IN;
+                    dwconv2d::<$h>("I16F16", "DWCONV2D", w, &h::DWCONV2D_OUT, false)
+                }
+                #[test]
+                fn i16f16_cnn_nesterov_steps() {
+                    let w = &h::CNET_IN;
+                    cnet::<$h>("I16F16", "CNET", w, &h::CNET_OUT, false)
+                }
+            )?
+            $(
+                #[test]
+                fn i8f24_conv1d_forward_backward() {
+                    let w = &q::CONV1D_IN;
+                    conv1d::<$q>("I8F24", "CONV1D", w, &q::CONV1D_OUT, false)
+                }
+                #[test]
+                fn i8f24_conv2d_forward_backward() {
+                    let w = &q::CONV2D_IN;
+                    conv2d::<$q>("I8F24", "CONV2D", w, &q::CONV2D_OUT, false)
+                }
+                #[test]
+                fn i8f24_depthwise_conv2d_forward_backward() {
+                    let w = &q::DWCONV2D_IN;
+                    dwconv2d::<$q>("I8F24", "DWCONV2D", w, &q::DWCONV2D_OUT, false)
+                }
+                #[test]
+                fn i8f24_cnn_nesterov_steps() {
+                    let w = &q::CNET_IN;
+                    cnet::<$q>("I8F24", "CNET", w, &q::CNET_OUT, false)
+                }
+            )?
         }
     };
 }
