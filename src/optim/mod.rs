@@ -120,8 +120,11 @@
 //! configuration was validated when it was set) and checks every gradient it will read (a
 //! read-only pass); only then does it write. A NaN or infinite gradient returns
 //! [`Error::NonFiniteGradient`] with parameters and every state buffer bit-for-bit unchanged, and
-//! the step counter not advanced. (The one exception is a step applied in parts, whose earlier
-//! parts stay applied: see [Fused updates](#fused-updates).)
+//! the step counter not advanced. A step that would take a state value out of its number type's
+//! range although every input is inside it (a fixed-point momentum buffer, which tends to
+//! `g/(1 − μ)`) returns [`Error::StepOverflow`], found by a read-only pass before any write, with
+//! the same guarantee. (The one exception is a step applied in parts, whose earlier parts stay
+//! applied: see [Fused updates](#fused-updates); a refused part itself writes nothing.)
 //!
 //! Parameters are not checked: with finite gradients, a floating-point parameter so large that
 //! `weight_decay·p` or the update overflows makes the step return `Ok` with an infinite (or NaN)
@@ -337,7 +340,8 @@ pub trait Optimizer<S: Num, const N: usize> {
     ///   element would be stepped twice: [`Error::GroupsOverlap`] with `first` and `second` both
     ///   the number of parts applied so far (which earlier part it overlaps is not known);
     /// - a gradient is unusable: [`Error::NonFiniteGradient`] with `index` its position in the
-    ///   arena (`range.start + i`). The parts already applied stay applied.
+    ///   arena (`range.start + i`). The parts already applied stay applied;
+    /// - a state value would leave its range: [`Error::StepOverflow`], likewise.
     fn step_part(
         &mut self,
         part: &mut PartStep<S::Aux>,
@@ -367,9 +371,11 @@ pub trait Optimizer<S: Num, const N: usize> {
 }
 
 /// Implements [`Optimizer`] for an optimizer type that has fields `config`, `step` and `aux`, a
-/// `const fn zeroed(config)`, a `fn step_with(params, grads, Option<groups>)` and a
+/// `const fn zeroed(config)`, a `fn step_with(params, grads, Option<groups>)`, a
 /// `fn update_range(range, params, grads, config, t)` that updates one range with `self.aux` (the
-/// one kernel call that both `step_with` and `step_part` make). The configuration is checked by
+/// one kernel call that both `step_with` and `step_part` make) and a read-only
+/// `fn check_range(range, params, grads, config, t) -> Result<(), Error>` that `step_part` calls
+/// first. The configuration is checked by
 /// `$validate` (by default the configuration's own `validate`).
 macro_rules! impl_optimizer {
     ($ty:ident<S: $bound:ident, N $(, $slot:ident)*>, $config:ident) => {
@@ -439,9 +445,10 @@ macro_rules! impl_optimizer {
             ) -> Result<(), $crate::Error> {
                 part.check::<S, N>(&range, params.len(), grads)?;
                 let config = self.config;
+                let t = part.step();
+                self.check_range(&range, params, grads, &config, t)?;
                 // Where a whole step's generator would be on reaching `range.start`.
                 self.aux = <S as $crate::num::Num>::aux_after(part.start_aux(), range.start);
-                let t = part.step();
                 $crate::optim::dispatch::widest(
                     #[cfg_attr(feature = "host-simd", inline(always))]
                     || self.update_range(&range, params, grads, &config, t));
@@ -517,6 +524,42 @@ pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
     groups: Groups<'_, C>,
     mut apply: impl FnMut(&Range<usize>, &mut [S], &[S], &C, u32),
 ) -> Result<(), Error> {
+    run_step_checked(
+        step_count,
+        params,
+        grads,
+        groups,
+        #[cfg_attr(feature = "host-simd", inline(always))]
+        |pass, r, p, g, c, t| {
+            if let Pass::Write = pass {
+                apply(r, p, g, c, t);
+            }
+            Ok(())
+        },
+    )
+}
+
+/// What [`run_step_checked`] asks of its `apply`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// Read only: return [`Error::StepOverflow`] (or another error) if this group's update
+    /// cannot be taken; write nothing.
+    Check,
+    /// Update the group (every check has passed).
+    Write,
+}
+
+/// [`run_step`] with a read-only pass of the optimizer's own before any write: after the
+/// gradients and the step count are checked, `apply(Pass::Check, ..)` runs on every group, and
+/// only if each returns `Ok` does `apply(Pass::Write, ..)` run on every group (its result is then
+/// ignored: a write cannot fail).
+pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(
+    step_count: &mut u32,
+    params: &mut [S; N],
+    grads: &[S; N],
+    groups: Groups<'_, C>,
+    mut apply: impl FnMut(Pass, &Range<usize>, &mut [S], &[S], &C, u32) -> Result<(), Error>,
+) -> Result<(), Error> {
     let count = groups.count();
     for i in 0..count {
         let Some((range, config)) = groups.get::<N>(i) else {
@@ -549,17 +592,26 @@ pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
         }
     }
     let t = step_count.checked_add(1).ok_or(Error::StepCountOverflow)?;
-    for i in 0..count {
-        let Some((range, config)) = groups.get::<N>(i) else {
-            continue;
-        };
-        let (Some(p), Some(g)) = (params.get_mut(range.clone()), grads.get(range.clone())) else {
-            continue;
-        };
-        dispatch::widest(
-            #[cfg_attr(feature = "host-simd", inline(always))]
-            || apply(&range, p, g, config, t),
-        );
+    for pass in [Pass::Check, Pass::Write] {
+        for i in 0..count {
+            let Some((range, config)) = groups.get::<N>(i) else {
+                continue;
+            };
+            let (Some(p), Some(g)) = (params.get_mut(range.clone()), grads.get(range.clone()))
+            else {
+                continue;
+            };
+            if let Pass::Check = pass {
+                apply(pass, &range, p, g, config, t)?;
+            } else {
+                dispatch::widest(
+                    #[cfg_attr(feature = "host-simd", inline(always))]
+                    || {
+                        let _ = apply(pass, &range, p, g, config, t);
+                    },
+                );
+            }
+        }
     }
     *step_count = t;
     Ok(())

@@ -15,7 +15,7 @@
 //! |---|---|---|---|
 //! | `I16F16` parameters/gradients | `[-32768, 32768)` | `2^-16 ≈ 1.53e-5` | general weights |
 //! | `I8F24` parameters/gradients | `[-128, 128)` | `2^-24 ≈ 5.96e-8` | weights known to stay in (-128, 128): 256× finer steps, same 4 bytes |
-//! | momentum buffer (SGD), Lion's `exp_avg` | the parameter's format | 1 LSB, rounded to nearest | |
+//! | momentum buffer (SGD), Lion's `exp_avg` | the parameter's format (a momentum buffer beyond it is refused, see below) | 1 LSB, rounded to nearest | |
 //! | Adam's `m`, `v`, `vmax`; RMSprop's `square_avg`, `momentum_buffer`, `grad_avg`; Adagrad's `sum` | [`MiniFloat`]: `2^-77..2^51` (6.6e-24..2.25e15) | relative `2^-24` (6e-8) | |
 //!
 //! Why [`MiniFloat`] for the normalising optimizers: Adam's `v = g²` spans `1e-8..1e6` for
@@ -37,7 +37,16 @@
 //!   [`Scalar::saturating_from_f64`](crate::num::Scalar::saturating_from_f64) maps NaN to `MAX`
 //!   and out-of-range values to `MIN`/`MAX`, so an invalid float gradient converted to fixed point
 //!   is rejected, not used; [`Scalar::try_from_f64`](crate::num::Scalar::try_from_f64) refuses it.
-//! - The L2 term `g + wd·p`, the momentum buffer and Lion's moment saturate at the format's range.
+//! - The momentum buffer never saturates: it tends to `g/(1 − μ)` (100·|g| at μ = 0.99), so it
+//!   can leave the format although every parameter and gradient is inside it, and a saturated
+//!   buffer would make every later step silently wrong (issue 16: I8F24 Nesterov at μ = 0.99,
+//!   parameters 1.5e6 LSB from the reference, 40 times the bound). The step checks first and
+//!   returns [`Error::StepOverflow`](crate::Error::StepOverflow) with nothing changed. The check
+//!   is one read-only pass that ORs the magnitudes of the buffer and the gradients (and the
+//!   parameters, with weight decay) against a per-step safe magnitude (`2^30` LSB on the fast
+//!   path); only when that bound is reached does it compute each new buffer value exactly.
+//! - The L2 term `g + wd·p` and Lion's moment (a convex combination of gradients, so inside the
+//!   range) saturate at the format's range.
 //!   For the normalising optimizers (Adam, RMSprop, Adagrad) the L2 gradient saturates at
 //!   `±2^(31−F)` before it enters any moment, so `m`, `v` (and `ḡ`) all see the same gradient
 //!   `g'` and `|m̂|/√v̂` keeps its bound `K_t` whatever `wd` (any finite value is accepted; a

@@ -138,6 +138,20 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
         done
     }
 
+    /// Nothing can leave its range in this optimizer's update that its checks have not
+    /// excluded: reads nothing, refuses nothing.
+    #[inline(always)]
+    fn check_range(
+        &self,
+        _range: &Range<usize>,
+        _params: &[S],
+        _grads: &[S],
+        _config: &AdagradConfig,
+        _t: u32,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Steps the elements `range` (`params`, `grads`) with `config` as step `t`, drawing from
     /// `self.aux` (on the first step, `sum` is filled first).
     #[inline(always)]

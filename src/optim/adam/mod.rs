@@ -202,6 +202,20 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
         done
     }
 
+    /// Nothing can leave its range in this optimizer's update that its checks have not
+    /// excluded: reads nothing, refuses nothing.
+    #[inline(always)]
+    fn check_range(
+        &self,
+        _range: &Range<usize>,
+        _params: &[S],
+        _grads: &[S],
+        _config: &AdamConfig,
+        _t: u32,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Steps the elements `range` (`params`, `grads`) with `config` as step `t`, drawing from
     /// `self.aux`.
     #[inline(always)]

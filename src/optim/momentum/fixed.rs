@@ -23,8 +23,58 @@ pub struct FixedMomentumCoeffs {
     lr_g: Scale,
     lr_wd: Scale,
     lr_mu: Scale,
+    /// General kernel: while every `|b|`, `|g|` (and `|p|` when `b_wd ≠ 0`) is below this, no
+    /// new buffer value can leave the format (see [`FixedMomentumCoeffs::bound`]).
+    lim: u32,
     /// The 32-bit fast path, when the configuration allows it.
     fast: Option<FastMomentum>,
+}
+
+impl FixedMomentumCoeffs {
+    /// The general kernel's safe magnitude: `|μ·b + b_g·g + b_wd·p| ≤ (|μ| + |b_g| + |b_wd|)·M`
+    /// for `M` the largest magnitude (in LSB) of the three, so the new buffer (rounded, `+½`)
+    /// stays inside `i32` while `M ≤ lim` with `lim·S' + 1 ≤ 2^31 − 1`. `S'` is the coefficient
+    /// sum from the `f64` configuration enlarged by `2^-12` relative and `2^-20` absolute, more
+    /// than the quantisation of each coefficient (`2^-16` relative to `|c|` or to `|c − 1|`).
+    fn bound(mu: f64, b_g: f64, b_wd: f64) -> u32 {
+        let sum = (mu.abs() + b_g.abs() + b_wd.abs()) * (1.0 + 1.0 / 4096.0) + 1.0 / 1_048_576.0;
+        let lim = libm::floor(2_147_483_646.0 / sum) - 1.0;
+        if lim >= 2_147_483_648.0 {
+            1 << 31
+        } else if lim > 0.0 {
+            lim as u32
+        } else {
+            0
+        }
+    }
+}
+
+/// An upper bound on the largest one's-complement magnitude `x ^ (x >> 31)` (that is `|x|`,
+/// or `|x| − 1` for negative `x`) of the raw values of `xs`: their bitwise OR, which is at least
+/// the largest and below twice it. Two operations per value and no branch.
+#[inline(always)]
+fn magnitude_or<F: LeEqU32>(xs: &[FixedI32<F>]) -> u32 {
+    xs.iter().fold(0u32, |acc, x| {
+        let r = x.to_bits();
+        acc | (r ^ (r >> 31)) as u32
+    })
+}
+
+/// The general kernel's new buffer value, in wide units (before rounding to nearest).
+#[inline(always)]
+fn buffer_wide(c: &FixedMomentumCoeffs, br: i32, gr: i32, pr: i32) -> i64 {
+    c.mu.mul_wide(br)
+        .saturating_add(c.b_g.mul_wide(gr))
+        .saturating_add(c.b_wd.mul_wide(pr))
+}
+
+/// Whether a wide value rounds to nearest inside `i32` (what [`round_nearest`] would not have to
+/// saturate).
+#[inline(always)]
+fn rounds_inside_i32(w: i64) -> bool {
+    let r = w.saturating_add(1 << (crate::num::fixed::arith::WIDE - 1))
+        >> crate::num::fixed::arith::WIDE;
+    i32::try_from(r).is_ok()
 }
 
 impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
@@ -65,6 +115,7 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
                 lr_g: Scale::ZERO,
                 lr_wd: Scale::ZERO,
                 lr_mu: Scale::ZERO,
+                lim: 0,
             };
         }
         FixedMomentumCoeffs {
@@ -78,7 +129,51 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
             lr_g: Scale::from_f64(s * cfg.lr),
             lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
             lr_mu: Scale::from_f64(cfg.lr * cfg.momentum),
+            lim: FixedMomentumCoeffs::bound(
+                if first { 0.0 } else { cfg.momentum },
+                damp,
+                damp * cfg.weight_decay,
+            ),
         }
+    }
+
+    /// Exact, and cheap when nothing is near the edge: one pass ORs the magnitudes of the buffer
+    /// and the gradients (and the parameters, with weight decay); only if that bound reaches the
+    /// safe magnitude is the new buffer value computed for each element, exactly as the update
+    /// will compute it, until the first that would leave the format.
+    fn momentum_check(
+        params: &[Self],
+        grads: &[Self],
+        buf: &[Self],
+        c: &FixedMomentumCoeffs,
+    ) -> Option<usize> {
+        if !c.enabled {
+            return None;
+        }
+        if let Some(f) = c.fast {
+            // Step 1 copies `g`. Later `b − round(r·b)` lies between 0 and `b`, so the sum with
+            // `g` stays in `i32` when both one's-complement magnitudes are below 2^30.
+            if f.first || (magnitude_or(buf) | magnitude_or(grads)) >> 30 == 0 {
+                return None;
+            }
+            return buf.iter().zip(grads).position(|(b, g)| {
+                let br = b.to_bits();
+                br.wrapping_sub(f.omm.mul_nearest_k1(br, f.half))
+                    .checked_add(g.to_bits())
+                    .is_none()
+            });
+        }
+        let mut m = magnitude_or(buf) | magnitude_or(grads);
+        if !c.b_wd.is_zero() {
+            m |= magnitude_or(params);
+        }
+        // `m ≥` every one's-complement magnitude, so every `|x| ≤ m + 1 ≤ lim`.
+        if m < c.lim {
+            return None;
+        }
+        params.iter().zip(grads).zip(buf).position(|((p, g), b)| {
+            !rounds_inside_i32(buffer_wide(c, b.to_bits(), g.to_bits(), p.to_bits()))
+        })
     }
 
     #[inline]
@@ -99,11 +194,7 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
             let u = if !c.enabled {
                 sgd
             } else {
-                let bw =
-                    c.mu.mul_wide(b.to_bits())
-                        .saturating_add(c.b_g.mul_wide(gr))
-                        .saturating_add(c.b_wd.mul_wide(pr));
-                let bn = round_nearest(bw);
+                let bn = round_nearest(buffer_wide(c, b.to_bits(), gr, pr));
                 *b = Self::from_bits(bn);
                 if c.nesterov {
                     sgd.saturating_add(c.lr_mu.mul_wide(bn))

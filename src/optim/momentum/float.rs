@@ -39,6 +39,15 @@ impl<T: Float> MomentumNum for T {
         }
     }
 
+    fn momentum_check(
+        _params: &[Self],
+        _grads: &[Self],
+        _buf: &[Self],
+        _c: &Self::Coeffs,
+    ) -> Option<usize> {
+        None
+    }
+
     #[cfg_attr(feature = "host-simd", inline(always))]
     #[cfg_attr(not(feature = "host-simd"), inline)]
     fn momentum_update(

@@ -176,6 +176,20 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
         done
     }
 
+    /// Nothing can leave its range in this optimizer's update that its checks have not
+    /// excluded: reads nothing, refuses nothing.
+    #[inline(always)]
+    fn check_range(
+        &self,
+        _range: &Range<usize>,
+        _params: &[S],
+        _grads: &[S],
+        _config: &RmsPropConfig,
+        _t: u32,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Steps the elements `range` (`params`, `grads`) with `config`, drawing from `self.aux`.
     #[inline(always)]
     fn update_range(

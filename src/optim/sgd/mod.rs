@@ -106,6 +106,20 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
         done
     }
 
+    /// Nothing can leave its range in this optimizer's update that its checks have not
+    /// excluded: reads nothing, refuses nothing.
+    #[inline(always)]
+    fn check_range(
+        &self,
+        _range: &Range<usize>,
+        _params: &[S],
+        _grads: &[S],
+        _config: &SgdConfig,
+        _t: u32,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Steps the elements `_range` (`params`, `grads`) with `config`, drawing from `self.aux`.
     #[inline(always)]
     fn update_range(
