@@ -649,6 +649,81 @@ pub struct StepInfo {
     pub lion: Option<(f64, f64)>,
     /// The L2 feedback gain of this step, [`l2_gain`] (0 without L2 weight decay).
     pub gain: f64,
+    /// Adam/AdamW: the step's error from the first moment's accumulated update error,
+    /// [`MomentTrunc::step`] (0 for the other optimizers).
+    pub moment: f64,
+    /// Adam/AdamW: the reference's update `lr/bc1·|m|/(√v̂ + eps)` itself, which carries the
+    /// relative error `τ`. With AdamW it is not `dr`: the decay `lr·wd·p` may cancel it in the
+    /// net change of `p` (0 for the other optimizers).
+    pub update: f64,
+}
+
+/// The fixed-point first-moment update `m + w·(g' − m)` (`w = 1 − β1`) aligns `m` and `g'` to 30
+/// bits of the larger (each loses up to one unit of `2^-29` of it), and floors `w·(g' − m)` (one
+/// more unit): the new `m` is off by at most `2^-28·max(|g'|, |m|)` before its store. Unlike the
+/// store's relative `2^-24`, this is relative to the *larger* operand, and `m` keeps it with
+/// weight `β1`: with `1 − β1` small `m` is far below `g'` (`m ≈ (1 − β1)·Σg'`), so its relative
+/// error reaches `2^-28/(1 − β1)` (2.5e-5 at β1 = 0.99985), more when gradients of both signs
+/// cancel in `m`. Found on fresh golden cases (β1 ≈ 0.9998, decaying gradients, I8F24 1.09 and
+/// 1.22 times the bound before this term).
+pub const FIXED_MOMENT_TRUNC: f64 = 1.0 / 268_435_456.0;
+
+/// Running bound on each element's `|m_fixed − m_ref|` from the first moment's update
+/// ([`FIXED_MOMENT_TRUNC`]): `E_t = β1·E_{t−1} + 2^-28·max(|g'_t|, |m_{t−1}|)`, with `g'` the
+/// gradient with L2 decay (`|g| + wd·|p|`) for Adam.
+#[derive(Clone, Debug)]
+pub struct MomentTrunc(pub Vec<f64>);
+
+impl MomentTrunc {
+    /// No error yet, for `n` elements.
+    pub fn new(n: usize) -> Self {
+        MomentTrunc(vec![0.0; n])
+    }
+
+    /// Advances the bound over one step (`g` the gradients, `p_old` and `m_old` the reference's
+    /// parameters and first moment before it, `r` the reference after it) and returns, per
+    /// element, the step's error it causes, `lr/bc1 · E_t/(√v̂ + eps)` (`v̂` the reference's
+    /// bias-corrected `v`, or `vmax` with AMSGrad), and the update itself,
+    /// `lr/bc1 · |m|/(√v̂ + eps)` ([`StepInfo::update`]). Zeros for optimizers other than
+    /// Adam/AdamW.
+    pub fn step(
+        &mut self,
+        kind: Kind,
+        h: &Hyper,
+        g: &[f64],
+        p_old: &[f64],
+        m_old: Option<&[f64]>,
+        r: &Reference,
+    ) -> Vec<(f64, f64)> {
+        let n = self.0.len();
+        if !matches!(kind, Kind::Adam | Kind::AdamW) {
+            return vec![(0.0, 0.0); n];
+        }
+        let m_new = r.exp_avg.as_ref();
+        let t = r.step as f64;
+        let bc1 = 1.0 - h.betas.0.powf(t);
+        let bc2 = 1.0 - h.betas.1.powf(t);
+        let l2 = if kind == Kind::Adam {
+            h.weight_decay
+        } else {
+            0.0
+        };
+        let v = if h.amsgrad {
+            r.max_exp_avg_sq.as_ref()
+        } else {
+            r.exp_avg_sq.as_ref()
+        };
+        (0..n)
+            .map(|i| {
+                let gi = g[i].abs() + l2 * p_old[i].abs();
+                let mi = m_old.map_or(0.0, |m| m[i].abs());
+                self.0[i] = h.betas.0 * self.0[i] + FIXED_MOMENT_TRUNC * gi.max(mi);
+                let vi = v.map_or(0.0, |v| v[i]);
+                let k = h.lr / bc1 / ((vi / bc2).sqrt() + h.eps);
+                (k * self.0[i], k * m_new.map_or(0.0, |m| m[i].abs()))
+            })
+            .collect()
+    }
 }
 
 /// The largest L2 feedback gain for which the normalising bound is stated.
@@ -731,9 +806,12 @@ pub fn fixed_step_bound(kind: Kind, h: &Hyper, lsb: f64, s: &StepInfo) -> f64 {
             let carried = if h.momentum > 0.0 {
                 s.hist_max / (1.0 - h.momentum)
             } else {
-                s.dr
+                // AdamW: τ is relative to the update, not to the net change of `p`, in which the
+                // decay may cancel it (issue 16: AMSGrad AdamW, maximize, 1.115 times the bound
+                // when this used `dr`).
+                s.dr.max(s.update)
             };
-            lsb + tol * carried + FIXED_EPS_C * h.lr * h.weight_decay * s.p.abs()
+            lsb + tol * carried + FIXED_EPS_C * h.lr * h.weight_decay * s.p.abs() + s.moment
         }
     }
 }
@@ -941,6 +1019,7 @@ impl Summary {
         let mut hist_max: f64 = 0.0;
         let mut max_gain: f64 = 0.0;
         let mut buf_max: f64 = 0.0;
+        let mut trunc = MomentTrunc::new(case.n);
         cq.params.clear();
         for g in &cq.grads {
             let c = r.lion_c(g);
@@ -952,6 +1031,7 @@ impl Summary {
                     .push(format!("case {}: reference: {e:?}", case.id));
                 return;
             }
+            let moment = trunc.step(case.kind, &case.hyper, g, &before, m.as_deref(), &r);
             for i in 0..case.n {
                 let dr = (p[i] - before[i]).abs();
                 hist_max = hist_max.max(dr);
@@ -962,6 +1042,8 @@ impl Summary {
                     hist_max,
                     lion: c.as_ref().map(|c| (c[i], m.as_ref().map_or(0.0, |m| m[i]))),
                     gain: l2_gain(case.kind, &case.hyper, &r, i),
+                    moment: moment[i].0,
+                    update: moment[i].1,
                 };
                 max_gain = max_gain.max(info.gain);
                 budget[i] = budget[i] * (1.0 + info.gain)

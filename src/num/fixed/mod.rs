@@ -136,11 +136,22 @@
 //!   (`1.5·2^-30/(1 − β2)`, 1.4e-6 at β2 = 0.999). So on every step
 //!   `|Δθ − Δθ_ref| ≤ τ·|Δθ_ref| + 1 LSB` and `|Δθ| ≤ lr·r·(1 + τ) + 1 LSB`, where
 //!   `r = |m̂|/(√v̂ + eps) ≤ 1` for constant `|g|` (tested for every decade of `|g|`, constant and
-//!   sign-alternating). With `wd = 0` the step does not depend on `p`, so after `T` steps
-//!   `|p_fix − p_ref| ≤ Σ_t (1 LSB + τ·|Δθ_ref,t|)` (AdamW adds `ε_c·lr·wd·|p|` per step).
-//!   Not covered: state rounding accumulated over many steps beyond one store (the bound counts
-//!   the last store of `m` and `v`), which the tests and golden files have not shown to matter;
-//!   and betas barely above `2^-16` (for example `β ≈ 1.5e-5`, so `1 − β` is just below 1), where
+//!   sign-alternating). Here `Δθ_ref` is the Adam update `lr·m̂/(√v̂ + eps)` itself, not the net
+//!   change of `p`: AdamW's decay `lr·wd·p` is applied apart (its error is the `ε_c` term below)
+//!   and may cancel the update in the net change (issue 16: an AMSGrad AdamW case measured
+//!   against the net change was 1.115 times over). The first moment's update `m + w·(g' − m)`
+//!   aligns `m` and `g'` to 30 bits of the larger and floors the product: `m` is off by up to
+//!   `2^-28·max(|g'|, |m|)` per step, relative to the larger operand, and keeps it with weight
+//!   β1, so `E_t = β1·E_{t−1} + 2^-28·max(|g'_t|, |m_{t−1}|)` bounds `|m_fix − m_ref|` and adds
+//!   `lr/bc1·E_t/(√v̂ + eps)` to the step's error. It matters when `1 − β1` is small (`m` far
+//!   below `g'`: `2^-28/(1 − β1) = 2.5e-5` relative to `m` at β1 = 0.99985, more when gradients
+//!   of both signs cancel in `m`); fresh golden cases with β1 ≈ 0.9998 were 1.09 and 1.22 times
+//!   over the bound without it. With `wd = 0` the step does not depend on `p`, so after `T` steps
+//!   `|p_fix − p_ref| ≤ Σ_t (1 LSB + τ·|Δθ_ref,t| + lr/bc1·E_t/(√v̂_t + eps))` (AdamW adds
+//!   `ε_c·lr·wd·|p|` per step). Not covered: the second moment's rounding accumulated beyond
+//!   one store and one update (its update error is relative to `v_new ≥ (1 − β2)·g²`, as
+//!   above), which the tests and golden files have not shown to matter; and betas barely above
+//!   `2^-16` (for example `β ≈ 1.5e-5`, so `1 − β` is just below 1), where
 //!   the fast 32-bit loop's moment update can cancel to a relative error of about `2^-14` in `v`,
 //!   above `τ` (a `1 − β` that rounds to exactly 1 is handled exactly).
 //! - **L2 weight decay** (Adam, RMSprop, Adagrad): the gradient `g + wd·p` feeds a parameter
