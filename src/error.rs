@@ -77,9 +77,11 @@ pub enum Error {
     StepCountOverflow,
     /// The step would take a value out of its number type's range although every input is inside
     /// it: a fixed-point momentum buffer beyond the format's range (the buffer tends to
-    /// `g/(1 − μ)`, up to 100·|g| at μ = 0.99), or an `f32` parameter or state value that would
-    /// overflow to infinity. Nothing was changed: parameters, optimizer state and the step counter
-    /// are as they were. A smaller learning rate or momentum, or a wider format, avoids it.
+    /// `g/(1 − μ)`, up to 100·|g| at μ = 0.99), or a floating-point parameter or state value that
+    /// would overflow to infinity (or become NaN: RMSprop with `alpha > 1`, whose `v` can go
+    /// negative under its square root). Nothing was changed: parameters, optimizer state and the
+    /// step counter are as they were. A smaller learning rate or momentum, or a wider format,
+    /// avoids it.
     StepOverflow {
         /// Index in the parameter arena of the first element that would leave the range.
         index: usize,

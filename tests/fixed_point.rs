@@ -785,3 +785,23 @@ fn adam_with_beta1_near_one_is_within_the_bound_with_the_moment_update_term() {
     assert_eq!((over_a, over_w), (0, 0));
     assert!(worst_a > 0.1 && worst_w > 0.1);
 }
+
+/// A weight decay so large that one LSB of parameter overflows the buffer (coefficient sum above
+/// 2^31: no safe range exists, every element is checked exactly): refused at that element, and
+/// a zero parameter with it is stepped.
+#[test]
+fn momentum_with_a_huge_weight_decay_checks_every_element() {
+    let cfg = MomentumConfig {
+        weight_decay: 1e12,
+        ..MomentumConfig::new(1e-3, 0.9)
+    };
+    let mut opt = Momentum::<I16F16, 2>::new(cfg).unwrap();
+    let mut p = [I16F16::ZERO, I16F16::DELTA];
+    let g = [I16F16::from_num(0.5); 2];
+    assert_eq!(opt.step(&mut p, &g), Err(Error::StepOverflow { index: 1 }));
+    assert_eq!(p, [I16F16::ZERO, I16F16::DELTA]);
+    assert_eq!(*opt.momentum_buffer(), [I16F16::ZERO; 2]);
+    let mut q = [I16F16::ZERO; 2];
+    opt.step(&mut q, &g).unwrap();
+    assert_eq!(*opt.momentum_buffer(), g);
+}

@@ -54,3 +54,70 @@ pub(crate) fn nonzero<T: Float>(x: f64) -> Option<T> {
         None
     }
 }
+
+/// Elements per chunk of [`first_nonfinite`]'s trial run (on the stack: `(2 + B)·16` values).
+const TRIAL: usize = 16;
+
+/// The exponent `k` of the safe range of a float step: when every input magnitude (parameter,
+/// gradient, state) is below `2^k`, every intermediate value of the step stays below
+/// `2^(MAX_EXP − 2)` and so is finite. `amplification` bounds every intermediate as a multiple
+/// of the largest input, `square` (Adam's, RMSprop's and Adagrad's `g'²`) as a multiple of the
+/// largest input's square (0 without squares). `None` when no range is safe (a huge or
+/// non-finite coefficient): then every element is checked by a trial run.
+pub(crate) fn safe_exp<T: Float>(amplification: f64, square: f64) -> Option<i32> {
+    let top = T::MAX_EXP - 2;
+    let lin = top - libm::ceil(libm::log2(amplification.max(1.0))) as i32;
+    let sq = if square > 0.0 {
+        (top - libm::ceil(libm::log2(square.max(1.0))) as i32) / 2
+    } else {
+        lin
+    };
+    let k = lin.min(sq);
+    if amplification.is_finite() && square.is_finite() && k >= 1 {
+        Some(k)
+    } else {
+        None
+    }
+}
+
+/// Whether every value of `values` lies in the safe range `[−2^k, 2^k)` of [`safe_exp`]
+/// (`None`: there is none).
+#[inline(always)]
+pub(crate) fn in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
+    k.is_some_and(|k| T::all_below_pow2(values, k))
+}
+
+/// The first element whose step gives a non-finite parameter or state value, found by running
+/// the optimizer's own kernel (`step`: parameters, gradients, state buffers) on copies of
+/// chunks of the elements: exactly what the step would write, nothing written. `None` if every
+/// element stays finite.
+pub(crate) fn first_nonfinite<T: Float, const B: usize>(
+    params: &[T],
+    grads: &[T],
+    state: [&[T]; B],
+    mut step: impl FnMut(&mut [T], &[T], [&mut [T]; B]),
+) -> Option<usize> {
+    let mut start = 0;
+    while start < params.len() {
+        let end = params.len().min(start + TRIAL);
+        let n = end - start;
+        let mut p = [T::ZERO; TRIAL];
+        let mut st = [[T::ZERO; TRIAL]; B];
+        p[..n].copy_from_slice(params.get(start..end)?);
+        for (s, src) in st.iter_mut().zip(state) {
+            s[..n].copy_from_slice(src.get(start..end)?);
+        }
+        step(
+            &mut p[..n],
+            grads.get(start..end)?,
+            st.each_mut().map(|s| &mut s[..n]),
+        );
+        for i in 0..n {
+            if !p[i].finite() || st.iter().any(|s| !s[i].finite()) {
+                return Some(start + i);
+            }
+        }
+        start = end;
+    }
+    None
+}

@@ -120,16 +120,27 @@
 //! configuration was validated when it was set) and checks every gradient it will read (a
 //! read-only pass); only then does it write. A NaN or infinite gradient returns
 //! [`Error::NonFiniteGradient`] with parameters and every state buffer bit-for-bit unchanged, and
-//! the step counter not advanced. A step that would take a state value out of its number type's
-//! range although every input is inside it (a fixed-point momentum buffer, which tends to
-//! `g/(1 − μ)`) returns [`Error::StepOverflow`], found by a read-only pass before any write, with
-//! the same guarantee. (The one exception is a step applied in parts, whose earlier parts stay
-//! applied: see [Fused updates](#fused-updates); a refused part itself writes nothing.)
+//! the step counter not advanced. A step that would take a value out of its number type's range
+//! although every input is inside it returns [`Error::StepOverflow`] (the index of the first such
+//! element), found by a read-only pass before any write, with the same guarantee:
+//! - a fixed-point momentum buffer, which tends to `g/(1 − μ)` and may leave the parameter's
+//!   format;
+//! - a floating-point step whose `weight_decay·p`, update or state overflows to infinity (for
+//!   example a parameter near `f32::MAX` with weight decay), where torch would write `inf`, or
+//!   would be NaN (RMSprop with `alpha > 1`, whose `v` can go negative under the root), where
+//!   torch would write NaN.
 //!
-//! Parameters are not checked: with finite gradients, a floating-point parameter so large that
-//! `weight_decay·p` or the update overflows makes the step return `Ok` with an infinite (or NaN)
-//! parameter, as torch would. Checking them too would cost a second read of every parameter on
-//! every step; [`crate::train::guard`] catches the resulting loss.
+//! (The one exception is a step applied in parts, whose earlier parts stay applied: see
+//! [Fused updates](#fused-updates); a refused part itself writes nothing.)
+//!
+//! The floating-point check costs one read of the parameters, gradients and state per step: from
+//! the configuration each step derives a safe range `[−2^k, 2^k)` (every intermediate value of
+//! the update is at most a known multiple of the largest input, at most `2^(MAX_EXP − 2)` inside
+//! the range), tested by arithmetic with an FPU (`Σ x·2^(128 − k)` stays finite: two
+//! instructions per value on a Cortex-M4F) or on the bits without one. Only if a value lies
+//! outside it does the check run the optimizer's own kernel on copies of 16 elements at a time to
+//! find the first element that really overflows (so a large but harmless value is never
+//! refused).
 //!
 //! # Deliberate differences from torch
 //! - `eps` must be strictly positive (torch accepts `eps = 0`, which turns an element whose
@@ -515,30 +526,6 @@ pub(crate) fn part<'a, T>(buf: &'a mut [T], range: &Range<usize>) -> &'a mut [T]
     buf.get_mut(range.clone()).unwrap_or_default()
 }
 
-/// The shared body of every optimizer's step: validate, check every gradient, then let `apply`
-/// update each group with the new 1-based step count. Nothing is written unless all checks pass.
-pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
-    step_count: &mut u32,
-    params: &mut [S; N],
-    grads: &[S; N],
-    groups: Groups<'_, C>,
-    mut apply: impl FnMut(&Range<usize>, &mut [S], &[S], &C, u32),
-) -> Result<(), Error> {
-    run_step_checked(
-        step_count,
-        params,
-        grads,
-        groups,
-        #[cfg_attr(feature = "host-simd", inline(always))]
-        |pass, r, p, g, c, t| {
-            if let Pass::Write = pass {
-                apply(r, p, g, c, t);
-            }
-            Ok(())
-        },
-    )
-}
-
 /// What [`run_step_checked`] asks of its `apply`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pass {
@@ -549,8 +536,8 @@ pub(crate) enum Pass {
     Write,
 }
 
-/// [`run_step`] with a read-only pass of the optimizer's own before any write: after the
-/// gradients and the step count are checked, `apply(Pass::Check, ..)` runs on every group, and
+/// The shared body of every optimizer's step: validate the groups, check every gradient and the
+/// step count, then a read-only pass of the optimizer's own before any write: `apply(Pass::Check, ..)` runs on every group, and
 /// only if each returns `Ok` does `apply(Pass::Write, ..)` run on every group (its result is then
 /// ignored: a write cannot fail).
 pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(

@@ -23,41 +23,49 @@ pub struct FixedMomentumCoeffs {
     lr_g: Scale,
     lr_wd: Scale,
     lr_mu: Scale,
-    /// General kernel: while every `|b|`, `|g|` (and `|p|` when `b_wd ≠ 0`) is below this, no
-    /// new buffer value can leave the format (see [`FixedMomentumCoeffs::bound`]).
-    lim: u32,
+    /// General kernel: while every `b`, `g` (and `p` when `b_wd ≠ 0`) lies in `[−2^k, 2^k)`
+    /// LSB for this `k`, no new buffer value can leave the format (see
+    /// [`FixedMomentumCoeffs::bound`]); 31: never, 32: always.
+    k: u32,
     /// The 32-bit fast path, when the configuration allows it.
     fast: Option<FastMomentum>,
 }
 
 impl FixedMomentumCoeffs {
-    /// The general kernel's safe magnitude: `|μ·b + b_g·g + b_wd·p| ≤ (|μ| + |b_g| + |b_wd|)·M`
-    /// for `M` the largest magnitude (in LSB) of the three, so the new buffer (rounded, `+½`)
-    /// stays inside `i32` while `M ≤ lim` with `lim·S' + 1 ≤ 2^31 − 1`. `S'` is the coefficient
-    /// sum from the `f64` configuration enlarged by `2^-12` relative and `2^-20` absolute, more
-    /// than the quantisation of each coefficient (`2^-16` relative to `|c|` or to `|c − 1|`).
+    /// The general kernel's safe range `[−2^k, 2^k)`: `|μ·b + b_g·g + b_wd·p| ≤ S·M` for `M`
+    /// the largest magnitude (in LSB) of the three and `S = |μ| + |b_g| + |b_wd|`, so the new
+    /// buffer (rounded, `+½`) stays inside `i32` while `M ≤ 2^k` with `2^k·S' + 1 ≤ 2^31 − 1`.
+    /// `S'` is `S` from the `f64` configuration enlarged by `2^-12` relative and `2^-20`
+    /// absolute, more than the quantisation of each coefficient (`2^-16` relative to `|c|` or to
+    /// `|c − 1|`). `k = 31` when no magnitude of the format can overflow, 32 when even 1 LSB
+    /// can (a coefficient sum above `2^31`): then every element is checked exactly.
     fn bound(mu: f64, b_g: f64, b_wd: f64) -> u32 {
         let sum = (mu.abs() + b_g.abs() + b_wd.abs()) * (1.0 + 1.0 / 4096.0) + 1.0 / 1_048_576.0;
-        let lim = libm::floor(2_147_483_646.0 / sum) - 1.0;
+        let lim = (2_147_483_646.0 - 1.0) / sum;
         if lim >= 2_147_483_648.0 {
-            1 << 31
-        } else if lim > 0.0 {
-            lim as u32
+            return 31;
+        }
+        let mut k = 0;
+        while k < 30 && libm::ldexp(1.0, k as i32 + 1) <= lim {
+            k += 1;
+        }
+        // lim < 1: only 0 is safe, which no `[−2^k, 2^k)` expresses: check every element.
+        if lim < 1.0 {
+            32
         } else {
-            0
+            k
         }
     }
 }
 
-/// An upper bound on the largest one's-complement magnitude `x ^ (x >> 31)` (that is `|x|`,
-/// or `|x| − 1` for negative `x`) of the raw values of `xs`: their bitwise OR, which is at least
-/// the largest and below twice it. Two operations per value and no branch.
+/// The bits at or above `2^(k+1)` of `x + 2^k` over the raw values of `xs` and `ys`, ORed: zero
+/// exactly when every value lies in `[−2^k, 2^k)` (`k ≤ 30`). One add and one OR per value.
 #[inline(always)]
-fn magnitude_or<F: LeEqU32>(xs: &[FixedI32<F>]) -> u32 {
-    xs.iter().fold(0u32, |acc, x| {
-        let r = x.to_bits();
-        acc | (r ^ (r >> 31)) as u32
-    })
+fn outside<F: LeEqU32>(xs: &[FixedI32<F>], ys: &[FixedI32<F>], k: u32) -> u32 {
+    let off = 1u32 << k;
+    xs.iter().zip(ys).fold(0u32, |acc, (x, y)| {
+        acc | (x.to_bits() as u32).wrapping_add(off) | (y.to_bits() as u32).wrapping_add(off)
+    }) >> (k + 1)
 }
 
 /// The general kernel's new buffer value, in wide units (before rounding to nearest).
@@ -115,7 +123,7 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
                 lr_g: Scale::ZERO,
                 lr_wd: Scale::ZERO,
                 lr_mu: Scale::ZERO,
-                lim: 0,
+                k: 30,
             };
         }
         FixedMomentumCoeffs {
@@ -129,7 +137,7 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
             lr_g: Scale::from_f64(s * cfg.lr),
             lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
             lr_mu: Scale::from_f64(cfg.lr * cfg.momentum),
-            lim: FixedMomentumCoeffs::bound(
+            k: FixedMomentumCoeffs::bound(
                 if first { 0.0 } else { cfg.momentum },
                 damp,
                 damp * cfg.weight_decay,
@@ -137,10 +145,10 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
         }
     }
 
-    /// Exact, and cheap when nothing is near the edge: one pass ORs the magnitudes of the buffer
-    /// and the gradients (and the parameters, with weight decay); only if that bound reaches the
-    /// safe magnitude is the new buffer value computed for each element, exactly as the update
-    /// will compute it, until the first that would leave the format.
+    /// Exact, and cheap when nothing is near the edge: one pass tests that the buffer and the
+    /// gradients (and the parameters, with weight decay) lie in a per-step safe range
+    /// `[−2^k, 2^k)`; only if one does not is the new buffer value computed for each element,
+    /// exactly as the update will compute it, until the first that would leave the format.
     fn momentum_check(
         params: &[Self],
         grads: &[Self],
@@ -152,8 +160,8 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
         }
         if let Some(f) = c.fast {
             // Step 1 copies `g`. Later `b − round(r·b)` lies between 0 and `b`, so the sum with
-            // `g` stays in `i32` when both one's-complement magnitudes are below 2^30.
-            if f.first || (magnitude_or(buf) | magnitude_or(grads)) >> 30 == 0 {
+            // `g` stays in `i32` when both lie in `[−2^30, 2^30)`.
+            if f.first || outside(buf, grads, 30) == 0 {
                 return None;
             }
             return buf.iter().zip(grads).position(|(b, g)| {
@@ -163,13 +171,17 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
                     .is_none()
             });
         }
-        let mut m = magnitude_or(buf) | magnitude_or(grads);
-        if !c.b_wd.is_zero() {
-            m |= magnitude_or(params);
-        }
-        // `m ≥` every one's-complement magnitude, so every `|x| ≤ m + 1 ≤ lim`.
-        if m < c.lim {
+        if c.k == 31 {
             return None;
+        }
+        if c.k < 31 {
+            let mut out = outside(buf, grads, c.k);
+            if !c.b_wd.is_zero() {
+                out |= outside(params, params, c.k);
+            }
+            if out == 0 {
+                return None;
+            }
         }
         params.iter().zip(grads).zip(buf).position(|((p, g), b)| {
             !rounds_inside_i32(buffer_wide(c, b.to_bits(), g.to_bits(), p.to_bits()))
