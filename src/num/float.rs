@@ -82,7 +82,8 @@ impl Float for f32 {
     #[inline(always)]
     fn all_below_pow2(values: &[Self], k: i32) -> bool {
         if F32_IN_HARDWARE {
-            all_finite_scaled(values, libm::ldexp(1.0, 128 - k) as f32)
+            // 2^(128 − k), built from its bits (biased exponent 255 − k, in 128..=254).
+            all_finite_scaled(values, f32::from_bits(((255 - k) as u32) << 23))
         } else {
             let lim = ((127 + k) as u32) << 23; // the bits of 2^k
             values.iter().all(|x| x.to_bits() & 0x7FFF_FFFF < lim)
@@ -123,7 +124,7 @@ impl Float for f64 {
     #[inline(always)]
     fn all_below_pow2(values: &[Self], k: i32) -> bool {
         if VECTOR_HOST {
-            all_finite_scaled(values, libm::ldexp(1.0, 1024 - k))
+            all_finite_scaled(values, f64::from_bits(((2047 - k) as u64) << 52))
         } else {
             let lim = ((1023 + k) as u64) << 52;
             values

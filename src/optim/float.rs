@@ -66,18 +66,32 @@ const TRIAL: usize = 16;
 /// non-finite coefficient): then every element is checked by a trial run.
 pub(crate) fn safe_exp<T: Float>(amplification: f64, square: f64) -> Option<i32> {
     let top = T::MAX_EXP - 2;
-    let lin = top - libm::ceil(libm::log2(amplification.max(1.0))) as i32;
+    let lin = top - ceil_log2(amplification)?;
     let sq = if square > 0.0 {
-        (top - libm::ceil(libm::log2(square.max(1.0))) as i32) / 2
+        (top - ceil_log2(square)?) / 2
     } else {
         lin
     };
     let k = lin.min(sq);
-    if amplification.is_finite() && square.is_finite() && k >= 1 {
-        Some(k)
-    } else {
-        None
+    (k >= 1).then_some(k)
+}
+
+/// `⌈log2 x⌉` for `x ≥ 1` (0 below), from the bits (no soft-float `log2` per step on a core
+/// without a double-precision FPU); `None` for an infinite or NaN `x`.
+fn ceil_log2(x: f64) -> Option<i32> {
+    if !x.is_finite() {
+        return None;
     }
+    if x <= 1.0 {
+        return Some(0);
+    }
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7FF) as i32 - 1023; // x ≥ 1: normal, 2^e ≤ x < 2^(e+1)
+    Some(if bits & ((1 << 52) - 1) == 0 {
+        e
+    } else {
+        e + 1
+    })
 }
 
 /// Whether every value of `values` lies in the safe range `[−2^k, 2^k)` of [`safe_exp`]
@@ -120,4 +134,45 @@ pub(crate) fn first_nonfinite<T: Float, const B: usize>(
         start = end;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ceil_log2` is the smallest `n ≥ 0` with `2^n ≥ x` (found by comparison with exact
+    /// powers of two; `libm`'s `ceil(log2(x))` rounds `16·(1 + ε)` to 4), on powers of two,
+    /// their neighbours and other values.
+    #[test]
+    fn ceil_log2_is_the_smallest_power_of_two_above() {
+        let mut xs = std::vec![1.0, 1.5, 2.0, 3.0, 4.0, 1e10, 1e300, f64::MAX];
+        for e in 0..1000 {
+            let p = libm::ldexp(1.0, e);
+            xs.extend([p, p * (1.0 + f64::EPSILON), p * (1.0 - f64::EPSILON / 2.0)]);
+        }
+        for x in xs {
+            let want = (0..1100).find(|&n| libm::ldexp(1.0, n) >= x).unwrap();
+            assert_eq!(ceil_log2(x), Some(want), "{x:e}");
+        }
+        assert_eq!(ceil_log2(0.5), Some(0));
+        assert_eq!(ceil_log2(f64::INFINITY), None);
+        assert_eq!(ceil_log2(f64::NAN), None);
+        assert_eq!(safe_exp::<f32>(1.0, 0.0), Some(126));
+        assert_eq!(safe_exp::<f32>(3.0, 4.0), Some(62));
+        assert_eq!(safe_exp::<f32>(2f64.powi(130), 0.0), None);
+    }
+
+    /// The scaled-sum range test: `true` below `2^k`, `false` at and above it and for NaN.
+    #[test]
+    fn all_below_pow2_separates_at_the_edge() {
+        for k in [1, 10, 64, 100, 126, 127] {
+            let edge = libm::ldexpf(1.0, k);
+            let below = f32::from_bits(edge.to_bits() - 1);
+            assert!(f32::all_below_pow2(&[0.0, -below, below], k), "{k}");
+            assert!(!f32::all_below_pow2(&[0.0, edge], k), "{k}");
+            assert!(!f32::all_below_pow2(&[-edge * 3.0], k), "{k}");
+            assert!(!f32::all_below_pow2(&[f32::NAN], k));
+            assert!(!f32::all_below_pow2(&[f32::INFINITY], k));
+        }
+    }
 }
