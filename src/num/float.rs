@@ -1,7 +1,7 @@
 //! [`Num`] for the IEEE-754 binary types, and [`Float`], what the optimizers' float kernels are
 //! generic over.
 
-use super::{Num, StateValue, F32_IN_HARDWARE, VECTOR_HOST};
+use super::{Num, StateValue, F32_IN_HARDWARE, SMALL_GRADIENT_EXP, VECTOR_HOST};
 use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 
 mod sealed {
@@ -201,6 +201,14 @@ impl Num for f32 {
         }
         grads.iter().position(|g| !g.is_finite())
     }
+
+    #[inline(always)]
+    fn first_unusable_and_small(grads: &[Self]) -> (Option<usize>, bool) {
+        if Self::all_below_pow2(grads, SMALL_GRADIENT_EXP) {
+            return (None, true);
+        }
+        (grads.iter().position(|g| !g.is_finite()), false)
+    }
 }
 
 impl StateValue for f64 {
@@ -222,6 +230,14 @@ impl Num for f64 {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())
+    }
+
+    #[inline(always)]
+    fn first_unusable_and_small(grads: &[Self]) -> (Option<usize>, bool) {
+        if Self::all_below_pow2(grads, SMALL_GRADIENT_EXP) {
+            return (None, true);
+        }
+        (grads.iter().position(|g| !g.is_finite()), false)
     }
 }
 

@@ -101,6 +101,16 @@ pub(crate) fn in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
     k.is_some_and(|k| T::all_below_pow2(values, k))
 }
 
+/// Whether the gradients lie in the safe range `[−2^k, 2^k)`: known without reading them when
+/// the gradient scan established `|g| < 2^60` (`small`) and `k ≥ 60`.
+#[inline(always)]
+pub(crate) fn grads_in_safe_range<T: Float>(k: Option<i32>, grads: &[T], small: bool) -> bool {
+    match k {
+        Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP => true,
+        _ => in_safe_range(k, grads),
+    }
+}
+
 /// The first element whose step gives a non-finite parameter or state value, found by running
 /// the optimizer's own kernel (`step`: parameters, gradients, state buffers) on copies of
 /// chunks of the elements: exactly what the step would write, nothing written. `None` if every

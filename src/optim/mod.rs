@@ -248,13 +248,14 @@ impl<A: Copy> PartStep<A> {
         self.aux
     }
 
-    /// Every check of [`Optimizer::step_part`], before anything is written.
+    /// Every check of [`Optimizer::step_part`], before anything is written; `Ok(small)` with
+    /// `small` as [`Num::first_unusable_and_small`] gives it.
     pub(crate) fn check<S: Num, const N: usize>(
         &self,
         range: &Range<usize>,
         params: usize,
         grads: &[S],
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         if range.start > range.end || range.end > N {
             return Err(Error::GroupOutOfBounds { group: self.parts });
         }
@@ -273,12 +274,12 @@ impl<A: Copy> PartStep<A> {
                 second: self.parts,
             });
         }
-        if let Some(pos) = S::first_unusable(grads) {
-            return Err(Error::NonFiniteGradient {
+        match S::first_unusable_and_small(grads) {
+            (Some(pos), _) => Err(Error::NonFiniteGradient {
                 index: range.start + pos,
-            });
+            }),
+            (None, small) => Ok(small),
         }
-        Ok(())
     }
 
     /// Counts a part of `len` elements as applied.
@@ -385,8 +386,8 @@ pub trait Optimizer<S: Num, const N: usize> {
 /// `const fn zeroed(config)`, a `fn step_with(params, grads, Option<groups>)`, a
 /// `fn update_range(range, params, grads, config, t)` that updates one range with `self.aux` (the
 /// one kernel call that both `step_with` and `step_part` make) and a read-only
-/// `fn check_range(range, params, grads, config, t) -> Result<(), Error>` that `step_part` calls
-/// first. The configuration is checked by
+/// `fn check_range(range, params, grads, config, t, small) -> Result<(), Error>` that
+/// `step_part` calls first (`small`: the gradients are known to lie below `2^60`). The configuration is checked by
 /// `$validate` (by default the configuration's own `validate`).
 macro_rules! impl_optimizer {
     ($ty:ident<S: $bound:ident, N $(, $slot:ident)*>, $config:ident) => {
@@ -454,10 +455,10 @@ macro_rules! impl_optimizer {
                 params: &mut [S],
                 grads: &[S],
             ) -> Result<(), $crate::Error> {
-                part.check::<S, N>(&range, params.len(), grads)?;
+                let small = part.check::<S, N>(&range, params.len(), grads)?;
                 let config = self.config;
                 let t = part.step();
-                self.check_range(&range, params, grads, &config, t)?;
+                self.check_range(&range, params, grads, &config, t, small)?;
                 // Where a whole step's generator would be on reaching `range.start`.
                 self.aux = <S as $crate::num::Num>::aux_after(part.start_aux(), range.start);
                 $crate::optim::dispatch::widest(
@@ -530,8 +531,12 @@ pub(crate) fn part<'a, T>(buf: &'a mut [T], range: &Range<usize>) -> &'a mut [T]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pass {
     /// Read only: return [`Error::StepOverflow`] (or another error) if this group's update
-    /// cannot be taken; write nothing.
-    Check,
+    /// cannot be taken; write nothing. `small`: the gradient scan established that every
+    /// gradient of the group lies below `2^60` ([`Num::first_unusable_and_small`]).
+    Check {
+        /// The gradients are known to lie below `2^60`.
+        small: bool,
+    },
     /// Update the group (every check has passed).
     Write,
 }
@@ -548,6 +553,7 @@ pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(
     mut apply: impl FnMut(Pass, &Range<usize>, &mut [S], &[S], &C, u32) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let count = groups.count();
+    let mut small_groups = 0u64;
     for i in 0..count {
         let Some((range, config)) = groups.get::<N>(i) else {
             continue;
@@ -572,15 +578,30 @@ pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(
             }
         }
         let g = grads.get(range.clone()).unwrap_or_default();
-        if let Some(pos) = S::first_unusable(g) {
-            return Err(Error::NonFiniteGradient {
-                index: range.start + pos,
-            });
+        match S::first_unusable_and_small(g) {
+            (Some(pos), _) => {
+                return Err(Error::NonFiniteGradient {
+                    index: range.start + pos,
+                })
+            }
+            // Remembered for the first 64 groups (more are checked in full).
+            (None, small) => {
+                if small && i < 64 {
+                    small_groups |= 1 << i;
+                }
+            }
         }
     }
     let t = step_count.checked_add(1).ok_or(Error::StepCountOverflow)?;
-    for pass in [Pass::Check, Pass::Write] {
+    for check in [true, false] {
         for i in 0..count {
+            let pass = if check {
+                Pass::Check {
+                    small: i < 64 && small_groups & (1 << i) != 0,
+                }
+            } else {
+                Pass::Write
+            };
             let Some((range, config)) = groups.get::<N>(i) else {
                 continue;
             };
@@ -588,7 +609,7 @@ pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(
             else {
                 continue;
             };
-            if let Pass::Check = pass {
+            if check {
                 apply(pass, &range, p, g, config, t)?;
             } else {
                 dispatch::widest(

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::num::Float;
-use crate::optim::float::{first_nonfinite, in_safe_range, nonzero, safe_exp, with_float_grad};
+use crate::optim::float::{
+    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+};
 
 /// Per-step scalars of the floating-point Adagrad kernel.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,7 @@ impl<T: Float> AdagradNum for T {
     fn adagrad_check(
         params: &[Self],
         grads: &[Self],
+        small: bool,
         sum: &[Self],
         initial: Option<Self>,
         c: &Self::Coeffs,
@@ -49,7 +52,7 @@ impl<T: Float> AdagradNum for T {
             Some(s0) => safe(&[s0]),
             None => safe(sum),
         };
-        if safe(params) && safe(grads) && sum_safe {
+        if safe(params) && grads_in_safe_range(k, grads, small) && sum_safe {
             return None;
         }
         let mut aux = <T::Aux as StateValue>::ZERO;

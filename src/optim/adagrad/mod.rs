@@ -69,6 +69,7 @@ pub trait AdagradNum: Num {
     fn adagrad_check(
         _params: &[Self],
         _grads: &[Self],
+        _small: bool,
         _sum: &[Self::Sum],
         _initial: Option<Self::Sum>,
         _c: &Self::Coeffs,
@@ -143,7 +144,7 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
             |pass, r, p, g, cfg, t| match pass {
-                Pass::Check => self.check_range(r, p, g, cfg, t),
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
                 Pass::Write => {
                     self.update_range(r, p, g, cfg, t);
                     Ok(())
@@ -163,10 +164,18 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
         grads: &[S],
         config: &AdagradConfig,
         t: u32,
+        small: bool,
     ) -> Result<(), Error> {
         let sum = self.sum.get(range.clone()).unwrap_or_default();
         let first = (t == 1).then(|| S::adagrad_initial_sum(config));
-        match S::adagrad_check(params, grads, sum, first, &S::adagrad_coeffs(config, t)) {
+        match S::adagrad_check(
+            params,
+            grads,
+            small,
+            sum,
+            first,
+            &S::adagrad_coeffs(config, t),
+        ) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

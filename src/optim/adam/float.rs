@@ -3,7 +3,9 @@
 use super::*;
 use crate::num::pow::{one_minus_pow, one_minus_pow_accurate};
 use crate::num::Float;
-use crate::optim::float::{first_nonfinite, float_grad, in_safe_range, safe_exp};
+use crate::optim::float::{
+    first_nonfinite, float_grad, grads_in_safe_range, in_safe_range, safe_exp,
+};
 
 /// Per-step scalars of the floating-point Adam kernel.
 #[derive(Clone, Copy, Debug)]
@@ -88,6 +90,7 @@ impl<T: Float> AdamNum for T {
     fn adam_check<K: AdamForm>(
         params: &[Self],
         grads: &[Self],
+        small: bool,
         m: &[Self],
         v: &[Self],
         vmax: Option<&[Self]>,
@@ -98,7 +101,12 @@ impl<T: Float> AdamNum for T {
         let amp = 2.0 * a + 2.0 + decay + c.step_size.wide().abs() * (2.0 * a + 1.0) / c.eps.wide();
         let k = safe_exp::<T>(amp, a * a);
         let safe = |x: &[T]| in_safe_range(k, x);
-        if safe(params) && safe(grads) && safe(m) && safe(v) && vmax.is_none_or(safe) {
+        if safe(params)
+            && grads_in_safe_range(k, grads, small)
+            && safe(m)
+            && safe(v)
+            && vmax.is_none_or(safe)
+        {
             return None;
         }
         let mut aux = <T::Aux as StateValue>::ZERO;

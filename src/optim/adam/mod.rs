@@ -92,6 +92,7 @@ pub trait AdamNum: Num {
     fn adam_check<K: AdamForm>(
         _params: &[Self],
         _grads: &[Self],
+        _small: bool,
         _m: &[Self::Moment],
         _v: &[Self::SqMoment],
         _vmax: Option<&[Self::SqMoment]>,
@@ -209,7 +210,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
             |pass, r, p, g, cfg, t| match pass {
-                Pass::Check => self.check_range(r, p, g, cfg, t),
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
                 Pass::Write => {
                     self.update_range(r, p, g, cfg, t);
                     Ok(())
@@ -229,6 +230,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
         grads: &[S],
         config: &AdamConfig,
         t: u32,
+        small: bool,
     ) -> Result<(), Error> {
         let vmax = self
             .max_exp_avg_sq
@@ -239,7 +241,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             m.get(range.clone()).unwrap_or_default(),
             v.get(range.clone()).unwrap_or_default(),
         );
-        match S::adam_check::<K>(params, grads, m, v, vmax, &S::adam_coeffs(config, t)) {
+        match S::adam_check::<K>(params, grads, small, m, v, vmax, &S::adam_coeffs(config, t)) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

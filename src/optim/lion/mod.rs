@@ -59,6 +59,7 @@ pub trait LionNum: Num {
     fn lion_check(
         _params: &[Self],
         _grads: &[Self],
+        _small: bool,
         _m: &[Self::Moment],
         _c: &Self::Coeffs,
     ) -> Option<usize> {
@@ -128,7 +129,7 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
             |pass, r, p, g, cfg, t| match pass {
-                Pass::Check => self.check_range(r, p, g, cfg, t),
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
                 Pass::Write => {
                     self.update_range(r, p, g, cfg, t);
                     Ok(())
@@ -148,9 +149,10 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
         grads: &[S],
         config: &LionConfig,
         _t: u32,
+        small: bool,
     ) -> Result<(), Error> {
         let m = self.exp_avg.get(range.clone()).unwrap_or_default();
-        match S::lion_check(params, grads, m, &S::lion_coeffs(config)) {
+        match S::lion_check(params, grads, small, m, &S::lion_coeffs(config)) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

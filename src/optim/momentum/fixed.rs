@@ -152,6 +152,7 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
     fn momentum_check(
         params: &[Self],
         grads: &[Self],
+        _small: bool,
         buf: &[Self],
         c: &FixedMomentumCoeffs,
     ) -> Option<usize> {

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::num::Float;
-use crate::optim::float::{first_nonfinite, in_safe_range, nonzero, safe_exp, with_float_grad};
+use crate::optim::float::{
+    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+};
 
 /// Per-step scalars of the floating-point momentum kernel.
 #[derive(Clone, Copy, Debug)]
@@ -45,6 +47,7 @@ impl<T: Float> MomentumNum for T {
     fn momentum_check(
         params: &[Self],
         grads: &[Self],
+        small: bool,
         buf: &[Self],
         c: &Self::Coeffs,
     ) -> Option<usize> {
@@ -52,7 +55,8 @@ impl<T: Float> MomentumNum for T {
         let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
         let b = mu + damp.max(1.0) * a;
         let k = safe_exp::<T>((1.0 + lr) * (a + (1.0 + mu) * b), 0.0);
-        if in_safe_range(k, params) && in_safe_range(k, grads) && in_safe_range(k, buf) {
+        if in_safe_range(k, params) && grads_in_safe_range(k, grads, small) && in_safe_range(k, buf)
+        {
             return None;
         }
         let mut aux = <T::Aux as StateValue>::ZERO;

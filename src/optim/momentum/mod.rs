@@ -76,9 +76,11 @@ pub trait MomentumNum: Num {
     /// The position of the first element whose update [`momentum_update`](Self::momentum_update)
     /// cannot take exactly (its new buffer value would leave the buffer's range), or `None`.
     /// Read only; the step is refused with [`Error::StepOverflow`] before anything is written.
+    /// `small`: every gradient is known to lie below `2^60`.
     fn momentum_check(
         params: &[Self],
         grads: &[Self],
+        small: bool,
         buf: &[Self::Buffer],
         c: &Self::Coeffs,
     ) -> Option<usize>;
@@ -146,7 +148,7 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
             |pass, r, p, g, cfg, t| match pass {
-                Pass::Check => self.check_range(r, p, g, cfg, t),
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
                 Pass::Write => {
                     self.update_range(r, p, g, cfg, t);
                     Ok(())
@@ -166,9 +168,10 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
         grads: &[S],
         config: &MomentumConfig,
         t: u32,
+        small: bool,
     ) -> Result<(), Error> {
         let buf = self.momentum_buffer.get(range.clone()).unwrap_or_default();
-        match S::momentum_check(params, grads, buf, &S::momentum_coeffs(config, t)) {
+        match S::momentum_check(params, grads, small, buf, &S::momentum_coeffs(config, t)) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::num::Float;
-use crate::optim::float::{first_nonfinite, in_safe_range, nonzero, safe_exp, with_float_grad};
+use crate::optim::float::{
+    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+};
 
 /// Per-step scalars of the floating-point RMSprop kernel.
 #[derive(Clone, Copy, Debug)]
@@ -46,6 +48,7 @@ impl<T: Float> RmsPropNum for T {
     fn rmsprop_check(
         params: &[Self],
         grads: &[Self],
+        small: bool,
         square_avg: &[Self],
         momentum_buffer: Option<&[Self]>,
         grad_avg: Option<&[Self]>,
@@ -57,7 +60,7 @@ impl<T: Float> RmsPropNum for T {
         let k = safe_exp::<T>(amp, (2.0 * a + 1.0) * (2.0 * a + 1.0));
         let safe = |x: &[T]| in_safe_range(k, x);
         if safe(params)
-            && safe(grads)
+            && grads_in_safe_range(k, grads, small)
             && safe(square_avg)
             && momentum_buffer.is_none_or(safe)
             && grad_avg.is_none_or(safe)

@@ -70,6 +70,7 @@ pub trait RmsPropNum: Num {
     fn rmsprop_check(
         _params: &[Self],
         _grads: &[Self],
+        _small: bool,
         _square_avg: &[Self::SqAvg],
         _momentum_buffer: Option<&[Self::Avg]>,
         _grad_avg: Option<&[Self::Avg]>,
@@ -181,7 +182,7 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
             |pass, r, p, g, cfg, t| match pass {
-                Pass::Check => self.check_range(r, p, g, cfg, t),
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
                 Pass::Write => {
                     self.update_range(r, p, g, cfg, t);
                     Ok(())
@@ -201,6 +202,7 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
         grads: &[S],
         config: &RmsPropConfig,
         _t: u32,
+        small: bool,
     ) -> Result<(), Error> {
         let sq = self.square_avg.get(range.clone()).unwrap_or_default();
         let buf = self
@@ -211,7 +213,15 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
             .grad_avg
             .as_slice()
             .map(|s| s.get(range.clone()).unwrap_or_default());
-        match S::rmsprop_check(params, grads, sq, buf, gbar, &S::rmsprop_coeffs(config)) {
+        match S::rmsprop_check(
+            params,
+            grads,
+            small,
+            sq,
+            buf,
+            gbar,
+            &S::rmsprop_coeffs(config),
+        ) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::num::Float;
-use crate::optim::float::{first_nonfinite, in_safe_range, nonzero, safe_exp, with_float_grad};
+use crate::optim::float::{
+    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+};
 
 /// Per-step scalars of the floating-point SGD kernel.
 #[derive(Clone, Copy, Debug)]
@@ -28,11 +30,12 @@ impl<T: Float> SgdNum for T {
     fn sgd_check(
         params: &[Self],
         grads: &[Self],
+        small: bool,
         cfg: &SgdConfig,
         c: &Self::Coeffs,
     ) -> Option<usize> {
         let k = safe_exp::<T>((1.0 + cfg.weight_decay) * (1.0 + cfg.lr), 0.0);
-        if in_safe_range(k, params) && in_safe_range(k, grads) {
+        if in_safe_range(k, params) && grads_in_safe_range(k, grads, small) {
             return None;
         }
         let mut aux = <T::Aux as StateValue>::ZERO;

@@ -53,6 +53,7 @@ pub trait SgdNum: Num {
     fn sgd_check(
         _params: &[Self],
         _grads: &[Self],
+        _small: bool,
         _config: &SgdConfig,
         _c: &Self::Coeffs,
     ) -> Option<usize> {
@@ -110,7 +111,7 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
             |pass, r, p, g, cfg, t| match pass {
-                Pass::Check => self.check_range(r, p, g, cfg, t),
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
                 Pass::Write => {
                     self.update_range(r, p, g, cfg, t);
                     Ok(())
@@ -130,8 +131,9 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
         grads: &[S],
         config: &SgdConfig,
         _t: u32,
+        small: bool,
     ) -> Result<(), Error> {
-        match S::sgd_check(params, grads, config, &S::sgd_coeffs(config)) {
+        match S::sgd_check(params, grads, small, config, &S::sgd_coeffs(config)) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),
