@@ -42,8 +42,9 @@ impl<T: Float> AdagradNum for T {
         small: bool,
         sum: &[Self],
         initial: Option<Self>,
-        c: &Self::Coeffs,
+        coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
+        let c = &coeffs();
         let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
         let amp = 1.0 + a + c.clr.wide().abs() * a / c.eps.wide();
         let k = safe_exp::<T>(amp, a * a);

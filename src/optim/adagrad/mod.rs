@@ -72,7 +72,7 @@ pub trait AdagradNum: Num {
         _small: bool,
         _sum: &[Self::Sum],
         _initial: Option<Self::Sum>,
-        _c: &Self::Coeffs,
+        _c: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         None
     }
@@ -168,14 +168,9 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
     ) -> Result<(), Error> {
         let sum = self.sum.get(range.clone()).unwrap_or_default();
         let first = (t == 1).then(|| S::adagrad_initial_sum(config));
-        match S::adagrad_check(
-            params,
-            grads,
-            small,
-            sum,
-            first,
-            &S::adagrad_coeffs(config, t),
-        ) {
+        match S::adagrad_check(params, grads, small, sum, first, || {
+            S::adagrad_coeffs(config, t)
+        }) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

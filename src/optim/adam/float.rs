@@ -94,8 +94,9 @@ impl<T: Float> AdamNum for T {
         m: &[Self],
         v: &[Self],
         vmax: Option<&[Self]>,
-        c: &Self::Coeffs,
+        coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
+        let c = &coeffs();
         let a = 1.0 + c.l2.map_or(0.0, |w| w.wide().abs());
         let decay = c.decay.map_or(1.0, |d| d.wide().abs());
         let amp = 2.0 * a + 2.0 + decay + c.step_size.wide().abs() * (2.0 * a + 1.0) / c.eps.wide();

@@ -96,7 +96,7 @@ pub trait AdamNum: Num {
         _m: &[Self::Moment],
         _v: &[Self::SqMoment],
         _vmax: Option<&[Self::SqMoment]>,
-        _c: &Self::Coeffs,
+        _c: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         None
     }
@@ -241,7 +241,9 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             m.get(range.clone()).unwrap_or_default(),
             v.get(range.clone()).unwrap_or_default(),
         );
-        match S::adam_check::<K>(params, grads, small, m, v, vmax, &S::adam_coeffs(config, t)) {
+        match S::adam_check::<K>(params, grads, small, m, v, vmax, || {
+            S::adam_coeffs(config, t)
+        }) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

@@ -37,8 +37,9 @@ impl<T: Float> LionNum for T {
         grads: &[Self],
         small: bool,
         m: &[Self],
-        c: &Self::Coeffs,
+        coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
+        let c = &coeffs();
         let decay = c.decay.map_or(1.0, |d| d.wide().abs());
         let k = safe_exp::<T>(2.0 + decay + c.lr.wide().abs(), 0.0);
         let safe = |x: &[T]| in_safe_range(k, x);

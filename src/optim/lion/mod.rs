@@ -61,7 +61,7 @@ pub trait LionNum: Num {
         _grads: &[Self],
         _small: bool,
         _m: &[Self::Moment],
-        _c: &Self::Coeffs,
+        _c: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         None
     }
@@ -152,7 +152,7 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
         small: bool,
     ) -> Result<(), Error> {
         let m = self.exp_avg.get(range.clone()).unwrap_or_default();
-        match S::lion_check(params, grads, small, m, &S::lion_coeffs(config)) {
+        match S::lion_check(params, grads, small, m, || S::lion_coeffs(config)) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

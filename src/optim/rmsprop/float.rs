@@ -52,8 +52,9 @@ impl<T: Float> RmsPropNum for T {
         square_avg: &[Self],
         momentum_buffer: Option<&[Self]>,
         grad_avg: Option<&[Self]>,
-        c: &Self::Coeffs,
+        coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
+        let c = &coeffs();
         let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
         let (mu, lr) = (c.mu.wide().abs(), c.lr.wide().abs());
         let amp = 2.0 * a + 2.0 + (1.0 + lr) * (mu + 1.0 + a / c.eps.wide());

@@ -74,7 +74,7 @@ pub trait RmsPropNum: Num {
         _square_avg: &[Self::SqAvg],
         _momentum_buffer: Option<&[Self::Avg]>,
         _grad_avg: Option<&[Self::Avg]>,
-        _c: &Self::Coeffs,
+        _c: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         None
     }
@@ -213,15 +213,9 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
             .grad_avg
             .as_slice()
             .map(|s| s.get(range.clone()).unwrap_or_default());
-        match S::rmsprop_check(
-            params,
-            grads,
-            small,
-            sq,
-            buf,
-            gbar,
-            &S::rmsprop_coeffs(config),
-        ) {
+        match S::rmsprop_check(params, grads, small, sq, buf, gbar, || {
+            S::rmsprop_coeffs(config)
+        }) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),

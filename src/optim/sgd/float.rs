@@ -32,8 +32,9 @@ impl<T: Float> SgdNum for T {
         grads: &[Self],
         small: bool,
         cfg: &SgdConfig,
-        c: &Self::Coeffs,
+        coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
+        let c = &coeffs();
         let k = safe_exp::<T>((1.0 + cfg.weight_decay) * (1.0 + cfg.lr), 0.0);
         if in_safe_range(k, params) && grads_in_safe_range(k, grads, small) {
             return None;

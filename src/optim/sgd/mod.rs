@@ -55,7 +55,7 @@ pub trait SgdNum: Num {
         _grads: &[Self],
         _small: bool,
         _config: &SgdConfig,
-        _c: &Self::Coeffs,
+        _c: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         None
     }
@@ -133,7 +133,7 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
         _t: u32,
         small: bool,
     ) -> Result<(), Error> {
-        match S::sgd_check(params, grads, small, config, &S::sgd_coeffs(config)) {
+        match S::sgd_check(params, grads, small, config, || S::sgd_coeffs(config)) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),
