@@ -156,7 +156,11 @@
 //!   above `τ` (a `1 − β` that rounds to exactly 1 is handled exactly).
 //! - **L2 weight decay** (Adam, RMSprop, Adagrad): the gradient `g + wd·p` feeds a parameter
 //!   error `e` back into the step as `κ·e`, `κ = lr_t·wd/(√v̂ + eps)` (for Adam `lr·(1 − β1)/bc1`):
-//!   the accumulated bound is multiplied by `1 + κ` on each step. The bound is stated for
+//!   the accumulated bound is multiplied by `1 + κ` on each step. The quantised `wd` also leaves
+//!   `g'` an absolute error `ε_c·wd·|p|`, unbounded relative to `g'` when `g` cancels `wd·p`; the
+//!   step carries it as `ε_c·lr_t·wd·|p|/(√v̂ + eps)` (Adam: `lr_t = lr`, through `m`), added on
+//!   each step (a fresh golden case with a first gradient within 1% of `−wd·p` was 1.65 times
+//!   over the bound without it). The bound is stated for
 //!   `κ ≤ 1` only: beyond it (e.g. centered RMSprop whose `v − ḡ²` cancels, so the denominator
 //!   falls to `eps`) the feedback through `v` and `ḡ` is of the same order and the trajectory is
 //!   not tracked to any fixed relative error; the golden harness reports such cases as "outside
