@@ -31,7 +31,7 @@ impl fmt::Display for ValueFault {
 
 /// Everything that can go wrong in edgetune, as a value.
 ///
-/// The optimizers return the first six kinds directly; the layers, the training helpers, the
+/// The optimizers return the first seven kinds directly; the layers, the training helpers, the
 /// checkpoints and the weight loader have errors of their own ([`NnError`], [`TrainError`],
 /// [`CheckpointError`], [`LoadError`]) that convert into this type, so `?` works across all of
 /// them in a function returning `Result<_, edgetune::Error>`.
@@ -75,6 +75,17 @@ pub enum Error {
     },
     /// The step counter would pass `u32::MAX`. Nothing was changed; call `reset` to start over.
     StepCountOverflow,
+    /// The step would take a value out of its number type's range although every input is inside
+    /// it: a fixed-point momentum buffer beyond the format's range (the buffer tends to
+    /// `g/(1 − μ)`, up to 100·|g| at μ = 0.99), or a floating-point parameter or state value that
+    /// would overflow to infinity (or become NaN: RMSprop with `alpha > 1`, whose `v` can go
+    /// negative under its square root). Nothing was changed: parameters, optimizer state and the
+    /// step counter are as they were. A smaller learning rate or momentum, or a wider format,
+    /// avoids it.
+    StepOverflow {
+        /// Index in the parameter arena of the first element that would leave the range.
+        index: usize,
+    },
     /// A fused training step (each layer stepped as soon as its gradient is complete) met a
     /// non-finite gradient: that layer and every layer below it are unchanged, the `layers`
     /// layers above it have been stepped, and the optimizer's step counter has advanced.
@@ -139,6 +150,10 @@ impl fmt::Display for Error {
                 write!(f, "parameter groups {first} and {second} overlap")
             }
             Error::StepCountOverflow => f.write_str("the step counter would overflow u32"),
+            Error::StepOverflow { index } => write!(
+                f,
+                "the step would take element {index} (or its optimizer state) out of the number type's range"
+            ),
             Error::FusedStepStopped { layers, index } => write!(
                 f,
                 "fused step stopped at a non-finite gradient (trainable element {index}) after stepping {layers} layers"

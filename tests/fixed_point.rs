@@ -130,14 +130,18 @@ fn parameters_saturate_at_the_format_edges_without_wrapping() {
     ];
     opt.step(&mut p, &[-big, big]).unwrap();
     assert_eq!(p, [I16F16::MAX, I16F16::MIN]);
-    // Momentum: the buffer saturates too (μ·buf + g beyond the range).
+    // Momentum: a buffer beyond the range (μ·buf + g = 59700 > 32768) is refused, nothing
+    // changed, instead of saturating (which made later steps silently wrong).
     let mut opt = Momentum::<I16F16, 1>::new(MomentumConfig::new(1.0, 0.99)).unwrap();
     let mut p = [I16F16::ZERO];
-    for _ in 0..4 {
-        opt.step(&mut p, &[big]).unwrap();
-    }
-    assert_eq!(opt.momentum_buffer()[0], I16F16::MAX);
-    assert_eq!(p[0], I16F16::MIN);
+    opt.step(&mut p, &[big]).unwrap();
+    let (p1, b1, aux1) = (p, *opt.momentum_buffer(), *opt.aux());
+    assert_eq!(
+        opt.step(&mut p, &[big]),
+        Err(Error::StepOverflow { index: 0 })
+    );
+    assert_eq!((p, *opt.momentum_buffer(), *opt.aux()), (p1, b1, aux1));
+    assert_eq!(opt.step_count(), 1);
     // Adam with a huge lr: the step saturates at MIN, never wraps to positive.
     let mut opt = Adam::<I8F24, 1>::new(AdamConfig::adam(1e6)).unwrap();
     let mut p = [I8F24::from_num(100)];
@@ -362,12 +366,14 @@ fn within_bound<S: AllNum>(
     let mut budget = [0.0f64; N];
     let mut hist_max: f64 = 0.0;
     let (mut worst_ratio, mut worst_lsb) = (0.0f64, 0.0f64);
+    let mut trunc = harness::MomentTrunc::new(N);
     for (t, g) in grads.iter().enumerate() {
         let lion_c = r.lion_c(g);
         let m_before = r.exp_avg.clone();
         let before = pr.clone();
         fixed(&mut p, &to_fixed(g)).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         r.step(&mut pr, g).unwrap();
+        let moment = trunc.step(kind, &h, g, &before, m_before.as_deref(), &r);
         for i in 0..N {
             let dr = (pr[i] - before[i]).abs();
             hist_max = hist_max.max(dr);
@@ -380,6 +386,9 @@ fn within_bound<S: AllNum>(
                     .as_ref()
                     .map(|c| (c[i], m_before.as_ref().map_or(0.0, |m| m[i]))),
                 gain: harness::l2_gain(kind, &h, &r, i),
+                moment: moment[i].0,
+                update: moment[i].1,
+                l2: harness::l2_coef_error(kind, &h, &r, i, before[i]),
             };
             prop_assume!(info.gain <= harness::FIXED_MAX_GAIN);
             let b = harness::fixed_step_bound(kind, &h, lsb, &info);
@@ -466,4 +475,390 @@ proptest! {
     fn i8f24_every_optimizer_stays_within_the_bound(seed: u64, steps in 1usize..300, k in 0usize..6) {
         within_bound::<I8F24>(Kind::ALL[k], seed, steps, 2f64.powi(-24), 1.0).map(|_| ())?;
     }
+}
+
+// ------------------------------------------------------------------ momentum buffer range
+
+/// What [`momentum_run`] saw: the step and element of a refusal, the worst error/bound.
+#[derive(Debug)]
+struct MomentumRun {
+    refused: Option<(usize, usize)>,
+    worst_ratio: f64,
+}
+
+/// Runs fixed-point momentum and the f64 reference on the same quantised inputs. Every step must
+/// either succeed with the parameters within the documented bound and the reference's buffer
+/// within the format (plus the fixed buffer's own error), or be refused with `StepOverflow`,
+/// parameters and every part of the optimizer's state unchanged, at an element whose reference
+/// buffer reaches the format's edge (less that error). A step that succeeds while the
+/// reference's buffer is clearly beyond the range is the silent failure of issue 16.
+fn momentum_run<S: AllNum + fixed::traits::Fixed>(
+    h: &Hyper,
+    p0: &[f64],
+    grads: &[Vec<f64>],
+    seed: u32,
+) -> Result<MomentumRun, TestCaseError> {
+    let lsb = S::DELTA.to_f64();
+    let max = S::MAX.to_f64();
+    let mut opt = Momentum::<S, N>::new(common::momentum_config(h)).unwrap();
+    *opt.aux_mut() = RoundingState::stochastic(seed);
+    let mut r = Reference::new(Kind::Sgd, *h, N);
+    let mut p: [S; N] = to_fixed(p0);
+    let mut pr = p0.to_vec();
+    let mut budget = [0.0f64; N];
+    let mut hist_max: f64 = 0.0;
+    let mut worst_ratio: f64 = 0.0;
+    // The fixed buffer's distance from the reference's: its rounding (½ LSB per step) and the
+    // coefficients' 2^-16 (4·ε_c as in the step bound), each carried over 1/(1 − μ) steps.
+    let mu = h.momentum.min(1.0 - 1.0 / 65536.0);
+    let slack = |b: f64| (0.5 * lsb + 4.0 * EPS_C * b.abs()) / (1.0 - mu);
+    for (t, g) in grads.iter().enumerate() {
+        let (before_opt, before_p) = (opt, p);
+        let mut r_next = r.clone();
+        let mut pr_next = pr.clone();
+        r_next.step(&mut pr_next, g).unwrap();
+        let b_ref = r_next.momentum_buffer.clone().unwrap();
+        match opt.step(&mut p, &to_fixed(g)) {
+            Err(Error::StepOverflow { index }) => {
+                prop_assert_eq!(p, before_p);
+                prop_assert_eq!(opt.momentum_buffer(), before_opt.momentum_buffer());
+                prop_assert_eq!(opt.step_count(), before_opt.step_count());
+                prop_assert_eq!(opt.aux(), before_opt.aux());
+                let b = b_ref[index];
+                prop_assert!(
+                    b.abs() >= max - slack(b),
+                    "step {t}: refused at {index}, but the reference buffer is {b} (edge {max})"
+                );
+                return Ok(MomentumRun {
+                    refused: Some((t, index)),
+                    worst_ratio,
+                });
+            }
+            Err(e) => return Err(TestCaseError::fail(format!("step {t}: {e}"))),
+            Ok(()) => {}
+        }
+        for (i, b) in b_ref.iter().enumerate() {
+            prop_assert!(
+                b.abs() <= max + slack(*b),
+                "step {t}: taken although the reference buffer {i} is {b} (edge {max})"
+            );
+        }
+        for i in 0..N {
+            let dr = (pr_next[i] - pr[i]).abs();
+            hist_max = hist_max.max(dr);
+            let info = harness::StepInfo {
+                g: g[i],
+                p: pr_next[i],
+                dr,
+                hist_max,
+                lion: None,
+                gain: 0.0,
+                moment: 0.0,
+                update: 0.0,
+                l2: 0.0,
+            };
+            budget[i] += harness::fixed_step_bound(Kind::Sgd, h, lsb, &info);
+            let err = (p[i].to_f64() - pr_next[i]).abs();
+            worst_ratio = worst_ratio.max(err / budget[i]);
+            prop_assert!(
+                err <= budget[i],
+                "step {t} elem {i}: |{} − {}| = {err:e} > bound {:e}\n{h:?}",
+                p[i].to_f64(),
+                pr_next[i],
+                budget[i]
+            );
+        }
+        r = r_next;
+        pr = pr_next;
+    }
+    Ok(MomentumRun {
+        refused: None,
+        worst_ratio,
+    })
+}
+
+/// Issue 16's configurations, rebuilt: I8F24 Nesterov momentum 0.99 and 0.86 with learning rates
+/// 1.3e-4 and 1.8e-4, no decay, parameters below 2, normal gradients up to |g| ≈ 38, 55-92 steps.
+/// The buffer tends to g/(1 − μ) (far beyond ±128 at μ = 0.99): every step is now either within
+/// the bound or refused with nothing changed. Before the fix the buffer saturated silently and
+/// the parameters ended 1.5e6 LSB (40 times the bound) from the reference.
+#[test]
+fn issue16_i8f24_nesterov_momentum_is_within_the_bound_or_refused() {
+    let mut refusals = 0;
+    for (mu, lr, sigma, steps) in [(0.99, 1.3e-4, 12.0, 92), (0.86, 1.8e-4, 12.0, 55)] {
+        for seed in 0..20u64 {
+            let mut d = Draw(seed);
+            let mut h = Hyper::defaults(Kind::Sgd);
+            (h.lr, h.momentum, h.nesterov) = (lr, mu, true);
+            let q = |x: f64| I8F24::from_f64(x).to_f64();
+            let p0: Vec<f64> = (0..N).map(|_| q((d.unit() * 2.0 - 1.0) * 1.9)).collect();
+            let grads: Vec<Vec<f64>> = (0..steps)
+                .map(|_| {
+                    (0..N)
+                        .map(|_| q((sigma * d.normal()).clamp(-38.0, 38.0)))
+                        .collect()
+                })
+                .collect();
+            let run = momentum_run::<I8F24>(&h, &p0, &grads, seed as u32).unwrap();
+            refusals += usize::from(run.refused.is_some());
+        }
+    }
+    // At μ = 0.99 a buffer of σ/√(1 − μ²) ≈ 85 standard deviation passes 128 in most runs.
+    assert!(
+        refusals >= 10,
+        "only {refusals} refusals: the edge was not reached"
+    );
+}
+
+/// The fast path (plain momentum, no decay, μ ∈ [0.5, 1)) and the general kernel (dampening with
+/// L2 decay) refuse at the step the buffer would pass the edge: a constant gradient 2 at
+/// μ = 0.99 drives the buffer toward 200, past 128 after ln(1 − 128/200)/ln(0.99) ≈ 101 steps.
+#[test]
+fn momentum_buffer_passing_the_i8f24_edge_is_refused_on_both_kernels() {
+    let mut h = Hyper::defaults(Kind::Sgd);
+    (h.lr, h.momentum) = (1e-4, 0.99);
+    let grads = vec![vec![2.0; N]; 150];
+    let run = momentum_run::<I8F24>(&h, &[0.5; N], &grads, 7).unwrap();
+    let (t, i) = run.refused.expect("the buffer passes 128");
+    assert!(
+        (99..=103).contains(&t) && i == 0,
+        "refused at step {t}, element {i}"
+    );
+    assert!(run.worst_ratio > 0.0);
+    // General kernel: dampening 0.5 halves the gradient's share (the buffer tends to 100 with
+    // g = 2, to 150 with g = 3), L2 decay 1e-3 on parameters near 1.
+    (h.dampening, h.weight_decay) = (0.5, 1e-3);
+    let run = momentum_run::<I8F24>(&h, &[1.0; N], &vec![vec![2.0; N]; 300], 7).unwrap();
+    assert_eq!(run.refused, None);
+    let run = momentum_run::<I8F24>(&h, &[1.0; N], &vec![vec![3.0; N]; 300], 7).unwrap();
+    assert!(run.refused.is_some());
+    // A negative buffer refuses as well (maximize flips the gradient).
+    h.maximize = true;
+    let run = momentum_run::<I8F24>(&h, &[1.0; N], &vec![vec![3.0; N]; 300], 7).unwrap();
+    assert!(run.refused.is_some());
+}
+
+/// A refused part of a step in parts writes nothing, like a refused whole step.
+#[test]
+fn momentum_step_part_refuses_an_overflowing_buffer_and_writes_nothing() {
+    let mut opt = Momentum::<I8F24, 4>::new(MomentumConfig::new(1e-4, 0.99)).unwrap();
+    let mut p = [I8F24::from_num(0.5); 4];
+    let g = [I8F24::from_num(100); 4];
+    opt.step(&mut p, &g).unwrap();
+    let before = (opt, p);
+    let mut part = opt.begin_parts().unwrap();
+    assert_eq!(
+        opt.step_part(&mut part, 2..4, &mut p[2..], &g[2..]),
+        Err(Error::StepOverflow { index: 2 })
+    );
+    assert_eq!(part.elements(), 0);
+    opt.end_parts(part);
+    assert_eq!(p, before.1);
+    assert_eq!(opt.momentum_buffer(), before.0.momentum_buffer());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random momentum configurations (heavy ball, dampening, Nesterov, L2 decay, maximize; μ up
+    /// to 0.999) with gradients up to a third of the range, in both formats: each step is
+    /// within the bound or refused with nothing changed, never silently saturated.
+    #[test]
+    fn momentum_is_within_the_bound_or_refused(seed: u64, steps in 1usize..250, i8: bool) {
+        let mut d = Draw(seed);
+        let mut h = Hyper::defaults(Kind::Sgd);
+        h.lr = d.log(1e-5, 1e-2);
+        h.momentum = 1.0 - d.log(1e-3, 0.5);
+        h.nesterov = d.coin();
+        h.dampening = if !h.nesterov && d.coin() { 0.9 * d.unit() } else { 0.0 };
+        h.weight_decay = if d.coin() { d.log(1e-4, 1e-1) } else { 0.0 };
+        h.maximize = d.coin();
+        let max = if i8 { 128.0 } else { 32768.0 };
+        let scale = max * d.log(1e-4, 0.3);
+        let mean = scale * (d.unit() - 0.5);
+        let q = |x: f64| if i8 { I8F24::from_f64(x).to_f64() } else { I16F16::from_f64(x).to_f64() };
+        let p0: Vec<f64> = (0..N).map(|_| q(d.normal())).collect();
+        let grads: Vec<Vec<f64>> = (0..steps)
+            .map(|_| (0..N).map(|_| q((mean + scale * d.normal()).clamp(-max / 3.0, max / 3.0))).collect())
+            .collect();
+        if i8 {
+            momentum_run::<I8F24>(&h, &p0, &grads, seed as u32)?;
+        } else {
+            momentum_run::<I16F16>(&h, &p0, &grads, seed as u32)?;
+        }
+    }
+}
+
+// ------------------------------------------------------------------ Adam's bound, fresh cases
+
+/// Runs `seeds` random decaying-gradient trajectories of `h` (`n` parameters uniform in
+/// `[p_lo, p_hi]`, `steps` steps of normal gradients of deviation `sigma` times a decay, 1/t or
+/// geometric with ratio in [0.85, 0.99], as the golden generator's "decaying" regime) through
+/// the golden harness's I8F24 check against the documented bound; returns the worst
+/// error/bound and the number of cases over it.
+fn decaying_cases(
+    kind: Kind,
+    h: Hyper,
+    n: usize,
+    (p_lo, p_hi): (f64, f64),
+    steps: usize,
+    sigma: f64,
+    seeds: u64,
+) -> (f64, usize) {
+    let (mut worst, mut over) = (0.0f64, 0);
+    for seed in 0..seeds {
+        let mut d = Draw(seed);
+        let q = |x: f64| x as f32 as f64;
+        let param0: Vec<f64> = (0..n).map(|_| q(p_lo + (p_hi - p_lo) * d.unit())).collect();
+        let (rho, geometric) = (0.85 + 0.14 * d.unit(), d.coin());
+        let grads: Vec<Vec<f64>> = (0..steps)
+            .map(|t| {
+                let f = if geometric {
+                    rho.powi(t as i32)
+                } else {
+                    1.0 / (t as f64 + 1.0)
+                };
+                (0..n).map(|_| q(sigma * d.normal() * f)).collect()
+            })
+            .collect();
+        let mut r = Reference::new(kind, h, n);
+        let mut p = param0.clone();
+        let params = grads
+            .iter()
+            .map(|g| {
+                r.step(&mut p, g).unwrap();
+                p.clone()
+            })
+            .collect();
+        let case = harness::Case {
+            id: seed as i64,
+            kind,
+            hyper: h,
+            regime: "decaying".into(),
+            n,
+            param0,
+            grads,
+            params,
+            final_state: Default::default(),
+            final_step: None,
+            params_f32: None,
+        };
+        let mut s = harness::Summary::default();
+        s.check_fixed::<I8F24>(&case, 2f64.powi(-24), 128.0);
+        for row in s.fixed.values() {
+            worst = worst.max(row.ratio);
+            over += row.failed;
+        }
+    }
+    (worst, over)
+}
+
+/// Issue 16's AdamW case rebuilt: AMSGrad, maximize, lr 0.05927, betas (0.9722, 0.999),
+/// eps 1e-8, weight decay 0.07324, 4 parameters in [-6.6, 9.2], 27 steps of decaying gradients
+/// from |g| ≈ 0.034. The decay `lr·wd·p` (up to 0.04 a step) cancels the Adam update in the net
+/// change of `p`, and the bound had applied the update's relative error to that net change:
+/// 295 of these 3,000 trajectories were over it (worst 1.26), none now (worst 0.54).
+#[test]
+fn issue16_i8f24_amsgrad_adamw_whose_decay_cancels_the_update_is_within_the_bound() {
+    let mut h = Hyper::defaults(Kind::AdamW);
+    (h.lr, h.betas, h.eps, h.weight_decay) = (0.05927, (0.9722, 0.999), 1e-8, 0.07324);
+    (h.amsgrad, h.maximize) = (true, true);
+    let (worst, over) = decaying_cases(Kind::AdamW, h, 4, (-6.6, 9.2), 27, 0.017, 3000);
+    println!("AMSGrad AdamW, issue 16: worst error/bound {worst:.3}");
+    assert_eq!(over, 0);
+    assert!(worst > 0.1, "the bound is far from the error: {worst}");
+}
+
+/// Fresh golden cases with β1 ≈ 0.99985 (Adam, maximize, β2 0.524, 93 steps; AMSGrad AdamW
+/// without decay, β2 0.88, 49 steps): `m ≈ (1 − β1)·Σg` lies far below `g`, and the moment
+/// update's alignment to 30 bits of the larger operand leaves `m` a relative error up to
+/// `2^-28/(1 − β1)` per step, kept with weight β1 (`harness::FIXED_MOMENT_TRUNC`), which the
+/// bound had omitted (the golden cases were 1.22 and 1.09 times over it).
+#[test]
+fn adam_with_beta1_near_one_is_within_the_bound_with_the_moment_update_term() {
+    let mut h = Hyper::defaults(Kind::Adam);
+    (h.lr, h.betas, h.eps, h.maximize) = (0.05938, (0.999849, 0.5242), 9.6e-8, true);
+    let (worst_a, over_a) = decaying_cases(Kind::Adam, h, 3, (-0.03, 0.03), 93, 0.1, 400);
+    let mut h = Hyper::defaults(Kind::AdamW);
+    (h.lr, h.betas, h.eps, h.weight_decay) = (0.09854, (0.9998424, 0.8802), 1.15e-8, 0.0);
+    h.amsgrad = true;
+    let (worst_w, over_w) = decaying_cases(Kind::AdamW, h, 7, (-0.06, 0.06), 49, 0.02, 400);
+    println!("β1 ≈ 0.99985: Adam worst {worst_a:.3}, AMSGrad AdamW worst {worst_w:.3}");
+    assert_eq!((over_a, over_w), (0, 0));
+    assert!(worst_a > 0.1 && worst_w > 0.1);
+}
+
+/// A weight decay so large that one LSB of parameter overflows the buffer (coefficient sum above
+/// 2^31: no safe range exists, every element is checked exactly): refused at that element, and
+/// a zero parameter with it is stepped.
+#[test]
+fn momentum_with_a_huge_weight_decay_checks_every_element() {
+    let cfg = MomentumConfig {
+        weight_decay: 1e12,
+        ..MomentumConfig::new(1e-3, 0.9)
+    };
+    let mut opt = Momentum::<I16F16, 2>::new(cfg).unwrap();
+    let mut p = [I16F16::ZERO, I16F16::DELTA];
+    let g = [I16F16::from_num(0.5); 2];
+    assert_eq!(opt.step(&mut p, &g), Err(Error::StepOverflow { index: 1 }));
+    assert_eq!(p, [I16F16::ZERO, I16F16::DELTA]);
+    assert_eq!(*opt.momentum_buffer(), [I16F16::ZERO; 2]);
+    let mut q = [I16F16::ZERO; 2];
+    opt.step(&mut q, &g).unwrap();
+    assert_eq!(*opt.momentum_buffer(), g);
+}
+
+/// A fresh golden case rebuilt: centered RMSprop with L2 decay (α 0.672, lr 0.0034, eps 1.85e-4,
+/// wd 6.3e-4), whose first gradient nearly cancels `−wd·p` (within 2%). The quantised L2
+/// coefficient leaves `g' = g + wd·p` an absolute error `ε_c·wd·|p|`, large relative to the
+/// small `g'`, and the step `lr·g'/(√v + eps)` carries it (`harness::l2_coef_error`), which the
+/// bound had omitted (the golden case was 1.65 times over it).
+#[test]
+fn l2_gradient_cancelling_the_decay_is_within_the_bound() {
+    let mut h = Hyper::defaults(Kind::RmsProp);
+    (h.lr, h.alpha, h.eps, h.weight_decay) = (0.0034, 0.672, 1.85e-4, 6.3e-4);
+    h.centered = true;
+    let (mut worst, mut over) = (0.0f64, 0);
+    for seed in 0..300u64 {
+        let mut d = Draw(seed);
+        let q = |x: f64| x as f32 as f64;
+        let n = 8;
+        let param0: Vec<f64> = (0..n).map(|_| q(-1.0 + 3.5 * d.unit())).collect();
+        let mut grads: Vec<Vec<f64>> = vec![param0
+            .iter()
+            .map(|p| q(-h.weight_decay * p * (1.0 + 0.02 * (d.unit() - 0.5))))
+            .collect()];
+        grads.extend((0..21).map(|_| (0..n).map(|_| q(0.01 * d.normal())).collect()));
+        let mut r = Reference::new(Kind::RmsProp, h, n);
+        let mut p = param0.clone();
+        let params = grads
+            .iter()
+            .map(|g| {
+                r.step(&mut p, g).unwrap();
+                p.clone()
+            })
+            .collect();
+        let case = harness::Case {
+            id: seed as i64,
+            kind: Kind::RmsProp,
+            hyper: h,
+            regime: "normal".into(),
+            n,
+            param0,
+            grads,
+            params,
+            final_state: Default::default(),
+            final_step: None,
+            params_f32: None,
+        };
+        let mut s = harness::Summary::default();
+        s.check_fixed::<I8F24>(&case, 2f64.powi(-24), 128.0);
+        for row in s.fixed.values() {
+            worst = worst.max(row.ratio);
+            over += row.failed;
+        }
+    }
+    println!("centered RMSprop, L2 cancelling: worst error/bound {worst:.3}");
+    assert_eq!(over, 0);
+    assert!(worst > 0.1);
 }

@@ -87,6 +87,18 @@ pub struct Case {
 /// about twice either one's maximum, and the maximum over a trajectory of a second run can land
 /// twice as far again in the tail of its distribution. `4` covers both and is still far below
 /// what any rule error costs (a wrong rule moves parameters by >= 1e-3 relative, spec).
+///
+/// Measured (the harness prints it, `Summary::drift_table`): 4,200 cases from 11 seeds
+/// (the committed file, three 600-case files with seeds 777001-777003 and seven 300-case files
+/// with seeds 777004-777010, all by `scripts/gen_golden.py`, torch 2.15.0). On the 1,182 cases
+/// whose torch drift is at least 1e-7, edgetune's error / torch's drift has median 1.000 (most
+/// trajectories are bit-identical), p90 1.000, p99 1.96, and maximum 3.25 except for one case
+/// at 7.45: centered RMSprop whose `v − ḡ²` cancels (all-zero gradients, so `g' = wd·p` is
+/// constant). There the result depends on the order of evaluation far more than the drift says:
+/// three f32 evaluations of that case (torch, unfused numpy, fused numpy) drift 2.8e-6, 7.3e-6
+/// and 3.7e-5 from float64. That case fails the gate, as an ill-conditioned case that one drift
+/// sample does not measure, not hidden by a larger `k`. The bar is `max(1e-5, 4·drift)`: the
+/// `4·drift` part decides 30 of the 4,200 cases (the rest are under 1e-5 either way).
 pub const F32_DRIFT_FACTOR: f64 = 4.0;
 
 /// torch's own float32 drift on this case, `max |p32 − p64|/(1 + |p64|)` over every step and
@@ -617,6 +629,10 @@ pub fn compare(case: &Case, run: &Run) -> Result<Errors, String> {
     Ok(e)
 }
 
+/// What `edgetune::Error::StepOverflow` displays: a step refused because a value (a fixed-point
+/// momentum buffer) would leave its number type's range, nothing changed.
+pub const STEP_OVERFLOW: &str = "out of the number type's range";
+
 /// Relative error of one per-step coefficient in the fixed-point kernels (16-bit mantissas).
 pub const FIXED_EPS_C: f64 = 1.0 / 65536.0;
 /// Per-step relative error of the fixed-point normalising kernels' step (Adam, RMSprop,
@@ -645,6 +661,107 @@ pub struct StepInfo {
     pub lion: Option<(f64, f64)>,
     /// The L2 feedback gain of this step, [`l2_gain`] (0 without L2 weight decay).
     pub gain: f64,
+    /// Adam/AdamW: the step's error from the first moment's accumulated update error,
+    /// [`MomentTrunc::step`] (0 for the other optimizers).
+    pub moment: f64,
+    /// Adam/AdamW: the reference's update `lr/bc1·|m|/(√v̂ + eps)` itself, which carries the
+    /// relative error `τ`. With AdamW it is not `dr`: the decay `lr·wd·p` may cancel it in the
+    /// net change of `p` (0 for the other optimizers).
+    pub update: f64,
+    /// The step's error from the quantised L2 coefficient, [`l2_coef_error`] (0 without L2).
+    pub l2: f64,
+}
+
+/// L2 decay's coefficient `wd` is quantised (`ε_c` relative), so the gradient `g' = g + wd·p`
+/// carries an absolute error up to `ε_c·wd·|p|`: relative to `g'` it is unbounded when `g`
+/// cancels `wd·p`. In a normalising step (`lr·g'/(√v̂ + eps)`, Adam through `m`, whose error
+/// from it stays below `bc1·ε_c·wd·|p|`) it moves the step by up to
+/// `ε_c·lr_t·wd·|p|/(√v̂ + eps)`, with `lr_t` RMSprop's `lr/(1 − μ)`, Adagrad's `clr`, Adam's
+/// `lr`. A fresh golden case (centered RMSprop, `wd = 6.3e-4`, `eps = 1.85e-4`, a first
+/// gradient within 1% of `−wd·p`) was 1.65 times over the bound without it. From the
+/// reference's state after the step (`|p|` of the parameter before it); 0 for the other
+/// optimizers and without L2.
+pub fn l2_coef_error(kind: Kind, h: &Hyper, r: &Reference, i: usize, p_before: f64) -> f64 {
+    let gain = l2_gain(kind, h, r, i);
+    if gain == 0.0 {
+        return 0.0;
+    }
+    // `l2_gain` is `lr_t·wd/den`; for Adam it carries `(1 − β1)/bc1` in place of 1.
+    let scale = if kind == Kind::Adam {
+        let bc1 = 1.0 - h.betas.0.powf(r.step as f64);
+        bc1 / (1.0 - h.betas.0)
+    } else {
+        1.0
+    };
+    FIXED_EPS_C * gain * scale * p_before.abs()
+}
+
+/// The fixed-point first-moment update `m + w·(g' − m)` (`w = 1 − β1`) aligns `m` and `g'` to 30
+/// bits of the larger (each loses up to one unit of `2^-29` of it), and floors `w·(g' − m)` (one
+/// more unit): the new `m` is off by at most `2^-28·max(|g'|, |m|)` before its store. Unlike the
+/// store's relative `2^-24`, this is relative to the *larger* operand, and `m` keeps it with
+/// weight `β1`: with `1 − β1` small `m` is far below `g'` (`m ≈ (1 − β1)·Σg'`), so its relative
+/// error reaches `2^-28/(1 − β1)` (2.5e-5 at β1 = 0.99985), more when gradients of both signs
+/// cancel in `m`. Found on fresh golden cases (β1 ≈ 0.9998, decaying gradients, I8F24 1.09 and
+/// 1.22 times the bound before this term).
+pub const FIXED_MOMENT_TRUNC: f64 = 1.0 / 268_435_456.0;
+
+/// Running bound on each element's `|m_fixed − m_ref|` from the first moment's update
+/// ([`FIXED_MOMENT_TRUNC`]): `E_t = β1·E_{t−1} + 2^-28·max(|g'_t|, |m_{t−1}|)`, with `g'` the
+/// gradient with L2 decay (`|g| + wd·|p|`) for Adam.
+#[derive(Clone, Debug)]
+pub struct MomentTrunc(pub Vec<f64>);
+
+impl MomentTrunc {
+    /// No error yet, for `n` elements.
+    pub fn new(n: usize) -> Self {
+        MomentTrunc(vec![0.0; n])
+    }
+
+    /// Advances the bound over one step (`g` the gradients, `p_old` and `m_old` the reference's
+    /// parameters and first moment before it, `r` the reference after it) and returns, per
+    /// element, the step's error it causes, `lr/bc1 · E_t/(√v̂ + eps)` (`v̂` the reference's
+    /// bias-corrected `v`, or `vmax` with AMSGrad), and the update itself,
+    /// `lr/bc1 · |m|/(√v̂ + eps)` ([`StepInfo::update`]). Zeros for optimizers other than
+    /// Adam/AdamW.
+    pub fn step(
+        &mut self,
+        kind: Kind,
+        h: &Hyper,
+        g: &[f64],
+        p_old: &[f64],
+        m_old: Option<&[f64]>,
+        r: &Reference,
+    ) -> Vec<(f64, f64)> {
+        let n = self.0.len();
+        if !matches!(kind, Kind::Adam | Kind::AdamW) {
+            return vec![(0.0, 0.0); n];
+        }
+        let m_new = r.exp_avg.as_ref();
+        let t = r.step as f64;
+        let bc1 = 1.0 - h.betas.0.powf(t);
+        let bc2 = 1.0 - h.betas.1.powf(t);
+        let l2 = if kind == Kind::Adam {
+            h.weight_decay
+        } else {
+            0.0
+        };
+        let v = if h.amsgrad {
+            r.max_exp_avg_sq.as_ref()
+        } else {
+            r.exp_avg_sq.as_ref()
+        };
+        (0..n)
+            .map(|i| {
+                let gi = g[i].abs() + l2 * p_old[i].abs();
+                let mi = m_old.map_or(0.0, |m| m[i].abs());
+                self.0[i] = h.betas.0 * self.0[i] + FIXED_MOMENT_TRUNC * gi.max(mi);
+                let vi = v.map_or(0.0, |v| v[i]);
+                let k = h.lr / bc1 / ((vi / bc2).sqrt() + h.eps);
+                (k * self.0[i], k * m_new.map_or(0.0, |m| m[i].abs()))
+            })
+            .collect()
+    }
 }
 
 /// The largest L2 feedback gain for which the normalising bound is stated.
@@ -727,9 +844,12 @@ pub fn fixed_step_bound(kind: Kind, h: &Hyper, lsb: f64, s: &StepInfo) -> f64 {
             let carried = if h.momentum > 0.0 {
                 s.hist_max / (1.0 - h.momentum)
             } else {
-                s.dr
+                // AdamW: τ is relative to the update, not to the net change of `p`, in which the
+                // decay may cancel it (issue 16: AMSGrad AdamW, maximize, 1.115 times the bound
+                // when this used `dr`).
+                s.dr.max(s.update)
             };
-            lsb + tol * carried + FIXED_EPS_C * h.lr * h.weight_decay * s.p.abs()
+            lsb + tol * carried + FIXED_EPS_C * h.lr * h.weight_decay * s.p.abs() + s.moment + s.l2
         }
     }
 }
@@ -754,6 +874,10 @@ pub struct FixedRow {
     /// Cases outside the bound's domain (an L2 feedback gain over [`FIXED_MAX_GAIN`]): run,
     /// counted and printed, not held to the bound.
     pub outside: usize,
+    /// Cases whose momentum buffer leaves the format's range in the reference (it tends to
+    /// `g/(1 − μ)`), which the fixed-point step refused with `StepOverflow`, nothing changed:
+    /// the documented behaviour, counted and printed, not failures.
+    pub refused: usize,
 }
 
 /// One row of the summary table.
@@ -788,6 +912,13 @@ pub struct Summary {
     pub failures: Vec<String>,
     /// One line per fixed-point case outside its bound's domain (not failures).
     pub outside: Vec<String>,
+    /// One line per fixed-point case refused with `StepOverflow` where the reference's momentum
+    /// buffer leaves the format (not failures; see [`FixedRow::refused`]).
+    pub refused: Vec<String>,
+    /// Per f32 case whose file records torch's own float32 run: (optimizer, edgetune f32's
+    /// parameter error against torch's float64, torch's own float32 drift), the measurement
+    /// behind [`F32_DRIFT_FACTOR`] ([`Summary::drift_table`]).
+    pub drift_ratios: Vec<(String, f64, f64)>,
 }
 
 impl Summary {
@@ -807,6 +938,10 @@ impl Summary {
                 row.params = row.params.max(e.params);
                 row.state = row.state.max(e.state);
                 row.flips += e.flips;
+                if let (true, Some(d)) = (path == f32::NAME, torch_f32_drift(case)) {
+                    self.drift_ratios
+                        .push((case.kind.name().to_string(), e.params, d));
+                }
                 let state_gated = path != f32::NAME; // see TOL_F32
                 if e.params > tol || (state_gated && e.state > tol) {
                     row.failed += 1;
@@ -929,6 +1064,8 @@ impl Summary {
         let mut budgets = Vec::new();
         let mut hist_max: f64 = 0.0;
         let mut max_gain: f64 = 0.0;
+        let mut buf_max: f64 = 0.0;
+        let mut trunc = MomentTrunc::new(case.n);
         cq.params.clear();
         for g in &cq.grads {
             let c = r.lion_c(g);
@@ -940,6 +1077,7 @@ impl Summary {
                     .push(format!("case {}: reference: {e:?}", case.id));
                 return;
             }
+            let moment = trunc.step(case.kind, &case.hyper, g, &before, m.as_deref(), &r);
             for i in 0..case.n {
                 let dr = (p[i] - before[i]).abs();
                 hist_max = hist_max.max(dr);
@@ -950,6 +1088,9 @@ impl Summary {
                     hist_max,
                     lion: c.as_ref().map(|c| (c[i], m.as_ref().map_or(0.0, |m| m[i]))),
                     gain: l2_gain(case.kind, &case.hyper, &r, i),
+                    moment: moment[i].0,
+                    update: moment[i].1,
+                    l2: l2_coef_error(case.kind, &case.hyper, &r, i, before[i]),
                 };
                 max_gain = max_gain.max(info.gain);
                 budget[i] = budget[i] * (1.0 + info.gain)
@@ -957,12 +1098,42 @@ impl Summary {
             }
             budgets.push(budget.clone());
             cq.params.push(p.clone());
+            if let Some(b) = &r.momentum_buffer {
+                buf_max = b.iter().fold(buf_max, |a, x| a.max(x.abs()));
+            }
         }
         let mut none = |_: usize, _: usize, _: &mut [S]| 0;
         row.cases += 1;
         row.steps += case.grads.len();
         let run = match run_generic::<S>(&cq, &mut none) {
             Ok(run) => run,
+            Err(msg) if msg.contains(STEP_OVERFLOW) && case.hyper.momentum > 0.0 => {
+                // The fixed-point buffer differs from the reference's by at most its rounding
+                // ½ LSB/(1 − μ) plus the coefficients' 2^-16 carried over 1/(1 − μ) steps (4·ε_c
+                // as in the step bound): a refusal is right when the reference's buffer comes
+                // that close to the format's edge.
+                let mu = case.hyper.momentum.min(1.0 - 1.0 / 65536.0);
+                let slack = (0.5 * lsb + 4.0 * FIXED_EPS_C * buf_max) / (1.0 - mu);
+                if buf_max >= max - slack {
+                    row.refused += 1;
+                    self.refused.push(format!(
+                        "case {} ({}, {}): {} refused ({msg}); reference buffer reaches {buf_max:.4}",
+                        case.id,
+                        case.kind.name(),
+                        case.regime,
+                        S::NAME
+                    ));
+                } else {
+                    row.failed += 1;
+                    self.failures.push(format!(
+                        "case {} ({}): {}: {msg}, but the reference's buffer stays within {buf_max:.4}",
+                        case.id,
+                        case.kind.name(),
+                        S::NAME
+                    ));
+                }
+                return;
+            }
             Err(msg) => {
                 row.failed += 1;
                 self.failures.push(format!(
@@ -1020,12 +1191,13 @@ impl Summary {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{:<8} {:<7} {:>5} {:>7} {:>7} {:>7} {:>13} {:>11} {:>12} {:>7}",
+            "{:<8} {:<7} {:>5} {:>7} {:>7} {:>7} {:>7} {:>13} {:>11} {:>12} {:>7}",
             "optim",
             "format",
             "run",
             "skipped",
             "outside",
+            "refused",
             "steps",
             "max err (LSB)",
             "err / bound",
@@ -1035,12 +1207,13 @@ impl Summary {
         for ((opt, fmt), r) in &self.fixed {
             let _ = writeln!(
                 s,
-                "{:<8} {:<7} {:>5} {:>7} {:>7} {:>7} {:>13.1} {:>11.3} {:>12.3e} {:>7}",
+                "{:<8} {:<7} {:>5} {:>7} {:>7} {:>7} {:>7} {:>13.1} {:>11.3} {:>12.3e} {:>7}",
                 opt,
                 fmt,
                 r.cases,
                 r.skipped,
                 r.outside,
+                r.refused,
                 r.steps,
                 r.lsb,
                 r.ratio,
@@ -1054,6 +1227,9 @@ impl Summary {
         }
         for o in &self.outside {
             let _ = writeln!(s, "OUTSIDE {o}");
+        }
+        for o in &self.refused {
+            let _ = writeln!(s, "REFUSED {o}");
         }
         s
     }
@@ -1077,6 +1253,55 @@ impl Summary {
             .filter(|((_, p), _)| *p == "f64 reference")
             .map(|(_, r)| r.cases)
             .sum()
+    }
+
+    /// The distribution of `edgetune f32 error / torch's own f32 drift` per optimizer over the
+    /// cases whose drift is at least `1e-7` (below that both are a few roundings and the ratio
+    /// means little; the bar there is [`TOL_F32`] anyway): count, quantiles, max, and how many
+    /// cases the [`F32_DRIFT_FACTOR`] part of the bar decides (`F32_DRIFT_FACTOR·drift > TOL_F32`).
+    pub fn drift_table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
+            "optim", "cases", "p50", "p90", "p99", "max", "> k", "k decides"
+        );
+        let mut names: Vec<&String> = self.drift_ratios.iter().map(|r| &r.0).collect();
+        names.sort();
+        names.dedup();
+        let all = String::from("all");
+        for name in names.into_iter().chain([&all]) {
+            let mut r: Vec<f64> = self
+                .drift_ratios
+                .iter()
+                .filter(|x| (name == "all" || &x.0 == name) && x.2 >= 1e-7)
+                .map(|x| x.1 / x.2)
+                .collect();
+            let decides = self
+                .drift_ratios
+                .iter()
+                .filter(|x| (name == "all" || &x.0 == name) && F32_DRIFT_FACTOR * x.2 > TOL_F32)
+                .count();
+            if r.is_empty() {
+                continue;
+            }
+            r.sort_by(f64::total_cmp);
+            let q = |f: f64| r[((r.len() - 1) as f64 * f).round() as usize];
+            let over = r.iter().filter(|x| **x > F32_DRIFT_FACTOR).count();
+            let _ = writeln!(
+                s,
+                "{:<8} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8} {:>10}",
+                name,
+                r.len(),
+                q(0.5),
+                q(0.9),
+                q(0.99),
+                r[r.len() - 1],
+                over,
+                decides
+            );
+        }
+        s
     }
 
     /// The table, one row per optimizer and number type.

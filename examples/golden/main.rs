@@ -42,6 +42,12 @@ fn main() -> ExitCode {
     }
     print!("{}", summary.table());
     println!();
+    println!(
+        "f32: edgetune's error / torch's own f32 drift (vs torch f64), cases with drift >= 1e-7; k = {}",
+        harness::F32_DRIFT_FACTOR
+    );
+    print!("{}", summary.drift_table());
+    println!();
     println!("fixed point: error against the f64 reference on the same quantised inputs, and the documented bound");
     print!("{}", summary.fixed_table());
     for f in &summary.failures {

@@ -184,6 +184,59 @@ impl Word for RoundingState {
     }
 }
 
+impl Word for u32 {
+    const WORDS: usize = 1;
+    const CODE: u32 = 0x5_2000;
+    fn put<W: Sink + ?Sized>(&self, out: &mut W) -> Result<(), CheckpointError> {
+        out.put(*self)
+    }
+    fn take<R: Source + ?Sized>(src: &mut R) -> Result<Self, CheckpointError> {
+        src.take()
+    }
+}
+
+impl Word for u8 {
+    const WORDS: usize = 1;
+    const CODE: u32 = 0x5_0800;
+    fn put<W: Sink + ?Sized>(&self, out: &mut W) -> Result<(), CheckpointError> {
+        out.put(u32::from(*self))
+    }
+    /// Rejects a word above 255, which `put` never writes.
+    fn take<R: Source + ?Sized>(src: &mut R) -> Result<Self, CheckpointError> {
+        u8::try_from(src.take()?).map_err(|_| CheckpointError::InvalidValue { what: "u8 word" })
+    }
+}
+
+/// An array of values (a sample's features), element by element.
+impl<T: Word, const K: usize> Word for [T; K] {
+    const WORDS: usize = K * T::WORDS;
+    const CODE: u32 = T::CODE;
+    fn put<W: Sink + ?Sized>(&self, out: &mut W) -> Result<(), CheckpointError> {
+        put_all(self, out)
+    }
+    fn take<R: Source + ?Sized>(src: &mut R) -> Result<Self, CheckpointError> {
+        let mut v = heapless::Vec::<T, K>::new();
+        for _ in 0..K {
+            // `K` pushes into a `Vec` of capacity `K`: never full.
+            let _ = v.push(T::take(src)?);
+        }
+        v.into_array().map_err(|_| CheckpointError::BadHeader)
+    }
+}
+
+/// A pair of values (a sample and its label), first then second.
+impl<A: Word, B: Word> Word for (A, B) {
+    const WORDS: usize = A::WORDS + B::WORDS;
+    const CODE: u32 = A::CODE;
+    fn put<W: Sink + ?Sized>(&self, out: &mut W) -> Result<(), CheckpointError> {
+        self.0.put(out)?;
+        self.1.put(out)
+    }
+    fn take<R: Source + ?Sized>(src: &mut R) -> Result<Self, CheckpointError> {
+        Ok((A::take(src)?, B::take(src)?))
+    }
+}
+
 pub(crate) fn put_u64<W: Sink + ?Sized>(out: &mut W, x: u64) -> Result<(), CheckpointError> {
     out.put(x as u32)?;
     out.put((x >> 32) as u32)
@@ -218,6 +271,15 @@ pub enum Kind {
     Adagrad = 0x14,
     /// [`Lion`](crate::optim::Lion).
     Lion = 0x15,
+    /// A [`Pcg32`](crate::train::Pcg32) generator.
+    Rng = 0x20,
+    /// A [`SampleBuffer`](crate::train::SampleBuffer) (flag bit 0: [`Policy::Reservoir`](crate::train::Policy::Reservoir)
+    /// is not recorded here but in the payload; the number code is the sample's [`Word::CODE`],
+    /// the element count its capacity).
+    SampleBuffer = 0x21,
+    /// Two parts saved as one, `(A, B)`: the number code and element count are `A`'s, the flags
+    /// `B`'s kind.
+    Pair = 0x30,
 }
 
 /// The header's description of one part: 4 words (`kind | flags << 8`, number-type code,

@@ -13,7 +13,12 @@
 //! A run of `T` steps and a run of `T/2` steps, checkpoint, restore into fresh state, `T/2` more
 //! give identical bits (tested for Adam in `f32` and `I16F16` with stochastic rounding and for SGD
 //! with momentum, on a network and on a plain arena), provided the application restores its own
-//! data order (sample buffer, data generator) from [`Progress::user`] or otherwise.
+//! data order too. The [`SampleBuffer`](crate::train::SampleBuffer) (samples, counters and its
+//! generator) and a [`Pcg32`](crate::train::Pcg32) data generator are [`Checkpointable`], and a
+//! pair `(A, B)` of parts is one part, so they go into the same record as the parameters:
+//! `store.save(&(params, (buffer, generator)), &opt, &progress)`. A power cut then loses no
+//! buffered sample, and the resumed run draws the same batches (tested, through a power cut at
+//! every flash operation of a save).
 //!
 //! The example stores into `SimFlash`, the RAM flash simulator of the `sim-flash` feature (a test
 //! double, off by default); on a board, `Store::new` takes the HAL's `NorFlash` driver instead.
@@ -61,6 +66,12 @@
 //! Words 0–4 and the CRC rule are the same in every version, so a record of another version is
 //! still recognised as complete (and rejected with
 //! [`UnsupportedVersion`](CheckpointError::UnsupportedVersion)).
+//! A [`Pcg32`](crate::train::Pcg32) is 4 words (state, then increment, each low word first); a
+//! [`SampleBuffer<T, CAP>`](crate::train::SampleBuffer) `9 + CAP·T::WORDS` (policy, samples held,
+//! samples seen (2), ring position, its generator (4), then every slot in storage order, unused
+//! slots as zero words); a pair `(A, B)` is `A`'s words then `B`'s, tagged [`Kind::Pair`] with
+//! `A`'s number type and size and `B`'s kind as flags. Samples: `u32` and `u8` one word each,
+//! arrays and pairs of [`Word`]s their elements in order.
 //! Values: `f32` one word (its bits), `f64` two (low word first), `FixedI32<F>` one (its bits),
 //! [`MiniFloat`](crate::num::fixed::MiniFloat) one (its bits), the rounding state two (generator
 //! state, mode). An optimizer writes its configuration (each `f64` hyperparameter as two words
@@ -108,8 +119,9 @@
 //! - The first save into an empty store has no previous checkpoint to fall back to.
 //! - Values are restored as they were saved: a checkpoint of a diverged run (NaN parameters in
 //!   `f32`) restores as such; see [`train::guard`](crate::train::guard) to avoid saving one.
-//! - The application's own data order (sample buffers, generators) is saved only if it puts it
-//!   in [`Progress::user`].
+//! - The application's own data order is saved only if it puts it in the record: a
+//!   [`SampleBuffer`](crate::train::SampleBuffer) and a [`Pcg32`](crate::train::Pcg32) as parts
+//!   (in a pair with the parameters), anything else in [`Progress::user`].
 
 mod codec;
 mod error;
@@ -117,6 +129,7 @@ mod optim;
 #[cfg(feature = "sim-flash")]
 mod sim;
 mod store;
+mod train;
 
 pub use codec::{Checkpointable, Kind, Progress, Sink, SliceSink, SliceSource, Source, Tag, Word};
 pub use error::{CheckpointError, Part};

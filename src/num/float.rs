@@ -1,7 +1,7 @@
 //! [`Num`] for the IEEE-754 binary types, and [`Float`], what the optimizers' float kernels are
 //! generic over.
 
-use super::{Num, StateValue, F32_IN_HARDWARE, VECTOR_HOST};
+use super::{Num, StateValue, F32_IN_HARDWARE, SMALL_GRADIENT_EXP, VECTOR_HOST};
 use core::ops::{Add, AddAssign, Div, Mul, Neg, Sub, SubAssign};
 
 mod sealed {
@@ -45,11 +45,50 @@ pub trait Float:
     /// for the code generator to sink into a loop; on an FPU-less core a float compare is a
     /// library call).
     fn below_half(self) -> bool;
+
+    /// One more than the largest binary exponent of a finite value (`f32`: 128, `f64`: 1024):
+    /// every finite magnitude is below `2^MAX_EXP`.
+    const MAX_EXP: i32;
+
+    /// Whether the value is finite (neither infinite nor NaN).
+    fn finite(self) -> bool;
+
+    /// The value as an `f64` (exact).
+    fn wide(self) -> f64;
+
+    /// `true` only if every `|x|` of `values` is below `2^k` (`1 ≤ k < MAX_EXP`); it may also
+    /// return `false` for values a little below `2^k` or for many values near it, never `true`
+    /// for a value at or above it (or a NaN). With an FPU, by arithmetic: `Σ x·2^(MAX_EXP − k)`
+    /// overflows, or is NaN, when some `|x| ≥ 2^k(1 − 2^-25)` (two instructions per value on a
+    /// Cortex-M4F, as for the finiteness of the gradients); without one, by comparing the bits.
+    fn all_below_pow2(values: &[Self], k: i32) -> bool;
 }
 
 impl Float for f32 {
     const ACCURATE_STEP_SCALARS: bool = false;
     const TINY: Self = f32::from_bits(1);
+    const MAX_EXP: i32 = 128;
+
+    #[inline(always)]
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+
+    #[inline(always)]
+    fn wide(self) -> f64 {
+        f64::from(self)
+    }
+
+    #[inline(always)]
+    fn all_below_pow2(values: &[Self], k: i32) -> bool {
+        if F32_IN_HARDWARE {
+            // 2^(128 − k), built from its bits (biased exponent 255 − k, in 128..=254).
+            all_finite_scaled(values, f32::from_bits(((255 - k) as u32) << 23))
+        } else {
+            let lim = ((127 + k) as u32) << 23; // the bits of 2^k
+            values.iter().all(|x| x.to_bits() & 0x7FFF_FFFF < lim)
+        }
+    }
 
     #[inline(always)]
     fn of(x: f64) -> Self {
@@ -70,6 +109,29 @@ impl Float for f32 {
 impl Float for f64 {
     const ACCURATE_STEP_SCALARS: bool = true;
     const TINY: Self = f64::from_bits(1);
+    const MAX_EXP: i32 = 1024;
+
+    #[inline(always)]
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+
+    #[inline(always)]
+    fn wide(self) -> f64 {
+        self
+    }
+
+    #[inline(always)]
+    fn all_below_pow2(values: &[Self], k: i32) -> bool {
+        if VECTOR_HOST {
+            all_finite_scaled(values, f64::from_bits(((2047 - k) as u64) << 52))
+        } else {
+            let lim = ((1023 + k) as u64) << 52;
+            values
+                .iter()
+                .all(|x| x.to_bits() & 0x7FFF_FFFF_FFFF_FFFF < lim)
+        }
+    }
 
     #[inline(always)]
     fn of(x: f64) -> Self {
@@ -98,17 +160,26 @@ impl Float for f64 {
 /// library calls per value, so soft-float targets test the bits instead.
 #[inline(always)]
 fn all_finite_by_arithmetic<T: Float>(values: &[T]) -> bool {
+    all_finite_scaled(values, T::ZERO)
+}
+
+/// `true` if `Σ x·scale` over `values` is finite (eight running sums, as
+/// [`all_finite_by_arithmetic`], which is `scale = 0`): with `scale = 2^(MAX_EXP − k)` a value
+/// with `|x| ≥ 2^k(1 − 2^-25)` makes its product infinite and the sum infinite or NaN.
+#[inline(always)]
+fn all_finite_scaled<T: Float>(values: &[T], scale: T) -> bool {
     let mut acc = [T::ZERO; 8];
     let mut chunks = values.chunks_exact(8);
     for c in &mut chunks {
         for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x * T::ZERO;
+            *a += x * scale;
         }
     }
     for &x in chunks.remainder() {
-        acc[0] += x * T::ZERO;
+        acc[0] += x * scale;
     }
-    acc.iter().fold(T::ZERO, |s, &a| s + a) == T::ZERO
+    let s = acc.iter().fold(T::ZERO, |s, &a| s + a);
+    s.finite()
 }
 
 impl StateValue for f32 {
@@ -129,6 +200,14 @@ impl Num for f32 {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())
+    }
+
+    #[inline(always)]
+    fn first_unusable_and_small(grads: &[Self]) -> (Option<usize>, bool) {
+        if Self::all_below_pow2(grads, SMALL_GRADIENT_EXP) {
+            return (None, true);
+        }
+        (grads.iter().position(|g| !g.is_finite()), false)
     }
 }
 
@@ -151,6 +230,14 @@ impl Num for f64 {
             return None;
         }
         grads.iter().position(|g| !g.is_finite())
+    }
+
+    #[inline(always)]
+    fn first_unusable_and_small(grads: &[Self]) -> (Option<usize>, bool) {
+        if Self::all_below_pow2(grads, SMALL_GRADIENT_EXP) {
+            return (None, true);
+        }
+        (grads.iter().position(|g| !g.is_finite()), false)
     }
 }
 

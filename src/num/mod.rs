@@ -46,6 +46,9 @@ pub(crate) const VECTOR_HOST: bool = cfg!(any(
 ));
 
 /// Whether `f32` arithmetic is done by hardware: a host, or a Cortex-M with an FPU (`eabihf`).
+/// The exponent of [`Num::first_unusable_and_small`]'s bound: `|g| < 2^60`.
+pub(crate) const SMALL_GRADIENT_EXP: i32 = 60;
+
 pub(crate) const F32_IN_HARDWARE: bool = VECTOR_HOST || cfg!(target_abi = "eabihf");
 
 /// A value that can be stored in an optimizer's state buffer and has a compile-time zero, so that
@@ -79,6 +82,16 @@ pub trait Num: StateValue + PartialOrd {
     #[inline]
     fn first_unusable(grads: &[Self]) -> Option<usize> {
         grads.iter().position(|g| !g.is_usable_gradient())
+    }
+
+    /// [`first_unusable`](Num::first_unusable), and whether the same scan also established that
+    /// every gradient's magnitude is below `2^60` (`false` when it did not, which proves
+    /// nothing; always `false` for fixed point). The floating-point optimizers' overflow check
+    /// then need not read the gradients again: the scan that finds a NaN costs the same with a
+    /// scale that also finds a magnitude of `2^60`.
+    #[inline]
+    fn first_unusable_and_small(grads: &[Self]) -> (Option<usize>, bool) {
+        (Self::first_unusable(grads), false)
     }
 
     /// The state [`Aux`](Num::Aux) the optimizer kernels leave after updating `elements`

@@ -54,3 +54,135 @@ pub(crate) fn nonzero<T: Float>(x: f64) -> Option<T> {
         None
     }
 }
+
+/// Elements per chunk of [`first_nonfinite`]'s trial run (on the stack: `(2 + B)·16` values).
+const TRIAL: usize = 16;
+
+/// The exponent `k` of the safe range of a float step: when every input magnitude (parameter,
+/// gradient, state) is below `2^k`, every intermediate value of the step stays below
+/// `2^(MAX_EXP − 2)` and so is finite. `amplification` bounds every intermediate as a multiple
+/// of the largest input, `square` (Adam's, RMSprop's and Adagrad's `g'²`) as a multiple of the
+/// largest input's square (0 without squares). `None` when no range is safe (a huge or
+/// non-finite coefficient): then every element is checked by a trial run.
+pub(crate) fn safe_exp<T: Float>(amplification: f64, square: f64) -> Option<i32> {
+    let top = T::MAX_EXP - 2;
+    let lin = top - ceil_log2(amplification)?;
+    let sq = if square > 0.0 {
+        (top - ceil_log2(square)?) / 2
+    } else {
+        lin
+    };
+    let k = lin.min(sq);
+    (k >= 1).then_some(k)
+}
+
+/// `⌈log2 x⌉` for `x ≥ 1` (0 below), from the bits (no soft-float `log2` per step on a core
+/// without a double-precision FPU); `None` for an infinite or NaN `x`.
+fn ceil_log2(x: f64) -> Option<i32> {
+    if !x.is_finite() {
+        return None;
+    }
+    if x <= 1.0 {
+        return Some(0);
+    }
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7FF) as i32 - 1023; // x ≥ 1: normal, 2^e ≤ x < 2^(e+1)
+    Some(if bits & ((1 << 52) - 1) == 0 {
+        e
+    } else {
+        e + 1
+    })
+}
+
+/// Whether every value of `values` lies in the safe range `[−2^k, 2^k)` of [`safe_exp`]
+/// (`None`: there is none).
+#[inline(always)]
+pub(crate) fn in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
+    k.is_some_and(|k| T::all_below_pow2(values, k))
+}
+
+/// Whether the gradients lie in the safe range `[−2^k, 2^k)`: known without reading them when
+/// the gradient scan established `|g| < 2^60` (`small`) and `k ≥ 60`.
+#[inline(always)]
+pub(crate) fn grads_in_safe_range<T: Float>(k: Option<i32>, grads: &[T], small: bool) -> bool {
+    match k {
+        Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP => true,
+        _ => in_safe_range(k, grads),
+    }
+}
+
+/// The first element whose step gives a non-finite parameter or state value, found by running
+/// the optimizer's own kernel (`step`: parameters, gradients, state buffers) on copies of
+/// chunks of the elements: exactly what the step would write, nothing written. `None` if every
+/// element stays finite.
+pub(crate) fn first_nonfinite<T: Float, const B: usize>(
+    params: &[T],
+    grads: &[T],
+    state: [&[T]; B],
+    mut step: impl FnMut(&mut [T], &[T], [&mut [T]; B]),
+) -> Option<usize> {
+    let mut start = 0;
+    while start < params.len() {
+        let end = params.len().min(start + TRIAL);
+        let n = end - start;
+        let mut p = [T::ZERO; TRIAL];
+        let mut st = [[T::ZERO; TRIAL]; B];
+        p[..n].copy_from_slice(params.get(start..end)?);
+        for (s, src) in st.iter_mut().zip(state) {
+            s[..n].copy_from_slice(src.get(start..end)?);
+        }
+        step(
+            &mut p[..n],
+            grads.get(start..end)?,
+            st.each_mut().map(|s| &mut s[..n]),
+        );
+        for i in 0..n {
+            if !p[i].finite() || st.iter().any(|s| !s[i].finite()) {
+                return Some(start + i);
+            }
+        }
+        start = end;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ceil_log2` is the smallest `n ≥ 0` with `2^n ≥ x` (found by comparison with exact
+    /// powers of two; `libm`'s `ceil(log2(x))` rounds `16·(1 + ε)` to 4), on powers of two,
+    /// their neighbours and other values.
+    #[test]
+    fn ceil_log2_is_the_smallest_power_of_two_above() {
+        let mut xs = std::vec![1.0, 1.5, 2.0, 3.0, 4.0, 1e10, 1e300, f64::MAX];
+        for e in 0..1000 {
+            let p = libm::ldexp(1.0, e);
+            xs.extend([p, p * (1.0 + f64::EPSILON), p * (1.0 - f64::EPSILON / 2.0)]);
+        }
+        for x in xs {
+            let want = (0..1100).find(|&n| libm::ldexp(1.0, n) >= x).unwrap();
+            assert_eq!(ceil_log2(x), Some(want), "{x:e}");
+        }
+        assert_eq!(ceil_log2(0.5), Some(0));
+        assert_eq!(ceil_log2(f64::INFINITY), None);
+        assert_eq!(ceil_log2(f64::NAN), None);
+        assert_eq!(safe_exp::<f32>(1.0, 0.0), Some(126));
+        assert_eq!(safe_exp::<f32>(3.0, 4.0), Some(62));
+        assert_eq!(safe_exp::<f32>(2f64.powi(130), 0.0), None);
+    }
+
+    /// The scaled-sum range test: `true` below `2^k`, `false` at and above it and for NaN.
+    #[test]
+    fn all_below_pow2_separates_at_the_edge() {
+        for k in [1, 10, 64, 100, 126, 127] {
+            let edge = libm::ldexpf(1.0, k);
+            let below = f32::from_bits(edge.to_bits() - 1);
+            assert!(f32::all_below_pow2(&[0.0, -below, below], k), "{k}");
+            assert!(!f32::all_below_pow2(&[0.0, edge], k), "{k}");
+            assert!(!f32::all_below_pow2(&[-edge * 3.0], k), "{k}");
+            assert!(!f32::all_below_pow2(&[f32::NAN], k));
+            assert!(!f32::all_below_pow2(&[f32::INFINITY], k));
+        }
+    }
+}

@@ -120,13 +120,27 @@
 //! configuration was validated when it was set) and checks every gradient it will read (a
 //! read-only pass); only then does it write. A NaN or infinite gradient returns
 //! [`Error::NonFiniteGradient`] with parameters and every state buffer bit-for-bit unchanged, and
-//! the step counter not advanced. (The one exception is a step applied in parts, whose earlier
-//! parts stay applied: see [Fused updates](#fused-updates).)
+//! the step counter not advanced. A step that would take a value out of its number type's range
+//! although every input is inside it returns [`Error::StepOverflow`] (the index of the first such
+//! element), found by a read-only pass before any write, with the same guarantee:
+//! - a fixed-point momentum buffer, which tends to `g/(1 − μ)` and may leave the parameter's
+//!   format;
+//! - a floating-point step whose `weight_decay·p`, update or state overflows to infinity (for
+//!   example a parameter near `f32::MAX` with weight decay), where torch would write `inf`, or
+//!   would be NaN (RMSprop with `alpha > 1`, whose `v` can go negative under the root), where
+//!   torch would write NaN.
 //!
-//! Parameters are not checked: with finite gradients, a floating-point parameter so large that
-//! `weight_decay·p` or the update overflows makes the step return `Ok` with an infinite (or NaN)
-//! parameter, as torch would. Checking them too would cost a second read of every parameter on
-//! every step; [`crate::train::guard`] catches the resulting loss.
+//! (The one exception is a step applied in parts, whose earlier parts stay applied: see
+//! [Fused updates](#fused-updates); a refused part itself writes nothing.)
+//!
+//! The floating-point check costs one read of the parameters, gradients and state per step: from
+//! the configuration each step derives a safe range `[−2^k, 2^k)` (every intermediate value of
+//! the update is at most a known multiple of the largest input, at most `2^(MAX_EXP − 2)` inside
+//! the range), tested by arithmetic with an FPU (`Σ x·2^(128 − k)` stays finite: two
+//! instructions per value on a Cortex-M4F) or on the bits without one. Only if a value lies
+//! outside it does the check run the optimizer's own kernel on copies of 16 elements at a time to
+//! find the first element that really overflows (so a large but harmless value is never
+//! refused).
 //!
 //! # Deliberate differences from torch
 //! - `eps` must be strictly positive (torch accepts `eps = 0`, which turns an element whose
@@ -234,13 +248,14 @@ impl<A: Copy> PartStep<A> {
         self.aux
     }
 
-    /// Every check of [`Optimizer::step_part`], before anything is written.
+    /// Every check of [`Optimizer::step_part`], before anything is written; `Ok(small)` with
+    /// `small` as [`Num::first_unusable_and_small`] gives it.
     pub(crate) fn check<S: Num, const N: usize>(
         &self,
         range: &Range<usize>,
         params: usize,
         grads: &[S],
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         if range.start > range.end || range.end > N {
             return Err(Error::GroupOutOfBounds { group: self.parts });
         }
@@ -259,12 +274,12 @@ impl<A: Copy> PartStep<A> {
                 second: self.parts,
             });
         }
-        if let Some(pos) = S::first_unusable(grads) {
-            return Err(Error::NonFiniteGradient {
+        match S::first_unusable_and_small(grads) {
+            (Some(pos), _) => Err(Error::NonFiniteGradient {
                 index: range.start + pos,
-            });
+            }),
+            (None, small) => Ok(small),
         }
-        Ok(())
     }
 
     /// Counts a part of `len` elements as applied.
@@ -337,7 +352,8 @@ pub trait Optimizer<S: Num, const N: usize> {
     ///   element would be stepped twice: [`Error::GroupsOverlap`] with `first` and `second` both
     ///   the number of parts applied so far (which earlier part it overlaps is not known);
     /// - a gradient is unusable: [`Error::NonFiniteGradient`] with `index` its position in the
-    ///   arena (`range.start + i`). The parts already applied stay applied.
+    ///   arena (`range.start + i`). The parts already applied stay applied;
+    /// - a state value would leave its range: [`Error::StepOverflow`], likewise.
     fn step_part(
         &mut self,
         part: &mut PartStep<S::Aux>,
@@ -367,9 +383,11 @@ pub trait Optimizer<S: Num, const N: usize> {
 }
 
 /// Implements [`Optimizer`] for an optimizer type that has fields `config`, `step` and `aux`, a
-/// `const fn zeroed(config)`, a `fn step_with(params, grads, Option<groups>)` and a
+/// `const fn zeroed(config)`, a `fn step_with(params, grads, Option<groups>)`, a
 /// `fn update_range(range, params, grads, config, t)` that updates one range with `self.aux` (the
-/// one kernel call that both `step_with` and `step_part` make). The configuration is checked by
+/// one kernel call that both `step_with` and `step_part` make) and a read-only
+/// `fn check_range(range, params, grads, config, t, small) -> Result<(), Error>` that
+/// `step_part` calls first (`small`: the gradients are known to lie below `2^60`). The configuration is checked by
 /// `$validate` (by default the configuration's own `validate`).
 macro_rules! impl_optimizer {
     ($ty:ident<S: $bound:ident, N $(, $slot:ident)*>, $config:ident) => {
@@ -437,11 +455,12 @@ macro_rules! impl_optimizer {
                 params: &mut [S],
                 grads: &[S],
             ) -> Result<(), $crate::Error> {
-                part.check::<S, N>(&range, params.len(), grads)?;
+                let small = part.check::<S, N>(&range, params.len(), grads)?;
                 let config = self.config;
+                let t = part.step();
+                self.check_range(&range, params, grads, &config, t, small)?;
                 // Where a whole step's generator would be on reaching `range.start`.
                 self.aux = <S as $crate::num::Num>::aux_after(part.start_aux(), range.start);
-                let t = part.step();
                 $crate::optim::dispatch::widest(
                     #[cfg_attr(feature = "host-simd", inline(always))]
                     || self.update_range(&range, params, grads, &config, t));
@@ -508,16 +527,33 @@ pub(crate) fn part<'a, T>(buf: &'a mut [T], range: &Range<usize>) -> &'a mut [T]
     buf.get_mut(range.clone()).unwrap_or_default()
 }
 
-/// The shared body of every optimizer's step: validate, check every gradient, then let `apply`
-/// update each group with the new 1-based step count. Nothing is written unless all checks pass.
-pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
+/// What [`run_step_checked`] asks of its `apply`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pass {
+    /// Read only: return [`Error::StepOverflow`] (or another error) if this group's update
+    /// cannot be taken; write nothing. `small`: the gradient scan established that every
+    /// gradient of the group lies below `2^60` ([`Num::first_unusable_and_small`]).
+    Check {
+        /// The gradients are known to lie below `2^60`.
+        small: bool,
+    },
+    /// Update the group (every check has passed).
+    Write,
+}
+
+/// The shared body of every optimizer's step: validate the groups, check every gradient and the
+/// step count, then a read-only pass of the optimizer's own before any write: `apply(Pass::Check, ..)` runs on every group, and
+/// only if each returns `Ok` does `apply(Pass::Write, ..)` run on every group (its result is then
+/// ignored: a write cannot fail).
+pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(
     step_count: &mut u32,
     params: &mut [S; N],
     grads: &[S; N],
     groups: Groups<'_, C>,
-    mut apply: impl FnMut(&Range<usize>, &mut [S], &[S], &C, u32),
+    mut apply: impl FnMut(Pass, &Range<usize>, &mut [S], &[S], &C, u32) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let count = groups.count();
+    let mut small_groups = 0u64;
     for i in 0..count {
         let Some((range, config)) = groups.get::<N>(i) else {
             continue;
@@ -542,24 +578,48 @@ pub(crate) fn run_step<S: Num, C: Hyperparameters, const N: usize>(
             }
         }
         let g = grads.get(range.clone()).unwrap_or_default();
-        if let Some(pos) = S::first_unusable(g) {
-            return Err(Error::NonFiniteGradient {
-                index: range.start + pos,
-            });
+        match S::first_unusable_and_small(g) {
+            (Some(pos), _) => {
+                return Err(Error::NonFiniteGradient {
+                    index: range.start + pos,
+                })
+            }
+            // Remembered for the first 64 groups (more are checked in full).
+            (None, small) => {
+                if small && i < 64 {
+                    small_groups |= 1 << i;
+                }
+            }
         }
     }
     let t = step_count.checked_add(1).ok_or(Error::StepCountOverflow)?;
-    for i in 0..count {
-        let Some((range, config)) = groups.get::<N>(i) else {
-            continue;
-        };
-        let (Some(p), Some(g)) = (params.get_mut(range.clone()), grads.get(range.clone())) else {
-            continue;
-        };
-        dispatch::widest(
-            #[cfg_attr(feature = "host-simd", inline(always))]
-            || apply(&range, p, g, config, t),
-        );
+    for check in [true, false] {
+        for i in 0..count {
+            let pass = if check {
+                Pass::Check {
+                    small: i < 64 && small_groups & (1 << i) != 0,
+                }
+            } else {
+                Pass::Write
+            };
+            let Some((range, config)) = groups.get::<N>(i) else {
+                continue;
+            };
+            let (Some(p), Some(g)) = (params.get_mut(range.clone()), grads.get(range.clone()))
+            else {
+                continue;
+            };
+            if check {
+                apply(pass, &range, p, g, config, t)?;
+            } else {
+                dispatch::widest(
+                    #[cfg_attr(feature = "host-simd", inline(always))]
+                    || {
+                        let _ = apply(pass, &range, p, g, config, t);
+                    },
+                );
+            }
+        }
     }
     *step_count = t;
     Ok(())

@@ -87,6 +87,31 @@ impl<T: Copy, const CAP: usize> SampleBuffer<T, CAP> {
         }
     }
 
+    /// Every part of the buffer, for [`crate::checkpoint`]: samples in storage order, samples
+    /// seen, generator, ring write position.
+    pub(crate) fn raw(&self) -> (&[T], u64, Pcg32, usize) {
+        (&self.items, self.seen, self.rng, self.next)
+    }
+
+    /// Replaces every part of the buffer (policy included), for [`crate::checkpoint`], which has
+    /// validated them: `items.len() ≤ CAP`, `next` 0 unless full and below `CAP`, `seen ≥ len`.
+    pub(crate) fn set_raw(
+        &mut self,
+        policy: Policy,
+        items: heapless::Vec<T, CAP>,
+        seen: u64,
+        rng: Pcg32,
+        next: usize,
+    ) {
+        *self = SampleBuffer {
+            items,
+            seen,
+            rng,
+            next,
+            policy,
+        };
+    }
+
     /// The policy chosen at construction.
     pub const fn policy(&self) -> Policy {
         self.policy

@@ -35,6 +35,21 @@ impl Pcg32 {
         rng
     }
 
+    /// The raw state and increment, for [`crate::checkpoint`].
+    pub(crate) const fn raw(&self) -> (u64, u64) {
+        (self.state, self.inc)
+    }
+
+    /// A generator from a raw state and increment ([`raw`](Pcg32::raw)); `None` for an even
+    /// increment, which this type never holds (its streams are odd increments).
+    pub(crate) const fn from_raw(state: u64, inc: u64) -> Option<Self> {
+        if inc & 1 == 1 {
+            Some(Pcg32 { state, inc })
+        } else {
+            None
+        }
+    }
+
     /// A generator from a seed, on [`DEFAULT_STREAM`](Pcg32::DEFAULT_STREAM).
     pub const fn seeded(seed: u64) -> Self {
         Self::new(seed, Self::DEFAULT_STREAM)

@@ -199,6 +199,12 @@ impl Coef {
         }
     }
 
+    /// Whether the coefficient is 0.
+    #[inline(always)]
+    pub(crate) fn is_zero(self) -> bool {
+        !self.one && self.r.is_zero()
+    }
+
     /// `x · c` in wide units, saturating.
     #[inline]
     pub(crate) fn mul_wide(self, x: i32) -> i64 {

@@ -15,7 +15,7 @@
 //! |---|---|---|---|
 //! | `I16F16` parameters/gradients | `[-32768, 32768)` | `2^-16 ≈ 1.53e-5` | general weights |
 //! | `I8F24` parameters/gradients | `[-128, 128)` | `2^-24 ≈ 5.96e-8` | weights known to stay in (-128, 128): 256× finer steps, same 4 bytes |
-//! | momentum buffer (SGD), Lion's `exp_avg` | the parameter's format | 1 LSB, rounded to nearest | |
+//! | momentum buffer (SGD), Lion's `exp_avg` | the parameter's format (a momentum buffer beyond it is refused, see below) | 1 LSB, rounded to nearest | |
 //! | Adam's `m`, `v`, `vmax`; RMSprop's `square_avg`, `momentum_buffer`, `grad_avg`; Adagrad's `sum` | [`MiniFloat`]: `2^-77..2^51` (6.6e-24..2.25e15) | relative `2^-24` (6e-8) | |
 //!
 //! Why [`MiniFloat`] for the normalising optimizers: Adam's `v = g²` spans `1e-8..1e6` for
@@ -37,7 +37,16 @@
 //!   [`Scalar::saturating_from_f64`](crate::num::Scalar::saturating_from_f64) maps NaN to `MAX`
 //!   and out-of-range values to `MIN`/`MAX`, so an invalid float gradient converted to fixed point
 //!   is rejected, not used; [`Scalar::try_from_f64`](crate::num::Scalar::try_from_f64) refuses it.
-//! - The L2 term `g + wd·p`, the momentum buffer and Lion's moment saturate at the format's range.
+//! - The momentum buffer never saturates: it tends to `g/(1 − μ)` (100·|g| at μ = 0.99), so it
+//!   can leave the format although every parameter and gradient is inside it, and a saturated
+//!   buffer would make every later step silently wrong (issue 16: I8F24 Nesterov at μ = 0.99,
+//!   parameters 1.5e6 LSB from the reference, 40 times the bound). The step checks first and
+//!   returns [`Error::StepOverflow`](crate::Error::StepOverflow) with nothing changed. The check
+//!   is one read-only pass that ORs the magnitudes of the buffer and the gradients (and the
+//!   parameters, with weight decay) against a per-step safe magnitude (`2^30` LSB on the fast
+//!   path); only when that bound is reached does it compute each new buffer value exactly.
+//! - The L2 term `g + wd·p` and Lion's moment (a convex combination of gradients, so inside the
+//!   range) saturate at the format's range.
 //!   For the normalising optimizers (Adam, RMSprop, Adagrad) the L2 gradient saturates at
 //!   `±2^(31−F)` before it enters any moment, so `m`, `v` (and `ḡ`) all see the same gradient
 //!   `g'` and `|m̂|/√v̂` keeps its bound `K_t` whatever `wd` (any finite value is accepted; a
@@ -127,16 +136,31 @@
 //!   (`1.5·2^-30/(1 − β2)`, 1.4e-6 at β2 = 0.999). So on every step
 //!   `|Δθ − Δθ_ref| ≤ τ·|Δθ_ref| + 1 LSB` and `|Δθ| ≤ lr·r·(1 + τ) + 1 LSB`, where
 //!   `r = |m̂|/(√v̂ + eps) ≤ 1` for constant `|g|` (tested for every decade of `|g|`, constant and
-//!   sign-alternating). With `wd = 0` the step does not depend on `p`, so after `T` steps
-//!   `|p_fix − p_ref| ≤ Σ_t (1 LSB + τ·|Δθ_ref,t|)` (AdamW adds `ε_c·lr·wd·|p|` per step).
-//!   Not covered: state rounding accumulated over many steps beyond one store (the bound counts
-//!   the last store of `m` and `v`), which the tests and golden files have not shown to matter;
-//!   and betas barely above `2^-16` (for example `β ≈ 1.5e-5`, so `1 − β` is just below 1), where
+//!   sign-alternating). Here `Δθ_ref` is the Adam update `lr·m̂/(√v̂ + eps)` itself, not the net
+//!   change of `p`: AdamW's decay `lr·wd·p` is applied apart (its error is the `ε_c` term below)
+//!   and may cancel the update in the net change (issue 16: an AMSGrad AdamW case measured
+//!   against the net change was 1.115 times over). The first moment's update `m + w·(g' − m)`
+//!   aligns `m` and `g'` to 30 bits of the larger and floors the product: `m` is off by up to
+//!   `2^-28·max(|g'|, |m|)` per step, relative to the larger operand, and keeps it with weight
+//!   β1, so `E_t = β1·E_{t−1} + 2^-28·max(|g'_t|, |m_{t−1}|)` bounds `|m_fix − m_ref|` and adds
+//!   `lr/bc1·E_t/(√v̂ + eps)` to the step's error. It matters when `1 − β1` is small (`m` far
+//!   below `g'`: `2^-28/(1 − β1) = 2.5e-5` relative to `m` at β1 = 0.99985, more when gradients
+//!   of both signs cancel in `m`); fresh golden cases with β1 ≈ 0.9998 were 1.09 and 1.22 times
+//!   over the bound without it. With `wd = 0` the step does not depend on `p`, so after `T` steps
+//!   `|p_fix − p_ref| ≤ Σ_t (1 LSB + τ·|Δθ_ref,t| + lr/bc1·E_t/(√v̂_t + eps))` (AdamW adds
+//!   `ε_c·lr·wd·|p|` per step). Not covered: the second moment's rounding accumulated beyond
+//!   one store and one update (its update error is relative to `v_new ≥ (1 − β2)·g²`, as
+//!   above), which the tests and golden files have not shown to matter; and betas barely above
+//!   `2^-16` (for example `β ≈ 1.5e-5`, so `1 − β` is just below 1), where
 //!   the fast 32-bit loop's moment update can cancel to a relative error of about `2^-14` in `v`,
 //!   above `τ` (a `1 − β` that rounds to exactly 1 is handled exactly).
 //! - **L2 weight decay** (Adam, RMSprop, Adagrad): the gradient `g + wd·p` feeds a parameter
 //!   error `e` back into the step as `κ·e`, `κ = lr_t·wd/(√v̂ + eps)` (for Adam `lr·(1 − β1)/bc1`):
-//!   the accumulated bound is multiplied by `1 + κ` on each step. The bound is stated for
+//!   the accumulated bound is multiplied by `1 + κ` on each step. The quantised `wd` also leaves
+//!   `g'` an absolute error `ε_c·wd·|p|`, unbounded relative to `g'` when `g` cancels `wd·p`; the
+//!   step carries it as `ε_c·lr_t·wd·|p|/(√v̂ + eps)` (Adam: `lr_t = lr`, through `m`), added on
+//!   each step (a fresh golden case with a first gradient within 1% of `−wd·p` was 1.65 times
+//!   over the bound without it). The bound is stated for
 //!   `κ ≤ 1` only: beyond it (e.g. centered RMSprop whose `v − ḡ²` cancels, so the denominator
 //!   falls to `eps`) the feedback through `v` and `ḡ` is of the same order and the trajectory is
 //!   not tracked to any fixed relative error; the golden harness reports such cases as "outside

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::num::Float;
-use crate::optim::float::{nonzero, with_float_grad};
+use crate::optim::float::{
+    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+};
 
 /// Per-step scalars of the floating-point Adagrad kernel.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +32,37 @@ impl<T: Float> AdagradNum for T {
 
     fn adagrad_initial_sum(cfg: &AdagradConfig) -> T {
         T::of(cfg.initial_accumulator_value)
+    }
+
+    /// With `A = 1 + wd`: `g'` at most `A` times the largest input, `g'²` `A²` times its
+    /// square, the step `clr·A/eps` times it; beyond the safe range a trial run.
+    fn adagrad_check(
+        params: &[Self],
+        grads: &[Self],
+        small: bool,
+        sum: &[Self],
+        initial: Option<Self>,
+        coeffs: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        let c = &coeffs();
+        let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
+        let amp = 1.0 + a + c.clr.wide().abs() * a / c.eps.wide();
+        let k = safe_exp::<T>(amp, a * a);
+        let safe = |x: &[T]| in_safe_range(k, x);
+        let sum_safe = match initial {
+            Some(s0) => safe(&[s0]),
+            None => safe(sum),
+        };
+        if safe(params) && grads_in_safe_range(k, grads, small) && sum_safe {
+            return None;
+        }
+        let mut aux = <T::Aux as StateValue>::ZERO;
+        first_nonfinite(params, grads, [sum], |p, g, [s]| {
+            if let Some(s0) = initial {
+                s.fill(s0);
+            }
+            Self::adagrad_update(p, g, s, c, &mut aux)
+        })
     }
 
     #[cfg_attr(feature = "host-simd", inline(always))]

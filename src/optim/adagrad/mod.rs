@@ -5,7 +5,7 @@ mod float;
 
 use crate::check;
 use crate::num::{Num, StateValue};
-use crate::optim::{part, run_step, Groups, ParamGroup};
+use crate::optim::{part, run_step_checked, Groups, ParamGroup, Pass};
 use crate::Error;
 use core::ops::Range;
 
@@ -63,6 +63,19 @@ pub trait AdagradNum: Num {
     fn adagrad_coeffs(config: &AdagradConfig, t: u32) -> Self::Coeffs;
     /// `initial_accumulator_value` in the accumulator's format.
     fn adagrad_initial_sum(config: &AdagradConfig) -> Self::Sum;
+    /// The first element whose step would leave the number type's range although its inputs
+    /// are inside it (an `f32` overflow to infinity), or `None`; reads only. `initial` is
+    /// `Some` on the first step, whose `sum` starts from it. Fixed point: `None`.
+    fn adagrad_check(
+        _params: &[Self],
+        _grads: &[Self],
+        _small: bool,
+        _sum: &[Self::Sum],
+        _initial: Option<Self::Sum>,
+        _c: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        None
+    }
     /// Updates `params` and `sum` in place (slices of equal length).
     fn adagrad_update(
         params: &mut [Self],
@@ -124,18 +137,45 @@ impl<S: AdagradNum, const N: usize> Adagrad<S, N> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
-        let done = run_step(
+        let done = run_step_checked(
             &mut count,
             params,
             grads,
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
-            |r, p, g, cfg, t| {
-                self.update_range(r, p, g, cfg, t);
+            |pass, r, p, g, cfg, t| match pass {
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
+                Pass::Write => {
+                    self.update_range(r, p, g, cfg, t);
+                    Ok(())
+                }
             },
         );
         self.step = count;
         done
+    }
+
+    /// [`Error::StepOverflow`] if stepping the elements `range` with `config` as step `t` would
+    /// overflow; reads only.
+    fn check_range(
+        &self,
+        range: &Range<usize>,
+        params: &[S],
+        grads: &[S],
+        config: &AdagradConfig,
+        t: u32,
+        small: bool,
+    ) -> Result<(), Error> {
+        let sum = self.sum.get(range.clone()).unwrap_or_default();
+        let first = (t == 1).then(|| S::adagrad_initial_sum(config));
+        match S::adagrad_check(params, grads, small, sum, first, || {
+            S::adagrad_coeffs(config, t)
+        }) {
+            Some(i) => Err(Error::StepOverflow {
+                index: range.start + i,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Steps the elements `range` (`params`, `grads`) with `config` as step `t`, drawing from

@@ -3,7 +3,9 @@
 use super::*;
 use crate::num::pow::{one_minus_pow, one_minus_pow_accurate};
 use crate::num::Float;
-use crate::optim::float::float_grad;
+use crate::optim::float::{
+    first_nonfinite, float_grad, grads_in_safe_range, in_safe_range, safe_exp,
+};
 
 /// Per-step scalars of the floating-point Adam kernel.
 #[derive(Clone, Copy, Debug)]
@@ -81,6 +83,44 @@ impl<T: Float> AdamNum for T {
 
     // Always inlined into the step: out of line, the Cortex-M4F step costs about 2 % more
     // (`scripts/embedded.sh`).
+    /// With `A = 1 + wd` (L2) every linear intermediate is at most
+    /// `2A + 2 + |1 − lr·wd| + step_size·(2A + 1)/eps'` times the largest input (`m/(√v + eps')`
+    /// is at most `|m|/eps'`), and `g'²` at most `A²` times its square; beyond the safe range a
+    /// trial run.
+    fn adam_check<K: AdamForm>(
+        params: &[Self],
+        grads: &[Self],
+        small: bool,
+        m: &[Self],
+        v: &[Self],
+        vmax: Option<&[Self]>,
+        coeffs: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        let c = &coeffs();
+        let a = 1.0 + c.l2.map_or(0.0, |w| w.wide().abs());
+        let decay = c.decay.map_or(1.0, |d| d.wide().abs());
+        let amp = 2.0 * a + 2.0 + decay + c.step_size.wide().abs() * (2.0 * a + 1.0) / c.eps.wide();
+        let k = safe_exp::<T>(amp, a * a);
+        let safe = |x: &[T]| in_safe_range(k, x);
+        if safe(params)
+            && grads_in_safe_range(k, grads, small)
+            && safe(m)
+            && safe(v)
+            && vmax.is_none_or(safe)
+        {
+            return None;
+        }
+        let mut aux = <T::Aux as StateValue>::ZERO;
+        match vmax {
+            Some(vm) => first_nonfinite(params, grads, [m, v, vm], |p, g, [m, v, vm]| {
+                Self::adam_update::<K>(p, g, m, v, Some(vm), c, &mut aux)
+            }),
+            None => first_nonfinite(params, grads, [m, v], |p, g, [m, v]| {
+                Self::adam_update::<K>(p, g, m, v, None, c, &mut aux)
+            }),
+        }
+    }
+
     #[inline(always)]
     fn adam_update<K: AdamForm>(
         params: &mut [Self],

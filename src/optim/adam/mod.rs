@@ -10,7 +10,7 @@ pub use form::{AdamDecay, AdamFlags, AdamForm, AnyAdam, PlainAdam, PlainAdamW};
 use crate::check;
 use crate::num::{Num, StateValue};
 use crate::optim::slot::{Off, On, Slot, SlotBuf};
-use crate::optim::{part, run_step, Groups, ParamGroup};
+use crate::optim::{part, run_step_checked, Groups, ParamGroup, Pass};
 use crate::Error;
 use core::marker::PhantomData;
 use core::ops::Range;
@@ -85,6 +85,21 @@ pub trait AdamNum: Num {
     /// The per-step scalars for step `t` (1-based), from the `f64` configuration.
     fn adam_coeffs(config: &AdamConfig, t: u32) -> Self::Coeffs;
 
+    /// The first element whose step would leave the number type's range although its inputs
+    /// are inside it (an `f32` overflow to infinity), or `None`; reads only. Fixed point: `None`
+    /// (its state is a [`MiniFloat`](crate::num::fixed::MiniFloat) and its parameter writes
+    /// saturate by design).
+    fn adam_check<K: AdamForm>(
+        _params: &[Self],
+        _grads: &[Self],
+        _small: bool,
+        _m: &[Self::Moment],
+        _v: &[Self::SqMoment],
+        _vmax: Option<&[Self::SqMoment]>,
+        _c: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        None
+    }
     /// Updates `params` in place. All slices have the same length; `vmax` is `Some` with AMSGrad.
     /// `K` is the optimizer's form: when it fixes the flags, `c` was computed from a
     /// configuration that has them, and the kernel may take them as constants.
@@ -188,18 +203,52 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
-        let done = run_step(
+        let done = run_step_checked(
             &mut count,
             params,
             grads,
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
-            |r, p, g, cfg, t| {
-                self.update_range(r, p, g, cfg, t);
+            |pass, r, p, g, cfg, t| match pass {
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
+                Pass::Write => {
+                    self.update_range(r, p, g, cfg, t);
+                    Ok(())
+                }
             },
         );
         self.step = count;
         done
+    }
+
+    /// [`Error::StepOverflow`] if stepping the elements `range` with `config` as step `t` would
+    /// overflow; reads only.
+    fn check_range(
+        &self,
+        range: &Range<usize>,
+        params: &[S],
+        grads: &[S],
+        config: &AdamConfig,
+        t: u32,
+        small: bool,
+    ) -> Result<(), Error> {
+        let vmax = self
+            .max_exp_avg_sq
+            .as_slice()
+            .map(|s| s.get(range.clone()).unwrap_or_default());
+        let (m, v) = (&self.exp_avg, &self.exp_avg_sq);
+        let (m, v) = (
+            m.get(range.clone()).unwrap_or_default(),
+            v.get(range.clone()).unwrap_or_default(),
+        );
+        match S::adam_check::<K>(params, grads, small, m, v, vmax, || {
+            S::adam_coeffs(config, t)
+        }) {
+            Some(i) => Err(Error::StepOverflow {
+                index: range.start + i,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Steps the elements `range` (`params`, `grads`) with `config` as step `t`, drawing from

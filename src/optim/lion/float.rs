@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::num::Float;
-use crate::optim::float::nonzero;
+use crate::optim::float::{first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp};
 
 /// Per-step scalars of the floating-point Lion kernel.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +28,28 @@ impl<T: Float> LionNum for T {
             omb2: T::of(1.0 - cfg.beta2),
             lr: T::of(cfg.lr),
         }
+    }
+
+    /// `c` and the new `m` are at most twice the largest input, the step `|1 − lr·wd|` times it
+    /// plus `lr`; beyond the safe range a trial run.
+    fn lion_check(
+        params: &[Self],
+        grads: &[Self],
+        small: bool,
+        m: &[Self],
+        coeffs: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        let c = &coeffs();
+        let decay = c.decay.map_or(1.0, |d| d.wide().abs());
+        let k = safe_exp::<T>(2.0 + decay + c.lr.wide().abs(), 0.0);
+        let safe = |x: &[T]| in_safe_range(k, x);
+        if safe(params) && grads_in_safe_range(k, grads, small) && safe(m) {
+            return None;
+        }
+        let mut aux = <T::Aux as StateValue>::ZERO;
+        first_nonfinite(params, grads, [m], |p, g, [m]| {
+            Self::lion_update(p, g, m, c, &mut aux)
+        })
     }
 
     #[cfg_attr(feature = "host-simd", inline(always))]

@@ -5,7 +5,7 @@ mod float;
 
 use crate::check;
 use crate::num::{Num, StateValue};
-use crate::optim::{part, run_step, Groups, ParamGroup};
+use crate::optim::{part, run_step_checked, Groups, ParamGroup, Pass};
 use crate::Error;
 use core::ops::Range;
 
@@ -54,6 +54,17 @@ pub trait LionNum: Num {
     type Coeffs: Copy;
     /// The per-step scalars, from the `f64` configuration.
     fn lion_coeffs(config: &LionConfig) -> Self::Coeffs;
+    /// The first element whose step would leave the number type's range although its inputs
+    /// are inside it (an `f32` overflow to infinity), or `None`; reads only. Fixed point: `None`.
+    fn lion_check(
+        _params: &[Self],
+        _grads: &[Self],
+        _small: bool,
+        _m: &[Self::Moment],
+        _c: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        None
+    }
     /// Updates `params` and `m` in place (slices of equal length).
     fn lion_update(
         params: &mut [Self],
@@ -111,18 +122,42 @@ impl<S: LionNum, const N: usize> Lion<S, N> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
-        let done = run_step(
+        let done = run_step_checked(
             &mut count,
             params,
             grads,
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
-            |r, p, g, cfg, t| {
-                self.update_range(r, p, g, cfg, t);
+            |pass, r, p, g, cfg, t| match pass {
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
+                Pass::Write => {
+                    self.update_range(r, p, g, cfg, t);
+                    Ok(())
+                }
             },
         );
         self.step = count;
         done
+    }
+
+    /// [`Error::StepOverflow`] if stepping the elements `range` with `config` as step `t` would
+    /// overflow; reads only.
+    fn check_range(
+        &self,
+        range: &Range<usize>,
+        params: &[S],
+        grads: &[S],
+        config: &LionConfig,
+        _t: u32,
+        small: bool,
+    ) -> Result<(), Error> {
+        let m = self.exp_avg.get(range.clone()).unwrap_or_default();
+        match S::lion_check(params, grads, small, m, || S::lion_coeffs(config)) {
+            Some(i) => Err(Error::StepOverflow {
+                index: range.start + i,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Steps the elements `range` (`params`, `grads`) with `config`, drawing from `self.aux`.

@@ -23,8 +23,66 @@ pub struct FixedMomentumCoeffs {
     lr_g: Scale,
     lr_wd: Scale,
     lr_mu: Scale,
+    /// General kernel: while every `b`, `g` (and `p` when `b_wd ≠ 0`) lies in `[−2^k, 2^k)`
+    /// LSB for this `k`, no new buffer value can leave the format (see
+    /// [`FixedMomentumCoeffs::bound`]); 31: never, 32: always.
+    k: u32,
     /// The 32-bit fast path, when the configuration allows it.
     fast: Option<FastMomentum>,
+}
+
+impl FixedMomentumCoeffs {
+    /// The general kernel's safe range `[−2^k, 2^k)`: `|μ·b + b_g·g + b_wd·p| ≤ S·M` for `M`
+    /// the largest magnitude (in LSB) of the three and `S = |μ| + |b_g| + |b_wd|`, so the new
+    /// buffer (rounded, `+½`) stays inside `i32` while `M ≤ 2^k` with `2^k·S' + 1 ≤ 2^31 − 1`.
+    /// `S'` is `S` from the `f64` configuration enlarged by `2^-12` relative and `2^-20`
+    /// absolute, more than the quantisation of each coefficient (`2^-16` relative to `|c|` or to
+    /// `|c − 1|`). `k = 31` when no magnitude of the format can overflow, 32 when even 1 LSB
+    /// can (a coefficient sum above `2^31`): then every element is checked exactly.
+    fn bound(mu: f64, b_g: f64, b_wd: f64) -> u32 {
+        let sum = (mu.abs() + b_g.abs() + b_wd.abs()) * (1.0 + 1.0 / 4096.0) + 1.0 / 1_048_576.0;
+        let lim = (2_147_483_646.0 - 1.0) / sum;
+        if lim >= 2_147_483_648.0 {
+            return 31;
+        }
+        let mut k = 0;
+        while k < 30 && libm::ldexp(1.0, k as i32 + 1) <= lim {
+            k += 1;
+        }
+        // lim < 1: only 0 is safe, which no `[−2^k, 2^k)` expresses: check every element.
+        if lim < 1.0 {
+            32
+        } else {
+            k
+        }
+    }
+}
+
+/// The bits at or above `2^(k+1)` of `x + 2^k` over the raw values of `xs` and `ys`, ORed: zero
+/// exactly when every value lies in `[−2^k, 2^k)` (`k ≤ 30`). One add and one OR per value.
+#[inline(always)]
+fn outside<F: LeEqU32>(xs: &[FixedI32<F>], ys: &[FixedI32<F>], k: u32) -> u32 {
+    let off = 1u32 << k;
+    xs.iter().zip(ys).fold(0u32, |acc, (x, y)| {
+        acc | (x.to_bits() as u32).wrapping_add(off) | (y.to_bits() as u32).wrapping_add(off)
+    }) >> (k + 1)
+}
+
+/// The general kernel's new buffer value, in wide units (before rounding to nearest).
+#[inline(always)]
+fn buffer_wide(c: &FixedMomentumCoeffs, br: i32, gr: i32, pr: i32) -> i64 {
+    c.mu.mul_wide(br)
+        .saturating_add(c.b_g.mul_wide(gr))
+        .saturating_add(c.b_wd.mul_wide(pr))
+}
+
+/// Whether a wide value rounds to nearest inside `i32` (what [`round_nearest`] would not have to
+/// saturate).
+#[inline(always)]
+fn rounds_inside_i32(w: i64) -> bool {
+    let r = w.saturating_add(1 << (crate::num::fixed::arith::WIDE - 1))
+        >> crate::num::fixed::arith::WIDE;
+    i32::try_from(r).is_ok()
 }
 
 impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
@@ -65,6 +123,7 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
                 lr_g: Scale::ZERO,
                 lr_wd: Scale::ZERO,
                 lr_mu: Scale::ZERO,
+                k: 30,
             };
         }
         FixedMomentumCoeffs {
@@ -78,7 +137,56 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
             lr_g: Scale::from_f64(s * cfg.lr),
             lr_wd: Scale::from_f64(cfg.lr * cfg.weight_decay),
             lr_mu: Scale::from_f64(cfg.lr * cfg.momentum),
+            k: FixedMomentumCoeffs::bound(
+                if first { 0.0 } else { cfg.momentum },
+                damp,
+                damp * cfg.weight_decay,
+            ),
         }
+    }
+
+    /// Exact, and cheap when nothing is near the edge: one pass tests that the buffer and the
+    /// gradients (and the parameters, with weight decay) lie in a per-step safe range
+    /// `[−2^k, 2^k)`; only if one does not is the new buffer value computed for each element,
+    /// exactly as the update will compute it, until the first that would leave the format.
+    fn momentum_check(
+        params: &[Self],
+        grads: &[Self],
+        _small: bool,
+        buf: &[Self],
+        c: &FixedMomentumCoeffs,
+    ) -> Option<usize> {
+        if !c.enabled {
+            return None;
+        }
+        if let Some(f) = c.fast {
+            // Step 1 copies `g`. Later `b − round(r·b)` lies between 0 and `b`, so the sum with
+            // `g` stays in `i32` when both lie in `[−2^30, 2^30)`.
+            if f.first || outside(buf, grads, 30) == 0 {
+                return None;
+            }
+            return buf.iter().zip(grads).position(|(b, g)| {
+                let br = b.to_bits();
+                br.wrapping_sub(f.omm.mul_nearest_k1(br, f.half))
+                    .checked_add(g.to_bits())
+                    .is_none()
+            });
+        }
+        if c.k == 31 {
+            return None;
+        }
+        if c.k < 31 {
+            let mut out = outside(buf, grads, c.k);
+            if !c.b_wd.is_zero() {
+                out |= outside(params, params, c.k);
+            }
+            if out == 0 {
+                return None;
+            }
+        }
+        params.iter().zip(grads).zip(buf).position(|((p, g), b)| {
+            !rounds_inside_i32(buffer_wide(c, b.to_bits(), g.to_bits(), p.to_bits()))
+        })
     }
 
     #[inline]
@@ -99,11 +207,7 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
             let u = if !c.enabled {
                 sgd
             } else {
-                let bw =
-                    c.mu.mul_wide(b.to_bits())
-                        .saturating_add(c.b_g.mul_wide(gr))
-                        .saturating_add(c.b_wd.mul_wide(pr));
-                let bn = round_nearest(bw);
+                let bn = round_nearest(buffer_wide(c, b.to_bits(), gr, pr));
                 *b = Self::from_bits(bn);
                 if c.nesterov {
                     sgd.saturating_add(c.lr_mu.mul_wide(bn))

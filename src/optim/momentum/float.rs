@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::num::Float;
-use crate::optim::float::{nonzero, with_float_grad};
+use crate::optim::float::{
+    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+};
 
 /// Per-step scalars of the floating-point momentum kernel.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,30 @@ impl<T: Float> MomentumNum for T {
             enabled: cfg.momentum != 0.0,
             undamped: cfg.dampening == 0.0,
         }
+    }
+
+    /// With `A = 1 + wd` (the gradient with L2 decay) and `B = μ + max(|1 − τ|, 1)·A` (the new
+    /// buffer), every intermediate is at most `(1 + lr)·(A + (1 + μ)·B)` times the largest
+    /// input; beyond the safe range a trial run.
+    fn momentum_check(
+        params: &[Self],
+        grads: &[Self],
+        small: bool,
+        buf: &[Self],
+        c: &Self::Coeffs,
+    ) -> Option<usize> {
+        let (mu, damp, lr) = (c.mu.wide().abs(), c.damp.wide().abs(), c.lr.wide().abs());
+        let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
+        let b = mu + damp.max(1.0) * a;
+        let k = safe_exp::<T>((1.0 + lr) * (a + (1.0 + mu) * b), 0.0);
+        if in_safe_range(k, params) && grads_in_safe_range(k, grads, small) && in_safe_range(k, buf)
+        {
+            return None;
+        }
+        let mut aux = <T::Aux as StateValue>::ZERO;
+        first_nonfinite(params, grads, [buf], |p, g, [b]| {
+            Self::momentum_update(p, g, b, c, &mut aux)
+        })
     }
 
     #[cfg_attr(feature = "host-simd", inline(always))]

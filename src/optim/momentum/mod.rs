@@ -5,7 +5,7 @@ mod float;
 
 use crate::check;
 use crate::num::{Num, StateValue};
-use crate::optim::{part, run_step, Groups, ParamGroup};
+use crate::optim::{part, run_step_checked, Groups, ParamGroup, Pass};
 use crate::Error;
 use core::ops::Range;
 
@@ -73,6 +73,17 @@ pub trait MomentumNum: Num {
     type Coeffs: Copy;
     /// The per-step scalars for step `t` (1-based), from the `f64` configuration.
     fn momentum_coeffs(config: &MomentumConfig, t: u32) -> Self::Coeffs;
+    /// The position of the first element whose update [`momentum_update`](Self::momentum_update)
+    /// cannot take exactly (its new buffer value would leave the buffer's range), or `None`.
+    /// Read only; the step is refused with [`Error::StepOverflow`] before anything is written.
+    /// `small`: every gradient is known to lie below `2^60`.
+    fn momentum_check(
+        params: &[Self],
+        grads: &[Self],
+        small: bool,
+        buf: &[Self::Buffer],
+        c: &Self::Coeffs,
+    ) -> Option<usize>;
     /// Updates `params` and `buf` in place (slices of equal length).
     fn momentum_update(
         params: &mut [Self],
@@ -130,18 +141,42 @@ impl<S: MomentumNum, const N: usize> Momentum<S, N> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
-        let done = run_step(
+        let done = run_step_checked(
             &mut count,
             params,
             grads,
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
-            |r, p, g, cfg, t| {
-                self.update_range(r, p, g, cfg, t);
+            |pass, r, p, g, cfg, t| match pass {
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
+                Pass::Write => {
+                    self.update_range(r, p, g, cfg, t);
+                    Ok(())
+                }
             },
         );
         self.step = count;
         done
+    }
+
+    /// [`Error::StepOverflow`] if stepping the elements `range` with `config` as step `t` would
+    /// take a buffer value out of its range; reads only.
+    fn check_range(
+        &self,
+        range: &Range<usize>,
+        params: &[S],
+        grads: &[S],
+        config: &MomentumConfig,
+        t: u32,
+        small: bool,
+    ) -> Result<(), Error> {
+        let buf = self.momentum_buffer.get(range.clone()).unwrap_or_default();
+        match S::momentum_check(params, grads, small, buf, &S::momentum_coeffs(config, t)) {
+            Some(i) => Err(Error::StepOverflow {
+                index: range.start + i,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Steps the elements `range` (`params`, `grads`) with `config` as step `t`, drawing from

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::num::Float;
-use crate::optim::float::{nonzero, with_float_grad};
+use crate::optim::float::{
+    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+};
 
 /// Per-step scalars of the floating-point RMSprop kernel.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +40,46 @@ impl<T: Float> RmsPropNum for T {
             mu: T::of(cfg.momentum),
             lr: T::of(cfg.lr),
         }
+    }
+
+    /// With `A = 1 + wd`: `g'` is at most `A`, `ḡ` at most `2A + 1` times the largest input, so
+    /// the squares at most `(2A + 1)²` times its square; `g'/avg` at most `A/eps` times it, the
+    /// buffer and the step at most `(1 + lr)·(μ + 1 + A/eps)`; beyond the safe range a trial run.
+    fn rmsprop_check(
+        params: &[Self],
+        grads: &[Self],
+        small: bool,
+        square_avg: &[Self],
+        momentum_buffer: Option<&[Self]>,
+        grad_avg: Option<&[Self]>,
+        coeffs: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        let c = &coeffs();
+        let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
+        let (mu, lr) = (c.mu.wide().abs(), c.lr.wide().abs());
+        let amp = 2.0 * a + 2.0 + (1.0 + lr) * (mu + 1.0 + a / c.eps.wide());
+        let k = safe_exp::<T>(amp, (2.0 * a + 1.0) * (2.0 * a + 1.0));
+        let safe = |x: &[T]| in_safe_range(k, x);
+        if safe(params)
+            && grads_in_safe_range(k, grads, small)
+            && safe(square_avg)
+            && momentum_buffer.is_none_or(safe)
+            && grad_avg.is_none_or(safe)
+        {
+            return None;
+        }
+        let mut aux = <T::Aux as StateValue>::ZERO;
+        // Absent buffers ride along as copies of `square_avg`, unused.
+        let (b, gb) = (
+            momentum_buffer.unwrap_or(square_avg),
+            grad_avg.unwrap_or(square_avg),
+        );
+        let (has_b, has_gb) = (momentum_buffer.is_some(), grad_avg.is_some());
+        first_nonfinite(params, grads, [square_avg, b, gb], |p, g, [v, b, gb]| {
+            let b = if has_b { Some(b) } else { None };
+            let gb = if has_gb { Some(gb) } else { None };
+            Self::rmsprop_update(p, g, v, b, gb, c, &mut aux)
+        })
     }
 
     #[cfg_attr(feature = "host-simd", inline(always))]

@@ -6,7 +6,7 @@ mod float;
 use crate::check;
 use crate::num::{Num, StateValue};
 use crate::optim::slot::{Off, Slot, SlotBuf};
-use crate::optim::{part, run_step, Groups, ParamGroup};
+use crate::optim::{part, run_step_checked, Groups, ParamGroup, Pass};
 use crate::Error;
 use core::ops::Range;
 
@@ -65,6 +65,19 @@ pub trait RmsPropNum: Num {
     type Coeffs: Copy;
     /// The per-step scalars, from the `f64` configuration.
     fn rmsprop_coeffs(config: &RmsPropConfig) -> Self::Coeffs;
+    /// The first element whose step would leave the number type's range although its inputs
+    /// are inside it (an `f32` overflow to infinity), or `None`; reads only. Fixed point: `None`.
+    fn rmsprop_check(
+        _params: &[Self],
+        _grads: &[Self],
+        _small: bool,
+        _square_avg: &[Self::SqAvg],
+        _momentum_buffer: Option<&[Self::Avg]>,
+        _grad_avg: Option<&[Self::Avg]>,
+        _c: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        None
+    }
     /// Updates `params` and the state in place (slices of equal length; the optional buffers are
     /// `Some` when they exist).
     fn rmsprop_update(
@@ -162,18 +175,52 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
-        let done = run_step(
+        let done = run_step_checked(
             &mut count,
             params,
             grads,
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
-            |r, p, g, cfg, t| {
-                self.update_range(r, p, g, cfg, t);
+            |pass, r, p, g, cfg, t| match pass {
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
+                Pass::Write => {
+                    self.update_range(r, p, g, cfg, t);
+                    Ok(())
+                }
             },
         );
         self.step = count;
         done
+    }
+
+    /// [`Error::StepOverflow`] if stepping the elements `range` with `config` as step `t` would
+    /// overflow; reads only.
+    fn check_range(
+        &self,
+        range: &Range<usize>,
+        params: &[S],
+        grads: &[S],
+        config: &RmsPropConfig,
+        _t: u32,
+        small: bool,
+    ) -> Result<(), Error> {
+        let sq = self.square_avg.get(range.clone()).unwrap_or_default();
+        let buf = self
+            .momentum_buffer
+            .as_slice()
+            .map(|s| s.get(range.clone()).unwrap_or_default());
+        let gbar = self
+            .grad_avg
+            .as_slice()
+            .map(|s| s.get(range.clone()).unwrap_or_default());
+        match S::rmsprop_check(params, grads, small, sq, buf, gbar, || {
+            S::rmsprop_coeffs(config)
+        }) {
+            Some(i) => Err(Error::StepOverflow {
+                index: range.start + i,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Steps the elements `range` (`params`, `grads`) with `config`, drawing from `self.aux`.

@@ -5,7 +5,7 @@ mod float;
 
 use crate::check;
 use crate::num::{Num, StateValue};
-use crate::optim::{run_step, Groups, ParamGroup};
+use crate::optim::{run_step_checked, Groups, ParamGroup, Pass};
 use crate::Error;
 use core::ops::Range;
 
@@ -47,6 +47,18 @@ pub trait SgdNum: Num {
     type Coeffs: Copy;
     /// The per-step scalars, from the `f64` configuration.
     fn sgd_coeffs(config: &SgdConfig) -> Self::Coeffs;
+    /// The first element whose step would leave the number type's range although its inputs
+    /// are inside it (an `f32` overflow to infinity), or `None`; reads only. Fixed point
+    /// saturates its parameter writes by design: `None`.
+    fn sgd_check(
+        _params: &[Self],
+        _grads: &[Self],
+        _small: bool,
+        _config: &SgdConfig,
+        _c: impl FnOnce() -> Self::Coeffs,
+    ) -> Option<usize> {
+        None
+    }
     /// `p ← p − lr·(±g + wd·p)` for every element.
     fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, aux: &mut Self::Aux);
 }
@@ -92,18 +104,41 @@ impl<S: SgdNum, const N: usize> Sgd<S, N> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
-        let done = run_step(
+        let done = run_step_checked(
             &mut count,
             params,
             grads,
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
-            |r, p, g, cfg, t| {
-                self.update_range(r, p, g, cfg, t);
+            |pass, r, p, g, cfg, t| match pass {
+                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
+                Pass::Write => {
+                    self.update_range(r, p, g, cfg, t);
+                    Ok(())
+                }
             },
         );
         self.step = count;
         done
+    }
+
+    /// [`Error::StepOverflow`] if stepping the elements `range` with `config` would overflow;
+    /// reads only.
+    fn check_range(
+        &self,
+        range: &Range<usize>,
+        params: &[S],
+        grads: &[S],
+        config: &SgdConfig,
+        _t: u32,
+        small: bool,
+    ) -> Result<(), Error> {
+        match S::sgd_check(params, grads, small, config, || S::sgd_coeffs(config)) {
+            Some(i) => Err(Error::StepOverflow {
+                index: range.start + i,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Steps the elements `_range` (`params`, `grads`) with `config`, drawing from `self.aux`.
