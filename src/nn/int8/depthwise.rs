@@ -1,0 +1,103 @@
+//! int8 `DEPTHWISE_CONV_2D` with a depth multiplier: TFLite's
+//! `reference_integer_ops::DepthwiseConvPerChannel`.
+//!
+//! Output channel `o = c·multiplier + j` filters input channel `c` alone:
+//! `acc[o] = bias[o] + Σ_{ky,kx} filter[ky][kx][o] · (x[iy][ix][c] − input_zp)`, taps and
+//! requantisation as in [`conv2d`](super::conv2d). The shape is a [`ConvShape`] whose `conv` has
+//! `groups = in_c` and `out_c = in_c · multiplier`. The filter is in **TFLite's depthwise layout**
+//! `[1][kh][kw][out_c]` (the output channel innermost), so a model's filter copies straight in;
+//! this differs from the float layers' OHWI `[out_c][kh][kw][1]`, a transpose.
+//!
+//! # Errors
+//! As [`conv2d`](super::conv2d), and [`NnError::InvalidShape`](crate::nn::NnError::InvalidShape)
+//! if `groups != in_c`; nothing is written.
+
+use super::conv2d::dot;
+use super::requant::OutputStage;
+use super::shape::ConvShape;
+use crate::nn::shape::{check_len, check_shape, tap};
+use crate::Error;
+
+/// The forward pass: writes `y` (`shape.output_len()`) from `x` (`shape.input_len()`),
+/// `filter` (`kh·kw·out_c`, layout `[kh][kw][out_c]`) and `bias` (`out_c`, or `None`).
+///
+/// ```
+/// use edgetune::nn::int8::{depthwise, ConvShape, OutputStage, Requant};
+/// use edgetune::nn::Conv2dShape;
+/// // 1 × 2 × 2 input, kernel 1 × 2, multiplier 2: 4 output channels at one position.
+/// const S: ConvShape = ConvShape::new(Conv2dShape::new(1, 2, 2, 4, 1, 2).groups(2));
+/// let (m, sh) = ([1 << 30], [1]); // multiplier 1.0
+/// let stage = OutputStage { input_zero_point: 0, requant: Requant::new(&m, &sh)?,
+///                           output_zero_point: 0, act_min: -128, act_max: 127 };
+/// // x = [[1, 2], [3, 4]] (two steps of two channels); filter [kx][o].
+/// let filter = [1, 0, 1, 0, /* kx = 1 */ 1, 1, 0, 2];
+/// let mut y = [0i8; 4];
+/// depthwise::forward(&S, &stage, &filter, None, &[1, 2, 3, 4], &mut y)?;
+/// assert_eq!(y, [1 + 3, 3, 2, 2 * 4]); // o = c·2 + j reads channel c
+/// # Ok::<(), edgetune::Error>(())
+/// ```
+///
+/// # Errors
+/// See the module docs.
+pub fn forward(
+    shape: &ConvShape,
+    stage: &OutputStage<'_>,
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    x: &[i8],
+    y: &mut [i8],
+) -> Result<(), Error> {
+    let s = &shape.conv;
+    check_shape(shape.valid() && s.groups == s.in_c)?;
+    stage.check_for(s.out_c)?;
+    check_len(shape.weights(), filter.len())?;
+    if let Some(b) = bias {
+        check_len(s.out_c, b.len())?;
+    }
+    check_len(shape.input_len(), x.len())?;
+    check_len(shape.output_len(), y.len())?;
+
+    let (oh, ow) = (shape.out_h(), shape.out_w());
+    let mult = s.out_c_per_group();
+    let offset = -stage.input_zero_point;
+    let mut out = y.chunks_exact_mut(s.out_c);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let Some(px) = out.next() else { return Ok(()) };
+            for (o, yo) in px.iter_mut().enumerate() {
+                let c = o / mult;
+                let mut acc = 0i32;
+                for ky in 0..s.kh {
+                    let Some(iy) = tap(
+                        oy,
+                        s.stride_h,
+                        ky * shape.dilation_h,
+                        s.pad_h.before,
+                        s.in_h,
+                    ) else {
+                        continue;
+                    };
+                    for kx in 0..s.kw {
+                        let Some(ix) = tap(
+                            ox,
+                            s.stride_w,
+                            kx * shape.dilation_w,
+                            s.pad_w.before,
+                            s.in_w,
+                        ) else {
+                            continue;
+                        };
+                        let xi = (iy * s.in_w + ix) * s.in_c + c;
+                        let wi = (ky * s.kw + kx) * s.out_c + o;
+                        acc = acc.wrapping_add(dot(&x[xi..xi + 1], &filter[wi..wi + 1], offset));
+                    }
+                }
+                if let Some(b) = bias {
+                    acc = acc.wrapping_add(b[o]);
+                }
+                *yo = stage.finish(acc, o);
+            }
+        }
+    }
+    Ok(())
+}
