@@ -44,7 +44,7 @@ impl QuantParams {
     /// in `f32` and the rounding half away from zero, not clamped (`None` if it leaves `i32`).
     fn quantize_unclamped(&self, f: f32) -> Option<i32> {
         let t = libm::roundf(f / self.scale);
-        if t >= -2_147_483_648.0 && t < 2_147_483_648.0 {
+        if (-2_147_483_648.0..2_147_483_648.0).contains(&t) {
             (t as i32).checked_add(self.zero_point)
         } else {
             None
