@@ -22,8 +22,8 @@
 //! bias, `x`, `y`); nothing is written.
 
 use super::requant::OutputStage;
-use super::shape::ConvShape;
-use crate::nn::shape::{check_len, check_shape, tap};
+use super::shape::{tap_range, ConvShape};
+use crate::nn::shape::{check_len, check_shape};
 use crate::Error;
 
 /// The forward pass: writes `y` (`shape.output_len()`) from `x` (`shape.input_len()`),
@@ -64,41 +64,42 @@ pub fn forward(
     check_len(shape.output_len(), y.len())?;
 
     let (oh, ow) = (shape.out_h(), shape.out_w());
+    let (dh, dw) = (shape.dilation_h, shape.dilation_w);
     let cig = s.in_c_per_group();
     let cog = s.out_c_per_group();
     let wper = s.kh * s.kw * cig;
     let offset = -stage.input_zero_point;
+    // Without dilation or groups, a kernel row's in-bounds taps read one contiguous run of the
+    // input (and of the filter): one dot product per kernel row.
+    let contiguous = dw == 1 && cig == s.in_c;
     let mut out = y.chunks_exact_mut(s.out_c);
     for oy in 0..oh {
+        let (ry, iy0) = tap_range(oy, s.stride_h, s.kh, dh, s.pad_h.before, s.in_h);
         for ox in 0..ow {
+            let (rx, ix0) = tap_range(ox, s.stride_w, s.kw, dw, s.pad_w.before, s.in_w);
+            let n = rx.len();
             let Some(px) = out.next() else { return Ok(()) };
             for (o, yo) in px.iter_mut().enumerate() {
-                let g = o / cog;
+                let xg = (o / cog) * cig;
                 let wo = &filter[o * wper..(o + 1) * wper];
                 let mut acc = 0i32;
-                for ky in 0..s.kh {
-                    let Some(iy) = tap(
-                        oy,
-                        s.stride_h,
-                        ky * shape.dilation_h,
-                        s.pad_h.before,
-                        s.in_h,
-                    ) else {
-                        continue;
-                    };
-                    for kx in 0..s.kw {
-                        let Some(ix) = tap(
-                            ox,
-                            s.stride_w,
-                            kx * shape.dilation_w,
-                            s.pad_w.before,
-                            s.in_w,
-                        ) else {
-                            continue;
-                        };
-                        let xi = (iy * s.in_w + ix) * s.in_c + g * cig;
-                        let wi = (ky * s.kw + kx) * cig;
-                        acc = acc.wrapping_add(dot(&x[xi..xi + cig], &wo[wi..wi + cig], offset));
+                for (j, ky) in ry.clone().enumerate() {
+                    let xrow = ((iy0 + j * dh) * s.in_w + ix0) * s.in_c + xg;
+                    let wrow = (ky * s.kw + rx.start) * cig;
+                    if contiguous {
+                        let len = n * cig;
+                        acc = acc.wrapping_add(dot(
+                            &x[xrow..xrow + len],
+                            &wo[wrow..wrow + len],
+                            offset,
+                        ));
+                    } else {
+                        for i in 0..n {
+                            let xi = xrow + i * dw * s.in_c;
+                            let wi = wrow + i * cig;
+                            acc =
+                                acc.wrapping_add(dot(&x[xi..xi + cig], &wo[wi..wi + cig], offset));
+                        }
                     }
                 }
                 if let Some(b) = bias {

@@ -12,10 +12,9 @@
 //! As [`conv2d`](super::conv2d), and [`NnError::InvalidShape`](crate::nn::NnError::InvalidShape)
 //! if `groups != in_c`; nothing is written.
 
-use super::conv2d::dot;
 use super::requant::OutputStage;
-use super::shape::ConvShape;
-use crate::nn::shape::{check_len, check_shape, tap};
+use super::shape::{tap_range, ConvShape};
+use crate::nn::shape::{check_len, check_shape};
 use crate::Error;
 
 /// The forward pass: writes `y` (`shape.output_len()`) from `x` (`shape.input_len()`),
@@ -58,39 +57,27 @@ pub fn forward(
     check_len(shape.output_len(), y.len())?;
 
     let (oh, ow) = (shape.out_h(), shape.out_w());
+    let (dh, dw) = (shape.dilation_h, shape.dilation_w);
     let mult = s.out_c_per_group();
     let offset = -stage.input_zero_point;
     let mut out = y.chunks_exact_mut(s.out_c);
     for oy in 0..oh {
+        let (ry, iy0) = tap_range(oy, s.stride_h, s.kh, dh, s.pad_h.before, s.in_h);
         for ox in 0..ow {
+            let (rx, ix0) = tap_range(ox, s.stride_w, s.kw, dw, s.pad_w.before, s.in_w);
+            let n = rx.len();
             let Some(px) = out.next() else { return Ok(()) };
             for (o, yo) in px.iter_mut().enumerate() {
                 let c = o / mult;
                 let mut acc = 0i32;
-                for ky in 0..s.kh {
-                    let Some(iy) = tap(
-                        oy,
-                        s.stride_h,
-                        ky * shape.dilation_h,
-                        s.pad_h.before,
-                        s.in_h,
-                    ) else {
-                        continue;
-                    };
-                    for kx in 0..s.kw {
-                        let Some(ix) = tap(
-                            ox,
-                            s.stride_w,
-                            kx * shape.dilation_w,
-                            s.pad_w.before,
-                            s.in_w,
-                        ) else {
-                            continue;
-                        };
-                        let xi = (iy * s.in_w + ix) * s.in_c + c;
-                        let wi = (ky * s.kw + kx) * s.out_c + o;
-                        acc = acc.wrapping_add(dot(&x[xi..xi + 1], &filter[wi..wi + 1], offset));
-                    }
+                for (j, ky) in ry.clone().enumerate() {
+                    let xrow = ((iy0 + j * dh) * s.in_w + ix0) * s.in_c + c;
+                    let wrow = (ky * s.kw + rx.start) * s.out_c + o;
+                    let xs = x[xrow..].iter().step_by(dw * s.in_c);
+                    let ws = filter[wrow..].iter().step_by(s.out_c);
+                    acc = xs.zip(ws).take(n).fold(acc, |a, (&xv, &wv)| {
+                        a.wrapping_add((xv as i32 + offset) * wv as i32)
+                    });
                 }
                 if let Some(b) = bias {
                     acc = acc.wrapping_add(b[o]);

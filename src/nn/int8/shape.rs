@@ -112,10 +112,72 @@ impl ConvShape {
     }
 }
 
+/// The kernel taps `k` of output position `o` whose input `o·stride + k·dilation − before` lies in
+/// `0..len`: a range of `k` (consecutive: the in-bounds taps of a window are contiguous) and the
+/// input index of its first tap (0 if the range is empty). No overflow for a valid shape.
+#[inline(always)]
+pub(crate) fn tap_range(
+    o: usize,
+    stride: usize,
+    taps: usize,
+    dilation: usize,
+    before: usize,
+    len: usize,
+) -> (core::ops::Range<usize>, usize) {
+    let start = o * stride;
+    let k0 = before.saturating_sub(start).div_ceil(dilation);
+    let k1 = (len + before)
+        .saturating_sub(start)
+        .div_ceil(dilation)
+        .min(taps);
+    if k0 >= k1 {
+        return (0..0, 0);
+    }
+    (k0..k1, start + k0 * dilation - before)
+}
+
 /// `(k − 1)·d + 1`, saturating (a saturated span makes the shape invalid).
 const fn span(k: usize, d: usize) -> usize {
     if k == 0 {
         return 0;
     }
     (k - 1).saturating_mul(d).saturating_add(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tap_range_is_exactly_the_in_bounds_taps() {
+        // Brute force over small geometries: the range holds exactly the k whose input index
+        // lies in 0..len, and its first input index is that of its first k.
+        for len in 1..8usize {
+            for taps in 1..5 {
+                for dilation in 1..4 {
+                    for stride in 1..4 {
+                        for before in 0..6 {
+                            for o in 0..8 {
+                                let inside = |k: usize| {
+                                    let i = (o * stride + k * dilation) as isize - before as isize;
+                                    i >= 0 && (i as usize) < len
+                                };
+                                let (r, first) = tap_range(o, stride, taps, dilation, before, len);
+                                for k in 0..taps {
+                                    assert_eq!(
+                                        r.contains(&k),
+                                        inside(k),
+                                        "{len} {taps} {dilation} {stride} {before} {o} {k}"
+                                    );
+                                }
+                                if !r.is_empty() {
+                                    assert_eq!(first, o * stride + r.start * dilation - before);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
