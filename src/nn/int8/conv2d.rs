@@ -79,8 +79,14 @@ pub fn forward(
             let (rx, ix0) = tap_range(ox, s.stride_w, s.kw, dw, s.pad_w.before, s.in_w);
             let n = rx.len();
             let Some(px) = out.next() else { return Ok(()) };
+            // The group of output channel `o` advances every `cog` channels (no division: the M0
+            // has no divide instruction).
+            let (mut xg, mut left) = (0, cog);
             for (o, yo) in px.iter_mut().enumerate() {
-                let xg = (o / cog) * cig;
+                if left == 0 {
+                    (xg, left) = (xg + cig, cog);
+                }
+                left -= 1;
                 let wo = &filter[o * wper..(o + 1) * wper];
                 let mut acc = 0i32;
                 for (j, ky) in ry.clone().enumerate() {

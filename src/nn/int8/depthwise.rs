@@ -17,6 +17,9 @@ use super::shape::{tap_range, ConvShape};
 use crate::nn::shape::{check_len, check_shape};
 use crate::Error;
 
+/// Output channels accumulated together (`4·CHUNK` bytes of stack).
+const CHUNK: usize = 16;
+
 /// The forward pass: writes `y` (`shape.output_len()`) from `x` (`shape.input_len()`),
 /// `filter` (`kh·kw·out_c`, layout `[kh][kw][out_c]`) and `bias` (`out_c`, or `None`).
 ///
@@ -65,24 +68,44 @@ pub fn forward(
         let (ry, iy0) = tap_range(oy, s.stride_h, s.kh, dh, s.pad_h.before, s.in_h);
         for ox in 0..ow {
             let (rx, ix0) = tap_range(ox, s.stride_w, s.kw, dw, s.pad_w.before, s.in_w);
-            let n = rx.len();
             let Some(px) = out.next() else { return Ok(()) };
-            for (o, yo) in px.iter_mut().enumerate() {
-                let c = o / mult;
-                let mut acc = 0i32;
-                for (j, ky) in ry.clone().enumerate() {
-                    let xrow = ((iy0 + j * dh) * s.in_w + ix0) * s.in_c + c;
-                    let wrow = (ky * s.kw + rx.start) * s.out_c + o;
-                    let xs = x[xrow..].iter().step_by(dw * s.in_c);
-                    let ws = filter[wrow..].iter().step_by(s.out_c);
-                    acc = xs.zip(ws).take(n).fold(acc, |a, (&xv, &wv)| {
-                        a.wrapping_add((xv as i32 + offset) * wv as i32)
-                    });
-                }
+            // Channels innermost, CHUNK output channels at a time: each tap reads a pixel's
+            // channels and a filter row contiguously (TFLite's layout). Integer sums in another
+            // order: the same bits.
+            for (ci, yc) in px.chunks_mut(CHUNK).enumerate() {
+                let o0 = ci * CHUNK;
+                let mut acc = [0i32; CHUNK];
+                let acc = &mut acc[..yc.len()];
                 if let Some(b) = bias {
-                    acc = acc.wrapping_add(b[o]);
+                    acc.copy_from_slice(&b[o0..o0 + yc.len()]);
                 }
-                *yo = stage.finish(acc, o);
+                // The input channel of output channel o0, and how many more share it.
+                let (c0, left0) = (o0 / mult, mult - o0 % mult);
+                for (j, ky) in ry.clone().enumerate() {
+                    let iy = iy0 + j * dh;
+                    for (i, kx) in rx.clone().enumerate() {
+                        let xp = &x[(iy * s.in_w + ix0 + i * dw) * s.in_c..][..s.in_c];
+                        let wp = &filter[(ky * s.kw + kx) * s.out_c + o0..][..acc.len()];
+                        if mult == 1 {
+                            let xs = &xp[o0..o0 + acc.len()];
+                            for ((a, &wv), &xv) in acc.iter_mut().zip(wp).zip(xs) {
+                                *a = a.wrapping_add((xv as i32 + offset) * wv as i32);
+                            }
+                        } else {
+                            let (mut c, mut left) = (c0, left0);
+                            for (a, &wv) in acc.iter_mut().zip(wp) {
+                                if left == 0 {
+                                    (c, left) = (c + 1, mult);
+                                }
+                                left -= 1;
+                                *a = a.wrapping_add((xp[c] as i32 + offset) * wv as i32);
+                            }
+                        }
+                    }
+                }
+                for (k, (yo, &a)) in yc.iter_mut().zip(acc.iter()).enumerate() {
+                    *yo = stage.finish(a, o0 + k);
+                }
             }
         }
     }
