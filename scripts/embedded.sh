@@ -75,6 +75,10 @@
 # boards/bench-common/src/conv.rs) and the cnn rows (`CnnStep8<T, MACs>`, `CnnAccumulate<T,
 # MACs>`, `CnnForward<T, MACs>`: instructions per MAC) are gated like the optimizer rows.
 #
+# The bench's int8 rows (`Int8DenseFwd<i8, 256->32>`, `Int8Conv2dFwd<i8, 8x8x4->8 k3 same>`,
+# `Int8DwConv2dFwd<i8, 8x8x8 k3 same>`: instructions per MAC of edgetune::nn::int8's kernels,
+# requantisation included; see boards/bench-common/src/int8.rs) are gated like the others.
+#
 # The bench's AIfES comparison row (`MlpAdamStep<f32, 64-32-10 batch 1>`: instructions per whole
 # training step of a 64-32-10 ReLU MLP, softmax cross-entropy, batch 1, Adam; see
 # boards/bench-common/src/mlp_step.rs; the bench's `aifes comparison:` line gives the ratio to
