@@ -18,6 +18,10 @@ Models (Keras 3 on the TensorFlow CPU wheel, trained for a few seconds, seeded):
   per-tensor weights (the converter's `_experimental_disable_per_channel_quantization_for_dense_layers`),
   so both FULLY_CONNECTED forms are covered.
 
+- `digits2d_clamp`: `digits2d` with quantisation parameters edited so that its fused RELU and
+  RELU6 clamps bind (`clamped()`); no training of its own (`--clamp-from FILE` makes it from an
+  existing `digits2d.tflite`).
+
 Conversion: full-integer quantisation (`Optimize.DEFAULT`, a representative data set of training
 samples, `TFLITE_BUILTINS_INT8`, int8 input and output). The interpreter runs with the REFERENCE
 kernels (`OpResolverType.BUILTIN_REF`) and `experimental_preserve_all_tensors=True`, so every
@@ -218,7 +222,8 @@ def tensor_record(interp, detail, constant):
     return rec
 
 
-def build(name, seed, samples):
+def build(name, seed):
+    """Trains model `name` and converts it: (tflite bytes, held-out x, y, metadata)."""
     make, load, epochs, per_channel_dense = MODELS[name]
     tf.keras.utils.set_random_seed(seed)
     xtr, ytr, xte, yte = load()
@@ -245,7 +250,12 @@ def build(name, seed, samples):
     # per-tensor dense weights so that both FULLY_CONNECTED forms are covered.
     conv._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
     blob = conv.convert()
+    meta = {"seed": seed, "epochs": epochs, "float_test_accuracy": round(float(float_acc), 4)}
+    return blob, xte, yte, meta
 
+
+def record(name, blob, xte, yte, samples, meta):
+    """Runs `blob` on the reference kernels and returns its golden record."""
     interp = tf.lite.Interpreter(
         model_content=blob,
         experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
@@ -308,7 +318,7 @@ def build(name, seed, samples):
         "generator": {
             "script": "scripts/tflite_golden.py",
             "command": " ".join(sys.argv),
-            "seed": seed,
+            **meta,
             "tensorflow_version": tf.__version__,
             "tflite_version": getattr(tflite, "__version__", "unknown"),
             "numpy_version": np.__version__,
@@ -316,8 +326,6 @@ def build(name, seed, samples):
             "machine": platform.machine(),
             "date": datetime.date.today().isoformat(),
             "op_resolver": "BUILTIN_REF",
-            "epochs": epochs,
-            "float_test_accuracy": round(float(float_acc), 4),
             "int8_test_accuracy": round(int8_correct / len(xte), 4),
             "test_count": int(len(xte)),
             "tflite_bytes": len(blob),
@@ -327,7 +335,37 @@ def build(name, seed, samples):
         "operators": operators,
         "inputs": activations,
     }
-    return blob, golden
+    return golden
+
+
+def clamped(blob):
+    """`digits2d` with the output quantisation of its first two layers changed so that their
+    fused clamps bind: the converter sets an output range equal to the activation's, so in a
+    converted model RELU's lower clamp is int8's -128 and RELU6's upper clamp is 127 or beyond,
+    never tested. Here the conv's (RELU) output gets zero point -40 (its clamp at -40 cuts
+    negative sums) and the depthwise's (RELU6) output scale 12/255 with zero point -100 (q(0) =
+    -100 and q(6) = 28: both clamps cut), and the depthwise's weights ×3 (below). The consumers read the same tensors, so the model stays
+    consistent; TFLite's interpreter computes the golden outputs as for any model."""
+    buf = bytearray(blob)
+    fb = tflite.Model.GetRootAsModel(buf, 0)
+    sub = fb.Subgraphs(0)
+    for op_index, scale, zero_point in ((0, None, -40), (1, 12.0 / 255.0, -100)):
+        t = sub.Tensors(int(sub.Operators(op_index).OutputsAsNumpy()[0]))
+        q = t.Quantization()
+        scales, zps = q.ScaleAsNumpy(), q.ZeroPointAsNumpy()  # views into `buf`: writable
+        if scale is None:
+            scales[0] = scales[0] * 1.5
+        else:
+            scales[0] = scale
+        zps[0] = zero_point
+    # The depthwise's weights and bias ×3 (their scales; the bias scale stays input · filter
+    # scale): its sums then exceed 6, so RELU6's upper clamp (q(6) = 28) cuts them.
+    dw = sub.Operators(1)
+    for k in (1, 2):
+        t = sub.Tensors(int(dw.InputsAsNumpy()[k]))
+        scales = t.Quantization().ScaleAsNumpy()
+        scales *= 3
+    return bytes(buf)
 
 
 def write_json(path, golden):
@@ -353,10 +391,29 @@ def main():
     ap.add_argument("--samples", type=int, default=8)
     ap.add_argument("--out", default=OUT_DIR)
     ap.add_argument("--models", nargs="*", default=list(MODELS))
+    ap.add_argument(
+        "--clamp-from",
+        help="also write digits2d_clamp from this existing digits2d .tflite (no training); "
+        "with --models digits2d it is made from the fresh model anyway",
+    )
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    outputs = []
     for name in args.models:
-        blob, golden = build(name, args.seed, args.samples)
+        blob, xte, yte, meta = build(name, args.seed)
+        outputs.append((name, blob, record(name, blob, xte, yte, args.samples, meta)))
+        if name == "digits2d":
+            clamp = clamped(blob)
+            meta = dict(meta, derived_from="digits2d: clamped(), see the script")
+            outputs.append(("digits2d_clamp", clamp, record("digits2d_clamp", clamp, xte, yte, args.samples, meta)))
+    if args.clamp_from:
+        with open(args.clamp_from, "rb") as f:
+            base = f.read()
+        _, _, xte, yte = load_digits()
+        clamp = clamped(base)
+        meta = {"seed": None, "derived_from": f"{os.path.basename(args.clamp_from)}: clamped(), see the script"}
+        outputs.append(("digits2d_clamp", clamp, record("digits2d_clamp", clamp, xte, yte, args.samples, meta)))
+    for name, blob, golden in outputs:
         with open(os.path.join(args.out, f"{name}.tflite"), "wb") as f:
             f.write(blob)
         path = os.path.join(args.out, f"{name}.json")
@@ -365,9 +422,8 @@ def main():
         ops = ", ".join(o["op"] for o in golden["operators"])
         print(
             f"{name}: {len(blob)} B tflite, {os.path.getsize(path)} B json, float acc "
-            f"{g['float_test_accuracy']}, int8 acc {g['int8_test_accuracy']}; ops: {ops}"
+            f"{g.get('float_test_accuracy')}, int8 acc {g['int8_test_accuracy']}; ops: {ops}"
         )
-
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,6 @@
 //! edgetune's int8 kernels against TFLite's reference kernels, bit for bit, on every layer of two
-//! converted CNNs (`tests/data/int8/*.json`, written by `scripts/tflite_golden.py` from the
+//! converted CNNs and of a variant of one whose fused ReLU/ReLU6 clamps bind
+//! (`tests/data/int8/*.json`, written by `scripts/tflite_golden.py` from the
 //! TFLite 2.21 interpreter with `BUILTIN_REF` kernels; no Python at test time).
 //!
 //! - Per layer: each operator gets the interpreter's own input tensor, and its output must equal
@@ -25,7 +26,7 @@ use edgetune::nn::int8::{
 use edgetune::nn::{Conv2dShape, Pool2dShape};
 use serde_json::Value;
 
-const MODELS: [&str; 2] = ["imu1d", "digits2d"];
+const MODELS: [&str; 3] = ["imu1d", "digits2d", "digits2d_clamp"];
 
 struct Tensor {
     shape: Vec<usize>,
@@ -390,8 +391,8 @@ fn mismatches(a: &[i8], b: &[i8]) -> usize {
 
 #[test]
 fn every_layer_matches_tflite_reference_kernels_bit_for_bit() {
-    println!("model     layer  op                  outputs compared  mismatches  chain mismatches  per-channel");
-    let mut total = 0;
+    println!("model           layer  op                  outputs compared  mismatches  chain mismatches  per-channel  clamp        at a binding clamp");
+    let (mut total, mut clamped) = (0, 0);
     for model in MODELS {
         let g = load(model);
         assert!(g.samples.len() >= 8);
@@ -415,22 +416,40 @@ fn every_layer_matches_tflite_reference_kernels_bit_for_bit() {
                 chain_bad += mismatches(&got_chain, want);
                 c.insert(out, got_chain);
             }
-            let per_channel = match l {
+            let (per_channel, act) = match l {
                 Layer::Conv { q, .. } | Layer::Dense { q, .. } => {
-                    format!("{}", q.multiplier.len() > 1)
+                    (format!("{}", q.multiplier.len() > 1), Some(q.act))
                 }
-                _ => "-".into(),
+                Layer::AvgPool { act, .. } | Layer::MaxPool { act, .. } => ("-".into(), Some(*act)),
+                Layer::Reshape => ("-".into(), None),
             };
+            // Outputs equal to a clamp bound inside int8's range: where the fused activation
+            // decided the value.
+            let binding = act.map_or(0, |(lo, hi)| {
+                g.samples
+                    .iter()
+                    .flat_map(|s| s[&out].iter())
+                    .filter(|&&v| (lo > -128 && v == lo) || (hi < 127 && v == hi))
+                    .count()
+            });
+            clamped += binding;
+            let act = act.map_or("-".into(), |(lo, hi)| format!("[{lo}, {hi}]"));
             println!(
-                "{model:9} {i:5}  {:18} {compared:17} {bad:11} {chain_bad:17}  {per_channel}",
+                "{model:15} {i:5}  {:18} {compared:17} {bad:11} {chain_bad:17}  {per_channel:11}  {act:11}  {binding}",
                 o.op
             );
             assert_eq!((bad, chain_bad), (0, 0), "{model} layer {i} ({})", o.op);
             total += compared;
         }
     }
-    println!("{total} int8 outputs compared, all bit-identical");
+    println!(
+        "{total} int8 outputs compared, all bit-identical; {clamped} of them at a binding clamp"
+    );
     assert!(total > 10_000);
+    assert!(
+        clamped > 1000,
+        "digits2d_clamp's ReLU and ReLU6 clamps bind"
+    );
 }
 
 /// An independent plain reference of a layer's accumulators (i64, nested loops over the NHWC

@@ -2,7 +2,8 @@
 //!
 //! Forward only: these run the part of a network that stays as converted on the host (a
 //! full-integer TFLite model), and [`dequantize`] hands its output to a trainable head in `f32`
-//! or fixed point. `tests/int8_tflite.rs` checks every layer of two converted CNNs bit for bit
+//! or fixed point. `tests/int8_tflite.rs` checks every layer of two converted CNNs (and a variant whose
+//! fused clamps bind) bit for bit
 //! against the TFLite interpreter's `BUILTIN_REF` kernels (TensorFlow 2.21), both layer by layer
 //! and as a whole chain (`scripts/tflite_golden.py` makes the files).
 //!
