@@ -1,5 +1,5 @@
-//! The int8 on-target tests both QEMU boards run (`boards/qemu-cortex-*/tests/int8.rs`): two
-//! TFLite-converted models (`boards/common-data/int8_expect.rs`, from `tests/data/int8/`) run
+//! The int8 on-target tests the QEMU boards run (`boards/qemu-cortex-*/tests/int8.rs`): two
+//! TFLite-converted models and a variant of one whose fused clamps bind (`boards/common-data/int8_expect.rs`, from `tests/data/int8/`) run
 //! layer by layer on the device, each layer's output compared bit for bit with TFLite's
 //! reference kernels' output (which the host reproduces; the generator checks it). Kept apart
 //! from `target_tests.rs` (its own macro, `int8_tests!`, and includes) so each file changes
@@ -84,7 +84,8 @@ fn exact(name: &str, how: &str, sample: usize, layer: usize, got: &[i8], want: &
     }
 }
 
-/// The int8 tests: each model, chained and per layer.
+/// The int8 tests: each model, chained and per layer (`digits2d_clamp`: the digits model with
+/// quantisation edited so its fused ReLU and ReLU6 clamps bind).
 macro_rules! int8_tests {
     () => {
         #[defmt_test::tests]
@@ -103,6 +104,13 @@ macro_rules! int8_tests {
                 use expect::digits2d as m;
                 let outs: [&[&[i8]]; 2] = [&m::OUTPUTS[0], &m::OUTPUTS[1]];
                 model("digits2d", &m::LAYERS, &m::INPUTS, &outs)
+            }
+
+            #[test]
+            fn int8_digits2d_clamp_binding_clamps_match_tflite() {
+                use expect::digits2d_clamp as m;
+                let outs: [&[&[i8]]; 2] = [&m::OUTPUTS[0], &m::OUTPUTS[1]];
+                model("digits2d_clamp", &m::LAYERS, &m::INPUTS, &outs)
             }
         }
     };

@@ -1,5 +1,5 @@
-//! Writes `boards/common-data/int8_expect.rs`: the two converted models of
-//! `tests/data/int8/*.json` (`scripts/tflite_golden.py`) as tables of [`Int8Layer`]s with their
+//! Writes `boards/common-data/int8_expect.rs`: the converted models of
+//! `tests/data/int8/*.json` (two, and `digits2d_clamp`, whose fused clamps bind) (`scripts/tflite_golden.py`) as tables of [`Int8Layer`]s with their
 //! constants, two held-out inputs each, and TFLite's output of every layer for them (from the
 //! golden files: the interpreter's `BUILTIN_REF` kernels). Before writing, it runs every layer
 //! with edgetune on the host, chained from the model input, and fails unless each output equals
@@ -22,7 +22,7 @@ const OUT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../common-data/int8_expect.rs"
 );
-const MODELS: [&str; 2] = ["imu1d", "digits2d"];
+const MODELS: [&str; 3] = ["imu1d", "digits2d", "digits2d_clamp"];
 /// Held-out inputs per model kept for the firmware (flash: about 3 KB per imu1d input).
 const SAMPLES: usize = 2;
 
