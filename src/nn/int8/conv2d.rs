@@ -118,9 +118,20 @@ pub fn forward(
     Ok(())
 }
 
-/// `Σ (x[i] + offset) · w[i]` in `i32` (wrapping).
+/// `Σ (x[i] + offset) · w[i]` in `i32` (wrapping). With the feature `arm-dsp` on a core with the
+/// DSP extension, the same bits by `sxtb16`/`smlad` ([`dsp`](super::dsp)).
 #[inline(always)]
 pub(crate) fn dot(x: &[i8], w: &[i8], offset: i32) -> i32 {
+    #[cfg(all(feature = "arm-dsp", target_arch = "arm", target_feature = "dsp"))]
+    return super::dsp::dot(x, w, offset);
+    #[cfg(not(all(feature = "arm-dsp", target_arch = "arm", target_feature = "dsp")))]
+    portable_dot(x, w, offset)
+}
+
+/// [`dot`] in portable Rust.
+#[inline(always)]
+#[allow(dead_code)]
+fn portable_dot(x: &[i8], w: &[i8], offset: i32) -> i32 {
     x.iter().zip(w).fold(0i32, |a, (&xv, &wv)| {
         a.wrapping_add((xv as i32 + offset) * wv as i32)
     })
