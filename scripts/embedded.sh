@@ -30,8 +30,11 @@
 # dependencies once, about 1-2 minutes on 2 cores), incremental after that. Runs when
 # qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
 #
-# On-target tests (boards/qemu-cortex-*/tests/*.rs, each board's [[test]] targets; harness = false,
-# defmt-test):
+# On-target tests (boards/qemu-cortex-*/tests/*.rs, each board's [[test]] targets; harness =
+# false, defmt-test; int8.rs runs two TFLite-converted int8 CNNs layer by layer and compares every
+# output with TFLite's reference kernels' bits, boards/common-data/int8_expect.rs, written by
+# `cargo run --release --bin int8-expect` in boards/tools/target-expect and freshness-checked
+# like target_expect.rs):
 # `cargo test --release` per board (Debian route: with -Zbuild-std=core -Zpanic-abort-tests, so
 # the tests and their dependencies share one core), the board's runner (run-qemu.sh) running
 # each test binary in QEMU. They check that a step on the target gives the host's result for the
@@ -71,6 +74,10 @@
 # nominal MAC of one forward, or of one backward = weight + input gradients, 2 x the MACs; see
 # boards/bench-common/src/conv.rs) and the cnn rows (`CnnStep8<T, MACs>`, `CnnAccumulate<T,
 # MACs>`, `CnnForward<T, MACs>`: instructions per MAC) are gated like the optimizer rows.
+#
+# The bench's int8 rows (`Int8DenseFwd<i8, 256->32>`, `Int8Conv2dFwd<i8, 8x8x4->8 k3 same>`,
+# `Int8DwConv2dFwd<i8, 8x8x8 k3 same>`: instructions per MAC of edgetune::nn::int8's kernels,
+# requantisation included; see boards/bench-common/src/int8.rs) are gated like the others.
 #
 # The bench's AIfES comparison row (`MlpAdamStep<f32, 64-32-10 batch 1>`: instructions per whole
 # training step of a 64-32-10 ReLU MLP, softmax cross-entropy, batch 1, Adam; see
@@ -471,6 +478,24 @@ if [ "$RUN_TESTS" = 1 ]; then
         test_failed+=("freshness")
     else
         fresh_status="up to date (regenerated file identical)"
+    fi
+    # The int8 tests' file (boards/common-data/int8_expect.rs): TFLite's per-layer outputs of
+    # tests/data/int8/*.json, which the generator checks the host's edgetune reproduces.
+    int8_rel=boards/common-data/int8_expect.rs
+    echo "==> freshness: regenerating $int8_rel (cargo run --release --bin int8-expect -- TMPFILE)"
+    fresh8="$run_dir/int8_expect.rs"
+    if ! (cd "$boards_dir/tools/target-expect" &&
+        env -u RUSTC -u RUSTC_BOOTSTRAP cargo run --release -q --bin int8-expect -- "$fresh8"); then
+        fresh_status="$fresh_status; int8: FAIL (the generator failed: host differs from TFLite?)"
+        test_failed+=("freshness (int8)")
+    elif ! cmp -s "$fresh8" "$repo_root/$int8_rel"; then
+        diff -u "$repo_root/$int8_rel" "$fresh8" | head -n 40 || true
+        echo "embedded: $int8_rel is stale. Regenerate it" >&2
+        echo "    (cd boards/tools/target-expect && cargo run --release --bin int8-expect) and commit it." >&2
+        fresh_status="$fresh_status; int8: FAIL (stale: regenerate and commit it)"
+        test_failed+=("freshness (int8)")
+    else
+        fresh_status="$fresh_status; int8: up to date"
     fi
 fi
 

@@ -19,7 +19,10 @@
 //! `size_of` of every type.
 #![no_std]
 #![cfg_attr(feature = "nightly", feature(core_float_math))]
-#![forbid(unsafe_code)]
+// No unsafe code, except `nn::int8::dsp` (feature `arm-dsp`: inline DSP instructions on
+// Cortex-M4/M7), which allows it for itself alone.
+#![cfg_attr(not(feature = "arm-dsp"), forbid(unsafe_code))]
+#![cfg_attr(feature = "arm-dsp", deny(unsafe_code))]
 #![deny(missing_docs)]
 
 #[cfg(feature = "std")]

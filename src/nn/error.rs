@@ -21,6 +21,10 @@ pub enum NnError {
     /// a kernel larger than the padded input, groups that do not divide the channels, or a size
     /// that overflows.
     InvalidShape,
+    /// An int8 quantisation parameter is unusable (see [`nn::int8`](crate::nn::int8)): a scale
+    /// that is zero, negative or not finite, a zero point outside `-128..=127`, a negative
+    /// multiplier, a shift outside `-31..=31`, or an activation range with `min > max`.
+    InvalidQuantization,
 }
 
 impl fmt::Display for NnError {
@@ -34,6 +38,7 @@ impl fmt::Display for NnError {
             }
             NnError::InvalidSlope => f.write_str("LeakyReLU slope must be finite and non-negative"),
             NnError::InvalidShape => f.write_str("invalid layer shape"),
+            NnError::InvalidQuantization => f.write_str("invalid int8 quantisation parameter"),
         }
     }
 }

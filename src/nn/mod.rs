@@ -21,6 +21,7 @@
 //! | [`Relu`], [`Relu6`], [`LeakyRelu`], [`Tanh`], [`Sigmoid`] | [`Activation::forward`] (or in place) | output `y` | one file each |
 //! | [`softmax_cross_entropy`] | returns the loss | nothing more: writes `dlogits` | `softmax_ce.rs` |
 //! | [`mse`] | returns the loss | nothing more: writes `dpred` | `mse.rs` |
+//! | [`int8`] layers (frozen backbone, bit-exact to TFLite): conv, depthwise, dense, pools | forward only | – | `int8/` |
 //! | [`mlp!`](crate::mlp) networks ([`network`]) | `forward`, `infer`, `predict` | kept inside the network | `network.rs` |
 //!
 //! ```
@@ -110,6 +111,7 @@ mod error;
 pub mod flatten;
 pub mod global_avg_pool;
 pub mod init;
+pub mod int8;
 mod kernel;
 mod leaky_relu;
 pub mod max_pool;

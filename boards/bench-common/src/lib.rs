@@ -41,6 +41,7 @@ pub mod conv;
 pub mod finetune;
 pub mod har;
 pub mod har_core;
+pub mod int8;
 pub mod mlp_step;
 
 use core::hint::black_box;

@@ -53,6 +53,8 @@ fn rows() -> bool {
         // Convolution kernels (bench-common/src/conv.rs): instructions per MAC, not per parameter.
         bench_common::conv::rows::<f32>("f32"),
         bench_common::conv::rows::<I16F16>("I16F16"),
+        // int8 kernels (bench-common/src/int8.rs): instructions per MAC.
+        bench_common::int8::rows(),
     ];
     results.iter().all(|&ok| ok)
 }
