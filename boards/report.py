@@ -6,8 +6,9 @@
 RUN_DIR holds, per board, BOARD.log (the decoded defmt output of the firmware), BOARD.size
 (`arm-none-eabi-size` of the ELF, Berkeley format) and optionally BOARD.nm (`arm-none-eabi-nm -S
 -C` of the bench ELF), and, when the board ran them, BOARD-finetune.log/.size and
-BOARD-cnn.log/.size, BOARD-sensor.log/.size and BOARD-dscnn.log/.size (the finetune, cnn,
-sensor and DS-CNN training-step firmware).
+BOARD-cnn.log/.size, BOARD-sensor.log/.size, BOARD-dscnn.log/.size and BOARD-kernels.log/.size
+(the finetune, cnn, sensor and DS-CNN training-step firmware, and the Cortex-M0's layer kernel
+rows, a firmware apart from its bench for flash).
 Prints one table of step-2 instructions per parameter for all boards against the baseline (the
 finetune firmware's TrainStep and InputCheck rows, the cnn firmware's CnnStep8, CnnAccumulate
 and CnnForward rows, the sensor firmware's SensorWindow row and the dscnn firmware's DsCnnStep
@@ -61,6 +62,10 @@ DSCNN_CHECK_RE = re.compile(r"dscnn check: (.+?): (.*)$")
 MEM_RE = re.compile(
     r"memory: .*stack peak (\d+) B, never touched (\d+) B of (\d+) B RAM"
 )
+
+
+# The firmware besides the bench whose logs (BOARD-NAME.log) add rows to their board.
+EXTRA_FIRMWARE = ("kernels", "finetune", "cnn", "sensor", "dscnn")
 
 
 def parse_log(path):
@@ -303,10 +308,10 @@ def main(argv):
     updated = "--updated" in flags
 
     runs = {}
-    finetune = {}
-    cnn = {}
-    sensor = {}
-    dscnn = {}
+    # The board's other firmware, whose rows join the board's rows (and baseline): kernels (the
+    # M0's layer kernel rows, apart from its bench for flash), finetune (TrainStep, InputCheck),
+    # cnn (CnnStep8, CnnAccumulate, CnnForward), sensor (SensorWindow), dscnn (DsCnnStep).
+    extra = {name: {} for name in EXTRA_FIRMWARE}
     for b in boards:
         order, rows, cond, mem = parse_log(os.path.join(run_dir, b + ".log"))
         if not rows or cond is None:
@@ -314,43 +319,16 @@ def main(argv):
                   file=sys.stderr)
             return 2
         runs[b] = (order, rows, cond, mem)
-        # The board's finetune firmware: its TrainStep rows join the board's rows (and baseline).
-        ft_log = os.path.join(run_dir, b + "-finetune.log")
-        if os.path.exists(ft_log):
-            forder, frows, _, fmem = parse_log(ft_log)
-            for key in forder:
-                if key not in rows:
-                    order.append(key)
-                rows[key] = frows[key]
-            finetune[b] = fmem
-        # The board's cnn firmware (1-D CNN fine-tuning): its CnnStep8, CnnAccumulate and
-        # CnnForward rows likewise.
-        c_log = os.path.join(run_dir, b + "-cnn.log")
-        if os.path.exists(c_log):
-            corder, crows, _, cmem = parse_log(c_log)
-            for key in corder:
-                if key not in rows:
-                    order.append(key)
-                rows[key] = crows[key]
-            cnn[b] = cmem
-        # The board's sensor firmware (sensor-app in QEMU): its SensorWindow row likewise.
-        s_log = os.path.join(run_dir, b + "-sensor.log")
-        if os.path.exists(s_log):
-            sorder, srows, _, smem = parse_log(s_log)
-            for key in sorder:
-                if key not in rows:
-                    order.append(key)
-                rows[key] = srows[key]
-            sensor[b] = smem
-        # The board's dscnn firmware (DS-CNN Small training step): its DsCnnStep rows likewise.
-        d_log = os.path.join(run_dir, b + "-dscnn.log")
-        if os.path.exists(d_log):
-            dorder, drows, _, dmem = parse_log(d_log)
-            for key in dorder:
-                if key not in rows:
-                    order.append(key)
-                rows[key] = drows[key]
-            dscnn[b] = dmem
+        for name in EXTRA_FIRMWARE:
+            x_log = os.path.join(run_dir, f"{b}-{name}.log")
+            if os.path.exists(x_log):
+                xorder, xrows, _, xmem = parse_log(x_log)
+                for key in xorder:
+                    if key not in rows:
+                        order.append(key)
+                    rows[key] = xrows[key]
+                extra[name][b] = xmem
+    finetune, cnn, sensor, dscnn = (extra[n] for n in ("finetune", "cnn", "sensor", "dscnn"))
 
     if "--write-baseline" in flags:
         write_baseline(baseline_path, boards, runs)
@@ -430,10 +408,9 @@ def main(argv):
           "high-water mark)")
     bbody = []
     firmwares = [(b, b, runs[b][3]) for b in boards]
-    firmwares += [(f"{b} finetune", b + "-finetune", finetune[b]) for b in boards if b in finetune]
-    firmwares += [(f"{b} cnn", b + "-cnn", cnn[b]) for b in boards if b in cnn]
-    firmwares += [(f"{b} sensor", b + "-sensor", sensor[b]) for b in boards if b in sensor]
-    firmwares += [(f"{b} dscnn", b + "-dscnn", dscnn[b]) for b in boards if b in dscnn]
+    for name in EXTRA_FIRMWARE:
+        firmwares += [(f"{b} {name}", f"{b}-{name}", extra[name][b])
+                      for b in boards if b in extra[name]]
     for b, tag, mem in firmwares:
         size = parse_size(os.path.join(run_dir, tag + ".size"))
         if size is None or mem is None or "stack" not in mem:

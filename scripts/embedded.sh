@@ -102,7 +102,7 @@
 # finite, the statics equal the memory plan and the fused update's parameters are bit-identical
 # to the ordinary one's after every step; sensor fails unless held-out
 # accuracy on the new gesture reached 90 % and beat the pretrained network, the held-out loss
-# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "sensor: PASS" / "dscnn: PASS"
+# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "sensor: PASS" / "dscnn: PASS" / "kernels: PASS" (the M0)
 # line (the nightly bench: "bench: PASS"), a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
 # on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
@@ -161,6 +161,8 @@ board_target() {
 board_bins() {
     case "$1" in
         qemu-cortex-m4) echo bench finetune cnn sensor dscnn ;;
+        # The M0's layer kernel rows are a firmware apart: with the bench they overflow its flash.
+        qemu-cortex-m0) echo bench kernels finetune cnn sensor ;;
         *) echo bench finetune cnn sensor ;;
     esac
 }

@@ -400,6 +400,17 @@ pub fn run(board: &Board, rows: fn() -> bool) -> ! {
     exit("bench", ok)
 }
 
+/// A second benchmark firmware of the layer kernels' rows (instructions per MAC; `conv`,
+/// `int8`), for a board whose flash cannot hold them beside the optimizer rows of [`run`]: the
+/// same start, memory report and exit, tagged `kernels`. scripts/embedded.sh joins its rows to
+/// the board's.
+pub fn run_kernels(board: &Board, rows: fn() -> bool) -> ! {
+    let mut ok = start(board, "edgetune kernel benchmark");
+    ok &= rows();
+    ok &= memory_report(board);
+    exit("kernels", ok)
+}
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     if let Some(l) = info.location() {
