@@ -25,6 +25,14 @@ pub enum NnError {
     /// that is zero, negative or not finite, a zero point outside `-128..=127`, a negative
     /// multiplier, a shift outside `-31..=31`, or an activation range with `min > max`.
     InvalidQuantization,
+    /// A layer of an int8 [`Backbone`](crate::nn::int8::Backbone) does not fit: an invalid
+    /// shape or quantisation, a filter or bias of the wrong length, an input length or zero
+    /// point that is not what the layer before produces, or (for the last layer) an output
+    /// zero point other than the declared output's.
+    BackboneLayer {
+        /// The layer's position in the backbone.
+        index: usize,
+    },
 }
 
 impl fmt::Display for NnError {
@@ -39,6 +47,9 @@ impl fmt::Display for NnError {
             NnError::InvalidSlope => f.write_str("LeakyReLU slope must be finite and non-negative"),
             NnError::InvalidShape => f.write_str("invalid layer shape"),
             NnError::InvalidQuantization => f.write_str("invalid int8 quantisation parameter"),
+            NnError::BackboneLayer { index } => {
+                write!(f, "int8 backbone layer {index} does not fit its neighbours or constants")
+            }
         }
     }
 }

@@ -82,12 +82,14 @@
 //! 14.46 and 23.92 on a Cortex-M0 (`README.md`, "int8 backbones").
 
 pub mod avg_pool;
+mod backbone;
 pub mod conv2d;
 pub mod depthwise;
 #[cfg(all(feature = "arm-dsp", target_arch = "arm", target_feature = "dsp"))]
 mod dsp;
 mod fixed_point;
 pub mod fully_connected;
+mod layer;
 pub mod max_pool;
 mod quant;
 mod requant;
@@ -97,7 +99,9 @@ pub use fixed_point::{
     multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_single_rounding,
     quantize_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
 };
+pub use backbone::Backbone;
 pub use fully_connected::DenseShape;
+pub use layer::{Int8Conv, Int8Dense, Int8Layer, Int8Pool};
 pub use quant::{activation_range, dequantize, quantize, FusedActivation, QuantParams};
 pub use requant::{from_scales_into, OutputStage, Requant, Requantizer};
 pub use shape::ConvShape;

@@ -33,11 +33,16 @@ impl QuantParams {
     /// # Errors
     /// [`NnError::InvalidQuantization`](crate::nn::NnError::InvalidQuantization).
     pub fn check(&self) -> Result<(), Error> {
-        if self.scale.is_finite() && self.scale > 0.0 && (-128..=127).contains(&self.zero_point) {
+        if self.valid() {
             Ok(())
         } else {
             Err(invalid())
         }
+    }
+
+    /// The checks of [`check`](QuantParams::check) as a `bool`, usable in a `const`.
+    pub const fn valid(&self) -> bool {
+        self.scale.is_finite() && self.scale > 0.0 && super::requant::zero_point_valid(self.zero_point)
     }
 
     /// TFLite's `Quantize(scale, zero_point, f)`: `zero_point + round(f / scale)`, the division
@@ -99,23 +104,21 @@ pub fn activation_range(act: FusedActivation, out: &QuantParams) -> Result<(i8, 
 }
 
 /// TFLite's `QUANTIZE` from `f32` to int8: `clamp(zero_point + round(x / scale), −128, 127)`,
-/// the division in `f32`, ties away from zero (`AffineQuantize`).
+/// the division in `f32`, ties away from zero (`AffineQuantize`). Any [`Scalar`] input is
+/// first rounded to `f32` (exact for `f32`; for fixed point the same value TFLite would see from a
+/// float sensor reading of it).
 ///
 /// # Errors
 /// [`NnError::InvalidQuantization`](crate::nn::NnError::InvalidQuantization) for invalid
 /// parameters, [`Error::LengthMismatch`] if `y` and `x` differ in length, and
-/// [`Error::InvalidInput`] for a NaN or infinite `x` element; nothing is written.
-pub fn quantize(p: &QuantParams, x: &[f32], y: &mut [i8]) -> Result<(), Error> {
+/// [`Error::InvalidInput`] for an element a network would refuse as input (NaN or infinite; a
+/// fixed-point `MIN` or `MAX`, see [`Network`](crate::nn::network::Network)); nothing is written.
+pub fn quantize<S: Scalar>(p: &QuantParams, x: &[S], y: &mut [i8]) -> Result<(), Error> {
     p.check()?;
     check_len(x.len(), y.len())?;
-    if let Some(index) = x.iter().position(|v| !v.is_finite()) {
-        return Err(Error::InvalidInput {
-            index,
-            fault: crate::ValueFault::NotFinite,
-        });
-    }
-    for (o, &v) in y.iter_mut().zip(x) {
-        let t = libm::roundf(v / p.scale);
+    crate::nn::network::check_input(x)?;
+    for (o, v) in y.iter_mut().zip(x) {
+        let t = libm::roundf(v.to_f64() as f32 / p.scale);
         // A float-to-int `as` saturates; adding the zero point after clamping to a wide range
         // keeps it exact.
         let q = (t.clamp(-1024.0, 1024.0) as i32) + p.zero_point;

@@ -126,6 +126,29 @@ impl<'a> Requant<'a> {
         Ok(r)
     }
 
+    /// From slices without checking them, for a `const` (an importer writes backbones this
+    /// way). Nothing trusts it: [`Backbone::new`](super::Backbone::new) and every kernel check
+    /// it as [`new`](Requant::new) does and refuse a bad one with a typed error.
+    pub const fn from_slices(multiplier: &'a [i32], shift: &'a [i32]) -> Self {
+        Requant { multiplier, shift }
+    }
+
+    /// The checks of [`check_for`](Requant::check_for), as a `bool` for `const` validation.
+    pub(crate) const fn valid_for(&self, channels: usize) -> bool {
+        let n = self.multiplier.len();
+        if n != self.shift.len() || n == 0 || (n != 1 && n != channels) {
+            return false;
+        }
+        let mut i = 0;
+        while i < n {
+            if self.multiplier[i] < 0 || self.shift[i] < -31 || self.shift[i] > 31 {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
     fn check_values(&self) -> Result<(), Error> {
         let ok = self.multiplier.iter().all(|&m| m >= 0)
             && self.shift.iter().all(|&s| (-31..=31).contains(&s));
@@ -137,13 +160,13 @@ impl<'a> Requant<'a> {
     }
 
     /// Channels (1 = per-tensor).
-    pub fn len(&self) -> usize {
+    pub const fn len(&self) -> usize {
         self.multiplier.len()
     }
 
     /// Never true for a value built by [`new`](Requant::new) or [`Requantizer::view`] with
     /// `C > 0`.
-    pub fn is_empty(&self) -> bool {
+    pub const fn is_empty(&self) -> bool {
         self.multiplier.is_empty()
     }
 
@@ -199,6 +222,15 @@ impl<'a> OutputStage<'a> {
         }
     }
 
+    /// The checks of [`check_for`](OutputStage::check_for), as a `bool` for `const`
+    /// validation.
+    pub(crate) const fn valid_for(&self, channels: usize) -> bool {
+        zero_point_valid(self.input_zero_point)
+            && zero_point_valid(self.output_zero_point)
+            && self.act_min <= self.act_max
+            && self.requant.valid_for(channels)
+    }
+
     /// `Ok` if usable for `channels` output channels.
     pub(crate) fn check_for(&self, channels: usize) -> Result<(), Error> {
         let zp = -128..=127;
@@ -219,4 +251,9 @@ impl<'a> OutputStage<'a> {
         let v = multiply_by_quantized_multiplier(acc, m, s).saturating_add(self.output_zero_point);
         v.clamp(self.act_min as i32, self.act_max as i32) as i8
     }
+}
+
+/// An int8 zero point: `-128..=127`.
+pub(crate) const fn zero_point_valid(z: i32) -> bool {
+    -128 <= z && z <= 127
 }
