@@ -32,6 +32,11 @@ pub struct MemoryPlan {
     pub kept: usize,
     /// Forward and backward buffers, the logits included.
     pub scratch: usize,
+    /// A frozen int8 backbone's share of RAM ([`Int8Network`](super::Int8Network)): its two
+    /// activation buffers at one byte per value, the features dequantised for the head, and the
+    /// backbone's descriptor; 0 for a network without one. Its constants are not counted: they
+    /// stay in flash.
+    pub int8: usize,
 }
 
 impl MemoryPlan {
@@ -43,6 +48,7 @@ impl MemoryPlan {
             .saturating_add(self.gradients)
             .saturating_add(self.kept)
             .saturating_add(self.scratch)
+            .saturating_add(self.int8)
     }
 
     /// Element counts times `size`, the bytes of one value of alignment `align` (`frozen_in_ram`
@@ -75,6 +81,7 @@ impl MemoryPlan {
             gradients: gradients.saturating_mul(size),
             kept,
             scratch: scratch.saturating_mul(size),
+            int8: 0,
         }
     }
 

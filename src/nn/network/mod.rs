@@ -186,6 +186,7 @@
 mod arena;
 mod cnn;
 mod frozen;
+mod int8;
 mod layer;
 mod memory;
 mod mlp;
@@ -203,6 +204,7 @@ pub use arena::{
     take_w_back, take_w_back_mut,
 };
 pub use frozen::FrozenParams;
+pub use int8::Int8Network;
 pub use layer::{Act, Dims, Layer, Op, Opt, Pad, Window};
 pub use memory::MemoryPlan;
 pub use model::{check_input, check_target, first_invalid, LayerRanges, LayerShape, Network};
