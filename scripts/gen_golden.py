@@ -37,6 +37,10 @@ import numpy as np
 SCHEMA = "optim-golden/v1"
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "lion")
 REGIMES = ("normal", "wide", "zeros", "decaying")
+# `--corners`: regimes aimed at the corners of the error bounds (see `corner_case`).
+CORNER_REGIMES = ("momentum_large", "alternating", "beta_edge", "amsgrad_maximize",
+                  "eps_decay_extreme", "format_edge")
+ALL_REGIMES = REGIMES + CORNER_REGIMES
 DEFAULT_SEED = 20261129
 DEFAULT_CASES = 50  # per optimizer
 SELF_CHECK_TOL = 1e-12
@@ -298,7 +302,80 @@ def all_finite(traj, state):
     return all(math.isfinite(x) for x in vals)
 
 
-def generate(seed, cases_per_opt):
+def beta_edge(rng):
+    """A coefficient close to 0 or close to 1."""
+    if rng.random() < 0.5:
+        return rng.uniform(0.0, 0.05)
+    return 1.0 - loguniform(rng, 1e-6, 1e-3)
+
+
+def corner_case(rng, opt, regime, n, steps):
+    """(hyperparameters, param0, grads) of one corner case: a random case pushed towards one
+    corner of the bounds. The draws stay float32-exact and finite as in the plain regimes."""
+    h = dict(sample_hparams(rng, opt, False))
+    p0 = make_param0(rng, n)
+    if regime == "momentum_large":
+        # High momentum with large gradients: a momentum buffer tends to g / (1 - momentum).
+        g = rng.normal(0.0, loguniform(rng, 1.0, 50.0), (steps, n))
+        if opt == "sgd":
+            h["momentum"] = f32(rng.uniform(0.9, 0.999))
+            h["dampening"] = 0.0 if rng.random() < 0.6 else f32(rng.uniform(0.0, 0.5))
+            h["nesterov"] = bool(h["dampening"] == 0 and rng.random() < 0.5)
+            h["lr"] = f32(loguniform(rng, 1e-5, 1e-3))
+        elif opt == "rmsprop":
+            h["momentum"] = f32(rng.uniform(0.9, 0.99))
+        elif opt in ("adam", "adamw", "lion"):
+            h["betas"][0] = f32(rng.uniform(0.95, 0.999))
+    elif regime == "alternating":
+        # The sign of every gradient flips each step, around a fixed magnitude.
+        base = rng.normal(0.0, loguniform(rng, 1e-3, 10.0), n)
+        sign = np.where(np.arange(steps) % 2 == 0, 1.0, -1.0)[:, None]
+        g = sign * base[None, :] * rng.uniform(0.8, 1.2, (steps, n))
+    elif regime == "beta_edge":
+        g = rng.normal(0.0, loguniform(rng, 1e-3, 10.0), (steps, n))
+        if opt in ("adam", "adamw", "lion"):
+            h["betas"] = [f32(beta_edge(rng)), f32(beta_edge(rng))]
+        elif opt == "rmsprop":
+            h["alpha"] = f32(beta_edge(rng))
+        elif opt == "sgd":
+            h["momentum"] = f32(beta_edge(rng))
+            h["nesterov"] = bool(h["dampening"] == 0 and rng.random() < 0.5)
+        elif opt == "adagrad":
+            h["lr_decay"] = f32(loguniform(rng, 1e-1, 10.0))
+    elif regime == "amsgrad_maximize":
+        g = make_grads(rng, "decaying" if rng.random() < 0.5 else "normal", n, steps)
+        if opt in ("adam", "adamw"):
+            h["amsgrad"] = True
+        if opt != "lion":
+            h["maximize"] = True
+        if opt == "rmsprop":
+            h["centered"] = True
+    elif regime == "eps_decay_extreme":
+        g = rng.normal(0.0, loguniform(rng, 1e-3, 10.0), (steps, n))
+        if "eps" in DEFAULTS[opt]:
+            h["eps"] = f32(loguniform(rng, 1e-12, 1e-10) if rng.random() < 0.5
+                           else loguniform(rng, 1e-2, 1.0))
+        if rng.random() < 0.5:
+            h["weight_decay"] = f32(loguniform(rng, 1e-8, 1e-6))
+        else:
+            # Large decay, kept below 1 / lr so that plain L2 descent does not oscillate away.
+            h["weight_decay"] = f32(min(loguniform(rng, 0.5, 5.0), 0.9 / h["lr"]))
+    elif regime == "format_edge":
+        # Parameters near I8F24's edge (±128) pushed outward by descent.
+        p0 = f32_array(rng.choice(np.array([-1.0, 1.0]), n) * rng.uniform(60.0, 120.0, n))
+        g = -np.sign(p0)[None, :] * np.abs(rng.normal(0.0, loguniform(rng, 1e-2, 10.0), (steps, n)))
+        h["lr"] = f32(loguniform(rng, 1e-4, 1e-1))
+        if opt != "lion":
+            h["maximize"] = False
+    else:
+        raise ValueError(regime)
+    if opt == "sgd" and h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
+        h["nesterov"] = False
+    h = {k: h[k] for k in HP_ORDER if k in h}
+    return h, p0, f32_array(g)
+
+
+def generate(seed, cases_per_opt, corners=False):
     import torch
     torch.set_default_dtype(torch.float64)
     check_torch_defaults(torch)
@@ -307,7 +384,8 @@ def generate(seed, cases_per_opt):
     for oi, opt in enumerate(OPTIMIZERS):
         # balanced regimes, shuffled deterministically
         order_rng = np.random.default_rng([seed, oi, 1_000_000])
-        regimes = [REGIMES[i % len(REGIMES)] for i in range(cases_per_opt)]
+        pool = CORNER_REGIMES if corners else REGIMES
+        regimes = [pool[i % len(pool)] for i in range(cases_per_opt)]
         order_rng.shuffle(regimes)
         for i in range(cases_per_opt):
             rng = np.random.default_rng([seed, oi, i])  # one stream per case
@@ -315,9 +393,12 @@ def generate(seed, cases_per_opt):
             sparse = (i % 7 == 5)
             while True:
                 n, steps = EDGE_SHAPES[i] if i < len(EDGE_SHAPES) else pick_shape(rng)
-                h = sample_hparams(rng, opt, sparse)
-                p0 = make_param0(rng, n)
-                grads = make_grads(rng, regime, n, steps)
+                if corners:
+                    h, p0, grads = corner_case(rng, opt, regime, n, steps)
+                else:
+                    h = sample_hparams(rng, opt, sparse)
+                    p0 = make_param0(rng, n)
+                    grads = make_grads(rng, regime, n, steps)
                 traj, state = run_torch(torch, opt, h, p0.tolist(), grads.tolist(), torch.float64)
                 if all_finite(traj, state):
                     break
@@ -503,7 +584,7 @@ def self_check(path, tol=SELF_CHECK_TOL):
         if cid in ids:
             problems.append(f"{where}: duplicate id")
         ids.add(cid)
-        if opt not in OPTIMIZERS or c["grad_regime"] not in REGIMES:
+        if opt not in OPTIMIZERS or c["grad_regime"] not in ALL_REGIMES:
             problems.append(f"{where}: bad optimizer/regime")
             continue
         counts[(opt, c["grad_regime"])] = counts.get((opt, c["grad_regime"]), 0) + 1
@@ -539,8 +620,8 @@ def self_check(path, tol=SELF_CHECK_TOL):
                 problems.append(f"{where}: state {k} mixed error {e:.3g} > {tol:g}")
     print(f"self-check of {path}: {len(doc['cases'])} cases, tolerance {tol:g}")
     for o in OPTIMIZERS:
-        per = ", ".join(f"{r}={counts.get((o, r), 0)}" for r in REGIMES)
-        total = sum(counts.get((o, r), 0) for r in REGIMES)
+        per = ", ".join(f"{r}={counts.get((o, r), 0)}" for r in ALL_REGIMES if (o, r) in counts)
+        total = sum(counts.get((o, r), 0) for r in ALL_REGIMES)
         print(f"  {o:8s} cases={total:3d} ({per})  max params err={max_p[o]:.3g}  max state err={max_s[o]:.3g}")
     for p in problems[:50]:
         print("  PROBLEM:", p)
@@ -586,6 +667,8 @@ def main(argv=None):
     ap.add_argument("--out", default=default_out, help="output path (default: tests/data/optim-golden.json)")
     ap.add_argument("--date", default=None,
                     help="date recorded in the generator object (default: today, UTC)")
+    ap.add_argument("--corners", action="store_true",
+                    help="draw from the corner regimes (" + ", ".join(CORNER_REGIMES) + ") instead")
     ap.add_argument("--self-check", action="store_true",
                     help="after generating, verify the file with the numpy re-implementation")
     ap.add_argument("--check", metavar="PATH",
@@ -602,10 +685,11 @@ def main(argv=None):
     if args.cases < 1:
         ap.error("--cases must be >= 1")
 
-    cases, retries, torch_version = generate(args.seed, args.cases)
+    cases, retries, torch_version = generate(args.seed, args.cases, args.corners)
     generator = {
         "script": "scripts/gen_golden.py",
-        "command": f"python3 scripts/gen_golden.py --seed {args.seed} --cases {args.cases}",
+        "command": f"python3 scripts/gen_golden.py --seed {args.seed} --cases {args.cases}"
+                   + (" --corners" if args.corners else ""),
         "seed": args.seed,
         "cases_per_optimizer": args.cases,
         "torch_version": torch_version,

@@ -6,6 +6,7 @@
 #
 #   scripts/golden-search.sh                 10 seeds x 300 cases (50 per optimizer)
 #   SEEDS="1 2 3" CASES=100 scripts/golden-search.sh
+#   CORNERS=1 scripts/golden-search.sh       the same over the corner regimes (gen_golden.py --corners)
 #
 # PYTHON (default python3) is the interpreter with torch; OUT (default target/golden-search) the
 # folder of the generated files, reused when a file for a seed and case count exists already.
@@ -17,14 +18,21 @@ PYTHON="${PYTHON:-python3}"
 SEEDS="${SEEDS:-20261201 20261202 20261203 20261204 20261205 20261206 20261207 20261208 20261209 20261210}"
 CASES="${CASES:-50}"
 OUT="${OUT:-target/golden-search}"
+CORNERS="${CORNERS:-0}"
+extra=()
+tag=""
+if [ "$CORNERS" = 1 ]; then
+    extra=(--corners)
+    tag="-corners"
+fi
 mkdir -p "$OUT"
 
 files=()
 for seed in $SEEDS; do
-    f="$OUT/golden-seed$seed-cases$CASES.json"
+    f="$OUT/golden-seed$seed-cases$CASES$tag.json"
     if [ ! -s "$f" ]; then
         echo "==> generating $f"
-        "$PYTHON" scripts/gen_golden.py --seed "$seed" --cases "$CASES" --out "$f"
+        "$PYTHON" scripts/gen_golden.py --seed "$seed" --cases "$CASES" "${extra[@]}" --out "$f"
     fi
     files+=("$f")
 done

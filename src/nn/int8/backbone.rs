@@ -52,6 +52,27 @@ use crate::Error;
 /// assert_eq!(features, [4.0, 1.0]); // 0.2 · 20, 0.2 · 5
 /// # Ok::<(), edgetune::Error>(())
 /// ```
+///
+/// A `const` backbone whose layers do not fit is a compile error:
+/// ```compile_fail
+/// use edgetune::nn::int8::{Backbone, DenseShape, Int8Dense, Int8Layer, OutputStage, QuantParams,
+///     Requant};
+/// const Q: QuantParams = QuantParams { scale: 0.1, zero_point: 0 };
+/// const STAGE: OutputStage = OutputStage { input_zero_point: 0,
+///     requant: Requant::from_slices(&[1 << 30], &[0]), output_zero_point: 0, act_min: -128,
+///     act_max: 127 };
+/// const LAYERS: [Int8Layer; 2] = [
+///     Int8Layer::Dense(Int8Dense { shape: DenseShape::new(4, 3), filter: &[1; 12], bias: None,
+///                                  stage: STAGE }),
+///     // receives 3 values, declares 2
+///     Int8Layer::Dense(Int8Dense { shape: DenseShape::new(2, 2), filter: &[1; 4], bias: None,
+///                                  stage: STAGE }),
+/// ];
+/// const NET: Backbone = match Backbone::new(Q, &LAYERS, Q) {
+///     Ok(b) => b,
+///     Err(_) => panic!("the layers do not fit"),
+/// };
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backbone<'a> {
     input: QuantParams,
