@@ -34,13 +34,13 @@
 //!   input element |`.
 use core::hint::black_box;
 
-use edgetune_digits as digits;
 use edgetune::nn::network::FrozenParams;
 use edgetune::nn::{Network, Scalar};
 use edgetune::num::fixed::I16F16;
 use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
 use edgetune::train::{evaluate_with, SampleBuffer, TrainError, Trainer};
 use edgetune::Error;
+use edgetune_digits as digits;
 
 use crate::{instr_x100_per_param, measure, Board};
 

@@ -84,7 +84,11 @@ pub fn rows() -> bool {
     let Ok(r32) = Requantizer::<32>::from_scales(0.05, &[0.002; 32], 0.5) else {
         return false;
     };
-    let Ok(r8) = Requantizer::<8>::from_scales(0.05, &[0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01], 0.4) else {
+    let Ok(r8) = Requantizer::<8>::from_scales(
+        0.05,
+        &[0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01],
+        0.4,
+    ) else {
         return false;
     };
     let stage = |r| OutputStage {
@@ -105,14 +109,36 @@ pub fn rows() -> bool {
 
     let x: [i8; C2.input_len()] = table(2);
     let mut y = [0i8; C2.output_len()];
-    ok &= row("Int8Conv2dFwd", "8x8x4->8 k3 same", C2.macs(), &mut y, |y| {
-        conv2d::forward(&C2, &s8, black_box(&C2_W), Some(&bias[..8]), black_box(&x), y).is_ok()
-    });
+    ok &= row(
+        "Int8Conv2dFwd",
+        "8x8x4->8 k3 same",
+        C2.macs(),
+        &mut y,
+        |y| {
+            conv2d::forward(
+                &C2,
+                &s8,
+                black_box(&C2_W),
+                Some(&bias[..8]),
+                black_box(&x),
+                y,
+            )
+            .is_ok()
+        },
+    );
 
     let x: [i8; DW.input_len()] = table(4);
     let mut y = [0i8; DW.output_len()];
     ok &= row("Int8DwConv2dFwd", "8x8x8 k3 same", DW.macs(), &mut y, |y| {
-        depthwise::forward(&DW, &s8, black_box(&DW_W), Some(&bias[..8]), black_box(&x), y).is_ok()
+        depthwise::forward(
+            &DW,
+            &s8,
+            black_box(&DW_W),
+            Some(&bias[..8]),
+            black_box(&x),
+            y,
+        )
+        .is_ok()
     });
     ok
 }

@@ -144,7 +144,13 @@ impl Prepared {
                 })?,
                 &mut p.shift[..n],
             );
-            from_scales_into(layer.input_scale, layer.filter_scales, layer.output_scale, m, s)?;
+            from_scales_into(
+                layer.input_scale,
+                layer.filter_scales,
+                layer.output_scale,
+                m,
+                s,
+            )?;
         }
         Ok(p)
     }
@@ -163,7 +169,11 @@ impl Prepared {
     /// Runs the layer: `y` (`output_len`) from `x` (`input_len`).
     pub fn run(&self, x: &[i8], y: &mut [i8]) -> Result<(), Error> {
         let l = &self.layer;
-        let bias = if l.bias.is_empty() { None } else { Some(l.bias) };
+        let bias = if l.bias.is_empty() {
+            None
+        } else {
+            Some(l.bias)
+        };
         match l.kind {
             Kind::Conv => conv2d::forward(&l.conv_shape(), &self.stage()?, l.filter, bias, x, y),
             Kind::Depthwise => {

@@ -49,14 +49,22 @@ pub fn model(name: &str, layers: &[Int8Layer], inputs: &[&[i8]], outputs: &[&[&[
             let m = l.output_len();
             // Chained: from the device's own previous output.
             if p.run(&a[..len], &mut b[..m]).is_err() {
-                defmt::panic!("{=str} layer {=usize}: the kernel returned an error", name, k);
+                defmt::panic!(
+                    "{=str} layer {=usize}: the kernel returned an error",
+                    name,
+                    k
+                );
             }
             exact(name, "chained", s, k, &b[..m], want);
             // Per layer: from TFLite's input (the model input, or the previous layer's output).
             let x: &[i8] = if k == 0 { input } else { outs[k - 1] };
             let mut y = [0i8; MAX_ACT];
             if p.run(x, &mut y[..m]).is_err() {
-                defmt::panic!("{=str} layer {=usize}: the kernel returned an error", name, k);
+                defmt::panic!(
+                    "{=str} layer {=usize}: the kernel returned an error",
+                    name,
+                    k
+                );
             }
             exact(name, "per layer", s, k, &y[..m], want);
             compared += 2 * m;
