@@ -5,7 +5,10 @@
 # verdict must be PASS; it also counts instructions per training step, one sample and one
 # mini-batch, per multiply-accumulate), `cnn` (fine-tunes a pretrained 1-D CNN, `cnn!`, on
 # BasicMotions windows after a sensor rotation and gain drift; its verdict must be PASS; it counts
-# instructions per MAC of a mini-batch step, an accumulate and a forward pass) and `sensor` (the
+# instructions per MAC of a mini-batch step, an accumulate and a forward pass), `har8` (fine-tunes
+# the dense head of a TFLite-converted int8 1-D CNN, the backbone frozen in int8, on the same
+# recordings and sensor change; its verdict must be PASS; it counts instructions per recording of
+# a mini-batch step, an accumulate and a forward pass, and per MAC of the int8 backbone) and `sensor` (the
 # real boards' application, sensor-app's
 # App::cycle, against a simulated LIS3DH, button and delay: 60 windows of a new user's gesture;
 # its verdict must be PASS; it counts instructions per window) and, on the Cortex-M4F only (4 MiB
@@ -98,11 +101,12 @@
 # status is QEMU's exit status; finetune fails unless the loss fell and held-out accuracy rose
 # to exactly the host simulation's figure (boards/tools/pretrain); cnn fails unless its
 # accuracies, losses and trained-parameter hash equal the host simulation's
-# (boards/tools/har-pretrain) and accuracy rose; dscnn fails unless every step's loss is
+# (boards/tools/har-pretrain) and accuracy rose; har8 likewise (boards/tools/har-pretrain, binary
+# har8); dscnn fails unless every step's loss is
 # finite, the statics equal the memory plan and the fused update's parameters are bit-identical
 # to the ordinary one's after every step; sensor fails unless held-out
 # accuracy on the new gesture reached 90 % and beat the pretrained network, the held-out loss
-# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "sensor: PASS" / "dscnn: PASS" / "kernels: PASS" (the M0)
+# halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "har8: PASS" / "sensor: PASS" / "dscnn: PASS" / "kernels: PASS" (the M0)
 # line (the nightly bench: "bench: PASS"), a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
 # on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
@@ -160,10 +164,10 @@ board_target() {
 # board -> its firmware binaries, in run order (dscnn needs the Cortex-M4F's 4 MiB of RAM)
 board_bins() {
     case "$1" in
-        qemu-cortex-m4) echo bench finetune cnn sensor dscnn ;;
+        qemu-cortex-m4) echo bench finetune cnn har8 sensor dscnn ;;
         # The M0's layer kernel rows are a firmware apart: with the bench they overflow its flash.
-        qemu-cortex-m0) echo bench kernels finetune cnn sensor ;;
-        *) echo bench finetune cnn sensor ;;
+        qemu-cortex-m0) echo bench kernels finetune cnn har8 sensor ;;
+        *) echo bench finetune cnn har8 sensor ;;
     esac
 }
 board_machine() {

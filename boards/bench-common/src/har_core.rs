@@ -142,8 +142,9 @@ fn clamp8(v: i32) -> u8 {
     (v.clamp(-128, 127) + 128) as u8
 }
 
-/// Through the old sensor: the stored levels, as table indices.
-pub fn clean(rec: &[i8; REC_VALUES], t0: usize, out: &mut [u8; INPUTS]) {
+/// Through the old sensor: the stored levels from step `t0`, as table indices (`out.len()`
+/// values).
+pub fn clean(rec: &[i8; REC_VALUES], t0: usize, out: &mut [u8]) {
     for (o, &l) in out.iter_mut().zip(&rec[t0 * CH..]) {
         *o = clamp8(i32::from(l));
     }
@@ -152,8 +153,8 @@ pub fn clean(rec: &[i8; REC_VALUES], t0: usize, out: &mut [u8; INPUTS]) {
 /// Through the new sensor (see the module docs): per step, `(x', y') = g · (c x − s y,
 /// s x + c y)` with `c = −0.5`, `s = 0.867` for the accelerometer (g = 1.5) and the gyroscope
 /// (g = 0.5), z scaled by g, in integers (`(g·256) · (256 c · x ∓ 256 s · y) / 65536`, rounded
-/// half up), clamped to 8 bits.
-pub fn shifted(rec: &[i8; REC_VALUES], t0: usize, out: &mut [u8; INPUTS]) {
+/// half up), clamped to 8 bits; `out.len()` values from step `t0`.
+pub fn shifted(rec: &[i8; REC_VALUES], t0: usize, out: &mut [u8]) {
     const C: i32 = -128; // cos 120° · 256
     const S: i32 = 222; // sin 120° · 256 (0.86719)
     const G: [i32; 2] = [384, 128]; // 1.5 · 256, 0.5 · 256

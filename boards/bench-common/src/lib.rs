@@ -40,6 +40,8 @@
 pub mod conv;
 pub mod finetune;
 pub mod har;
+pub mod har8;
+pub mod har8_core;
 pub mod har_core;
 pub mod int8;
 pub mod mlp_step;
