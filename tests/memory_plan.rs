@@ -83,3 +83,32 @@ fn ds_cnn_small_has_its_published_shape() {
         1000
     );
 }
+
+#[path = "../examples/memory/dscnn_int8.rs"]
+mod dscnn_int8;
+
+macro_rules! check_int8 {
+    ($net:ident, $head:ident, $backbone:expr, $s:ty) => {{
+        type A = Adam<$s, { dscnn_int8::$head::<$s>::TRAINABLE }>;
+        let plan =
+            dscnn_int8::$net::<$s>::memory_plan(dscnn_int8::$head::<$s>::memory_plan::<A>(true));
+        assert_eq!(
+            plan.total(),
+            size_of::<dscnn_int8::$net<$s>>() + size_of::<A>()
+        );
+        // Two int8 buffers at one byte per activation, the dequantised features, the descriptor.
+        let b = $backbone;
+        let descriptor = size_of::<edgetune::nn::int8::Backbone>();
+        let unpadded = 2 * b.buffer_len() + b.output_len() * size_of::<$s>() + descriptor;
+        assert!(plan.int8 >= unpadded && plan.int8 < unpadded + align_of::<$s>().max(8));
+    }};
+}
+
+#[test]
+fn an_int8_backbone_plan_is_size_of_and_counts_int8_at_one_byte() {
+    check_int8!(Int8LastLayer, LastLayerHead, dscnn_int8::TO_POOL, f32);
+    check_int8!(Int8LastLayer, LastLayerHead, dscnn_int8::TO_POOL, I16F16);
+    check_int8!(Int8LastBlock, LastBlockHead, dscnn_int8::TO_BLOCK4, f32);
+    check_int8!(Int8LastBlock, LastBlockHead, dscnn_int8::TO_BLOCK4, I16F16);
+    assert_eq!(dscnn_int8::TO_POOL.buffer_len(), 25 * 5 * 64);
+}

@@ -10,8 +10,10 @@
 #![allow(dead_code)]
 
 mod dscnn;
+mod dscnn_int8;
 
 use dscnn::*;
+use dscnn_int8::*;
 use edgetune::nn::network::MemoryPlan;
 use edgetune::optim::{Adam, Sgd};
 use fixed::types::I16F16;
@@ -94,6 +96,50 @@ macro_rules! rows {
     }};
 }
 
+/// One row of the int8-backbone table: the head's plan with the backbone's part, beside the
+/// all-float network's plan in the same mode.
+fn print_int8(
+    mode: &str,
+    ty: &str,
+    opt: &str,
+    trainable: usize,
+    plan: MemoryPlan,
+    float: MemoryPlan,
+) {
+    let head = plan.total() - plan.int8;
+    println!(
+        "| {mode} | {ty} | {opt} | {trainable} | {} | {} | {} | {} | {:.2} | {} |",
+        kib(head),
+        kib(plan.int8),
+        kib(plan.total()),
+        kib(float.total()),
+        float.total() as f64 / plan.total() as f64,
+        fits(&plan),
+    );
+}
+
+macro_rules! int8_rows {
+    ($mode:literal, $net:ident, $head:ident, $float:ident) => {
+        int8_rows!(@one $mode, $net, $head, $float, f32, "f32");
+        int8_rows!(@one $mode, $net, $head, $float, I16F16, "I16F16");
+    };
+    (@one $mode:literal, $net:ident, $head:ident, $float:ident, $s:ty, $ty:literal) => {{
+        type A = Adam<$s, { $head::<$s>::TRAINABLE }>;
+        type G = Sgd<$s, { $head::<$s>::TRAINABLE }>;
+        let t = $head::<$s>::TRAINABLE;
+        print_int8(
+            $mode, $ty, "Adam", t,
+            $net::<$s>::memory_plan($head::<$s>::memory_plan::<A>(false)),
+            $float::<$s>::memory_plan::<A>(false),
+        );
+        print_int8(
+            $mode, $ty, "SGD", t,
+            $net::<$s>::memory_plan($head::<$s>::memory_plan::<G>(false)),
+            $float::<$s>::memory_plan::<G>(false),
+        );
+    }};
+}
+
 fn main() {
     println!(
         "DS-CNN Small: {} parameters, {} MACs per forward pass; frozen parameters in flash; \
@@ -118,4 +164,16 @@ fn main() {
         SparseTail,
         SparseTailFused
     );
+    println!();
+    println!(
+        "With the frozen part in int8 (nn::int8::Backbone, one byte per activation, constants in \
+         flash: {} B to the pool), the head in the listed type; float = the same mode with every \
+         layer in that type (the table above, ordinary update)",
+        TO_POOL.constant_bytes()
+    );
+    println!();
+    println!("| mode | head type | optimizer | trainable | head | int8 part | total | float total | float / int8 | fits |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    int8_rows!("last layer", Int8LastLayer, LastLayerHead, LastLayer);
+    int8_rows!("last block + head", Int8LastBlock, LastBlockHead, LastBlock);
 }
