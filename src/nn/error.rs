@@ -48,7 +48,10 @@ impl fmt::Display for NnError {
             NnError::InvalidShape => f.write_str("invalid layer shape"),
             NnError::InvalidQuantization => f.write_str("invalid int8 quantisation parameter"),
             NnError::BackboneLayer { index } => {
-                write!(f, "int8 backbone layer {index} does not fit its neighbours or constants")
+                write!(
+                    f,
+                    "int8 backbone layer {index} does not fit its neighbours or constants"
+                )
             }
         }
     }

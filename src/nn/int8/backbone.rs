@@ -183,12 +183,7 @@ impl<'a> Backbone<'a> {
     /// [`Error::LengthMismatch`] if `x` is not [`input_len`](Backbone::input_len) long or a
     /// buffer is shorter than [`buffer_len`](Backbone::buffer_len) (`expected` is the length
     /// needed); the buffers are then untouched.
-    pub fn run<'b>(
-        &self,
-        x: &[i8],
-        a: &'b mut [i8],
-        b: &'b mut [i8],
-    ) -> Result<&'b [i8], Error> {
+    pub fn run<'b>(&self, x: &[i8], a: &'b mut [i8], b: &'b mut [i8]) -> Result<&'b [i8], Error> {
         self.check_buffers(x.len(), a, b)?;
         a[..self.input_len].copy_from_slice(x);
         self.run_from_a(a, b)

@@ -95,11 +95,11 @@ mod quant;
 mod requant;
 mod shape;
 
+pub use backbone::Backbone;
 pub use fixed_point::{
     multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_single_rounding,
     quantize_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
 };
-pub use backbone::Backbone;
 pub use fully_connected::DenseShape;
 pub use layer::{Int8Conv, Int8Dense, Int8Layer, Int8Pool};
 pub use quant::{activation_range, dequantize, quantize, FusedActivation, QuantParams};

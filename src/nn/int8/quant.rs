@@ -42,7 +42,9 @@ impl QuantParams {
 
     /// The checks of [`check`](QuantParams::check) as a `bool`, usable in a `const`.
     pub const fn valid(&self) -> bool {
-        self.scale.is_finite() && self.scale > 0.0 && super::requant::zero_point_valid(self.zero_point)
+        self.scale.is_finite()
+            && self.scale > 0.0
+            && super::requant::zero_point_valid(self.zero_point)
     }
 
     /// TFLite's `Quantize(scale, zero_point, f)`: `zero_point + round(f / scale)`, the division
