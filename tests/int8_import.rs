@@ -1,6 +1,7 @@
 //! The files `scripts/tflite_import.py` generated from the two golden TFLite models
-//! (`tests/data/int8/{imu1d,digits2d}_model.rs`), checked against the TFLite interpreter's own
-//! tensors in `tests/data/int8/{imu1d,digits2d}.json` (no Python at test time):
+//! and from `digits2d_clamp` (its fused clamps bind) (`tests/data/int8/*_model.rs`), checked
+//! against the TFLite interpreter's own tensors in `tests/data/int8/*.json` (no Python at test
+//! time; `scripts/import-check.sh` checks in CI that the files are what the importer writes):
 //!
 //! - the generated `BACKBONE`, run on each golden input's int8 model input, must give bit for bit
 //!   the interpreter's tensor at the split (the flatten's output, the first head operator's
@@ -21,6 +22,12 @@ mod imu1d {
 
 mod digits2d {
     include!("data/int8/digits2d_model.rs");
+}
+
+/// `digits2d` with two layers' output quantisation edited so that their fused ReLU and ReLU6
+/// clamps bind (`scripts/tflite_golden.py`, `clamped()`).
+mod digits2d_clamp {
+    include!("data/int8/digits2d_clamp_model.rs");
 }
 
 /// The operators before this index are the backbone, in both models (up to the flatten).
@@ -321,10 +328,18 @@ macro_rules! check_model {
 
 #[test]
 fn imported_imu1d_backbone_is_bit_exact_and_head_matches_dequantised_reference() {
+    // Measured: 8 of 8 (the float head drops the int8 head's intermediate rounding).
     check_model!(imu1d, ImuHead, 7);
 }
 
 #[test]
 fn imported_digits2d_backbone_is_bit_exact_and_head_matches_dequantised_reference() {
+    // Measured: 8 of 8.
     check_model!(digits2d, DigitsHead, 7);
+}
+
+#[test]
+fn imported_digits2d_clamp_backbone_with_binding_clamps_is_bit_exact() {
+    // Measured: 8 of 8.
+    check_model!(digits2d_clamp, DigitsHead, 7);
 }
