@@ -17,8 +17,14 @@ import sys
 import tempfile
 import unittest
 
+import json
+
 import numpy as np
 import tflite
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import int8_reference  # noqa: E402
+import tflite_import  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -239,6 +245,24 @@ class ImporterAccepts(unittest.TestCase):
         self.assertIn("\npub type Model<S> = edgetune::nn::network::Int8Network<", text)
         r, _, text = ImporterRefuses.run_importer(self, os.path.join(DATA, "imu1d.tflite"), 6)
         self.assertIn("\n// pub type Model<S> = edgetune::nn::network::Int8Network<", text)
+
+
+class NumpyReference(unittest.TestCase):
+    """`int8_reference.run` on the imported layers equals the TFLite interpreter's tensor at the
+    split on every golden input (what makes it a reference for `torch_int8.py`)."""
+
+    def test_reference_matches_the_interpreter(self):
+        for name in ("imu1d", "digits2d", "digits2d_clamp"):
+            imp = tflite_import.import_tflite(os.path.join(DATA, f"{name}.tflite"), 6)
+            with open(os.path.join(DATA, f"{name}.json")) as f:
+                g = json.load(f)
+            x_t, y_t = g["operators"][0]["inputs"][0], g["operators"][5]["outputs"][0]
+            compared = 0
+            for s in g["inputs"]:
+                y = int8_reference.run(imp.layers, s["activations"][str(x_t)])
+                np.testing.assert_array_equal(y, np.array(s["activations"][str(y_t)], dtype=np.int8))
+                compared += y.size
+            print(f"  {name}: {compared} outputs equal the interpreter's")
 
 
 if __name__ == "__main__":

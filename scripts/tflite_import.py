@@ -524,6 +524,7 @@ def backbone_layer(m, op, prev_q):
             dilation=(dh, dw),
             groups=groups,
             same=padding == "SAME",
+            pads=(ph, pw),
             filter=f["data"].astype(np.int64),
             bias=c.bias(out_c),
             multiplier=mult_,
@@ -602,6 +603,7 @@ def backbone_layer(m, op, prev_q):
             pool=(in_h, in_w, ch, kh, kw),
             stride=(sh, sw),
             same=padding == "SAME",
+            pads=(ph, pw),
             act=act,
             act_name=o["act"],
         )
@@ -818,11 +820,25 @@ def quant_lit(q):
     return f"QuantParams {{ scale: {f32_lit(q.scale)}, zero_point: {q.zero_point} }}"
 
 
+def padding_lit(p):
+    before, after = p
+    if before == after:
+        return f"Padding::symmetric({before})"
+    return f"Padding {{ before: {before}, after: {after} }}"
+
+
+def explicit_pads(layer):
+    """Padding written as numbers (the PyTorch route): not TF's SAME, and not none."""
+    return not layer.same and any(v for p in layer.pads for v in p)
+
+
 def conv_shape(layer):
     h, w, ic, oc, kh, kw = layer.conv
     s = f"Conv2dShape::new({h}, {w}, {ic}, {oc}, {kh}, {kw})"
     if layer.stride != (1, 1):
         s += f".stride({layer.stride[0]}, {layer.stride[1]})"
+    if explicit_pads(layer):
+        s += f".pad({padding_lit(layer.pads[0])}, {padding_lit(layer.pads[1])})"
     if layer.groups != 1:
         s += f".groups({layer.groups})"
     s = f"ConvShape::new({s})"
@@ -838,6 +854,8 @@ def pool_shape(layer):
     s = f"Pool2dShape::new({h}, {w}, {c}, {kh}, {kw})"
     if layer.stride != (kh, kw):
         s += f".stride({layer.stride[0]}, {layer.stride[1]})"
+    if explicit_pads(layer):
+        s += f".pad({padding_lit(layer.pads[0])}, {padding_lit(layer.pads[1])})"
     if layer.same:
         s += ".same()"
     return s
@@ -872,6 +890,8 @@ def render(imp, name, header, network_alias):
         nn_uses.append("Conv2dShape")
     if kinds & {"avg_pool", "max_pool"}:
         nn_uses.append("Pool2dShape")
+    if any(explicit_pads(l) for l in imp.layers if l.kind != "dense"):
+        nn_uses.append("Padding")
 
     out = []
     out.extend(f"// {line}".rstrip() + "\n" for line in header)
