@@ -48,7 +48,11 @@ import subprocess
 import sys
 
 import numpy as np
-import tflite
+
+try:
+    import tflite
+except ImportError:  # the PyTorch route (torch_int8.py) uses the writer only
+    tflite = None
 
 SCRIPT = "scripts/tflite_import.py"
 
@@ -65,16 +69,17 @@ HEAD_OPS = ("FULLY_CONNECTED", "RESHAPE", "DEQUANTIZE", "SOFTMAX (last operator 
 
 ACT = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 PAD = {0: "SAME", 1: "VALID"}
-TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
-OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
-NP_TYPES = {
-    tflite.TensorType.INT8: np.int8,
-    tflite.TensorType.INT32: np.int32,
-    tflite.TensorType.FLOAT32: np.float32,
-    tflite.TensorType.UINT8: np.uint8,
-    tflite.TensorType.INT16: np.int16,
-    tflite.TensorType.INT64: np.int64,
-}
+if tflite is not None:
+    TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+    OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+    NP_TYPES = {
+        tflite.TensorType.INT8: np.int8,
+        tflite.TensorType.INT32: np.int32,
+        tflite.TensorType.FLOAT32: np.float32,
+        tflite.TensorType.UINT8: np.uint8,
+        tflite.TensorType.INT16: np.int16,
+        tflite.TensorType.INT64: np.int64,
+    }
 
 
 class ImportFailure(Exception):
@@ -191,6 +196,8 @@ class Imported:
 
 class TfliteModel:
     def __init__(self, path):
+        if tflite is None:
+            raise ImportFailure("the tflite package is missing: pip install -r scripts/requirements-import.txt")
         self.path = path
         with open(path, "rb") as f:
             self.blob = f.read()

@@ -343,3 +343,50 @@ fn imported_digits2d_clamp_backbone_with_binding_clamps_is_bit_exact() {
     // Measured: 8 of 8.
     check_model!(digits2d_clamp, DigitsHead, 7);
 }
+
+/// A 1-D CNN trained in PyTorch on BasicMotions and quantised to TFLite's scheme without
+/// TensorFlow (`scripts/torch_int8.py --demo-imu`).
+mod imu_torch {
+    include!("data/int8/imu_torch_model.rs");
+}
+
+/// The PyTorch route: the generated backbone equals, bit for bit, the numpy reference of
+/// TFLite's integer arithmetic the script evaluated the model with (`scripts/int8_reference.py`,
+/// itself equal to the interpreter on the golden files), and the generated head in f64 predicts
+/// the class the script's f64 head predicted.
+#[test]
+fn torch_quantised_imu_backbone_matches_numpy_reference_bit_for_bit() {
+    use imu_torch::{ImuTorchHead, BACKBONE, HEAD_INIT, OUTPUT};
+    let path = format!(
+        "{}/tests/data/int8/imu_torch.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(v["schema"], "torch-int8-golden/v1");
+    let mut net = ImuTorchHead::<f64>::zeroed();
+    let init: Vec<f64> = HEAD_INIT.iter().map(|&p| p as f64).collect();
+    net.import(&init).unwrap();
+    let mut a = [0i8; BACKBONE.buffer_len()];
+    let mut b = [0i8; BACKBONE.buffer_len()];
+    let (mut compared, mut same_class) = (0, 0);
+    let samples = v["samples"].as_array().unwrap();
+    for s in samples {
+        let x = i8s(&nums(&s["input"]));
+        let y = BACKBONE.run(&x, &mut a, &mut b).unwrap();
+        assert_eq!(y, &i8s(&nums(&s["backbone_output"]))[..]);
+        compared += y.len();
+        let mut features = [0.0f64; BACKBONE.output_len()];
+        dequantize(&OUTPUT, y, &mut features).unwrap();
+        same_class += usize::from(
+            net.predict(&features).unwrap() as u64 == s["int8_class"].as_u64().unwrap(),
+        );
+    }
+    println!(
+        "imu_torch: backbone {compared} outputs over {} inputs, 0 mismatches; head class = the \
+         script's on {same_class}/{}",
+        samples.len(),
+        samples.len()
+    );
+    assert_eq!(samples.len(), 8);
+    assert_eq!(same_class, samples.len());
+}
