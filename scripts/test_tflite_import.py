@@ -94,13 +94,22 @@ class ImporterRefuses(unittest.TestCase):
         self.refused(path, 8, "--split 8 is out of range", "1..=7")
         self.refused(path, 0, "--split 0 is out of range")
 
-    def test_split_on_a_backbone_operator(self):
+    def test_split_that_puts_a_dilated_conv_in_the_head(self):
         self.refused(
             os.path.join(DATA, "imu1d.tflite"),
             3,
             "operator 3 (CONV_2D)",
+            "'sequential_1/dilated_conv_1/Conv2D'",
+            "a cnn! convolution has no dilation",
+        )
+
+    def test_split_that_puts_a_padded_average_pool_in_the_head(self):
+        self.refused(
+            os.path.join(DATA, "imu1d.tflite"),
+            4,
+            "operator 4 (AVERAGE_POOL_2D)",
             "'sequential_1/dilated_conv_1/Relu;",
-            "the head must start at a FULLY_CONNECTED",
+            "counts the padding",
         )
 
     def test_split_on_the_flatten(self):
@@ -135,17 +144,19 @@ class ImporterRefuses(unittest.TestCase):
         )
 
     def test_unsupported_operator_in_the_head(self):
-        # The second dense shares its operator code with the first: point operator 7 at the
-        # average pool's code instead (operator 4's), so the head holds an AVERAGE_POOL_2D.
-        buf = read("imu1d.tflite")
-        _, sub = model(buf)
-        set_scalar(sub.Operators(7), 4, "I", sub.Operators(4).OpcodeIndex(), buf)
+        # digits2d split after its first conv: the head holds the max pool, made an L2_POOL_2D.
+        buf = read("digits2d.tflite")
+        fb, sub = model(buf)
+        code = fb.OperatorCodes(sub.Operators(3).OpcodeIndex())
+        set_scalar(code, 4, "b", tflite.BuiltinOperator.L2_POOL_2D, buf)
+        if code._tab.Offset(10):
+            set_scalar(code, 10, "i", tflite.BuiltinOperator.L2_POOL_2D, buf)
         self.refused(
             buf,
-            6,
-            "operator 7 (AVERAGE_POOL_2D)",
-            "'sequential_1/dense_1/MatMul;",
-            "is not supported in the trainable head (supported: FULLY_CONNECTED, RESHAPE, DEQUANTIZE",
+            1,
+            "operator 3 (L2_POOL_2D)",
+            "'sequential_1_1/conv2d_2_1/Relu;",
+            "is not supported in the trainable head (supported: FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D",
         )
 
     def test_asymmetric_weights(self):

@@ -65,7 +65,17 @@ BACKBONE_OPS = (
     "RESHAPE",
     "QUANTIZE (first operator only)",
 )
-HEAD_OPS = ("FULLY_CONNECTED", "RESHAPE", "DEQUANTIZE", "SOFTMAX (last operator only)")
+HEAD_OPS = (
+    "FULLY_CONNECTED",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "MAX_POOL_2D",
+    "AVERAGE_POOL_2D (no padding)",
+    "RESHAPE",
+    "DEQUANTIZE",
+    "SOFTMAX (last operator only)",
+)
+HEAD_STARTS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "DEQUANTIZE")
 
 ACT = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
 PAD = {0: "SAME", 1: "VALID"}
@@ -171,12 +181,32 @@ class Layer:
         self.__dict__.update(kw)
 
 
-class HeadDense:
+class HeadLayer:
+    """One line of the head's `cnn!` declaration with its parameters in torch order (`params`:
+    weight rows then bias, or nothing), `inputs`/`outputs` elements."""
+
+    def __init__(self, source, line, inputs, outputs, weight=None, bias=None, what=""):
+        self.source, self.line, self.what = source, line, what
+        self.inputs, self.outputs = inputs, outputs
+        self.weight = None if weight is None else np.asarray(weight, dtype=np.float32)
+        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32).reshape(-1)
+
+    def param_count(self):
+        return 0 if self.weight is None else self.weight.size + self.bias.size
+
+
+class HeadDense(HeadLayer):
     def __init__(self, source, inputs, outputs, act, weight, bias):
-        self.source = source
-        self.inputs, self.outputs, self.act = inputs, outputs, act
-        self.weight = np.asarray(weight, dtype=np.float32).reshape(outputs, inputs)
-        self.bias = np.asarray(bias, dtype=np.float32).reshape(outputs)
+        super().__init__(
+            source,
+            f"dense({inputs}, {outputs}){head_act(act)}",
+            inputs,
+            outputs,
+            np.asarray(weight, dtype=np.float32).reshape(outputs, inputs),
+            bias,
+            f"weights [{outputs}][{inputs}]",
+        )
+        self.act = act
 
 
 class Imported:
@@ -645,38 +675,121 @@ def head_dense(m, op, float_input):
     act = o["act"]
     if act not in ("NONE", "RELU", "RELU6"):
         c.fail(None, f"fused activation {act} has no cnn! equivalent in the head (NONE, RELU, RELU6 do)")
-    b = c.optional(2)
+    w, bias = head_weights(c, f, c.optional(2), 0, outputs, float_input, x)
+    return HeadDense(desc(op, f), inputs, outputs, act, w, bias)
+
+
+def head_weights(c, f, b, channel_dim, channels, float_input, x):
+    """A head layer's float parameters: int8 dequantised (`scale[c] · q`, `bias_scale[c] · b` in
+    f64, rounded to f32) or float32 copied; the weights keep the tensor's shape."""
+    if f["data"] is None:
+        c.fail(f, "the weights are not a constant")
     if f["type"] == tflite.TensorType.FLOAT32:
-        w = f["data"].astype(np.float32)
+        w = f["data"].astype(np.float32).reshape(f["shape"])
         if b is not None:
             if b["type"] != tflite.TensorType.FLOAT32 or b["data"] is None:
                 c.fail(b, "a float layer's bias must be a float32 constant")
             bias = b["data"].astype(np.float32)
         else:
-            bias = np.zeros(outputs, np.float32)
+            bias = np.zeros(channels, np.float32)
     elif f["type"] == tflite.TensorType.INT8:
         if float_input:
             c.fail(f, "int8 weights after a DEQUANTIZE (hybrid quantisation) are not supported")
         inq = c.act_quant(x, "input")
-        scales = c.weights(f, 0, outputs)
+        scales = c.weights(f, channel_dim, channels)
         s = np.array([float(np.float32(v)) for v in scales], dtype=np.float64)
-        w = (f["data"].astype(np.float64).reshape(outputs, inputs) * s.reshape(-1, 1)).astype(np.float32)
+        shape = [1] * len(f["shape"])
+        shape[channel_dim] = -1
+        w = (f["data"].astype(np.float64).reshape(f["shape"]) * s.reshape(shape)).astype(np.float32)
         if b is not None:
-            bq = c.bias(outputs)
+            bq = c.bias(channels)
             if b["scales"]:
                 bs = np.array([float(np.float32(v)) for v in b["scales"]], dtype=np.float64)
-                if bs.size not in (1, outputs):
-                    c.fail(b, f"{bs.size} bias scales for {outputs} outputs")
+                if bs.size not in (1, channels):
+                    c.fail(b, f"{bs.size} bias scales for {channels} outputs")
             else:  # the scale TFLite implies: input scale · weight scale
                 bs = inq.scale * s
             bias = (bq.astype(np.float64) * bs).astype(np.float32)
         else:
-            bias = np.zeros(outputs, np.float32)
+            bias = np.zeros(channels, np.float32)
     else:
         c.fail(f, f"the weights are {TYPE_NAMES.get(f['type'], f['type'])}; int8 or float32 was expected")
-    if bias.size != outputs:
-        c.fail(b, f"{bias.size} bias values for {outputs} outputs")
-    return HeadDense(desc(op, f), inputs, outputs, act, w, bias)
+    if bias.size != channels:
+        c.fail(b, f"{bias.size} bias values for {channels} outputs")
+    return w, bias
+
+
+def head_map_layer(m, op, float_input):
+    """A CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D or AVERAGE_POOL_2D of the head as a `cnn!` line."""
+    c = Ctx(m, op)
+    name = op["name"]
+    o = options(op, name)
+    x = c.tensor(0, "input")
+    y = c.output()
+    c.batch_one(x, "input")
+    c.batch_one(y, "output")
+    _, in_h, in_w, in_c = x["shape"]
+    act = o["act"]
+    if act not in ("NONE", "RELU", "RELU6"):
+        c.fail(None, f"fused activation {act} has no cnn! equivalent in the head (NONE, RELU, RELU6 do)")
+    padding = c.padding(o)
+    sh, sw = o["stride"]
+    pad = "same" if padding == "SAME" else "valid"
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        depthwise = name == "DEPTHWISE_CONV_2D"
+        f = c.tensor(1, "filter")
+        if len(f["shape"]) != 4:
+            c.fail(f, f"the filter has shape {f['shape']}; rank 4 was expected")
+        if o["dilation"] != (1, 1):
+            c.fail(f, f"dilation {o['dilation']}: a cnn! convolution has no dilation (put the layer in the backbone)")
+        if depthwise:
+            _, kh, kw, out_c = f["shape"]
+            if f["shape"][0] != 1 or out_c % in_c:
+                c.fail(f, f"a depthwise filter [1, KH, KW, C·M] was expected, not {f['shape']}")
+            groups = in_c
+        else:
+            out_c, kh, kw, fc = f["shape"]
+            if fc <= 0 or in_c % fc or out_c % (in_c // fc):
+                c.fail(f, f"filter input channels {fc} do not divide the input's {in_c} (groups)")
+            groups = in_c // fc
+        w, bias = head_weights(c, f, c.optional(2), 3 if depthwise else 0, out_c, float_input, x)
+        if depthwise:  # [1][kh][kw][C·M] -> torch order [C·M][kh][kw][1]
+            w = w.reshape(kh, kw, out_c).transpose(2, 0, 1).reshape(out_c, kh, kw, 1)
+        ph, pw = (same_padding(in_h, kh, sh), same_padding(in_w, kw, sw)) if pad == "same" else ((0, 0), (0, 0))
+        oh, ow = (in_h + sum(ph) - kh) // sh + 1, (in_w + sum(pw) - kw) // sw + 1
+        if y["shape"] != [1, oh, ow, out_c]:
+            c.fail(y, f"the output shape is {y['shape']}; the declared geometry gives [1, {oh}, {ow}, {out_c}]")
+        opts = f", stride = ({sh}, {sw})" if (sh, sw) != (1, 1) else ""
+        opts += f", padding = {pad}" if pad == "same" else ""
+        opts += f", groups = {groups}" if groups != 1 else ""
+        line = f"conv2d({in_c}, {out_c}, ({kh}, {kw}){opts}){head_act(act)}"
+        return HeadLayer(
+            desc(op, f), line, in_h * in_w * in_c, oh * ow * out_c, w.reshape(out_c, -1), bias,
+            f"weights [{out_c}][{kh}][{kw}][{in_c // groups}]",
+        )
+    kh, kw = o["filter"]
+    if not float_input:
+        inq, outq = c.act_quant(x, "input"), c.act_quant(y, "output")
+        if (inq.scale, inq.zero_point) != (outq.scale, outq.zero_point):
+            c.fail(y, "the output's quantisation differs from the input's; a pool keeps it")
+    ph, pw = (same_padding(in_h, kh, sh), same_padding(in_w, kw, sw)) if pad == "same" else ((0, 0), (0, 0))
+    if max(ph) >= kh or max(pw) >= kw:
+        c.fail(x, f"SAME padding {ph}, {pw} reaches a whole {kh}x{kw} window; the pool cannot declare it")
+    if name == "AVERAGE_POOL_2D" and any(ph + pw):
+        c.fail(
+            x,
+            f"SAME padding {ph}, {pw}: TFLite averages the in-bounds inputs only, a cnn! avg_pool2d counts the "
+            "padding (as torch); put the pool in the backbone",
+        )
+    if act != "NONE":
+        c.fail(None, f"a fused {act} on a pool has no cnn! equivalent in the head")
+    oh, ow = (in_h + sum(ph) - kh) // sh + 1, (in_w + sum(pw) - kw) // sw + 1
+    if y["shape"] != [1, oh, ow, in_c]:
+        c.fail(y, f"the output shape is {y['shape']}; the declared geometry gives [1, {oh}, {ow}, {in_c}]")
+    kind = "max_pool2d" if name == "MAX_POOL_2D" else "avg_pool2d"
+    opts = f", stride = ({sh}, {sw})" if (sh, sw) != (kh, kw) else ""
+    opts += f", padding = {pad}" if pad == "same" else ""
+    return HeadLayer(desc(op, x), f"{kind}(({kh}, {kw}){opts})", in_h * in_w * in_c, oh * ow * in_c)
 
 
 def import_tflite(path, split):
@@ -715,11 +828,11 @@ def import_tflite(path, split):
             f"so it must be in 1..={len(ops) - 1} for this model's {len(ops)} operators"
         )
     head_first = ops[split]
-    if head_first["name"] not in ("FULLY_CONNECTED", "DEQUANTIZE"):
+    if head_first["name"] not in HEAD_STARTS:
         Ctx(m, head_first).fail(
             m.tensors[head_first["outputs"][0]],
-            f"--split {split} starts the head at {head_first['name']}; the head must start at a "
-            f"FULLY_CONNECTED (or a DEQUANTIZE before float layers)",
+            f"--split {split} starts the head at {head_first['name']}; the head must start at one of "
+            f"{', '.join(HEAD_STARTS)}",
         )
 
     imp = Imported()
@@ -753,12 +866,16 @@ def import_tflite(path, split):
 
     # The head.
     float_input = False
+    b = boundary["shape"]
+    imp.head_input = [b[1], b[2], b[3]] if len(b) == 4 and b[0] == 1 else [1, 1, imp.output_len]
     for k, op in enumerate(ops[split:], split):
         c = Ctx(m, op)
         last = k == len(ops) - 1
         name = op["name"]
         if name == "FULLY_CONNECTED":
             imp.head.append(head_dense(m, op, float_input))
+        elif name in ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"):
+            imp.head.append(head_map_layer(m, op, float_input))
         elif name == "DEQUANTIZE":
             x = c.tensor(0, "input")
             if x["type"] != tflite.TensorType.INT8:
@@ -766,7 +883,12 @@ def import_tflite(path, split):
             float_input = True
             imp.head_source.append(desc(op) + " (the float boundary)")
         elif name == "RESHAPE":
-            imp.head_source.append(desc(op) + " (a flatten: nothing to declare)")
+            x, y = c.tensor(0, "input"), c.output()
+            if len(x["shape"]) == 4 and x["shape"][1] * x["shape"][2] > 1:
+                n = int(np.prod(x["shape"]))
+                imp.head.append(HeadLayer(desc(op), "flatten", n, n))
+            else:
+                imp.head_source.append(desc(op) + " (a flatten of a flat tensor: nothing to declare)")
         elif name == "SOFTMAX" and last:
             imp.head_source.append(desc(op) + " (the softmax of `loss softmax_cross_entropy`)")
         else:
@@ -774,8 +896,10 @@ def import_tflite(path, split):
                 m.tensors[op["inputs"][0]],
                 f"operator {name} is not supported in the trainable head (supported: {', '.join(HEAD_OPS)})",
             )
-    if not imp.head:
-        raise ImportFailure(f"--split {split}: the head has no FULLY_CONNECTED layer")
+    if not any(d.weight is not None for d in imp.head):
+        raise ImportFailure(f"--split {split}: the head has no layer with parameters")
+    if imp.head[-1].line.split("(")[0] != "dense":
+        raise ImportFailure(f"--split {split}: the head must end with a FULLY_CONNECTED (its logits)")
     n = imp.output_len
     for d in imp.head:
         if d.inputs != n:
@@ -960,32 +1084,40 @@ def render(imp, name, header, network_alias):
 
     # The head.
     # rustfmt leaves a brace macro's body as written: indented here.
+    with_params = [d for d in imp.head if d.weight is not None]
+    kinds = "dense" if all(d.line.startswith("dense") for d in imp.head) else "cnn"
+    what = f"{len(with_params)} dense layer(s)" if kinds == "dense" else f"{len(imp.head)} layers"
     out.append("edgetune::cnn! {\n")
-    out.append(f"    /// The trainable head: {len(imp.head)} dense layer(s) on the backbone's {imp.output_len} features.\n")
+    out.append(f"    /// The trainable head: {what} on the backbone's {imp.output_len} features.\n")
     out.append(f"    pub struct {name} {{\n")
-    out.append(f"        input [1, 1, {imp.output_len}];\n")
+    hi = getattr(imp, "head_input", [1, 1, imp.output_len])
+    if kinds == "dense":
+        hi = [1, 1, imp.output_len]
+    out.append(f"        input [{hi[0]}, {hi[1]}, {hi[2]}];\n")
     for d in imp.head:
-        out.append(f"        dense({d.inputs}, {d.outputs}){head_act(d.act)};\n")
+        out.append(f"        {d.line};\n")
     out.append("        loss softmax_cross_entropy;\n    }\n}\n\n")
     params = []
-    for d in imp.head:
+    for d in with_params:
         params.extend(d.weight.reshape(-1).tolist())
         params.extend(d.bias.tolist())
-    out.append("/// The head's initial parameters in torch order (per dense layer: `[out][in]` weights, then the\n")
-    out.append("/// bias), dequantised from the model: `net.import(&HEAD_INIT)`.\n")
-    for d in imp.head:
-        out.append(f"/// - {d.source}: {d.outputs} × {d.inputs} + {d.outputs}\n")
+    out.append("/// The head's initial parameters in torch order (per layer: the weights, `[out][in]` for a dense\n")
+    out.append("/// layer and `[out][kh][kw][in / groups]` for a convolution, then the bias), from the model:\n")
+    out.append("/// `net.import(&HEAD_INIT)`.\n")
+    for d in with_params:
+        out.append(f"/// - {d.source}: {d.what}, bias [{d.bias.size}]\n")
     for s in imp.head_source:
         out.append(f"///\n/// Also in the head: {s}.\n")
     # Laid out here (rustfmt would put one float per line): each weight row and each bias starts
     # a line.
     out.append("#[allow(clippy::approx_constant)]\n#[rustfmt::skip]\n")
     out.append(f"pub const HEAD_INIT: [f32; {len(params)}] = [\n")
-    for k, d in enumerate(imp.head):
-        out.append(f"    // dense {k}: weights [{d.outputs}][{d.inputs}]\n")
-        for row in d.weight:
+    for k, d in enumerate(with_params):
+        kind = d.line.split("(")[0]
+        out.append(f"    // {kind} {k}: {d.what}\n")
+        for row in d.weight.reshape(d.weight.shape[0], -1):
             out.extend(wrapped([f32_lit(v) for v in row]))
-        out.append(f"    // dense {k}: bias [{d.outputs}]\n")
+        out.append(f"    // {kind} {k}: bias [{d.bias.size}]\n")
         out.extend(wrapped([f32_lit(v) for v in d.bias]))
     out.append("];\n\n")
     out.append(f"const _: () = assert!(HEAD_INIT.len() == {name}::<f32>::PARAMS);\n")
@@ -1035,7 +1167,7 @@ def header_lines(kind, source_desc, command, sha256, imp, extra=()):
         f"(scale {f32_lit(imp.input.scale)}, zero point {imp.input.zero_point}), "
         f"{imp.output_len} features out.",
         f"Head: {' -> '.join(str(d.inputs) for d in imp.head)} -> {imp.head[-1].outputs}, "
-        f"{sum(d.weight.size + d.bias.size for d in imp.head)} parameters (HEAD_INIT).",
+        f"{sum(d.param_count() for d in imp.head)} parameters (HEAD_INIT).",
     ]
     return lines
 

@@ -390,3 +390,95 @@ fn torch_quantised_imu_backbone_matches_numpy_reference_bit_for_bit() {
     assert_eq!(samples.len(), 8);
     assert_eq!(same_class, samples.len());
 }
+
+/// `digits2d` split after its first convolution: the head is a `cnn!` of a depthwise conv, a
+/// pointwise conv, a max pool (SAME), an average pool, a flatten and a dense layer.
+mod digits2d_convhead {
+    include!("data/int8/digits2d_convhead_model.rs");
+}
+
+/// The head's parameters dequantised from the file in torch order, for operators `split..`:
+/// a conv's OHWI filter as it is, a depthwise `[1][kh][kw][c]` filter as `[c][kh][kw][1]`, a
+/// dense `[out][in]`; each value `scale[channel] · q` in f64, rounded to f32; then the bias.
+fn head_init_from_file(g: &Golden, split: usize) -> Vec<f32> {
+    let mut out = Vec::new();
+    for o in &g.ops[split..] {
+        if !matches!(
+            o.op.as_str(),
+            "CONV_2D" | "DEPTHWISE_CONV_2D" | "FULLY_CONNECTED"
+        ) {
+            continue;
+        }
+        let w = &g.tensors[&(o.inputs[1] as usize)];
+        let b = &g.tensors[&(o.inputs[2] as usize)];
+        let q = w.data.as_ref().unwrap();
+        let scale = |s: &[f64], c: usize| if s.len() == 1 { s[0] } else { s[c] };
+        if o.op == "DEPTHWISE_CONV_2D" {
+            let c = w.shape[3];
+            let taps = q.len() / c;
+            for ch in 0..c {
+                for t in 0..taps {
+                    out.push((scale(&w.scales, ch) * q[t * c + ch] as f64) as f32);
+                }
+            }
+        } else {
+            let per = q.len() / w.shape[0];
+            out.extend(
+                q.iter()
+                    .enumerate()
+                    .map(|(k, &v)| (scale(&w.scales, k / per) * v as f64) as f32),
+            );
+        }
+        let bq = b.data.as_ref().unwrap();
+        out.extend(
+            bq.iter()
+                .enumerate()
+                .map(|(c, &v)| (scale(&b.scales, c) * v as f64) as f32),
+        );
+    }
+    out
+}
+
+#[test]
+fn imported_conv_head_has_dequantised_parameters_and_predicts_the_int8_class() {
+    use digits2d_convhead::{DigitsConvHead, BACKBONE, HEAD_INIT, OUTPUT};
+    let g = load("digits2d");
+    let boundary = g.ops[0].output;
+    assert_eq!(BACKBONE.layers().len(), 1);
+    assert_eq!(BACKBONE.output_quant(), g.tensors[&boundary].quant());
+    let expected = head_init_from_file(&g, 1);
+    assert_eq!(HEAD_INIT.len(), expected.len());
+    let differ = HEAD_INIT
+        .iter()
+        .zip(&expected)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(differ, 0, "HEAD_INIT elements that are not f32(scale · q)");
+
+    let mut net = DigitsConvHead::<f64>::zeroed();
+    let init: Vec<f64> = HEAD_INIT.iter().map(|&p| p as f64).collect();
+    net.import(&init).unwrap();
+    let logits = g.ops.last().unwrap().output;
+    let mut a = [0i8; BACKBONE.buffer_len()];
+    let mut b = [0i8; BACKBONE.buffer_len()];
+    let mut agree = 0;
+    for s in &g.samples {
+        let y = BACKBONE
+            .run(&i8s(&s[&(g.ops[0].inputs[0] as usize)]), &mut a, &mut b)
+            .unwrap();
+        assert_eq!(y, &i8s(&s[&boundary])[..], "backbone output at the split");
+        let mut features = [0.0f64; BACKBONE.output_len()];
+        dequantize(&OUTPUT, y, &mut features).unwrap();
+        let int8_logits: Vec<f64> = s[&logits].iter().map(|&v| v as f64).collect();
+        agree += usize::from(net.predict(&features).unwrap() == argmax(&int8_logits));
+    }
+    println!(
+        "digits2d_convhead: head class = int8 interpreter's on {agree}/{}",
+        g.samples.len()
+    );
+    // Measured: 8 of 8 (five float layers stand in for five int8 ones).
+    assert!(
+        agree >= 7,
+        "head agreed with the int8 model on {agree} inputs"
+    );
+}

@@ -165,9 +165,10 @@ edgetune::cnn! {
     }
 }
 
-/// The head's initial parameters in torch order (per dense layer: `[out][in]` weights, then the
-/// bias), dequantised from the model: `net.import(&HEAD_INIT)`.
-/// - operator 6: FULLY_CONNECTED (`sequential_1_1/dense_2_1/MatMul`): 10 × 64 + 10
+/// The head's initial parameters in torch order (per layer: the weights, `[out][in]` for a dense
+/// layer and `[out][kh][kw][in / groups]` for a convolution, then the bias), from the model:
+/// `net.import(&HEAD_INIT)`.
+/// - operator 6: FULLY_CONNECTED (`sequential_1_1/dense_2_1/MatMul`): weights [10][64], bias [10]
 #[allow(clippy::approx_constant)]
 #[rustfmt::skip]
 pub const HEAD_INIT: [f32; 650] = [

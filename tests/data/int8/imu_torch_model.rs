@@ -201,10 +201,11 @@ edgetune::cnn! {
     }
 }
 
-/// The head's initial parameters in torch order (per dense layer: `[out][in]` weights, then the
-/// bias), dequantised from the model: `net.import(&HEAD_INIT)`.
-/// - module 9: Linear(160, 12): 12 × 160 + 12
-/// - module 11: Linear(12, 4): 4 × 12 + 4
+/// The head's initial parameters in torch order (per layer: the weights, `[out][in]` for a dense
+/// layer and `[out][kh][kw][in / groups]` for a convolution, then the bias), from the model:
+/// `net.import(&HEAD_INIT)`.
+/// - module 9: Linear(160, 12): weights [12][160], bias [12]
+/// - module 11: Linear(12, 4): weights [4][12], bias [4]
 #[allow(clippy::approx_constant)]
 #[rustfmt::skip]
 pub const HEAD_INIT: [f32; 1984] = [
