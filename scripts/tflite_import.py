@@ -20,10 +20,13 @@ shifts are computed here exactly as edgetune's `Requantizer::from_scales` (TFLit
 `QuantizeMultiplier` of `input_scale · filter_scale[c] / output_scale` in f64 from the f32
 scales), and the clamps as `activation_range`.
 
-Head operators: FULLY_CONNECTED, int8 (dequantised: weights `scale[c] · q` and biases
-`bias_scale[c] · b`, in f64 then rounded to f32) or float32 (copied), with a fused NONE, RELU or
-RELU6; a DEQUANTIZE (int8 to float, before float layers or as the graph's output edge), a RESHAPE
-(flatten, nothing to declare) and a final SOFTMAX (the loss's softmax) are accepted.
+Head operators (a `cnn!` line each): FULLY_CONNECTED (`dense`), CONV_2D and DEPTHWISE_CONV_2D
+(`conv2d`, stride, SAME/VALID, groups; no dilation), MAX_POOL_2D (`max_pool2d`), AVERAGE_POOL_2D
+without padding (`avg_pool2d`: `cnn!` counts padding in an average, TFLite does not) and RESHAPE
+(`flatten`), with a fused NONE, RELU or RELU6. Their parameters are int8 dequantised (weights
+`scale[c] · q` and biases `bias_scale[c] · b`, in f64 then rounded to f32) or float32 (copied). A
+DEQUANTIZE (int8 to float, before float layers or as the graph's output edge) and a final SOFTMAX
+(the loss's softmax) are accepted. The head must end with a FULLY_CONNECTED.
 
 Anything else is refused, before anything is written, with a non-zero exit and a message naming
 the operator (index and name) and the tensor: another operator, a graph that is not a chain, a
