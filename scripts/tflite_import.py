@@ -1166,7 +1166,7 @@ def header_lines(kind, source_desc, command, sha256, imp, extra=()):
         f"Command: {command}",
         *extra,
         "",
-        f"Backbone: {len(imp.layers)} int8 layers, input {imp.input_shape} "
+        f"Backbone: {len(imp.layers)} int8 layer{'' if len(imp.layers) == 1 else 's'}, input {imp.input_shape} "
         f"(scale {f32_lit(imp.input.scale)}, zero point {imp.input.zero_point}), "
         f"{imp.output_len} features out.",
         f"Head: {' -> '.join(str(d.inputs) for d in imp.head)} -> {imp.head[-1].outputs}, "

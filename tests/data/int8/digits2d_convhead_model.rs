@@ -5,7 +5,7 @@
 // sha256 149cf7fa286ed65da9aeb8ecaffe71924f7d88d79f218f5ccd3a8a3c7aa815c4
 // Command: python3 scripts/tflite_import.py tests/data/int8/digits2d.tflite --name DigitsConvHead --split 1
 //
-// Backbone: 1 int8 layers, input [1, 8, 8, 1] (scale 0.003921569, zero point -128), 512 features out.
+// Backbone: 1 int8 layer, input [1, 8, 8, 1] (scale 0.003921569, zero point -128), 512 features out.
 // Head: 512 -> 256 -> 256 -> 256 -> 64 -> 64 -> 10, 1082 parameters (HEAD_INIT).
 
 use edgetune::nn::int8::{
