@@ -13,8 +13,8 @@ use crate::Error;
 /// It runs in two caller buffers of [`buffer_len`](Backbone::buffer_len) bytes each (int8
 /// activations at one byte per value): layer `k` reads one and writes the other. The constants
 /// stay where the [`Int8Layer`]s point (a `const` or `static`: flash), so the backbone itself
-/// costs no RAM beyond the two buffers. [`Int8Network`](crate::nn::network::Int8Network) joins
-/// a backbone to a trainable head.
+/// costs no RAM beyond the two buffers. [`run_real`](Backbone::run_real) hands its output to a
+/// trainable head.
 ///
 /// ```
 /// use edgetune::nn::int8::{Backbone, ConvShape, DenseShape, Int8Conv, Int8Dense, Int8Layer,
