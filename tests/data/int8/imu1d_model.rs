@@ -194,10 +194,11 @@ edgetune::cnn! {
     }
 }
 
-/// The head's initial parameters in torch order (per dense layer: `[out][in]` weights, then the
-/// bias), dequantised from the model: `net.import(&HEAD_INIT)`.
-/// - operator 6: FULLY_CONNECTED (`sequential_1/dense_1/MatMul`): 12 × 176 + 12
-/// - operator 7: FULLY_CONNECTED (`sequential_1/dense_1_2/MatMul`): 4 × 12 + 4
+/// The head's initial parameters in torch order (per layer: the weights, `[out][in]` for a dense
+/// layer and `[out][kh][kw][in / groups]` for a convolution, then the bias), from the model:
+/// `net.import(&HEAD_INIT)`.
+/// - operator 6: FULLY_CONNECTED (`sequential_1/dense_1/MatMul`): weights [12][176], bias [12]
+/// - operator 7: FULLY_CONNECTED (`sequential_1/dense_1_2/MatMul`): weights [4][12], bias [4]
 #[allow(clippy::approx_constant)]
 #[rustfmt::skip]
 pub const HEAD_INIT: [f32; 2176] = [
