@@ -251,10 +251,10 @@ class ImporterAccepts(unittest.TestCase):
         self.assertIn("act_max: 28,", text)
 
     def test_network_alias_flag(self):
-        r, _, text = ImporterRefuses.run_importer(self, os.path.join(DATA, "imu1d.tflite"), 6, "--network-alias")
+        r, _, text = ImporterRefuses.run_importer(self, os.path.join(DATA, "imu1d.tflite"), 6)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("\npub type Model<S> = edgetune::nn::network::Int8Network<", text)
-        r, _, text = ImporterRefuses.run_importer(self, os.path.join(DATA, "imu1d.tflite"), 6)
+        r, _, text = ImporterRefuses.run_importer(self, os.path.join(DATA, "imu1d.tflite"), 6, "--no-network-alias")
         self.assertIn("\n// pub type Model<S> = edgetune::nn::network::Int8Network<", text)
 
 

@@ -4,7 +4,7 @@ frozen int8 backbone as `const`s (flash) and the trainable head as a `cnn!` netw
 initial parameters.
 
     python3 scripts/tflite_import.py MODEL.tflite --name Kws --split K [--out FILE.rs]
-                                     [--network-alias] [--no-rustfmt]
+                                     [--no-network-alias] [--no-rustfmt]
 
 Operators `0..K` become `pub const BACKBONE: Backbone<'static>` (`edgetune::nn::int8`), operators
 `K..` the head `NAME` (a `cnn!` of `dense` lines, `loss softmax_cross_entropy;`) and its initial
@@ -1139,8 +1139,7 @@ def render(imp, name, header, network_alias):
         out.append("/// The whole network: the backbone feeding the head.\n")
         out.extend(line + "\n" for line in alias)
     else:
-        out.append("// The whole network (needs `edgetune::nn::network::Int8Network`; or run the importer with\n")
-        out.append("// `--network-alias`):\n")
+        out.append("// The whole network (`--no-network-alias` leaves it as this comment):\n")
         out.extend("// " + line + "\n" for line in alias)
     return "".join(out)
 
@@ -1192,9 +1191,10 @@ def main(argv=None):
     )
     ap.add_argument("--out", help="the Rust file to write (default: stdout)")
     ap.add_argument(
-        "--network-alias",
-        action="store_true",
-        help="write `pub type Model<S> = Int8Network<...>` as code (off: as a comment)",
+        "--no-network-alias",
+        dest="network_alias",
+        action="store_false",
+        help="write `pub type Model<S> = Int8Network<...>` as a comment instead of code",
     )
     ap.add_argument("--no-rustfmt", action="store_true", help="do not format the output with rustfmt")
     args = ap.parse_args(argv)
@@ -1205,8 +1205,8 @@ def main(argv=None):
         with open(args.model, "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()
         command = f"python3 {SCRIPT} {args.model} --name {args.name} --split {args.split}"
-        if args.network_alias:
-            command += " --network-alias"
+        if not args.network_alias:
+            command += " --no-network-alias"
         boundary = imp.boundary_tensor
         header = header_lines(
             SCRIPT,

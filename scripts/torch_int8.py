@@ -403,7 +403,7 @@ def main():
     ap.add_argument("--golden", help="with --demo-imu: write 8 held-out int8 inputs and backbone outputs (JSON)")
     ap.add_argument("--seed", type=int, default=20261203)
     ap.add_argument("--epochs", type=int, default=150)
-    ap.add_argument("--network-alias", action="store_true")
+    ap.add_argument("--no-network-alias", dest="network_alias", action="store_false")
     args = ap.parse_args()
     try:
         if args.demo_imu:
@@ -429,7 +429,7 @@ def main():
             command = f"python3 {SCRIPT} --demo-imu --seed {args.seed} --epochs {args.epochs} --split {split}"
         else:
             command = f"python3 {SCRIPT} --model {args.model} --calib {args.calib} --split {split}"
-        command += f" --name {args.name}" + (" --network-alias" if args.network_alias else "")
+        command += f" --name {args.name}" + ("" if args.network_alias else " --no-network-alias")
         header = ti.header_lines(
             SCRIPT,
             source,

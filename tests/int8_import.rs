@@ -482,3 +482,26 @@ fn imported_conv_head_has_dequantised_parameters_and_predicts_the_int8_class() {
         "head agreed with the int8 model on {agree} inputs"
     );
 }
+
+/// Each generated file's `Model<S>` is the whole network, ready to train: built from its
+/// `BACKBONE` and head, it runs one sample (the head starting from `HEAD_INIT`).
+#[test]
+fn every_generated_model_alias_builds_and_trains() {
+    macro_rules! check {
+        ($m:ident, $head:ident) => {{
+            let mut head = $m::$head::<f32>::zeroed();
+            edgetune::nn::network::Network::import(&mut head, &$m::HEAD_INIT).unwrap();
+            let mut net = $m::Model::<f32>::new($m::BACKBONE, head).unwrap();
+            let x = vec![0.25f32; $m::BACKBONE.input_len()];
+            let loss = edgetune::nn::network::Network::accumulate(&mut net, &x, &0).unwrap();
+            assert!(loss.is_finite() && loss > 0.0, stringify!($m));
+            let grads = edgetune::nn::network::Network::grads(&net);
+            assert!(grads.iter().any(|&g| g != 0.0), stringify!($m));
+        }};
+    }
+    check!(imu1d, ImuHead);
+    check!(digits2d, DigitsHead);
+    check!(digits2d_clamp, DigitsHead);
+    check!(imu_torch, ImuTorchHead);
+    check!(digits2d_convhead, DigitsConvHead);
+}

@@ -272,13 +272,12 @@ pub const HEAD_INIT: [f32; 650] = [
 const _: () = assert!(HEAD_INIT.len() == DigitsHead::<f32>::PARAMS);
 const _: () = assert!(BACKBONE.output_len() == DigitsHead::<f32>::INPUTS);
 
-// The whole network (needs `edgetune::nn::network::Int8Network`; or run the importer with
-// `--network-alias`):
-// pub type Model<S> = edgetune::nn::network::Int8Network<
-//     'static,
-//     S,
-//     DigitsHead<S>,
-//     { BACKBONE.input_len() },
-//     { BACKBONE.buffer_len() },
-//     { BACKBONE.output_len() },
-// >;
+/// The whole network: the backbone feeding the head.
+pub type Model<S> = edgetune::nn::network::Int8Network<
+    'static,
+    S,
+    DigitsHead<S>,
+    { BACKBONE.input_len() },
+    { BACKBONE.buffer_len() },
+    { BACKBONE.output_len() },
+>;
