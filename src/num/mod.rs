@@ -27,6 +27,7 @@
 //! (`mod.rs`: the optimizer, its configuration and kernel trait; `float.rs`; `fixed.rs`).
 
 pub mod fixed;
+pub mod fixed16;
 mod float;
 pub(crate) mod pow;
 mod scalar;

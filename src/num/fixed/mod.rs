@@ -180,7 +180,7 @@ pub mod sqrt;
 
 /// The fixed-point parameter formats this module documents, re-exported so that firmware needs no
 /// direct dependency on `fixed`.
-pub use fixed::types::{I16F16, I8F24};
+pub use fixed::types::{I16F16, I4F12, I8F24};
 pub use minifloat::MiniFloat;
 
 use super::{Num, StateValue};
