@@ -65,7 +65,7 @@ MEM_RE = re.compile(
 
 
 # The firmware besides the bench whose logs (BOARD-NAME.log) add rows to their board.
-EXTRA_FIRMWARE = ("kernels", "finetune", "cnn", "sensor", "dscnn")
+EXTRA_FIRMWARE = ("kernels", "finetune", "finetune16", "cnn", "sensor", "dscnn")
 
 
 def parse_log(path):
