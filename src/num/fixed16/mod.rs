@@ -89,8 +89,13 @@
 //! gradient is inside `[-8, 8)`: the step is then refused with
 //! [`Error::StepOverflow`](crate::Error::StepOverflow), nothing changed, as for I8F24.
 //!
-//! Cost: the widening and the final rounding add a few instructions per parameter to the I8F24
-//! kernel's cost (one shift each way and one LCG draw), and 256 bytes of stack.
+//! Cost: the widening into the chunk buffers, the final rounding (one LCG draw each) and the
+//! chunk loop come on top of the I8F24 kernel, and 256 bytes of stack. Measured on a Cortex-M0
+//! (QEMU `microbit`, `-icount`, the `kernels` firmware's rows, step 2, instructions per
+//! parameter, gradient check included; I16F16 in brackets): SGD 63.5 (36.8), momentum 104.9
+//! (57.4), Adam 435.8 (417.4), RMSprop 318.4 (291.1), Adagrad 311.0 (287.8), Lion 108.3 (89.5).
+//! In a training step the optimizer runs once per mini-batch, so this costs little beside the
+//! layers' savings (each product one `MULS` instead of four).
 
 pub(crate) mod scalar;
 pub(crate) mod widen;
