@@ -16,6 +16,10 @@
 //!   there is no separate gradient scale. Activations beyond `±8` saturate too. Use I4F12 where
 //!   weights, activations and per-batch gradient sums are known to stay well inside `±8` (inputs
 //!   normalised, a batch-norm or a bounded activation after each layer), I16F16 otherwise.
+//! - Not kept either: gradient values below `½ LSB ≈ 1.2e-4`. Each per-sample gradient is rounded
+//!   to `2^-12`, and the trainer's batch mean (`sum · (1/B)`, one rounded product) is too, so a
+//!   mean gradient below `½ LSB` is 0. Adam, RMSprop and Adagrad normalise the gradient, so what
+//!   survives still moves its parameter by about `lr`; SGD and momentum lose such updates.
 //!
 //! # Format
 //!
