@@ -398,3 +398,24 @@ fn every_layer_kind_forward_and_backward_within_bound_of_f64() {
     assert!(worst_out <= 16.0, "logits/loss {worst_out} LSB");
     assert!(worst_grad <= 16.0, "gradients {worst_grad} LSB");
 }
+
+/// Initialisation draws in `f64` and converts once: the same seed gives the f64 network's values
+/// rounded to I4F12 (within ½ LSB), and batch-norm scales start at exactly 1.
+#[test]
+fn init_is_the_f64_initialisation_rounded_to_i4f12() {
+    use edgetune::nn::Init;
+    for init in [Init::TorchDefault, Init::XavierUniform { gain: 1.0 }] {
+        let mut a = Har::<f64>::zeroed();
+        let mut b = Har::<I4F12>::zeroed();
+        a.init(init, 7).unwrap();
+        b.init(init, 7).unwrap();
+        let mut pa = vec![0.0; Har::<f64>::PARAMS];
+        let mut pb = vec![I4F12::ZERO; Har::<f64>::PARAMS];
+        a.export(&mut pa).unwrap();
+        b.export(&mut pb).unwrap();
+        for (x, y) in pa.iter().zip(&pb) {
+            assert!((x - y.to_f64()).abs() <= 0.5 * LSB, "{x} vs {y}");
+            assert_eq!(*y, I4F12::from_f64(*x));
+        }
+    }
+}
