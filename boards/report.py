@@ -445,6 +445,14 @@ def main(argv):
             if b in finetune:
                 print(f"  {b}: {(finetune[b] or {}).get('result', '?')}")
 
+    finetune16 = extra["finetune16"]
+    if finetune16:
+        print()
+        print("on-device fine-tuning in I4F12 (finetune16 firmware, Cortex-M0)")
+        for b in boards:
+            if b in finetune16:
+                print(f"  {b}: {(finetune16[b] or {}).get('result', '?')}")
+
     if cnn:
         print()
         print("on-device 1-D CNN fine-tuning (cnn firmware: BasicMotions through a rotated, "
