@@ -65,7 +65,7 @@ MEM_RE = re.compile(
 
 
 # The firmware besides the bench whose logs (BOARD-NAME.log) add rows to their board.
-EXTRA_FIRMWARE = ("kernels", "finetune", "cnn", "har8", "sensor", "dscnn")
+EXTRA_FIRMWARE = ("kernels", "finetune", "finetune16", "cnn", "har8", "sensor", "dscnn")
 
 
 def parse_log(path):
@@ -444,6 +444,14 @@ def main(argv):
         for b in boards:
             if b in finetune:
                 print(f"  {b}: {(finetune[b] or {}).get('result', '?')}")
+
+    finetune16 = extra["finetune16"]
+    if finetune16:
+        print()
+        print("on-device fine-tuning in I4F12 (finetune16 firmware, Cortex-M0)")
+        for b in boards:
+            if b in finetune16:
+                print(f"  {b}: {(finetune16[b] or {}).get('result', '?')}")
 
     if cnn:
         print()

@@ -166,7 +166,7 @@ board_bins() {
     case "$1" in
         qemu-cortex-m4) echo bench finetune cnn har8 sensor dscnn ;;
         # The M0's layer kernel rows are a firmware apart: with the bench they overflow its flash.
-        qemu-cortex-m0) echo bench kernels finetune cnn har8 sensor ;;
+        qemu-cortex-m0) echo bench kernels finetune finetune16 cnn har8 sensor ;;
         *) echo bench finetune cnn har8 sensor ;;
     esac
 }

@@ -1,6 +1,6 @@
 //! The imu demo's claims, on its own pipeline (`examples/imu/pipeline.rs`): the sensor change
 //! costs the pretrained 1-D CNN accuracy, each fine-tuning mode (head, BN-affine, bias) gets it
-//! back from 12 labelled recordings, and the generic network at f32 (and in I16F16) tracks the
+//! back from 12 labelled recordings, and the generic network at f32 (and in I16F16, and I4F12) tracks the
 //! independent f64 reference CNN through the same run.
 //!
 //! Accuracies are over the 40 test recordings, so one recording is 2.5 points; the margins
@@ -11,7 +11,7 @@
 #[allow(dead_code)]
 mod pipeline;
 
-use edgetune::num::fixed::I16F16;
+use edgetune::num::fixed::{I16F16, I4F12};
 use edgetune::optim::Adam;
 use edgetune::train::Trainer;
 use pipeline::*;
@@ -62,16 +62,28 @@ fn bias_only_recovers_in_step_with_the_reference() {
 fn check(mode: Mode) {
     let setup = shared();
     let mut quiet = |_: &str| {};
-    let [reference, f32_run, fixed] = run_mode(mode, setup, &mut quiet).unwrap();
+    let [reference, f32_run, fixed, fixed16] = run_mode(mode, setup, &mut quiet).unwrap();
     let name = mode.name();
     // The table's training RAM is the generated `train_bytes_with::<Trainer<Adam>>()`.
     let expected = match mode {
-        Mode::Head => [ram!(ImuHead, f32), ram!(ImuHead, I16F16)],
-        Mode::BnAffine => [ram!(ImuBn, f32), ram!(ImuBn, I16F16)],
-        Mode::Bias => [ram!(ImuBias, f32), ram!(ImuBias, I16F16)],
+        Mode::Head => [
+            ram!(ImuHead, f32),
+            ram!(ImuHead, I16F16),
+            ram!(ImuHead, I4F12),
+        ],
+        Mode::BnAffine => [ram!(ImuBn, f32), ram!(ImuBn, I16F16), ram!(ImuBn, I4F12)],
+        Mode::Bias => [
+            ram!(ImuBias, f32),
+            ram!(ImuBias, I16F16),
+            ram!(ImuBias, I4F12),
+        ],
     };
-    assert_eq!([f32_run.train_bytes, fixed.train_bytes], expected, "{name}");
-    for r in [&reference, &f32_run, &fixed] {
+    assert_eq!(
+        [f32_run.train_bytes, fixed.train_bytes, fixed16.train_bytes],
+        expected,
+        "{name}"
+    );
+    for r in [&reference, &f32_run, &fixed, &fixed16] {
         println!(
             "{name:<9} {:<13} before {:.1} % after {:.1} % max |dloss| {:.2e} last |dloss| {:.2e}",
             r.name,
@@ -127,4 +139,30 @@ fn check(mode: Mode) {
         fixed.after,
         reference.after
     );
+    // I4F12 (16-bit storage; inputs beyond ±8σ clipped to ±7.999, see the pipeline's `input`):
+    // the target is the f32 accuracy within 1.5 points, i.e. the same number of test
+    // recordings (one is 2.5 points). Measured: head 97.5 = 97.5, BN-affine 95.0 = 95.0; bias
+    // 97.5 against f32's 90.0, three recordings *better*, so for bias only the one-sided form
+    // (not worse by more than 1.5 points) holds, and that is what is asserted for it.
+    // The pretrained network before fine-tuning: 60.0 % against 52.5 % (weights rounded to
+    // 2^-12 and the clipped inputs change three of the 40 decisions).
+    match mode {
+        Mode::Head | Mode::BnAffine => assert!(
+            (fixed16.after - f32_run.after).abs() <= 1.5,
+            "{name}: I4F12 {} vs f32 {}",
+            fixed16.after,
+            f32_run.after
+        ),
+        Mode::Bias => assert!(
+            fixed16.after >= f32_run.after - 1.5,
+            "{name}: I4F12 {} vs f32 {}",
+            fixed16.after,
+            f32_run.after
+        ),
+    }
+    // The loss follows the reference's: measured last-epoch |dloss| 9.2e-3 (head), 1.9e-2
+    // (BN-affine), 1.6e-2 (bias); bound 0.1 (5x): I4F12's gradients are rounded to 2^-12 and
+    // a batch's gradient sum saturates at ±8.
+    let last = last_loss_gap(&fixed16, &reference);
+    assert!(last <= 0.1, "{name}: I4F12 last |dloss| {last:e}");
 }

@@ -14,7 +14,7 @@ use dscnn::{
     SparseTail, SparseTailFused,
 };
 use edgetune::optim::{Adam, Sgd};
-use fixed::types::I16F16;
+use fixed::types::{I16F16, I4F12};
 
 macro_rules! check {
     ($net:ident, $s:ty) => {{
@@ -65,6 +65,35 @@ fn every_ds_cnn_mode_plan_is_size_of() {
     check!(FullFused, f32);
     check!(BnAffineFused, I16F16);
     check!(SparseTailFused, f32);
+    // 16-bit storage: every part in values is 2 bytes per value (the kept part keeps its
+    // 4-byte alignment), the optimizer state stays 32-bit.
+    check!(Full, I4F12);
+    check!(LastLayer, I4F12);
+    check!(BiasOnly, I4F12);
+    check!(BnAffine, I4F12);
+    check!(SparseTail, I4F12);
+    check!(FullFused, I4F12);
+    check!(BnAffineFused, I4F12);
+}
+
+/// I4F12 halves the parameters, gradients, kept activation values and scratch of f32 (not the
+/// 1-bit masks), and leaves the optimizer state (Adam's moments, 8 bytes per trainable
+/// parameter) as it is: DS-CNN Small, full, Adam, 966.3 → 576.5 KiB.
+#[test]
+fn i4f12_halves_every_part_but_the_optimizer() {
+    type A32 = Adam<f32, { Full::<f32>::TRAINABLE }>;
+    type A16 = Adam<I4F12, { Full::<f32>::TRAINABLE }>;
+    let p32 = Full::<f32>::memory_plan::<A32>(false);
+    let p16 = Full::<I4F12>::memory_plan::<A16>(false);
+    assert_eq!(p16.trainable * 2, p32.trainable);
+    assert_eq!(p16.gradients * 2, p32.gradients);
+    assert_eq!(p16.scratch * 2, p32.scratch);
+    // Kept values halve; the 1-bit ReLU masks do not: between half and all of f32's.
+    assert!(p16.kept * 2 >= p32.kept && p16.kept < p32.kept);
+    // The optimizer is I16F16's to the byte (f32's has no rounding state: 8 bytes less).
+    type AI16 = Adam<I16F16, { Full::<f32>::TRAINABLE }>;
+    assert_eq!(p16.optimizer, size_of::<AI16>());
+    assert_eq!(size_of::<A16>(), size_of::<A32>() + 8);
 }
 
 /// DS-CNN Small's published shape: 23,756 parameters (batch norms as scale and shift),

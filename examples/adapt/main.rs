@@ -15,12 +15,12 @@
 //!
 //! The same fine-tuning run (same pretrained weights, same sample order, same mini-batches) is
 //! done with the plain f64 reference network, with the generic code at f32, and in fixed point
-//! (I16F16), and the table compares them. Loss and accuracy curves go to an SVG.
+//! (I16F16, and the 16-bit I4F12), and the table compares them. Loss and accuracy curves go to an SVG.
 
 mod pipeline;
 mod svg;
 
-use edgetune::num::fixed::I16F16;
+use edgetune::num::fixed::{I16F16, I4F12};
 use pipeline::*;
 
 fn main() -> Result<(), edgetune::Error> {
@@ -41,6 +41,7 @@ fn main() -> Result<(), edgetune::Error> {
         finetune::<f64>("f64 generic", &setup, &mut progress)?,
         finetune::<f32>("f32", &setup, &mut progress)?,
         finetune::<I16F16>("I16F16", &setup, &mut progress)?,
+        finetune::<I4F12>("I4F12", &setup, &mut progress)?,
     ];
     println!();
     println!(

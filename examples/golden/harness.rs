@@ -5,7 +5,7 @@
 //!
 //! Shared by `examples/golden` (the command users point at their own files) and `tests/golden.rs`.
 
-use edgetune::num::fixed::{MiniFloat, I16F16, I8F24};
+use edgetune::num::fixed::{MiniFloat, I16F16, I4F12, I8F24};
 use edgetune::num::Scalar;
 use edgetune::optim::{
     Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
@@ -365,7 +365,7 @@ macro_rules! state_f64 {
         }
     )*};
 }
-state_f64!(f32, f64, I16F16, I8F24, MiniFloat);
+state_f64!(f32, f64, I16F16, I8F24, I4F12, MiniFloat);
 
 /// Everything a number type needs to run every optimizer, with its state readable as `f64`.
 pub trait Generic:
@@ -391,6 +391,9 @@ impl Generic for I16F16 {
 }
 impl Generic for I8F24 {
     const NAME: &'static str = "I8F24";
+}
+impl Generic for I4F12 {
+    const NAME: &'static str = "I4F12";
 }
 
 type State = Vec<(&'static str, Vec<f64>)>;

@@ -10,7 +10,7 @@
 
 mod harness;
 
-use edgetune::num::fixed::{I16F16, I8F24};
+use edgetune::num::fixed::{I16F16, I4F12, I8F24};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -38,6 +38,9 @@ fn main() -> ExitCode {
             summary.check(case);
             summary.check_fixed::<I16F16>(case, 2f64.powi(-16), 32768.0);
             summary.check_fixed::<I8F24>(case, 2f64.powi(-24), 128.0);
+            // 16-bit storage through the I8F24 kernel: its bound with the rounding term of one
+            // stochastic rounding to 2^-12 after the kernel's rounding to nearest (½·2^-24).
+            summary.check_fixed::<I4F12>(case, 2f64.powi(-12) + 2f64.powi(-25), 8.0);
         }
     }
     print!("{}", summary.table());

@@ -16,7 +16,7 @@ use dscnn::*;
 use dscnn_int8::*;
 use edgetune::nn::network::MemoryPlan;
 use edgetune::optim::{Adam, Sgd};
-use fixed::types::I16F16;
+use fixed::types::{I16F16, I4F12};
 
 /// Parts by RAM; a plan fits when its total is within 90 % of the RAM (the rest for the stack
 /// and the firmware).
@@ -78,6 +78,7 @@ macro_rules! rows {
     ($mode:literal, $net:ident, $fused:ident) => {
         rows!(@one $mode, $net, $fused, f32, "f32");
         rows!(@one $mode, $net, $fused, I16F16, "I16F16");
+        rows!(@one $mode, $net, $fused, I4F12, "I4F12");
     };
     (@one $mode:literal, $net:ident, $fused:ident, $s:ty, $ty:literal) => {{
         type A = Adam<$s, { $net::<$s>::TRAINABLE }>;

@@ -2,7 +2,7 @@
 //! for whole parts (a parameter arena, an optimizer, a [`Progress`]).
 
 use super::CheckpointError;
-use crate::num::fixed::{MiniFloat, RoundingState};
+use crate::num::fixed::{MiniFloat, RoundingState, I4F12};
 use fixed::types::extra::LeEqU32;
 use fixed::FixedI32;
 
@@ -87,7 +87,7 @@ pub trait Word: Copy {
     /// Words per value.
     const WORDS: usize;
     /// The number-type code recorded in the header (`family << 16 | bits << 8 | fraction bits`):
-    /// `f32` `0x1_2000`, `f64` `0x1_4000`, `FixedI32<F>` `0x2_2000 | F`.
+    /// `f32` `0x1_2000`, `f64` `0x1_4000`, `FixedI32<F>` `0x2_2000 | F`, I4F12 `0x2_100C`.
     const CODE: u32;
     /// Writes the value's exact bits.
     fn put<W: Sink + ?Sized>(&self, out: &mut W) -> Result<(), CheckpointError>;
@@ -136,6 +136,24 @@ impl<Frac: LeEqU32> Word for FixedI32<Frac> {
     }
     fn take<R: Source + ?Sized>(src: &mut R) -> Result<Self, CheckpointError> {
         src.take().map(|w| FixedI32::from_bits(w as i32))
+    }
+}
+
+/// One word per value (a checkpoint is a sequence of 32-bit words): the raw `i16`
+/// sign-extended. A word that is not the sign extension of an `i16` is refused.
+impl Word for I4F12 {
+    const WORDS: usize = 1;
+    const CODE: u32 = 0x2_100C;
+    fn put<W: Sink + ?Sized>(&self, out: &mut W) -> Result<(), CheckpointError> {
+        out.put(i32::from(self.to_bits()) as u32)
+    }
+    fn take<R: Source + ?Sized>(src: &mut R) -> Result<Self, CheckpointError> {
+        let w = src.take()? as i32;
+        i16::try_from(w)
+            .map(I4F12::from_bits)
+            .map_err(|_| CheckpointError::InvalidValue {
+                what: "I4F12 word out of range",
+            })
     }
 }
 

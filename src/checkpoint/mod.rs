@@ -73,6 +73,7 @@
 //! `A`'s number type and size and `B`'s kind as flags. Samples: `u32` and `u8` one word each,
 //! arrays and pairs of [`Word`]s their elements in order.
 //! Values: `f32` one word (its bits), `f64` two (low word first), `FixedI32<F>` one (its bits),
+//! I4F12 one (its `i16` bits sign-extended),
 //! [`MiniFloat`](crate::num::fixed::MiniFloat) one (its bits), the rounding state two (generator
 //! state, mode). An optimizer writes its configuration (each `f64` hyperparameter as two words
 //! in declaration order, then a word of boolean flags), its step counter, its `Aux`, then each

@@ -94,7 +94,8 @@
 //!   `libm`; the fixed-point formats I16F16 and I8F24 implement it with saturating arithmetic,
 //!   an exact 64-bit accumulator and integer-only approximations within 0.52 LSB (see
 //!   [`num::fixed::scalar`](crate::num::fixed::scalar) for the method and measured bound of each function), without changing any
-//!   layer.
+//!   layer; the 16-bit storage format I4F12 ([`num::fixed16`](crate::num::fixed16)) the same way,
+//!   with 16×16→32-bit products.
 //!
 //! # Memory per call
 //! No function allocates or uses scratch buffers; stack use is a few scalars and one

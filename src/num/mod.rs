@@ -9,7 +9,8 @@
 //! differently from the parameters without changing the optimizer's public API.
 //!
 //! Implemented here: `f32` (the device path) and `f64` (the same generic code at double
-//! precision, for host-side simulation), and the fixed-point formats in [`fixed`].
+//! precision, for host-side simulation), the 32-bit fixed-point formats in [`fixed`], and the
+//! 16-bit storage format I4F12 in [`fixed16`].
 //!
 //! # What lives here
 //! This module is the bottom of the crate: it knows nothing of optimizers or layers.
@@ -27,6 +28,7 @@
 //! (`mod.rs`: the optimizer, its configuration and kernel trait; `float.rs`; `fixed.rs`).
 
 pub mod fixed;
+pub mod fixed16;
 mod float;
 pub(crate) mod pow;
 mod scalar;

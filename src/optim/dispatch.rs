@@ -138,5 +138,6 @@ mod tests {
         every_optimizer::<f64>();
         every_optimizer::<I16F16>();
         every_optimizer::<I8F24>();
+        every_optimizer::<crate::num::fixed::I4F12>();
     }
 }

@@ -36,7 +36,7 @@ use core::hint::black_box;
 
 use edgetune::nn::network::FrozenParams;
 use edgetune::nn::{Network, Scalar};
-use edgetune::num::fixed::I16F16;
+use edgetune::num::fixed::{I16F16, I4F12};
 use edgetune::optim::{Adam, AdamConfig, AdamNum, Optimizer};
 use edgetune::train::{evaluate_with, SampleBuffer, TrainError, Trainer};
 use edgetune::Error;
@@ -97,6 +97,12 @@ pub const EXPECTED_I16F16: Expected = Expected {
     before: data::EXPECTED_BEFORE_X10_I16F16,
     after: data::EXPECTED_AFTER_X10_I16F16,
 };
+/// The host's figures for an I4F12 (16-bit storage) run.
+pub const EXPECTED_I4F12: Expected = Expected {
+    clean: data::EXPECTED_CLEAN_X10_I4F12,
+    before: data::EXPECTED_BEFORE_X10_I4F12,
+    after: data::EXPECTED_AFTER_X10_I4F12,
+};
 /// Multiply-accumulates of one training sample: forward 64·16 + 16·10 = 1 184; backward 16·10
 /// (last-layer weight gradients) + 16·10 (gradient into the hidden layer) = 320. (Bias gradients,
 /// the ReLU mask, the softmax and the Adam update are not MACs.)
@@ -124,6 +130,17 @@ pub const fn pretrained_i16f16() -> [I16F16; PARAMS] {
     let mut i = 0;
     while i < PARAMS {
         out[i] = I16F16::from_bits(data::PRETRAINED_I16F16_BITS[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The pretrained parameters in I4F12, at compile time.
+pub const fn pretrained_i4f12() -> [I4F12; PARAMS] {
+    let mut out = [I4F12::ZERO; PARAMS];
+    let mut i = 0;
+    while i < PARAMS {
+        out[i] = I4F12::from_bits(data::PRETRAINED_I4F12_BITS[i]);
         i += 1;
     }
     out
@@ -455,8 +472,24 @@ pub fn main<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
     trainer: &mut Train<S>,
     buf: &mut SampleBuffer<Rec, CAP>,
 ) -> ! {
+    main_as("finetune", board, ty, expected, net, init, trainer, buf)
+}
+
+/// [`main`] for a firmware named `tag` (its verdict line is `{tag}: PASS`): the Cortex-M0's
+/// `finetune16` runs the same fine-tuning in I4F12 beside its I16F16 `finetune`.
+#[allow(clippy::too_many_arguments)]
+pub fn main_as<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>, const CAP: usize>(
+    tag: &'static str,
+    board: &Board,
+    ty: &'static str,
+    expected: &Expected,
+    net: &mut Net<S, F>,
+    init: &[S; TRAINABLE],
+    trainer: &mut Train<S>,
+    buf: &mut SampleBuffer<Rec, CAP>,
+) -> ! {
     let mut ok = crate::start(board, "edgetune on-device fine-tuning");
     ok &= run(board, ty, expected, net, init, trainer, buf);
     ok &= crate::memory_report(board);
-    crate::exit("finetune", ok)
+    crate::exit(tag, ok)
 }

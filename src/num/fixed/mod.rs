@@ -18,6 +18,9 @@
 //! | momentum buffer (SGD), Lion's `exp_avg` | the parameter's format (a momentum buffer beyond it is refused, see below) | 1 LSB, rounded to nearest | |
 //! | Adam's `m`, `v`, `vmax`; RMSprop's `square_avg`, `momentum_buffer`, `grad_avg`; Adagrad's `sum` | [`MiniFloat`]: `2^-77..2^51` (6.6e-24..2.25e15) | relative `2^-24` (6e-8) | |
 //!
+//! The 16-bit storage format [`I4F12`] (range `[-8, 8)`, LSB `2^-12`) is re-exported here too; it
+//! steps through the I8F24 kernels and is documented in [`fixed16`](crate::num::fixed16).
+//!
 //! Why [`MiniFloat`] for the normalising optimizers: Adam's `v = g²` spans `1e-8..1e6` for
 //! `|g|` in `1e-4..1e3`. In I16F16 (resolution 1.5e-5) `v` would underflow to 0 for every
 //! `|g| < 3e-3` and the step would explode to `lr·m/eps`; in any 32-bit fixed format either the
@@ -178,9 +181,10 @@ pub(crate) mod norm;
 pub mod scalar;
 pub mod sqrt;
 
-/// The fixed-point parameter formats this module documents, re-exported so that firmware needs no
-/// direct dependency on `fixed`.
-pub use fixed::types::{I16F16, I8F24};
+/// The fixed-point parameter formats this module documents (and I4F12, documented in
+/// [`fixed16`](crate::num::fixed16)), re-exported so that firmware needs no direct dependency
+/// on `fixed`.
+pub use fixed::types::{I16F16, I4F12, I8F24};
 pub use minifloat::MiniFloat;
 
 use super::{Num, StateValue};

@@ -115,7 +115,7 @@ const ONE_Q32: u64 = 1 << 32;
 
 /// Rounds `v · 2^-s` to nearest (ties toward `+∞`) and saturates to `i32`. `1 ≤ s ≤ 62`.
 #[inline(always)]
-fn round_shift_sat(v: i64, s: u32) -> i32 {
+pub(crate) fn round_shift_sat(v: i64, s: u32) -> i32 {
     // `(v >> (s − 1)) + 1` cannot overflow for s ≥ 1; the final shift halves it.
     let r = ((v >> (s - 1)) + 1) >> 1;
     r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
@@ -125,7 +125,7 @@ fn round_shift_sat(v: i64, s: u32) -> i32 {
 /// of `acc / n` for an accumulator with `s` more fraction bits than the result. `n = 0` gives the
 /// saturation value of `acc`'s sign (`0` for `acc = 0`). `s ≤ 24`, so `n·2^s < 2^56` never overflows.
 #[inline]
-fn div_round_sat(acc: i64, n: u32, s: u32) -> i32 {
+pub(crate) fn div_round_sat(acc: i64, n: u32, s: u32) -> i32 {
     if n == 0 {
         return if acc > 0 {
             i32::MAX
@@ -200,7 +200,7 @@ fn exp_q32<const F: u32>(x: i64) -> u64 {
 
 /// `e^x` in the format with `F` fraction bits, saturating at `MAX`.
 #[inline]
-fn exp_raw<const F: u32>(x: i32) -> i32 {
+pub(crate) fn exp_raw<const F: u32>(x: i32) -> i32 {
     let x = i64::from(x);
     if x <= -exp_limit::<F>() {
         return 0;
@@ -222,7 +222,7 @@ fn exp_raw<const F: u32>(x: i32) -> i32 {
 
 /// `ln x` in the format with `F` fraction bits; `MIN` for `x ≤ 0`.
 #[inline]
-fn ln_raw<const F: u32>(x: i32) -> i32 {
+pub(crate) fn ln_raw<const F: u32>(x: i32) -> i32 {
     if x <= 0 {
         return i32::MIN;
     }
@@ -249,7 +249,7 @@ fn ln_raw<const F: u32>(x: i32) -> i32 {
 /// `1/x` in the format with `F` fraction bits: exactly rounded (ties away from 0), saturating;
 /// `MAX` for `x = 0`.
 #[inline]
-fn recip_raw<const F: u32>(x: i32) -> i32 {
+pub(crate) fn recip_raw<const F: u32>(x: i32) -> i32 {
     let d = u64::from(x.unsigned_abs());
     if d == 0 {
         return i32::MAX;
@@ -261,7 +261,7 @@ fn recip_raw<const F: u32>(x: i32) -> i32 {
 
 /// `tanh x` in the format with `F` fraction bits.
 #[inline]
-fn tanh_raw<const F: u32>(x: i32) -> i32 {
+pub(crate) fn tanh_raw<const F: u32>(x: i32) -> i32 {
     let a = i64::from(x).abs();
     let one = 1i64 << F;
     let t = if a >= 16 << F {
@@ -275,7 +275,7 @@ fn tanh_raw<const F: u32>(x: i32) -> i32 {
 
 /// `1/(1 + e^-x)` in the format with `F` fraction bits.
 #[inline]
-fn sigmoid_raw<const F: u32>(x: i32) -> i32 {
+pub(crate) fn sigmoid_raw<const F: u32>(x: i32) -> i32 {
     let x = i64::from(x);
     if x >= 0 {
         let e = exp_q32::<F>(-x);

@@ -1,6 +1,7 @@
 //! Adagrad (Duchi et al.), exactly as torch.optim.Adagrad.
 
 mod fixed;
+mod fixed16;
 mod float;
 
 use crate::check;

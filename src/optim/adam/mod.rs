@@ -2,6 +2,7 @@
 //! torch.optim.Adam / AdamW.
 
 mod fixed;
+mod fixed16;
 mod float;
 mod form;
 

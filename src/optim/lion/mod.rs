@@ -1,6 +1,7 @@
 //! Lion (Chen et al. 2023, arXiv 2302.06675), as the authors' reference code computes it.
 
 mod fixed;
+mod fixed16;
 mod float;
 
 use crate::check;

@@ -1,6 +1,7 @@
 //! SGD with momentum (heavy ball, dampening, Nesterov): torch.optim.SGD with `momentum > 0`.
 
 mod fixed;
+mod fixed16;
 mod float;
 
 use crate::check;

@@ -1,6 +1,7 @@
 //! RMSprop (Hinton), with optional momentum and centering, exactly as torch.optim.RMSprop.
 
 mod fixed;
+mod fixed16;
 mod float;
 
 use crate::check;

@@ -1,6 +1,7 @@
 //! Plain stochastic gradient descent: torch.optim.SGD with `momentum = 0`.
 
 mod fixed;
+mod fixed16;
 mod float;
 
 use crate::check;

@@ -1,13 +1,13 @@
 //! Pretrains the 64-16-10 digits network that the `finetune` firmware of every board fine-tunes,
 //! with edgetune itself, on the host; then writes `boards/common-data/digits_finetune.rs`:
-//! the pretrained weights as `const` arrays (f32 and I16F16 bits) and the device's digits (a
+//! the pretrained weights as `const` arrays (f32, I16F16 and I4F12 bits) and the device's digits (a
 //! subset of `tests/data/digits.bin` the host never trained on) as a `const` ETDG file that the
 //! firmware reads with `edgetune_digits::parse` (`examples/digits-data`).
 //!
 //! It also simulates the firmware's fine-tuning on the host (same sensor, buffer, batches, order,
-//! number of steps and optimizer, from the same parameter bits), at f32 and I16F16, prints the
+//! number of steps and optimizer, from the same parameter bits), at f32, I16F16 and I4F12, prints the
 //! numbers the firmware should reproduce and writes its held-out accuracies into the file
-//! (`EXPECTED_*_X10_F32`, `EXPECTED_*_X10_I16F16`): the firmware's training is bit-identical
+//! (`EXPECTED_*_X10_F32`, `EXPECTED_*_X10_I16F16`, `EXPECTED_*_X10_I4F12`): the firmware's training is bit-identical
 //! to this simulation, so its verdict requires the same accuracy after fine-tuning.
 //!
 //! Data order: [`Pcg32::shuffle`]; initial weights: `Init::TorchDefault` (seeds [`SPLIT_SEED`],
@@ -15,7 +15,7 @@
 //!
 //! Run from this directory: `cargo run --release` (writes the file; about a second).
 use edgetune::nn::{Init, Network, Scalar};
-use edgetune::num::fixed::I16F16;
+use edgetune::num::fixed::{I16F16, I4F12};
 use edgetune::optim::{Adam, AdamConfig, AdamNum};
 use edgetune::train::{evaluate, Pcg32, Policy, SampleBuffer, Trainer};
 use edgetune::Error;
@@ -225,6 +225,13 @@ fn main() -> Result<(), Error> {
     let f32_run = simulate::<f32>("f32", &w, device)?;
     let fixed: Vec<I16F16> = w.iter().map(|&v| I16F16::from_num(v)).collect();
     let fixed_run = simulate::<I16F16>("I16F16", &fixed, device)?;
+    // 16-bit storage: `PRETRAINED_I4F12_BITS` (every pretrained value lies inside [-8, 8)).
+    assert!(
+        w.iter().all(|v| v.abs() < 7.9),
+        "a weight beyond I4F12's range"
+    );
+    let fixed16: Vec<I4F12> = w.iter().map(|&v| I4F12::from_num(v)).collect();
+    let fixed16_run = simulate::<I4F12>("I4F12", &fixed16, device)?;
 
     // The ETDG file of the device's digits (clean; the firmware applies the new sensor).
     let mut file = b"ETDG\x01\x00\x00\x00".to_vec();
@@ -247,8 +254,12 @@ fn main() -> Result<(), Error> {
     o.push_str("// as an ETDG file (edgetune_digits) with the clean sensor's pixels.\n\n");
     writeln!(o, "/// Accuracy of the pretrained network (f32) on all these digits through the clean sensor, in tenths of a percent.").unwrap();
     writeln!(o, "pub const CLEAN_ACCURACY_X10: u32 = {clean_acc};").unwrap();
-    for (ty, run) in [("F32", &f32_run), ("I16F16", &fixed_run)] {
-        let t = if ty == "F32" { "f32" } else { "I16F16" };
+    for (ty, run) in [
+        ("F32", &f32_run),
+        ("I16F16", &fixed_run),
+        ("I4F12", &fixed16_run),
+    ] {
+        let t = if ty == "F32" { "f32" } else { ty };
         writeln!(o, "/// Host simulation, {t}: held-out accuracy of the pretrained network through the clean sensor, tenths of a percent.").unwrap();
         writeln!(o, "pub const EXPECTED_CLEAN_X10_{ty}: u32 = {};", run.clean).unwrap();
         writeln!(o, "/// Host simulation, {t}: held-out accuracy of the pretrained network through the new sensor, tenths of a percent.").unwrap();
@@ -281,6 +292,14 @@ fn main() -> Result<(), Error> {
         o.push_str("   ");
         for v in chunk {
             write!(o, " {},", I16F16::from_num(*v).to_bits()).unwrap();
+        }
+        o.push('\n');
+    }
+    o.push_str("];\n/// The same parameters in I4F12 (`I4F12::from_num(w).to_bits()`).\n#[rustfmt::skip]\npub const PRETRAINED_I4F12_BITS: [i16; PARAMS] = [\n");
+    for chunk in w.chunks(10) {
+        o.push_str("   ");
+        for v in chunk {
+            write!(o, " {},", I4F12::from_num(*v).to_bits()).unwrap();
         }
         o.push('\n');
     }

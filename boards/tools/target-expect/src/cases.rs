@@ -13,7 +13,7 @@ use edgetune::nn::{
     conv1d, conv2d, dense, softmax_cross_entropy, Activation, Conv1dShape, Conv2dShape, NnError,
     Padding, Scalar, Sigmoid, Tanh,
 };
-use edgetune::num::fixed::{RoundingState, I16F16, I8F24};
+use edgetune::num::fixed::{RoundingState, I16F16, I4F12, I8F24};
 use edgetune::optim::{
     Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
     Momentum, MomentumConfig, MomentumNum, On, Optimizer, RmsProp, RmsPropConfig, RmsPropNum, Sgd,
@@ -212,6 +212,26 @@ macro_rules! fixed_case_num {
 }
 fixed_case_num!(I16F16);
 fixed_case_num!(I8F24);
+
+/// The 16-bit format: its `i16` bits sign-extended to a word (the checkpoint's encoding).
+impl CaseNum for I4F12 {
+    fn to_u32(self) -> u32 {
+        i32::from(self.to_bits()) as u32
+    }
+    fn from_u32(bits: u32) -> Self {
+        I4F12::from_bits(bits as i16)
+    }
+    fn seed(aux: &mut RoundingState, nearest: bool) {
+        *aux = if nearest {
+            RoundingState::nearest()
+        } else {
+            RoundingState::stochastic(ROUNDING_SEED)
+        };
+    }
+    fn aux_word(aux: &RoundingState) -> u32 {
+        aux.state()
+    }
+}
 
 fn load<S: CaseNum, const K: usize>(bits: &[u32]) -> [S; K] {
     let mut out = [S::ZERO; K];

@@ -14,7 +14,7 @@
 mod cases;
 
 use cases::*;
-use edgetune::num::fixed::{I16F16, I8F24};
+use edgetune::num::fixed::{I16F16, I4F12, I8F24};
 use edgetune::num::Scalar;
 use edgetune::train::Pcg32;
 use std::fmt::Write as _;
@@ -92,6 +92,22 @@ const Q24: Kind = Kind {
     near_min: 0x8000_0003,
     neg_zero: 0,
     big_x: 20.0,
+};
+
+const Q12: Kind = Kind {
+    module: "q12",
+    title: "I4F12",
+    stream: 4,
+    // The range is [-8, 8): gradients up to 4, a large one of 6 (with momentum 0.9 the I8F24
+    // buffer reaches 6·3.44 = 21 over the four steps, inside ±128), and SGD still pushes the
+    // parameters next to the range's ends past them (lr·6 = 0.3 ≫ 3 LSB): saturation covered.
+    grad_max: 4.0,
+    tiny: 1,
+    big_grad: 6.0,
+    near_max: 0x7ffd,
+    near_min: 0xffff_8003,
+    neg_zero: 0,
+    big_x: 7.0,
 };
 
 /// Draws from one stream.
@@ -369,6 +385,7 @@ fn main() {
         (&FLOAT, module::<f32>(&FLOAT)),
         (&Q16, module::<I16F16>(&Q16)),
         (&Q24, module::<I8F24>(&Q24)),
+        (&Q12, module::<I4F12>(&Q12)),
     ];
     let text = render(&modules);
     if let Err(e) = std::fs::write(&path, &text) {

@@ -67,6 +67,17 @@ pub fn q16(name: &str, opt: Opt, nearest: bool, want: &[u32]) {
     );
 }
 
+pub fn q12(name: &str, opt: Opt, nearest: bool, want: &[u32]) {
+    use edgetune::num::fixed::I4F12;
+    use expect::q12::{OPT_GRADS, OPT_INIT};
+    check::exact(
+        "I4F12",
+        name,
+        &run::<I4F12>(opt, nearest, &OPT_INIT, &OPT_GRADS),
+        want,
+    );
+}
+
 pub fn q24(name: &str, opt: Opt, nearest: bool, want: &[u32]) {
     use edgetune::num::fixed::I8F24;
     use expect::q24::{OPT_GRADS, OPT_INIT};
