@@ -451,13 +451,16 @@ impl Optimizer {
     }
 }
 
+/// A pair of borrowed numpy arrays of element type `T`.
+type ArrayPair<'a, 'py, T> = (&'a Bound<'py, PyArrayDyn<T>>, &'a Bound<'py, PyArrayDyn<T>>);
+
 /// `params` and `grads` as numpy arrays of element type `T`, or an error naming what is needed.
 fn arrays<'a, 'py, T: numpy::Element>(
     params: &'a Bound<'py, PyAny>,
     grads: &'a Bound<'py, PyAny>,
     want: &str,
     dtype: &str,
-) -> PyResult<(&'a Bound<'py, PyArrayDyn<T>>, &'a Bound<'py, PyArrayDyn<T>>)> {
+) -> PyResult<ArrayPair<'a, 'py, T>> {
     let cast = |x: &'a Bound<'py, PyAny>, what: &str| {
         x.cast::<PyArrayDyn<T>>().map_err(|_| {
             misuse(format!(
