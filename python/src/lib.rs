@@ -283,6 +283,21 @@ impl Kind {
     }
 }
 
+/// The largest `size` an optimizer may have: `2^28` elements (1 GiB per state buffer), so that
+/// a mistaken size is an error, not an allocation failure that aborts the interpreter.
+const MAX_SIZE: usize = 1 << 28;
+
+/// `size` if it is at most [`MAX_SIZE`].
+fn check_size(size: usize) -> PyResult<usize> {
+    if size > MAX_SIZE {
+        Err(misuse(format!(
+            "size {size} is above the bindings' limit of 2^28 parameters per optimizer"
+        )))
+    } else {
+        Ok(size)
+    }
+}
+
 /// Builds the optimizer `$make::<S>` for the dtype `$kind`.
 macro_rules! per_kind {
     ($kind:expr, |$S:ident| $make:expr) => {
@@ -487,6 +502,7 @@ fn sgd(
     rounding: &str,
     seed: u32,
 ) -> PyResult<Optimizer> {
+    let size = check_size(size)?;
     let c = SgdConfig {
         lr,
         weight_decay,
@@ -515,6 +531,7 @@ fn momentum(
     rounding: &str,
     seed: u32,
 ) -> PyResult<Optimizer> {
+    let size = check_size(size)?;
     let c = MomentumConfig {
         lr,
         momentum,
@@ -548,6 +565,7 @@ fn adam(
     rounding: &str,
     seed: u32,
 ) -> PyResult<Optimizer> {
+    let size = check_size(size)?;
     let c = AdamConfig {
         lr,
         beta1,
@@ -581,6 +599,7 @@ fn rmsprop(
     rounding: &str,
     seed: u32,
 ) -> PyResult<Optimizer> {
+    let size = check_size(size)?;
     let c = RmsPropConfig {
         lr,
         alpha,
@@ -612,6 +631,7 @@ fn adagrad(
     rounding: &str,
     seed: u32,
 ) -> PyResult<Optimizer> {
+    let size = check_size(size)?;
     let c = AdagradConfig {
         lr,
         lr_decay,
@@ -641,6 +661,7 @@ fn lion(
     rounding: &str,
     seed: u32,
 ) -> PyResult<Optimizer> {
+    let size = check_size(size)?;
     let c = LionConfig {
         lr,
         beta1,

@@ -159,3 +159,10 @@ def test_reset_forgets_the_state():
     assert opt.step_count == 0
     assert all(not v.any() for v in opt.state_bits().values())
     assert opt.rounding == ("stochastic", 0)
+
+
+def test_an_absurd_size_is_an_error_not_an_abort():
+    with pytest.raises(edgetune.EdgetuneError, match="limit"):
+        edgetune.Adam(2**40)
+    with pytest.raises(OverflowError):
+        edgetune.SGD(-1)
