@@ -30,6 +30,8 @@ extern crate std;
 
 mod check;
 pub mod checkpoint;
+#[cfg(feature = "std")]
+pub mod dynamic;
 mod error;
 pub mod io;
 pub mod nn;

@@ -511,9 +511,11 @@ impl<C: Hyperparameters> Groups<'_, C> {
         }
     }
 
-    fn get<const N: usize>(&self, i: usize) -> Option<(Range<usize>, &C)> {
+    /// Group `i` of an arena of `n` elements.
+    #[inline(always)]
+    fn get(&self, n: usize, i: usize) -> Option<(Range<usize>, &C)> {
         match self {
-            Groups::All(c) if i == 0 => Some((0..N, *c)),
+            Groups::All(c) if i == 0 => Some((0..n, *c)),
             Groups::All(_) => None,
             Groups::Listed(groups) => groups.get(i).map(|g| (g.range.clone(), &g.config)),
         }
@@ -550,15 +552,30 @@ pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(
     params: &mut [S; N],
     grads: &[S; N],
     groups: Groups<'_, C>,
+    apply: impl FnMut(Pass, &Range<usize>, &mut [S], &[S], &C, u32) -> Result<(), Error>,
+) -> Result<(), Error> {
+    run_step_checked_n(N, step_count, params, grads, groups, apply)
+}
+
+/// [`run_step_checked`] over an arena of `n` elements (`params` and `grads` are `n` long: the
+/// callers check it), shared by the `[S; N]` optimizers (`n = N`, inlined, so the constant
+/// folds as before) and the run-time-sized ones of [`crate::dynamic`].
+#[inline(always)]
+pub(crate) fn run_step_checked_n<S: Num, C: Hyperparameters>(
+    n: usize,
+    step_count: &mut u32,
+    params: &mut [S],
+    grads: &[S],
+    groups: Groups<'_, C>,
     mut apply: impl FnMut(Pass, &Range<usize>, &mut [S], &[S], &C, u32) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let count = groups.count();
     let mut small_groups = 0u64;
     for i in 0..count {
-        let Some((range, config)) = groups.get::<N>(i) else {
+        let Some((range, config)) = groups.get(n, i) else {
             continue;
         };
-        if range.start > range.end || range.end > N {
+        if range.start > range.end || range.end > n {
             return Err(Error::GroupOutOfBounds { group: i });
         }
         // `All` is the optimizer's own configuration, valid since every write to it (`new`,
@@ -568,7 +585,7 @@ pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(
             config.validate()?;
         }
         for j in 0..i {
-            if let Some((other, _)) = groups.get::<N>(j) {
+            if let Some((other, _)) = groups.get(n, j) {
                 if range.start < other.end && other.start < range.end {
                     return Err(Error::GroupsOverlap {
                         first: j,
@@ -602,7 +619,7 @@ pub(crate) fn run_step_checked<S: Num, C: Hyperparameters, const N: usize>(
             } else {
                 Pass::Write
             };
-            let Some((range, config)) = groups.get::<N>(i) else {
+            let Some((range, config)) = groups.get(n, i) else {
                 continue;
             };
             let (Some(p), Some(g)) = (params.get_mut(range.clone()), grads.get(range.clone()))

@@ -1,0 +1,477 @@
+//! Writes `python/tests/data/expect.json`, the expected results of the Python bindings' tests
+//! (`python/tests/test_rust_path.py`): for every optimizer, option set and number type, initial
+//! parameters, gradients, and the parameters, state buffers, step count and rounding state after
+//! the steps, all as raw bits, computed here by the **static** `[S; N]` optimizers (the bindings
+//! run the run-time-sized ones, so the test crosses both paths and the Python plumbing).
+//!
+//! ```text
+//! cargo run --release --example pyexpect              # rewrite the file
+//! cargo run --release --example pyexpect -- --check   # fail if the file is not what this writes
+//! ```
+
+use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I8F24};
+use edgetune::num::{Num, Scalar};
+use edgetune::optim::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, Lion, LionConfig, Momentum, MomentumConfig, Off, On,
+    Optimizer, RmsProp, RmsPropConfig, Sgd, SgdConfig,
+};
+use serde_json::{json, Map, Value};
+
+const N: usize = 7;
+const STEPS: usize = 6;
+const PATH: &str = "python/tests/data/expect.json";
+
+/// A value's raw bits as JSON: f32 and MiniFloat as `u32`, fixed point as its `i32` for
+/// parameters (what the bindings take) and as `u32` for state (what `state_bits` returns).
+trait Bits: Copy {
+    fn param_bits(self) -> Value;
+    fn state_bits(self) -> u32;
+}
+
+impl Bits for f32 {
+    fn param_bits(self) -> Value {
+        json!(self.to_bits())
+    }
+    fn state_bits(self) -> u32 {
+        self.to_bits()
+    }
+}
+
+impl Bits for MiniFloat {
+    fn param_bits(self) -> Value {
+        json!(self.to_bits())
+    }
+    fn state_bits(self) -> u32 {
+        self.to_bits()
+    }
+}
+
+macro_rules! fixed_bits {
+    ($t:ty) => {
+        impl Bits for $t {
+            fn param_bits(self) -> Value {
+                json!(self.to_bits())
+            }
+            fn state_bits(self) -> u32 {
+                self.to_bits() as u32
+            }
+        }
+    };
+}
+fixed_bits!(I16F16);
+fixed_bits!(I8F24);
+
+/// The number types: name and how to seed the rounding.
+trait Dt: Scalar + Num + Bits {
+    const NAME: &'static str;
+    /// Sets the rounding; returns `(rounding, seed)` as the Python constructor takes them.
+    fn rounding(_aux: &mut Self::Aux, _case: usize) -> (&'static str, u32) {
+        ("stochastic", 0)
+    }
+    fn aux_json(_aux: &Self::Aux) -> Value {
+        Value::Null
+    }
+}
+
+impl Dt for f32 {
+    const NAME: &'static str = "f32";
+}
+
+macro_rules! fixed_dt {
+    ($t:ty, $name:literal) => {
+        impl Dt for $t {
+            const NAME: &'static str = $name;
+            fn rounding(aux: &mut RoundingState, case: usize) -> (&'static str, u32) {
+                if case % 3 == 2 {
+                    *aux = RoundingState::nearest();
+                    ("nearest", 0)
+                } else {
+                    let seed = 1000 + 7919 * case as u32;
+                    *aux = RoundingState::stochastic(seed);
+                    ("stochastic", seed)
+                }
+            }
+            fn aux_json(aux: &RoundingState) -> Value {
+                json!([
+                    if aux.is_stochastic() {
+                        "stochastic"
+                    } else {
+                        "nearest"
+                    },
+                    aux.state()
+                ])
+            }
+        }
+    };
+}
+fixed_dt!(I16F16, "I16F16");
+fixed_dt!(I8F24, "I8F24");
+
+/// Deterministic data: a 64-bit LCG's top bits as a uniform value in `[-scale, scale)`.
+fn data(seed: u64, count: usize, scale: f64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..count)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+fn buf<T: Bits>(name: &str, values: Option<&[T]>, out: &mut Map<String, Value>) {
+    if let Some(v) = values {
+        let bits: Vec<u32> = v.iter().map(|x| x.state_bits()).collect();
+        out.insert(name.to_string(), json!(bits));
+    }
+}
+
+/// Runs `opt` over the case's data and returns the case as JSON.
+fn case<S: Dt, O: Optimizer<S, N>>(
+    index: usize,
+    class: &str,
+    kwargs: Value,
+    mut opt: O,
+    state: impl Fn(&O) -> Map<String, Value>,
+) -> Value {
+    let (rounding, seed) = S::rounding(opt.aux_mut(), index);
+    let mut params: [S; N] = [S::from_f64(0.0); N];
+    for (p, v) in params.iter_mut().zip(data(index as u64, N, 2.0)) {
+        *p = S::from_f64(v);
+    }
+    let param0: Vec<Value> = params.iter().map(|p| p.param_bits()).collect();
+    let mut grads = Vec::new();
+    for t in 0..STEPS {
+        let scale = [0.01, 1.0, 5.0][t % 3];
+        let mut g: [S; N] = [S::from_f64(0.0); N];
+        for (d, v) in g
+            .iter_mut()
+            .zip(data(1_000 + 31 * index as u64 + t as u64, N, scale))
+        {
+            *d = S::from_f64(v);
+        }
+        opt.step(&mut params, &g)
+            .unwrap_or_else(|e| panic!("case {index} ({class}, {}): {e}", S::NAME));
+        grads.push(g.iter().map(|x| x.param_bits()).collect::<Vec<_>>());
+    }
+    json!({
+        "class": class,
+        "dtype": S::NAME,
+        "kwargs": kwargs,
+        "rounding": rounding,
+        "seed": seed,
+        "param0": param0,
+        "grads": grads,
+        "params": params.iter().map(|p| p.param_bits()).collect::<Vec<_>>(),
+        "state": state(&opt),
+        "step": opt.step_count(),
+        "aux": S::aux_json(opt.aux()),
+    })
+}
+
+fn cases<S: Dt>(out: &mut Vec<Value>)
+where
+    S: edgetune::optim::SgdNum
+        + edgetune::optim::MomentumNum
+        + edgetune::optim::AdamNum
+        + edgetune::optim::RmsPropNum
+        + edgetune::optim::AdagradNum
+        + edgetune::optim::LionNum,
+    <S as edgetune::optim::MomentumNum>::Buffer: Bits,
+    <S as edgetune::optim::AdamNum>::Moment: Bits,
+    <S as edgetune::optim::AdamNum>::SqMoment: Bits,
+    <S as edgetune::optim::RmsPropNum>::SqAvg: Bits,
+    <S as edgetune::optim::RmsPropNum>::Avg: Bits,
+    <S as edgetune::optim::AdagradNum>::Sum: Bits,
+    <S as edgetune::optim::LionNum>::Moment: Bits,
+{
+    let mut i = out.len();
+    let mut next = || {
+        i += 1;
+        i
+    };
+    macro_rules! push {
+        ($class:literal, $kw:expr, $opt:expr, |$o:ident| [$($name:literal => $b:expr),*]) => {{
+            let opt = $opt.unwrap();
+            out.push(case::<S, _>(next(), $class, $kw, opt, |$o| {
+                #[allow(unused_mut)]
+                let mut m = Map::new();
+                $( buf($name, $b, &mut m); )*
+                m
+            }));
+        }};
+    }
+
+    push!(
+        "SGD",
+        json!({"lr": 0.05}),
+        Sgd::<S, N>::new(SgdConfig::new(0.05)),
+        |_o| []
+    );
+    let c = SgdConfig {
+        lr: 0.02,
+        weight_decay: 0.1,
+        maximize: true,
+    };
+    push!(
+        "SGD",
+        json!({"lr": 0.02, "weight_decay": 0.1, "maximize": true}),
+        Sgd::<S, N>::new(c),
+        |_o| []
+    );
+    push!("SGD", json!({"lr": 0.03, "momentum": 0.9}),
+        Momentum::<S, N>::new(MomentumConfig::new(0.03, 0.9)),
+        |o| ["momentum_buffer" => Some(o.momentum_buffer().as_slice())]);
+    push!("SGD", json!({"lr": 0.01, "momentum": 0.8, "nesterov": true, "weight_decay": 0.01}),
+        Momentum::<S, N>::new(MomentumConfig { weight_decay: 0.01, ..MomentumConfig::nesterov(0.01, 0.8) }),
+        |o| ["momentum_buffer" => Some(o.momentum_buffer().as_slice())]);
+    let c = MomentumConfig {
+        dampening: 0.3,
+        maximize: true,
+        ..MomentumConfig::new(0.02, 0.5)
+    };
+    push!("SGD", json!({"lr": 0.02, "momentum": 0.5, "dampening": 0.3, "maximize": true}),
+        Momentum::<S, N>::new(c),
+        |o| ["momentum_buffer" => Some(o.momentum_buffer().as_slice())]);
+
+    push!("Adam", json!({"lr": 0.01}), Adam::<S, N>::new(AdamConfig::adam(0.01)),
+        |o| ["exp_avg" => Some(o.exp_avg().as_slice()), "exp_avg_sq" => Some(o.exp_avg_sq().as_slice())]);
+    let c = AdamConfig {
+        beta1: 0.8,
+        beta2: 0.99,
+        eps: 1e-6,
+        weight_decay: 0.05,
+        maximize: true,
+        ..AdamConfig::adam(0.003)
+    };
+    push!("Adam", json!({"lr": 0.003, "betas": [0.8, 0.99], "eps": 1e-6, "weight_decay": 0.05, "amsgrad": true, "maximize": true}),
+        Adam::<S, N, On>::new(c),
+        |o| ["exp_avg" => Some(o.exp_avg().as_slice()), "exp_avg_sq" => Some(o.exp_avg_sq().as_slice()), "max_exp_avg_sq" => o.max_exp_avg_sq()]);
+    push!("AdamW", json!({"lr": 0.01}), Adam::<S, N>::new(AdamConfig::adamw(0.01)),
+        |o| ["exp_avg" => Some(o.exp_avg().as_slice()), "exp_avg_sq" => Some(o.exp_avg_sq().as_slice())]);
+    let c = AdamConfig {
+        weight_decay: 0.2,
+        ..AdamConfig::adamw(0.02)
+    };
+    push!("AdamW", json!({"lr": 0.02, "weight_decay": 0.2, "amsgrad": true}),
+        Adam::<S, N, On>::new(c),
+        |o| ["exp_avg" => Some(o.exp_avg().as_slice()), "exp_avg_sq" => Some(o.exp_avg_sq().as_slice()), "max_exp_avg_sq" => o.max_exp_avg_sq()]);
+    let c = AdamConfig {
+        decoupled_weight_decay: true,
+        weight_decay: 0.1,
+        ..AdamConfig::adam(0.01)
+    };
+    push!("Adam", json!({"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": true}),
+        Adam::<S, N>::new(c),
+        |o| ["exp_avg" => Some(o.exp_avg().as_slice()), "exp_avg_sq" => Some(o.exp_avg_sq().as_slice())]);
+
+    push!("RMSprop", json!({"lr": 0.01}), RmsProp::<S, N>::new(RmsPropConfig::new(0.01)),
+        |o| ["square_avg" => Some(o.square_avg().as_slice())]);
+    let c = RmsPropConfig {
+        momentum: 0.9,
+        weight_decay: 0.01,
+        ..RmsPropConfig::new(0.005)
+    };
+    push!("RMSprop", json!({"lr": 0.005, "momentum": 0.9, "weight_decay": 0.01}),
+        RmsProp::<S, N, On, Off>::new(c),
+        |o| ["square_avg" => Some(o.square_avg().as_slice()), "momentum_buffer" => o.momentum_buffer()]);
+    let c = RmsPropConfig {
+        alpha: 0.9,
+        eps: 1e-5,
+        maximize: true,
+        ..RmsPropConfig::new(0.01)
+    };
+    push!("RMSprop", json!({"lr": 0.01, "alpha": 0.9, "eps": 1e-5, "centered": true, "maximize": true}),
+        RmsProp::<S, N, Off, On>::new(c),
+        |o| ["square_avg" => Some(o.square_avg().as_slice()), "grad_avg" => o.grad_avg()]);
+    let c = RmsPropConfig {
+        momentum: 0.5,
+        ..RmsPropConfig::new(0.002)
+    };
+    push!("RMSprop", json!({"lr": 0.002, "momentum": 0.5, "centered": true}),
+        RmsProp::<S, N, On, On>::new(c),
+        |o| ["square_avg" => Some(o.square_avg().as_slice()), "momentum_buffer" => o.momentum_buffer(), "grad_avg" => o.grad_avg()]);
+
+    push!("Adagrad", json!({"lr": 0.1}), Adagrad::<S, N>::new(AdagradConfig::new(0.1)),
+        |o| ["sum" => Some(o.sum().as_slice())]);
+    let c = AdagradConfig {
+        lr_decay: 0.01,
+        weight_decay: 0.02,
+        initial_accumulator_value: 0.1,
+        eps: 1e-6,
+        maximize: true,
+        ..AdagradConfig::new(0.05)
+    };
+    push!("Adagrad", json!({"lr": 0.05, "lr_decay": 0.01, "weight_decay": 0.02, "initial_accumulator_value": 0.1, "eps": 1e-6, "maximize": true}),
+        Adagrad::<S, N>::new(c),
+        |o| ["sum" => Some(o.sum().as_slice())]);
+
+    push!("Lion", json!({"lr": 0.001}), Lion::<S, N>::new(LionConfig::new(0.001)),
+        |o| ["exp_avg" => Some(o.exp_avg().as_slice())]);
+    let c = LionConfig {
+        beta1: 0.95,
+        beta2: 0.98,
+        weight_decay: 0.1,
+        ..LionConfig::new(0.0003)
+    };
+    push!("Lion", json!({"lr": 0.0003, "betas": [0.95, 0.98], "weight_decay": 0.1}),
+        Lion::<S, N>::new(c),
+        |o| ["exp_avg" => Some(o.exp_avg().as_slice())]);
+}
+
+/// The library's error messages for invalid configurations and steps, as the bindings must
+/// raise them (`EdgetuneError` with the `Display` text).
+fn errors() -> Vec<Value> {
+    let msg = |e: edgetune::Error| e.to_string();
+    let mut out = Vec::new();
+    let mut ctor = |class: &str, kwargs: Value, e: edgetune::Error| {
+        out.push(json!({"class": class, "kwargs": kwargs, "message": msg(e)}));
+    };
+    let bad = |c: Result<(), edgetune::Error>| c.expect_err("an invalid configuration");
+    ctor(
+        "SGD",
+        json!({"lr": -0.1}),
+        bad(SgdConfig::new(-0.1).validate()),
+    );
+    ctor(
+        "SGD",
+        json!({"lr": 0.1, "momentum": -0.5}),
+        bad(MomentumConfig::new(0.1, -0.5).validate()),
+    );
+    ctor(
+        "SGD",
+        json!({"lr": 0.1, "nesterov": true}),
+        bad(MomentumConfig::nesterov(0.1, 0.0).validate()),
+    );
+    ctor(
+        "SGD",
+        json!({"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": true}),
+        bad(MomentumConfig {
+            dampening: 0.1,
+            ..MomentumConfig::nesterov(0.1, 0.9)
+        }
+        .validate()),
+    );
+    ctor(
+        "Adam",
+        json!({"betas": [1.0, 0.999]}),
+        bad(AdamConfig {
+            beta1: 1.0,
+            ..AdamConfig::adam(1e-3)
+        }
+        .validate()),
+    );
+    ctor(
+        "Adam",
+        json!({"eps": 0.0}),
+        bad(AdamConfig {
+            eps: 0.0,
+            ..AdamConfig::adam(1e-3)
+        }
+        .validate()),
+    );
+    ctor(
+        "AdamW",
+        json!({"weight_decay": -1.0}),
+        bad(AdamConfig {
+            weight_decay: -1.0,
+            ..AdamConfig::adamw(1e-3)
+        }
+        .validate()),
+    );
+    ctor(
+        "RMSprop",
+        json!({"alpha": -0.5}),
+        bad(RmsPropConfig {
+            alpha: -0.5,
+            ..RmsPropConfig::new(0.01)
+        }
+        .validate()),
+    );
+    ctor(
+        "Adagrad",
+        json!({"lr_decay": -1.0}),
+        bad(AdagradConfig {
+            lr_decay: -1.0,
+            ..AdagradConfig::new(0.01)
+        }
+        .validate()),
+    );
+    ctor(
+        "Lion",
+        json!({"betas": [0.9, 1.5]}),
+        bad(LionConfig {
+            beta2: 1.5,
+            ..LionConfig::new(1e-4)
+        }
+        .validate()),
+    );
+    out
+}
+
+/// Step errors: (what, message) from the static optimizers.
+fn step_errors() -> Value {
+    let mut adam = Adam::<f32, N>::new(AdamConfig::adam(0.01)).expect("valid");
+    let mut p = [0.5f32; N];
+    let mut g = [0.25f32; N];
+    g[3] = f32::NAN;
+    let nan = adam.step(&mut p, &g).expect_err("NaN gradient").to_string();
+    let mut fixed = Adam::<I16F16, N>::new(AdamConfig::adam(0.01)).expect("valid");
+    let mut q = [I16F16::from_num(0.5); N];
+    let mut h = [I16F16::from_num(0.25); N];
+    h[5] = I16F16::MIN;
+    let saturated = fixed
+        .step(&mut q, &h)
+        .expect_err("MIN gradient")
+        .to_string();
+    let short = adam
+        .step_slices(&mut p[..N - 1], &g[..N - 1])
+        .expect_err("short")
+        .to_string();
+    let mut sgd = Sgd::<f32, N>::new(SgdConfig {
+        weight_decay: 10.0,
+        ..SgdConfig::new(0.5)
+    })
+    .expect("valid");
+    let mut big = [1.0f32; N];
+    big[2] = 3e38;
+    let overflow = sgd
+        .step(&mut big, &[0.5; N])
+        .expect_err("overflow")
+        .to_string();
+    json!({
+        "nan_at_3": nan,
+        "min_at_5": saturated,
+        "short_params": short,
+        "overflow_at_2": overflow,
+    })
+}
+
+fn main() {
+    let mut all = Vec::new();
+    cases::<f32>(&mut all);
+    cases::<I16F16>(&mut all);
+    cases::<I8F24>(&mut all);
+    let count = all.len();
+    let text = serde_json::to_string(&json!({
+        "schema": "edgetune-pyexpect/v1",
+        "generator": "cargo run --release --example pyexpect (static [S; N] optimizers)",
+        "cases": all,
+        "config_errors": errors(),
+        "step_errors": step_errors(),
+    }))
+    .expect("JSON")
+        + "\n";
+    if std::env::args().any(|a| a == "--check") {
+        let old = std::fs::read_to_string(PATH).unwrap_or_default();
+        if old != text {
+            eprintln!("{PATH} is not what this example writes: rerun it without --check");
+            std::process::exit(1);
+        }
+        println!("{PATH}: {count} cases, up to date");
+    } else {
+        std::fs::write(PATH, text).expect("write the fixture");
+        println!("{PATH}: {count} cases written");
+    }
+}
