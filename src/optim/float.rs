@@ -4,13 +4,13 @@
 use crate::num::Float;
 
 /// The gradient a float kernel works with: negated first under `maximize`, then L2 decay added
-/// only when it is on. Skipping the `wd·p` multiply-add when `wd = 0` (rather than adding `0·p`)
+/// only when it is on (by [`Float::madd`]: torch's fused `grad.add(param, alpha=wd)` in `f64`). Skipping the `wd·p` multiply-add when `wd = 0` (rather than adding `0·p`)
 /// is what torch does, and on an FPU-less core it saves two soft-float calls per element.
 #[inline(always)]
 pub(crate) fn float_grad<T: Float>(g: T, p: T, negate: bool, wd: Option<T>) -> T {
     let g = if negate { -g } else { g };
     match wd {
-        Some(wd) => g + wd * p,
+        Some(wd) => T::madd(wd, p, g),
         None => g,
     }
 }
@@ -33,11 +33,11 @@ macro_rules! with_float_grad {
                 $body
             }
             (false, Some(wd)) => {
-                let $grad = move |g: $t, p: $t| -> $t { g + wd * p };
+                let $grad = move |g: $t, p: $t| -> $t { <$t as Float>::madd(wd, p, g) };
                 $body
             }
             (true, Some(wd)) => {
-                let $grad = move |g: $t, p: $t| -> $t { -g + wd * p };
+                let $grad = move |g: $t, p: $t| -> $t { <$t as Float>::madd(wd, p, -g) };
                 $body
             }
         }

@@ -597,17 +597,30 @@ impl Reference {
 
         for i in 0..n {
             // "g = maximize ? -grad : grad" ; "if wd != 0: g = g + wd * p"
+            // Each line is rounded as torch's float64 CPU kernels round it (its operation order
+            // and fused multiply-adds, measured on issue 16's cases): where `v − ḡ²` cancels
+            // (centered, α near 0) an algebraically equal order lands 1e-10 away.
             let mut g = if h.maximize { -grads[i] } else { grads[i] };
             if wd != 0.0 {
-                g += wd * params[i];
+                // torch: grad.add(param, alpha=wd), fused.
+                g = wd.mul_add(params[i], g);
             }
-            // "v = α * v + (1-α) * g * g"
-            v[i] = alpha * v[i] + (1.0 - alpha) * g * g;
+            // "v = α * v + (1-α) * g * g"; torch: v.mul_(α).addcmul_(g, g, value=1-α), which
+            // rounds α·v, then ((1-α)·g)·g + α·v with one rounding.
+            v[i] = ((1.0 - alpha) * g).mul_add(g, alpha * v[i]);
             let mut avg = match gbar.as_mut() {
                 Some(gbar) => {
-                    // "ḡ = lerp(ḡ, g, 1-α)   # = α ḡ + (1-α) g" ; "avg = sqrt(v - ḡ*ḡ)"
-                    gbar[i] = alpha * gbar[i] + (1.0 - alpha) * g;
-                    (v[i] - gbar[i] * gbar[i]).sqrt()
+                    // "ḡ = lerp(ḡ, g, 1-α)   # = α ḡ + (1-α) g": torch's lerp, `ḡ + w·(g − ḡ)`
+                    // for w < 0.5, else `g − (g − ḡ)·(1 − w)`, `g − ḡ` rounded, then fused.
+                    let w = 1.0 - alpha;
+                    let d = g - gbar[i];
+                    gbar[i] = if w < 0.5 {
+                        w.mul_add(d, gbar[i])
+                    } else {
+                        (-(1.0 - w)).mul_add(d, g)
+                    };
+                    // "avg = sqrt(v - ḡ*ḡ)": torch v.addcmul(ḡ, ḡ, value=-1), fused.
+                    (-gbar[i]).mul_add(gbar[i], v[i]).sqrt()
                 }
                 // "avg = sqrt(v)"
                 None => v[i].sqrt(),
@@ -617,11 +630,12 @@ impl Reference {
             match buf.as_mut() {
                 Some(buf) => {
                     // "buf = μ * buf + g / avg" ; "p = p - lr * buf"
+                    // torch: buf.mul_(μ).addcdiv_(g, avg); p.add_(buf, alpha=-lr), fused.
                     buf[i] = mu * buf[i] + g / avg;
-                    params[i] -= lr * buf[i];
+                    params[i] = (-lr).mul_add(buf[i], params[i]);
                 }
-                // "p = p - lr * g / avg"
-                None => params[i] -= lr * (g / avg),
+                // "p = p - lr * g / avg"; torch: p.addcdiv_(g, avg, value=-lr) = p + (−lr·g)/avg.
+                None => params[i] += (-lr * g) / avg,
             }
         }
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::num::fixed::arith::{grad_wf, round_with, wide, Coef, Scale, Wf};
 use crate::num::fixed::fast::{with_offsets, Fast, Offsets};
 use crate::num::fixed::norm::{
-    div_root_eps, ema_any, ema_pos, inv_root_eps, square, update, update_plain, wf_from_fixed,
+    div_root_eps, ema, ema_any, ema_pos, inv_root_eps, square, update, update_plain, wf_from_fixed,
 };
 use crate::num::fixed::{MiniFloat, RoundingState};
 use ::fixed::types::extra::LeEqU32;
@@ -21,6 +21,12 @@ pub struct FixedRmsPropCoeffs {
     w: Scale,
     /// `1 − α` as a fast coefficient, when it is one.
     fast_w: Option<Fast>,
+    /// `α` as a fast coefficient when `α ∈ [2^-16, 0.5)`: centered RMSprop then updates both
+    /// moments as `x_new = new + α·(old − new)` (torch's `lerp` for a weight `≥ 0.5`), with `α`
+    /// to `2^-16` of itself. `1 − α` is held to `2^-16` of 1, which leaves `α` wrong by up to
+    /// `2^-16/α` of itself (0.8 % at α = 0.002), and `v − ḡ² ≈ α·(1 − α)·(g − ḡ)²` inherits that
+    /// relative error: issue 16's centered cases with α near 0 were up to 79 times over the bound.
+    fast_a: Option<Fast>,
     eps: Wf,
     mu: Coef,
     lr: Scale,
@@ -61,6 +67,11 @@ impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
             wd: Scale::from_f64(cfg.weight_decay),
             w,
             fast_w: Fast::from_scale(w),
+            fast_a: if cfg.alpha < 0.5 {
+                Fast::from_scale(Scale::from_f64(cfg.alpha))
+            } else {
+                None
+            },
             eps: Wf::from_f64(cfg.eps),
             mu: Coef::from_f64(cfg.momentum),
             lr: Scale::from_f64(cfg.lr),
@@ -94,10 +105,19 @@ impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
                            gbar: Option<&mut MiniFloat>| {
             let pr = p.to_bits();
             let gw = grad_wf(g.to_bits(), pr, c.gneg, c.wd, frac);
-            *v = ema_any(v.unpack(), square(gw), c.fast_w, c.w);
+            // Centered with α < 0.5: `new + α·(old − new)`, α to 2^-16 of itself (`fast_a`).
+            let centered_ema = |old: Wf, new: Wf| match c.fast_a {
+                Some(a) => ema(new, old, a).bits,
+                None => ema_any(old, new, c.fast_w, c.w),
+            };
+            *v = if gbar.is_some() {
+                centered_ema(v.unpack(), square(gw))
+            } else {
+                ema_any(v.unpack(), square(gw), c.fast_w, c.w)
+            };
             let var = match gbar {
                 Some(gb) => {
-                    *gb = ema_any(gb.unpack(), gw, c.fast_w, c.w);
+                    *gb = centered_ema(gb.unpack(), gw);
                     let gn = gb.unpack();
                     // v − ḡ², clamped at 0 by the root (torch may produce NaN).
                     v.unpack().sub(gn.mul(gn))

@@ -104,27 +104,37 @@ impl<T: Float> RmsPropNum for T {
             grad: impl Fn(T, T) -> T,
         ) {
             let g = grad(g, *p);
-            *v = *v * c.alpha + c.oma * (g * g);
+            // torch: square_avg.mul_(α).addcmul_(g, g, value=1-α). In f64 (`TORCH_ORDER`) as
+            // torch's kernel rounds it, fma((1-α)·g, g, α·v); in f32 unfused (see `Float`).
+            *v = if T::TORCH_ORDER {
+                T::madd(c.oma * g, g, *v * c.alpha)
+            } else {
+                *v * c.alpha + c.oma * (g * g)
+            };
             let avg = match gbar {
                 Some(gbar) => {
-                    // ḡ = lerp(ḡ, g, 1-α); v - ḡ² is clamped at 0 (torch may write NaN).
+                    // ḡ = lerp(ḡ, g, 1-α), torch's two-sided form; v - ḡ² is clamped at 0
+                    // (torch may write NaN). torch: v.addcmul(ḡ, ḡ, value=-1), fused in f64.
                     let d = g - *gbar;
                     *gbar = if c.lerp_from_avg {
-                        *gbar + c.w * d
+                        T::madd(c.w, d, *gbar)
                     } else {
-                        g - c.omw * d
+                        T::madd(-c.omw, d, g)
                     };
-                    let var = *v - *gbar * *gbar;
+                    let var = T::madd(-*gbar, *gbar, *v);
                     T::root(if var > T::ZERO { var } else { T::ZERO })
                 }
                 None => T::root(*v),
             } + c.eps; // eps outside the square root
             match buf {
-                // The buffer starts at 0 (unlike SGD's); lr stays outside it.
+                // The buffer starts at 0 (unlike SGD's); lr stays outside it. torch:
+                // buf.mul_(μ).addcdiv_(g, avg); p.add_(buf, alpha=-lr) (fused in f64).
                 Some(b) => {
                     *b = c.mu * *b + g / avg;
-                    *p -= c.lr * *b;
+                    *p = T::madd(-c.lr, *b, *p);
                 }
+                // torch: p.addcdiv_(g, avg, value=-lr), which rounds (−lr·g)/avg.
+                None if T::TORCH_ORDER => *p += (-c.lr * g) / avg,
                 None => *p -= c.lr * (g / avg),
             }
         }
