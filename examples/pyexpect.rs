@@ -170,9 +170,10 @@ fn case<S: Dt, O: Optimizer<S, N>>(
     })
 }
 
-fn cases<S: Dt>(out: &mut Vec<Value>)
+fn cases<S>(out: &mut Vec<Value>)
 where
-    S: edgetune::optim::SgdNum
+    S: Dt
+        + edgetune::optim::SgdNum
         + edgetune::optim::MomentumNum
         + edgetune::optim::AdamNum
         + edgetune::optim::RmsPropNum
