@@ -304,18 +304,6 @@ pub(crate) fn row(name: &str, ty: &str, macs: usize, ticks: &[u32; 3], cpu_hz: u
     );
 }
 
-macro_rules! tryf {
-    ($e:expr, $what:literal) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => {
-                defmt::error!("{=str} failed: {}", $what, defmt::Debug2Format(&e));
-                return false;
-            }
-        }
-    };
-}
-
 /// The whole fine-tuning run on `net` (frozen part already in place), `trainer` and `buf`
 /// (statics of the board). `init` are the pretrained trainable parameters, `expected` the host's
 /// figures for `S` ([`EXPECTED_F32`], [`EXPECTED_I16F16`]). Returns the verdict.

@@ -52,6 +52,32 @@ pub struct Expected {
     pub hash: u32,
 }
 
+impl Expected {
+    /// Logs `got`, a run's figures, against these (the host's) and returns the verdict: every
+    /// figure equal (the training bit-identical) and held-out accuracy above the starting one.
+    pub fn check(&self, tag: &str, got: &Expected, steps: u32) -> bool {
+        let (b, a, ha) = (pct(got.before), pct(got.after), pct(self.after));
+        let (lb, la) = (got.loss_before, got.loss_after);
+        defmt::info!(
+            "{=str} result: held-out shifted accuracy {=u32}.{=u32} % -> {=u32}.{=u32} % (host: {=u32}.{=u32} %), fine-tuning loss {=u32}.{=u32:03} -> {=u32}.{=u32:03}, {=u32} Adam steps, parameter hash {=u32:#010x} (host {=u32:#010x})",
+            tag, b.0, b.1, a.0, a.1, ha.0, ha.1, lb / 1000, lb % 1000, la / 1000, la % 1000, steps,
+            got.hash, self.hash
+        );
+        let same = got.clean == self.clean
+            && got.before == self.before
+            && got.after == self.after
+            && got.loss_before == self.loss_before
+            && got.loss_after == self.loss_after;
+        let bits = got.hash == self.hash;
+        let improved = got.after > got.before;
+        defmt::info!(
+            "checks: accuracies and losses = host's {=bool}, trained parameters bit-identical to host's {=bool}, accuracy rose {=bool}",
+            same, bits, improved
+        );
+        same && bits && improved
+    }
+}
+
 /// The host's figures for an f32 run.
 pub const EXPECTED_F32: Expected = Expected {
     clean: data::EXPECTED_CLEAN_X10_F32,
@@ -118,19 +144,8 @@ fn predict_once<S: Scalar, F: FrozenParams<S, FROZEN>>(
     net.predict(x)
 }
 
-macro_rules! tryf {
-    ($e:expr, $what:literal) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => {
-                defmt::error!("{=str} failed: {}", $what, defmt::Debug2Format(&e));
-                return false;
-            }
-        }
-    };
-}
-
-fn pct(v: u32) -> (u32, u32) {
+/// Tenths of a percent as (whole, tenth).
+pub fn pct(v: u32) -> (u32, u32) {
     (v / 10, v % 10)
 }
 
@@ -200,24 +215,15 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
     tryf!(r, "fine-tuning");
     let (after, _) = tryf!(evaluate(net, &DATA, &lut, true, true), "evaluation");
     let (_, loss_after) = tryf!(evaluate(net, &DATA, &lut, false, true), "evaluation");
-    let hash = params_hash(net.trainable());
-    let (b, a, ha) = (pct(before), pct(after), pct(expected.after));
-    defmt::info!(
-        "cnn result: held-out shifted accuracy {=u32}.{=u32} % -> {=u32}.{=u32} % (host: {=u32}.{=u32} %), fine-tuning loss {=u32}.{=u32:03} -> {=u32}.{=u32:03}, {=u32} Adam steps, parameter hash {=u32:#010x} (host {=u32:#010x})",
-        b.0, b.1, a.0, a.1, ha.0, ha.1, loss_before / 1000, loss_before % 1000,
-        loss_after / 1000, loss_after % 1000, trainer.optimizer().step_count(), hash, expected.hash
-    );
-    let same = clean_acc == expected.clean
-        && before == expected.before
-        && after == expected.after
-        && loss_before == expected.loss_before
-        && loss_after == expected.loss_after;
-    let bits = hash == expected.hash;
-    let improved = after > before;
-    defmt::info!(
-        "checks: accuracies and losses = host's {=bool}, trained parameters bit-identical to host's {=bool}, accuracy above pretrained {=bool}",
-        same, bits, improved
-    );
+    let got = Expected {
+        clean: clean_acc,
+        before,
+        after,
+        loss_before,
+        loss_after,
+        hash: params_hash(net.trainable()),
+    };
+    let verdict = expected.check("cnn", &got, trainer.optimizer().step_count());
 
     // Instruction counts after the verdict's figures: three accumulates and three inferences of
     // fine-tuning windows through the new sensor (the gradients are not used afterwards).
@@ -254,7 +260,7 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
         board.cpu_hz,
     );
     row("CnnForward", ty, MACS_FORWARD, &fwd_ticks, board.cpu_hz);
-    same && bits && improved
+    verdict
 }
 
 /// The `#[entry]` body of a board's `cnn` firmware, after its statics are borrowed.

@@ -32,7 +32,7 @@ pub mod data {
     include!("../../common-data/har8_finetune.rs");
 }
 
-pub use crate::har::Expected;
+pub use crate::har::{pct, Expected};
 
 /// The host's figures for an f32 head.
 pub const EXPECTED_F32: Expected = Expected {
@@ -83,22 +83,6 @@ fn backbone_once<'b>(
     b: &'b mut [i8; BUFFER],
 ) -> Result<&'b [i8], Error> {
     model::BACKBONE.run(x, a, b)
-}
-
-macro_rules! tryf {
-    ($e:expr, $what:literal) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => {
-                defmt::error!("{=str} failed: {}", $what, defmt::Debug2Format(&e));
-                return false;
-            }
-        }
-    };
-}
-
-fn pct(v: u32) -> (u32, u32) {
-    (v / 10, v % 10)
 }
 
 /// The whole run on `net` (head's frozen part in place) and `trainer`; `init` are the trained
@@ -171,24 +155,15 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
     tryf!(r, "fine-tuning");
     let (after, _) = tryf!(evaluate(net, &DATA, &lut, true, true), "evaluation");
     let (_, loss_after) = tryf!(evaluate(net, &DATA, &lut, false, true), "evaluation");
-    let hash = params_hash(net.trainable());
-    let (b, a, ha) = (pct(before), pct(after), pct(expected.after));
-    defmt::info!(
-        "har8 result: held-out shifted accuracy {=u32}.{=u32} % -> {=u32}.{=u32} % (host: {=u32}.{=u32} %), fine-tuning loss {=u32}.{=u32:03} -> {=u32}.{=u32:03}, {=u32} Adam steps, parameter hash {=u32:#010x} (host {=u32:#010x})",
-        b.0, b.1, a.0, a.1, ha.0, ha.1, loss_before / 1000, loss_before % 1000,
-        loss_after / 1000, loss_after % 1000, trainer.optimizer().step_count(), hash, expected.hash
-    );
-    let same = clean_acc == expected.clean
-        && before == expected.before
-        && after == expected.after
-        && loss_before == expected.loss_before
-        && loss_after == expected.loss_after;
-    let bits = hash == expected.hash;
-    let improved = after > before;
-    defmt::info!(
-        "checks: accuracies and losses = host's {=bool}, trained parameters bit-identical to host's {=bool}, accuracy above imported {=bool}",
-        same, bits, improved
-    );
+    let got = Expected {
+        clean: clean_acc,
+        before,
+        after,
+        loss_before,
+        loss_after,
+        hash: params_hash(net.trainable()),
+    };
+    let verdict = expected.check("har8", &got, trainer.optimizer().step_count());
 
     // Instruction counts after the verdict's figures (the gradients are not used afterwards).
     let mut acc_ticks = [0u32; 3];
@@ -223,7 +198,7 @@ pub fn run<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
     row("Int8HeadAccumulate", ty, 1, &acc_ticks, board.cpu_hz);
     row("Int8HeadForward", ty, 1, &fwd_ticks, board.cpu_hz);
     row("Int8Backbone", "i8", BACKBONE_MACS, &bb_ticks, board.cpu_hz);
-    same && bits && improved
+    verdict
 }
 
 /// The `#[entry]` body of a board's `har8` firmware, after its statics are borrowed.

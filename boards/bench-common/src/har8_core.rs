@@ -16,16 +16,18 @@
 //!   whole (100 steps, one sample per recording); the new sensor rotated 120° about z with the
 //!   accelerometer's gain × 1.5 and the gyroscope's × 0.5.
 //! - **Fine-tuning**: Adam (lr [`LR`]) through `Trainer::step_with`, [`EPOCHS`] epochs over the 20
-//!   recordings in mini-batches of [`BATCH`], each epoch's order a [`Pcg32::shuffle`] (seed
-//!   [`ORDER_SEED`], stream = epoch).
+//!   recordings in mini-batches of [`BATCH`], each epoch's order a `Pcg32` shuffle
+//!   ([`run_epochs`], seed [`ORDER_SEED`], stream = epoch).
 use edgetune::nn::network::{FrozenParams, Int8Network};
 use edgetune::nn::Scalar;
 use edgetune::num::fixed::I16F16;
 use edgetune::optim::{Adam, AdamConfig, AdamNum};
-use edgetune::train::{evaluate_with, Pcg32, Trainer};
+use edgetune::train::{evaluate_with, Trainer};
 use edgetune::Error;
 
-pub use crate::har_core::{clean, lut, params_hash, shifted, Data, FT_RECS, HELD_RECS, REC_VALUES};
+pub use crate::har_core::{
+    clean, lut, params_hash, run_epochs, score, shifted, Data, FT_RECS, HELD_RECS, REC_VALUES,
+};
 
 /// The imported model: the backbone's constants, `BACKBONE`, and the head's initial
 /// parameters `HEAD_INIT` (its own `cnn!` head, `ImuHead`, trains both layers; [`Head8`] is
@@ -188,18 +190,7 @@ pub fn evaluate<S: Scalar, F: FrozenParams<S, FROZEN>>(
     let e = evaluate_with(net, n, |i, x: &mut [S; INPUTS]| {
         sample(data, lut, i, held, new_sensor, x)
     })?;
-    let hits = (e.accuracy.unwrap_or(0.0) * n as f64 + 0.5) as u32;
-    Ok((hits * 1000 / n as u32, (e.mean_loss * 1000.0) as u32))
-}
-
-/// The order of `epoch` (a shuffle of `0..FT_RECS`).
-pub fn order(epoch: usize) -> [u16; FT_RECS] {
-    let mut idx = [0u16; FT_RECS];
-    for (i, v) in idx.iter_mut().enumerate() {
-        *v = i as u16;
-    }
-    Pcg32::new(ORDER_SEED, epoch as u64).shuffle(&mut idx);
-    idx
+    Ok(score(&e, n))
 }
 
 /// One mini-batch step on fine-tuning recordings `idx` through the new sensor. Returns the mean
@@ -229,15 +220,11 @@ pub fn fine_tune<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
     mut run_step: impl FnMut(usize, &mut dyn FnMut() -> Result<f64, Error>) -> Result<f64, Error>,
     mut on_epoch: impl FnMut(usize, u32),
 ) -> Result<(), Error> {
-    let mut k = 0;
-    for epoch in 0..EPOCHS {
-        let idx = order(epoch);
-        let mut loss_sum = 0.0;
-        for batch in idx.chunks_exact(BATCH) {
-            loss_sum += run_step(k, &mut || step(net, trainer, data, lut, batch))?;
-            k += 1;
-        }
-        on_epoch(epoch, (loss_sum * 1000.0 / STEPS_PER_EPOCH as f64) as u32);
-    }
-    Ok(())
+    run_epochs::<FT_RECS>(
+        ORDER_SEED,
+        EPOCHS,
+        BATCH,
+        |k, batch| run_step(k, &mut || step(net, trainer, data, lut, batch)),
+        &mut on_epoch,
+    )
 }

@@ -27,7 +27,7 @@
 use edgetune::nn::network::FrozenParams;
 use edgetune::nn::Scalar;
 use edgetune::optim::{Adam, AdamConfig, AdamNum};
-use edgetune::train::{evaluate_with, Pcg32, Trainer};
+use edgetune::train::{evaluate_with, Evaluation, Pcg32, Trainer};
 use edgetune::Error;
 
 /// Time steps of a recording.
@@ -208,19 +208,48 @@ pub fn evaluate<S: Scalar, F: FrozenParams<S, FROZEN>>(
     let e = evaluate_with(net, n, |i, x: &mut [S; INPUTS]| {
         sample(data, lut, i, held, new_sensor, x)
     })?;
-    // The hit count back from the fraction (exact: hits / n · n rounds to hits).
-    let hits = (e.accuracy.unwrap_or(0.0) * n as f64 + 0.5) as u32;
-    Ok((hits * 1000 / n as u32, (e.mean_loss * 1000.0) as u32))
+    Ok(score(&e, n))
 }
 
-/// The window order of `epoch` (a shuffle of `0..FT_WINDOWS`).
-pub fn order(epoch: usize) -> [u16; FT_WINDOWS] {
-    let mut idx = [0u16; FT_WINDOWS];
+/// A shuffle of `0..N` for `epoch` ([`Pcg32::shuffle`], seed `seed`, stream = epoch).
+pub fn shuffled<const N: usize>(seed: u64, epoch: usize) -> [u16; N] {
+    let mut idx = [0u16; N];
     for (i, v) in idx.iter_mut().enumerate() {
         *v = i as u16;
     }
-    Pcg32::new(ORDER_SEED, epoch as u64).shuffle(&mut idx);
+    Pcg32::new(seed, epoch as u64).shuffle(&mut idx);
     idx
+}
+
+/// The epoch loop of a fine-tuning run: `epochs` epochs, each a [`shuffled`] order of `0..N`
+/// in mini-batches of `batch`; `step(k, batch)` runs step `k` and returns its mean loss, and
+/// `on_epoch(epoch, mean training loss in thousandths)` is called after each epoch.
+pub fn run_epochs<const N: usize>(
+    seed: u64,
+    epochs: usize,
+    batch: usize,
+    mut step: impl FnMut(usize, &[u16]) -> Result<f64, Error>,
+    mut on_epoch: impl FnMut(usize, u32),
+) -> Result<(), Error> {
+    let mut k = 0;
+    for epoch in 0..epochs {
+        let idx = shuffled::<N>(seed, epoch);
+        let (mut loss_sum, mut steps) = (0.0, 0);
+        for b in idx.chunks_exact(batch) {
+            loss_sum += step(k, b)?;
+            (k, steps) = (k + 1, steps + 1);
+        }
+        on_epoch(epoch, (loss_sum * 1000.0 / steps.max(1) as f64) as u32);
+    }
+    Ok(())
+}
+
+/// Accuracy (tenths of a percent) and mean loss (thousandths) of an evaluation over `n`
+/// samples.
+pub fn score(e: &Evaluation, n: usize) -> (u32, u32) {
+    // The hit count back from the fraction (exact: hits / n · n rounds to hits).
+    let hits = (e.accuracy.unwrap_or(0.0) * n as f64 + 0.5) as u32;
+    (hits * 1000 / n as u32, (e.mean_loss * 1000.0) as u32)
 }
 
 /// One mini-batch step on fine-tuning windows `idx`, through the new sensor: one window at a
@@ -251,17 +280,13 @@ pub fn fine_tune<S: Scalar + AdamNum, F: FrozenParams<S, FROZEN>>(
     mut run_step: impl FnMut(usize, &mut dyn FnMut() -> Result<f64, Error>) -> Result<f64, Error>,
     mut on_epoch: impl FnMut(usize, u32),
 ) -> Result<(), Error> {
-    let mut k = 0;
-    for epoch in 0..EPOCHS {
-        let idx = order(epoch);
-        let mut loss_sum = 0.0;
-        for batch in idx.chunks_exact(BATCH) {
-            loss_sum += run_step(k, &mut || step(net, trainer, data, lut, batch))?;
-            k += 1;
-        }
-        on_epoch(epoch, (loss_sum * 1000.0 / STEPS_PER_EPOCH as f64) as u32);
-    }
-    Ok(())
+    run_epochs::<FT_WINDOWS>(
+        ORDER_SEED,
+        EPOCHS,
+        BATCH,
+        |k, batch| run_step(k, &mut || step(net, trainer, data, lut, batch)),
+        &mut on_epoch,
+    )
 }
 
 /// FNV-1a (32-bit) over the exact values of `params` (each as the bits of its `f64` value,

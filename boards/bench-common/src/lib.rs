@@ -37,6 +37,20 @@
 //! - `bench: PASS` or `bench: FAIL`
 #![no_std]
 
+/// The value of a `Result`, or (on an error) a defmt error line naming `$what` and `return
+/// false` from the calling run function.
+macro_rules! tryf {
+    ($e:expr, $what:literal) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => {
+                defmt::error!("{=str} failed: {}", $what, defmt::Debug2Format(&e));
+                return false;
+            }
+        }
+    };
+}
+
 pub mod conv;
 pub mod finetune;
 pub mod har;

@@ -25,12 +25,15 @@
 #[allow(dead_code)] // the firmware uses the rest
 mod har_core;
 
+mod expected;
+
 use edgetune::nn::{Init, Network, Scalar};
 use edgetune::num::fixed::I16F16;
 use edgetune::optim::{Adam, AdamConfig, AdamNum};
 use edgetune::train::{Pcg32, Trainer};
 use edgetune::Error;
 use edgetune_basicmotions as bm;
+use expected::Outcome;
 use har_core::*;
 use std::fmt::Write as _;
 
@@ -118,17 +121,6 @@ fn pretrain(train: &[([i8; REC_VALUES], u8)]) -> Result<Vec<f32>, Error> {
     let mut all = vec![0.0f32; PARAMS];
     net.export(&mut all)?;
     Ok(all)
-}
-
-/// The firmware's run, simulated.
-#[derive(Debug)]
-struct Outcome {
-    clean: u32,
-    before: u32,
-    after: u32,
-    loss_before: u32,
-    loss_after: u32,
-    hash: u32,
 }
 
 fn simulate<S: Scalar + AdamNum>(
@@ -276,39 +268,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     writeln!(o, "];")?;
     for (t, r) in [("F32", &f32_run), ("I16F16", &q_run)] {
-        writeln!(o, "/// Host simulation, {t}: held-out accuracy of the pretrained network, clean sensor, tenths of a percent.")?;
-        writeln!(o, "pub const EXPECTED_CLEAN_X10_{t}: u32 = {};", r.clean)?;
-        writeln!(
-            o,
-            "/// Host simulation, {t}: the same through the new sensor."
-        )?;
-        writeln!(o, "pub const EXPECTED_BEFORE_X10_{t}: u32 = {};", r.before)?;
-        writeln!(
-            o,
-            "/// Host simulation, {t}: the same after the fine-tuning."
-        )?;
-        writeln!(o, "pub const EXPECTED_AFTER_X10_{t}: u32 = {};", r.after)?;
-        writeln!(o, "/// Host simulation, {t}: mean loss over the fine-tuning windows (new sensor) before, thousandths.")?;
-        writeln!(
-            o,
-            "pub const EXPECTED_LOSS_BEFORE_X1000_{t}: u32 = {};",
-            r.loss_before
-        )?;
-        writeln!(
-            o,
-            "/// Host simulation, {t}: the same after the fine-tuning."
-        )?;
-        writeln!(
-            o,
-            "pub const EXPECTED_LOSS_AFTER_X1000_{t}: u32 = {};",
-            r.loss_after
-        )?;
-        writeln!(o, "/// Host simulation, {t}: `params_hash` of the trained parameters after the fine-tuning.")?;
-        writeln!(
-            o,
-            "pub const EXPECTED_PARAMS_HASH_{t}: u32 = {:#010x};",
-            r.hash
-        )?;
+        expected::write(&mut o, t, r, "of the pretrained network", "windows")?;
     }
     std::fs::write(&path, o)?;
     println!("wrote {path}");

@@ -14,6 +14,9 @@ mod har_core;
 #[allow(dead_code)]
 mod har8_core;
 
+#[path = "../expected.rs"]
+mod expected;
+
 /// The device's recordings, as the `cnn` firmware stores them.
 #[allow(dead_code)]
 mod data {
@@ -25,6 +28,7 @@ use edgetune::nn::Scalar;
 use edgetune::num::fixed::I16F16;
 use edgetune::optim::AdamNum;
 use edgetune::Error;
+use expected::Outcome;
 use har8_core::*;
 use std::fmt::Write as _;
 
@@ -35,16 +39,6 @@ const OUT: &str = concat!(
 
 static FROZEN_F32: [f32; FROZEN] = frozen_f32();
 static FROZEN_I16F16: [I16F16; FROZEN] = frozen_i16f16();
-
-#[derive(Debug)]
-struct Outcome {
-    clean: u32,
-    before: u32,
-    after: u32,
-    loss_before: u32,
-    loss_after: u32,
-    hash: u32,
-}
 
 fn simulate<S: Scalar + AdamNum>(
     name: &str,
@@ -107,39 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(o, "// with the cnn firmware's device recordings (har_finetune.rs). The firmware must reproduce them exactly.")?;
     for (t, r) in [("F32", &f), ("I16F16", &q)] {
         writeln!(o)?;
-        writeln!(o, "/// Host simulation, {t}: held-out accuracy before fine-tuning, clean sensor, tenths of a percent.")?;
-        writeln!(o, "pub const EXPECTED_CLEAN_X10_{t}: u32 = {};", r.clean)?;
-        writeln!(
-            o,
-            "/// Host simulation, {t}: the same through the new sensor."
-        )?;
-        writeln!(o, "pub const EXPECTED_BEFORE_X10_{t}: u32 = {};", r.before)?;
-        writeln!(
-            o,
-            "/// Host simulation, {t}: the same after the fine-tuning."
-        )?;
-        writeln!(o, "pub const EXPECTED_AFTER_X10_{t}: u32 = {};", r.after)?;
-        writeln!(o, "/// Host simulation, {t}: mean loss over the fine-tuning recordings (new sensor) before, thousandths.")?;
-        writeln!(
-            o,
-            "pub const EXPECTED_LOSS_BEFORE_X1000_{t}: u32 = {};",
-            r.loss_before
-        )?;
-        writeln!(
-            o,
-            "/// Host simulation, {t}: the same after the fine-tuning."
-        )?;
-        writeln!(
-            o,
-            "pub const EXPECTED_LOSS_AFTER_X1000_{t}: u32 = {};",
-            r.loss_after
-        )?;
-        writeln!(o, "/// Host simulation, {t}: `params_hash` of the trained parameters after the fine-tuning.")?;
-        writeln!(
-            o,
-            "pub const EXPECTED_PARAMS_HASH_{t}: u32 = {:#010x};",
-            r.hash
-        )?;
+        expected::write(&mut o, t, r, "before fine-tuning", "recordings")?;
     }
     std::fs::write(&path, o)?;
     println!("wrote {path}");
