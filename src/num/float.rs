@@ -68,14 +68,21 @@ pub trait Float:
     /// `p + (−lr·g)/d`): `true` for `f64`, so that it agrees with torch's float64 run to 1e-12
     /// even where a step is ill-conditioned (centered RMSprop with `α` near 0, whose `v − ḡ²`
     /// cancels to `α` of `v`: an unfused order was 9e-11 away, the fused one bit-identical on
-    /// the cases of issue 16); `false` for `f32`, which keeps its unfused order (stable `core`
-    /// has no fused `f32` multiply-add, and a library `fmaf` costs about a hundred instructions
-    /// per call on a Cortex-M0).
+    /// the golden cases); `false` for `f32`, which keeps its unfused order (stable `core` has no
+    /// fused `f32` multiply-add, and a library `fmaf` costs about a hundred instructions per call
+    /// on a Cortex-M0) except in the expressions that use [`fused`](Self::fused).
     const TORCH_ORDER: bool;
 
     /// `a·b + c`: fused (one rounding) when [`TORCH_ORDER`](Self::TORCH_ORDER), as torch's
     /// `add(alpha=)`, `lerp` and `addcmul` round on x86-64; otherwise `a·b` rounded, then the sum.
     fn madd(a: Self, b: Self, c: Self) -> Self;
+
+    /// `a·b + c` rounded once, in every type and on every target (std's where the host has
+    /// it, else `libm`'s, both correctly rounded, so a host replays a device bit for bit). For
+    /// the few expressions whose cancellation the unfused `f32` order amplifies far beyond
+    /// torch's own `f32` drift (centered RMSprop's `α·v + (1 − α)·g²` and `v − ḡ²`); it costs a
+    /// library call per use where the core has no fused `f32` multiply-add.
+    fn fused(a: Self, b: Self, c: Self) -> Self;
 }
 
 impl Float for f32 {
@@ -85,6 +92,18 @@ impl Float for f32 {
     #[inline(always)]
     fn madd(a: Self, b: Self, c: Self) -> Self {
         a * b + c
+    }
+
+    #[inline(always)]
+    fn fused(a: Self, b: Self, c: Self) -> Self {
+        #[cfg(feature = "std")]
+        {
+            a.mul_add(b, c)
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            libm::fmaf(a, b, c)
+        }
     }
     const TINY: Self = f32::from_bits(1);
     const MAX_EXP: i32 = 128;
@@ -141,6 +160,11 @@ impl Float for f64 {
         {
             libm::fma(a, b, c)
         }
+    }
+
+    #[inline(always)]
+    fn fused(a: Self, b: Self, c: Self) -> Self {
+        Self::madd(a, b, c)
     }
     const TINY: Self = f64::from_bits(1);
     const MAX_EXP: i32 = 1024;

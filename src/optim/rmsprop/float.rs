@@ -104,24 +104,27 @@ impl<T: Float> RmsPropNum for T {
             grad: impl Fn(T, T) -> T,
         ) {
             let g = grad(g, *p);
-            // torch: square_avg.mul_(α).addcmul_(g, g, value=1-α). In f64 (`TORCH_ORDER`) as
-            // torch's kernel rounds it, fma((1-α)·g, g, α·v); in f32 unfused (see `Float`).
-            *v = if T::TORCH_ORDER {
-                T::madd(c.oma * g, g, *v * c.alpha)
+            // torch: square_avg.mul_(α).addcmul_(g, g, value=1-α), which torch's kernel rounds
+            // as fma((1-α)·g, g, α·v). So in f64 (`TORCH_ORDER`) and, in every type, when
+            // centered: there `v − ḡ²` cancels, and the unfused f32 v was measured 10 × torch's
+            // own f32 drift away on a corner case of `scripts/golden-search.sh`); plain f32 stays unfused (cheaper).
+            *v = if T::TORCH_ORDER || gbar.is_some() {
+                T::fused(c.oma * g, g, *v * c.alpha)
             } else {
                 *v * c.alpha + c.oma * (g * g)
             };
             let avg = match gbar {
                 Some(gbar) => {
                     // ḡ = lerp(ḡ, g, 1-α), torch's two-sided form; v - ḡ² is clamped at 0
-                    // (torch may write NaN). torch: v.addcmul(ḡ, ḡ, value=-1), fused in f64.
+                    // (torch may write NaN). torch: v.addcmul(ḡ, ḡ, value=-1), fused, as here
+                    // in every type (the cancellation).
                     let d = g - *gbar;
                     *gbar = if c.lerp_from_avg {
                         T::madd(c.w, d, *gbar)
                     } else {
                         T::madd(-c.omw, d, g)
                     };
-                    let var = T::madd(-*gbar, *gbar, *v);
+                    let var = T::fused(-*gbar, *gbar, *v);
                     T::root(if var > T::ZERO { var } else { T::ZERO })
                 }
                 None => T::root(*v),
