@@ -160,7 +160,7 @@ def parse_size(path):
 
 
 STEP_RE = re.compile(
-    r"^[0-9a-f]+ ([0-9a-f]+) [tT] bench_common::step_once::<(.*)>$"
+    r"^([0-9a-f]+) ([0-9a-f]+) [tT] bench_common::step_once::<(.*)>$"
 )
 OPT_RE = re.compile(r"edgetune::optim::\w+::(\w+)<")
 
@@ -178,7 +178,7 @@ def num_type(t):
 
 def parse_nm(path):
     """Sizes of the bench's `step_once::<T, Opt<T, N>, N>` functions, from `nm -S -C`:
-    [(optimizer, type, bytes)] in address order."""
+    [(optimizer, type, bytes, address)] in address order."""
     out = []
     try:
         with open(path) as f:
@@ -186,14 +186,14 @@ def parse_nm(path):
                 m = STEP_RE.match(line.strip())
                 if not m:
                     continue
-                args = m.group(2)
+                args = m.group(3)
                 opt = OPT_RE.search(args)
                 name = opt.group(1) if opt else "?"
                 # A compile-time form other than the default (Adam's `PlainAdam`, ...).
                 form = re.search(r"::(Plain\w*)>", args)
                 if form:
                     name += f" ({form.group(1)})"
-                out.append((name, num_type(args), int(m.group(1), 16)))
+                out.append((name, num_type(args), int(m.group(2), 16), int(m.group(1), 16) & ~1))
     except OSError:
         return None
     opts = ["Sgd", "Momentum", "Adam", "RmsProp", "Adagrad", "Lion"]
@@ -429,14 +429,23 @@ def main(argv):
     sizes = {b: parse_nm(os.path.join(run_dir, b + ".nm")) for b in boards}
     if any(sizes.values()):
         print()
-        print("flash of one optimizer step (bytes): the bench's `step_once::<T, Opt<T, N>, N>`, "
-              "with validation, per-step coefficients and every kernel variant inlined into it; "
-              "the shared soft-float (`__aeabi_*`) and libm routines it calls are not counted")
+        print("flash of one optimizer step (bytes): the bench's `step_once::<T, Opt<T, N>, N>` "
+              "alone, and with every function it calls that is its own (validation, per-step "
+              "coefficients, checks, kernels; boards/step_flash.py follows the calls in the "
+              "disassembly); the shared soft-float (`__aeabi_*`), libm and core panic routines "
+              "are not counted")
         sbody = []
         for b in boards:
-            for opt, ty, size in sizes[b] or []:
-                sbody.append([b, opt, ty, f"{size:,}"])
-        table(["board", "optimizer", "type", "bytes"], sbody)
+            graph = None
+            dis = os.path.join(run_dir, b + ".dis")
+            if os.path.exists(dis):
+                from step_flash import CallGraph
+
+                graph = CallGraph(os.path.join(run_dir, b + ".nm"), dis)
+            for opt, ty, size, addr in sizes[b] or []:
+                whole = f"{graph.reachable_bytes(addr)[0]:,}" if graph else "-"
+                sbody.append([b, opt, ty, f"{size:,}", whole])
+        table(["board", "optimizer", "type", "step_once", "with its own callees"], sbody)
 
     if finetune:
         print()

@@ -360,6 +360,8 @@ for b in $BOARDS; do
     done
     # Symbol sizes of the bench (report.py: flash of each optimizer step).
     arm-none-eabi-nm -S -C "$target_dir/$target/release/bench" >"$run_dir/$b.nm"
+    # Its calls (report.py, boards/step_flash.py: each step's flash with its own callees).
+    arm-none-eabi-objdump -d --no-show-raw-insn "$target_dir/$target/release/bench" >"$run_dir/$b.dis"
     ran="$(board_bins "$b" | sed 's/ / + /g')"
 
     if [ "$b" = "$NIGHTLY_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
