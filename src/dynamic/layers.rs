@@ -19,7 +19,7 @@
 //! The weights are the caller's parameters and are not checked (a non-finite weight gives
 //! non-finite outputs, as in the static layer).
 
-use crate::nn::dense::{backward_rows, forward_rows};
+use crate::nn::dense::{backward_dx_rows, backward_grads_rows, forward_rows};
 use crate::nn::{Activation, NnError, Relu, Scalar};
 use crate::{Error, ValueFault};
 use std::vec::Vec;
@@ -113,16 +113,12 @@ pub fn dense_backward<S: Scalar>(
     }
     check_finite(x)?;
     check_finite(dy)?;
-    let grads = grads.map(|(dw, db)| (rows_mut(dw, inputs, outputs), db));
-    match grads {
-        Some((mut dw, db)) => backward_rows(
-            &rows(w, inputs, outputs),
-            x,
-            dy,
-            Some((&mut dw[..], db)),
-            dx,
-        ),
-        None => backward_rows::<S, &[S], &mut [S]>(&rows(w, inputs, outputs), x, dy, None, dx),
+    let rows_w = rows(w, inputs, outputs);
+    if let Some(dx) = dx {
+        backward_dx_rows(&rows_w, dy, dx);
+    }
+    if let Some((dw, db)) = grads {
+        backward_grads_rows(x, dy, &mut rows_mut(dw, inputs, outputs), db);
     }
     Ok(())
 }

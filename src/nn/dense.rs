@@ -103,7 +103,8 @@ pub fn forward<S: Scalar, const I: usize, const O: usize>(
 }
 
 /// The body of [`forward`] over rows of any storage (`[S; I]` arrays for the static layer, row
-/// slices for [`dynamic::Dense`](crate::dynamic::Dense)): `y[o] = b[o] + Σᵢ w[o][i]·x[i]`.
+/// slices for the run-time-sized `dynamic::dense_forward`, feature `std`):
+/// `y[o] = b[o] + Σᵢ w[o][i]·x[i]`.
 ///
 /// The caller guarantees the shapes (`w.len() == b.len() == y.len()`, every row as long as `x`);
 /// on a mismatch the zips stop at the shorter side (no panic, nothing meaningful written).
@@ -111,7 +112,14 @@ pub fn forward<S: Scalar, const I: usize, const O: usize>(
 pub(crate) fn forward_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], b: &[S], x: &[S], y: &mut [S]) {
     // Four outputs at a time share each loaded input; each sum keeps the one-output order.
     let (y4, y1, w4, w1, b4, b1) = if kernel::wide_acc::<S>() {
-        (&mut [][..], y, &[][..], w, &[][..], b)
+        (
+            Default::default(),
+            y,
+            Default::default(),
+            w,
+            Default::default(),
+            b,
+        )
     } else {
         let (y4, y1) = y.as_chunks_mut::<4>();
         let (w4, w1) = w.as_chunks::<4>();
@@ -153,60 +161,66 @@ pub fn backward<S: Scalar, const I: usize, const O: usize>(
     grads: Option<GradsMut<'_, S, I, O>>,
     dx: Option<&mut [S; I]>,
 ) {
-    backward_rows(
-        w,
-        x,
-        dy,
-        grads.map(|(dw, db)| (&mut dw[..], &mut db[..])),
-        dx.map(|dx| &mut dx[..]),
-    );
-}
-
-/// The body of [`backward`] over rows of any storage (see [`forward_rows`]): accumulates
-/// `dW`, `db` if given and overwrites `dx` if given.
-///
-/// The caller guarantees the shapes (`w`, `dy`, `dW`, `db` have one entry per output, every row
-/// and `dx` as long as `x`); on a mismatch the zips stop at the shorter side (no panic).
-#[inline]
-pub(crate) fn backward_rows<S: Scalar, R: AsRef<[S]>, G: AsMut<[S]>>(
-    w: &[R],
-    x: &[S],
-    dy: &[S],
-    grads: Option<(&mut [G], &mut [S])>,
-    dx: Option<&mut [S]>,
-) {
+    // Two bodies, each called only when its output is given: one body taking both `Option`s
+    // (as slices) made rustc 1.95 panic in MIR optimisation (GVN, "expected monomorphic const")
+    // on tests/nn_gradcheck.rs.
     if let Some(dx) = dx {
-        let inputs = dx.len();
-        // Four inputs at a time, each summed over the outputs in ascending order.
-        let (dx4, dx1) = if kernel::wide_acc::<S>() {
-            (&mut [][..], dx)
-        } else {
-            dx.as_chunks_mut::<4>()
-        };
-        for (blk, dx_b) in dx4.iter_mut().enumerate() {
-            let mut acc = [S::ZERO.widen(); 4];
-            let cols = w
-                .iter()
-                .filter_map(|row| row.as_ref().as_chunks::<4>().0.get(blk));
-            kernel::axpy4::<S>(&mut acc, cols, dy);
-            *dx_b = acc.map(S::narrow);
-        }
-        let done = inputs - dx1.len();
-        for (i, dxi) in dx1.iter_mut().enumerate() {
-            let mut acc = S::ZERO.widen();
-            for (row, &dyo) in w.iter().zip(dy) {
-                if let Some(&wi) = row.as_ref().get(done + i) {
-                    acc = S::mul_acc(acc, wi, dyo);
-                }
-            }
-            *dxi = S::narrow(acc);
-        }
+        backward_dx_rows(w, dy, dx);
     }
     if let Some((dw, db)) = grads {
-        for ((dw_row, dbo), &dyo) in dw.iter_mut().zip(db.iter_mut()).zip(dy) {
-            kernel::add_scaled(dw_row.as_mut(), dyo, x);
-            *dbo = dbo.add(dyo);
+        backward_grads_rows(x, dy, dw, db);
+    }
+}
+
+/// The input-gradient half of [`backward`] over rows of any storage (see [`forward_rows`]):
+/// overwrites `dx[i] = Σₒ w[o][i]·dy[o]`.
+///
+/// The caller guarantees the shapes (`w` and `dy` have one entry per output, every row as long
+/// as `dx`); on a mismatch the zips stop at the shorter side (no panic).
+#[inline]
+pub(crate) fn backward_dx_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], dy: &[S], dx: &mut [S]) {
+    let inputs = dx.len();
+    // Four inputs at a time, each summed over the outputs in ascending order.
+    let (dx4, dx1) = if kernel::wide_acc::<S>() {
+        (<&mut [[S; 4]]>::default(), dx)
+    } else {
+        dx.as_chunks_mut::<4>()
+    };
+    for (blk, dx_b) in dx4.iter_mut().enumerate() {
+        let mut acc = [S::ZERO.widen(); 4];
+        let cols = w
+            .iter()
+            .filter_map(|row| row.as_ref().as_chunks::<4>().0.get(blk));
+        kernel::axpy4::<S>(&mut acc, cols, dy);
+        *dx_b = acc.map(S::narrow);
+    }
+    let done = inputs - dx1.len();
+    for (i, dxi) in dx1.iter_mut().enumerate() {
+        let mut acc = S::ZERO.widen();
+        for (row, &dyo) in w.iter().zip(dy) {
+            if let Some(&wi) = row.as_ref().get(done + i) {
+                acc = S::mul_acc(acc, wi, dyo);
+            }
         }
+        *dxi = S::narrow(acc);
+    }
+}
+
+/// The weight-gradient half of [`backward`] over rows of any storage: accumulates
+/// `dW[o][i] += dy[o]·x[i]` and `db[o] += dy[o]`.
+///
+/// The caller guarantees the shapes (`dw`, `db` and `dy` have one entry per output, every row
+/// as long as `x`); on a mismatch the zips stop at the shorter side (no panic).
+#[inline]
+pub(crate) fn backward_grads_rows<S: Scalar, G: AsMut<[S]>>(
+    x: &[S],
+    dy: &[S],
+    dw: &mut [G],
+    db: &mut [S],
+) {
+    for ((dw_row, dbo), &dyo) in dw.iter_mut().zip(db.iter_mut()).zip(dy) {
+        kernel::add_scaled(dw_row.as_mut(), dyo, x);
+        *dbo = dbo.add(dyo);
     }
 }
 
