@@ -4,6 +4,11 @@
 //! the steps, all as raw bits, computed here by the **static** `[S; N]` optimizers (the bindings
 //! run the run-time-sized ones, so the test crosses both paths and the Python plumbing).
 //!
+//!
+//! It also holds the layer cases of `python/tests/test_layers.py` (dense forward and backward,
+//! ReLU, softmax cross-entropy, per number type and shape, from the static `nn` layers) and an
+//! I16F16 weight file written by `io::weights::write_raw` (`python/tests/test_weights.py`).
+//!
 //! ```text
 //! cargo run --release --example pyexpect              # rewrite the file
 //! cargo run --release --example pyexpect -- --check   # fail if the file is not what this writes
@@ -449,7 +454,89 @@ fn step_errors() -> Value {
     })
 }
 
+/// One layer case: a batch of `B` samples through the static `Dense<S, I, O>`, ReLU and softmax
+/// cross-entropy (labels from the data), backward accumulated over the batch in sample order.
+fn layer_case<S: Dt, const I: usize, const O: usize>(seed: u64) -> Value {
+    const B: usize = 3;
+    let q = |v: Vec<f64>| v.into_iter().map(S::from_f64).collect::<Vec<S>>();
+    let w = q(data(seed, I * O, 1.0));
+    let b = q(data(seed + 1, O, 0.5));
+    let x = q(data(seed + 2, B * I, 2.0));
+    let dy = q(data(seed + 3, B * O, 1.0));
+    let labels: Vec<usize> = data(seed + 4, B, 1.0)
+        .iter()
+        .map(|u| ((u + 1.0) / 2.0 * O as f64) as usize % O)
+        .collect();
+    let mut layer = edgetune::nn::Dense::<S, I, O>::zeroed();
+    for (row, src) in layer.weights.iter_mut().zip(w.chunks_exact(I)) {
+        row.copy_from_slice(src);
+    }
+    layer.bias.copy_from_slice(&b);
+    let mut grads = edgetune::nn::Dense::<S, I, O>::zeroed();
+    let (mut ys, mut hs, mut dhs, mut dxs, mut losses, mut dzs) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for k in 0..B {
+        let xk: [S; I] = x[k * I..(k + 1) * I].try_into().expect("I");
+        let dyk: [S; O] = dy[k * O..(k + 1) * O].try_into().expect("O");
+        let mut y = [S::ZERO; O];
+        layer.forward(&xk, &mut y);
+        let mut h = [S::ZERO; O];
+        edgetune::nn::Activation::forward(&edgetune::nn::Relu, &y, &mut h);
+        let mut dh = [S::ZERO; O];
+        edgetune::nn::Activation::backward(&edgetune::nn::Relu, &h, &dyk, &mut dh);
+        let mut dz = [S::ZERO; O];
+        let loss = edgetune::nn::softmax_cross_entropy(&y, labels[k], &mut dz).expect("label");
+        let mut dx = [S::ZERO; I];
+        layer.backward(&xk, &dyk, Some(&mut grads), Some(&mut dx));
+        ys.extend(y);
+        hs.extend(h);
+        dhs.extend(dh);
+        dzs.extend(dz);
+        dxs.extend(dx);
+        losses.push(loss);
+    }
+    let bits = |v: &[S]| v.iter().map(|s| s.param_bits()).collect::<Vec<Value>>();
+    json!({
+        "dtype": S::NAME, "inputs": I, "outputs": O, "batch": B,
+        "w": bits(&w), "b": bits(&b), "x": bits(&x), "dy": bits(&dy), "labels": labels,
+        "y": bits(&ys), "relu": bits(&hs), "relu_backward": bits(&dhs),
+        "loss": bits(&losses), "dlogits": bits(&dzs),
+        "dw": bits(grads.weights.as_flattened()), "db": bits(&grads.bias), "dx": bits(&dxs),
+    })
+}
+
+fn layer_cases<S: Dt>(out: &mut Vec<Value>) {
+    out.push(layer_case::<S, 64, 32>(101));
+    out.push(layer_case::<S, 32, 10>(102));
+    out.push(layer_case::<S, 3, 5>(103));
+    out.push(layer_case::<S, 17, 1>(104));
+    out.push(layer_case::<S, 5, 4>(105));
+}
+
+/// An I16F16 weight file of a 3-5-2 MLP written by the library's writer, with its raw words.
+fn weight_file() -> Value {
+    let shapes = [(3usize, 5usize), (5, 2)];
+    let raw: Vec<i32> = data(201, 3 * 5 + 5 + 5 * 2 + 2, 3.0)
+        .into_iter()
+        .map(|v| I16F16::from_f64(v).to_bits())
+        .collect();
+    let mut file = vec![0u8; edgetune::io::weights::encoded_len(&shapes).expect("len")];
+    edgetune::io::weights::write_raw(
+        edgetune::io::weights::NumberType::I16F16,
+        &shapes,
+        &raw,
+        &mut file,
+    )
+    .expect("write");
+    let hex: String = file.iter().map(|b| format!("{b:02x}")).collect();
+    json!({ "dtype": "I16F16", "shapes": shapes, "raw": raw, "hex": hex })
+}
+
 fn main() {
+    let mut layers = Vec::new();
+    layer_cases::<f32>(&mut layers);
+    layer_cases::<I16F16>(&mut layers);
+    layer_cases::<I8F24>(&mut layers);
     let mut all = Vec::new();
     cases::<f32>(&mut all);
     cases::<I16F16>(&mut all);
@@ -461,6 +548,8 @@ fn main() {
         "cases": all,
         "config_errors": errors(),
         "step_errors": step_errors(),
+        "layers": layers,
+        "weight_file": weight_file(),
     }))
     .expect("JSON")
         + "\n";

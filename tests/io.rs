@@ -697,3 +697,141 @@ proptest! {
         prop_assert!(digits::parse(&f).is_err());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Weights: the writer, the inverse of parse
+
+/// The dense shapes in a weight file's layer table, read from the documented layout.
+fn table_shapes(file: &[u8]) -> Vec<(usize, usize)> {
+    (0..le_u16(file, 8))
+        .map(|l| (le_u32(file, 16 + 12 * l + 4), le_u32(file, 16 + 12 * l + 8)))
+        .collect()
+}
+
+#[test]
+fn writing_what_parse_read_gives_every_committed_file_back_byte_for_byte() {
+    // The PyTorch exporters' files: the MLP (export_weights.py) and the CNNs (export_model.py).
+    let files: [(&str, &[u8]); 4] = [
+        ("mlp-64-32-10", ETW),
+        (
+            "cnn-roundtrip-1d-affine",
+            include_bytes!("data/cnn-roundtrip-1d-affine.etw"),
+        ),
+        (
+            "cnn-roundtrip-1d-full",
+            include_bytes!("data/cnn-roundtrip-1d-full.etw"),
+        ),
+        (
+            "cnn-roundtrip-2d-full",
+            include_bytes!("data/cnn-roundtrip-2d-full.etw"),
+        ),
+    ];
+    for (name, file) in files {
+        let shapes = table_shapes(file);
+        let parsed = weights::parse(file, &shapes).unwrap();
+        let mut params = vec![0f32; parsed.len()];
+        parsed.load_into(&mut params).unwrap();
+        assert_eq!(weights::encoded_len(&shapes), Ok(file.len()), "{name}");
+        let mut out = vec![0xAAu8; file.len() + 7];
+        let n = weights::write_f32(&shapes, &params, &mut out).unwrap();
+        assert!(&out[..n] == file, "{name}: f32 writer");
+        assert!(
+            out[n..].iter().all(|&b| b == 0xAA),
+            "{name}: wrote past the file"
+        );
+        // The raw writer with the f32 bits gives the same file.
+        let raw: Vec<i32> = params.iter().map(|p| p.to_bits() as i32).collect();
+        let mut out = vec![0u8; file.len()];
+        weights::write_raw(NumberType::F32, &shapes, &raw, &mut out).unwrap();
+        assert!(out == file, "{name}: raw writer");
+    }
+}
+
+#[test]
+fn written_files_match_the_documented_layout_and_parse_back_bit_for_bit() {
+    let shapes = [(2usize, 3usize), (3, 1), (0, 2)];
+    let words: Vec<u32> = (0..15u32)
+        .map(|k| k.wrapping_mul(0x9E37_79B9) ^ 0x8000_0001)
+        .collect();
+    for (ty, code) in [
+        (NumberType::F32, 1),
+        (NumberType::I16F16, 2),
+        (NumberType::I8F24, 3),
+    ] {
+        let raw: Vec<i32> = words.iter().map(|&w| w as i32).collect();
+        let mut out = vec![0u8; 200];
+        let n = weights::write_raw(ty, &shapes, &raw, &mut out).unwrap();
+        // `etw` builds the file from the module docs' table, independently of the writer.
+        assert_eq!(&out[..n], etw(code, &dense(&shapes), &words).as_slice());
+        let parsed = weights::parse(&out[..n], &shapes).unwrap();
+        assert_eq!(parsed.number_type(), ty);
+        let mut back = vec![0i32; parsed.len()];
+        parsed.load_raw_into(ty, &mut back).unwrap();
+        assert_eq!(back, raw);
+    }
+    // f32 values, including NaN payloads and signed zeros, come back bit for bit.
+    let params: Vec<f32> = [
+        0.0f32,
+        -0.0,
+        1.5,
+        f32::MIN_POSITIVE,
+        f32::NAN,
+        -f32::INFINITY,
+    ]
+    .into_iter()
+    .chain((0..9).map(|k| k as f32 * -0.3))
+    .collect();
+    let mut out = [0u8; 128];
+    let n = weights::write_f32(&shapes, &params, &mut out).unwrap();
+    let mut back = vec![0f32; 15];
+    weights::load_f32(&out[..n], &shapes, &mut back).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&back), bits(&params));
+}
+
+#[test]
+fn the_writer_refuses_short_buffers_wrong_counts_and_unrepresentable_models() {
+    use edgetune::io::weights::WriteError;
+    let shapes = [(2usize, 3usize), (3, 1)];
+    let params = [0.25f32; 13];
+    let need = weights::encoded_len(&shapes).unwrap();
+    assert_eq!(need, 16 + 24 + 52 + 4);
+    for len in [0, 1, 19, need - 1] {
+        let mut out = vec![0x55u8; len];
+        assert_eq!(
+            weights::write_f32(&shapes, &params, &mut out),
+            Err(WriteError::BufferTooShort {
+                needed: need,
+                found: len
+            })
+        );
+        assert!(out.iter().all(|&b| b == 0x55), "a refused write wrote");
+    }
+    let mut out = vec![0u8; need];
+    assert_eq!(
+        weights::write_f32(&shapes, &params[..12], &mut out),
+        Err(WriteError::ElementCount {
+            expected: 13,
+            found: 12
+        })
+    );
+    assert_eq!(
+        weights::write_raw(NumberType::I16F16, &shapes, &[0; 14], &mut out),
+        Err(WriteError::ElementCount {
+            expected: 13,
+            found: 14
+        })
+    );
+    let too_many = vec![(1usize, 1usize); 65_536];
+    assert_eq!(weights::encoded_len(&too_many), Err(WriteError::TooLarge));
+    assert_eq!(
+        weights::encoded_len(&[(usize::MAX, 2)]),
+        Err(WriteError::TooLarge)
+    );
+    // 2^15 · 2^15 elements of 4 bytes is 2^32 bytes: one past the u32 payload field.
+    assert_eq!(
+        weights::encoded_len(&[(1 << 15, (1 << 15) - 1), (1, 1 << 15)]),
+        Err(WriteError::TooLarge)
+    );
+    assert!(!WriteError::TooLarge.to_string().is_empty());
+}

@@ -13,6 +13,12 @@ steps (``size``) and the device's number type ``dtype``:
 same code the microcontroller runs); on any error it raises :class:`EdgetuneError` with the
 library's message and changes nothing.
 
+The layers run the device's kernels too, batch-aware (a leading batch axis loops in Rust):
+:func:`dense_forward` / :func:`dense_backward` (torch's ``Linear`` layout, ``w`` of shape
+``(out, in)``; backward sums ``dw``, ``db`` over the batch), :func:`relu` /
+:func:`relu_backward` and :func:`softmax_cross_entropy` (per-sample loss and ``dlogits``).
+:mod:`edgetune.weights` writes and reads the device's weight file (``.etw``) byte for byte.
+
 >>> import numpy as np, edgetune
 >>> opt = edgetune.Adam(3, lr=1e-2)
 >>> p = np.array([1.0, -1.0, 0.5], dtype=np.float32)
@@ -22,12 +28,20 @@ library's message and changes nothing.
 """
 
 from ._edgetune import EdgetuneError, dequantize, quantize
+from ._edgetune import dense_backward, dense_forward, relu, relu_backward, softmax_cross_entropy
 from . import _edgetune as _native
+from . import weights
 
 __all__ = [
     "EdgetuneError",
     "quantize",
     "dequantize",
+    "dense_forward",
+    "dense_backward",
+    "relu",
+    "relu_backward",
+    "softmax_cross_entropy",
+    "weights",
     "DTYPES",
     "SGD",
     "Adam",

@@ -5,7 +5,11 @@
 //! and turns the library's typed errors into `edgetune.EdgetuneError` (a `ValueError`) carrying
 //! the error's `Display` message. Nothing here panics on caller data: every function returns a
 //! `PyResult`. The torch-named Python classes (`SGD`, `Adam`, ...) live in
-//! `edgetune/__init__.py` and call the constructors below.
+//! `edgetune/__init__.py` and call the constructors below. The layers (dense, ReLU, softmax
+//! cross-entropy) are in [`layers`], the device's weight file in [`weights`].
+
+mod layers;
+mod weights;
 
 use edgetune::dynamic::{DynAdagrad, DynAdam, DynLion, DynMomentum, DynRmsProp, DynSgd};
 use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I8F24};
@@ -751,5 +755,7 @@ fn _edgetune(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lion, m)?)?;
     m.add_function(wrap_pyfunction!(quantize, m)?)?;
     m.add_function(wrap_pyfunction!(dequantize, m)?)?;
+    layers::register(m)?;
+    weights::register(m)?;
     Ok(())
 }

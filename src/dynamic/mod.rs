@@ -1,4 +1,4 @@
-//! Run-time-sized optimizers for the host (feature `std`): the optimizers of [`crate::optim`]
+//! Run-time-sized optimizers and layers for the host (feature `std`): the optimizers of [`crate::optim`]
 //! with `Vec`-backed state whose length is chosen when the optimizer is created, for host
 //! tools (the Python bindings, simulators of a fleet) that learn a model's sizes only at run time.
 //!
@@ -30,12 +30,18 @@
 //! (`expected` the optimizer's length), [`Error::NonFiniteGradient`], [`Error::StepOverflow`],
 //! [`Error::StepCountOverflow`].
 //!
+//! # Layers
+//! [`dense_forward`], [`dense_backward`], [`relu_forward`], [`relu_backward`] and
+//! [`softmax_cross_entropy`] run the static layers' bodies on slices checked at entry (see
+//! their module docs in `layers.rs`), bit for bit those of [`nn`](crate::nn) (`tests/dynamic_layers.rs`).
+//!
 //! # What is not here
 //! Parameter groups and steps in parts (use one optimizer per tensor instead), `const`
 //! construction and the checkpoint codec (whose record sizes are compile-time constants).
 
 mod adagrad;
 mod adam;
+mod layers;
 mod lion;
 mod momentum;
 mod rmsprop;
@@ -43,6 +49,9 @@ mod sgd;
 
 pub use adagrad::DynAdagrad;
 pub use adam::DynAdam;
+pub use layers::{
+    dense_backward, dense_forward, relu_backward, relu_forward, softmax_cross_entropy,
+};
 pub use lion::DynLion;
 pub use momentum::DynMomentum;
 pub use rmsprop::DynRmsProp;

@@ -240,6 +240,181 @@ pub fn load_f32(
     parse(bytes, expected)?.load_into(dst)
 }
 
+/// Why [`write_f32`] or [`write_raw`] could not write a file. Nothing useful is in the buffer
+/// then (it may be partly written).
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// The buffer is shorter than the file.
+    BufferTooShort {
+        /// The file's length in bytes.
+        needed: usize,
+        /// The buffer's length.
+        found: usize,
+    },
+    /// The parameters are not `Σ (I·O + O)` elements for the shapes given.
+    ElementCount {
+        /// The element count the shapes call for.
+        expected: usize,
+        /// The elements given.
+        found: usize,
+    },
+    /// The model cannot be described in the format: more than 65,535 layers, a dimension above
+    /// `u32::MAX`, or a payload of more than `u32::MAX` bytes.
+    TooLarge,
+}
+
+impl core::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            WriteError::BufferTooShort { needed, found } => write!(
+                f,
+                "buffer of {found} bytes is too short for the {needed}-byte weight file"
+            ),
+            WriteError::ElementCount { expected, found } => write!(
+                f,
+                "{found} parameters given, the layer shapes hold {expected}"
+            ),
+            WriteError::TooLarge => {
+                write!(f, "model too large for the weight format")
+            }
+        }
+    }
+}
+
+impl core::error::Error for WriteError {}
+
+/// The number of payload elements of `shapes`, `Σ (I·O + O)`, and the file length
+/// `16 + 12·L + 4·elements + 4`, checked against the format's field sizes.
+fn sizes(shapes: &[(usize, usize)]) -> Result<(usize, usize), WriteError> {
+    if shapes.len() > usize::from(u16::MAX) {
+        return Err(WriteError::TooLarge);
+    }
+    let mut elements: usize = 0;
+    for &(inputs, outputs) in shapes {
+        if u32::try_from(inputs).is_err() || u32::try_from(outputs).is_err() {
+            return Err(WriteError::TooLarge);
+        }
+        elements = inputs
+            .checked_mul(outputs)
+            .and_then(|w| w.checked_add(outputs))
+            .and_then(|n| elements.checked_add(n))
+            .ok_or(WriteError::TooLarge)?;
+    }
+    let payload = elements
+        .checked_mul(ELEMENT_LEN)
+        .filter(|&p| u32::try_from(p).is_ok())
+        .ok_or(WriteError::TooLarge)?;
+    let total = HEADER_LEN
+        .checked_add(shapes.len() * LAYER_ENTRY_LEN)
+        .and_then(|t| t.checked_add(payload))
+        .and_then(|t| t.checked_add(4))
+        .ok_or(WriteError::TooLarge)?;
+    Ok((elements, total))
+}
+
+/// The length in bytes of the file [`write_f32`] or [`write_raw`] writes for dense layers of
+/// shapes `shapes` (each `(inputs, outputs)`): `16 + 12·L + 4·Σ (I·O + O) + 4`.
+///
+/// # Errors
+/// [`WriteError::TooLarge`] if the format cannot describe the model.
+pub fn encoded_len(shapes: &[(usize, usize)]) -> Result<usize, WriteError> {
+    sizes(shapes).map(|(_, total)| total)
+}
+
+/// Writes a weight file holding the `f32` parameters `params` (the flat arena, torch's order; see
+/// the [module docs](self)) of dense layers of shapes `shapes` into the start of `out`, and
+/// returns its length ([`encoded_len`]).
+///
+/// # Errors
+/// [`WriteError::TooLarge`], then [`WriteError::ElementCount`] unless `params` has
+/// `Σ (I·O + O)` elements, then [`WriteError::BufferTooShort`]; `out` is not written on error.
+pub fn write_f32(
+    shapes: &[(usize, usize)],
+    params: &[f32],
+    out: &mut [u8],
+) -> Result<usize, WriteError> {
+    write_words(
+        NumberType::F32,
+        shapes,
+        params.len(),
+        params.iter().map(|p| p.to_bits()),
+        out,
+    )
+}
+
+/// Writes a weight file of number type `number_type` whose payload is the raw 32-bit words `raw`
+/// (a fixed-point value's raw bits, or an `f32`'s bits as `i32`), as [`write_f32`] does; the
+/// inverse of [`Weights::load_raw_into`].
+///
+/// # Errors
+/// As [`write_f32`].
+pub fn write_raw(
+    number_type: NumberType,
+    shapes: &[(usize, usize)],
+    raw: &[i32],
+    out: &mut [u8],
+) -> Result<usize, WriteError> {
+    write_words(
+        number_type,
+        shapes,
+        raw.len(),
+        raw.iter().map(|&w| u32::from_le_bytes(w.to_le_bytes())),
+        out,
+    )
+}
+
+/// The writer behind [`write_f32`] and [`write_raw`]: `count` words from `words`.
+fn write_words(
+    number_type: NumberType,
+    shapes: &[(usize, usize)],
+    count: usize,
+    words: impl Iterator<Item = u32>,
+    out: &mut [u8],
+) -> Result<usize, WriteError> {
+    let (elements, total) = sizes(shapes)?;
+    if count != elements {
+        return Err(WriteError::ElementCount {
+            expected: elements,
+            found: count,
+        });
+    }
+    let found = out.len();
+    let file = out.get_mut(..total).ok_or(WriteError::BufferTooShort {
+        needed: total,
+        found,
+    })?;
+    // `sizes` checked every narrowing below; a failure cannot happen and would write zeros.
+    let layers = u16::try_from(shapes.len()).unwrap_or(0);
+    let payload = u32::try_from(elements * ELEMENT_LEN).unwrap_or(0);
+    let mut header = [0u8; HEADER_LEN];
+    header[..4].copy_from_slice(&MAGIC);
+    header[4..6].copy_from_slice(&VERSION.to_le_bytes());
+    header[6] = number_type.code();
+    header[8..10].copy_from_slice(&layers.to_le_bytes());
+    header[12..16].copy_from_slice(&payload.to_le_bytes());
+    let mut chunks = file.chunks_exact_mut(4);
+    // The source first: `zip` stops on it without taking a chunk more.
+    for (src, dst) in header.chunks_exact(4).zip(&mut chunks) {
+        dst.copy_from_slice(src);
+    }
+    for &(inputs, outputs) in shapes {
+        let mut entry = [0u8; LAYER_ENTRY_LEN];
+        entry[..2].copy_from_slice(&KIND_DENSE.to_le_bytes());
+        entry[4..8].copy_from_slice(&u32::try_from(inputs).unwrap_or(0).to_le_bytes());
+        entry[8..12].copy_from_slice(&u32::try_from(outputs).unwrap_or(0).to_le_bytes());
+        for (src, dst) in entry.chunks_exact(4).zip(&mut chunks) {
+            dst.copy_from_slice(src);
+        }
+    }
+    for (word, dst) in words.zip(&mut chunks) {
+        dst.copy_from_slice(&word.to_le_bytes());
+    }
+    let (body, crc) = file.split_at_mut(total - 4);
+    crc.copy_from_slice(&super::crc32(body).to_le_bytes());
+    Ok(total)
+}
+
 /// A `u32` from the file as `usize`, saturating on targets where `usize` is narrower.
 fn saturate(x: u32) -> usize {
     usize::try_from(x).unwrap_or(usize::MAX)

@@ -99,9 +99,27 @@ pub fn forward<S: Scalar, const I: usize, const O: usize>(
     x: &[S; I],
     y: &mut [S; O],
 ) {
+    forward_rows(w, b, x, y);
+}
+
+/// The body of [`forward`] over rows of any storage (`[S; I]` arrays for the static layer, row
+/// slices for the run-time-sized `dynamic::dense_forward`, feature `std`):
+/// `y[o] = b[o] + Σᵢ w[o][i]·x[i]`.
+///
+/// The caller guarantees the shapes (`w.len() == b.len() == y.len()`, every row as long as `x`);
+/// on a mismatch the zips stop at the shorter side (no panic, nothing meaningful written).
+#[inline]
+pub(crate) fn forward_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], b: &[S], x: &[S], y: &mut [S]) {
     // Four outputs at a time share each loaded input; each sum keeps the one-output order.
     let (y4, y1, w4, w1, b4, b1) = if kernel::wide_acc::<S>() {
-        (&mut [][..], &mut y[..], &[][..], &w[..], &[][..], &b[..])
+        (
+            Default::default(),
+            y,
+            Default::default(),
+            w,
+            Default::default(),
+            b,
+        )
     } else {
         let (y4, y1) = y.as_chunks_mut::<4>();
         let (w4, w1) = w.as_chunks::<4>();
@@ -110,12 +128,16 @@ pub fn forward<S: Scalar, const I: usize, const O: usize>(
     };
     for ((yo, [r0, r1, r2, r3]), bo) in y4.iter_mut().zip(w4).zip(b4) {
         let mut acc = bo.map(S::widen);
-        kernel::dot4::<S>(&mut acc, x, [r0, r1, r2, r3]);
+        kernel::dot4::<S>(
+            &mut acc,
+            x,
+            [r0.as_ref(), r1.as_ref(), r2.as_ref(), r3.as_ref()],
+        );
         *yo = acc.map(S::narrow);
     }
     for ((yo, row), &bo) in y1.iter_mut().zip(w1).zip(b1) {
         let mut acc = bo.widen();
-        for (&wi, &xi) in row.iter().zip(x) {
+        for (&wi, &xi) in row.as_ref().iter().zip(x) {
             acc = S::mul_acc(acc, wi, xi);
         }
         *yo = S::narrow(acc);
@@ -139,35 +161,66 @@ pub fn backward<S: Scalar, const I: usize, const O: usize>(
     grads: Option<GradsMut<'_, S, I, O>>,
     dx: Option<&mut [S; I]>,
 ) {
+    // Two bodies, each called only when its output is given: one body taking both `Option`s
+    // (as slices) made rustc 1.95 panic in MIR optimisation (GVN, "expected monomorphic const")
+    // on tests/nn_gradcheck.rs.
     if let Some(dx) = dx {
-        // Four inputs at a time, each summed over the outputs in ascending order.
-        let (dx4, dx1) = if kernel::wide_acc::<S>() {
-            (&mut [][..], &mut dx[..])
-        } else {
-            dx.as_chunks_mut::<4>()
-        };
-        for (blk, dx_b) in dx4.iter_mut().enumerate() {
-            let mut acc = [S::ZERO.widen(); 4];
-            let cols = w.iter().filter_map(|row| row.as_chunks::<4>().0.get(blk));
-            kernel::axpy4::<S>(&mut acc, cols, dy);
-            *dx_b = acc.map(S::narrow);
-        }
-        let done = I - dx1.len();
-        for (i, dxi) in dx1.iter_mut().enumerate() {
-            let mut acc = S::ZERO.widen();
-            for (row, &dyo) in w.iter().zip(dy) {
-                if let Some(&wi) = row.get(done + i) {
-                    acc = S::mul_acc(acc, wi, dyo);
-                }
-            }
-            *dxi = S::narrow(acc);
-        }
+        backward_dx_rows(w, dy, dx);
     }
     if let Some((dw, db)) = grads {
-        for ((dw_row, dbo), &dyo) in dw.iter_mut().zip(db.iter_mut()).zip(dy) {
-            kernel::add_scaled(dw_row, dyo, x);
-            *dbo = dbo.add(dyo);
+        backward_grads_rows(x, dy, dw, db);
+    }
+}
+
+/// The input-gradient half of [`backward`] over rows of any storage (see [`forward_rows`]):
+/// overwrites `dx[i] = Σₒ w[o][i]·dy[o]`.
+///
+/// The caller guarantees the shapes (`w` and `dy` have one entry per output, every row as long
+/// as `dx`); on a mismatch the zips stop at the shorter side (no panic).
+#[inline]
+pub(crate) fn backward_dx_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], dy: &[S], dx: &mut [S]) {
+    let inputs = dx.len();
+    // Four inputs at a time, each summed over the outputs in ascending order.
+    let (dx4, dx1) = if kernel::wide_acc::<S>() {
+        (<&mut [[S; 4]]>::default(), dx)
+    } else {
+        dx.as_chunks_mut::<4>()
+    };
+    for (blk, dx_b) in dx4.iter_mut().enumerate() {
+        let mut acc = [S::ZERO.widen(); 4];
+        let cols = w
+            .iter()
+            .filter_map(|row| row.as_ref().as_chunks::<4>().0.get(blk));
+        kernel::axpy4::<S>(&mut acc, cols, dy);
+        *dx_b = acc.map(S::narrow);
+    }
+    let done = inputs - dx1.len();
+    for (i, dxi) in dx1.iter_mut().enumerate() {
+        let mut acc = S::ZERO.widen();
+        for (row, &dyo) in w.iter().zip(dy) {
+            if let Some(&wi) = row.as_ref().get(done + i) {
+                acc = S::mul_acc(acc, wi, dyo);
+            }
         }
+        *dxi = S::narrow(acc);
+    }
+}
+
+/// The weight-gradient half of [`backward`] over rows of any storage: accumulates
+/// `dW[o][i] += dy[o]·x[i]` and `db[o] += dy[o]`.
+///
+/// The caller guarantees the shapes (`dw`, `db` and `dy` have one entry per output, every row
+/// as long as `x`); on a mismatch the zips stop at the shorter side (no panic).
+#[inline]
+pub(crate) fn backward_grads_rows<S: Scalar, G: AsMut<[S]>>(
+    x: &[S],
+    dy: &[S],
+    dw: &mut [G],
+    db: &mut [S],
+) {
+    for ((dw_row, dbo), &dyo) in dw.iter_mut().zip(db.iter_mut()).zip(dy) {
+        kernel::add_scaled(dw_row.as_mut(), dyo, x);
+        *dbo = dbo.add(dyo);
     }
 }
 

@@ -141,6 +141,8 @@ pub use relu::Relu;
 pub use relu6::Relu6;
 pub use shape::{Conv1dShape, Conv2dShape, Padding, Pool1dShape, Pool2dShape};
 pub use sigmoid::Sigmoid;
+#[cfg(feature = "std")]
+pub(crate) use softmax_ce::softmax_cross_entropy_slices;
 pub use softmax_ce::{softmax, softmax_cross_entropy};
 pub use tanh::Tanh;
 pub use tensor::Tensor;

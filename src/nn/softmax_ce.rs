@@ -25,8 +25,27 @@ pub fn softmax_cross_entropy<S: Scalar, const C: usize>(
     label: usize,
     dlogits: &mut [S; C],
 ) -> Result<S, NnError> {
+    softmax_cross_entropy_slices(logits, label, dlogits)
+}
+
+/// The body of [`softmax_cross_entropy`] on slices (`C = logits.len()`), shared with
+/// the run-time-sized `dynamic::softmax_cross_entropy` (feature `std`). The caller
+/// guarantees `dlogits.len() == logits.len()`; otherwise the zips stop at the shorter side (no
+/// panic, the result meaningless).
+///
+/// # Errors
+/// [`NnError::LabelOutOfRange`] if `label >= logits.len()`; then `dlogits` is not written.
+#[inline]
+pub(crate) fn softmax_cross_entropy_slices<S: Scalar>(
+    logits: &[S],
+    label: usize,
+    dlogits: &mut [S],
+) -> Result<S, NnError> {
     let Some(&z_label) = logits.get(label) else {
-        return Err(NnError::LabelOutOfRange { label, classes: C });
+        return Err(NnError::LabelOutOfRange {
+            label,
+            classes: logits.len(),
+        });
     };
     let m = max(logits, z_label);
     let mut sum = S::ZERO.widen();
