@@ -14,7 +14,7 @@
 //! cargo run --release --example pyexpect -- --check   # fail if the file is not what this writes
 //! ```
 
-use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I8F24};
+use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I4F12, I8F24};
 use edgetune::num::{Num, Scalar};
 use edgetune::optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, Lion, LionConfig, Momentum, MomentumConfig, Off, On,
@@ -66,6 +66,15 @@ macro_rules! fixed_bits {
 fixed_bits!(I16F16);
 fixed_bits!(I8F24);
 
+impl Bits for I4F12 {
+    fn param_bits(self) -> Value {
+        json!(self.to_bits())
+    }
+    fn state_bits(self) -> u32 {
+        u32::from(self.to_bits() as u16)
+    }
+}
+
 /// The number types: name and how to seed the rounding.
 trait Dt: Scalar + Num + Bits {
     const NAME: &'static str;
@@ -111,6 +120,7 @@ macro_rules! fixed_dt {
 }
 fixed_dt!(I16F16, "I16F16");
 fixed_dt!(I8F24, "I8F24");
+fixed_dt!(I4F12, "I4F12");
 
 /// Deterministic data: a 64-bit LCG's top bits as a uniform value in `[-scale, scale)`.
 fn data(seed: u64, count: usize, scale: f64) -> Vec<f64> {
@@ -458,11 +468,13 @@ fn step_errors() -> Value {
 /// cross-entropy (labels from the data), backward accumulated over the batch in sample order.
 fn layer_case<S: Dt, const I: usize, const O: usize>(seed: u64) -> Value {
     const B: usize = 3;
+    // The 16-bit format holds (-8, 8): smaller data keep every sum of these shapes inside it.
+    let s = if S::NAME == "I4F12" { 0.25 } else { 1.0 };
     let q = |v: Vec<f64>| v.into_iter().map(S::from_f64).collect::<Vec<S>>();
-    let w = q(data(seed, I * O, 1.0));
-    let b = q(data(seed + 1, O, 0.5));
-    let x = q(data(seed + 2, B * I, 2.0));
-    let dy = q(data(seed + 3, B * O, 1.0));
+    let w = q(data(seed, I * O, s));
+    let b = q(data(seed + 1, O, 0.5 * s));
+    let x = q(data(seed + 2, B * I, 2.0 * s));
+    let dy = q(data(seed + 3, B * O, s));
     let labels: Vec<usize> = data(seed + 4, B, 1.0)
         .iter()
         .map(|u| ((u + 1.0) / 2.0 * O as f64) as usize % O)
@@ -537,10 +549,12 @@ fn main() {
     layer_cases::<f32>(&mut layers);
     layer_cases::<I16F16>(&mut layers);
     layer_cases::<I8F24>(&mut layers);
+    layer_cases::<I4F12>(&mut layers);
     let mut all = Vec::new();
     cases::<f32>(&mut all);
     cases::<I16F16>(&mut all);
     cases::<I8F24>(&mut all);
+    cases::<I4F12>(&mut all);
     let count = all.len();
     let text = serde_json::to_string(&json!({
         "schema": "edgetune-pyexpect/v1",

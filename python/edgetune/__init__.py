@@ -7,7 +7,10 @@ steps (``size``) and the device's number type ``dtype``:
 - ``"I16F16"``, ``"I8F24"``: fixed point; parameters and gradients are ``int32`` arrays of the
   raw bits (see :func:`quantize` and :func:`dequantize`), and parameter writes are rounded
   stochastically (``rounding="stochastic"``, generator state ``seed``) or to nearest
-  (``rounding="nearest"``).
+  (``rounding="nearest"``);
+- ``"I4F12"``: the 16-bit format for cores without an FPU (range [-8, 8), resolution 2^-12),
+  the same way with ``int16`` arrays of raw bits (its optimizer state stays 32-bit, as on the
+  device). The weight file has no I4F12 type: :mod:`edgetune.weights` encodes f32 or I16F16.
 
 ``step(params, grads)`` updates ``params`` in place with the Rust library's own kernels (the
 same code the microcontroller runs); on any error it raises :class:`EdgetuneError` with the
@@ -52,7 +55,7 @@ __all__ = [
 ]
 
 #: The number types: ``"f32"`` and the fixed-point formats.
-DTYPES = ("f32", "I16F16", "I8F24")
+DTYPES = ("f32", "I16F16", "I8F24", "I4F12")
 
 
 def _pair(betas, name="betas"):

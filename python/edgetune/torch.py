@@ -18,7 +18,7 @@ fine-tuning, arithmetic included::
 What is kept where:
 
 - ``dtype="f32"``: the tensor (converted to float32 for the step) is the parameter.
-- Fixed point (``"I16F16"``, ``"I8F24"``): the device's parameter bits are kept in the
+- Fixed point (``"I16F16"``, ``"I8F24"``, ``"I4F12"``): the device's parameter bits are kept in the
   optimizer's state (``state[p]["device_params"]``) and the tensor receives their dequantised
   values (which a float32 tensor may round: I8F24 has 32 significant bits). If the tensor is
   changed outside ``step()`` (loaded, re-initialised), the next step quantises it afresh
@@ -57,7 +57,7 @@ _CLASSES = {
 class DeviceOptimizer(torch.optim.Optimizer):
     """A torch optimizer whose update is the device's: ``optimizer`` is one of "sgd", "adam",
     "adamw", "rmsprop", "adagrad", "lion"; ``hyperparams`` are torch's keywords for it (and
-    may differ per param group); ``dtype`` is "f32", "I16F16" or "I8F24"; fixed point rounds
+    may differ per param group); ``dtype`` is "f32", "I16F16", "I8F24" or "I4F12"; fixed point rounds
     stochastically from ``seed`` (a different stream per tensor) or to ``"nearest"``."""
 
     def __init__(self, params, optimizer="adam", *, dtype="f32", rounding="stochastic", seed=0,

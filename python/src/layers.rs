@@ -1,11 +1,12 @@
 //! The layers from Python: dense forward/backward, ReLU and softmax cross-entropy on numpy
 //! arrays, batch-aware (a leading batch axis loops here, in Rust), through the library's
 //! run-time-sized layers ([`edgetune::dynamic`]), which run the static layers' bodies bit for
-//! bit. `float32` arrays for dtype "f32", `int32` raw bits for "I16F16" and "I8F24".
+//! bit. `float32` arrays for dtype "f32", `int32` raw bits for "I16F16" and "I8F24", `int16` raw
+//! bits for "I4F12".
 
 use crate::{err, misuse, Kind};
 use edgetune::dynamic;
-use edgetune::num::fixed::{I16F16, I8F24};
+use edgetune::num::fixed::{I16F16, I4F12, I8F24};
 use edgetune::num::Scalar;
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -30,21 +31,22 @@ impl Elem for f32 {
 }
 
 macro_rules! fixed_elem {
-    ($t:ty) => {
+    ($t:ty, $raw:ty, $want:literal) => {
         impl Elem for $t {
-            type Np = i32;
-            const WANT: &'static str = "int32 (raw fixed-point bits)";
-            fn from_np(v: i32) -> Self {
+            type Np = $raw;
+            const WANT: &'static str = $want;
+            fn from_np(v: $raw) -> Self {
                 <$t>::from_bits(v)
             }
-            fn to_np(self) -> i32 {
+            fn to_np(self) -> $raw {
                 self.to_bits()
             }
         }
     };
 }
-fixed_elem!(I16F16);
-fixed_elem!(I8F24);
+fixed_elem!(I16F16, i32, "int32 (raw fixed-point bits)");
+fixed_elem!(I8F24, i32, "int32 (raw fixed-point bits)");
+fixed_elem!(I4F12, i16, "int16 (raw fixed-point bits)");
 
 /// An array's shape and its elements (C order) as `S`.
 pub(crate) fn read<S: Elem>(a: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<usize>, Vec<S>)> {
@@ -117,6 +119,10 @@ macro_rules! per_dtype {
             }
             Kind::I8F24 => {
                 type $S = I8F24;
+                $body
+            }
+            Kind::I4F12 => {
+                type $S = I4F12;
                 $body
             }
         }

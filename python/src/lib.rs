@@ -12,7 +12,7 @@ mod layers;
 mod weights;
 
 use edgetune::dynamic::{DynAdagrad, DynAdam, DynLion, DynMomentum, DynRmsProp, DynSgd};
-use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I8F24};
+use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I4F12, I8F24};
 use edgetune::num::{Num, Scalar};
 use edgetune::optim::{
     AdagradConfig, AdagradNum, AdamConfig, AdamNum, LionConfig, LionNum, MomentumConfig,
@@ -81,6 +81,15 @@ macro_rules! fixed_value {
 fixed_value!(I16F16);
 fixed_value!(I8F24);
 
+impl Value for I4F12 {
+    fn f64(self) -> f64 {
+        Scalar::to_f64(self)
+    }
+    fn bits(self) -> u32 {
+        u32::from(self.to_bits() as u16)
+    }
+}
+
 /// A number type of the bindings: how its arrays arrive and how its rounding is set.
 trait Dtype: Num + Scalar + Value + Send + Sync {
     const NAME: &'static str;
@@ -96,6 +105,15 @@ trait Dtype: Num + Scalar + Value + Send + Sync {
     fn with_bits(
         _p: &mut [i32],
         _g: &[i32],
+        _f: impl FnOnce(&mut [Self], &[Self]) -> Result<(), Error>,
+    ) -> Option<Result<(), Error>> {
+        None
+    }
+    /// Runs `f` on `int16` arrays of raw bits (the 16-bit format), writing the parameters back
+    /// only on success.
+    fn with_bits16(
+        _p: &mut [i16],
+        _g: &[i16],
         _f: impl FnOnce(&mut [Self], &[Self]) -> Result<(), Error>,
     ) -> Option<Result<(), Error>> {
         None
@@ -122,12 +140,12 @@ impl Dtype for f32 {
 }
 
 macro_rules! fixed_dtype {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $with:ident, $raw:ty) => {
         impl Dtype for $t {
             const NAME: &'static str = $name;
-            fn with_bits(
-                p: &mut [i32],
-                g: &[i32],
+            fn $with(
+                p: &mut [$raw],
+                g: &[$raw],
                 f: impl FnOnce(&mut [Self], &[Self]) -> Result<(), Error>,
             ) -> Option<Result<(), Error>> {
                 let mut ps: Vec<$t> = p.iter().map(|&b| <$t>::from_bits(b)).collect();
@@ -154,8 +172,9 @@ macro_rules! fixed_dtype {
         }
     };
 }
-fixed_dtype!(I16F16, "I16F16");
-fixed_dtype!(I8F24, "I8F24");
+fixed_dtype!(I16F16, "I16F16", with_bits, i32);
+fixed_dtype!(I8F24, "I8F24", with_bits, i32);
+fixed_dtype!(I4F12, "I4F12", with_bits16, i16);
 
 /// One named state buffer: exact values and raw bits.
 type Buffer = (&'static str, Vec<f64>, Vec<u32>);
@@ -174,6 +193,7 @@ trait Stepper: Send + Sync {
     fn len(&self) -> usize;
     fn step_f32(&mut self, p: &mut [f32], g: &[f32]) -> Option<Result<(), Error>>;
     fn step_bits(&mut self, p: &mut [i32], g: &[i32]) -> Option<Result<(), Error>>;
+    fn step_bits16(&mut self, p: &mut [i16], g: &[i16]) -> Option<Result<(), Error>>;
     fn step_count(&self) -> u32;
     fn reset(&mut self);
     fn lr(&self) -> f64;
@@ -202,6 +222,9 @@ macro_rules! stepper {
             }
             fn step_bits(&mut self, p: &mut [i32], g: &[i32]) -> Option<Result<(), Error>> {
                 S::with_bits(p, g, |p, g| self.step(p, g))
+            }
+            fn step_bits16(&mut self, p: &mut [i16], g: &[i16]) -> Option<Result<(), Error>> {
+                S::with_bits16(p, g, |p, g| self.step(p, g))
             }
             fn step_count(&self) -> u32 {
                 $ty::step_count(self)
@@ -272,6 +295,7 @@ enum Kind {
     F32,
     I16F16,
     I8F24,
+    I4F12,
 }
 
 impl Kind {
@@ -280,8 +304,9 @@ impl Kind {
             "f32" | "float32" => Ok(Kind::F32),
             "I16F16" => Ok(Kind::I16F16),
             "I8F24" => Ok(Kind::I8F24),
+            "I4F12" => Ok(Kind::I4F12),
             other => Err(misuse(format!(
-                "unknown dtype {other:?}: expected \"f32\", \"I16F16\" or \"I8F24\""
+                "unknown dtype {other:?}: expected \"f32\", \"I16F16\", \"I8F24\" or \"I4F12\""
             ))),
         }
     }
@@ -318,6 +343,10 @@ macro_rules! per_kind {
                 type $S = I8F24;
                 Box::new($make.map_err(err)?) as Box<dyn Stepper>
             }
+            Kind::I4F12 => {
+                type $S = I4F12;
+                Box::new($make.map_err(err)?) as Box<dyn Stepper>
+            }
         }
     };
 }
@@ -340,36 +369,29 @@ impl Optimizer {
 #[pymethods]
 impl Optimizer {
     /// One step: `params` (updated in place) and `grads`, C-contiguous arrays of `size`
-    /// elements (any shape): `float32` for dtype "f32", `int32` raw bits for fixed point. On
-    /// error nothing changes.
+    /// elements (any shape): `float32` for dtype "f32", `int32` raw bits for "I16F16" and
+    /// "I8F24", `int16` raw bits for "I4F12". On error nothing changes.
     fn step(&mut self, params: &Bound<'_, PyAny>, grads: &Bound<'_, PyAny>) -> PyResult<()> {
         let dtype = self.inner.dtype();
-        let done = if dtype == "f32" {
-            let (p, g) = arrays::<f32>(params, grads, "float32", dtype)?;
-            let mut p = p
-                .try_readwrite()
-                .map_err(|e| misuse(format!("params: {e}")))?;
-            let g = g
-                .try_readonly()
-                .map_err(|e| misuse(format!("grads: {e}")))?;
-            let ps = p
-                .as_slice_mut()
-                .map_err(|e| misuse(format!("params: {e}")))?;
-            let gs = g.as_slice().map_err(|e| misuse(format!("grads: {e}")))?;
-            self.inner.step_f32(ps, gs)
-        } else {
-            let (p, g) = arrays::<i32>(params, grads, "int32 (raw fixed-point bits)", dtype)?;
-            let mut p = p
-                .try_readwrite()
-                .map_err(|e| misuse(format!("params: {e}")))?;
-            let g = g
-                .try_readonly()
-                .map_err(|e| misuse(format!("grads: {e}")))?;
-            let ps = p
-                .as_slice_mut()
-                .map_err(|e| misuse(format!("params: {e}")))?;
-            let gs = g.as_slice().map_err(|e| misuse(format!("grads: {e}")))?;
-            self.inner.step_bits(ps, gs)
+        let inner = &mut self.inner;
+        let done = match dtype {
+            "f32" => {
+                with_arrays::<f32, _>(params, grads, "float32", dtype, |p, g| inner.step_f32(p, g))?
+            }
+            "I4F12" => with_arrays::<i16, _>(
+                params,
+                grads,
+                "int16 (raw fixed-point bits)",
+                dtype,
+                |p, g| inner.step_bits16(p, g),
+            )?,
+            _ => with_arrays::<i32, _>(
+                params,
+                grads,
+                "int32 (raw fixed-point bits)",
+                dtype,
+                |p, g| inner.step_bits(p, g),
+            )?,
         };
         match done {
             Some(r) => r.map_err(err),
@@ -495,6 +517,28 @@ fn arrays<'a, 'py, T: numpy::Element>(
 }
 
 /// `SGD` without momentum (`momentum == 0` and no Nesterov; torch ignores `dampening` then).
+/// `f` on the elements of `params` (writable) and `grads`, numpy arrays of `T`.
+fn with_arrays<'py, T: numpy::Element, R>(
+    params: &Bound<'py, PyAny>,
+    grads: &Bound<'py, PyAny>,
+    want: &str,
+    dtype: &str,
+    f: impl FnOnce(&mut [T], &[T]) -> R,
+) -> PyResult<R> {
+    let (p, g) = arrays::<T>(params, grads, want, dtype)?;
+    let mut p = p
+        .try_readwrite()
+        .map_err(|e| misuse(format!("params: {e}")))?;
+    let g = g
+        .try_readonly()
+        .map_err(|e| misuse(format!("grads: {e}")))?;
+    let ps = p
+        .as_slice_mut()
+        .map_err(|e| misuse(format!("params: {e}")))?;
+    let gs = g.as_slice().map_err(|e| misuse(format!("grads: {e}")))?;
+    Ok(f(ps, gs))
+}
+
 #[pyfunction]
 #[pyo3(signature = (size, dtype, lr, weight_decay, maximize, rounding, seed))]
 fn sgd(
@@ -683,11 +727,11 @@ fn lion(
 /// nearest; NaN, infinities and values beyond the range are an error
 /// (`Scalar::try_from_f64`), or with `saturate` go to the range's ends (NaN to `MAX`,
 /// `Scalar::saturating_from_f64`).
-fn quantize_as<S: Scalar + Copy>(
+fn quantize_as<S: Scalar + Copy, B>(
     x: &[f64],
     saturate: bool,
-    bits: impl Fn(S) -> i32,
-) -> PyResult<Vec<i32>> {
+    bits: impl Fn(S) -> B,
+) -> PyResult<Vec<B>> {
     x.iter()
         .map(|&v| {
             if saturate {
@@ -699,7 +743,21 @@ fn quantize_as<S: Scalar + Copy>(
         .collect()
 }
 
-/// `x` (float64, any shape) as the raw `int32` bits of `dtype` ("I16F16" or "I8F24").
+/// `values` as a numpy array of `shape`.
+fn shaped<'py, T: numpy::Element>(
+    py: Python<'py>,
+    values: Vec<T>,
+    shape: Vec<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(values
+        .into_pyarray(py)
+        .reshape(shape)
+        .map_err(|e| misuse(e.to_string()))?
+        .into_any())
+}
+
+/// `x` (float64, any shape) as the raw bits of `dtype`: `int32` for "I16F16" and "I8F24",
+/// `int16` for "I4F12".
 #[pyfunction]
 #[pyo3(signature = (x, dtype, *, saturate=false))]
 fn quantize<'py>(
@@ -707,39 +765,58 @@ fn quantize<'py>(
     x: &Bound<'py, PyArrayDyn<f64>>,
     dtype: &str,
     saturate: bool,
-) -> PyResult<Bound<'py, PyArrayDyn<i32>>> {
+) -> PyResult<Bound<'py, PyAny>> {
     let ro = x.try_readonly().map_err(|e| misuse(e.to_string()))?;
     let shape = ro.shape().to_vec();
     let values: Vec<f64> = ro.as_array().iter().copied().collect();
-    let bits = match Kind::parse(dtype)? {
-        Kind::I16F16 => quantize_as::<I16F16>(&values, saturate, |v| v.to_bits())?,
-        Kind::I8F24 => quantize_as::<I8F24>(&values, saturate, |v| v.to_bits())?,
-        Kind::F32 => return Err(misuse("quantize is for the fixed-point dtypes")),
-    };
-    bits.into_pyarray(py)
-        .reshape(shape)
-        .map_err(|e| misuse(e.to_string()))
+    match Kind::parse(dtype)? {
+        Kind::I16F16 => shaped(
+            py,
+            quantize_as::<I16F16, _>(&values, saturate, |v| v.to_bits())?,
+            shape,
+        ),
+        Kind::I8F24 => shaped(
+            py,
+            quantize_as::<I8F24, _>(&values, saturate, |v| v.to_bits())?,
+            shape,
+        ),
+        Kind::I4F12 => shaped(
+            py,
+            quantize_as::<I4F12, _>(&values, saturate, |v| v.to_bits())?,
+            shape,
+        ),
+        Kind::F32 => Err(misuse("quantize is for the fixed-point dtypes")),
+    }
 }
 
-/// Raw `int32` bits of `dtype` ("I16F16" or "I8F24") as their exact float64 values.
+/// Exact float64 values of raw bits of `dtype` (`int32` for "I16F16" and "I8F24", `int16` for
+/// "I4F12").
 #[pyfunction]
 fn dequantize<'py>(
     py: Python<'py>,
-    bits: &Bound<'py, PyArrayDyn<i32>>,
+    bits: &Bound<'py, PyAny>,
     dtype: &str,
-) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
-    let ro = bits.try_readonly().map_err(|e| misuse(e.to_string()))?;
-    let shape = ro.shape().to_vec();
-    let raw = ro.as_array();
-    let values: Vec<f64> = match Kind::parse(dtype)? {
-        Kind::I16F16 => raw.iter().map(|&b| I16F16::from_bits(b).to_f64()).collect(),
-        Kind::I8F24 => raw.iter().map(|&b| I8F24::from_bits(b).to_f64()).collect(),
-        Kind::F32 => return Err(misuse("dequantize is for the fixed-point dtypes")),
-    };
-    values
-        .into_pyarray(py)
-        .reshape(shape)
-        .map_err(|e| misuse(e.to_string()))
+) -> PyResult<Bound<'py, PyAny>> {
+    fn exact<'py, T: numpy::Element + Copy>(
+        py: Python<'py>,
+        bits: &Bound<'py, PyAny>,
+        want: &str,
+        value: impl Fn(T) -> f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = bits
+            .cast::<PyArrayDyn<T>>()
+            .map_err(|_| misuse(format!("dequantize: expected a numpy array of {want}")))?;
+        let ro = a.try_readonly().map_err(|e| misuse(e.to_string()))?;
+        let shape = ro.shape().to_vec();
+        let values: Vec<f64> = ro.as_array().iter().map(|&b| value(b)).collect();
+        shaped(py, values, shape)
+    }
+    match Kind::parse(dtype)? {
+        Kind::I16F16 => exact(py, bits, "int32", |b| I16F16::from_bits(b).to_f64()),
+        Kind::I8F24 => exact(py, bits, "int32", |b| I8F24::from_bits(b).to_f64()),
+        Kind::I4F12 => exact(py, bits, "int16", |b| I4F12::from_bits(b).to_f64()),
+        Kind::F32 => Err(misuse("dequantize is for the fixed-point dtypes")),
+    }
 }
 
 /// The native module.

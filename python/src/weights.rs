@@ -81,6 +81,11 @@ fn weights_encode<'py>(
         Kind::F32 => encode_t::<f32>(layers, NumberType::F32)?,
         Kind::I16F16 => encode_t::<I16F16>(layers, NumberType::I16F16)?,
         Kind::I8F24 => encode_t::<I8F24>(layers, NumberType::I8F24)?,
+        Kind::I4F12 => {
+            return Err(misuse(
+                "the weight format has no I4F12 number type: encode as \"f32\" or \"I16F16\"",
+            ))
+        }
     };
     Ok(PyBytes::new(py, &bytes))
 }

@@ -1,8 +1,8 @@
 """The layer bindings against the Rust path, bit for bit, and against numpy in float64.
 
 data/expect.json's "layers" cases are written by `cargo run --release --example pyexpect` with the
-library's static const-generic layers (nn::Dense, Relu, softmax_cross_entropy) for f32, I16F16
-and I8F24 at shapes 64-32, 32-10, 3-5, 17-1, 5-4, a batch of 3: the bindings (which run the
+library's static const-generic layers (nn::Dense, Relu, softmax_cross_entropy) for f32, I16F16,
+I8F24 and I4F12 (whose data are scaled to stay inside its range) at shapes 64-32, 32-10, 3-5, 17-1, 5-4, a batch of 3: the bindings (which run the
 run-time-sized layers, batch loop in Rust) must give the same bits. A numpy float64 reference
 checks the same results within tolerances derived from each number type's rounding."""
 
@@ -17,13 +17,13 @@ import edgetune
 DATA = json.loads((pathlib.Path(__file__).parent / "data" / "expect.json").read_text())
 CASES = DATA["layers"]
 U32 = 2.0**-24  # f32 unit roundoff
-LSB = {"I16F16": 2.0**-16, "I8F24": 2.0**-24}
+LSB = {"I16F16": 2.0**-16, "I8F24": 2.0**-24, "I4F12": 2.0**-12}
 
 
 def arr(bits, dtype, shape):
     if dtype == "f32":
         return np.array(bits, dtype=np.uint32).view(np.float32).reshape(shape)
-    return np.array(bits, dtype=np.int32).reshape(shape)
+    return np.array(bits, dtype=np.int16 if dtype == "I4F12" else np.int32).reshape(shape)
 
 
 def value(a, dtype):
@@ -34,7 +34,8 @@ def value(a, dtype):
 
 
 def bits(a):
-    return np.ascontiguousarray(a).view(np.uint32).tolist()
+    a = np.ascontiguousarray(a)
+    return a.view(np.uint16 if a.itemsize == 2 else np.uint32).tolist()
 
 
 def case_id(c):

@@ -1,6 +1,6 @@
 """The bindings against the Rust path, bit for bit: data/expect.json is written by
 `cargo run --release --example pyexpect` with the library's static [S; N] optimizers; every case
-(each optimizer and option set, f32, I16F16 and I8F24, stochastic and nearest rounding) is
+(each optimizer and option set, f32, I16F16, I8F24 and I4F12, stochastic and nearest rounding) is
 replayed through the Python classes and must give the same parameter bits, state-buffer bits,
 step count and rounding state. Error messages must be the library's own."""
 
@@ -20,7 +20,12 @@ def as_array(bits, dtype):
     """Raw bits from the fixture as the array the bindings step."""
     if dtype == "f32":
         return np.array(bits, dtype=np.uint32).view(np.float32)
-    return np.array(bits, dtype=np.int32)
+    return np.array(bits, dtype=np.int16 if dtype == "I4F12" else np.int32)
+
+
+def raw(a):
+    """An array's bits as unsigned integers of its width."""
+    return a.view(np.uint16 if a.itemsize == 2 else np.uint32).tolist()
 
 
 def case_id(case):
@@ -30,7 +35,7 @@ def case_id(case):
 def test_fixture_covers_every_class_and_dtype():
     seen = {(c["class"], c["dtype"]) for c in DATA["cases"]}
     assert seen == {(k, d) for k in CLASSES for d in edgetune.DTYPES}
-    assert len(DATA["cases"]) == 54
+    assert len(DATA["cases"]) == 18 * len(edgetune.DTYPES)
 
 
 @pytest.mark.parametrize("case", DATA["cases"], ids=case_id)
@@ -42,7 +47,7 @@ def test_bindings_replay_the_static_optimizer_bit_for_bit(case):
     for g in case["grads"]:
         opt.step(params, as_array(g, dtype))
     expected = as_array(case["params"], dtype)
-    assert params.view(np.uint32).tolist() == expected.view(np.uint32).tolist()
+    assert raw(params) == raw(expected)
     bits = opt.state_bits()
     assert sorted(bits) == sorted(case["state"])
     for name, want in case["state"].items():

