@@ -10,23 +10,12 @@ use edgetune::nn::{self, Activation, Relu, Scalar};
 use edgetune::num::fixed::{I16F16, I8F24};
 use edgetune::{Error, ValueFault};
 
-/// xorshift64*: reproducible test data.
-struct Rng(u64);
+mod common;
+use common::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform in `[-a, a)`.
-    fn sym(&mut self, a: f64) -> f64 {
-        a * (2.0 * ((self.next() >> 11) as f64 / (1u64 << 53) as f64) - 1.0)
-    }
-    fn vec<S: Scalar>(&mut self, n: usize, a: f64) -> Vec<S> {
-        (0..n).map(|_| S::from_f64(self.sym(a))).collect()
-    }
+/// `n` values uniform in `[-a, a)`, rounded to `S`.
+fn values<S: Scalar>(rng: &mut Rng, n: usize, a: f64) -> Vec<S> {
+    rng.vec(n, a).into_iter().map(S::from_f64).collect()
 }
 
 /// Raw bits, for bit-for-bit comparisons (f32 bits; fixed point's raw i32).
@@ -66,8 +55,8 @@ fn dense_case<S: Bits, const I: usize, const O: usize>(rng: &mut Rng) {
     const SAMPLES: usize = 5;
     // Weights of a few times torch's init scale and inputs like normalised pixels, so that fixed
     // point is exercised over many raw values (and I8F24's ±128 range is not left).
-    let w = rng.vec::<S>(I * O, 1.0);
-    let b = rng.vec::<S>(O, 0.5);
+    let w = values::<S>(rng, I * O, 1.0);
+    let b = values::<S>(rng, O, 0.5);
     let mut layer = nn::Dense::<S, I, O>::zeroed();
     for (row, src) in layer.weights.iter_mut().zip(w.chunks_exact(I)) {
         row.copy_from_slice(src);
@@ -76,7 +65,7 @@ fn dense_case<S: Bits, const I: usize, const O: usize>(rng: &mut Rng) {
     let mut g_static = nn::Dense::<S, I, O>::zeroed();
     let (mut dw, mut db) = (vec![S::ZERO; I * O], vec![S::ZERO; O]);
     for _ in 0..SAMPLES {
-        let x: [S; I] = rng.vec::<S>(I, 2.0).try_into().unwrap();
+        let x: [S; I] = values::<S>(rng, I, 2.0).try_into().unwrap();
         // forward
         let mut y_s = [S::ZERO; O];
         layer.forward(&x, &mut y_s);
@@ -89,14 +78,14 @@ fn dense_case<S: Bits, const I: usize, const O: usize>(rng: &mut Rng) {
         let mut h_d = vec![S::ZERO; O];
         dynamic::relu_forward(&y_d, &mut h_d).unwrap();
         same("relu forward", &h_s, &h_d);
-        let dy: [S; O] = rng.vec::<S>(O, 1.0).try_into().unwrap();
+        let dy: [S; O] = values::<S>(rng, O, 1.0).try_into().unwrap();
         let mut dh_s = [S::ZERO; O];
         Relu.backward(&h_s, &dy, &mut dh_s);
         let mut dh_d = vec![S::ZERO; O];
         dynamic::relu_backward(&h_d, &dy, &mut dh_d).unwrap();
         same("relu backward", &dh_s, &dh_d);
         // softmax cross-entropy on the dense output
-        let label = (rng.next() % O as u64) as usize;
+        let label = (rng.next_u64() % O as u64) as usize;
         let mut dz_s = [S::ZERO; O];
         let loss_s = nn::softmax_cross_entropy(&y_s, label, &mut dz_s).unwrap();
         let mut dz_d = vec![S::ZERO; O];
