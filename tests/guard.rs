@@ -2,7 +2,10 @@
 //! and long-run numerical stability of the optimizer state.
 
 use edgetune::num::fixed::{RoundingState, I16F16};
-use edgetune::optim::{Adam, AdamConfig, Momentum, MomentumConfig, Optimizer};
+use edgetune::optim::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, Momentum, MomentumConfig, On, Optimizer, RmsProp,
+    RmsPropConfig,
+};
 use edgetune::train::{evaluate, Divergence, DivergenceGuard, GuardConfig, Pcg32, Verdict};
 
 edgetune::mlp! {
@@ -410,6 +413,194 @@ fn fuzz_regression_adam_i16f16_saturated_l2_gradient_obeys_the_kt_bound() {
                 assert!(
                     moved <= limit,
                     "β {b1}/{b2}, step {t}, element {i}: moved {moved} > {limit}"
+                );
+            }
+        }
+    }
+}
+
+/// `fuzz/regressions/optim_step/fixed-rmsprop-f32-huge-alpha-*` (bytes
+/// `32 19 73 c9 b1 00 03 ff 7f ff 7a 7a`): `f32` RMSprop with `alpha ≈ 9.8e281` (finite and
+/// non-negative, so accepted: torch accepts any α ≥ 0), `lr = 0.01`, `p = g = 0`. As `f32`, α is
+/// `∞` and `1 − α` is `−∞`, so `v' = 0·∞ + (−∞)·0` is NaN; the step succeeded and wrote NaN into
+/// `v` and every parameter, where the documented behaviour (module docs of `optim`: "a
+/// floating-point step whose ... update or state overflows to infinity ... or would be NaN")
+/// is `Error::StepOverflow` with nothing changed. The overflow check's safe range left α out.
+/// Fixed in `src/optim/rmsprop/float.rs` (`rmsprop_check`: α and `1 − α` enter the safe range).
+/// Checked against the update rule evaluated here in `f64`: where `v' = α·v + (1 − α)·g²` (or a
+/// coefficient as `f32`) leaves the `f32` range the step is refused with parameters and state
+/// unchanged; where it stays inside, the step succeeds with finite values.
+#[test]
+fn fuzz_regression_rmsprop_f32_huge_alpha_is_refused_not_nan() {
+    fn run<const M: bool>(alpha: f64, g: f32) {
+        let c = RmsPropConfig {
+            alpha,
+            ..RmsPropConfig::new(0.01)
+        };
+        // The update rule in f64, with the coefficients as the f32 kernel holds them.
+        let (a32, oma32) = (alpha as f32, (1.0 - alpha) as f32);
+        let g64 = f64::from(g);
+        let v = f64::from(oma32) * g64 * g64; // α·0 + (1 − α)·g² on the first step
+        let overflows = !a32.is_finite()
+            || !oma32.is_finite()
+            || v.is_nan()
+            || v.abs() > f64::from(f32::MAX)
+            || (!M && v < 0.0) // uncentered, √v of a negative v: NaN (centered clamps v − ḡ²)
+            || (M && (f64::from(oma32) * g64).abs() > f64::from(f32::MAX)); // ḡ' = (1 − α)·g
+        if M {
+            let mut opt = RmsProp::<f32, 2, On, On>::new(c).unwrap();
+            let mut p = [0.5f32, -0.25];
+            let before = (p, *opt.square_avg(), opt.step_count());
+            let r = opt.step(&mut p, &[g, g]);
+            check(
+                r,
+                overflows,
+                alpha,
+                g,
+                &p,
+                before.0,
+                before.2,
+                opt.step_count(),
+            );
+            if overflows {
+                assert_eq!(
+                    opt.square_avg().map(f32::to_bits),
+                    before.1.map(f32::to_bits)
+                );
+            }
+        } else {
+            let mut opt = RmsProp::<f32, 2>::new(c).unwrap();
+            let mut p = [0.5f32, -0.25];
+            let before = (p, *opt.square_avg(), opt.step_count());
+            let r = opt.step(&mut p, &[g, g]);
+            check(
+                r,
+                overflows,
+                alpha,
+                g,
+                &p,
+                before.0,
+                before.2,
+                opt.step_count(),
+            );
+            if overflows {
+                assert_eq!(
+                    opt.square_avg().map(f32::to_bits),
+                    before.1.map(f32::to_bits)
+                );
+            }
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        r: Result<(), edgetune::Error>,
+        overflows: bool,
+        alpha: f64,
+        g: f32,
+        p: &[f32; 2],
+        p0: [f32; 2],
+        t0: u32,
+        t: u32,
+    ) {
+        if overflows {
+            assert!(
+                matches!(r, Err(edgetune::Error::StepOverflow { .. })),
+                "α {alpha:e}, g {g}: {r:?}"
+            );
+            assert_eq!(
+                p.map(f32::to_bits),
+                p0.map(f32::to_bits),
+                "α {alpha:e}, g {g}"
+            );
+            assert_eq!(t, t0);
+        } else {
+            assert!(r.is_ok(), "α {alpha:e}, g {g}: {r:?}");
+            assert!(p.iter().all(|x| x.is_finite()), "α {alpha:e}, g {g}: {p:?}");
+        }
+    }
+    for alpha in [9.801404324074039e281, 1e39, 1e30, 1e20, 2.0, 0.99] {
+        for g in [0.0f32, 1e-3, 1.0, 1e5] {
+            run::<false>(alpha, g);
+            run::<true>(alpha, g);
+        }
+    }
+}
+
+/// `fuzz/regressions/optim_step/fixed-rmsprop-i16f16-wide-update-5067f363`: I16F16 RMSprop
+/// (`lr ≈ 9.6e6`, `alpha = 0.9`, `eps = 1e-3`, no momentum, not centered, no weight decay: the
+/// fast 32-bit loop) stepped `p = 32768 − 2^-16` (the format's MAX) by an update `u ≈ 32831`:
+/// `p − u ≈ −63` lies inside the range, but the parameter became MIN (−32768). The write
+/// (`norm::Update::apply`, shared by the fast loops of Adam, RMSprop and Adagrad) took every
+/// `|u| ≥ 2^31` LSB as "past the format's edge from anywhere", which holds only from `2^32` LSB
+/// (the format's whole width). Fixed there: `2^31 ≤ |u| < 2^32` LSB is applied exactly in 64
+/// bits and clamped. Checked against the update rule evaluated here in `f64` on step 1 (where
+/// `m̂/√v̂` and `g/√v` are known exactly): the parameter lands within the kernels' documented
+/// relative error (`τ`, here 1e-4) of `p − u`, from either edge and in either direction.
+#[test]
+fn fuzz_regression_fixed_fast_loop_update_across_the_range_is_exact_not_saturated() {
+    const LSB: f64 = 1.0 / 65536.0;
+    let (max, min) = (I16F16::MAX, I16F16::MIN);
+    // (p, g, lr): from MAX downwards and from MIN upwards, by between 2^15 and 2^16.
+    for (p0, g) in [(max, 1.0), (min, -1.0), (max, 0.25), (min, -3.0)] {
+        for lr in [40_000.0, 50_000.0, 65_000.0] {
+            let p0f = p0.to_num::<f64>();
+            let gi = I16F16::from_num(g);
+            let gq = gi.to_num::<f64>();
+            // Expected steps, in f64 from the update rule (step 1, zero state).
+            let cases: [(&str, f64, Box<dyn Fn(&mut [I16F16; 1]) -> bool>); 3] = [
+                (
+                    // RMSprop at 0.3·lr: v = (1 − α)·g², u = 0.3·lr·g/(√v + eps).
+                    "rmsprop",
+                    0.3 * lr * gq / ((0.1 * gq * gq).sqrt() + 1e-3),
+                    Box::new(move |p| {
+                        let c = RmsPropConfig {
+                            alpha: 0.9,
+                            eps: 1e-3,
+                            ..RmsPropConfig::new(0.3 * lr)
+                        };
+                        let mut o = RmsProp::<I16F16, 1>::new(c).unwrap();
+                        *o.aux_mut() = RoundingState::nearest();
+                        o.step(p, &[gi]).is_ok()
+                    }),
+                ),
+                (
+                    // Adagrad: s = g², u = lr·g/(|g| + eps).
+                    "adagrad",
+                    lr * gq / (gq.abs() + 1e-3),
+                    Box::new(move |p| {
+                        let c = AdagradConfig {
+                            eps: 1e-3,
+                            ..AdagradConfig::new(lr)
+                        };
+                        let mut o = Adagrad::<I16F16, 1>::new(c).unwrap();
+                        *o.aux_mut() = RoundingState::nearest();
+                        o.step(p, &[gi]).is_ok()
+                    }),
+                ),
+                (
+                    // Adam: m̂ = g, v̂ = g², u = lr·g/(|g| + eps).
+                    "adam",
+                    lr * gq / (gq.abs() + 1e-3),
+                    Box::new(move |p| {
+                        let c = AdamConfig {
+                            eps: 1e-3,
+                            ..AdamConfig::adam(lr)
+                        };
+                        let mut o = Adam::<I16F16, 1>::new(c).unwrap();
+                        *o.aux_mut() = RoundingState::nearest();
+                        o.step(p, &[gi]).is_ok()
+                    }),
+                ),
+            ];
+            for (name, u, step) in cases {
+                let want = p0f - u;
+                assert!((-32768.0..32768.0).contains(&want), "{name}: test setup {want}");
+                let mut p = [p0];
+                assert!(step(&mut p), "{name}: step refused");
+                let got = p[0].to_num::<f64>();
+                assert!(
+                    (got - want).abs() <= 1e-4 * u.abs() + LSB,
+                    "{name}, p {p0f}, g {gq}, lr {lr}: got {got}, want {want}"
                 );
             }
         }

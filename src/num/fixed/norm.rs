@@ -242,8 +242,23 @@ impl Update {
             } else if l < 31 && y <= (i32::MAX as u32) >> l {
                 y << l
             } else {
-                // |u| ≥ 2^31 LSB: past the format's edge from anywhere.
-                return if neg { i32::MAX } else { i32::MIN };
+                // |u| ≥ 2^31 LSB. Only `|u| ≥ 2^32` LSB (the format's whole width) leaves the
+                // range from anywhere; below that `p ∓ u` may land inside it (`p` near one edge,
+                // `u` toward the other: I16F16 `p = 32768 − 2^-16`, `u = 32831` gives −63). The
+                // former `|u| ≥ 2^31` test wrote MIN there (found by fuzzing:
+                // fuzz/regressions/optim_step/fixed-rmsprop-i16f16-wide-update-*). Rare: the
+                // exact 64-bit sum, clamped.
+                let u = if l < 33 {
+                    i64::from(y) << l // y < 2^31: below 2^63
+                } else {
+                    return if neg { i32::MAX } else { i32::MIN };
+                };
+                let r = if neg {
+                    i64::from(p) + u
+                } else {
+                    i64::from(p) - u
+                };
+                return r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
             }
         } as i32;
         if neg {
@@ -542,5 +557,18 @@ mod tests {
         assert_eq!(u.apply(7, 0), i32::MAX);
         let u = update(wf(1.0), rec, Scale::from_f64(1e12), 24);
         assert_eq!(u.apply(i32::MAX - 5, 0), i32::MIN);
+        // 2^31 ≤ |u| < 2^32 LSB from the opposite edge lands inside the range (the fuzz
+        // regression `fixed-rmsprop-i16f16-wide-update-*`): u = 1.5·2^31 LSB, within the
+        // reciprocal's relative error (3.5e-6); toward the near edge it saturates.
+        let near = |got: i32, want: i64| {
+            let err = (i64::from(got) - want).abs() as f64;
+            assert!(err <= 3.5e-6 * 3.0 * 2f64.powi(30), "{got} vs {want}");
+        };
+        let u = update(wf(3.0), rec, Scale::from_f64(32768.0), 16);
+        near(u.apply(i32::MAX, 0), i64::from(i32::MAX) - 3 * (1 << 30));
+        assert_eq!(u.apply(i32::MIN + 7, 0), i32::MIN);
+        let u = update(wf(-3.0), rec, Scale::from_f64(32768.0), 16);
+        near(u.apply(i32::MIN, 0), i64::from(i32::MIN) + 3 * (1 << 30));
+        assert_eq!(u.apply(i32::MAX - 7, 0), i32::MAX);
     }
 }
