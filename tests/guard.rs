@@ -547,7 +547,8 @@ fn fuzz_regression_fixed_fast_loop_update_across_the_range_is_exact_not_saturate
             let gi = I16F16::from_num(g);
             let gq = gi.to_num::<f64>();
             // Expected steps, in f64 from the update rule (step 1, zero state).
-            let cases: [(&str, f64, Box<dyn Fn(&mut [I16F16; 1]) -> bool>); 3] = [
+            type Step = Box<dyn Fn(&mut [I16F16; 1]) -> bool>;
+            let cases: [(&str, f64, Step); 3] = [
                 (
                     // RMSprop at 0.3·lr: v = (1 − α)·g², u = 0.3·lr·g/(√v + eps).
                     "rmsprop",
@@ -594,7 +595,10 @@ fn fuzz_regression_fixed_fast_loop_update_across_the_range_is_exact_not_saturate
             ];
             for (name, u, step) in cases {
                 let want = p0f - u;
-                assert!((-32768.0..32768.0).contains(&want), "{name}: test setup {want}");
+                assert!(
+                    (-32768.0..32768.0).contains(&want),
+                    "{name}: test setup {want}"
+                );
                 let mut p = [p0];
                 assert!(step(&mut p), "{name}: step refused");
                 let got = p[0].to_num::<f64>();
