@@ -610,3 +610,78 @@ fn fuzz_regression_fixed_fast_loop_update_across_the_range_is_exact_not_saturate
         }
     }
 }
+
+/// `fuzz/regressions/optim_step/fixed-adam-l2-tiny-v-flushed-90c4bb90`: I16F16 Adam, L2
+/// `weight_decay ≈ 2.3e-14`, `eps ≈ 6.8e-125`, `lr = 0.1`, betas (0.9, 0.9999), `maximize`,
+/// `p = −437.7`, `g = 0`: the L2 gradient `g' = wd·p ≈ −1e-11` is no format value, and
+/// `v = (1 − β2)·g'² ≈ 1e-26` was flushed to 0 (below `MiniFloat::MIN_POSITIVE`, 2^-77) while
+/// `m = (1 − β1)·g'` was not: `m̂/(√v̂ + eps)` was about `1e113`, and the parameter went to the
+/// format's MAX where `lr·K_1 = lr` allows 0.1. The same flush hits a format gradient with `β2`
+/// within `2^-45` of 1, and RMSprop's `square_avg` and Adagrad's `sum`. Fixed in
+/// `src/num/fixed/norm.rs` (`keep_positive`: a positive second moment is stored as at least
+/// `MIN_POSITIVE`). Checked against the update rule's exact ratio on step 1: Adam
+/// `|m̂|/√v̂ = 1`, Adagrad `|g'|/√(g'²) = 1`, RMSprop `|g'|/√((1 − α)·g'²) = 1/√(1 − α)`; the
+/// step is at most `lr` times that (plus 2 LSB of rounding).
+#[test]
+fn fuzz_regression_fixed_tiny_second_moment_is_not_flushed_to_zero() {
+    const LSB: f64 = 1.0 / 65536.0;
+    let wd = 2.3092638912203253e-14;
+    let eps = 6.83960011296559e-125;
+    let lr = 0.1;
+    // (p, g, L2 weight decay, β2 or 1 − α): a sub-LSB L2 gradient, and a 1-LSB gradient with
+    // a second-moment weight of 2^-50.
+    let cases = [
+        (I16F16::from_num(-437.70981), I16F16::ZERO, wd, 1e-4),
+        (
+            I16F16::from_num(3),
+            I16F16::from_bits(1),
+            0.0,
+            2f64.powi(-50),
+        ),
+        (
+            I16F16::from_num(-3),
+            I16F16::from_bits(-1),
+            0.0,
+            2f64.powi(-50),
+        ),
+    ];
+    for (p0, g, wd, w) in cases {
+        let p0f = p0.to_num::<f64>();
+        let check = |name: &str, p: [I16F16; 1], ratio: f64| {
+            let moved = (p[0].to_num::<f64>() - p0f).abs();
+            let limit = lr * ratio * (1.0 + 1e-3) + 2.0 * LSB;
+            assert!(moved <= limit, "{name}, w {w:e}: moved {moved} > {limit}");
+        };
+        let mut opt = Adam::<I16F16, 1>::new(AdamConfig {
+            beta1: 0.9,
+            beta2: 1.0 - w,
+            eps,
+            weight_decay: wd,
+            maximize: true,
+            ..AdamConfig::adam(lr)
+        })
+        .unwrap();
+        let mut p = [p0];
+        opt.step(&mut p, &[g]).unwrap();
+        check("adam", p, 1.0);
+        let mut opt = Adagrad::<I16F16, 1>::new(AdagradConfig {
+            eps,
+            weight_decay: wd,
+            ..AdagradConfig::new(lr)
+        })
+        .unwrap();
+        let mut p = [p0];
+        opt.step(&mut p, &[g]).unwrap();
+        check("adagrad", p, 1.0);
+        let mut opt = RmsProp::<I16F16, 1>::new(RmsPropConfig {
+            alpha: 1.0 - w,
+            eps,
+            weight_decay: wd,
+            ..RmsPropConfig::new(lr)
+        })
+        .unwrap();
+        let mut p = [p0];
+        opt.step(&mut p, &[g]).unwrap();
+        check("rmsprop", p, 1.0 / w.sqrt());
+    }
+}

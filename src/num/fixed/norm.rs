@@ -307,7 +307,8 @@ pub(crate) fn ema(old: Wf, new: Wf, w: Fast) -> Stored {
 }
 
 /// [`ema`] for two non-negative operands (a second moment and `g²`): the same numbers, without
-/// the signs.
+/// the signs, except that a nonzero result below [`MiniFloat::MIN_POSITIVE`] is kept as
+/// `MIN_POSITIVE` ([`keep_positive`]).
 #[inline(always)]
 pub(crate) fn ema_pos(old: Wf, new: Wf, w: Fast) -> Stored {
     let e = if old.m == 0 || (new.m != 0 && new.e > old.e) {
@@ -319,7 +320,7 @@ pub(crate) fn ema_pos(old: Wf, new: Wf, w: Fast) -> Stored {
     let b = shr(old.m, 1 + e - old.e) as i32;
     // Between a and b: non-negative.
     let r = b + w.mul_round(a - b, 0);
-    pack(false, r as u32, e + 1)
+    pack_as::<true>(false, r as u32, e + 1)
 }
 
 /// `±(x.m >> (1 + e − x.e))`: `x` in units of `2^(e+1)`, `|·| < 2^30`.
@@ -333,7 +334,8 @@ fn signed(x: Wf, e: i32) -> i32 {
     }
 }
 
-/// `a + b` of two non-negative values, stored as a [`MiniFloat`] (Adagrad's sum).
+/// `a + b` of two non-negative values, stored as a [`MiniFloat`] (Adagrad's sum; a nonzero sum
+/// below [`MiniFloat::MIN_POSITIVE`] is kept as `MIN_POSITIVE`, see [`keep_positive`]).
 #[inline(always)]
 pub(crate) fn add_pos(a: Wf, b: Wf) -> Stored {
     let e = if a.m == 0 || (b.m != 0 && b.e > a.e) {
@@ -341,7 +343,7 @@ pub(crate) fn add_pos(a: Wf, b: Wf) -> Stored {
     } else {
         a.e
     };
-    pack(false, shr(a.m, 1 + e - a.e) + shr(b.m, 1 + e - b.e), e + 1)
+    pack_as::<true>(false, shr(a.m, 1 + e - a.e) + shr(b.m, 1 + e - b.e), e + 1)
 }
 
 /// The fixed-point value `raw · 2^-frac` as a working float (exact; the same value as
@@ -372,6 +374,14 @@ pub(crate) fn wf_from_fixed(raw: i32, frac: u32) -> Wf {
 /// `±a·2^e` (`a < 2^31`) rounded to a 24-bit mantissa, to nearest (ties away from 0).
 #[inline(always)]
 fn pack(neg: bool, a: u32, e: i32) -> Stored {
+    pack_as::<false>(neg, a, e)
+}
+
+/// [`pack`]; with `KEEP`, a nonzero non-negative value below
+/// [`MiniFloat::MIN_POSITIVE`] is stored as `MIN_POSITIVE` instead of 0 (second moments: see
+/// [`keep_positive`]). Only the rare out-of-range branch tests it.
+#[inline(always)]
+fn pack_as<const KEEP: bool>(neg: bool, a: u32, e: i32) -> Stored {
     // mant = round(a / 2^s) ∈ [2^23, 2^24], s = (bit length of a) − 24.
     let (mut mant, mut ex) = if a >= 1 << 23 {
         // The usual case (a moment within 2^7 of its larger operand): s ∈ [0, 7] from one load
@@ -393,6 +403,12 @@ fn pack(neg: bool, a: u32, e: i32) -> Stored {
     }
     let bits = MiniFloat::from_parts(neg, mant, ex + BIAS);
     if (ex + BIAS) as u32 > 127 {
+        if KEEP && !neg && ex + BIAS < 0 {
+            return Stored {
+                bits: MiniFloat::MIN_POSITIVE,
+                wf: MiniFloat::MIN_POSITIVE.unpack(),
+            };
+        }
         // Flushed to 0 or saturated: the stored value is not `mant·2^ex`.
         return Stored {
             bits,
@@ -446,6 +462,40 @@ pub(crate) fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFlo
         Some(f) => ema(old, new, f).bits,
         None if w.is_one() => MiniFloat::pack(new),
         None => MiniFloat::pack(old.add(new.sub(old).mul_scale(w))),
+    }
+}
+
+/// [`ema_any`] for a second moment (`v`, `square_avg`: `old`, `new ≥ 0`), stored by
+/// [`keep_positive`]: the same numbers except that a positive value below
+/// [`MiniFloat::MIN_POSITIVE`] is stored as `MIN_POSITIVE`, not 0.
+#[inline(always)]
+pub(crate) fn ema_any_pos(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
+    match fast {
+        Some(f) => ema_pos(old, new, f).bits,
+        None if w.is_one() => keep_positive(new),
+        None => keep_positive(old.add(new.sub(old).mul_scale(w))),
+    }
+}
+
+/// A second moment stored as a [`MiniFloat`] that never flushes a positive value to 0: below
+/// [`MiniFloat::MIN_POSITIVE`] (`2^-77`) it is kept as `MIN_POSITIVE`.
+///
+/// A flushed `v` next to an unflushed `m` made `m̂/(√v̂ + eps)` unbounded: `v = (1 − β2)·g'²`
+/// drops below `2^-77` while `m = (1 − β1)·g'` does not for `|g'| < 2^-38.5/√(1 − β2)`, which an
+/// L2 gradient `g + wd·p` reaches with a tiny `wd` (it is not a format value), and a format
+/// gradient with `β2` within `2^-45` of 1 (I16F16; `2^-29` for I8F24). One I16F16 Adam step with
+/// `wd ≈ 2.3e-14`, `eps ≈ 7e-125` and `g = 0` moved a parameter from −437.7 to MAX where
+/// `lr·K_1 = lr = 0.1` (found by fuzzing: fuzz/regressions/optim_step/
+/// `fixed-adam-l2-tiny-v-flushed-*`). Kept at `MIN_POSITIVE`, the stored `v` is at least the
+/// exact one, so the step is at most the exact step (within `lr·K_t`); it differs from the
+/// flushing store only where that one stored 0 for a positive value.
+#[inline]
+pub(crate) fn keep_positive(x: Wf) -> MiniFloat {
+    let s = MiniFloat::pack(x);
+    if s.to_bits() == 0 && x.m != 0 && !x.neg {
+        MiniFloat::MIN_POSITIVE
+    } else {
+        s
     }
 }
 

@@ -5,7 +5,9 @@
 use super::*;
 use crate::num::fixed::arith::{grad_wf, round_with, wide, Scale, Wf};
 use crate::num::fixed::fast::{with_offsets, Fast, Offsets};
-use crate::num::fixed::norm::{ema, ema_any, ema_pos, inv_root_eps, square, update, wf_from_fixed};
+use crate::num::fixed::norm::{
+    ema, ema_any, ema_any_pos, ema_pos, inv_root_eps, square, update, wf_from_fixed,
+};
 use crate::num::fixed::{MiniFloat, RoundingState};
 use ::fixed::types::extra::LeEqU32;
 use ::fixed::FixedI32;
@@ -161,7 +163,8 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
             // AdamW's decay first (a no-op when lr·wd = 0).
             let target = wide(pr).saturating_sub(c.lr_wd.mul_wide(pr));
             *m = ema_any(m.unpack(), gw, f1, c.w1);
-            *v = ema_any(v.unpack(), square(gw), f2, c.w2);
+            // A positive v is never flushed to 0 (`norm::keep_positive`).
+            *v = ema_any_pos(v.unpack(), square(gw), f2, c.w2);
             // AMSGrad: the max of the raw stored v.
             let vv = match vm {
                 Some(vm) => {

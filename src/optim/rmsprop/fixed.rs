@@ -6,7 +6,8 @@ use super::*;
 use crate::num::fixed::arith::{grad_wf, round_with, wide, Coef, Scale, Wf};
 use crate::num::fixed::fast::{with_offsets, Fast, Offsets};
 use crate::num::fixed::norm::{
-    div_root_eps, ema, ema_any, ema_pos, inv_root_eps, square, update, update_plain, wf_from_fixed,
+    div_root_eps, ema, ema_any, ema_any_pos, ema_pos, inv_root_eps, square, update, update_plain,
+    wf_from_fixed,
 };
 use crate::num::fixed::{MiniFloat, RoundingState};
 use ::fixed::types::extra::LeEqU32;
@@ -110,10 +111,11 @@ impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
                 Some(a) => ema(new, old, a).bits,
                 None => ema_any(old, new, c.fast_w, c.w),
             };
-            *v = if gbar.is_some() {
-                centered_ema(v.unpack(), square(gw))
-            } else {
-                ema_any(v.unpack(), square(gw), c.fast_w, c.w)
+            // A positive v is never flushed to 0 (`norm::keep_positive`): centered as
+            // `centered_ema`, by the non-negative forms of the same updates.
+            *v = match (gbar.is_some(), c.fast_a) {
+                (true, Some(a)) => ema_pos(square(gw), v.unpack(), a).bits,
+                _ => ema_any_pos(v.unpack(), square(gw), c.fast_w, c.w),
             };
             let var = match gbar {
                 Some(gb) => {
