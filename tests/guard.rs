@@ -363,9 +363,23 @@ fn fuzz_regression_adam_i16f16_tiny_beta2_after_a_large_gradient_stays_within_lr
         let old = p[0].to_num::<f64>();
         opt.step(&mut p, &[I16F16::from_num(0.01016)]).unwrap();
         let moved = (p[0].to_num::<f64>() - old).abs();
-        // lr·g/(|g| + eps) ≈ 0.91 exactly; at most lr.
+        // At most lr; exactly lr·g/(√v̂ + eps) with v = β2·g1² + (1 − β2)·g2² (bias corrections
+        // 1 at β1 = 0 and ≈ 1 for β2 ≈ 0): ≈ 0.91 for β2 = 0 and 2.2e-308; for β2 = 1e-9
+        // `β2·g1²` (1.3e-4) is not negligible against `g2²` (1.0e-4): ≈ 0.63. (This test once
+        // asserted ≥ 0.9 for all three: the kernel dropped `β2·v_old` when `1 − β2` quantised to
+        // 1, fixed with fuzz/regressions/optim_step/`fixed-adam-tiny-beta2-dropped-…`.)
+        let (g1, g2) = (
+            I16F16::from_num(-357.4).to_num::<f64>(),
+            I16F16::from_num(0.01016).to_num::<f64>(),
+        );
+        let bc2 = 1.0 - b2 * b2;
+        let v = b2 * (1.0 - b2) * g1 * g1 + (1.0 - b2) * g2 * g2;
+        let want = g2 / ((v / bc2).sqrt() + 1e-3);
         assert!(moved <= 1.0 + 1e-3, "β2 {b2:e}: moved {moved}");
-        assert!(moved >= 0.9, "β2 {b2:e}: moved {moved}");
+        assert!(
+            (moved - want).abs() <= 1e-3 * want + 1.0 / 65536.0,
+            "β2 {b2:e}: moved {moved}, want {want}"
+        );
     }
 }
 
@@ -684,4 +698,63 @@ fn fuzz_regression_fixed_tiny_second_moment_is_not_flushed_to_zero() {
         opt.step(&mut p, &[g]).unwrap();
         check("rmsprop", p, 1.0 / w.sqrt());
     }
+}
+
+/// `fuzz/regressions/optim_step/fixed-adam-tiny-beta2-dropped-cd31e605`: I16F16 Adam with
+/// `β2 ≈ 2.8e-9` (valid), `β1 = 0.99`, `lr ≈ 2.8e-9`, `eps = 1e-3`, L2 `weight_decay = 0.5`,
+/// `p = 1 LSB`: after `g = 152.6`, a step with `g = 1 LSB` moved 14 LSB where `lr·K_2` allows
+/// 1.7 (+ 2 LSB). `1 − β2` quantises to 1, and the moment update then stored `new = g'²`
+/// (`5e-10`), dropping `β2·v_old = 6.5e-5`. Fixed in `src/num/fixed/norm.rs` (`ema_any`: with
+/// `1 − β` quantised to 1, `new + β·(old − new)` with `β` held to `2^-16` of itself), for Adam's
+/// `m`, `v` and RMSprop's `v`, `ḡ`. Checked against the update rule in `f64`: Adam's step within
+/// `lr·K_2`, RMSprop's within `τ` (1e-3 here) of `lr·g'/(√v + eps)` with
+/// `v = α·v_1 + (1 − α)·g'²`.
+#[test]
+fn fuzz_regression_fixed_tiny_beta_keeps_the_old_moment() {
+    const LSB: f64 = 1.0 / 65536.0;
+    let tiny = 2.7935666935153462e-9;
+    let (g1, g2) = (I16F16::from_num(152.61170959472656), I16F16::from_bits(1));
+    // Adam: the Cauchy–Schwarz bound K_2 (the fuzz target's), exact form.
+    let (lr, b1, b2) = (tiny, 0.99, tiny);
+    let c = AdamConfig {
+        beta1: b1,
+        beta2: b2,
+        eps: 1e-3,
+        weight_decay: 0.5,
+        ..AdamConfig::adam(lr)
+    };
+    let mut opt = Adam::<I16F16, 1>::new(c).unwrap();
+    *opt.aux_mut() = RoundingState::nearest();
+    let mut p = [I16F16::from_bits(1)];
+    opt.step(&mut p, &[g1]).unwrap();
+    let old = p[0].to_num::<f64>();
+    opt.step(&mut p, &[g2]).unwrap();
+    let moved = (p[0].to_num::<f64>() - old).abs();
+    let sum: f64 = (0..2).map(|j| (b1 * b1 / b2).powi(j)).sum();
+    let k2 = (1.0 - b1) / (1.0 - b1 * b1) * ((1.0 - b2 * b2) / (1.0 - b2)).sqrt() * sum.sqrt();
+    let limit = lr * k2 * (1.0 + 1e-3) + 2.0 * LSB;
+    assert!(moved <= limit, "adam: moved {moved} > {limit}");
+    // RMSprop, α = tiny: the second step from the update rule.
+    let (lr, alpha, eps, wd) = (0.01, tiny, 1e-3, 0.5);
+    let c = RmsPropConfig {
+        alpha,
+        eps,
+        weight_decay: wd,
+        ..RmsPropConfig::new(lr)
+    };
+    let mut opt = RmsProp::<I16F16, 1>::new(c).unwrap();
+    *opt.aux_mut() = RoundingState::nearest();
+    let mut p = [I16F16::from_bits(1)];
+    let gp1 = g1.to_num::<f64>() + wd * p[0].to_num::<f64>();
+    opt.step(&mut p, &[g1]).unwrap();
+    let p1 = p[0].to_num::<f64>();
+    let gp2 = g2.to_num::<f64>() + wd * p1;
+    let v2 = alpha * (1.0 - alpha) * gp1 * gp1 + (1.0 - alpha) * gp2 * gp2;
+    let want = lr * gp2 / (v2.sqrt() + eps);
+    opt.step(&mut p, &[g2]).unwrap();
+    let moved = p1 - p[0].to_num::<f64>();
+    assert!(
+        (moved - want).abs() <= 1e-3 * want.abs() + LSB,
+        "rmsprop: moved {moved}, want {want}"
+    );
 }

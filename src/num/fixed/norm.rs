@@ -452,16 +452,34 @@ pub(crate) fn square(g: Wf) -> Wf {
 /// `old + w·(new − old)` stored: the 32-bit [`ema`] when `w` is a fast coefficient, else the
 /// working float (same or smaller error).
 ///
-/// `w = 1` (`β = 0`, or `β < 2^-17`, whose `1 − β` quantises to 1) stores `new` itself:
-/// `old + (new − old)` would truncate `new` at `2^-30` of `old` and cancel, so with `old ≫ new`
-/// (Adam's `v` after a large gradient) `v` came out far below `g²` and the step beyond `lr·K_t`
-/// (fuzz/regressions/optim_step/`fixed-adam-beta2-tiny-cancellation-…`).
+/// `w = 1` (`β = 0`, or `β < 2^-17`, whose `1 − β` quantises to 1) does not compute
+/// `old + (new − old)`, which would truncate `new` at `2^-30` of `old` and cancel, so with
+/// `old ≫ new` (Adam's `v` after a large gradient) `v` came out far below `g²` and the step
+/// beyond `lr·K_t` (fuzz/regressions/optim_step/`fixed-adam-beta2-tiny-cancellation-…`): with
+/// `β = 0` it stores `new` itself.
+///
+/// When `w` quantises to 1 while `β = 1 − w` is not 0 (`β < 2^-17`), the value is
+/// `new + β·(old − new)` with `β` (`beta`, quantised to `2^-16` of itself): dropping `β·old`
+/// (storing `new`) left `v` far below its exact value when `old ≫ new` (I16F16 Adam with
+/// `β2 ≈ 2.8e-9`, `v_old ≈ 2.3e4`, `g'² ≈ 5e-10`: `v` stored as `5e-10` where it is `6.5e-5`, a
+/// step of 14 LSB where `lr·K_2` allows 1.7; fuzz/regressions/optim_step/
+/// `fixed-adam-tiny-beta2-dropped-*`).
 #[inline(always)]
-pub(crate) fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
+pub(crate) fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale, beta: Scale) -> MiniFloat {
     match fast {
         Some(f) => ema(old, new, f).bits,
-        None if w.is_one() => MiniFloat::pack(new),
+        None if w.is_one() => MiniFloat::pack(small_beta(old, new, beta)),
         None => MiniFloat::pack(old.add(new.sub(old).mul_scale(w))),
+    }
+}
+
+/// `new + β·(old − new)` for a weight `1 − β` that quantised to 1 (`β = 0`: `new` exactly).
+#[inline(always)]
+fn small_beta(old: Wf, new: Wf, beta: Scale) -> Wf {
+    if beta.is_zero() {
+        new
+    } else {
+        new.add(old.sub(new).mul_scale(beta))
     }
 }
 
@@ -469,10 +487,16 @@ pub(crate) fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFlo
 /// [`keep_positive`]: the same numbers except that a positive value below
 /// [`MiniFloat::MIN_POSITIVE`] is stored as `MIN_POSITIVE`, not 0.
 #[inline(always)]
-pub(crate) fn ema_any_pos(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
+pub(crate) fn ema_any_pos(
+    old: Wf,
+    new: Wf,
+    fast: Option<Fast>,
+    w: Scale,
+    beta: Scale,
+) -> MiniFloat {
     match fast {
         Some(f) => ema_pos(old, new, f).bits,
-        None if w.is_one() => keep_positive(new),
+        None if w.is_one() => keep_positive(small_beta(old, new, beta)),
         None => keep_positive(old.add(new.sub(old).mul_scale(w))),
     }
 }
