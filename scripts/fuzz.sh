@@ -12,6 +12,9 @@
 # in tests/ (see tests/checkpoint.rs and tests/guard.rs for the invariants) and into
 # fuzz/regressions/TARGET/ (see its README) before fixing it.
 #
+# FUZZ_LOG_DIR=DIR keeps each target's whole libFuzzer log in DIR (the summary's executions and
+# exec/s come from it; fuzz/RUNS.md records them).
+#
 # Before fuzzing a target, every file in fuzz/regressions/TARGET/ is replayed once, one run per
 # file; if any crashes, the target is reported as REGRESS (its fuzzing is skipped) and the
 # script exits non-zero after the remaining targets.
@@ -19,7 +22,7 @@ set -euo pipefail
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
 esac
@@ -89,7 +92,16 @@ for t in "${targets[@]}"; do
         result=CRASH
         failures=$((failures + 1))
     fi
-    execs="$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo '?')"
+    # Executions: libFuzzer's closing "Done N runs"; after a crash, its last status line "#N"
+    # (a lower bound: the inputs run since that line are not counted).
+    execs="$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' ||
+        { grep -oE '^#[0-9]+' "$log" | tail -n 1 | tr -d '#' | sed 's/^/>=/'; } || echo '?')"
+    [ -n "$execs" ] || execs='?'
+    # FUZZ_LOG_DIR: keep each target's whole libFuzzer log there (for fuzz/RUNS.md).
+    if [ -n "${FUZZ_LOG_DIR:-}" ]; then
+        mkdir -p "$FUZZ_LOG_DIR"
+        cp "$log" "$FUZZ_LOG_DIR/$t-$(date -u +%Y%m%dT%H%M%SZ).log"
+    fi
     rate="$(grep -oE 'exec/s: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo '?')"
     cov="$(grep -oE 'cov: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo '?')"
     summary+=("$(printf '%-20s %-7s %10s %9s %6s %5ss %9s' "$t" "$result" "$execs" "$rate" "$cov" $((SECONDS - start)) "0/$replayed")")

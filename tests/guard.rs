@@ -2,7 +2,10 @@
 //! and long-run numerical stability of the optimizer state.
 
 use edgetune::num::fixed::{RoundingState, I16F16};
-use edgetune::optim::{Adam, AdamConfig, Momentum, MomentumConfig, Optimizer};
+use edgetune::optim::{
+    Adagrad, AdagradConfig, Adam, AdamConfig, Momentum, MomentumConfig, On, Optimizer, RmsProp,
+    RmsPropConfig,
+};
 use edgetune::train::{evaluate, Divergence, DivergenceGuard, GuardConfig, Pcg32, Verdict};
 
 edgetune::mlp! {
@@ -360,9 +363,23 @@ fn fuzz_regression_adam_i16f16_tiny_beta2_after_a_large_gradient_stays_within_lr
         let old = p[0].to_num::<f64>();
         opt.step(&mut p, &[I16F16::from_num(0.01016)]).unwrap();
         let moved = (p[0].to_num::<f64>() - old).abs();
-        // lr·g/(|g| + eps) ≈ 0.91 exactly; at most lr.
+        // At most lr; exactly lr·g/(√v̂ + eps) with v = β2·g1² + (1 − β2)·g2² (bias corrections
+        // 1 at β1 = 0 and ≈ 1 for β2 ≈ 0): ≈ 0.91 for β2 = 0 and 2.2e-308; for β2 = 1e-9
+        // `β2·g1²` (1.3e-4) is not negligible against `g2²` (1.0e-4): ≈ 0.63. (This test once
+        // asserted ≥ 0.9 for all three: the kernel dropped `β2·v_old` when `1 − β2` quantised to
+        // 1, fixed with fuzz/regressions/optim_step/`fixed-adam-tiny-beta2-dropped-…`.)
+        let (g1, g2) = (
+            I16F16::from_num(-357.4).to_num::<f64>(),
+            I16F16::from_num(0.01016).to_num::<f64>(),
+        );
+        let bc2 = 1.0 - b2 * b2;
+        let v = b2 * (1.0 - b2) * g1 * g1 + (1.0 - b2) * g2 * g2;
+        let want = g2 / ((v / bc2).sqrt() + 1e-3);
         assert!(moved <= 1.0 + 1e-3, "β2 {b2:e}: moved {moved}");
-        assert!(moved >= 0.9, "β2 {b2:e}: moved {moved}");
+        assert!(
+            (moved - want).abs() <= 1e-3 * want + 1.0 / 65536.0,
+            "β2 {b2:e}: moved {moved}, want {want}"
+        );
     }
 }
 
@@ -414,4 +431,330 @@ fn fuzz_regression_adam_i16f16_saturated_l2_gradient_obeys_the_kt_bound() {
             }
         }
     }
+}
+
+/// `fuzz/regressions/optim_step/fixed-rmsprop-f32-huge-alpha-*` (bytes
+/// `32 19 73 c9 b1 00 03 ff 7f ff 7a 7a`): `f32` RMSprop with `alpha ≈ 9.8e281` (finite and
+/// non-negative, so accepted: torch accepts any α ≥ 0), `lr = 0.01`, `p = g = 0`. As `f32`, α is
+/// `∞` and `1 − α` is `−∞`, so `v' = 0·∞ + (−∞)·0` is NaN; the step succeeded and wrote NaN into
+/// `v` and every parameter, where the documented behaviour (module docs of `optim`: "a
+/// floating-point step whose ... update or state overflows to infinity ... or would be NaN")
+/// is `Error::StepOverflow` with nothing changed. The overflow check's safe range left α out.
+/// Fixed in `src/optim/rmsprop/float.rs` (`rmsprop_check`: α and `1 − α` enter the safe range).
+/// Checked against the update rule evaluated here in `f64`: where `v' = α·v + (1 − α)·g²` (or a
+/// coefficient as `f32`) leaves the `f32` range the step is refused with parameters and state
+/// unchanged; where it stays inside, the step succeeds with finite values.
+#[test]
+fn fuzz_regression_rmsprop_f32_huge_alpha_is_refused_not_nan() {
+    fn run<const M: bool>(alpha: f64, g: f32) {
+        let c = RmsPropConfig {
+            alpha,
+            ..RmsPropConfig::new(0.01)
+        };
+        // The update rule in f64, with the coefficients as the f32 kernel holds them.
+        let (a32, oma32) = (alpha as f32, (1.0 - alpha) as f32);
+        let g64 = f64::from(g);
+        let v = f64::from(oma32) * g64 * g64; // α·0 + (1 − α)·g² on the first step
+        let overflows = !a32.is_finite()
+            || !oma32.is_finite()
+            || v.is_nan()
+            || v.abs() > f64::from(f32::MAX)
+            || (!M && v < 0.0) // uncentered, √v of a negative v: NaN (centered clamps v − ḡ²)
+            || (M && (f64::from(oma32) * g64).abs() > f64::from(f32::MAX)); // ḡ' = (1 − α)·g
+        if M {
+            let mut opt = RmsProp::<f32, 2, On, On>::new(c).unwrap();
+            let mut p = [0.5f32, -0.25];
+            let before = (p, *opt.square_avg(), opt.step_count());
+            let r = opt.step(&mut p, &[g, g]);
+            check(
+                r,
+                overflows,
+                alpha,
+                g,
+                &p,
+                before.0,
+                before.2,
+                opt.step_count(),
+            );
+            if overflows {
+                assert_eq!(
+                    opt.square_avg().map(f32::to_bits),
+                    before.1.map(f32::to_bits)
+                );
+            }
+        } else {
+            let mut opt = RmsProp::<f32, 2>::new(c).unwrap();
+            let mut p = [0.5f32, -0.25];
+            let before = (p, *opt.square_avg(), opt.step_count());
+            let r = opt.step(&mut p, &[g, g]);
+            check(
+                r,
+                overflows,
+                alpha,
+                g,
+                &p,
+                before.0,
+                before.2,
+                opt.step_count(),
+            );
+            if overflows {
+                assert_eq!(
+                    opt.square_avg().map(f32::to_bits),
+                    before.1.map(f32::to_bits)
+                );
+            }
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        r: Result<(), edgetune::Error>,
+        overflows: bool,
+        alpha: f64,
+        g: f32,
+        p: &[f32; 2],
+        p0: [f32; 2],
+        t0: u32,
+        t: u32,
+    ) {
+        if overflows {
+            assert!(
+                matches!(r, Err(edgetune::Error::StepOverflow { .. })),
+                "α {alpha:e}, g {g}: {r:?}"
+            );
+            assert_eq!(
+                p.map(f32::to_bits),
+                p0.map(f32::to_bits),
+                "α {alpha:e}, g {g}"
+            );
+            assert_eq!(t, t0);
+        } else {
+            assert!(r.is_ok(), "α {alpha:e}, g {g}: {r:?}");
+            assert!(p.iter().all(|x| x.is_finite()), "α {alpha:e}, g {g}: {p:?}");
+        }
+    }
+    for alpha in [9.801404324074039e281, 1e39, 1e30, 1e20, 2.0, 0.99] {
+        for g in [0.0f32, 1e-3, 1.0, 1e5] {
+            run::<false>(alpha, g);
+            run::<true>(alpha, g);
+        }
+    }
+}
+
+/// `fuzz/regressions/optim_step/fixed-rmsprop-i16f16-wide-update-5067f363`: I16F16 RMSprop
+/// (`lr ≈ 9.6e6`, `alpha = 0.9`, `eps = 1e-3`, no momentum, not centered, no weight decay: the
+/// fast 32-bit loop) stepped `p = 32768 − 2^-16` (the format's MAX) by an update `u ≈ 32831`:
+/// `p − u ≈ −63` lies inside the range, but the parameter became MIN (−32768). The write
+/// (`norm::Update::apply`, shared by the fast loops of Adam, RMSprop and Adagrad) took every
+/// `|u| ≥ 2^31` LSB as "past the format's edge from anywhere", which holds only from `2^32` LSB
+/// (the format's whole width). Fixed there: `2^31 ≤ |u| < 2^32` LSB is applied exactly in 64
+/// bits and clamped. Checked against the update rule evaluated here in `f64` on step 1 (where
+/// `m̂/√v̂` and `g/√v` are known exactly): the parameter lands within the kernels' documented
+/// relative error (`τ`, here 1e-4) of `p − u`, from either edge and in either direction.
+#[test]
+fn fuzz_regression_fixed_fast_loop_update_across_the_range_is_exact_not_saturated() {
+    const LSB: f64 = 1.0 / 65536.0;
+    let (max, min) = (I16F16::MAX, I16F16::MIN);
+    // (p, g, lr): from MAX downwards and from MIN upwards, by between 2^15 and 2^16.
+    for (p0, g) in [(max, 1.0), (min, -1.0), (max, 0.25), (min, -3.0)] {
+        for lr in [40_000.0, 50_000.0, 65_000.0] {
+            let p0f = p0.to_num::<f64>();
+            let gi = I16F16::from_num(g);
+            let gq = gi.to_num::<f64>();
+            // Expected steps, in f64 from the update rule (step 1, zero state).
+            type Step = Box<dyn Fn(&mut [I16F16; 1]) -> bool>;
+            let cases: [(&str, f64, Step); 3] = [
+                (
+                    // RMSprop at 0.3·lr: v = (1 − α)·g², u = 0.3·lr·g/(√v + eps).
+                    "rmsprop",
+                    0.3 * lr * gq / ((0.1 * gq * gq).sqrt() + 1e-3),
+                    Box::new(move |p| {
+                        let c = RmsPropConfig {
+                            alpha: 0.9,
+                            eps: 1e-3,
+                            ..RmsPropConfig::new(0.3 * lr)
+                        };
+                        let mut o = RmsProp::<I16F16, 1>::new(c).unwrap();
+                        *o.aux_mut() = RoundingState::nearest();
+                        o.step(p, &[gi]).is_ok()
+                    }),
+                ),
+                (
+                    // Adagrad: s = g², u = lr·g/(|g| + eps).
+                    "adagrad",
+                    lr * gq / (gq.abs() + 1e-3),
+                    Box::new(move |p| {
+                        let c = AdagradConfig {
+                            eps: 1e-3,
+                            ..AdagradConfig::new(lr)
+                        };
+                        let mut o = Adagrad::<I16F16, 1>::new(c).unwrap();
+                        *o.aux_mut() = RoundingState::nearest();
+                        o.step(p, &[gi]).is_ok()
+                    }),
+                ),
+                (
+                    // Adam: m̂ = g, v̂ = g², u = lr·g/(|g| + eps).
+                    "adam",
+                    lr * gq / (gq.abs() + 1e-3),
+                    Box::new(move |p| {
+                        let c = AdamConfig {
+                            eps: 1e-3,
+                            ..AdamConfig::adam(lr)
+                        };
+                        let mut o = Adam::<I16F16, 1>::new(c).unwrap();
+                        *o.aux_mut() = RoundingState::nearest();
+                        o.step(p, &[gi]).is_ok()
+                    }),
+                ),
+            ];
+            for (name, u, step) in cases {
+                let want = p0f - u;
+                assert!(
+                    (-32768.0..32768.0).contains(&want),
+                    "{name}: test setup {want}"
+                );
+                let mut p = [p0];
+                assert!(step(&mut p), "{name}: step refused");
+                let got = p[0].to_num::<f64>();
+                assert!(
+                    (got - want).abs() <= 1e-4 * u.abs() + LSB,
+                    "{name}, p {p0f}, g {gq}, lr {lr}: got {got}, want {want}"
+                );
+            }
+        }
+    }
+}
+
+/// `fuzz/regressions/optim_step/fixed-adam-l2-tiny-v-flushed-90c4bb90`: I16F16 Adam, L2
+/// `weight_decay ≈ 2.3e-14`, `eps ≈ 6.8e-125`, `lr = 0.1`, betas (0.9, 0.9999), `maximize`,
+/// `p = −437.7`, `g = 0`: the L2 gradient `g' = wd·p ≈ −1e-11` is no format value, and
+/// `v = (1 − β2)·g'² ≈ 1e-26` was flushed to 0 (below `MiniFloat::MIN_POSITIVE`, 2^-77) while
+/// `m = (1 − β1)·g'` was not: `m̂/(√v̂ + eps)` was about `1e113`, and the parameter went to the
+/// format's MAX where `lr·K_1 = lr` allows 0.1. The same flush hits a format gradient with `β2`
+/// within `2^-45` of 1, and RMSprop's `square_avg` and Adagrad's `sum`. Fixed in
+/// `src/num/fixed/norm.rs` (`keep_positive`: a positive second moment is stored as at least
+/// `MIN_POSITIVE`). Checked against the update rule's exact ratio on step 1: Adam
+/// `|m̂|/√v̂ = 1`, Adagrad `|g'|/√(g'²) = 1`, RMSprop `|g'|/√((1 − α)·g'²) = 1/√(1 − α)`; the
+/// step is at most `lr` times that (plus 2 LSB of rounding).
+#[test]
+fn fuzz_regression_fixed_tiny_second_moment_is_not_flushed_to_zero() {
+    const LSB: f64 = 1.0 / 65536.0;
+    let wd = 2.3092638912203253e-14;
+    let eps = 6.83960011296559e-125;
+    let lr = 0.1;
+    // (p, g, L2 weight decay, β2 or 1 − α): a sub-LSB L2 gradient, and a 1-LSB gradient with
+    // a second-moment weight of 2^-50.
+    let cases = [
+        (I16F16::from_num(-437.70981), I16F16::ZERO, wd, 1e-4),
+        (
+            I16F16::from_num(3),
+            I16F16::from_bits(1),
+            0.0,
+            2f64.powi(-50),
+        ),
+        (
+            I16F16::from_num(-3),
+            I16F16::from_bits(-1),
+            0.0,
+            2f64.powi(-50),
+        ),
+    ];
+    for (p0, g, wd, w) in cases {
+        let p0f = p0.to_num::<f64>();
+        let check = |name: &str, p: [I16F16; 1], ratio: f64| {
+            let moved = (p[0].to_num::<f64>() - p0f).abs();
+            let limit = lr * ratio * (1.0 + 1e-3) + 2.0 * LSB;
+            assert!(moved <= limit, "{name}, w {w:e}: moved {moved} > {limit}");
+        };
+        let mut opt = Adam::<I16F16, 1>::new(AdamConfig {
+            beta1: 0.9,
+            beta2: 1.0 - w,
+            eps,
+            weight_decay: wd,
+            maximize: true,
+            ..AdamConfig::adam(lr)
+        })
+        .unwrap();
+        let mut p = [p0];
+        opt.step(&mut p, &[g]).unwrap();
+        check("adam", p, 1.0);
+        let mut opt = Adagrad::<I16F16, 1>::new(AdagradConfig {
+            eps,
+            weight_decay: wd,
+            ..AdagradConfig::new(lr)
+        })
+        .unwrap();
+        let mut p = [p0];
+        opt.step(&mut p, &[g]).unwrap();
+        check("adagrad", p, 1.0);
+        let mut opt = RmsProp::<I16F16, 1>::new(RmsPropConfig {
+            alpha: 1.0 - w,
+            eps,
+            weight_decay: wd,
+            ..RmsPropConfig::new(lr)
+        })
+        .unwrap();
+        let mut p = [p0];
+        opt.step(&mut p, &[g]).unwrap();
+        check("rmsprop", p, 1.0 / w.sqrt());
+    }
+}
+
+/// `fuzz/regressions/optim_step/fixed-adam-tiny-beta2-dropped-cd31e605`: I16F16 Adam with
+/// `β2 ≈ 2.8e-9` (valid), `β1 = 0.99`, `lr ≈ 2.8e-9`, `eps = 1e-3`, L2 `weight_decay = 0.5`,
+/// `p = 1 LSB`: after `g = 152.6`, a step with `g = 1 LSB` moved 14 LSB where `lr·K_2` allows
+/// 1.7 (+ 2 LSB). `1 − β2` quantises to 1, and the moment update then stored `new = g'²`
+/// (`5e-10`), dropping `β2·v_old = 6.5e-5`. Fixed in `src/num/fixed/norm.rs` (`ema_any`: with
+/// `1 − β` quantised to 1, `new + β·(old − new)` with `β` held to `2^-16` of itself), for Adam's
+/// `m`, `v` and RMSprop's `v`, `ḡ`. Checked against the update rule in `f64`: Adam's step within
+/// `lr·K_2`, RMSprop's within `τ` (1e-3 here) of `lr·g'/(√v + eps)` with
+/// `v = α·v_1 + (1 − α)·g'²`.
+#[test]
+fn fuzz_regression_fixed_tiny_beta_keeps_the_old_moment() {
+    const LSB: f64 = 1.0 / 65536.0;
+    let tiny = 2.7935666935153462e-9;
+    let (g1, g2) = (I16F16::from_num(152.61170959472656), I16F16::from_bits(1));
+    // Adam: the Cauchy–Schwarz bound K_2 (the fuzz target's), exact form.
+    let (lr, b1, b2) = (tiny, 0.99, tiny);
+    let c = AdamConfig {
+        beta1: b1,
+        beta2: b2,
+        eps: 1e-3,
+        weight_decay: 0.5,
+        ..AdamConfig::adam(lr)
+    };
+    let mut opt = Adam::<I16F16, 1>::new(c).unwrap();
+    *opt.aux_mut() = RoundingState::nearest();
+    let mut p = [I16F16::from_bits(1)];
+    opt.step(&mut p, &[g1]).unwrap();
+    let old = p[0].to_num::<f64>();
+    opt.step(&mut p, &[g2]).unwrap();
+    let moved = (p[0].to_num::<f64>() - old).abs();
+    let sum: f64 = (0..2).map(|j| (b1 * b1 / b2).powi(j)).sum();
+    let k2 = (1.0 - b1) / (1.0 - b1 * b1) * ((1.0 - b2 * b2) / (1.0 - b2)).sqrt() * sum.sqrt();
+    let limit = lr * k2 * (1.0 + 1e-3) + 2.0 * LSB;
+    assert!(moved <= limit, "adam: moved {moved} > {limit}");
+    // RMSprop, α = tiny: the second step from the update rule.
+    let (lr, alpha, eps, wd) = (0.01, tiny, 1e-3, 0.5);
+    let c = RmsPropConfig {
+        alpha,
+        eps,
+        weight_decay: wd,
+        ..RmsPropConfig::new(lr)
+    };
+    let mut opt = RmsProp::<I16F16, 1>::new(c).unwrap();
+    *opt.aux_mut() = RoundingState::nearest();
+    let mut p = [I16F16::from_bits(1)];
+    let gp1 = g1.to_num::<f64>() + wd * p[0].to_num::<f64>();
+    opt.step(&mut p, &[g1]).unwrap();
+    let p1 = p[0].to_num::<f64>();
+    let gp2 = g2.to_num::<f64>() + wd * p1;
+    let v2 = alpha * (1.0 - alpha) * gp1 * gp1 + (1.0 - alpha) * gp2 * gp2;
+    let want = lr * gp2 / (v2.sqrt() + eps);
+    opt.step(&mut p, &[g2]).unwrap();
+    let moved = p1 - p[0].to_num::<f64>();
+    assert!(
+        (moved - want).abs() <= 1e-3 * want.abs() + LSB,
+        "rmsprop: moved {moved}, want {want}"
+    );
 }

@@ -58,3 +58,5 @@ pub fn words<T: Checkpointable>(x: &T) -> Vec<u32> {
     );
     out
 }
+
+pub mod bound;

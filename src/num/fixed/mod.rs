@@ -27,7 +27,10 @@
 //! small or the large end is lost. A 24-bit mantissa with its own exponent holds the whole span
 //! with the same relative precision, costs 4 bytes like `f32`, and its arithmetic needs only
 //! 32-bit integer operations. Every gradient of an `FixedI32<Frac>` with `Frac ≤ 24` squares
-//! into its range, so `v` can neither underflow nor saturate.
+//! into its range, so `v` does not saturate; a positive `v` below [`MiniFloat`]'s smallest value
+//! (`(1 − β2)·g'²` with a sub-LSB L2 gradient `g'`, or `β2` within `2^-45` of 1) is stored as
+//! that smallest value, never flushed to 0 (a flushed `v` beside an unflushed `m` made the step
+//! unbounded; found by fuzzing).
 //!
 //! # Edges: no silent wrap-around
 //! - Every operation saturates: wide (64-bit) intermediate values saturate at the `i64` range,
@@ -160,7 +163,8 @@
 //!   far). Not covered: betas barely above
 //!   `2^-16` (for example `β ≈ 1.5e-5`, so `1 − β` is just below 1), where
 //!   the fast 32-bit loop's moment update can cancel to a relative error of about `2^-14` in `v`,
-//!   above `τ` (a `1 − β` that rounds to exactly 1 is handled exactly).
+//!   above `τ` (a `1 − β` that rounds to exactly 1 is computed as `new + β·(old − new)`, `β` to
+//!   `2^-16` of itself).
 //! - **L2 weight decay** (Adam, RMSprop, Adagrad): the gradient `g + wd·p` feeds a parameter
 //!   error `e` back into the step as `κ·e`, `κ = lr_t·wd/(√v̂ + eps)` (for Adam `lr·(1 − β1)/bc1`):
 //!   the accumulated bound is multiplied by `1 + κ` on each step. The quantised `wd` also leaves

@@ -242,8 +242,23 @@ impl Update {
             } else if l < 31 && y <= (i32::MAX as u32) >> l {
                 y << l
             } else {
-                // |u| ≥ 2^31 LSB: past the format's edge from anywhere.
-                return if neg { i32::MAX } else { i32::MIN };
+                // |u| ≥ 2^31 LSB. Only `|u| ≥ 2^32` LSB (the format's whole width) leaves the
+                // range from anywhere; below that `p ∓ u` may land inside it (`p` near one edge,
+                // `u` toward the other: I16F16 `p = 32768 − 2^-16`, `u = 32831` gives −63). The
+                // former `|u| ≥ 2^31` test wrote MIN there (found by fuzzing:
+                // fuzz/regressions/optim_step/fixed-rmsprop-i16f16-wide-update-*). Rare: the
+                // exact 64-bit sum, clamped.
+                let u = if l < 33 {
+                    i64::from(y) << l // y < 2^31: below 2^63
+                } else {
+                    return if neg { i32::MAX } else { i32::MIN };
+                };
+                let r = if neg {
+                    i64::from(p) + u
+                } else {
+                    i64::from(p) - u
+                };
+                return r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
             }
         } as i32;
         if neg {
@@ -292,7 +307,8 @@ pub(crate) fn ema(old: Wf, new: Wf, w: Fast) -> Stored {
 }
 
 /// [`ema`] for two non-negative operands (a second moment and `g²`): the same numbers, without
-/// the signs.
+/// the signs, except that a nonzero result below [`MiniFloat::MIN_POSITIVE`] is kept as
+/// `MIN_POSITIVE` ([`keep_positive`]).
 #[inline(always)]
 pub(crate) fn ema_pos(old: Wf, new: Wf, w: Fast) -> Stored {
     let e = if old.m == 0 || (new.m != 0 && new.e > old.e) {
@@ -304,7 +320,7 @@ pub(crate) fn ema_pos(old: Wf, new: Wf, w: Fast) -> Stored {
     let b = shr(old.m, 1 + e - old.e) as i32;
     // Between a and b: non-negative.
     let r = b + w.mul_round(a - b, 0);
-    pack(false, r as u32, e + 1)
+    pack_as::<true>(false, r as u32, e + 1)
 }
 
 /// `±(x.m >> (1 + e − x.e))`: `x` in units of `2^(e+1)`, `|·| < 2^30`.
@@ -318,7 +334,8 @@ fn signed(x: Wf, e: i32) -> i32 {
     }
 }
 
-/// `a + b` of two non-negative values, stored as a [`MiniFloat`] (Adagrad's sum).
+/// `a + b` of two non-negative values, stored as a [`MiniFloat`] (Adagrad's sum; a nonzero sum
+/// below [`MiniFloat::MIN_POSITIVE`] is kept as `MIN_POSITIVE`, see [`keep_positive`]).
 #[inline(always)]
 pub(crate) fn add_pos(a: Wf, b: Wf) -> Stored {
     let e = if a.m == 0 || (b.m != 0 && b.e > a.e) {
@@ -326,7 +343,7 @@ pub(crate) fn add_pos(a: Wf, b: Wf) -> Stored {
     } else {
         a.e
     };
-    pack(false, shr(a.m, 1 + e - a.e) + shr(b.m, 1 + e - b.e), e + 1)
+    pack_as::<true>(false, shr(a.m, 1 + e - a.e) + shr(b.m, 1 + e - b.e), e + 1)
 }
 
 /// The fixed-point value `raw · 2^-frac` as a working float (exact; the same value as
@@ -357,6 +374,14 @@ pub(crate) fn wf_from_fixed(raw: i32, frac: u32) -> Wf {
 /// `±a·2^e` (`a < 2^31`) rounded to a 24-bit mantissa, to nearest (ties away from 0).
 #[inline(always)]
 fn pack(neg: bool, a: u32, e: i32) -> Stored {
+    pack_as::<false>(neg, a, e)
+}
+
+/// [`pack`]; with `KEEP`, a nonzero non-negative value below
+/// [`MiniFloat::MIN_POSITIVE`] is stored as `MIN_POSITIVE` instead of 0 (second moments: see
+/// [`keep_positive`]). Only the rare out-of-range branch tests it.
+#[inline(always)]
+fn pack_as<const KEEP: bool>(neg: bool, a: u32, e: i32) -> Stored {
     // mant = round(a / 2^s) ∈ [2^23, 2^24], s = (bit length of a) − 24.
     let (mut mant, mut ex) = if a >= 1 << 23 {
         // The usual case (a moment within 2^7 of its larger operand): s ∈ [0, 7] from one load
@@ -378,6 +403,12 @@ fn pack(neg: bool, a: u32, e: i32) -> Stored {
     }
     let bits = MiniFloat::from_parts(neg, mant, ex + BIAS);
     if (ex + BIAS) as u32 > 127 {
+        if KEEP && !neg && ex + BIAS < 0 {
+            return Stored {
+                bits: MiniFloat::MIN_POSITIVE,
+                wf: MiniFloat::MIN_POSITIVE.unpack(),
+            };
+        }
         // Flushed to 0 or saturated: the stored value is not `mant·2^ex`.
         return Stored {
             bits,
@@ -421,16 +452,74 @@ pub(crate) fn square(g: Wf) -> Wf {
 /// `old + w·(new − old)` stored: the 32-bit [`ema`] when `w` is a fast coefficient, else the
 /// working float (same or smaller error).
 ///
-/// `w = 1` (`β = 0`, or `β < 2^-17`, whose `1 − β` quantises to 1) stores `new` itself:
-/// `old + (new − old)` would truncate `new` at `2^-30` of `old` and cancel, so with `old ≫ new`
-/// (Adam's `v` after a large gradient) `v` came out far below `g²` and the step beyond `lr·K_t`
-/// (fuzz/regressions/optim_step/`fixed-adam-beta2-tiny-cancellation-…`).
+/// `w = 1` (`β = 0`, or `β < 2^-17`, whose `1 − β` quantises to 1) does not compute
+/// `old + (new − old)`, which would truncate `new` at `2^-30` of `old` and cancel, so with
+/// `old ≫ new` (Adam's `v` after a large gradient) `v` came out far below `g²` and the step
+/// beyond `lr·K_t` (fuzz/regressions/optim_step/`fixed-adam-beta2-tiny-cancellation-…`): with
+/// `β = 0` it stores `new` itself.
+///
+/// When `w` quantises to 1 while `β = 1 − w` is not 0 (`β < 2^-17`), the value is
+/// `new + β·(old − new)` with `β` (`beta`, quantised to `2^-16` of itself): dropping `β·old`
+/// (storing `new`) left `v` far below its exact value when `old ≫ new` (I16F16 Adam with
+/// `β2 ≈ 2.8e-9`, `v_old ≈ 2.3e4`, `g'² ≈ 5e-10`: `v` stored as `5e-10` where it is `6.5e-5`, a
+/// step of 14 LSB where `lr·K_2` allows 1.7; fuzz/regressions/optim_step/
+/// `fixed-adam-tiny-beta2-dropped-*`).
 #[inline(always)]
-pub(crate) fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale) -> MiniFloat {
+pub(crate) fn ema_any(old: Wf, new: Wf, fast: Option<Fast>, w: Scale, beta: Scale) -> MiniFloat {
     match fast {
         Some(f) => ema(old, new, f).bits,
-        None if w.is_one() => MiniFloat::pack(new),
+        None if w.is_one() => MiniFloat::pack(small_beta(old, new, beta)),
         None => MiniFloat::pack(old.add(new.sub(old).mul_scale(w))),
+    }
+}
+
+/// `new + β·(old − new)` for a weight `1 − β` that quantised to 1 (`β = 0`: `new` exactly).
+#[inline(always)]
+fn small_beta(old: Wf, new: Wf, beta: Scale) -> Wf {
+    if beta.is_zero() {
+        new
+    } else {
+        new.add(old.sub(new).mul_scale(beta))
+    }
+}
+
+/// [`ema_any`] for a second moment (`v`, `square_avg`: `old`, `new ≥ 0`), stored by
+/// [`keep_positive`]: the same numbers except that a positive value below
+/// [`MiniFloat::MIN_POSITIVE`] is stored as `MIN_POSITIVE`, not 0.
+#[inline(always)]
+pub(crate) fn ema_any_pos(
+    old: Wf,
+    new: Wf,
+    fast: Option<Fast>,
+    w: Scale,
+    beta: Scale,
+) -> MiniFloat {
+    match fast {
+        Some(f) => ema_pos(old, new, f).bits,
+        None if w.is_one() => keep_positive(small_beta(old, new, beta)),
+        None => keep_positive(old.add(new.sub(old).mul_scale(w))),
+    }
+}
+
+/// A second moment stored as a [`MiniFloat`] that never flushes a positive value to 0: below
+/// [`MiniFloat::MIN_POSITIVE`] (`2^-77`) it is kept as `MIN_POSITIVE`.
+///
+/// A flushed `v` next to an unflushed `m` made `m̂/(√v̂ + eps)` unbounded: `v = (1 − β2)·g'²`
+/// drops below `2^-77` while `m = (1 − β1)·g'` does not for `|g'| < 2^-38.5/√(1 − β2)`, which an
+/// L2 gradient `g + wd·p` reaches with a tiny `wd` (it is not a format value), and a format
+/// gradient with `β2` within `2^-45` of 1 (I16F16; `2^-29` for I8F24). One I16F16 Adam step with
+/// `wd ≈ 2.3e-14`, `eps ≈ 7e-125` and `g = 0` moved a parameter from −437.7 to MAX where
+/// `lr·K_1 = lr = 0.1` (found by fuzzing: fuzz/regressions/optim_step/
+/// `fixed-adam-l2-tiny-v-flushed-*`). Kept at `MIN_POSITIVE`, the stored `v` is at least the
+/// exact one, so the step is at most the exact step (within `lr·K_t`); it differs from the
+/// flushing store only where that one stored 0 for a positive value.
+#[inline]
+pub(crate) fn keep_positive(x: Wf) -> MiniFloat {
+    let s = MiniFloat::pack(x);
+    if s.to_bits() == 0 && x.m != 0 && !x.neg {
+        MiniFloat::MIN_POSITIVE
+    } else {
+        s
     }
 }
 
@@ -542,5 +631,18 @@ mod tests {
         assert_eq!(u.apply(7, 0), i32::MAX);
         let u = update(wf(1.0), rec, Scale::from_f64(1e12), 24);
         assert_eq!(u.apply(i32::MAX - 5, 0), i32::MIN);
+        // 2^31 ≤ |u| < 2^32 LSB from the opposite edge lands inside the range (the fuzz
+        // regression `fixed-rmsprop-i16f16-wide-update-*`): u = 1.5·2^31 LSB, within the
+        // reciprocal's relative error (3.5e-6); toward the near edge it saturates.
+        let near = |got: i32, want: i64| {
+            let err = (i64::from(got) - want).abs() as f64;
+            assert!(err <= 3.5e-6 * 3.0 * 2f64.powi(30), "{got} vs {want}");
+        };
+        let u = update(wf(3.0), rec, Scale::from_f64(32768.0), 16);
+        near(u.apply(i32::MAX, 0), i64::from(i32::MAX) - 3 * (1 << 30));
+        assert_eq!(u.apply(i32::MIN + 7, 0), i32::MIN);
+        let u = update(wf(-3.0), rec, Scale::from_f64(32768.0), 16);
+        near(u.apply(i32::MIN, 0), i64::from(i32::MIN) + 3 * (1 << 30));
+        assert_eq!(u.apply(i32::MAX - 7, 0), i32::MAX);
     }
 }

@@ -5,7 +5,9 @@
 use super::*;
 use crate::num::fixed::arith::{grad_wf, round_with, wide, Scale, Wf};
 use crate::num::fixed::fast::{with_offsets, Fast, Offsets};
-use crate::num::fixed::norm::{ema, ema_any, ema_pos, inv_root_eps, square, update, wf_from_fixed};
+use crate::num::fixed::norm::{
+    ema, ema_any, ema_any_pos, ema_pos, inv_root_eps, square, update, wf_from_fixed,
+};
 use crate::num::fixed::{MiniFloat, RoundingState};
 use ::fixed::types::extra::LeEqU32;
 use ::fixed::FixedI32;
@@ -31,6 +33,9 @@ pub struct FixedAdamCoeffs {
     lr_wd: Scale,
     w1: Scale,
     w2: Scale,
+    /// `β1`, `β2` themselves, for a `1 − β` that quantises to 1 (`norm::ema_any`).
+    b1: Scale,
+    b2: Scale,
     /// `1 − β1` and `1 − β2` as fast coefficients (both in `[2^-16, 1)`).
     fast_w: Option<(Fast, Fast)>,
     /// `lr·√bc2/bc1`: the bias corrections folded into one coefficient.
@@ -103,6 +108,8 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
             lr_wd: Scale::from_f64(lr_wd),
             w1,
             w2,
+            b1: Scale::from_f64(cfg.beta1),
+            b2: Scale::from_f64(cfg.beta2),
             fast_w: Fast::from_scale(w1).zip(Fast::from_scale(w2)),
             step: Scale::from_f64(cfg.lr * sq / bc1),
             eps: Wf::from_f64(cfg.eps * sq),
@@ -160,8 +167,9 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
             let gw = grad_wf(g.to_bits(), pr, c.gneg, c.l2, frac);
             // AdamW's decay first (a no-op when lr·wd = 0).
             let target = wide(pr).saturating_sub(c.lr_wd.mul_wide(pr));
-            *m = ema_any(m.unpack(), gw, f1, c.w1);
-            *v = ema_any(v.unpack(), square(gw), f2, c.w2);
+            *m = ema_any(m.unpack(), gw, f1, c.w1, c.b1);
+            // A positive v is never flushed to 0 (`norm::keep_positive`).
+            *v = ema_any_pos(v.unpack(), square(gw), f2, c.w2, c.b2);
             // AMSGrad: the max of the raw stored v.
             let vv = match vm {
                 Some(vm) => {

@@ -6,7 +6,8 @@ use super::*;
 use crate::num::fixed::arith::{grad_wf, round_with, wide, Coef, Scale, Wf};
 use crate::num::fixed::fast::{with_offsets, Fast, Offsets};
 use crate::num::fixed::norm::{
-    div_root_eps, ema, ema_any, ema_pos, inv_root_eps, square, update, update_plain, wf_from_fixed,
+    div_root_eps, ema, ema_any, ema_any_pos, ema_pos, inv_root_eps, square, update, update_plain,
+    wf_from_fixed,
 };
 use crate::num::fixed::{MiniFloat, RoundingState};
 use ::fixed::types::extra::LeEqU32;
@@ -30,6 +31,8 @@ pub struct FixedRmsPropCoeffs {
     eps: Wf,
     mu: Coef,
     lr: Scale,
+    /// `α` itself, for a `1 − α` that quantises to 1 (`norm::ema_any`).
+    alpha: Scale,
 }
 
 /// The fast RMSprop loop: no momentum, not centered, no weight decay, `1 − α ∈ [2^-16, 1)`.
@@ -75,6 +78,7 @@ impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
             eps: Wf::from_f64(cfg.eps),
             mu: Coef::from_f64(cfg.momentum),
             lr: Scale::from_f64(cfg.lr),
+            alpha: Scale::from_f64(cfg.alpha),
         }
     }
 
@@ -108,12 +112,13 @@ impl<Frac: LeEqU32> RmsPropNum for FixedI32<Frac> {
             // Centered with α < 0.5: `new + α·(old − new)`, α to 2^-16 of itself (`fast_a`).
             let centered_ema = |old: Wf, new: Wf| match c.fast_a {
                 Some(a) => ema(new, old, a).bits,
-                None => ema_any(old, new, c.fast_w, c.w),
+                None => ema_any(old, new, c.fast_w, c.w, c.alpha),
             };
-            *v = if gbar.is_some() {
-                centered_ema(v.unpack(), square(gw))
-            } else {
-                ema_any(v.unpack(), square(gw), c.fast_w, c.w)
+            // A positive v is never flushed to 0 (`norm::keep_positive`): centered as
+            // `centered_ema`, by the non-negative forms of the same updates.
+            *v = match (gbar.is_some(), c.fast_a) {
+                (true, Some(a)) => ema_pos(square(gw), v.unpack(), a).bits,
+                _ => ema_any_pos(v.unpack(), square(gw), c.fast_w, c.w, c.alpha),
             };
             let var = match gbar {
                 Some(gb) => {

@@ -57,10 +57,26 @@ impl<T: Float> RmsPropNum for T {
         let c = &coeffs();
         let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
         let (mu, lr) = (c.mu.wide().abs(), c.lr.wide().abs());
-        let amp = 2.0 * a + 2.0 + (1.0 + lr) * (mu + 1.0 + a / c.eps.wide());
-        let k = safe_exp::<T>(amp, (2.0 * a + 1.0) * (2.0 * a + 1.0));
+        // α and 1 − α are not bounded by validation (torch accepts any α ≥ 0): `v·α` and
+        // `(1 − α)·g'²` (and centered, `ḡ + (1 − α)·(g' − ḡ)`, whose square enters `var`) grow
+        // with them. Without these terms a huge α (as `f32`: ∞) passed the range test and the
+        // step wrote NaN into `v` and every parameter (found by fuzzing:
+        // fuzz/regressions/optim_step/fixed-rmsprop-f32-huge-alpha-*).
+        let (alpha, w) = (
+            c.alpha.wide().abs(),
+            c.oma.wide().abs().max(c.w.wide().abs()),
+        );
+        let amp =
+            2.0 * a + 2.0 + alpha + w * (a + 1.0) + (1.0 + lr) * (mu + 1.0 + a / c.eps.wide());
+        let sq = (2.0 * a + 1.0) * (2.0 * a + 1.0) * (1.0 + w) * (1.0 + w);
+        let k = safe_exp::<T>(amp, sq);
         let safe = |x: &[T]| in_safe_range(k, x);
-        if safe(params)
+        // With α > 1 (`1 − α < 0`) `v' = α·v + (1 − α)·g'²` can go negative whatever the
+        // magnitudes, and uncentered its root is NaN: only the trial run can tell (centered
+        // clamps `v − ḡ²` at 0). Before, such a step passed the range test and wrote NaN.
+        let root_of_negative = grad_avg.is_none() && c.oma < T::ZERO;
+        if !root_of_negative
+            && safe(params)
             && grads_in_safe_range(k, grads, small)
             && safe(square_avg)
             && momentum_buffer.is_none_or(safe)
