@@ -4,7 +4,7 @@
 use edgetune::num::fixed::{RoundingState, I16F16};
 use edgetune::optim::{
     Adagrad, AdagradConfig, Adam, AdamConfig, Momentum, MomentumConfig, On, Optimizer, RmsProp,
-    RmsPropConfig,
+    RmsPropConfig, Slot,
 };
 use edgetune::train::{evaluate, Divergence, DivergenceGuard, GuardConfig, Pcg32, Verdict};
 
@@ -462,60 +462,29 @@ fn fuzz_regression_rmsprop_f32_huge_alpha_is_refused_not_nan() {
             || (!M && v < 0.0) // uncentered, √v of a negative v: NaN (centered clamps v − ḡ²)
             || (M && (f64::from(oma32) * g64).abs() > f64::from(f32::MAX)); // ḡ' = (1 − α)·g
         if M {
-            let mut opt = RmsProp::<f32, 2, On, On>::new(c).unwrap();
-            let mut p = [0.5f32, -0.25];
-            let before = (p, *opt.square_avg(), opt.step_count());
-            let r = opt.step(&mut p, &[g, g]);
-            check(
-                r,
+            step(
+                RmsProp::<f32, 2, On, On>::new(c).unwrap(),
                 overflows,
                 alpha,
                 g,
-                &p,
-                before.0,
-                before.2,
-                opt.step_count(),
             );
-            if overflows {
-                assert_eq!(
-                    opt.square_avg().map(f32::to_bits),
-                    before.1.map(f32::to_bits)
-                );
-            }
         } else {
-            let mut opt = RmsProp::<f32, 2>::new(c).unwrap();
-            let mut p = [0.5f32, -0.25];
-            let before = (p, *opt.square_avg(), opt.step_count());
-            let r = opt.step(&mut p, &[g, g]);
-            check(
-                r,
-                overflows,
-                alpha,
-                g,
-                &p,
-                before.0,
-                before.2,
-                opt.step_count(),
-            );
-            if overflows {
-                assert_eq!(
-                    opt.square_avg().map(f32::to_bits),
-                    before.1.map(f32::to_bits)
-                );
-            }
+            step(RmsProp::<f32, 2>::new(c).unwrap(), overflows, alpha, g);
         }
     }
-    #[allow(clippy::too_many_arguments)]
-    fn check(
-        r: Result<(), edgetune::Error>,
+    /// One step from `p = [0.5, −0.25]`: refused with parameters, `v` and the step count
+    /// unchanged if `overflows`, else finite.
+    fn step<Mo: Slot, Ce: Slot>(
+        mut opt: RmsProp<f32, 2, Mo, Ce>,
         overflows: bool,
         alpha: f64,
         g: f32,
-        p: &[f32; 2],
-        p0: [f32; 2],
-        t0: u32,
-        t: u32,
-    ) {
+    ) where
+        RmsProp<f32, 2, Mo, Ce>: Optimizer<f32, 2>,
+    {
+        let mut p = [0.5f32, -0.25];
+        let (p0, v0, t0) = (p, *opt.square_avg(), opt.step_count());
+        let r = opt.step(&mut p, &[g, g]);
         if overflows {
             assert!(
                 matches!(r, Err(edgetune::Error::StepOverflow { .. })),
@@ -526,7 +495,8 @@ fn fuzz_regression_rmsprop_f32_huge_alpha_is_refused_not_nan() {
                 p0.map(f32::to_bits),
                 "α {alpha:e}, g {g}"
             );
-            assert_eq!(t, t0);
+            assert_eq!(opt.square_avg().map(f32::to_bits), v0.map(f32::to_bits));
+            assert_eq!(opt.step_count(), t0);
         } else {
             assert!(r.is_ok(), "α {alpha:e}, g {g}: {r:?}");
             assert!(p.iter().all(|x| x.is_finite()), "α {alpha:e}, g {g}: {p:?}");

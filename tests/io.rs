@@ -242,6 +242,8 @@ fn weights_every_header_and_table_byte_flip_is_rejected_with_its_error() {
                 },
             };
             assert_eq!(got, Err(expected), "byte {at} ^ {mask:#04x}");
+            // No flip reaches the shape comparison: the shape-free parse fails the same way.
+            assert_eq!(weights::parse_any(&f).map(|_| ()), got, "byte {at}");
             assert!(load(&f, &mlp::SHAPES).is_err());
         }
     }
@@ -289,8 +291,49 @@ fn weights_truncated_at_every_length_is_rejected() {
             Err(expected),
             "{len}"
         );
+        assert_eq!(weights::parse_any(&ETW[..len]).map(|_| ()), Err(expected));
     }
     assert!(load(&ETW[..ETW.len() - 1], &mlp::SHAPES).is_err());
+}
+
+/// `parse_any` reads a file of any shapes with every other check, and gives the table's shapes
+/// and the same payload as `parse` with the right shapes; `parse` with other shapes refuses it.
+#[test]
+fn weights_parse_any_reads_the_tables_shapes_and_checks_the_rest() {
+    let any = weights::parse_any(ETW).expect("the committed file");
+    let shapes: Vec<(usize, usize)> = (0..any.layer_count())
+        .map(|l| any.shape(l).expect("in range"))
+        .collect();
+    assert_eq!(shapes, mlp::SHAPES);
+    let (mut a, mut b) = (vec![0f32; any.len()], vec![0f32; any.len()]);
+    any.load_into(&mut a).unwrap();
+    weights::parse(ETW, &mlp::SHAPES)
+        .unwrap()
+        .load_into(&mut b)
+        .unwrap();
+    assert_eq!(
+        a.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        mlp_words()
+    );
+    assert_eq!(a, b);
+    // A file of other shapes: parse_any takes it, parse with the model's shapes does not.
+    let other = [(3, 2), (2, 1)];
+    let f = etw(1, &dense(&other), &[0x3F80_0000; 3 * 2 + 2 + 2 + 1]);
+    let w = weights::parse_any(&f).expect("consistent file");
+    assert_eq!(
+        (w.layer_count(), w.shape(0), w.shape(1)),
+        (2, Some((3, 2)), Some((2, 1)))
+    );
+    assert!(matches!(
+        weights::parse(&f, &mlp::SHAPES),
+        Err(LoadError::LayerCountMismatch { .. } | LoadError::ShapeMismatch { .. })
+    ));
+    // Payload length disagreeing with the table is still refused.
+    let short = etw(1, &dense(&other), &[0; 10]);
+    assert!(matches!(
+        weights::parse_any(&short),
+        Err(LoadError::PayloadLengthMismatch { .. })
+    ));
 }
 
 #[test]

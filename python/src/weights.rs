@@ -4,7 +4,7 @@
 
 use crate::layers::{read, write, Elem};
 use crate::{misuse, Kind};
-use edgetune::io::weights::{self, NumberType, LAYER_ENTRY_LEN};
+use edgetune::io::weights::{self, NumberType};
 use edgetune::num::fixed::{I16F16, I8F24};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -90,33 +90,6 @@ fn weights_encode<'py>(
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// The layer shapes `(I, O)` a file's table claims, read without trusting it (`parse` then
-/// checks them, the CRC and everything else). Empty if the table cannot be read, so that
-/// `parse` reports what is wrong with the frame.
-fn claimed_shapes(data: &[u8]) -> Vec<(usize, usize)> {
-    let u32_at = |at: usize| {
-        data.get(at..at + 4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-    };
-    let Some(layers) = data
-        .get(8..10)
-        .and_then(|b| b.try_into().ok())
-        .map(u16::from_le_bytes)
-    else {
-        return Vec::new();
-    };
-    let mut shapes = Vec::new();
-    for l in 0..usize::from(layers) {
-        let at = weights::HEADER_LEN + l * LAYER_ENTRY_LEN;
-        match (u32_at(at + 4), u32_at(at + 8)) {
-            (Some(i), Some(o)) => shapes.push((i as usize, o as usize)),
-            _ => return Vec::new(),
-        }
-    }
-    shapes
-}
-
 type Decoded<'py> = (&'static str, Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>);
 
 fn decode_layers<'py, S: Elem>(
@@ -135,13 +108,16 @@ fn decode_layers<'py, S: Elem>(
     Ok(out)
 }
 
-/// Reads a weight file with the library's `parse`: returns `(dtype, [(w, b), ...])`, arrays as
-/// [`weights_encode`] takes them. Any damage or inconsistency is an `EdgetuneError` with the
-/// library's message (bad magic, CRC mismatch, truncated, ...).
+/// Reads a weight file with the library's `parse_any` (every check but a model's shapes, which
+/// the file's table gives): returns `(dtype, [(w, b), ...])`, arrays as [`weights_encode`]
+/// takes them. Any damage or inconsistency is an `EdgetuneError` with the library's message
+/// (bad magic, CRC mismatch, truncated, ...).
 #[pyfunction]
 fn weights_decode<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Decoded<'py>> {
-    let shapes = claimed_shapes(data);
-    let parsed = weights::parse(data, &shapes).map_err(|e| misuse(e.to_string()))?;
+    let parsed = weights::parse_any(data).map_err(|e| misuse(e.to_string()))?;
+    let shapes: Vec<(usize, usize)> = (0..parsed.layer_count())
+        .filter_map(|l| parsed.shape(l))
+        .collect();
     let ty = parsed.number_type();
     let mut raw = vec![0i32; parsed.len()];
     let mut fl = vec![0f32; parsed.len()];

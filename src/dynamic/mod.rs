@@ -1,6 +1,7 @@
-//! Run-time-sized optimizers and layers for the host (feature `std`): the optimizers of [`crate::optim`]
-//! with `Vec`-backed state whose length is chosen when the optimizer is created, for host
-//! tools (the Python bindings, simulators of a fleet) that learn a model's sizes only at run time.
+//! Run-time-sized optimizers and layers for the host (feature `std`): the optimizers of
+//! [`crate::optim`] with `Vec`-backed state whose length is chosen when the optimizer is
+//! created, for host tools (the Python bindings, simulators of a fleet) that learn a model's
+//! sizes only at run time.
 //!
 //! # The same arithmetic as the `[S; N]` optimizers
 //! Each type here holds the same configuration, step counter, number-type state
@@ -32,8 +33,8 @@
 //!
 //! # Layers
 //! [`dense_forward`], [`dense_backward`], [`relu_forward`], [`relu_backward`] and
-//! [`softmax_cross_entropy`] run the static layers' bodies on slices checked at entry (see
-//! their module docs in `layers.rs`), bit for bit those of [`nn`](crate::nn) (`tests/dynamic_layers.rs`).
+//! [`softmax_cross_entropy`] run the static layers' bodies on slices checked at entry, bit for
+//! bit those of [`nn`](crate::nn) (`tests/dynamic_layers.rs`).
 //!
 //! # What is not here
 //! Parameter groups and steps in parts (use one optimizer per tensor instead), `const`

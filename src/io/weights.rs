@@ -151,6 +151,25 @@ pub struct Weights<'a> {
 /// # Errors
 /// The first check that fails, as a [`LoadError`].
 pub fn parse<'a>(bytes: &'a [u8], expected: &[(usize, usize)]) -> Result<Weights<'a>, LoadError> {
+    parse_shapes(bytes, Some(expected))
+}
+
+/// Parses and validates a weight file whatever its layer shapes: every check of [`parse`]
+/// except the comparison with a model's shapes. The shapes are then
+/// [`Weights::shape`]`(0..`[`layer_count`](Weights::layer_count)`)`: for host tools that read
+/// a file before knowing its model (a fleet server decoding a device's update).
+///
+/// # Errors
+/// As [`parse`], without [`LoadError::LayerCountMismatch`] and [`LoadError::ShapeMismatch`].
+pub fn parse_any(bytes: &[u8]) -> Result<Weights<'_>, LoadError> {
+    parse_shapes(bytes, None)
+}
+
+/// [`parse`], comparing the table with `expected` when it is given.
+fn parse_shapes<'a>(
+    bytes: &'a [u8],
+    expected: Option<&[(usize, usize)]>,
+) -> Result<Weights<'a>, LoadError> {
     let body = check_frame(bytes, MAGIC, VERSION, HEADER_LEN, |header| {
         let layers = usize::from(u16_at(header, 8)?);
         let payload = usize::try_from(u32_at(header, 12)?).ok()?;
@@ -179,18 +198,16 @@ pub fn parse<'a>(bytes: &'a [u8], expected: &[(usize, usize)]) -> Result<Weights
         .split_at_checked(layers.checked_mul(LAYER_ENTRY_LEN).ok_or(truncated)?)
         .ok_or(truncated)?;
 
-    if layers != expected.len() {
-        return Err(LoadError::LayerCountMismatch {
-            expected: expected.len(),
-            found: layers,
-        });
+    if let Some(expected) = expected {
+        if layers != expected.len() {
+            return Err(LoadError::LayerCountMismatch {
+                expected: expected.len(),
+                found: layers,
+            });
+        }
     }
     let mut elements: u64 = 0;
-    for (layer, (entry, &(want_in, want_out))) in table
-        .chunks_exact(LAYER_ENTRY_LEN)
-        .zip(expected)
-        .enumerate()
-    {
+    for (layer, entry) in table.chunks_exact(LAYER_ENTRY_LEN).enumerate() {
         let offset = HEADER_LEN + layer * LAYER_ENTRY_LEN;
         let kind = u16_at(entry, 0).ok_or(truncated)?;
         if kind != KIND_DENSE {
@@ -201,12 +218,14 @@ pub fn parse<'a>(bytes: &'a [u8], expected: &[(usize, usize)]) -> Result<Weights
         }
         let inputs = u32_at(entry, 4).ok_or(truncated)?;
         let outputs = u32_at(entry, 8).ok_or(truncated)?;
-        if u64::from(inputs) != want_in as u64 || u64::from(outputs) != want_out as u64 {
-            return Err(LoadError::ShapeMismatch {
-                layer,
-                expected: (want_in, want_out),
-                found: (saturate(inputs), saturate(outputs)),
-            });
+        if let Some(&(want_in, want_out)) = expected.and_then(|e| e.get(layer)) {
+            if u64::from(inputs) != want_in as u64 || u64::from(outputs) != want_out as u64 {
+                return Err(LoadError::ShapeMismatch {
+                    layer,
+                    expected: (want_in, want_out),
+                    found: (saturate(inputs), saturate(outputs)),
+                });
+            }
         }
         // Both factors fit in u32, so each layer's count fits in u64 without overflow.
         let layer_elements = u64::from(inputs) * u64::from(outputs) + u64::from(outputs);

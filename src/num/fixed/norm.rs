@@ -244,8 +244,7 @@ impl Update {
             } else {
                 // |u| ≥ 2^31 LSB. Only `|u| ≥ 2^32` LSB (the format's whole width) leaves the
                 // range from anywhere; below that `p ∓ u` may land inside it (`p` near one edge,
-                // `u` toward the other: I16F16 `p = 32768 − 2^-16`, `u = 32831` gives −63). The
-                // former `|u| ≥ 2^31` test wrote MIN there (found by fuzzing:
+                // `u` toward the other: I16F16 `p = 32768 − 2^-16`, `u = 32831` gives −63;
                 // fuzz/regressions/optim_step/fixed-rmsprop-i16f16-wide-update-*). Rare: the
                 // exact 64-bit sum, clamped.
                 let u = if l < 33 {

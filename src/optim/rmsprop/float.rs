@@ -59,9 +59,9 @@ impl<T: Float> RmsPropNum for T {
         let (mu, lr) = (c.mu.wide().abs(), c.lr.wide().abs());
         // α and 1 − α are not bounded by validation (torch accepts any α ≥ 0): `v·α` and
         // `(1 − α)·g'²` (and centered, `ḡ + (1 − α)·(g' − ḡ)`, whose square enters `var`) grow
-        // with them. Without these terms a huge α (as `f32`: ∞) passed the range test and the
-        // step wrote NaN into `v` and every parameter (found by fuzzing:
-        // fuzz/regressions/optim_step/fixed-rmsprop-f32-huge-alpha-*).
+        // with them: a huge α (as `f32`: ∞) must fail the range test, or the step writes NaN
+        // into `v` and every parameter (fuzz/regressions/optim_step/
+        // fixed-rmsprop-f32-huge-alpha-*).
         let (alpha, w) = (
             c.alpha.wide().abs(),
             c.oma.wide().abs().max(c.w.wide().abs()),
@@ -73,7 +73,7 @@ impl<T: Float> RmsPropNum for T {
         let safe = |x: &[T]| in_safe_range(k, x);
         // With α > 1 (`1 − α < 0`) `v' = α·v + (1 − α)·g'²` can go negative whatever the
         // magnitudes, and uncentered its root is NaN: only the trial run can tell (centered
-        // clamps `v − ḡ²` at 0). Before, such a step passed the range test and wrote NaN.
+        // clamps `v − ḡ²` at 0).
         let root_of_negative = grad_avg.is_none() && c.oma < T::ZERO;
         if !root_of_negative
             && safe(params)
@@ -122,8 +122,8 @@ impl<T: Float> RmsPropNum for T {
             let g = grad(g, *p);
             // torch: square_avg.mul_(α).addcmul_(g, g, value=1-α), which torch's kernel rounds
             // as fma((1-α)·g, g, α·v). So in f64 (`TORCH_ORDER`) and, in every type, when
-            // centered: there `v − ḡ²` cancels, and the unfused f32 v was measured 10 × torch's
-            // own f32 drift away on a corner case of `scripts/golden-search.sh`); plain f32 stays unfused (cheaper).
+            // centered, where `v − ḡ²` cancels and amplifies any extra rounding (unfused, f32
+            // measured 10 × torch's own f32 drift on a corner case); plain f32 stays unfused.
             *v = if T::TORCH_ORDER || gbar.is_some() {
                 T::fused(c.oma * g, g, *v * c.alpha)
             } else {
