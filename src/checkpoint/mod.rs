@@ -80,7 +80,10 @@
 //! buffer in declaration order.
 //!
 //! Sizes are compile-time constants: [`Checkpointable::WORDS`], and
-//! [`Store::record_bytes`] for a whole record. Adam `f32` over `N` parameters with its
+//! [`Store::record_bytes`] for a whole record. A host tool that learns the sizes at run time
+//! (the Python package, a fleet's server) writes and reads the same records through
+//! [`RuntimePart`] (a parameter slice, the run-time-sized optimizers of `dynamic`) with
+//! [`Store::save_parts`], [`Store::restore_parts`] and [`Store::record_bytes_of`]. Adam `f32` over `N` parameters with its
 //! parameters takes `4·(20 + N + 11 + 1 + 2N + 7) + CRC` bytes.
 //!
 //! # Two slots
@@ -126,14 +129,17 @@
 
 mod codec;
 mod error;
-mod optim;
+pub(crate) mod optim;
+mod runtime;
 #[cfg(feature = "sim-flash")]
 mod sim;
 mod store;
 mod train;
 
+pub(crate) use codec::{check_all, put_all, take_all};
 pub use codec::{Checkpointable, Kind, Progress, Sink, SliceSink, SliceSource, Source, Tag, Word};
 pub use error::{CheckpointError, Part};
+pub use runtime::RuntimePart;
 #[cfg(feature = "sim-flash")]
 pub use sim::{Cut, SimFlash, Tear};
 pub use store::{Saved, Store, CHUNK, HEADER_WORDS, MAGIC, VERSION};

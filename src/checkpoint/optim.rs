@@ -11,7 +11,7 @@ use crate::optim::{
 
 /// A configuration as words: each `f64` hyperparameter as two words (its bits), then one word
 /// of boolean flags (bit `i` = the `i`-th flag; unknown bits are rejected).
-trait ConfigCodec: Sized {
+pub(crate) trait ConfigCodec: Sized {
     const WORDS: usize;
     fn put<W: Sink + ?Sized>(&self, out: &mut W) -> Result<(), CheckpointError>;
     fn take<R: Source + ?Sized>(src: &mut R) -> Result<Self, CheckpointError>;
@@ -56,7 +56,7 @@ config_codec!(AdagradConfig { lr, lr_decay, weight_decay, initial_accumulator_va
 config_codec!(LionConfig { lr, beta1, beta2, weight_decay } flags {});
 
 /// Reads a configuration and checks it with `validate`.
-fn check_config<C: ConfigCodec, R: Source + ?Sized>(
+pub(crate) fn check_config<C: ConfigCodec, R: Source + ?Sized>(
     src: &mut R,
     validate: impl FnOnce(&C) -> Result<(), crate::Error>,
 ) -> Result<(), CheckpointError> {
@@ -71,7 +71,7 @@ fn check_config<C: ConfigCodec, R: Source + ?Sized>(
     })
 }
 
-const fn tag(kind: Kind, flags: u8, number: u32, elements: usize) -> Tag {
+pub(crate) const fn tag(kind: Kind, flags: u8, number: u32, elements: usize) -> Tag {
     Tag {
         kind,
         flags,

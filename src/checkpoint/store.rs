@@ -3,6 +3,7 @@
 
 use super::codec::{Checkpointable, Progress, Sink, Source, Tag};
 use super::error::Part;
+use super::runtime::RuntimePart;
 use super::CheckpointError;
 use crate::io::CRC32;
 use crc::{Digest, NoTable};
@@ -135,9 +136,22 @@ struct Writer<'a, F> {
     words: usize,
     buf: [u8; CHUNK],
     digest: Digest<'static, u32, NoTable>,
+    /// Where each part's words must end (header included).
+    ends: [usize; PARTS],
 }
 
 impl<F: NorFlash> Writer<'_, F> {
+    /// Checks that part `i` wrote exactly the words its header entry announced.
+    fn part_done(&self, i: usize) -> Result<(), CheckpointError> {
+        if self.ends.get(i) == Some(&self.words) {
+            Ok(())
+        } else {
+            Err(CheckpointError::InvalidValue {
+                what: "a part wrote a different length from its WORDS",
+            })
+        }
+    }
+
     /// Writes what is buffered (padded with `0xFF` to `WRITE_SIZE`), then the CRC in its own
     /// write unit, last: until that write completes the slot cannot validate.
     fn finish(mut self) -> Result<(), CheckpointError> {
@@ -262,6 +276,21 @@ impl<F: NorFlash> Store<F> {
         align_up(words * 4, F::WRITE_SIZE) + align_up(4, F::WRITE_SIZE)
     }
 
+    /// [`record_bytes`](Self::record_bytes) for parts whose sizes are known at run time;
+    /// `None` if it does not fit a `usize`.
+    pub fn record_bytes_of<P: RuntimePart + ?Sized, O: RuntimePart + ?Sized>(
+        params: &P,
+        optimizer: &O,
+    ) -> Option<usize> {
+        let words = [params.words(), optimizer.words(), Progress::WORDS]
+            .into_iter()
+            .try_fold(HEADER_WORDS, usize::checked_add)?;
+        let bytes = words
+            .checked_mul(4)?
+            .checked_next_multiple_of(F::WRITE_SIZE)?;
+        bytes.checked_add(align_up(4, F::WRITE_SIZE))
+    }
+
     fn slot_start(&self, slot: usize) -> u32 {
         self.base + slot as u32 * self.slot_size
     }
@@ -363,21 +392,77 @@ impl<F: NorFlash> Store<F> {
         optimizer: &O,
         progress: &Progress,
     ) -> Result<Saved, CheckpointError> {
-        let needed = Self::record_bytes::<P, O>();
+        let parts = [
+            (P::TAG, P::WORDS),
+            (O::TAG, O::WORDS),
+            (Progress::TAG, Progress::WORDS),
+        ];
+        self.write_record(Self::record_bytes::<P, O>(), parts, |w| {
+            params.save(w)?;
+            w.part_done(0)?;
+            optimizer.save(w)?;
+            w.part_done(1)?;
+            progress.save(w)?;
+            w.part_done(2)
+        })
+    }
+
+    /// [`save`](Self::save) for parts whose sizes are known only at run time (a parameter
+    /// slice, a run-time-sized optimizer of `dynamic`, a `dyn RuntimePart`, `&()` for none): the same record, byte
+    /// for byte, as `save` writes for the `[S; N]` arena and optimizer of the same sizes.
+    ///
+    /// # Errors
+    /// As [`save`](Self::save).
+    pub fn save_parts<P: RuntimePart + ?Sized, O: RuntimePart + ?Sized>(
+        &mut self,
+        params: &P,
+        optimizer: &O,
+        progress: &Progress,
+    ) -> Result<Saved, CheckpointError> {
+        let slot = self.slot_size as usize;
+        let needed = Self::record_bytes_of(params, optimizer).ok_or(CheckpointError::TooLarge {
+            needed: usize::MAX,
+            slot,
+        })?;
+        let parts = [
+            (params.tag(), params.words()),
+            (optimizer.tag(), optimizer.words()),
+            (Progress::TAG, Progress::WORDS),
+        ];
+        self.write_record(needed, parts, |w| {
+            params.save_words(w)?;
+            w.part_done(0)?;
+            optimizer.save_words(w)?;
+            w.part_done(1)?;
+            progress.save(w)?;
+            w.part_done(2)
+        })
+    }
+
+    /// Writes a record of `needed` bytes whose parts `parts` describes into the slot that does
+    /// not hold the newest valid checkpoint: erase, header, `payload`, CRC last.
+    fn write_record(
+        &mut self,
+        needed: usize,
+        parts: [(Tag, usize); PARTS],
+        payload: impl FnOnce(&mut Writer<'_, F>) -> Result<(), CheckpointError>,
+    ) -> Result<Saved, CheckpointError> {
         let slot_len = self.slot_size as usize;
-        if needed > slot_len {
-            return Err(CheckpointError::TooLarge {
-                needed,
-                slot: slot_len,
-            });
-        }
-        let payload = P::WORDS + O::WORDS + Progress::WORDS;
-        let word = |n: usize| {
-            u32::try_from(n).map_err(|_| CheckpointError::TooLarge {
-                needed: n,
-                slot: slot_len,
-            })
+        let too_large = |needed| CheckpointError::TooLarge {
+            needed,
+            slot: slot_len,
         };
+        if needed > slot_len {
+            return Err(too_large(needed));
+        }
+        let word = |n: usize| u32::try_from(n).map_err(|_| too_large(needed));
+        let mut ends = [0; PARTS];
+        let mut end = HEADER_WORDS;
+        for (e, (_, words)) in ends.iter_mut().zip(&parts) {
+            end = end.checked_add(*words).ok_or(too_large(needed))?;
+            *e = end;
+        }
+        let payload_words = word(end - HEADER_WORDS)?;
         let (slot, sequence) = match self.newest_valid() {
             Ok((keep, h)) => (1 - keep, h.sequence().wrapping_add(1)),
             Err(CheckpointError::Flash(e)) => return Err(CheckpointError::Flash(e)),
@@ -399,12 +484,13 @@ impl<F: NorFlash> Store<F> {
             words: 0,
             buf: [0xFF; CHUNK],
             digest: CRC32.digest(),
+            ends,
         };
         for x in [
             MAGIC,
             VERSION,
             HEADER_WORDS as u32,
-            word(payload)?,
+            payload_words,
             sequence,
             PARTS as u32,
             0,
@@ -412,33 +498,12 @@ impl<F: NorFlash> Store<F> {
         ] {
             w.put(x)?;
         }
-        for (tag, words) in [
-            (P::TAG, P::WORDS),
-            (O::TAG, O::WORDS),
-            (Progress::TAG, Progress::WORDS),
-        ] {
+        for (tag, words) in parts {
             for x in [tag.kind_code(), tag.number, tag.elements, word(words)?] {
                 w.put(x)?;
             }
         }
-        let mut expect = HEADER_WORDS;
-        params.save(&mut w)?;
-        expect += P::WORDS;
-        let wrong = CheckpointError::InvalidValue {
-            what: "a part wrote a different length from its WORDS",
-        };
-        if w.words != expect {
-            return Err(wrong);
-        }
-        optimizer.save(&mut w)?;
-        expect += O::WORDS;
-        if w.words != expect {
-            return Err(wrong);
-        }
-        progress.save(&mut w)?;
-        if w.words != expect + Progress::WORDS {
-            return Err(wrong);
-        }
+        payload(&mut w)?;
         w.finish()?;
         Ok(Saved { slot, sequence })
     }
@@ -466,6 +531,95 @@ impl<F: NorFlash> Store<F> {
         optimizer: &mut O,
         progress: &mut Progress,
     ) -> Result<Saved, CheckpointError> {
+        let parts = [
+            (Part::Params, P::TAG, P::WORDS),
+            (Part::Optimizer, O::TAG, O::WORDS),
+            (Part::Progress, Progress::TAG, Progress::WORDS),
+        ];
+        self.read_record(
+            parts,
+            (params, optimizer, progress),
+            |_, r| {
+                P::check(r)?;
+                O::check(r)?;
+                Progress::check(r)
+            },
+            |(params, optimizer, progress), r| {
+                params.load(r)?;
+                optimizer.load(r)?;
+                progress.load(r)
+            },
+        )
+    }
+
+    /// [`restore`](Self::restore) into parts whose sizes are known only at run time; reads
+    /// exactly the records `restore` reads for the `[S; N]` arena and optimizer of the same
+    /// sizes, with the same validation before anything is written.
+    ///
+    /// # Errors
+    /// As [`restore`](Self::restore).
+    pub fn restore_parts<P: RuntimePart + ?Sized, O: RuntimePart + ?Sized>(
+        &mut self,
+        params: &mut P,
+        optimizer: &mut O,
+        progress: &mut Progress,
+    ) -> Result<Saved, CheckpointError> {
+        let parts = [
+            (Part::Params, params.tag(), params.words()),
+            (Part::Optimizer, optimizer.tag(), optimizer.words()),
+            (Part::Progress, Progress::TAG, Progress::WORDS),
+        ];
+        self.read_record(
+            parts,
+            (params, optimizer, progress),
+            |(params, optimizer, _), r| {
+                params.check_words(r)?;
+                optimizer.check_words(r)?;
+                Progress::check(r)
+            },
+            |(params, optimizer, progress), r| {
+                params.load_words(r)?;
+                optimizer.load_words(r)?;
+                progress.load(r)
+            },
+        )
+    }
+
+    /// Restores the newest valid record whose header matches `parts` into `dest`: `check`
+    /// decodes and validates every value writing nothing, then `load` reads the same words into
+    /// the destinations.
+    fn read_record<D>(
+        &mut self,
+        parts: [(Part, Tag, usize); PARTS],
+        mut dest: D,
+        check: impl FnOnce(&D, &mut Reader<'_, F>) -> Result<(), CheckpointError>,
+        load: impl FnOnce(&mut D, &mut Reader<'_, F>) -> Result<(), CheckpointError>,
+    ) -> Result<Saved, CheckpointError> {
+        let (slot, h, end) = self.validate_header(&parts)?;
+        let start = self.slot_start(slot);
+        let len = self.slot_size as usize;
+        // Pass 1: decode and check every value, writing nothing.
+        check(
+            &dest,
+            &mut Reader::new(&mut self.flash, start, len, HEADER_WORDS * 4, end),
+        )?;
+        // Pass 2: the same words, into the destinations.
+        load(
+            &mut dest,
+            &mut Reader::new(&mut self.flash, start, len, HEADER_WORDS * 4, end),
+        )?;
+        Ok(Saved {
+            slot,
+            sequence: h.sequence(),
+        })
+    }
+
+    /// The newest valid slot, its header and the byte offset where its payload ends, if its
+    /// version and every part's kind, number type and size match `parts`.
+    fn validate_header(
+        &mut self,
+        parts: &[(Part, Tag, usize); PARTS],
+    ) -> Result<(usize, Header, usize), CheckpointError> {
         let (slot, h) = self.newest_valid()?;
         if h.version() != VERSION {
             return Err(CheckpointError::UnsupportedVersion { found: h.version() });
@@ -474,13 +628,8 @@ impl<F: NorFlash> Store<F> {
         if h.header_words != HEADER_WORDS || w[5] != PARTS as u32 || w[6] != 0 || w[7] != 0 {
             return Err(CheckpointError::BadHeader);
         }
-        let parts: [(Part, Tag, usize); PARTS] = [
-            (Part::Params, P::TAG, P::WORDS),
-            (Part::Optimizer, O::TAG, O::WORDS),
-            (Part::Progress, Progress::TAG, Progress::WORDS),
-        ];
         let mut total = 0usize;
-        for (i, (part, tag, words)) in parts.into_iter().enumerate() {
+        for (i, &(part, tag, words)) in parts.iter().enumerate() {
             let d = &w[8 + 4 * i..12 + 4 * i];
             if d[0] != tag.kind_code() {
                 return Err(CheckpointError::WrongKind {
@@ -506,31 +655,15 @@ impl<F: NorFlash> Store<F> {
             if d[3] as usize != words {
                 return Err(CheckpointError::WrongShape {
                     part,
-                    expected: words as u32,
+                    expected: u32::try_from(words).unwrap_or(u32::MAX),
                     found: d[3],
                 });
             }
-            total += words;
+            total = total.saturating_add(words);
         }
         if h.payload_words != total {
             return Err(CheckpointError::BadHeader);
         }
-        let start = self.slot_start(slot);
-        let len = self.slot_size as usize;
-        let end = (HEADER_WORDS + total) * 4;
-        // Pass 1: decode and check every value, writing nothing.
-        let mut r = Reader::new(&mut self.flash, start, len, HEADER_WORDS * 4, end);
-        P::check(&mut r)?;
-        O::check(&mut r)?;
-        Progress::check(&mut r)?;
-        // Pass 2: the same words, into the destinations.
-        let mut r = Reader::new(&mut self.flash, start, len, HEADER_WORDS * 4, end);
-        params.load(&mut r)?;
-        optimizer.load(&mut r)?;
-        progress.load(&mut r)?;
-        Ok(Saved {
-            slot,
-            sequence: h.sequence(),
-        })
+        Ok((slot, h, (HEADER_WORDS + total) * 4))
     }
 }

@@ -11,10 +11,10 @@ use std::vec::Vec;
 /// values (filled with `initial_accumulator_value` by the first step, as the static one).
 #[derive(Clone, Debug)]
 pub struct DynAdagrad<S: AdagradNum> {
-    config: AdagradConfig,
-    step: u32,
-    aux: S::Aux,
-    sum: Vec<S::Sum>,
+    pub(super) config: AdagradConfig,
+    pub(super) step: u32,
+    pub(super) aux: S::Aux,
+    pub(super) sum: Vec<S::Sum>,
 }
 
 impl<S: AdagradNum> DynAdagrad<S> {

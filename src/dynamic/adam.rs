@@ -12,12 +12,12 @@ use std::vec::Vec;
 /// `len` values each.
 #[derive(Clone, Debug)]
 pub struct DynAdam<S: AdamNum> {
-    config: AdamConfig,
-    step: u32,
-    aux: S::Aux,
-    exp_avg: Vec<S::Moment>,
-    exp_avg_sq: Vec<S::SqMoment>,
-    max_exp_avg_sq: Option<Vec<S::SqMoment>>,
+    pub(super) config: AdamConfig,
+    pub(super) step: u32,
+    pub(super) aux: S::Aux,
+    pub(super) exp_avg: Vec<S::Moment>,
+    pub(super) exp_avg_sq: Vec<S::SqMoment>,
+    pub(super) max_exp_avg_sq: Option<Vec<S::SqMoment>>,
 }
 
 impl<S: AdamNum> DynAdam<S> {

@@ -10,10 +10,10 @@ use std::vec::Vec;
 /// [`Lion<S, N>`](crate::optim::Lion)'s arithmetic, bit for bit. Heap: `exp_avg`, `len` values.
 #[derive(Clone, Debug)]
 pub struct DynLion<S: LionNum> {
-    config: LionConfig,
-    step: u32,
-    aux: S::Aux,
-    exp_avg: Vec<S::Moment>,
+    pub(super) config: LionConfig,
+    pub(super) step: u32,
+    pub(super) aux: S::Aux,
+    pub(super) exp_avg: Vec<S::Moment>,
 }
 
 impl<S: LionNum> DynLion<S> {

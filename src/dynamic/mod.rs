@@ -36,12 +36,20 @@
 //! [`softmax_cross_entropy`] run the static layers' bodies on slices checked at entry, bit for
 //! bit those of [`nn`](crate::nn) (`tests/dynamic_layers.rs`).
 //!
+//! # Checkpoints
+//! Each optimizer here and a parameter slice `[S]` are a
+//! [`RuntimePart`](crate::checkpoint::RuntimePart):
+//! [`Store::save_parts`](crate::checkpoint::Store::save_parts) writes the very record
+//! [`Store::save`](crate::checkpoint::Store::save) writes for the static optimizer and `[S; N]`
+//! arena of the same sizes, and each restores the other's (`tests/dynamic_checkpoint.rs`).
+//!
 //! # What is not here
-//! Parameter groups and steps in parts (use one optimizer per tensor instead), `const`
-//! construction and the checkpoint codec (whose record sizes are compile-time constants).
+//! Parameter groups and steps in parts (use one optimizer per tensor instead) and `const`
+//! construction.
 
 mod adagrad;
 mod adam;
+mod checkpoint;
 mod layers;
 mod lion;
 mod momentum;

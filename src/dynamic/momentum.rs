@@ -11,10 +11,10 @@ use std::vec::Vec;
 /// Heap: `momentum_buffer`, `len` values.
 #[derive(Clone, Debug)]
 pub struct DynMomentum<S: MomentumNum> {
-    config: MomentumConfig,
-    step: u32,
-    aux: S::Aux,
-    momentum_buffer: Vec<S::Buffer>,
+    pub(super) config: MomentumConfig,
+    pub(super) step: u32,
+    pub(super) aux: S::Aux,
+    pub(super) momentum_buffer: Vec<S::Buffer>,
 }
 
 impl<S: MomentumNum> DynMomentum<S> {

@@ -12,12 +12,12 @@ use std::vec::Vec;
 /// `square_avg`, plus `momentum_buffer` and `grad_avg` when present, `len` values each.
 #[derive(Clone, Debug)]
 pub struct DynRmsProp<S: RmsPropNum> {
-    config: RmsPropConfig,
-    step: u32,
-    aux: S::Aux,
-    square_avg: Vec<S::SqAvg>,
-    momentum_buffer: Option<Vec<S::Avg>>,
-    grad_avg: Option<Vec<S::Avg>>,
+    pub(super) config: RmsPropConfig,
+    pub(super) step: u32,
+    pub(super) aux: S::Aux,
+    pub(super) square_avg: Vec<S::SqAvg>,
+    pub(super) momentum_buffer: Option<Vec<S::Avg>>,
+    pub(super) grad_avg: Option<Vec<S::Avg>>,
 }
 
 impl<S: RmsPropNum> DynRmsProp<S> {
@@ -36,7 +36,7 @@ impl<S: RmsPropNum> DynRmsProp<S> {
     }
 
     /// The configuration is valid, and `momentum` is 0 unless the buffer exists.
-    fn validate(&self, config: &RmsPropConfig) -> Result<(), Error> {
+    pub(super) fn validate(&self, config: &RmsPropConfig) -> Result<(), Error> {
         config.validate()?;
         if self.momentum_buffer.is_none() && config.momentum != 0.0 {
             return Err(Error::InvalidHyperparameter {

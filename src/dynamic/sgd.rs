@@ -10,10 +10,10 @@ use core::ops::Range;
 /// configuration, the step count and the number type's state.
 #[derive(Clone, Debug)]
 pub struct DynSgd<S: SgdNum> {
-    config: SgdConfig,
-    step: u32,
-    aux: S::Aux,
-    len: usize,
+    pub(super) config: SgdConfig,
+    pub(super) step: u32,
+    pub(super) aux: S::Aux,
+    pub(super) len: usize,
 }
 
 impl<S: SgdNum> DynSgd<S> {
