@@ -7,13 +7,16 @@
 //!
 //! It also holds the layer cases of `python/tests/test_layers.py` (dense forward and backward,
 //! ReLU, softmax cross-entropy, per number type and shape, from the static `nn` layers) and an
-//! I16F16 weight file written by `io::weights::write_raw` (`python/tests/test_weights.py`).
+//! I16F16 weight file written by `io::weights::write_raw` (`python/tests/test_weights.py`), and
+//! with every optimizer case the checkpoint record `checkpoint::Store::save` writes for its final
+//! state (`python/tests/test_checkpoint.py`).
 //!
 //! ```text
 //! cargo run --release --example pyexpect              # rewrite the file
 //! cargo run --release --example pyexpect -- --check   # fail if the file is not what this writes
 //! ```
 
+use edgetune::checkpoint::{Checkpointable, Progress, SimFlash, Store, Word};
 use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I4F12, I8F24};
 use edgetune::num::{Num, Scalar};
 use edgetune::optim::{
@@ -142,8 +145,35 @@ fn buf<T: Bits>(name: &str, values: Option<&[T]>, out: &mut Map<String, Value>) 
     }
 }
 
+/// The slot and write unit of the checkpoints in the fixture.
+const SLOT: u32 = 1024;
+const WRITE_SIZE: usize = 8;
+
+/// The bytes a device's `Store::save` writes for `params`, `opt` and `progress` into an erased
+/// two-slot region: its first slot up to the end of the record (the rest stays erased).
+fn checkpoint<S: Checkpointable, O: Checkpointable>(
+    params: &S,
+    opt: &O,
+    progress: &Progress,
+) -> String {
+    let mut store = Store::new(
+        SimFlash::<{ 2 * SLOT as usize }, WRITE_SIZE, 256>::new(),
+        0,
+        SLOT,
+    )
+    .expect("geometry");
+    store
+        .save(params, opt, progress)
+        .expect("the record fits its slot");
+    let len = Store::<SimFlash<{ 2 * SLOT as usize }, WRITE_SIZE, 256>>::record_bytes::<S, O>();
+    store.flash_mut().bytes_mut()[..len]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Runs `opt` over the case's data and returns the case as JSON.
-fn case<S: Dt, O: Optimizer<S, N>>(
+fn case<S: Dt + Word, O: Optimizer<S, N> + Checkpointable>(
     index: usize,
     class: &str,
     kwargs: Value,
@@ -182,6 +212,12 @@ fn case<S: Dt, O: Optimizer<S, N>>(
         "state": state(&opt),
         "step": opt.step_count(),
         "aux": S::aux_json(opt.aux()),
+        "checkpoint": {
+            "slot_size": SLOT,
+            "write_size": WRITE_SIZE,
+            "progress": [index, 1000 + index, [1, 2, 3, index]],
+            "record": checkpoint(&params, &opt, &Progress { epoch: index as u32, step: 1000 + index as u64, user: [1, 2, 3, index as u32] }),
+        },
     })
 }
 
@@ -201,6 +237,15 @@ where
     <S as edgetune::optim::RmsPropNum>::Avg: Bits,
     <S as edgetune::optim::AdagradNum>::Sum: Bits,
     <S as edgetune::optim::LionNum>::Moment: Bits,
+    S: Word,
+    <S as Num>::Aux: Word,
+    <S as edgetune::optim::MomentumNum>::Buffer: Word,
+    <S as edgetune::optim::AdamNum>::Moment: Word,
+    <S as edgetune::optim::AdamNum>::SqMoment: Word,
+    <S as edgetune::optim::RmsPropNum>::SqAvg: Word,
+    <S as edgetune::optim::RmsPropNum>::Avg: Word,
+    <S as edgetune::optim::AdagradNum>::Sum: Word,
+    <S as edgetune::optim::LionNum>::Moment: Word,
 {
     let mut i = out.len();
     let mut next = || {

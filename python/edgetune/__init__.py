@@ -20,7 +20,9 @@ The layers run the device's kernels too, batch-aware (a leading batch axis loops
 :func:`dense_forward` / :func:`dense_backward` (torch's ``Linear`` layout, ``w`` of shape
 ``(out, in)``; backward sums ``dw``, ``db`` over the batch), :func:`relu` /
 :func:`relu_backward` and :func:`softmax_cross_entropy` (per-sample loss and ``dlogits``).
-:mod:`edgetune.weights` writes and reads the device's weight file (``.etw``) byte for byte.
+:mod:`edgetune.weights` writes and reads the device's weight file (``.etw``) byte for byte, and
+:mod:`edgetune.checkpoint` the device's checkpoint region (parameters, optimizer state and
+progress) with the firmware's own code.
 
 >>> import numpy as np, edgetune
 >>> opt = edgetune.Adam(3, lr=1e-2)
@@ -33,7 +35,7 @@ The layers run the device's kernels too, batch-aware (a leading batch axis loops
 from ._edgetune import EdgetuneError, dequantize, quantize
 from ._edgetune import dense_backward, dense_forward, relu, relu_backward, softmax_cross_entropy
 from . import _edgetune as _native
-from . import weights
+from . import checkpoint, weights
 
 __all__ = [
     "EdgetuneError",
@@ -45,6 +47,7 @@ __all__ = [
     "relu_backward",
     "softmax_cross_entropy",
     "weights",
+    "checkpoint",
     "DTYPES",
     "SGD",
     "Adam",
@@ -104,8 +107,15 @@ class _Optimizer:
 
     @property
     def hyperparams(self):
-        """The keyword arguments this optimizer was made with (``lr`` kept current)."""
+        """The keyword arguments this optimizer was made with (``lr`` kept current, and all of
+        them after :func:`edgetune.checkpoint.restore`)."""
         return dict(self._hyper)
+
+    def _refresh_hyperparams(self):
+        current = self._o.hyperparams()
+        for key in self._hyper:
+            if key in current:
+                self._hyper[key] = current[key]
 
     @property
     def rounding(self):
@@ -179,6 +189,8 @@ class AdamW(_Optimizer):
         o = _native.adam(size, dtype, float(lr), b1, b2, float(eps), float(weight_decay),
                          True, bool(amsgrad), bool(maximize), rounding, int(seed))
         super().__init__(o, h)
+        # A checkpoint restores into it only with AdamW's decoupled weight decay.
+        self._requires = {"decoupled_weight_decay": True}
 
 
 class RMSprop(_Optimizer):

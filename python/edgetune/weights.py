@@ -15,7 +15,7 @@ layers of ``P`` parameters in total.
 >>> w, b = np.ones((2, 3), np.float32), np.zeros(2, np.float32)
 >>> data = weights.encode([(w, b)])
 >>> len(data), weights.decode(data)[0][0].shape
-(56, (2, 3))
+(64, (2, 3))
 """
 
 import numpy as np

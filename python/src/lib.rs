@@ -8,9 +8,12 @@
 //! `edgetune/__init__.py` and call the constructors below. The layers (dense, ReLU, softmax
 //! cross-entropy) are in [`layers`], the device's weight file in [`weights`].
 
+mod checkpoint;
+mod hyper;
 mod layers;
 mod weights;
 
+use edgetune::checkpoint::{RuntimePart, Word};
 use edgetune::dynamic::{DynAdagrad, DynAdam, DynLion, DynMomentum, DynRmsProp, DynSgd};
 use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I4F12, I8F24};
 use edgetune::num::{Num, Scalar};
@@ -34,6 +37,11 @@ create_exception!(
 
 /// The library's error as an `EdgetuneError`.
 fn err(e: Error) -> PyErr {
+    EdgetuneError::new_err(e.to_string())
+}
+
+/// A checkpoint error as an `EdgetuneError`.
+fn checkpoint_err(e: edgetune::checkpoint::CheckpointError) -> PyErr {
     EdgetuneError::new_err(e.to_string())
 }
 
@@ -201,15 +209,21 @@ trait Stepper: Send + Sync {
     fn buffers(&self) -> Vec<Buffer>;
     fn set_rounding(&mut self, stochastic: bool, seed: u32) -> bool;
     fn rounding(&self) -> Option<(bool, u32)>;
+    /// The whole state as a checkpoint part.
+    fn part(&self) -> &dyn RuntimePart;
+    fn part_mut(&mut self) -> &mut dyn RuntimePart;
+    fn clone_box(&self) -> Box<dyn Stepper>;
+    /// The configuration under torch's keyword names.
+    fn kwargs(&self, d: &Bound<'_, PyDict>) -> PyResult<()>;
 }
 
 /// Implements [`Stepper`] for a `Dyn*` optimizer; `$buffers` lists its state.
 macro_rules! stepper {
     ($ty:ident, $num:ident, $config:ident, [$($bound:ident),*], |$o:ident| $buffers:expr) => {
-        impl<S: Dtype + $num> Stepper for $ty<S>
+        impl<S: Dtype + $num + Word> Stepper for $ty<S>
         where
-            S::Aux: Send + Sync,
-            $(S::$bound: Value,)*
+            S::Aux: Send + Sync + Word,
+            $(S::$bound: Value + Word,)*
         {
             fn dtype(&self) -> &'static str {
                 S::NAME
@@ -248,6 +262,18 @@ macro_rules! stepper {
             }
             fn rounding(&self) -> Option<(bool, u32)> {
                 S::rounding(self.aux())
+            }
+            fn part(&self) -> &dyn RuntimePart {
+                self
+            }
+            fn part_mut(&mut self) -> &mut dyn RuntimePart {
+                self
+            }
+            fn clone_box(&self) -> Box<dyn Stepper> {
+                Box::new(self.clone())
+            }
+            fn kwargs(&self, d: &Bound<'_, PyDict>) -> PyResult<()> {
+                hyper::TorchKwargs::kwargs(self.config(), d)
             }
         }
     };
@@ -299,6 +325,15 @@ enum Kind {
 }
 
 impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::F32 => "f32",
+            Kind::I16F16 => "I16F16",
+            Kind::I8F24 => "I8F24",
+            Kind::I4F12 => "I4F12",
+        }
+    }
+
     fn parse(name: &str) -> PyResult<Kind> {
         match name {
             "f32" | "float32" => Ok(Kind::F32),
@@ -479,6 +514,13 @@ impl Optimizer {
         for (name, _, bits) in self.inner.buffers() {
             d.set_item(name, bits.into_pyarray(py))?;
         }
+        Ok(d)
+    }
+
+    /// The configuration (every hyperparameter) under torch's keyword names.
+    fn hyperparams<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        self.inner.kwargs(&d)?;
         Ok(d)
     }
 
@@ -833,6 +875,7 @@ fn _edgetune(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(quantize, m)?)?;
     m.add_function(wrap_pyfunction!(dequantize, m)?)?;
     layers::register(m)?;
+    checkpoint::register(m)?;
     weights::register(m)?;
     Ok(())
 }
