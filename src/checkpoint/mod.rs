@@ -127,7 +127,7 @@
 //!   [`SampleBuffer`](crate::train::SampleBuffer) and a [`Pcg32`](crate::train::Pcg32) as parts
 //!   (in a pair with the parameters), anything else in [`Progress::user`].
 
-mod codec;
+pub(crate) mod codec;
 mod error;
 pub(crate) mod optim;
 mod runtime;
@@ -136,7 +136,6 @@ mod sim;
 mod store;
 mod train;
 
-pub(crate) use codec::{check_all, put_all, take_all};
 pub use codec::{Checkpointable, Kind, Progress, Sink, SliceSink, SliceSource, Source, Tag, Word};
 pub use error::{CheckpointError, Part};
 pub use runtime::RuntimePart;
