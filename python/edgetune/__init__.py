@@ -34,6 +34,7 @@ from ._edgetune import EdgetuneError, dequantize, quantize
 from ._edgetune import dense_backward, dense_forward, relu, relu_backward, softmax_cross_entropy
 from . import _edgetune as _native
 from . import weights
+from . import int8
 
 __all__ = [
     "EdgetuneError",
