@@ -288,17 +288,19 @@ impl Layer {
     fn run(&self, x: &[i8], batch: usize, sample_len: usize) -> PyResult<Vec<i8>> {
         let out = self.as_int8().output_len();
         let total = limit(batch.saturating_mul(out), "output")?;
+        if batch == 0 || out == 0 {
+            // No sample (or an invalid shape, which has no outputs): one call on zeros of the
+            // given lengths lets the kernel refuse what it would refuse for a sample.
+            let x0 = vec![0i8; limit(sample_len, "a sample")?];
+            let mut y0 = vec![0i8; limit(out, "output")?];
+            self.forward(&x0, &mut y0).map_err(err)?;
+        }
         let mut y = vec![0i8; total];
         for (k, yk) in y.chunks_mut(out.max(1)).enumerate().take(batch) {
             let xk = x
                 .get(k * sample_len..(k + 1) * sample_len)
                 .unwrap_or_default();
             self.forward(xk, yk).map_err(err)?;
-        }
-        if batch > 0 && out == 0 {
-            // An invalid shape has no outputs: the kernel says why.
-            self.forward(x.get(..sample_len).unwrap_or_default(), &mut [])
-                .map_err(err)?;
         }
         Ok(y)
     }
@@ -892,6 +894,17 @@ impl Int8Backbone {
     }
 }
 
+/// An empty batch's sample length, which no run would check.
+fn check_sample(b: &Backbone<'_>, batch: usize, f: usize) -> PyResult<()> {
+    if batch == 0 && f != b.input_len() {
+        return Err(err(Error::LengthMismatch {
+            expected: b.input_len(),
+            found: f,
+        }));
+    }
+    Ok(())
+}
+
 fn run_real_t<'py, S: Elem>(
     py: Python<'py>,
     b: &Backbone<'_>,
@@ -899,6 +912,7 @@ fn run_real_t<'py, S: Elem>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let (xs, xv) = read::<S>(x, "x")?;
     let (batch, f, batched) = flat_shape(&xs, "x")?;
+    check_sample(b, batch, f)?;
     let (mut a, mut c) = Int8Backbone::buffers(b)?;
     let out = b.output_len();
     let mut y = vec![S::ZERO; limit(batch.saturating_mul(out), "output")?];
@@ -943,6 +957,7 @@ impl Int8Backbone {
         let (xs, xv) = read_np::<i8>(x, "x", "int8")?;
         let (batch, f, batched) = flat_shape(&xs, "x")?;
         self.with(|b| {
+            check_sample(b, batch, f)?;
             let (mut a, mut c) = Self::buffers(b)?;
             let out = b.output_len();
             let mut y = vec![0i8; limit(batch.saturating_mul(out), "output")?];

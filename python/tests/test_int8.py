@@ -340,6 +340,9 @@ def test_wrong_lengths_and_shapes_raise_the_librarys_error():
 
     with pytest.raises(edgetune.EdgetuneError, match=mismatch(4, 5)):
         int8.fully_connected(**dense_args(x=np.zeros((2, 5), np.int8)))
+    with pytest.raises(edgetune.EdgetuneError, match=mismatch(4, 5)):  # an empty batch too
+        int8.fully_connected(**dense_args(x=np.zeros((0, 5), np.int8)))
+    assert int8.fully_connected(**dense_args(x=np.zeros((0, 4), np.int8))).shape == (0, 3)
     with pytest.raises(edgetune.EdgetuneError, match=mismatch(3, 2)):
         int8.fully_connected(**dense_args(bias=np.zeros(2, np.int32)))
     with pytest.raises(edgetune.EdgetuneError, match=mismatch(3, 2)):  # neither 1 nor 3 scales
@@ -358,6 +361,8 @@ def test_wrong_lengths_and_shapes_raise_the_librarys_error():
         int8.depthwise_conv2d(x, np.zeros((1, 3, 3, 3), np.int8), **conv)  # 3 = 2 · multiplier?
     with pytest.raises(edgetune.EdgetuneError, match="layer: invalid layer shape"):
         int8.avg_pool2d(x, 6)
+    with pytest.raises(edgetune.EdgetuneError, match="layer: invalid layer shape"):
+        int8.avg_pool2d(x[None][:0], 6)  # an empty batch too
     with pytest.raises(edgetune.EdgetuneError, match="expected shape"):
         int8.conv2d(np.zeros(5, np.int8), np.zeros((4, 3, 3, 2), np.int8), **conv)
     with pytest.raises(edgetune.EdgetuneError, match="int8"):
@@ -393,5 +398,7 @@ def test_a_backbone_whose_layers_do_not_fit_names_the_layer():
     with pytest.raises(edgetune.EdgetuneError, match="unknown key"):
         built([dict(layers[0], strid=2)] + layers[1:])
     b = built(layers)
-    with pytest.raises(edgetune.EdgetuneError, match="length mismatch"):
-        b.run(np.zeros(b.input_len + 1, np.int8))
+    for bad in (np.zeros(b.input_len + 1, np.int8), np.zeros((0, b.input_len + 1), np.int8)):
+        with pytest.raises(edgetune.EdgetuneError, match="length mismatch"):
+            b.run(bad)
+    assert b.run(np.zeros((0, b.input_len), np.int8)).shape == (0, b.output_len)
