@@ -73,8 +73,12 @@ fn qp(scale: f64, zero_point: i64) -> PyResult<QuantParams> {
 /// Filter scales: a `float32` array (one per output channel, or one for the tensor) or a
 /// Python float (per tensor).
 fn filter_scales(s: &Bound<'_, PyAny>) -> PyResult<Vec<f32>> {
-    if let Ok(v) = s.extract::<f64>() {
-        return Ok(vec![v as f32]);
+    // An array is read as an array (never through `float()`, which would take a size-1 array
+    // of any dtype).
+    if !s.is_instance_of::<numpy::PyUntypedArray>() {
+        if let Ok(v) = s.extract::<f64>() {
+            return Ok(vec![v as f32]);
+        }
     }
     let (shape, v) = read_np::<f32>(s, "filter_scales", "float32 (or a float)")?;
     if shape.len() > 1 {
@@ -489,7 +493,11 @@ fn run_map<'py>(
     let (xs, xv) = read_np::<i8>(x, "x", "int8")?;
     let (batch, hwc, batched) = map_shape(&xs, "x")?;
     let layer = make(hwc)?;
-    let y = layer.run(&xv, batch, hwc.0 * hwc.1 * hwc.2)?;
+    let y = layer.run(
+        &xv,
+        batch,
+        hwc.0.saturating_mul(hwc.1).saturating_mul(hwc.2),
+    )?;
     output(py, y, batch, batched, layer.sample_shape())
 }
 

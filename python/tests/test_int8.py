@@ -347,6 +347,8 @@ def test_wrong_lengths_and_shapes_raise_the_librarys_error():
         int8.fully_connected(**dense_args(bias=np.zeros(2, np.int32)))
     with pytest.raises(edgetune.EdgetuneError, match=mismatch(3, 2)):  # neither 1 nor 3 scales
         int8.fully_connected(**dense_args(filter_scales=np.full(2, 0.01, np.float32)))
+    with pytest.raises(edgetune.EdgetuneError, match="float32"):
+        int8.fully_connected(**dense_args(filter_scales=np.full(1, 0.01)))  # float64
     x = np.zeros((5, 5, 2), np.int8)
     conv = dict(bias=None, input_quant=(0.1, 0), filter_scales=0.01, output_quant=(0.1, 0))
     with pytest.raises(edgetune.EdgetuneError, match=mismatch(4 * 3 * 3 * 2, 4 * 3 * 3 * 3)):
