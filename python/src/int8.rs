@@ -5,9 +5,10 @@
 //! Callers give what a converted model holds (scales as `float32`, zero points, int8 constants
 //! in TFLite's layouts, the fused activation by name); the requantisation multipliers and shifts
 //! are computed here by the library's `from_scales_into` and the clamps by its
-//! `activation_range`, as a device computes them. Every shape, length and quantisation check is
-//! the library's: its error becomes an `EdgetuneError` with its message, and nothing is
-//! returned. A leading batch axis loops here, in Rust, one sample per kernel call (`N = 1` in the
+//! `activation_range`, as a device computes them. Every check of a shape, a length or a
+//! quantisation parameter is the library's: its error becomes an `EdgetuneError` with its
+//! message, and nothing is returned (the bindings add only what arrays need: dtype and number of
+//! axes). A leading batch axis loops here, in Rust, one sample per kernel call (`N = 1` in the
 //! library).
 
 use crate::layers::{read, write, Elem};
