@@ -35,7 +35,7 @@ progress) with the firmware's own code.
 from ._edgetune import EdgetuneError, dequantize, quantize
 from ._edgetune import dense_backward, dense_forward, relu, relu_backward, softmax_cross_entropy
 from . import _edgetune as _native
-from . import checkpoint, weights
+from . import checkpoint, int8, weights
 
 __all__ = [
     "EdgetuneError",
@@ -48,6 +48,7 @@ __all__ = [
     "softmax_cross_entropy",
     "weights",
     "checkpoint",
+    "int8",
     "DTYPES",
     "SGD",
     "Adam",
