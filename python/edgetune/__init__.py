@@ -32,6 +32,27 @@ The layers run the device's kernels too, batch-aware (a leading batch axis loops
 
 from ._edgetune import EdgetuneError, dequantize, quantize
 from ._edgetune import dense_backward, dense_forward, relu, relu_backward, softmax_cross_entropy
+from ._edgetune import (  # convolutions and pools (native: python/src/conv.rs)
+    conv2d_forward,
+    conv2d_backward,
+    conv2d_backward_input,
+    conv1d_forward,
+    conv1d_backward,
+    conv1d_backward_input,
+    pointwise_forward,
+    pointwise_backward,
+    pointwise_backward_input,
+    max_pool2d,
+    max_pool2d_backward,
+    avg_pool2d,
+    avg_pool2d_backward,
+    max_pool1d,
+    max_pool1d_backward,
+    avg_pool1d,
+    avg_pool1d_backward,
+    global_avg_pool,
+    global_avg_pool_backward,
+)
 from . import _edgetune as _native
 from . import weights
 
@@ -44,6 +65,25 @@ __all__ = [
     "relu",
     "relu_backward",
     "softmax_cross_entropy",
+    "conv2d_forward",
+    "conv2d_backward",
+    "conv2d_backward_input",
+    "conv1d_forward",
+    "conv1d_backward",
+    "conv1d_backward_input",
+    "pointwise_forward",
+    "pointwise_backward",
+    "pointwise_backward_input",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "avg_pool2d",
+    "avg_pool2d_backward",
+    "max_pool1d",
+    "max_pool1d_backward",
+    "avg_pool1d",
+    "avg_pool1d_backward",
+    "global_avg_pool",
+    "global_avg_pool_backward",
     "weights",
     "DTYPES",
     "SGD",

@@ -8,6 +8,7 @@
 //! `edgetune/__init__.py` and call the constructors below. The layers (dense, ReLU, softmax
 //! cross-entropy) are in [`layers`], the device's weight file in [`weights`].
 
+mod conv;
 mod layers;
 mod weights;
 
@@ -833,6 +834,7 @@ fn _edgetune(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(quantize, m)?)?;
     m.add_function(wrap_pyfunction!(dequantize, m)?)?;
     layers::register(m)?;
+    conv::register(m)?;
     weights::register(m)?;
     Ok(())
 }
