@@ -15,7 +15,7 @@ use crate::{err, misuse};
 use edgetune::nn::{conv1d, conv2d, pointwise, Conv1dShape, Conv2dShape, Scalar};
 use edgetune::Error;
 use map::{
-    by_dtype, check_dy, check_finite, check_len, check_shape, sample, sample_mut, Batch, Pad,
+    by_dtype, check_dy, check_finite, check_len, check_shape, sample, sample_mut, size, Batch, Pad,
 };
 use pyo3::prelude::*;
 
@@ -307,26 +307,26 @@ fn backward_input_t<'py, S: Elem>(
 }
 
 fn two(
-    stride_h: usize,
-    stride_w: usize,
+    stride_h: i64,
+    stride_w: i64,
     pad_h: Option<&Bound<'_, PyAny>>,
     pad_w: Option<&Bound<'_, PyAny>>,
-    groups: usize,
+    groups: i64,
 ) -> PyResult<Family> {
     Ok(Family::Two {
-        stride_h,
-        stride_w,
+        stride_h: size(stride_h, "stride_h")?,
+        stride_w: size(stride_w, "stride_w")?,
         pad_h: Pad::parse(pad_h, "pad_h")?,
         pad_w: Pad::parse(pad_w, "pad_w")?,
-        groups,
+        groups: size(groups, "groups")?,
     })
 }
 
-fn one(stride: usize, pad: Option<&Bound<'_, PyAny>>, groups: usize) -> PyResult<Family> {
+fn one(stride: i64, pad: Option<&Bound<'_, PyAny>>, groups: i64) -> PyResult<Family> {
     Ok(Family::One {
-        stride,
+        stride: size(stride, "stride")?,
         pad: Pad::parse(pad, "pad")?,
-        groups,
+        groups: size(groups, "groups")?,
     })
 }
 
@@ -343,11 +343,11 @@ fn conv2d_forward<'py>(
     b: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
     dtype: &str,
-    stride_h: usize,
-    stride_w: usize,
+    stride_h: i64,
+    stride_w: i64,
     pad_h: Option<&Bound<'py, PyAny>>,
     pad_w: Option<&Bound<'py, PyAny>>,
-    groups: usize,
+    groups: i64,
 ) -> PyResult<Bound<'py, PyAny>> {
     let fam = two(stride_h, stride_w, pad_h, pad_w, groups)?;
     by_dtype!(dtype, |S| forward_t::<S>(py, fam, w, b, x))
@@ -365,11 +365,11 @@ fn conv2d_backward<'py>(
     x: &Bound<'py, PyAny>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    stride_h: usize,
-    stride_w: usize,
+    stride_h: i64,
+    stride_w: i64,
     pad_h: Option<&Bound<'py, PyAny>>,
     pad_w: Option<&Bound<'py, PyAny>>,
-    groups: usize,
+    groups: i64,
     need_dx: bool,
 ) -> PyResult<Grads<'py>> {
     let fam = two(stride_h, stride_w, pad_h, pad_w, groups)?;
@@ -387,16 +387,16 @@ fn conv2d_backward_input<'py>(
     w: &Bound<'py, PyAny>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    in_h: usize,
-    in_w: usize,
-    stride_h: usize,
-    stride_w: usize,
+    in_h: i64,
+    in_w: i64,
+    stride_h: i64,
+    stride_w: i64,
     pad_h: Option<&Bound<'py, PyAny>>,
     pad_w: Option<&Bound<'py, PyAny>>,
-    groups: usize,
+    groups: i64,
 ) -> PyResult<Bound<'py, PyAny>> {
     let fam = two(stride_h, stride_w, pad_h, pad_w, groups)?;
-    let spatial = [in_h, in_w];
+    let spatial = [size(in_h, "in_h")?, size(in_w, "in_w")?];
     by_dtype!(dtype, |S| backward_input_t::<S>(
         py,
         fam,
@@ -418,9 +418,9 @@ fn conv1d_forward<'py>(
     b: &Bound<'py, PyAny>,
     x: &Bound<'py, PyAny>,
     dtype: &str,
-    stride: usize,
+    stride: i64,
     pad: Option<&Bound<'py, PyAny>>,
-    groups: usize,
+    groups: i64,
 ) -> PyResult<Bound<'py, PyAny>> {
     let fam = one(stride, pad, groups)?;
     by_dtype!(dtype, |S| forward_t::<S>(py, fam, w, b, x))
@@ -436,9 +436,9 @@ fn conv1d_backward<'py>(
     x: &Bound<'py, PyAny>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    stride: usize,
+    stride: i64,
     pad: Option<&Bound<'py, PyAny>>,
-    groups: usize,
+    groups: i64,
     need_dx: bool,
 ) -> PyResult<Grads<'py>> {
     let fam = one(stride, pad, groups)?;
@@ -455,13 +455,13 @@ fn conv1d_backward_input<'py>(
     w: &Bound<'py, PyAny>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    len: usize,
-    stride: usize,
+    len: i64,
+    stride: i64,
     pad: Option<&Bound<'py, PyAny>>,
-    groups: usize,
+    groups: i64,
 ) -> PyResult<Bound<'py, PyAny>> {
     let fam = one(stride, pad, groups)?;
-    let spatial = [len];
+    let spatial = [size(len, "len")?];
     by_dtype!(dtype, |S| backward_input_t::<S>(
         py,
         fam,

@@ -125,6 +125,11 @@ impl Batch {
     }
 }
 
+/// A size keyword as a `usize`: a negative one is an `EdgetuneError` like any bad shape.
+pub(crate) fn size(v: i64, what: &str) -> PyResult<usize> {
+    usize::try_from(v).map_err(|_| misuse(format!("{what}: expected a non-negative int, got {v}")))
+}
+
 /// The library's shape error unless `valid`.
 pub(crate) fn check_shape(valid: bool) -> PyResult<()> {
     if valid {

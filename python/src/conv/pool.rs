@@ -4,7 +4,9 @@
 //! keywords named after the fields of `Pool2dShape` / `Pool1dShape` (the stride defaults to the
 //! window, as in torch).
 
-use super::map::{by_dtype, check_dy, check_finite, check_shape, sample, sample_mut, Batch, Pad};
+use super::map::{
+    by_dtype, check_dy, check_finite, check_shape, sample, sample_mut, size, Batch, Pad,
+};
 use crate::layers::{read, write, Elem};
 use crate::{err, misuse};
 use edgetune::nn::{avg_pool, global_avg_pool as gap, max_pool, Pool1dShape, Pool2dShape, Scalar};
@@ -45,27 +47,29 @@ enum Pool {
 
 impl Window {
     fn two(
-        kh: usize,
-        kw: usize,
-        stride_h: Option<usize>,
-        stride_w: Option<usize>,
+        kh: i64,
+        kw: i64,
+        stride_h: Option<i64>,
+        stride_w: Option<i64>,
         pad_h: Option<&Bound<'_, PyAny>>,
         pad_w: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Window> {
+        let (kh, kw) = (size(kh, "kh")?, size(kw, "kw")?);
         Ok(Window::Two {
             kh,
             kw,
-            stride_h: stride_h.unwrap_or(kh),
-            stride_w: stride_w.unwrap_or(kw),
+            stride_h: stride_h.map_or(Ok(kh), |v| size(v, "stride_h"))?,
+            stride_w: stride_w.map_or(Ok(kw), |v| size(v, "stride_w"))?,
             pad_h: Pad::parse(pad_h, "pad_h")?,
             pad_w: Pad::parse(pad_w, "pad_w")?,
         })
     }
 
-    fn one(k: usize, stride: Option<usize>, pad: Option<&Bound<'_, PyAny>>) -> PyResult<Window> {
+    fn one(k: i64, stride: Option<i64>, pad: Option<&Bound<'_, PyAny>>) -> PyResult<Window> {
+        let k = size(k, "k")?;
         Ok(Window::One {
             k,
-            stride: stride.unwrap_or(k),
+            stride: stride.map_or(Ok(k), |v| size(v, "stride"))?,
             pad: Pad::parse(pad, "pad")?,
         })
     }
@@ -263,10 +267,10 @@ fn max_pool2d<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     dtype: &str,
-    kh: usize,
-    kw: usize,
-    stride_h: Option<usize>,
-    stride_w: Option<usize>,
+    kh: i64,
+    kw: i64,
+    stride_h: Option<i64>,
+    stride_w: Option<i64>,
     pad_h: Option<&Bound<'py, PyAny>>,
     pad_w: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -284,10 +288,10 @@ fn max_pool2d_backward<'py>(
     x: &Bound<'py, PyAny>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    kh: usize,
-    kw: usize,
-    stride_h: Option<usize>,
-    stride_w: Option<usize>,
+    kh: i64,
+    kw: i64,
+    stride_h: Option<i64>,
+    stride_w: Option<i64>,
     pad_h: Option<&Bound<'py, PyAny>>,
     pad_w: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -304,10 +308,10 @@ fn avg_pool2d<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     dtype: &str,
-    kh: usize,
-    kw: usize,
-    stride_h: Option<usize>,
-    stride_w: Option<usize>,
+    kh: i64,
+    kw: i64,
+    stride_h: Option<i64>,
+    stride_w: Option<i64>,
     pad_h: Option<&Bound<'py, PyAny>>,
     pad_w: Option<&Bound<'py, PyAny>>,
     count_include_pad: bool,
@@ -326,18 +330,18 @@ fn avg_pool2d_backward<'py>(
     py: Python<'py>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    in_h: usize,
-    in_w: usize,
-    kh: usize,
-    kw: usize,
-    stride_h: Option<usize>,
-    stride_w: Option<usize>,
+    in_h: i64,
+    in_w: i64,
+    kh: i64,
+    kw: i64,
+    stride_h: Option<i64>,
+    stride_w: Option<i64>,
     pad_h: Option<&Bound<'py, PyAny>>,
     pad_w: Option<&Bound<'py, PyAny>>,
     count_include_pad: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let win = Window::two(kh, kw, stride_h, stride_w, pad_h, pad_w)?;
-    let spatial = [in_h, in_w];
+    let spatial = [size(in_h, "in_h")?, size(in_w, "in_w")?];
     by_dtype!(dtype, |S| avg_backward_t::<S>(
         py,
         win,
@@ -355,8 +359,8 @@ fn max_pool1d<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     dtype: &str,
-    k: usize,
-    stride: Option<usize>,
+    k: i64,
+    stride: Option<i64>,
     pad: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let win = Window::one(k, stride, pad)?;
@@ -371,8 +375,8 @@ fn max_pool1d_backward<'py>(
     x: &Bound<'py, PyAny>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    k: usize,
-    stride: Option<usize>,
+    k: i64,
+    stride: Option<i64>,
     pad: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let win = Window::one(k, stride, pad)?;
@@ -386,8 +390,8 @@ fn avg_pool1d<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     dtype: &str,
-    k: usize,
-    stride: Option<usize>,
+    k: i64,
+    stride: Option<i64>,
     pad: Option<&Bound<'py, PyAny>>,
     count_include_pad: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -404,14 +408,14 @@ fn avg_pool1d_backward<'py>(
     py: Python<'py>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    len: usize,
-    k: usize,
-    stride: Option<usize>,
+    len: i64,
+    k: i64,
+    stride: Option<i64>,
     pad: Option<&Bound<'py, PyAny>>,
     count_include_pad: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let win = Window::one(k, stride, pad)?;
-    let spatial = [len];
+    let spatial = [size(len, "len")?];
     by_dtype!(dtype, |S| avg_backward_t::<S>(
         py,
         win,
@@ -461,11 +465,12 @@ fn global_avg_pool<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     dtype: &str,
-    dims: usize,
+    dims: i64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if dims != 1 && dims != 2 {
-        return Err(misuse(format!("dims: expected 1 or 2, got {dims}")));
-    }
+    let dims = match dims {
+        1 | 2 => dims as usize,
+        _ => return Err(misuse(format!("dims: expected 1 or 2, got {dims}"))),
+    };
     by_dtype!(dtype, |S| gap_t::<S>(py, dims, x))
 }
 
@@ -510,13 +515,17 @@ fn global_avg_pool_backward<'py>(
     py: Python<'py>,
     dy: &Bound<'py, PyAny>,
     dtype: &str,
-    map_shape: Vec<usize>,
+    map_shape: Vec<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if map_shape.is_empty() || map_shape.len() > 2 {
         return Err(misuse(format!(
             "map_shape: expected (h, w) or (len,), got {map_shape:?}"
         )));
     }
+    let map_shape = map_shape
+        .iter()
+        .map(|&d| size(d, "map_shape"))
+        .collect::<PyResult<Vec<usize>>>()?;
     by_dtype!(dtype, |S| gap_backward_t::<S>(py, &map_shape, dy))
 }
 
