@@ -55,6 +55,8 @@ from ._edgetune import (  # convolutions and pools (native: python/src/conv.rs)
 )
 from . import _edgetune as _native
 from . import weights
+from . import nn
+from .nn import Conv2d, Dense
 
 __all__ = [
     "EdgetuneError",
@@ -85,6 +87,9 @@ __all__ = [
     "global_avg_pool",
     "global_avg_pool_backward",
     "weights",
+    "nn",
+    "Dense",
+    "Conv2d",
     "DTYPES",
     "SGD",
     "Adam",
