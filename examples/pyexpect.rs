@@ -9,7 +9,8 @@
 //! ReLU, softmax cross-entropy, per number type and shape, from the static `nn` layers) and an
 //! I16F16 weight file written by `io::weights::write_raw` (`python/tests/test_weights.py`), and
 //! the conv cases of `python/tests/test_conv.py` (convolutions and pools from the `nn` functions,
-//! a batch of two, per number type and shape).
+//! a batch of two, per number type and shape) and the activation cases of
+//! `python/tests/test_activations.py` (ReLU6, LeakyReLU, sigmoid, tanh on `[S; N]` arrays).
 //!
 //! ```text
 //! cargo run --release --example pyexpect              # rewrite the file
@@ -17,8 +18,8 @@
 //! ```
 
 use edgetune::nn::{
-    avg_pool, conv1d, conv2d, global_avg_pool, max_pool, pointwise, Conv1dShape, Conv2dShape,
-    Padding, Pool1dShape, Pool2dShape,
+    avg_pool, conv1d, conv2d, global_avg_pool, max_pool, pointwise, Activation, Conv1dShape,
+    Conv2dShape, LeakyRelu, Padding, Pool1dShape, Pool2dShape, Relu6, Sigmoid, Tanh,
 };
 use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I4F12, I8F24};
 use edgetune::num::{Num, Scalar};
@@ -771,6 +772,48 @@ fn conv_cases<S: Dt>(out: &mut Vec<Value>) {
     }
 }
 
+/// One activation case: `x` through the static `Activation::forward` on an `[S; N]` array,
+/// then `backward` from its output with `dy`.
+fn activation_case<S: Dt, A: Activation<S>, const N: usize>(
+    name: &str,
+    kwargs: Value,
+    a: A,
+    x: &[S; N],
+    dy: &[S; N],
+) -> Value {
+    let (mut y, mut dx) = ([S::ZERO; N], [S::ZERO; N]);
+    a.forward(x, &mut y);
+    a.backward(&y, dy, &mut dx);
+    let bits = |v: &[S]| v.iter().map(|s| s.param_bits()).collect::<Vec<Value>>();
+    json!({
+        "activation": name, "dtype": S::NAME, "kwargs": kwargs,
+        "x": bits(x), "dy": bits(dy), "y": bits(&y), "dx": bits(&dx),
+    })
+}
+
+/// The activation cases: `N` inputs (with 0, 6 and both sides of them) per activation.
+fn activation_cases<S: Dt>(out: &mut Vec<Value>) {
+    const N: usize = 28;
+    // The 16-bit format holds (-8, 8).
+    let sc = if S::NAME == "I4F12" { 7.5 } else { 9.0 };
+    let mut xs = data(401, N - 4, sc);
+    xs.extend([0.0, 6.0, -0.0625, 6.0625]);
+    let dys = data(402, N, 1.0);
+    let x: [S; N] = core::array::from_fn(|i| S::from_f64(xs[i]));
+    let dy: [S; N] = core::array::from_fn(|i| S::from_f64(dys[i]));
+    let leaky = LeakyRelu::<S>::new(0.2).expect("slope");
+    out.push(activation_case("relu6", json!({}), Relu6, &x, &dy));
+    out.push(activation_case(
+        "leaky_relu",
+        json!({"negative_slope": 0.2}),
+        leaky,
+        &x,
+        &dy,
+    ));
+    out.push(activation_case("sigmoid", json!({}), Sigmoid, &x, &dy));
+    out.push(activation_case("tanh", json!({}), Tanh, &x, &dy));
+}
+
 /// An I16F16 weight file of a 3-5-2 MLP written by the library's writer, with its raw words.
 fn weight_file() -> Value {
     let shapes = [(3usize, 5usize), (5, 2)];
@@ -801,6 +844,11 @@ fn main() {
     conv_cases::<I16F16>(&mut convs);
     conv_cases::<I8F24>(&mut convs);
     conv_cases::<I4F12>(&mut convs);
+    let mut activations = Vec::new();
+    activation_cases::<f32>(&mut activations);
+    activation_cases::<I16F16>(&mut activations);
+    activation_cases::<I8F24>(&mut activations);
+    activation_cases::<I4F12>(&mut activations);
     let mut all = Vec::new();
     cases::<f32>(&mut all);
     cases::<I16F16>(&mut all);
@@ -815,6 +863,7 @@ fn main() {
         "step_errors": step_errors(),
         "layers": layers,
         "conv": convs,
+        "activations": activations,
         "weight_file": weight_file(),
     }))
     .expect("JSON")

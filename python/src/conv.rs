@@ -5,8 +5,10 @@
 //! an optional leading batch axis that loops here, one library call per sample. The sizes come
 //! from the arrays' shapes, stride, padding and groups from keywords named after the fields of
 //! `Conv2dShape` / `Conv1dShape`; the library's own shape validation and length checks decide
-//! what is accepted, before any output is allocated. The pools are in [`pool`].
+//! what is accepted, before any output is allocated. The pools are in [`pool`], the activations
+//! these networks use (ReLU6, LeakyReLU, sigmoid, tanh) in [`activation`].
 
+mod activation;
 mod map;
 mod pool;
 
@@ -525,7 +527,7 @@ fn pointwise_backward_input<'py>(
     ))
 }
 
-/// Adds the convolution and pooling functions to the module.
+/// Adds the convolution, pooling and activation functions to the module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv2d_forward, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d_backward, m)?)?;
@@ -536,5 +538,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pointwise_forward, m)?)?;
     m.add_function(wrap_pyfunction!(pointwise_backward, m)?)?;
     m.add_function(wrap_pyfunction!(pointwise_backward_input, m)?)?;
-    pool::register(m)
+    pool::register(m)?;
+    activation::register(m)
 }
