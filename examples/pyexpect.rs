@@ -4,12 +4,15 @@
 //! the steps, all as raw bits, computed here by the **static** `[S; N]` optimizers (the bindings
 //! run the run-time-sized ones, so the test crosses both paths and the Python plumbing).
 //!
-//!
-//! It also holds the layer cases of `python/tests/test_layers.py` (dense forward and backward,
-//! ReLU, softmax cross-entropy, per number type and shape, from the static `nn` layers) and an
-//! I16F16 weight file written by `io::weights::write_raw` (`python/tests/test_weights.py`), and
-//! with every optimizer case the checkpoint record `checkpoint::Store::save` writes for its final
-//! state (`python/tests/test_checkpoint.py`).
+//! It also holds, for the other tests of `python/tests`:
+//! - with every optimizer case, the checkpoint record `checkpoint::Store::save` writes for its
+//!   final state (`test_checkpoint.py`);
+//! - the layer cases of `test_layers.py` (dense forward and backward, ReLU, softmax
+//!   cross-entropy, per number type and shape, from the static `nn` layers);
+//! - the conv cases of `test_conv.py` (convolutions and pools from the `nn` functions, a batch of
+//!   two, per number type and shape) and the activation cases of `test_activations.py` (ReLU6,
+//!   LeakyReLU, sigmoid, tanh on `[S; N]` arrays);
+//! - an I16F16 weight file written by `io::weights::write_raw` (`test_weights.py`).
 //!
 //! ```text
 //! cargo run --release --example pyexpect              # rewrite the file
@@ -17,6 +20,10 @@
 //! ```
 
 use edgetune::checkpoint::{Checkpointable, Progress, SimFlash, Store, Word};
+use edgetune::nn::{
+    avg_pool, conv1d, conv2d, global_avg_pool, max_pool, pointwise, Activation, Conv1dShape,
+    Conv2dShape, LeakyRelu, Padding, Pool1dShape, Pool2dShape, Relu6, Sigmoid, Tanh,
+};
 use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16, I4F12, I8F24};
 use edgetune::num::{Num, Scalar};
 use edgetune::optim::{
@@ -570,6 +577,288 @@ fn layer_cases<S: Dt>(out: &mut Vec<Value>) {
     out.push(layer_case::<S, 5, 4>(105));
 }
 
+/// A convolution-family layer of the conv cases, with the keywords the Python binding takes
+/// for it (the binding rebuilds the shape from these and the arrays' sizes).
+enum ConvSpec {
+    Conv2d(Conv2dShape),
+    Conv1d(Conv1dShape),
+    Pointwise(Conv2dShape),
+    MaxPool2d(Pool2dShape),
+    AvgPool2d(Pool2dShape, bool),
+    MaxPool1d(Pool1dShape),
+    AvgPool1d(Pool1dShape, bool),
+    Gap { h: usize, w: usize, c: usize },
+}
+
+/// One conv case: a batch of `B` samples through the `nn` layer in `S`, forward per sample,
+/// backward with `dW`, `db` accumulated over the batch from zero, `dx` per sample, and (for a
+/// convolution) the input gradient alone.
+fn conv_case<S: Dt>(name: &str, spec: &ConvSpec, kwargs: Value, seed: u64) -> Value {
+    const B: usize = 2;
+    // The 16-bit format holds (-8, 8): smaller data keep these sums inside it.
+    let sc = if S::NAME == "I4F12" { 0.25 } else { 1.0 };
+    let q = |v: Vec<f64>| v.into_iter().map(S::from_f64).collect::<Vec<S>>();
+    // (w elements, b elements, x per sample, y per sample, numpy shapes of w, x and y samples)
+    let (nw, nb, nx, ny, w_shape, x_dims, y_dims): (
+        _,
+        _,
+        _,
+        _,
+        Vec<usize>,
+        Vec<usize>,
+        Vec<usize>,
+    ) = match *spec {
+        ConvSpec::Conv2d(s) => (
+            s.weights(),
+            s.out_c,
+            s.input_len(),
+            s.output_len(),
+            vec![s.out_c, s.kh, s.kw, s.in_c_per_group()],
+            vec![s.in_h, s.in_w, s.in_c],
+            vec![s.out_h(), s.out_w(), s.out_c],
+        ),
+        ConvSpec::Pointwise(s) => (
+            s.weights(),
+            s.out_c,
+            s.input_len(),
+            s.output_len(),
+            vec![s.out_c, s.in_c],
+            vec![s.in_h, s.in_w, s.in_c],
+            vec![s.out_h(), s.out_w(), s.out_c],
+        ),
+        ConvSpec::Conv1d(s) => (
+            s.weights(),
+            s.out_c,
+            s.input_len(),
+            s.output_len(),
+            vec![s.out_c, s.k, s.in_c / s.groups],
+            vec![s.len, s.in_c],
+            vec![s.out_len(), s.out_c],
+        ),
+        ConvSpec::MaxPool2d(s) | ConvSpec::AvgPool2d(s, _) => (
+            0,
+            0,
+            s.input_len(),
+            s.output_len(),
+            vec![],
+            vec![s.in_h, s.in_w, s.c],
+            vec![s.out_h(), s.out_w(), s.c],
+        ),
+        ConvSpec::MaxPool1d(s) | ConvSpec::AvgPool1d(s, _) => (
+            0,
+            0,
+            s.input_len(),
+            s.output_len(),
+            vec![],
+            vec![s.len, s.c],
+            vec![s.out_len(), s.c],
+        ),
+        ConvSpec::Gap { h, w, c } => (0, 0, h * w * c, c, vec![], vec![h, w, c], vec![c]),
+    };
+    let w = q(data(seed, nw, sc));
+    let b = q(data(seed + 1, nb, 0.5 * sc));
+    let x = q(data(seed + 2, B * nx, 2.0 * sc));
+    let dy = q(data(seed + 3, B * ny, sc));
+    let (mut y, mut dx, mut dx_input) = (vec![S::ZERO; B * ny], vec![S::ZERO; B * nx], vec![]);
+    let (mut dw, mut db) = (vec![S::ZERO; nw], vec![S::ZERO; nb]);
+    for k in 0..B {
+        let (xk, dyk) = (&x[k * nx..(k + 1) * nx], &dy[k * ny..(k + 1) * ny]);
+        let (yk, dxk) = (&mut y[k * ny..(k + 1) * ny], &mut dx[k * nx..(k + 1) * nx]);
+        let g = Some((&mut dw[..], &mut db[..]));
+        let mut alone = vec![S::ZERO; nx];
+        match *spec {
+            ConvSpec::Conv2d(s) => {
+                conv2d::forward(&s, &w, &b, xk, yk).expect("conv2d");
+                conv2d::backward(&s, &w, xk, dyk, g, Some(dxk)).expect("conv2d");
+                conv2d::backward_input(&s, &w, dyk, &mut alone).expect("conv2d");
+            }
+            ConvSpec::Conv1d(s) => {
+                conv1d::forward(&s, &w, &b, xk, yk).expect("conv1d");
+                conv1d::backward(&s, &w, xk, dyk, g, Some(dxk)).expect("conv1d");
+                conv2d::backward_input(&s.to_2d(), &w, dyk, &mut alone).expect("conv1d");
+            }
+            ConvSpec::Pointwise(s) => {
+                pointwise::forward(&s, &w, &b, xk, yk).expect("pointwise");
+                pointwise::backward(&s, &w, xk, dyk, g, Some(dxk)).expect("pointwise");
+                pointwise::backward_input(&s, &w, dyk, &mut alone).expect("pointwise");
+            }
+            ConvSpec::MaxPool2d(s) => {
+                max_pool::forward(&s, xk, yk).expect("max_pool2d");
+                max_pool::backward(&s, xk, dyk, dxk).expect("max_pool2d");
+            }
+            ConvSpec::AvgPool2d(s, inc) => {
+                avg_pool::forward(&s, inc, xk, yk).expect("avg_pool2d");
+                avg_pool::backward(&s, inc, dyk, dxk).expect("avg_pool2d");
+            }
+            ConvSpec::MaxPool1d(s) => {
+                max_pool::forward_1d(&s, xk, yk).expect("max_pool1d");
+                max_pool::backward_1d(&s, xk, dyk, dxk).expect("max_pool1d");
+            }
+            ConvSpec::AvgPool1d(s, inc) => {
+                avg_pool::forward_1d(&s, inc, xk, yk).expect("avg_pool1d");
+                avg_pool::backward_1d(&s, inc, dyk, dxk).expect("avg_pool1d");
+            }
+            ConvSpec::Gap { h, w: wd, c } => {
+                global_avg_pool::forward(h * wd, c, xk, yk).expect("gap");
+                global_avg_pool::backward(h * wd, c, dyk, dxk).expect("gap");
+            }
+        }
+        if nw > 0 {
+            dx_input.extend(alone);
+        }
+    }
+    let layer = match spec {
+        ConvSpec::Conv2d(_) => "conv2d",
+        ConvSpec::Conv1d(_) => "conv1d",
+        ConvSpec::Pointwise(_) => "pointwise",
+        ConvSpec::MaxPool2d(_) => "max_pool2d",
+        ConvSpec::AvgPool2d(..) => "avg_pool2d",
+        ConvSpec::MaxPool1d(_) => "max_pool1d",
+        ConvSpec::AvgPool1d(..) => "avg_pool1d",
+        ConvSpec::Gap { .. } => "global_avg_pool",
+    };
+    let with_batch = |d: &[usize]| [&[B][..], d].concat();
+    let bits = |v: &[S]| v.iter().map(|s| s.param_bits()).collect::<Vec<Value>>();
+    json!({
+        "layer": layer, "name": name, "dtype": S::NAME, "kwargs": kwargs,
+        "w_shape": w_shape, "x_shape": with_batch(&x_dims), "y_shape": with_batch(&y_dims),
+        "w": bits(&w), "b": bits(&b), "x": bits(&x), "dy": bits(&dy),
+        "y": bits(&y), "dw": bits(&dw), "db": bits(&db), "dx": bits(&dx),
+        "dx_input": bits(&dx_input),
+    })
+}
+
+fn conv_cases<S: Dt>(out: &mut Vec<Value>) {
+    let sym = Padding::symmetric;
+    let asym = |before, after| Padding { before, after };
+    let specs: [(&str, ConvSpec, Value); 12] = [
+        (
+            "conv2d 3x3 stride 2 SAME groups 2",
+            ConvSpec::Conv2d(
+                Conv2dShape::new(7, 6, 4, 6, 3, 3)
+                    .stride(2, 2)
+                    .same()
+                    .groups(2),
+            ),
+            json!({"stride_h": 2, "stride_w": 2, "pad_h": "same", "pad_w": "same", "groups": 2}),
+        ),
+        (
+            "conv2d depthwise 3x3 pad 1 (8 channels)",
+            ConvSpec::Conv2d(
+                Conv2dShape::new(4, 5, 8, 8, 3, 3)
+                    .pad(sym(1), sym(1))
+                    .groups(8),
+            ),
+            json!({"pad_h": 1, "pad_w": 1, "groups": 8}),
+        ),
+        (
+            "conv2d depthwise x2 2x3 stride (2,1) asymmetric pad",
+            ConvSpec::Conv2d(
+                Conv2dShape::new(5, 4, 3, 6, 2, 3)
+                    .stride(2, 1)
+                    .pad(asym(0, 1), asym(1, 0))
+                    .groups(3),
+            ),
+            json!({"stride_h": 2, "pad_h": [0, 1], "pad_w": [1, 0], "groups": 3}),
+        ),
+        (
+            "conv2d 4x3 stride 2 SAME, 1 input channel",
+            ConvSpec::Conv2d(Conv2dShape::new(11, 6, 1, 5, 4, 3).stride(2, 2).same()),
+            json!({"stride_h": 2, "stride_w": 2, "pad_h": "same", "pad_w": "same"}),
+        ),
+        (
+            "conv1d k3 stride 2 pad 1",
+            ConvSpec::Conv1d(Conv1dShape::new(10, 3, 4, 3).stride(2).pad(sym(1))),
+            json!({"stride": 2, "pad": 1}),
+        ),
+        (
+            "conv1d depthwise x2 k4 SAME",
+            ConvSpec::Conv1d(Conv1dShape::new(9, 3, 6, 4).same().groups(3)),
+            json!({"pad": "same", "groups": 3}),
+        ),
+        (
+            "pointwise 1x1",
+            ConvSpec::Pointwise(Conv2dShape::new(3, 4, 5, 3, 1, 1)),
+            json!({}),
+        ),
+        (
+            "max_pool2d 3x3 stride 2 pad 1",
+            ConvSpec::MaxPool2d(
+                Pool2dShape::new(6, 6, 2, 3, 3)
+                    .stride(2, 2)
+                    .pad(sym(1), sym(1)),
+            ),
+            json!({"kh": 3, "kw": 3, "stride_h": 2, "stride_w": 2, "pad_h": 1, "pad_w": 1}),
+        ),
+        (
+            "avg_pool2d 3x3 stride 2 SAME exclude pad",
+            ConvSpec::AvgPool2d(Pool2dShape::new(6, 5, 2, 3, 3).stride(2, 2).same(), false),
+            json!({"kh": 3, "kw": 3, "stride_h": 2, "stride_w": 2, "pad_h": "same",
+                   "pad_w": "same", "count_include_pad": false}),
+        ),
+        (
+            "max_pool1d k3 stride 2 pad 1",
+            ConvSpec::MaxPool1d(Pool1dShape::new(9, 2, 3).stride(2).pad(sym(1))),
+            json!({"k": 3, "stride": 2, "pad": 1}),
+        ),
+        (
+            "avg_pool1d k3 stride 1 pad 1 include pad",
+            ConvSpec::AvgPool1d(Pool1dShape::new(8, 3, 3).stride(1).pad(sym(1)), true),
+            json!({"k": 3, "stride": 1, "pad": 1}),
+        ),
+        (
+            "global_avg_pool 5x4x3",
+            ConvSpec::Gap { h: 5, w: 4, c: 3 },
+            json!({}),
+        ),
+    ];
+    for (i, (name, spec, kwargs)) in specs.into_iter().enumerate() {
+        out.push(conv_case::<S>(name, &spec, kwargs, 301 + i as u64 * 10));
+    }
+}
+
+/// One activation case: `x` through the static `Activation::forward` on an `[S; N]` array,
+/// then `backward` from its output with `dy`.
+fn activation_case<S: Dt, A: Activation<S>, const N: usize>(
+    name: &str,
+    kwargs: Value,
+    a: A,
+    x: &[S; N],
+    dy: &[S; N],
+) -> Value {
+    let (mut y, mut dx) = ([S::ZERO; N], [S::ZERO; N]);
+    a.forward(x, &mut y);
+    a.backward(&y, dy, &mut dx);
+    let bits = |v: &[S]| v.iter().map(|s| s.param_bits()).collect::<Vec<Value>>();
+    json!({
+        "activation": name, "dtype": S::NAME, "kwargs": kwargs,
+        "x": bits(x), "dy": bits(dy), "y": bits(&y), "dx": bits(&dx),
+    })
+}
+
+/// The activation cases: `N` inputs (with 0, 6 and both sides of them) per activation.
+fn activation_cases<S: Dt>(out: &mut Vec<Value>) {
+    const N: usize = 28;
+    // The 16-bit format holds (-8, 8).
+    let sc = if S::NAME == "I4F12" { 7.5 } else { 9.0 };
+    let mut xs = data(401, N - 4, sc);
+    xs.extend([0.0, 6.0, -0.0625, 6.0625]);
+    let dys = data(402, N, 1.0);
+    let x: [S; N] = core::array::from_fn(|i| S::from_f64(xs[i]));
+    let dy: [S; N] = core::array::from_fn(|i| S::from_f64(dys[i]));
+    let leaky = LeakyRelu::<S>::new(0.2).expect("slope");
+    out.push(activation_case("relu6", json!({}), Relu6, &x, &dy));
+    out.push(activation_case(
+        "leaky_relu",
+        json!({"negative_slope": 0.2}),
+        leaky,
+        &x,
+        &dy,
+    ));
+    out.push(activation_case("sigmoid", json!({}), Sigmoid, &x, &dy));
+    out.push(activation_case("tanh", json!({}), Tanh, &x, &dy));
+}
+
 /// An I16F16 weight file of a 3-5-2 MLP written by the library's writer, with its raw words.
 fn weight_file() -> Value {
     let shapes = [(3usize, 5usize), (5, 2)];
@@ -595,6 +884,16 @@ fn main() {
     layer_cases::<I16F16>(&mut layers);
     layer_cases::<I8F24>(&mut layers);
     layer_cases::<I4F12>(&mut layers);
+    let mut convs = Vec::new();
+    conv_cases::<f32>(&mut convs);
+    conv_cases::<I16F16>(&mut convs);
+    conv_cases::<I8F24>(&mut convs);
+    conv_cases::<I4F12>(&mut convs);
+    let mut activations = Vec::new();
+    activation_cases::<f32>(&mut activations);
+    activation_cases::<I16F16>(&mut activations);
+    activation_cases::<I8F24>(&mut activations);
+    activation_cases::<I4F12>(&mut activations);
     let mut all = Vec::new();
     cases::<f32>(&mut all);
     cases::<I16F16>(&mut all);
@@ -608,6 +907,8 @@ fn main() {
         "config_errors": errors(),
         "step_errors": step_errors(),
         "layers": layers,
+        "conv": convs,
+        "activations": activations,
         "weight_file": weight_file(),
     }))
     .expect("JSON")

@@ -6,10 +6,12 @@
 //! the error's `Display` message. Nothing here panics on caller data: every function returns a
 //! `PyResult`. The torch-named Python classes (`SGD`, `Adam`, ...) live in
 //! `edgetune/__init__.py` and call the constructors below. The layers (dense, ReLU, softmax
-//! cross-entropy) are in [`layers`], the device's weight file in [`weights`], its checkpoints in
-//! [`checkpoint`] and the int8 backbone layers in [`int8`].
+//! cross-entropy) are in [`layers`], the convolutions, pools and other activations in [`conv`],
+//! the device's weight file in [`weights`], its checkpoints in [`checkpoint`] and the int8
+//! backbone layers in [`int8`].
 
 mod checkpoint;
+mod conv;
 mod hyper;
 mod int8;
 mod layers;
@@ -879,6 +881,7 @@ fn _edgetune(m: &Bound<'_, PyModule>) -> PyResult<()> {
     layers::register(m)?;
     checkpoint::register(m)?;
     int8::register(m)?;
+    conv::register(m)?;
     weights::register(m)?;
     Ok(())
 }

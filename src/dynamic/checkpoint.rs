@@ -3,8 +3,8 @@
 //! one restores into the other (`tests/dynamic_checkpoint.rs`).
 
 use super::{DynAdagrad, DynAdam, DynLion, DynMomentum, DynRmsProp, DynSgd};
-use crate::checkpoint::optim::{check_config, tag, ConfigCodec};
 use crate::checkpoint::codec::{check_all, put_all, take_all};
+use crate::checkpoint::optim::{check_config, tag, ConfigCodec};
 use crate::checkpoint::{CheckpointError, Kind, RuntimePart, Sink, Source, Tag, Word};
 use crate::optim::{
     AdagradConfig, AdagradNum, AdamConfig, AdamNum, LionConfig, LionNum, MomentumConfig,
