@@ -217,3 +217,30 @@ fn shadowing_check_judges_an_infinite_forward_bound_case_and_catches_a_perturbed
     assert!(bad.ratio > 1.0, "{bad:?}");
     assert_eq!((bad.step, bad.elem, bad.what), (last, 0, "parameter"));
 }
+
+/// The shadowing check's plumbing, on the generic `f64` path where each step from the same state
+/// agrees with the reference to a few ulps: every committed case's steps from the recorded state
+/// (buffers by torch's key, the step count) land within `1e-12` of the reference's one step
+/// (`1e-12` as the bound's resolution term; values are at most 1e3 here, so a few ulps are below
+/// 1e-12). A state read back wrongly fails it: Adam's step count one too high (its bias
+/// corrections) is caught.
+#[test]
+fn shadowing_reference_restarts_exactly_from_the_recorded_state() {
+    let cases = harness::parse(GOLDEN).expect("parses");
+    let mut none = |_: usize, _: usize, _: &mut [f64]| 0;
+    for case in &cases {
+        let run = harness::run_traced::<f64>(case, &mut none).expect("runs");
+        let sh = harness::shadow(case, &run, 1e-12).expect("shadows");
+        assert!(sh.ratio <= 1.0, "case {}: {sh:?}", case.id);
+    }
+    let case = cases
+        .iter()
+        .find(|c| c.kind == Kind::Adam && c.grads.len() >= 10)
+        .expect("an Adam case");
+    let mut run = harness::run_traced::<f64>(case, &mut none).expect("runs");
+    for (count, _) in &mut run.trace {
+        *count += 1;
+    }
+    let sh = harness::shadow(case, &run, 1e-12).expect("shadows");
+    assert!(sh.ratio > 1.0, "case {}: {sh:?}", case.id);
+}
