@@ -6,6 +6,7 @@
 mod harness;
 
 use edgetune::num::fixed::{I16F16, I4F12, I8F24};
+use edgetune::reference::Kind;
 
 const GOLDEN: &str = include_str!("data/optim-golden.json");
 
@@ -37,6 +38,21 @@ fn committed_golden_file_passes_every_optimizer_and_number_type() {
         let row = &summary.fixed[&(opt.to_string(), "I4F12")];
         assert!(row.cases >= 25, "{opt} I4F12: {} cases run", row.cases);
         assert_eq!(row.cases + row.skipped, 50, "{opt} I4F12");
+    }
+    // Every fixed-point case also passed the shadowing check (a failure above otherwise): each
+    // step within its one-step bound from the device's own state, a verdict that holds for any
+    // L2 feedback gain. Among the gain>1 cases one (RMSprop, case 152) has an infinite forward
+    // bound in each format, which the forward check passes vacuously; the shadow judges it.
+    for fmt in ["I16F16", "I8F24", "I4F12"] {
+        let row = &summary.fixed[&("rmsprop".to_string(), fmt)];
+        assert!(row.infinite >= 1, "rmsprop {fmt}: {row:?}");
+        assert!(
+            row.gain_shadow > 0.0 && row.gain_shadow <= 1.0,
+            "rmsprop {fmt}: {row:?}"
+        );
+    }
+    for (key, row) in &summary.fixed {
+        assert!(row.shadow > 0.0 && row.shadow <= 1.0, "{key:?}: {row:?}");
     }
     // Every optimizer has rows for all three paths, and every case ran in each.
     for opt in ["sgd", "adam", "adamw", "rmsprop", "adagrad", "lion"] {
@@ -177,4 +193,54 @@ fn harness_fails_a_case_whose_final_state_was_perturbed() {
     // (see `TOL_F32` in the harness).
     assert_eq!(summary.failures.len(), 2, "{:#?}", summary.failures);
     assert!(summary.failures.iter().all(|f| f.contains("f64")));
+}
+
+/// Committed case 152 (centered RMSprop, L2 feedback gain 8.6, 200 steps) has an infinite forward
+/// bound, which no error can exceed. The shadowing check still judges it: the device's run is
+/// within every step's local bound, and 64 LSB added to one parameter after the last step is
+/// reported at that step (the earlier steps, which start from the device's own state, stay
+/// within theirs).
+#[test]
+fn shadowing_check_judges_an_infinite_forward_bound_case_and_catches_a_perturbed_step() {
+    let cases = harness::parse(GOLDEN).expect("parses");
+    let case = cases.iter().find(|c| c.id == 152).expect("case 152");
+    assert_eq!((case.kind, case.grads.len()), (Kind::RmsProp, 200));
+    let lsb = 2f64.powi(-16);
+    let cq = harness::quantised::<I16F16>(case);
+    let mut none = |_: usize, _: usize, _: &mut [I16F16]| 0;
+    let mut run = harness::run_traced::<I16F16>(&cq, &mut none).expect("runs");
+    let clean = harness::shadow(&cq, &run, lsb).expect("shadows");
+    assert!(clean.ratio > 0.0 && clean.ratio <= 1.0, "{clean:?}");
+    let last = run.params.len() - 1;
+    run.params[last][0] += 64.0 * lsb;
+    let bad = harness::shadow(&cq, &run, lsb).expect("shadows");
+    assert!(bad.ratio > 1.0, "{bad:?}");
+    assert_eq!((bad.step, bad.elem, bad.what), (last, 0, "parameter"));
+}
+
+/// The shadowing check's plumbing, on the generic `f64` path where each step from the same state
+/// agrees with the reference to a few ulps: every committed case's steps from the recorded state
+/// (buffers by torch's key, the step count) land within `1e-12` of the reference's one step
+/// (`1e-12` as the bound's resolution term; values are at most 1e3 here, so a few ulps are below
+/// 1e-12). A state read back wrongly fails it: Adam's step count one too high (its bias
+/// corrections) is caught.
+#[test]
+fn shadowing_reference_restarts_exactly_from_the_recorded_state() {
+    let cases = harness::parse(GOLDEN).expect("parses");
+    let mut none = |_: usize, _: usize, _: &mut [f64]| 0;
+    for case in &cases {
+        let run = harness::run_traced::<f64>(case, &mut none).expect("runs");
+        let sh = harness::shadow(case, &run, 1e-12).expect("shadows");
+        assert!(sh.ratio <= 1.0, "case {}: {sh:?}", case.id);
+    }
+    let case = cases
+        .iter()
+        .find(|c| c.kind == Kind::Adam && c.grads.len() >= 10)
+        .expect("an Adam case");
+    let mut run = harness::run_traced::<f64>(case, &mut none).expect("runs");
+    for (count, _) in &mut run.trace {
+        *count += 1;
+    }
+    let sh = harness::shadow(case, &run, 1e-12).expect("shadows");
+    assert!(sh.ratio > 1.0, "case {}: {sh:?}", case.id);
 }

@@ -303,6 +303,9 @@ pub struct Run {
     pub step: f64,
     /// Lion sign flips at ties that were allowed (and re-synchronised).
     pub flips: usize,
+    /// With [`run_traced`]: after each step, the step count and every state buffer by torch's key
+    /// (read exactly as `f64`); empty otherwise.
+    pub trace: Vec<(u64, BTreeMap<String, Vec<f64>>)>,
 }
 
 /// The reference's state buffers under torch's keys, mutably (absent ones are `None`).
@@ -346,6 +349,7 @@ pub fn run_reference(case: &Case) -> Result<(Run, Vec<Vec<f64>>), String> {
             state: reference_state(&r),
             step: r.step as f64,
             flips: 0,
+            trace: Vec::new(),
         },
         cs,
     ))
@@ -405,15 +409,22 @@ fn to64<S: StateF64>(s: &[S]) -> Vec<f64> {
 /// Lion's tie allowance, applied after each step: `(step index, chunk offset, chunk params)`.
 type Hook<'a, S> = &'a mut dyn FnMut(usize, usize, &mut [S]) -> usize;
 
-/// Runs one optimizer type over a case, chunk by chunk.
+/// Runs one optimizer type over a case, chunk by chunk; with `trace`, records the state after
+/// every step ([`Run::trace`]).
 fn drive<S: Scalar, O: Optimizer<S, CHUNK>>(
     case: &Case,
     make: impl Fn() -> Result<O, edgetune::Error>,
     state: impl Fn(&O) -> State,
     hook: Hook<'_, S>,
+    trace: bool,
 ) -> Result<Run, String> {
     let steps = case.grads.len();
     let mut params = vec![vec![0.0; case.n]; steps];
+    let mut states = if trace {
+        vec![(0, BTreeMap::<String, Vec<f64>>::new()); steps]
+    } else {
+        Vec::new()
+    };
     let mut st: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut step = 0.0;
     let mut flips = 0;
@@ -436,6 +447,12 @@ fn drive<S: Scalar, O: Optimizer<S, CHUNK>>(
             for (d, s) in params[t][start..start + len].iter_mut().zip(&p[..len]) {
                 *d = s.to_f64();
             }
+            if let Some((count, st)) = states.get_mut(t) {
+                *count = u64::from(opt.step_count());
+                for (k, v) in state(&opt) {
+                    st.entry(k.to_string()).or_default().extend(&v[..len]);
+                }
+            }
         }
         for (k, v) in state(&opt) {
             st.entry(k.to_string()).or_default().extend(&v[..len]);
@@ -447,6 +464,7 @@ fn drive<S: Scalar, O: Optimizer<S, CHUNK>>(
         state: st,
         step,
         flips,
+        trace: states,
     })
 }
 
@@ -454,6 +472,7 @@ fn rmsprop<S: Generic, M: Slot, C: Slot>(
     case: &Case,
     cfg: RmsPropConfig,
     hook: Hook<'_, S>,
+    trace: bool,
 ) -> Result<Run, String> {
     drive(
         case,
@@ -469,6 +488,7 @@ fn rmsprop<S: Generic, M: Slot, C: Slot>(
             s
         },
         hook,
+        trace,
     )
 }
 
@@ -476,6 +496,7 @@ fn adam<S: Generic, A: Slot>(
     case: &Case,
     cfg: AdamConfig,
     hook: Hook<'_, S>,
+    trace: bool,
 ) -> Result<Run, String> {
     drive(
         case,
@@ -491,12 +512,22 @@ fn adam<S: Generic, A: Slot>(
             s
         },
         hook,
+        trace,
     )
 }
 
 /// Runs the generic optimizers at number type `S`. `hook` is called after every step of every
 /// chunk; it returns the number of Lion flips it allowed.
 pub fn run_generic<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, String> {
+    run_with(case, hook, false)
+}
+
+/// [`run_generic`] that also records the state after every step ([`Run::trace`]).
+pub fn run_traced<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, String> {
+    run_with(case, hook, true)
+}
+
+fn run_with<S: Generic>(case: &Case, hook: Hook<'_, S>, trace: bool) -> Result<Run, String> {
     let h = &case.hyper;
     match case.kind {
         Kind::Sgd if h.momentum == 0.0 => drive(
@@ -510,6 +541,7 @@ pub fn run_generic<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, St
             },
             |_| Vec::new(),
             hook,
+            trace,
         ),
         Kind::Sgd => drive(
             case,
@@ -525,6 +557,7 @@ pub fn run_generic<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, St
             },
             |o| vec![("momentum_buffer", to64(o.momentum_buffer()))],
             hook,
+            trace,
         ),
         Kind::Adam | Kind::AdamW => {
             let cfg = AdamConfig {
@@ -537,9 +570,9 @@ pub fn run_generic<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, St
                 maximize: h.maximize,
             };
             if h.amsgrad {
-                adam::<S, On>(case, cfg, hook)
+                adam::<S, On>(case, cfg, hook, trace)
             } else {
-                adam::<S, Off>(case, cfg, hook)
+                adam::<S, Off>(case, cfg, hook, trace)
             }
         }
         Kind::RmsProp => {
@@ -552,10 +585,10 @@ pub fn run_generic<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, St
                 maximize: h.maximize,
             };
             match (h.momentum > 0.0, h.centered) {
-                (false, false) => rmsprop::<S, Off, Off>(case, cfg, hook),
-                (true, false) => rmsprop::<S, On, Off>(case, cfg, hook),
-                (false, true) => rmsprop::<S, Off, On>(case, cfg, hook),
-                (true, true) => rmsprop::<S, On, On>(case, cfg, hook),
+                (false, false) => rmsprop::<S, Off, Off>(case, cfg, hook, trace),
+                (true, false) => rmsprop::<S, On, Off>(case, cfg, hook, trace),
+                (false, true) => rmsprop::<S, Off, On>(case, cfg, hook, trace),
+                (true, true) => rmsprop::<S, On, On>(case, cfg, hook, trace),
             }
         }
         Kind::Adagrad => drive(
@@ -572,6 +605,7 @@ pub fn run_generic<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, St
             },
             |o| vec![("sum", to64(o.sum()))],
             hook,
+            trace,
         ),
         Kind::Lion => drive(
             case,
@@ -585,6 +619,7 @@ pub fn run_generic<S: Generic>(case: &Case, hook: Hook<'_, S>) -> Result<Run, St
             },
             |o| vec![("exp_avg", to64(o.exp_avg()))],
             hook,
+            trace,
         ),
     }
 }
@@ -715,11 +750,14 @@ pub const FIXED_STORE: f64 = 1.0 / 16_777_216.0;
 /// Running bounds on the fixed-point moments' accumulated errors against the reference, per
 /// element, and the step error they cause (Adam/AdamW and RMSprop; nothing for the others).
 ///
-/// - Adam's `m`: `E_t = β1·E_{t−1} + 2^-28·max(|g'_t|, |m_{t−1}|) + 2^-24·|m_t|`, the update's
-///   truncation ([`FIXED_MOMENT_TRUNC`]) and the store's rounding, both kept with weight `β1`
-///   (with `1 − β1` small the store's `2^-24` accumulates to `2^-24/(1 − β1)` of `m`, which the
-///   per-step `τ` does not hold: issue 16, AdamW at β1 = 0.99964, 1.78 times over without it);
-///   it moves the step by `lr/bc1·E_t/(√v̂ + eps)`.
+/// - Adam's `m`: `E_t = β1·E_{t−1} + 2^-28·max(|g'_t|, |m_{t−1}|) + δw1·|g'_t − m_{t−1}| +
+///   2^-24·|m_t|`, the update's truncation ([`FIXED_MOMENT_TRUNC`]), its weight's quantisation
+///   (`δw1 = 2^-16·(1 − β1)`) and the store's rounding, all kept with weight `β1` (with `1 − β1`
+///   small the store's `2^-24` accumulates to `2^-24/(1 − β1)` of `m`, which the per-step `τ`
+///   does not hold: issue 16, AdamW at β1 = 0.99964, 1.78 times over without it). The weight's
+///   term is absolute: when `g'` of the opposite sign cancels `m`, it is far more than `τ` of the
+///   small `m_t` (a committed AMSGrad case, second step, was 1.22 times its one-step bound
+///   without it). It moves the step by `lr/bc1·E_t/(√v̂ + eps)`.
 /// - Adam's `v` (and RMSprop's `square_avg`): `V_t = β·V_{t−1} + 2^-24·v_t + 2^-28·max(v_{t−1}, g'²)
 ///   + δw·|g'² − v_{t−1}|` (`β` = β2 or α; `δw` the quantisation of the update's weight), the
 ///   same recursion. Adam's step moves by `update·½·V_t/v̂_t`; with AMSGrad `V` of `vmax` is the
@@ -808,12 +846,18 @@ impl MomentTrunc {
             r.exp_avg_sq.as_ref()
         };
         let dw = FIXED_EPS_C * (1.0 - b2);
+        let dw1 = FIXED_EPS_C * (1.0 - b1);
         (0..n)
             .map(|i| {
                 let gi = g[i].abs() + l2 * p_old[i].abs();
-                let mi = m_old.map_or(0.0, |m| m[i].abs());
+                let gs = if h.maximize { -g[i] } else { g[i] };
+                let ms = m_old.map_or(0.0, |m| m[i]);
+                let mi = ms.abs();
                 let mn = m_new.map_or(0.0, |m| m[i].abs());
-                self.m[i] = b1 * self.m[i] + FIXED_MOMENT_TRUNC * gi.max(mi) + FIXED_STORE * mn;
+                self.m[i] = b1 * self.m[i]
+                    + FIXED_MOMENT_TRUNC * gi.max(mi)
+                    + dw1 * (gs + l2 * p_old[i] - ms).abs()
+                    + FIXED_STORE * mn;
                 let vn = r.exp_avg_sq.as_ref().map_or(0.0, |v| v[i]);
                 let (vo, gg) = (self.prev_v[i], gi * gi);
                 let de = l2 * self.param_err[i];
@@ -832,6 +876,13 @@ impl MomentTrunc {
                 (k * self.m[i] + update * rel_v, update)
             })
             .collect()
+    }
+
+    /// RMSprop: the bound `δ` on `|(v − ḡ²)_fix − (v − ḡ²)_ref|` of element `i` after the step
+    /// (see the type's docs), `vn` and `gbn` the reference's `v` and `ḡ` after it.
+    pub fn var_err(&self, i: usize, vn: f64, gbn: f64) -> f64 {
+        let e = self.gbar[i];
+        self.v[i] + FIXED_MOMENT_TRUNC * vn + 2.0 * gbn.abs() * e + e * e
     }
 
     /// RMSprop's part of [`step`](Self::step): the second moment's and `ḡ`'s accumulated errors
@@ -859,7 +910,6 @@ impl MomentTrunc {
                     + w.abs() * (2.0 * gp.abs() + de) * de;
                 self.prev_v[i] = vn;
                 let gbn = r.grad_avg.as_ref().map_or(0.0, |x| x[i]);
-                let mut delta = self.v[i] + FIXED_MOMENT_TRUNC * vn;
                 if h.centered {
                     let go = self.prev_gbar[i];
                     self.gbar[i] = alpha.abs() * self.gbar[i]
@@ -868,9 +918,8 @@ impl MomentTrunc {
                         + dw * (gp - go).abs()
                         + w.abs() * de;
                     self.prev_gbar[i] = gbn;
-                    let e = self.gbar[i];
-                    delta += 2.0 * gbn.abs() * e + e * e;
                 }
+                let delta = self.var_err(i, vn, gbn);
                 let b = (vn - gbn * gbn).max(0.0);
                 let sb = b.sqrt();
                 let s = if sb > 0.0 {
@@ -985,6 +1034,191 @@ pub fn fixed_step_bound(kind: Kind, h: &Hyper, lsb: f64, s: &StepInfo) -> f64 {
     }
 }
 
+/// The worst step of a shadowing check ([`shadow`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shadow {
+    /// The largest `err / local bound` over every step and element.
+    pub ratio: f64,
+    /// Where it was: the step (0-based) and the element.
+    pub step: usize,
+    /// The element.
+    pub elem: usize,
+    /// `|p_fixed − p_ref|` there.
+    pub err: f64,
+    /// The local bound there.
+    pub bound: f64,
+    /// What was compared there: a parameter, or (centered RMSprop) the device's `v − ḡ²` below
+    /// 0 against one step's bound on its error.
+    pub what: &'static str,
+    /// Centered RMSprop: device states (step, element) with `v < ḡ²`, which the device clamps.
+    pub raised: usize,
+    /// The largest `(ḡ² − v)/δ` among them.
+    pub raise: f64,
+}
+
+/// The case with its initial parameters and gradients rounded to `S`, the inputs the device sees.
+pub fn quantised<S: Generic>(case: &Case) -> Case {
+    let q = |x: &f64| S::from_f64(*x).to_f64();
+    let mut cq = case.clone();
+    cq.param0 = case.param0.iter().map(q).collect();
+    cq.grads = case
+        .grads
+        .iter()
+        .map(|g| g.iter().map(q).collect())
+        .collect();
+    cq
+}
+
+/// A reference holding the device's dequantised state after `count` steps: the buffers by torch's
+/// key, exactly as the device holds them (every state format's `to_f64` is exact).
+fn reference_from(
+    case: &Case,
+    count: u64,
+    state: &BTreeMap<String, Vec<f64>>,
+) -> Result<Reference, String> {
+    let mut r = Reference::new(case.kind, case.hyper, case.n);
+    r.step = count;
+    let mut set = 0;
+    for (k, slot) in reference_buffers(&mut r) {
+        if let Some(v) = state.get(k) {
+            *slot = Some(v.clone());
+            set += 1;
+        }
+    }
+    if set != state.len() {
+        return Err(format!(
+            "device state {:?} has a buffer the reference lacks",
+            state.keys()
+        ));
+    }
+    Ok(r)
+}
+
+/// The shadowing check of a fixed-point run (`run` from [`run_traced`] on the quantised case
+/// `cq`): at every step `t` the f64 reference starts from the device's whole state after step
+/// `t − 1` (parameters, every buffer, the step count; before the first step, the fresh state both
+/// start from) and takes that one step with the step-`t` gradient. The device's step-`t`
+/// parameters must lie within the *local* bound of that one step: [`fixed_step_bound`] with the
+/// moments' truncation terms of a single step from no prior error and no feedback gain, since the
+/// reference starts with the device's error in every value. When every step passes, the device's
+/// trajectory is an exact f64 trajectory perturbed by at most the local bound on each step,
+/// whatever the gain; the forward bound, which carries the error through the gain, can overflow.
+pub fn shadow(cq: &Case, run: &Run, lsb: f64) -> Result<Shadow, String> {
+    let (kind, h, n) = (cq.kind, &cq.hyper, cq.n);
+    let mut worst = Shadow::default();
+    // Centered RMSprop: the bound on `v − ḡ²`'s error from the previous step.
+    let mut var_slack = vec![0.0; n];
+    for (t, g) in cq.grads.iter().enumerate() {
+        let (mut r, before) = match t.checked_sub(1) {
+            None => (Reference::new(kind, *h, n), cq.param0.clone()),
+            Some(s) => {
+                let (count, state) = run.trace.get(s).ok_or("the run was not traced")?;
+                (reference_from(cq, *count, state)?, run.params[s].clone())
+            }
+        };
+        // Centered RMSprop: exactly, `v − ḡ²` after a step is at least `α·(v − ḡ²)` before it
+        // (`α ∈ [0, 1]`), so from a state with `v ≥ ḡ²` the device's `v − ḡ²` is at least `−δ`,
+        // one step's bound on its error. The device clamps a negative one at 0 (torch's root
+        // would be NaN); the reference starts from the valid state the device's stands for, `v`
+        // raised to `ḡ²`, the raise must be within `δ` (checked as a ratio like the parameters),
+        // and it is this step's prior error in `v` (it reaches the new `v` with weight `α`).
+        let mut raised = vec![0.0; n];
+        if let (Some(v), Some(gb)) = (r.square_avg.as_mut(), r.grad_avg.as_ref()) {
+            for i in 0..n {
+                let below = -(-gb[i]).mul_add(gb[i], v[i]);
+                if below > 0.0 {
+                    let ratio = below / var_slack[i];
+                    worst.raised += 1;
+                    worst.raise = worst.raise.max(ratio);
+                    if ratio > worst.ratio || ratio.is_nan() {
+                        worst = Shadow {
+                            ratio: if ratio.is_nan() { f64::INFINITY } else { ratio },
+                            step: t,
+                            elem: i,
+                            err: below,
+                            bound: var_slack[i],
+                            what: "v − ḡ²",
+                            ..worst
+                        };
+                    }
+                    // The reference's `v − ḡ²` is fused: raise `v` until it is not negative.
+                    v[i] = gb[i] * gb[i];
+                    while (-gb[i]).mul_add(gb[i], v[i]) < 0.0 {
+                        v[i] = f64::from_bits(v[i].to_bits() + 1);
+                    }
+                    raised[i] = below;
+                }
+            }
+        }
+        // One step's truncation terms: no accumulated error but a raise, and the previous second
+        // moment and `ḡ` (the device's) enter the update's truncation and weight terms.
+        let mut trunc = MomentTrunc::new(n);
+        trunc.v = raised;
+        if let Some(v) = r.exp_avg_sq.as_ref().or(r.square_avg.as_ref()) {
+            trunc.prev_v.clone_from(v);
+        }
+        if let Some(gb) = &r.grad_avg {
+            trunc.prev_gbar.clone_from(gb);
+        }
+        let c = r.lion_c(g);
+        let m = r.exp_avg.clone();
+        let buf_old = r.momentum_buffer.clone();
+        let mut p = before.clone();
+        r.step(&mut p, g)
+            .map_err(|e| format!("reference from the device's state at step {t}: {e:?}"))?;
+        let moment = trunc.step(kind, h, g, &before, m.as_deref(), &r);
+        if let (Some(v), Some(gb)) = (&r.square_avg, &r.grad_avg) {
+            for i in 0..n {
+                var_slack[i] = trunc.var_err(i, v[i], gb[i]);
+            }
+        }
+        for i in 0..n {
+            let dr = (p[i] - before[i]).abs();
+            // RMSprop's buffer `b = μ·b_old + q` (`q = g'/avg`) starts from the device's own
+            // `b_old`, so this step adds only `μ`'s quantisation, `q`'s relative error and the
+            // store's, at most `τ·(μ·|b_old| + |q|)` of the buffer, which `lr` moves into `p`
+            // once: the bound's `carried = hist_max/(1 − μ)` is set to `lr·(μ·|b_old| + |q|)`.
+            // SGD's and Lion's bounds include the carried rounding of their buffer (`½ LSB/(1 − μ)`,
+            // `½ LSB/(1 − β2)`), of which one step adds only a share: they hold one step as they are.
+            let hist_max = match (kind, &buf_old, &r.momentum_buffer) {
+                (Kind::RmsProp, Some(b0), Some(b1)) => {
+                    let mu = h.momentum;
+                    let q = b1[i] - mu * b0[i];
+                    (1.0 - mu) * h.lr * (mu * b0[i].abs() + q.abs())
+                }
+                (Kind::RmsProp, None, Some(b1)) => (1.0 - h.momentum) * h.lr * b1[i].abs(),
+                _ => dr,
+            };
+            let info = StepInfo {
+                g: g[i],
+                p: p[i],
+                dr,
+                hist_max,
+                lion: c.as_ref().map(|c| (c[i], m.as_ref().map_or(0.0, |m| m[i]))),
+                gain: l2_gain(kind, h, &r, i),
+                moment: moment[i].0,
+                update: moment[i].1,
+                l2: l2_coef_error(kind, h, &r, i, before[i]),
+            };
+            let bound = fixed_step_bound(kind, h, lsb, &info);
+            let err = (run.params[t][i] - p[i]).abs();
+            let ratio = err / bound;
+            if ratio > worst.ratio || ratio.is_nan() {
+                worst = Shadow {
+                    ratio: if ratio.is_nan() { f64::INFINITY } else { ratio },
+                    step: t,
+                    elem: i,
+                    err,
+                    bound,
+                    what: "parameter",
+                    ..worst
+                };
+            }
+        }
+    }
+    Ok(worst)
+}
+
 /// One fixed-point row: cases run, skipped, and the worst error against the bound.
 #[derive(Clone, Debug, Default)]
 pub struct FixedRow {
@@ -998,6 +1232,16 @@ pub struct FixedRow {
     pub lsb: f64,
     /// Worst `|p_fixed − p_ref| / bound`.
     pub ratio: f64,
+    /// Worst ratio of the shadowing check, `err / local bound` over every step ([`shadow`]).
+    pub shadow: f64,
+    /// Cases with a gain over [`FIXED_MAX_GAIN`] whose forward bound overflowed to infinity
+    /// (the forward check passes them vacuously; the shadowing check still judges them).
+    pub infinite: usize,
+    /// Worst shadowing ratio over the cases with a gain over [`FIXED_MAX_GAIN`].
+    pub gain_shadow: f64,
+    /// Centered RMSprop: device states with `v < ḡ²` ([`Shadow::raised`]), and the largest
+    /// `(ḡ² − v)/δ` among them.
+    pub raised: (usize, f64),
     /// Worst mixed error against torch's trajectory on the unquantised inputs (information).
     pub torch: f64,
     /// Cases over the bound or that failed to run.
@@ -1181,14 +1425,7 @@ impl Summary {
             row.skipped += 1;
             return;
         }
-        let q = |x: &f64| S::from_f64(*x).to_f64();
-        let mut cq = case.clone();
-        cq.param0 = case.param0.iter().map(q).collect();
-        cq.grads = case
-            .grads
-            .iter()
-            .map(|g| g.iter().map(q).collect())
-            .collect();
+        let mut cq = quantised::<S>(case);
         // The reference on the quantised inputs, and the bound after every step.
         let mut r = Reference::new(case.kind, case.hyper, case.n);
         let mut p = cq.param0.clone();
@@ -1238,7 +1475,7 @@ impl Summary {
         let mut none = |_: usize, _: usize, _: &mut [S]| 0;
         row.cases += 1;
         row.steps += case.grads.len();
-        let run = match run_generic::<S>(&cq, &mut none) {
+        let run = match run_traced::<S>(&cq, &mut none) {
             Ok(run) => run,
             Err(msg) if msg.contains(STEP_OVERFLOW) && case.hyper.momentum > 0.0 => {
                 // The fixed-point buffer differs from the reference's by at most its rounding
@@ -1297,11 +1534,31 @@ impl Summary {
                 over |= err > *bound;
             }
         }
+        let sh = match shadow(&cq, &run, lsb) {
+            Ok(sh) => sh,
+            Err(msg) => {
+                row.failed += 1;
+                self.failures.push(format!(
+                    "case {} ({}): {}: shadowing: {msg}",
+                    case.id,
+                    case.kind.name(),
+                    S::NAME
+                ));
+                return;
+            }
+        };
+        row.shadow = row.shadow.max(sh.ratio);
+        row.raised = (row.raised.0 + sh.raised, row.raised.1.max(sh.raise));
+        let shadow_over = sh.ratio > 1.0;
         if max_gain > FIXED_MAX_GAIN {
             // Judged like every case; listed because the gain, not the rounding, sets the bound.
             row.outside += 1;
+            row.gain_shadow = row.gain_shadow.max(sh.ratio);
+            if case_bound.is_infinite() {
+                row.infinite += 1;
+            }
             self.outside.push(format!(
-                "case {} ({}, {}): {} L2 feedback gain {:.3}: err/bound {:.3}, largest bound {:.3e} LSB{}",
+                "case {} ({}, {}): {} L2 feedback gain {:.3}: err/bound {:.3}, largest bound {:.3e} LSB, shadow {:.3}{}",
                 case.id,
                 case.kind.name(),
                 case.regime,
@@ -1309,8 +1566,27 @@ impl Summary {
                 max_gain,
                 case_ratio,
                 case_bound / lsb,
-                if over { ", OVER" } else { "" }
+                sh.ratio,
+                if over || shadow_over { ", OVER" } else { "" }
             ));
+        }
+        if shadow_over {
+            self.failures.push(format!(
+                "case {} ({}, {}): {} over its local bound at step {} element {} ({}): err {:.3e} = {:.3} × {:.3e}",
+                case.id,
+                case.kind.name(),
+                case.regime,
+                S::NAME,
+                sh.step,
+                sh.elem,
+                sh.what,
+                sh.err,
+                sh.ratio,
+                sh.bound
+            ));
+            if !over {
+                row.failed += 1;
+            }
         }
         if over {
             row.failed += 1;
@@ -1329,32 +1605,42 @@ impl Summary {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{:<8} {:<7} {:>5} {:>7} {:>7} {:>7} {:>7} {:>13} {:>11} {:>12} {:>7}",
+            "{:<8} {:<7} {:>5} {:>7} {:>7} {:>4} {:>11} {:>7} {:>7} {:>13} {:>11} {:>7} {:>12} {:>7}",
             "optim",
             "format",
             "run",
             "skipped",
             "gain>1",
+            "inf",
+            "shadow g>1",
             "refused",
             "steps",
             "max err (LSB)",
             "err / bound",
+            "shadow",
             "vs torch",
             "result"
         );
         for ((opt, fmt), r) in &self.fixed {
             let _ = writeln!(
                 s,
-                "{:<8} {:<7} {:>5} {:>7} {:>7} {:>7} {:>7} {:>13.1} {:>11.3} {:>12.3e} {:>7}",
+                "{:<8} {:<7} {:>5} {:>7} {:>7} {:>4} {:>11} {:>7} {:>7} {:>13.1} {:>11.3} {:>7.3} {:>12.3e} {:>7}",
                 opt,
                 fmt,
                 r.cases,
                 r.skipped,
                 r.outside,
+                r.infinite,
+                if r.outside > 0 {
+                    format!("{:.3}", r.gain_shadow)
+                } else {
+                    "-".to_string()
+                },
                 r.refused,
                 r.steps,
                 r.lsb,
                 r.ratio,
+                r.shadow,
                 r.torch,
                 if r.failed == 0 {
                     "pass".to_string()
@@ -1362,6 +1648,15 @@ impl Summary {
                     format!("FAIL {}", r.failed)
                 }
             );
+        }
+        for ((opt, fmt), r) in &self.fixed {
+            if r.raised.0 > 0 {
+                let _ = writeln!(
+                    s,
+                    "CLAMPED {opt} {fmt}: {} device states with v < ḡ² (clamped to 0 by the device; the shadowing reference starts from v = ḡ²), largest (ḡ² − v)/δ {:.3}",
+                    r.raised.0, r.raised.1
+                );
+            }
         }
         for o in &self.outside {
             let _ = writeln!(s, "GAIN>1 {o}");

@@ -5,8 +5,11 @@
 //! ```
 //! Every case runs through the plain f64 reference, the generic optimizers at f64 and at f32. The
 //! table gives, per optimizer and number type, the cases, steps and max mixed error
-//! `|p − p_torch| / (1 + |p_torch|)` over every step's parameters and the final state. Exits 1 if
-//! any case is over its tolerance or cannot be run, or if no case was read.
+//! `|p − p_torch| / (1 + |p_torch|)` over every step's parameters and the final state. Fixed point
+//! is judged twice: against the forward bound accumulated along the trajectory (`err / bound`),
+//! and step by step from the device's own state (`shadow`, see `harness::shadow`), which gives
+//! a verdict where the forward bound overflows. Exits 1 if any case is over its tolerance or
+//! either bound or cannot be run, or if no case was read.
 
 mod harness;
 
