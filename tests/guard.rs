@@ -728,3 +728,82 @@ fn fuzz_regression_fixed_tiny_beta_keeps_the_old_moment() {
         "rmsprop: moved {moved}, want {want}"
     );
 }
+
+/// Found by the fuzz target's step bound: the fixed-point kernels summed `lr·g` and `lr·wd·p`
+/// (SGD) and `μ·b` and `(1 − τ)·g'` (momentum) as saturating products, so two products beyond
+/// the wide range (`2^33` LSB) that cancel gave a silently wrong step: SGD left `p` where it
+/// should move by 1, momentum (`μ = 32.5`, `dampening = 34`) moved `p` by 0.65 where 0.18 was
+/// right. The values below are exact in I16F16 and every product is exact, so the expected
+/// parameters and buffer are exact too.
+#[test]
+fn fuzz_regression_fixed_cancelling_products_beyond_the_wide_range_are_summed_exactly() {
+    use edgetune::optim::{Sgd, SgdConfig};
+    let q = I16F16::from_num::<f64>;
+    // SGD: 8·(20000 + (−19999.875)) = 1, with products of 160,000 (beyond 131,072).
+    let mut o = Sgd::<I16F16, 1>::new(SgdConfig {
+        lr: 8.0,
+        weight_decay: 1.0,
+        maximize: false,
+    })
+    .unwrap();
+    *o.aux_mut() = RoundingState::nearest();
+    let mut p = [q(-19_999.875)];
+    o.step(&mut p, &[q(20_000.0)]).unwrap();
+    assert_eq!(p[0], q(-20_000.875));
+
+    // Momentum with dampening: step 1 sets b = g' = 16000 and p = −16000/16; step 2 is
+    // b = 32.5·16000 − 33·(16257.5 − 500) = 520000 − 519997.5 = 2.5, p = −1000 − 2.5/16.
+    let mut o = Momentum::<I16F16, 1>::new(MomentumConfig {
+        lr: 1.0 / 16.0,
+        momentum: 32.5,
+        dampening: 34.0,
+        weight_decay: 0.5,
+        nesterov: false,
+        maximize: false,
+    })
+    .unwrap();
+    *o.aux_mut() = RoundingState::nearest();
+    let mut p = [q(0.0)];
+    o.step(&mut p, &[q(16_000.0)]).unwrap();
+    assert_eq!((p[0], o.momentum_buffer()[0]), (q(-1000.0), q(16_000.0)));
+    o.step(&mut p, &[q(16_257.5)]).unwrap();
+    assert_eq!((p[0], o.momentum_buffer()[0]), (q(-1000.15625), q(2.5)));
+
+    // Nesterov (no dampening), the cancellation through weight decay: step 1 moves p by
+    // (16000 + 32.5·16000)/16 = 33500, clamped at MIN = −32768; step 2 has
+    // b = 32.5·16000 + (4290.5 + 16·(−32768)) = 520000 − 519997.5 = 2.5 and
+    // p = −32768 − (−519997.5 + 32.5·2.5)/16 = −273.234375.
+    let mut o = Momentum::<I16F16, 1>::new(MomentumConfig {
+        lr: 1.0 / 16.0,
+        momentum: 32.5,
+        dampening: 0.0,
+        weight_decay: 16.0,
+        nesterov: true,
+        maximize: false,
+    })
+    .unwrap();
+    *o.aux_mut() = RoundingState::nearest();
+    let mut p = [q(0.0)];
+    o.step(&mut p, &[q(16_000.0)]).unwrap();
+    assert_eq!((p[0], o.momentum_buffer()[0]), (I16F16::MIN, q(16_000.0)));
+    o.step(&mut p, &[q(4_290.5)]).unwrap();
+    assert_eq!((p[0], o.momentum_buffer()[0]), (q(-273.234375), q(2.5)));
+}
+
+/// A coefficient of `2^61` or more against a product of the other sign leaves the sum
+/// undecided in the kernels' `i128`: the step is refused with nothing changed, not guessed.
+#[test]
+fn fixed_undecidable_cancellation_is_refused_with_nothing_changed() {
+    use edgetune::optim::{Sgd, SgdConfig};
+    let mut o = Sgd::<I16F16, 2>::new(SgdConfig {
+        lr: 2f64.powi(80),
+        weight_decay: 1.0,
+        maximize: false,
+    })
+    .unwrap();
+    let mut p = [I16F16::from_num(0.5), I16F16::from_num(-1.0)];
+    let before = p;
+    let e = o.step(&mut p, &[I16F16::from_num(0.25), I16F16::from_num(1.0)]);
+    assert_eq!(e, Err(edgetune::Error::StepOverflow { index: 1 }));
+    assert_eq!((p, o.step_count()), (before, 0));
+}

@@ -128,6 +128,27 @@ impl Scale {
         self.m == 1 << 15 && self.sh == 15 && !self.neg
     }
 
+    /// [`mul_wide`](Self::mul_wide) without saturation: the same truncated product, exact, or
+    /// [`WideTerm::Huge`] beyond `2^76`.
+    pub(crate) fn mul_wide_exact(self, x: i32) -> WideTerm {
+        let prod = u128::from(self.m) * u128::from(x.unsigned_abs()); // < 2^48
+        let neg = self.neg != (x < 0);
+        let s = WIDE as i32 - self.sh;
+        let mag = if prod == 0 {
+            0
+        } else if s > 76 {
+            return WideTerm::Huge { neg };
+        } else if s >= 0 {
+            prod << s
+        } else if s <= -127 {
+            0
+        } else {
+            prod >> -s
+        };
+        let mag = mag as i128;
+        WideTerm::Exact(if neg { -mag } else { mag })
+    }
+
     /// `x · c` in "wide" units (`2^-WIDE` of `x`'s unit), truncated toward zero at that
     /// resolution, saturating at the `i64` range.
     #[inline]
@@ -163,6 +184,58 @@ pub(crate) fn shl_sat(v: u64, s: i32) -> u64 {
     } else {
         v >> (-s)
     }
+}
+
+/// A product in wide units for [`exact_sum`]: exact, or known only to be beyond `2^76` in
+/// magnitude, with its sign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WideTerm {
+    /// The product as [`Scale::mul_wide`] truncates it, below `2^124` in magnitude.
+    Exact(i128),
+    /// At least `2^77` in magnitude (a coefficient of `2^61` or more), of this sign.
+    Huge {
+        /// Whether the product is negative.
+        neg: bool,
+    },
+}
+
+/// `Σ terms` as the `i64` wide value the kernels round, clamped to `±i64::MAX` (four times any
+/// format's range, so the rounding then saturates at the right edge), or `None` when a huge
+/// product meets a nonzero product of the other sign: their sum is then not decided here.
+///
+/// The kernels' sums of saturating products are wrong exactly when saturated products of opposite
+/// signs cancel (SGD's `lr·g + lr·wd·p` with `g ≈ −wd·p`, momentum's `μ·b + (1 − τ)·g'` with
+/// `μ > 1`): the fuzz target's step bound found both. Summed here in `i128`, they are exact.
+pub(crate) fn exact_sum<const K: usize>(terms: [WideTerm; K]) -> Option<i64> {
+    let mut sum = 0i128;
+    let (mut pos, mut neg, mut huge) = (false, false, None);
+    for t in terms {
+        match t {
+            // K ≤ 4 terms below 2^124 each: no overflow.
+            WideTerm::Exact(v) => {
+                sum += v;
+                pos |= v > 0;
+                neg |= v < 0;
+            }
+            WideTerm::Huge { neg: n } => {
+                pos |= !n;
+                neg |= n;
+                huge = Some(n);
+            }
+        }
+    }
+    match huge {
+        Some(_) if pos && neg => None,
+        Some(n) => Some(if n { -i64::MAX } else { i64::MAX }),
+        None => Some(sum.clamp(-i128::from(i64::MAX), i128::from(i64::MAX)) as i64),
+    }
+}
+
+/// Whether a product `c·x` of a coefficient of magnitude `|c|` and a 32-bit `x` can saturate the
+/// wide `i64` (`|c·x| ≥ 2^33` LSB needs `|c| ≥ 4`, less `2^-16` of quantisation): only then do the
+/// kernels sum exactly.
+pub(crate) fn may_saturate(coefficients: &[f64]) -> bool {
+    coefficients.iter().any(|c| c.abs() >= 3.5)
 }
 
 /// A coefficient `c = [one] + r`: coefficients near 1 (momentum and decay factors) are held as
@@ -203,6 +276,15 @@ impl Coef {
     #[inline(always)]
     pub(crate) fn is_zero(self) -> bool {
         !self.one && self.r.is_zero()
+    }
+
+    /// [`mul_wide`](Self::mul_wide) without saturation (see [`Scale::mul_wide_exact`]).
+    pub(crate) fn mul_wide_exact(self, x: i32) -> WideTerm {
+        match self.r.mul_wide_exact(x) {
+            // `1 + r` has `|r| ≤ ½`: its product is below 2^62, always exact.
+            WideTerm::Exact(v) if self.one => WideTerm::Exact((i128::from(x) << WIDE) + v),
+            t => t,
+        }
     }
 
     /// `x · c` in wide units, saturating.

@@ -2,7 +2,9 @@
 //! 32-bit fast path (see [`crate::num::fixed`] for the formats, rounding and error bounds).
 
 use super::*;
-use crate::num::fixed::arith::{round_nearest, round_with, wide, Coef, Scale};
+use crate::num::fixed::arith::{
+    exact_sum, may_saturate, round_nearest, round_with, wide, Coef, Scale,
+};
 use crate::num::fixed::fast::{scaled_step, with_offsets, Fast, Offsets};
 use crate::num::fixed::RoundingState;
 use ::fixed::types::extra::LeEqU32;
@@ -29,6 +31,8 @@ pub struct FixedMomentumCoeffs {
     k: u32,
     /// The 32-bit fast path, when the configuration allows it.
     fast: Option<FastMomentum>,
+    /// A product may saturate (a coefficient of 4 or more): the general kernel sums exactly.
+    exact: bool,
 }
 
 impl FixedMomentumCoeffs {
@@ -74,6 +78,31 @@ fn buffer_wide(c: &FixedMomentumCoeffs, br: i32, gr: i32, pr: i32) -> i64 {
     c.mu.mul_wide(br)
         .saturating_add(c.b_g.mul_wide(gr))
         .saturating_add(c.b_wd.mul_wide(pr))
+}
+
+/// [`buffer_wide`] summed exactly (see [`exact_sum`]), or `None` when it is not decided.
+#[inline]
+fn buffer_exact(c: &FixedMomentumCoeffs, br: i32, gr: i32, pr: i32) -> Option<i64> {
+    exact_sum([
+        c.mu.mul_wide_exact(br),
+        c.b_g.mul_wide_exact(gr),
+        c.b_wd.mul_wide_exact(pr),
+    ])
+}
+
+/// The update `u` (`p ← p − u`) summed exactly from the new buffer `bn`, or `None` when it is
+/// not decided: SGD's `lr·g' ` without momentum, Nesterov's `lr·g' + lr·μ·bn`, else `lr·bn` (one
+/// product: its saturation only moves `p` to the format's edge, as the exact value would).
+#[inline]
+fn update_exact(c: &FixedMomentumCoeffs, gr: i32, pr: i32, bn: i32) -> Option<i64> {
+    let (g, p) = (c.lr_g.mul_wide_exact(gr), c.lr_wd.mul_wide_exact(pr));
+    if !c.enabled {
+        exact_sum([g, p])
+    } else if c.nesterov {
+        exact_sum([g, p, c.lr_mu.mul_wide_exact(bn)])
+    } else {
+        Some(c.lr.mul_wide(bn))
+    }
 }
 
 /// Whether a wide value rounds to nearest inside `i32` (what [`round_nearest`] would not have to
@@ -124,6 +153,7 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
                 lr_wd: Scale::ZERO,
                 lr_mu: Scale::ZERO,
                 k: 30,
+                exact: false,
             };
         }
         FixedMomentumCoeffs {
@@ -142,6 +172,14 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
                 damp,
                 damp * cfg.weight_decay,
             ),
+            exact: may_saturate(&[
+                cfg.momentum,
+                damp,
+                damp * cfg.weight_decay,
+                cfg.lr,
+                cfg.lr * cfg.weight_decay,
+                cfg.lr * cfg.momentum,
+            ]),
         }
     }
 
@@ -156,6 +194,21 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
         buf: &[Self],
         c: &FixedMomentumCoeffs,
     ) -> Option<usize> {
+        if c.exact {
+            // A product may saturate: decide every element as the exact kernel will.
+            return params.iter().zip(grads).zip(buf).position(|((p, g), b)| {
+                let (pr, gr) = (p.to_bits(), g.to_bits());
+                let bn = if c.enabled {
+                    match buffer_exact(c, b.to_bits(), gr, pr) {
+                        Some(w) if rounds_inside_i32(w) => round_nearest(w),
+                        _ => return true,
+                    }
+                } else {
+                    0
+                };
+                update_exact(c, gr, pr, bn).is_none()
+            });
+        }
         if !c.enabled {
             return None;
         }
@@ -199,6 +252,25 @@ impl<Frac: LeEqU32> MomentumNum for FixedI32<Frac> {
     ) {
         if let Some(f) = c.fast {
             return momentum_fast(params, grads, buf, f, aux);
+        }
+        if c.exact {
+            for ((p, g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
+                let (pr, gr) = (p.to_bits(), g.to_bits());
+                // `None` (and a buffer outside `i32`) was refused by the check.
+                let saturating = || buffer_wide(c, b.to_bits(), gr, pr);
+                let bn = if c.enabled {
+                    let bn = round_nearest(
+                        buffer_exact(c, b.to_bits(), gr, pr).unwrap_or_else(saturating),
+                    );
+                    *b = Self::from_bits(bn);
+                    bn
+                } else {
+                    0
+                };
+                let u = update_exact(c, gr, pr, bn).unwrap_or_else(|| c.lr.mul_wide(bn));
+                *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+            }
+            return;
         }
         for ((p, g), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
             let (pr, gr) = (p.to_bits(), g.to_bits());

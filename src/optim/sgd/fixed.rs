@@ -2,7 +2,7 @@
 //! (see [`crate::num::fixed`] for the formats, rounding and error bounds).
 
 use super::*;
-use crate::num::fixed::arith::{round_with, wide, Scale};
+use crate::num::fixed::arith::{exact_sum, may_saturate, round_with, wide, Scale};
 use crate::num::fixed::fast::{scaled_step, with_offsets, Fast};
 use crate::num::fixed::RoundingState;
 use ::fixed::types::extra::LeEqU32;
@@ -17,6 +17,14 @@ pub struct FixedSgdCoeffs {
     lr_wd: Scale,
     /// The 32-bit fast path (no weight decay, `lr` in its range), with `maximize`.
     fast: Option<(Fast, bool)>,
+    /// A product may saturate ([`may_saturate`]): sum exactly ([`exact_sum`]).
+    exact: bool,
+}
+
+/// `lr·g + lr·wd·p` exactly (see [`exact_sum`]), or `None` when it is not decided.
+#[inline]
+fn update_exact(c: &FixedSgdCoeffs, gr: i32, pr: i32) -> Option<i64> {
+    exact_sum([c.lr_g.mul_wide_exact(gr), c.lr_wd.mul_wide_exact(pr)])
 }
 
 impl<Frac: LeEqU32> SgdNum for FixedI32<Frac> {
@@ -34,7 +42,28 @@ impl<Frac: LeEqU32> SgdNum for FixedI32<Frac> {
             lr_g: Scale::from_f64(s * cfg.lr),
             lr_wd,
             fast,
+            exact: may_saturate(&[cfg.lr, cfg.lr * cfg.weight_decay]),
         }
+    }
+
+    /// Refuses an element whose update cannot be decided: a product beyond `2^76` wide units
+    /// (a coefficient of `2^61` or more) against one of the other sign. Nothing to do unless a
+    /// product may saturate.
+    fn sgd_check(
+        params: &[Self],
+        grads: &[Self],
+        _small: bool,
+        config: &SgdConfig,
+        c: impl FnOnce() -> FixedSgdCoeffs,
+    ) -> Option<usize> {
+        if !may_saturate(&[config.lr, config.lr * config.weight_decay]) {
+            return None;
+        }
+        let c = c();
+        params
+            .iter()
+            .zip(grads)
+            .position(|(p, g)| update_exact(&c, g.to_bits(), p.to_bits()).is_none())
     }
 
     #[inline]
@@ -47,12 +76,19 @@ impl<Frac: LeEqU32> SgdNum for FixedI32<Frac> {
         if let Some((lr, ascend)) = c.fast {
             return sgd_fast(params, grads, lr, ascend, aux);
         }
+        let saturating = |g: i32, p: i32| c.lr_g.mul_wide(g).saturating_add(c.lr_wd.mul_wide(p));
+        if c.exact {
+            for (p, g) in params.iter_mut().zip(grads) {
+                let (pr, gr) = (p.to_bits(), g.to_bits());
+                // `None` was refused by the check.
+                let u = update_exact(c, gr, pr).unwrap_or_else(|| saturating(gr, pr));
+                *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
+            }
+            return;
+        }
         for (p, g) in params.iter_mut().zip(grads) {
             let pr = p.to_bits();
-            let u = c
-                .lr_g
-                .mul_wide(g.to_bits())
-                .saturating_add(c.lr_wd.mul_wide(pr));
+            let u = saturating(g.to_bits(), pr);
             *p = Self::from_bits(round_with(wide(pr).saturating_sub(u), aux.offset()));
         }
     }

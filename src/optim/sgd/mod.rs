@@ -50,7 +50,8 @@ pub trait SgdNum: Num {
     fn sgd_coeffs(config: &SgdConfig) -> Self::Coeffs;
     /// The first element whose step would leave the number type's range although its inputs
     /// are inside it (an `f32` overflow to infinity), or `None`; reads only. Fixed point
-    /// saturates its parameter writes by design: `None`.
+    /// saturates its parameter writes by design, and refuses only an update it cannot decide
+    /// (a coefficient of `2^61` or more against a term of the other sign).
     fn sgd_check(
         _params: &[Self],
         _grads: &[Self],
