@@ -7,9 +7,9 @@
 //! checkpoint words); a successful step moves every parameter by at most a bound derived from the
 //! optimizer's update rule and the number type's documented rounding (`edgetune_fuzz::bound`:
 //! SGD, momentum with Nesterov and dampening, RMSprop with and without centering and momentum,
-//! Adagrad and Lion in every format; Adam and AMSGrad in I16F16 by the `K_t` bound below); a
-//! fixed-point SGD step without weight decay moves each parameter in the direction of `-g` (or
-//! `+g` under `maximize`).
+//! Adagrad and Lion in every format; Adam and AMSGrad in f32 by `bound::adam_f32` and in I16F16
+//! by the `K_t` bound below); a fixed-point SGD step without weight decay moves each parameter in
+//! the direction of `-g` (or `+g` under `maximize`).
 #![no_main]
 
 use edgetune::checkpoint::Checkpointable;
@@ -324,6 +324,24 @@ fn adam_bound(c: AdamConfig, t: u32, gmax: f64, p: f64) -> f64 {
     step + decay + 2.0 * LSB
 }
 
+/// f32 Adam and AMSGrad: the interval bound of `bound::adam_f32` from the state before the step.
+fn adam_f32(c: AdamConfig, t: u32, state: (f64, f64, Option<f64>), p: f32, g: f32) -> Option<f64> {
+    let p = f64::from(p);
+    let u = bound::adam_f32(
+        c.lr,
+        (c.beta1, c.beta2),
+        c.eps,
+        c.weight_decay,
+        c.decoupled_weight_decay,
+        c.maximize,
+        t,
+        state,
+        p,
+        f64::from(g),
+    );
+    limit::<f32>(p, u)
+}
+
 /// Runs `$f::<S>` for the format picked by the selector: `f32`, I16F16 or I8F24.
 macro_rules! in_format {
     ($fmt:expr, $f:ident ( $($arg:expr),* )) => {
@@ -411,10 +429,26 @@ fuzz_target!(|data: &[u8]| {
                 }
             } else if ams {
                 if let Ok(mut o) = AmsGrad::<f32, N>::new(c) {
-                    steps(&mut b, &mut o, &none, None);
+                    let bound = move |o: &AmsGrad<f32, N>, p: &[f32; N], g: &[f32; N], i: usize| {
+                        let state = (
+                            f64::from(o.exp_avg()[i]),
+                            f64::from(o.exp_avg_sq()[i]),
+                            o.max_exp_avg_sq().map(|x| f64::from(x[i])),
+                        );
+                        adam_f32(c, o.step_count() + 1, state, p[i], g[i])
+                    };
+                    steps(&mut b, &mut o, &bound, None);
                 }
             } else if let Ok(mut o) = Adam::<f32, N>::new(c) {
-                steps(&mut b, &mut o, &none, None);
+                let bound = move |o: &Adam<f32, N>, p: &[f32; N], g: &[f32; N], i: usize| {
+                    let state = (
+                        f64::from(o.exp_avg()[i]),
+                        f64::from(o.exp_avg_sq()[i]),
+                        None,
+                    );
+                    adam_f32(c, o.step_count() + 1, state, p[i], g[i])
+                };
+                steps(&mut b, &mut o, &bound, None);
             }
         }
         4 => {

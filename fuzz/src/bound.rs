@@ -479,3 +479,66 @@ pub fn lion<S: Fmt>(lr: f64, wd: f64, p: f64) -> Iv {
     };
     S::op(sign.add(decay), step + decay.mag())
 }
+
+/// Adam / AdamW in `f32` (`optim::adam::float`), step `t`, from the stored `m`, `v` and (AMSGrad)
+/// `vmax` before the step: `g'` as [`grad`] (L2 only without decoupling); `m' = lerp(m, g', 1 −
+/// β1)` in either of the kernel's rounding forms (`m + w1·(g' − m)` or `g' − (1 − w1)·(g' − m)`:
+/// the hull of both); `v' = β2·v + (1 − β2)·g'²`; `v̂ = max(vmax, v')` with AMSGrad;
+/// `u = s·m'/(√v̂ + e)` with `s = lr/bc1·√bc2` and `e = eps·√bc2` computed in `f64` and rounded
+/// once to `f32` (widened here by one `f32` operation for the `f64` work and the rounding; a
+/// positive `e` that rounds to 0 becomes the smallest subnormal). AdamW first decays `p` to
+/// `p·(1 − lr·wd)`, which moves it by `p·(1 − d)` plus the product's rounding. Returns the
+/// interval of the whole move `p − p_new` before the final write's rounding.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_f32(
+    lr: f64,
+    (b1, b2): (f64, f64),
+    eps: f64,
+    wd: f64,
+    decoupled: bool,
+    maximize: bool,
+    t: u32,
+    (m, v, vmax): (f64, f64, Option<f64>),
+    p: f64,
+    g: f64,
+) -> Iv {
+    type S = f32;
+    let gp = grad::<S>(g, p, maximize, if decoupled { 0.0 } else { wd }, false);
+    let d = add::<S>(gp, Iv::pt(m).neg());
+    let w1 = S::coef(1.0 - b1);
+    let from_m = add::<S>(Iv::pt(m), mul::<S>(w1, d));
+    let omw1 = S::op(Iv::pt(1.0).sub(w1), 1.0);
+    let from_g = add::<S>(gp, mul::<S>(omw1, d).neg());
+    let mn = from_m.hull(from_g);
+    let vn = add::<S>(
+        mul::<S>(Iv::pt(v), S::coef(b2)),
+        mul::<S>(S::coef(1.0 - b2), square::<S>(gp)),
+    );
+    let vv = match vmax {
+        Some(x) => Iv::new(vn.lo.max(x), vn.hi.max(x)),
+        None => vn,
+    };
+    let t = t as i32;
+    let (bc1, bc2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+    let scalar = |x: f64| S::op(S::coef(x), 0.0);
+    let e = {
+        let e = S::coef(eps * bc2.sqrt());
+        if e.lo > 0.0 {
+            S::op(e, 0.0)
+        } else {
+            Iv::pt(2f64.powi(-149))
+        }
+    };
+    let den = add::<S>(S::root_op(vv.max0().sqrt()), e).clamp(2f64.powi(-149), f64::INFINITY);
+    let ratio = S::root_op(mn.div_pos(den));
+    let u = mul::<S>(scalar(lr / bc1 * bc2.sqrt()), ratio);
+    let decay = if decoupled && wd != 0.0 {
+        let dc = S::coef(1.0 - lr * wd);
+        Iv::pt(p)
+            .mul(Iv::pt(1.0).sub(dc))
+            .widen(F32_OP * (p * dc.lo).abs() + 2f64.powi(-148))
+    } else {
+        Iv::pt(0.0)
+    };
+    S::op(decay.add(u), decay.mag() + u.mag())
+}
