@@ -807,3 +807,33 @@ fn fixed_undecidable_cancellation_is_refused_with_nothing_changed() {
     assert_eq!(e, Err(edgetune::Error::StepOverflow { index: 1 }));
     assert_eq!((p, o.step_count()), (before, 0));
 }
+
+/// Found by the fuzz target's f32 Adam bound: with `lr = 0`, `β2 = 0` and an `eps` that rounds
+/// to 0 in `f32`, a zero gradient leaves `v = 0` while `m ≠ 0`, so `m/denom` is infinite and the
+/// step size 0 times it wrote NaN into the parameter (torch does the same). The overflow check's
+/// safe range now bounds the quotient on its own: the step is refused, nothing changed.
+#[test]
+fn fuzz_regression_f32_adam_zero_step_size_times_infinite_quotient_is_refused() {
+    let c = AdamConfig {
+        lr: 0.0,
+        beta1: 0.99,
+        beta2: 0.0,
+        eps: 1e-67,
+        weight_decay: 0.0,
+        decoupled_weight_decay: false,
+        maximize: false,
+    };
+    let mut o = Adam::<f32, 1>::new(c).unwrap();
+    let mut p = [350.872f32];
+    o.step(&mut p, &[1.0]).unwrap();
+    assert_eq!(p, [350.872]);
+    let (before, state) = (p, (*o.exp_avg(), *o.exp_avg_sq(), o.step_count()));
+    assert_eq!(
+        o.step(&mut p, &[0.0]),
+        Err(edgetune::Error::StepOverflow { index: 0 })
+    );
+    assert_eq!(
+        (p, (*o.exp_avg(), *o.exp_avg_sq(), o.step_count())),
+        (before, state)
+    );
+}

@@ -99,7 +99,11 @@ impl<T: Float> AdamNum for T {
         let c = &coeffs();
         let a = 1.0 + c.l2.map_or(0.0, |w| w.wide().abs());
         let decay = c.decay.map_or(1.0, |d| d.wide().abs());
-        let amp = 2.0 * a + 2.0 + decay + c.step_size.wide().abs() * (2.0 * a + 1.0) / c.eps.wide();
+        // The quotient `m/denom` is formed before the step size multiplies it: it must stay
+        // finite on its own (a step size of 0 times an infinite quotient is NaN:
+        // fuzz/regressions/optim_step/f32-adam-zero-lr-infinite-quotient-*).
+        let step = c.step_size.wide().abs().max(1.0);
+        let amp = 2.0 * a + 2.0 + decay + step * (2.0 * a + 1.0) / c.eps.wide();
         let k = safe_exp::<T>(amp, a * a);
         let safe = |x: &[T]| in_safe_range(k, x);
         if safe(params)
