@@ -330,10 +330,25 @@ pub fn grad<S: Fmt>(g: f64, p: f64, maximize: bool, wd: f64, sat: bool) -> Iv {
     }
 }
 
-/// SGD: `u = lr·(g + wd·p)`. Fixed point multiplies by the single coefficients `lr` and `lr·wd`
-/// (each within `ε_c`), which the product of the two intervals `lr`, `wd` contains.
+/// `a·g' = a·(±g + wd·p)` as the kernels form it: fixed point as `(±a)·g + (a·wd)·p` with the two
+/// coefficients quantised apart (each within `ε_c` of itself, so where `g` and `wd·p` cancel the
+/// error is `ε_c·(|a·g| + |a·wd·p|)`, which the product of the intervals `a` and `g'` does not
+/// hold: found by this target on momentum 0 with L2 decay); `f32` as `a·(wd·p + g)`.
+pub fn scaled_grad<S: Fmt>(a: f64, g: f64, p: f64, maximize: bool, wd: f64) -> Iv {
+    if !S::FIXED {
+        return mul::<S>(S::coef(a), grad::<S>(g, p, maximize, wd, false));
+    }
+    let t = mul::<S>(S::coef(a), Iv::pt(if maximize { -g } else { g }));
+    if wd == 0.0 {
+        t
+    } else {
+        add::<S>(t, mul::<S>(S::coef(a * wd), Iv::pt(p)))
+    }
+}
+
+/// SGD: `u = lr·(g + wd·p)` ([`scaled_grad`]).
 pub fn sgd<S: Fmt>(lr: f64, wd: f64, maximize: bool, p: f64, g: f64) -> Iv {
-    mul::<S>(S::coef(lr), grad::<S>(g, p, maximize, wd, false))
+    scaled_grad::<S>(lr, g, p, maximize, wd)
 }
 
 /// Momentum (torch's SGD with `momentum > 0`), step `t`, buffer `b` before the step:
@@ -355,9 +370,15 @@ pub fn momentum<S: Fmt>(
     p: f64,
     g: f64,
 ) -> Iv {
-    let gp = grad::<S>(g, p, maximize, wd, false);
+    // `a·g'` as the kernel forms it; `f32`'s `g'` itself is one sum, not scaled.
+    let lin = |a: f64| scaled_grad::<S>(a, g, p, maximize, wd);
+    let gp = if S::FIXED {
+        lin(1.0)
+    } else {
+        grad::<S>(g, p, maximize, wd, false)
+    };
     if mu == 0.0 {
-        return mul::<S>(S::coef(lr), gp);
+        return lin(lr);
     }
     let bn = if t == 1 {
         gp
@@ -365,17 +386,14 @@ pub fn momentum<S: Fmt>(
         let damped = if dampening == 0.0 {
             gp
         } else {
-            mul::<S>(S::coef(1.0 - dampening), gp)
+            lin(1.0 - dampening)
         };
         add::<S>(mul::<S>(S::coef(mu), Iv::pt(b)), damped)
     };
     let bn = S::store_param(bn);
     if nesterov {
         // Step 1: `g + μ·g` (the buffer is g').
-        add::<S>(
-            mul::<S>(S::coef(lr), gp),
-            mul::<S>(mul::<S>(S::coef(lr), S::coef(mu)), bn),
-        )
+        add::<S>(lin(lr), mul::<S>(mul::<S>(S::coef(lr), S::coef(mu)), bn))
     } else {
         mul::<S>(S::coef(lr), bn)
     }
