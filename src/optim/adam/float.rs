@@ -72,6 +72,9 @@ fn element<T: Float>(
 /// combination), for the least flash at a few instructions more per parameter. The same
 /// operations as the other loops, so the same bits.
 #[inline(never)]
+// With the hardware root the body is small enough that the optimizer would unroll it
+// (M4F nightly: 1,232 bytes instead of about 300).
+#[cfg_attr(feature = "nightly", optimize(size))]
 #[allow(clippy::too_many_arguments)]
 fn compact_loop<T: Float, const AMS: bool>(
     params: &mut [T],
