@@ -190,7 +190,7 @@ def parse_nm(path):
                 opt = OPT_RE.search(args)
                 name = opt.group(1) if opt else "?"
                 # A compile-time form other than the default (Adam's `PlainAdam`, ...).
-                form = re.search(r"::(Plain\w*)>", args)
+                form = re.search(r"::((?:Plain|Compact)\w*)>", args)
                 if form:
                     name += f" ({form.group(1)})"
                 out.append((name, num_type(args), int(m.group(2), 16), int(m.group(1), 16) & ~1))

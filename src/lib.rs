@@ -18,7 +18,7 @@
 //! its moment buffers as `[S; N]` arrays; nothing is allocated. [`optim`] gives the exact
 //! `size_of` of every type.
 #![no_std]
-#![cfg_attr(feature = "nightly", feature(core_float_math))]
+#![cfg_attr(feature = "nightly", feature(core_float_math, optimize_attribute))]
 // No unsafe code, except `nn::int8::dsp` (feature `arm-dsp`: inline DSP instructions on
 // Cortex-M4/M7), which allows it for itself alone.
 #![cfg_attr(not(feature = "arm-dsp"), forbid(unsafe_code))]

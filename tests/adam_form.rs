@@ -1,4 +1,5 @@
-//! Adam's compile-time forms (`PlainAdam`, `PlainAdamW`): for every configuration a form
+//! Adam's compile-time forms (`PlainAdam`, `PlainAdamW`, their compact twins and a compact form
+//! with run-time flags): for every configuration a form
 //! accepts, its steps give bit for bit the parameters, moments, step count and rounding
 //! generator of the run-time form (`AnyAdam`), over several steps, for f32, f64, I16F16 and
 //! I8F24, with and without AMSGrad, rounding to nearest and stochastically, on both the fast and
@@ -131,6 +132,7 @@ fn plain_adam_matches_the_run_time_form_bit_for_bit() {
             ..AdamConfig::adam(lr)
         };
         all_types::<PlainAdam>(cfg);
+        all_types::<CompactAdam>(cfg);
     }
 }
 
@@ -143,7 +145,59 @@ fn plain_adamw_matches_the_run_time_form_bit_for_bit() {
             ..AdamConfig::adamw(lr)
         };
         all_types::<PlainAdamW>(cfg);
+        all_types::<CompactAdamW>(cfg);
     }
+}
+
+/// A compact form that leaves every flag to run time: the one scalar loop's gradient
+/// expressions are the other loops' (L2 in either lerp rounding, maximize, decoupled decay).
+#[derive(Clone, Copy, Debug)]
+struct CompactAny;
+
+impl AdamForm for CompactAny {
+    const FIXED: Option<AdamFlags> = None;
+    const COMPACT: bool = true;
+}
+
+#[test]
+fn a_compact_form_with_run_time_flags_matches_every_configuration() {
+    for maximize in [false, true] {
+        for (wd, decoupled) in [(0.0, false), (0.05, false), (0.05, true)] {
+            for b1 in [0.9, 0.3] {
+                let cfg = AdamConfig {
+                    maximize,
+                    weight_decay: wd,
+                    decoupled_weight_decay: decoupled,
+                    beta1: b1,
+                    ..AdamConfig::adam(2e-2)
+                };
+                same_bits::<f32, Off, CompactAny>(cfg, None);
+                same_bits::<f32, On, CompactAny>(cfg, None);
+                same_bits::<f64, Off, CompactAny>(cfg, None);
+                same_bits::<f64, On, CompactAny>(cfg, None);
+            }
+        }
+    }
+}
+
+/// A step the overflow check refuses is refused alike, at the same index, nothing changed.
+#[test]
+fn a_compact_form_refuses_an_overflowing_step_as_the_run_time_form_does() {
+    let cfg = AdamConfig {
+        eps: 1e-30,
+        ..AdamConfig::adam(1e30)
+    };
+    let mut compact = Adam::<f32, N, Off, CompactAdam>::new(cfg).unwrap();
+    let mut any = Adam::<f32, N>::new(cfg).unwrap();
+    let mut g = grads::<f32>(0);
+    g[17] = 3e38;
+    let (mut pc, mut pa) = (params::<f32>(), params::<f32>());
+    let before = state(&compact, &pc);
+    let ec = compact.step(&mut pc, &g).unwrap_err();
+    let ea = any.step(&mut pa, &g).unwrap_err();
+    assert_eq!(format!("{ec:?}"), format!("{ea:?}"));
+    assert!(matches!(ec, Error::StepOverflow { .. }), "{ec:?}");
+    assert_eq!(state(&compact, &pc), before);
 }
 
 fn rejected<K: AdamForm>(cfg: AdamConfig, name: &str) {
@@ -172,6 +226,8 @@ fn other_flags_are_rejected_and_change_nothing() {
         "weight_decay",
     );
     rejected::<PlainAdam>(AdamConfig::adamw(1e-3), "weight_decay");
+    rejected::<CompactAdam>(AdamConfig::adamw(1e-3), "weight_decay");
+    rejected::<CompactAdamW>(adam, "weight_decay");
     let adamw = AdamConfig::adamw(1e-3);
     rejected::<PlainAdamW>(adam, "weight_decay");
     rejected::<PlainAdamW>(

@@ -34,6 +34,9 @@
 //! [`PlainAdamW`] (descend, decoupled decay) accept only such configurations (any other is an
 //! [`Error::InvalidHyperparameter`]) and link only their own loops, with the same bits as the
 //! default run-time form [`AnyAdam`]. Learning rate, betas and eps stay run-time values.
+//! [`CompactAdam`] and [`CompactAdamW`] accept the same configurations and, in `f32`/`f64`, run
+//! one scalar loop that the overflow check shares: the least flash, for a few instructions
+//! more per parameter (the tables in the README give both).
 //!
 //! ```
 //! use edgetune::optim::{Adam, AdamConfig, Off, Optimizer, PlainAdam};
@@ -162,8 +165,8 @@ mod slot;
 
 pub use adagrad::{Adagrad, AdagradConfig, AdagradNum};
 pub use adam::{
-    Adam, AdamConfig, AdamDecay, AdamFlags, AdamForm, AdamNum, AmsGrad, AnyAdam, PlainAdam,
-    PlainAdamW,
+    Adam, AdamConfig, AdamDecay, AdamFlags, AdamForm, AdamNum, AmsGrad, AnyAdam, CompactAdam,
+    CompactAdamW, PlainAdam, PlainAdamW,
 };
 pub use lion::{Lion, LionConfig, LionNum};
 pub use momentum::{Momentum, MomentumConfig, MomentumNum};

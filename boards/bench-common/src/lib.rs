@@ -97,6 +97,10 @@ macro_rules! row {
 pub type AdamPlain<S, const N: usize> =
     edgetune::optim::Adam<S, N, edgetune::optim::Off, edgetune::optim::PlainAdam>;
 
+/// [`AdamPlain`]'s configurations with the compact form: one shared scalar loop, the least flash.
+pub type AdamCompact<S, const N: usize> =
+    edgetune::optim::Adam<S, N, edgetune::optim::Off, edgetune::optim::CompactAdam>;
+
 /// Deterministic initial parameter `i`, in [-0.75, 0.75].
 fn init_param(i: usize) -> f64 {
     ((i % 13) as f64 - 6.0) / 8.0

@@ -3,9 +3,7 @@
 use super::*;
 use crate::num::pow::{one_minus_pow, one_minus_pow_accurate};
 use crate::num::Float;
-use crate::optim::float::{
-    first_nonfinite, float_grad, grads_in_safe_range, in_safe_range, safe_exp,
-};
+use crate::optim::float::{first_nonfinite, float_grad, in_safe_range, safe_exp};
 
 /// Per-step scalars of the floating-point Adam kernel.
 #[derive(Clone, Copy, Debug)]
@@ -29,6 +27,90 @@ pub struct FloatAdamCoeffs<T> {
 /// parameter, boards/ bench); on a host with SIMD the compiler vectorises the plain loop better
 /// (x86-64, N = 1Mi: 437 against 317 Mparam/s, `benches/`).
 const FOUR_WIDE: bool = !crate::num::VECTOR_HOST;
+
+/// One element. `prep(g, p)` gives the gradient (maximize and L2 decay applied)
+/// and the decayed parameter (AdamW); `lerp_from_m` picks torch's lerp rounding.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn element<T: Float>(
+    p: &mut T,
+    g: T,
+    m: &mut T,
+    v: &mut T,
+    vmax: Option<&mut T>,
+    c: &FloatAdamCoeffs<T>,
+    lerp_from_m: bool,
+    prep: impl Fn(T, T) -> (T, T),
+) {
+    let (g, pd) = prep(g, *p);
+    // torch's lerp(m, g, 1-β1), rounded the way torch rounds it.
+    let d = g - *m;
+    *m = if lerp_from_m {
+        *m + c.w1 * d
+    } else {
+        g - c.omw1 * d
+    };
+    *v = *v * c.beta2 + c.omb2 * (g * g);
+    // AMSGrad: the max of the RAW v, divided by the current sqrt(bc2).
+    let vv = match vmax {
+        Some(vm) => {
+            if *v > *vm {
+                *vm = *v;
+            }
+            *vm
+        }
+        None => *v,
+    };
+    // eps after the bias-corrected square root, both scaled by sqrt(bc2) (see
+    // the coefficients).
+    let denom = T::root(vv) + c.eps;
+    *p = pd - c.step_size * (*m / denom);
+}
+
+/// The whole update as one scalar loop, out of line, for a compact [`AdamForm`]: the step and
+/// the overflow check's trial run call this one copy (no four-wide loop, no loop per flag
+/// combination), for the least flash at a few instructions more per parameter. The same
+/// operations as the other loops, so the same bits.
+#[inline(never)]
+// With the hardware root the body is small enough that the optimizer would unroll it
+// (M4F nightly: 1,232 bytes instead of about 300).
+#[cfg_attr(feature = "nightly", optimize(size))]
+#[allow(clippy::too_many_arguments)]
+fn compact_loop<T: Float, const AMS: bool>(
+    params: &mut [T],
+    grads: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vmax: &mut [T],
+    c: &FloatAdamCoeffs<T>,
+    negate: bool,
+    l2: Option<T>,
+    decay: Option<T>,
+) {
+    let c = &{ *c };
+    let lerp = c.lerp_from_m;
+    let pgmv = params
+        .iter_mut()
+        .zip(grads)
+        .zip(m.iter_mut().zip(v.iter_mut()));
+    let mut vmax = vmax.iter_mut();
+    for ((p, &g), (m, v)) in pgmv {
+        let vm = if AMS { vmax.next() } else { None };
+        element(p, g, m, v, vm, c, lerp, |g, p| {
+            // The expressions of `adam_update`'s loops, case by case.
+            let g = match l2 {
+                Some(wd) if !negate && lerp => g + wd * p,
+                _ => float_grad(g, p, negate, l2),
+            };
+            (g, decay.map_or(p, |d| p * d))
+        });
+    }
+}
+
+#[inline(never)]
+fn outlined_in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
+    in_safe_range(k, values)
+}
 
 impl<T: Float> AdamNum for T {
     type Moment = T;
@@ -105,13 +187,20 @@ impl<T: Float> AdamNum for T {
         let step = c.step_size.wide().abs().max(1.0);
         let amp = 2.0 * a + 2.0 + decay + step * (2.0 * a + 1.0) / c.eps.wide();
         let k = safe_exp::<T>(amp, a * a);
-        let safe = |x: &[T]| in_safe_range(k, x);
-        if safe(params)
-            && grads_in_safe_range(k, grads, small)
-            && safe(m)
-            && safe(v)
-            && vmax.is_none_or(safe)
-        {
+        // A compact form scans every buffer with one out-of-line copy of the scan.
+        let safe = |x: &[T]| {
+            if K::COMPACT {
+                outlined_in_safe_range(k, x)
+            } else {
+                in_safe_range(k, x)
+            }
+        };
+        // As `grads_in_safe_range`, through `safe`.
+        let grads_safe = match k {
+            Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP => true,
+            _ => safe(grads),
+        };
+        if safe(params) && grads_safe && safe(m) && safe(v) && vmax.is_none_or(safe) {
             return None;
         }
         let mut aux = <T::Aux as StateValue>::ZERO;
@@ -135,44 +224,6 @@ impl<T: Float> AdamNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        /// One element. `prep(g, p)` gives the gradient (maximize and L2 decay applied)
-        /// and the decayed parameter (AdamW); `lerp_from_m` picks torch's lerp rounding.
-        #[inline(always)]
-        #[allow(clippy::too_many_arguments)]
-        fn element<T: Float>(
-            p: &mut T,
-            g: T,
-            m: &mut T,
-            v: &mut T,
-            vmax: Option<&mut T>,
-            c: &FloatAdamCoeffs<T>,
-            lerp_from_m: bool,
-            prep: impl Fn(T, T) -> (T, T),
-        ) {
-            let (g, pd) = prep(g, *p);
-            // torch's lerp(m, g, 1-β1), rounded the way torch rounds it.
-            let d = g - *m;
-            *m = if lerp_from_m {
-                *m + c.w1 * d
-            } else {
-                g - c.omw1 * d
-            };
-            *v = *v * c.beta2 + c.omb2 * (g * g);
-            // AMSGrad: the max of the RAW v, divided by the current sqrt(bc2).
-            let vv = match vmax {
-                Some(vm) => {
-                    if *v > *vm {
-                        *vm = *v;
-                    }
-                    *vm
-                }
-                None => *v,
-            };
-            // eps after the bias-corrected square root, both scaled by sqrt(bc2) (see
-            // the coefficients).
-            let denom = T::root(vv) + c.eps;
-            *p = pd - c.step_size * (*m / denom);
-        }
         /// The loop, with or without AMSGrad's running maximum.
         #[inline(always)]
         #[allow(clippy::too_many_arguments)]
@@ -243,6 +294,15 @@ impl<T: Float> AdamNum for T {
                 AdamDecay::Decoupled => (f.maximize, None, Some(c.decay.unwrap_or(T::ZERO))),
             },
         };
+        if K::COMPACT {
+            match vmax {
+                None => {
+                    compact_loop::<T, false>(params, grads, m, v, &mut [], c, negate, l2, decay)
+                }
+                Some(vm) => compact_loop::<T, true>(params, grads, m, v, vm, c, negate, l2, decay),
+            }
+            return;
+        }
         // Every flag is tested here, outside the loops. The usual cases (descend, torch's
         // lerp branch for β1 > 0.5) get loops without any per-element select; Adam and
         // AdamW without L2 also get the four-wide loop.

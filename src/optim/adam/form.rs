@@ -35,6 +35,13 @@ pub struct AdamFlags {
 pub trait AdamForm: Copy + core::fmt::Debug {
     /// The fixed flags, or `None` for run-time flags.
     const FIXED: Option<AdamFlags>;
+
+    /// Whether a floating-point step runs one out-of-line scalar loop, shared with the overflow
+    /// check's trial run, instead of a loop per flag combination (four-wide where that is
+    /// faster), and the per-step coefficients and the overflow check's scan are each one
+    /// out-of-line copy: the least flash, a few instructions more per parameter, the same bits.
+    /// Fixed-point kernels keep their loops; only their coefficients move out of line.
+    const COMPACT: bool = false;
 }
 
 /// Any configuration, chosen at run time (the default form).
@@ -65,6 +72,24 @@ impl AdamForm for PlainAdamW {
         maximize: false,
         decay: AdamDecay::Decoupled,
     });
+}
+
+/// [`PlainAdam`]'s configurations in the least flash ([`COMPACT`](AdamForm::COMPACT)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompactAdam;
+
+impl AdamForm for CompactAdam {
+    const FIXED: Option<AdamFlags> = PlainAdam::FIXED;
+    const COMPACT: bool = true;
+}
+
+/// [`PlainAdamW`]'s configurations in the least flash ([`COMPACT`](AdamForm::COMPACT)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompactAdamW;
+
+impl AdamForm for CompactAdamW {
+    const FIXED: Option<AdamFlags> = PlainAdamW::FIXED;
+    const COMPACT: bool = true;
 }
 
 /// The flags of `config`.

@@ -6,7 +6,9 @@ mod fixed16;
 mod float;
 mod form;
 
-pub use form::{AdamDecay, AdamFlags, AdamForm, AnyAdam, PlainAdam, PlainAdamW};
+pub use form::{
+    AdamDecay, AdamFlags, AdamForm, AnyAdam, CompactAdam, CompactAdamW, PlainAdam, PlainAdamW,
+};
 
 use crate::check;
 use crate::num::{Num, StateValue};
@@ -243,7 +245,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             v.get(range.clone()).unwrap_or_default(),
         );
         match S::adam_check::<K>(params, grads, small, m, v, vmax, || {
-            S::adam_coeffs(config, t)
+            coeffs::<S, K>(config, t)
         }) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
@@ -263,7 +265,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
         config: &AdamConfig,
         t: u32,
     ) {
-        let c = S::adam_coeffs(config, t);
+        let c = coeffs::<S, K>(config, t);
         let vmax = self.max_exp_avg_sq.as_mut_slice().map(|s| part(s, range));
         S::adam_update::<K>(
             params,
@@ -275,6 +277,22 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             &mut self.aux,
         );
     }
+}
+
+/// The step's coefficients: inlined (see [`AdamNum::adam_coeffs`]), or for a compact form one
+/// out-of-line copy that the check and the update share.
+#[inline(always)]
+fn coeffs<S: AdamNum, K: AdamForm>(config: &AdamConfig, t: u32) -> S::Coeffs {
+    if K::COMPACT {
+        outlined_coeffs::<S>(config, t)
+    } else {
+        S::adam_coeffs(config, t)
+    }
+}
+
+#[inline(never)]
+fn outlined_coeffs<S: AdamNum>(config: &AdamConfig, t: u32) -> S::Coeffs {
+    S::adam_coeffs(config, t)
 }
 
 crate::optim::impl_optimizer!(

@@ -10,7 +10,7 @@
 #![no_std]
 #![no_main]
 
-use bench_common::{row, AdamPlain, Board};
+use bench_common::{row, AdamCompact, AdamPlain, Board};
 use cortex_m as _; // critical-section implementation (single core)
 use cortex_m_rt::entry;
 use defmt_semihosting as _; // the defmt global logger (semihosting writes to QEMU's stdout)
@@ -35,6 +35,7 @@ fn rows() -> bool {
         row!(Momentum<f32, 1024>, MomentumConfig::new(1e-2, 0.9)),
         row!(Adam<f32, 1024>, AdamConfig::adam(1e-3)),
         row!(AdamPlain<f32, 1024>, AdamConfig::adam(1e-3)),
+        row!(AdamCompact<f32, 1024>, AdamConfig::adam(1e-3)),
         row!(RmsProp<f32, 1024>, RmsPropConfig::new(1e-3)),
         row!(Adagrad<f32, 1024>, AdagradConfig::new(1e-2)),
         row!(Lion<f32, 1024>, LionConfig::new(1e-3)),
