@@ -491,7 +491,8 @@ struct MomentumRun {
 /// within the format (plus the fixed buffer's own error), or be refused with `StepOverflow`,
 /// parameters and every part of the optimizer's state unchanged, at an element whose reference
 /// buffer reaches the format's edge (less that error). A step that succeeds while the
-/// reference's buffer is clearly beyond the range is the silent failure of issue 16.
+/// reference's buffer is clearly beyond the range is the silent failure of issue 16. A parameter
+/// the reference takes beyond the format ends the run (the device saturates there).
 fn momentum_run<S: AllNum + fixed::traits::Fixed>(
     h: &Hyper,
     p0: &[f64],
@@ -543,6 +544,12 @@ fn momentum_run<S: AllNum + fixed::traits::Fixed>(
                 "step {t}: taken although the reference buffer {i} is {b} (edge {max})"
             );
         }
+        // A parameter the reference takes beyond the format saturates at its edge (documented:
+        // every operation saturates; only the buffer's range is an error). Clamping is
+        // 1-Lipschitz, so the device stays within the bound of the clamped reference; the run
+        // ends at that step, where the two trajectories part.
+        let min = S::MIN.to_f64();
+        let parted = pr_next.iter().any(|&x| x > max || x < min);
         for i in 0..N {
             let dr = (pr_next[i] - pr[i]).abs();
             hist_max = hist_max.max(dr);
@@ -558,7 +565,7 @@ fn momentum_run<S: AllNum + fixed::traits::Fixed>(
                 l2: 0.0,
             };
             budget[i] += harness::fixed_step_bound(Kind::Sgd, h, lsb, &info);
-            let err = (p[i].to_f64() - pr_next[i]).abs();
+            let err = (p[i].to_f64() - pr_next[i].clamp(min, max)).abs();
             worst_ratio = worst_ratio.max(err / budget[i]);
             prop_assert!(
                 err <= budget[i],
@@ -567,6 +574,9 @@ fn momentum_run<S: AllNum + fixed::traits::Fixed>(
                 pr_next[i],
                 budget[i]
             );
+        }
+        if parted {
+            break;
         }
         r = r_next;
         pr = pr_next;
