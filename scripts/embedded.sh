@@ -16,22 +16,25 @@
 # mode, ordinary and fused update: instructions per step, measured peak RAM = statics + painted
 # stack peak against the library's memory plan; its verdict must be PASS: finite losses, statics
 # equal to the plan, fused parameters bit-identical to the ordinary ones). On the Cortex-M4F,
-# also run the `bench` built with edgetune's `nightly` feature (see "Nightly bench" below). Then run each
+# also run the `bench` built with edgetune's `nightly` feature and with its `arm-vsqrt` feature (see
+# "Variant benches" below). Then run each
 # board's on-target tests (defmt-test, in QEMU) and check that their expected values are fresh.
 # Compare the counts with boards/baseline.toml and print one combined table, the fine-tuning and
 # sensor-app results, a flash/RAM budget table per firmware, the flash of each optimizer step
 # (from `arm-none-eabi-nm -S -C` of each bench ELF, written to RUN_DIR/BOARD.nm) and the
 # on-target test summary. Last, run scripts/hw-boards.sh (the real boards) if it exists.
 #
-# Nightly bench (board key `qemu-cortex-m4-nightly` in the tables and in baseline.toml): the
-# Cortex-M4F `bench` built with `--features edgetune/nightly` (f32 square root by
-# core::f32::math::sqrt, one vsqrt.f32), with RUSTC_BOOTSTRAP=1 on either route (the Debian route
-# sets it anyway; on the rustup route it is set for this build only). It builds only `--bin bench`
-# into its own target dir, TARGET_DIR/nightly: its core, dependencies and binary never replace
-# the stable build's (same target dir: every run would relink the stable bench after the nightly
-# one overwrote target/.../release/bench); the cost is one extra cold build (core and the
-# dependencies once, about 1-2 minutes on 2 cores), incremental after that. Runs when
-# qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
+# Variant benches (board keys `qemu-cortex-m4-nightly` and `qemu-cortex-m4-vsqrt` in the tables
+# and in baseline.toml): the Cortex-M4F `bench` built with `--features edgetune/nightly` (f32
+# square root by core::f32::math::sqrt, one inline vsqrt.f32; RUSTC_BOOTSTRAP=1 on either route:
+# the Debian route sets it anyway, on the rustup route it is set for this build only) and with
+# `--features edgetune/arm-vsqrt` (stable Rust: vsqrt.f32 in a leaf function). Each builds only
+# `--bin bench` into its own target dir, TARGET_DIR/nightly and TARGET_DIR/vsqrt: its core,
+# dependencies and binary never replace the stable build's (same target dir: every run would
+# relink the stable bench after the variant overwrote target/.../release/bench); the cost is one
+# extra cold build each (core and the dependencies once, about 1-2 minutes on 2 cores),
+# incremental after that. Both benches check their root against libm::sqrtf ("sqrt check").
+# They run when qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
 #
 # On-target tests (boards/qemu-cortex-*/tests/*.rs, each board's [[test]] targets; harness =
 # false, defmt-test; int8.rs runs two TFLite-converted int8 CNNs layer by layer and compares every
@@ -107,7 +110,7 @@
 # to the ordinary one's after every step; sensor fails unless held-out
 # accuracy on the new gesture reached 90 % and beat the pretrained network, the held-out loss
 # halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "har8: PASS" / "sensor: PASS" / "dscnn: PASS" / "kernels: PASS" (the M0)
-# line (the nightly bench: "bench: PASS"), a run exceeds
+# line (the variant benches: "bench: PASS"), a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
 # on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
 # fails) or a test binary does not end with "all tests passed!", the expected-values file is
@@ -124,7 +127,7 @@
 # EMBEDDED_CLEAN=1 (remove the target dir first: a cold build), EMBEDDED_BOARDS (space-separated
 # subset, e.g. "qemu-cortex-m4"; --update-baseline needs all boards), EMBEDDED_TESTS=0 (skip
 # the on-target tests and the freshness check), EMBEDDED_HW=0 (skip scripts/hw-boards.sh),
-# EMBEDDED_NIGHTLY=0 (skip the nightly Cortex-M4F bench; not with --update-baseline).
+# EMBEDDED_NIGHTLY=0 (skip the Cortex-M4F variant benches; not with --update-baseline).
 set -euo pipefail
 
 update=false
@@ -148,9 +151,11 @@ DEBIAN_RUSTC="${DEBIAN_RUSTC:-/usr/bin/rustc}"
 DEBIAN_CARGO="${DEBIAN_CARGO:-/usr/bin/cargo}"
 RUN_TESTS="${EMBEDDED_TESTS:-1}"
 RUN_NIGHTLY="${EMBEDDED_NIGHTLY:-1}"
-# The board whose bench also runs with edgetune/nightly, and that run's board key.
-NIGHTLY_BOARD=qemu-cortex-m4
-NIGHTLY_KEY=qemu-cortex-m4-nightly
+# The board whose bench also runs in feature variants; each variant as
+# "KEY-SUFFIX FEATURE BOOTSTRAP" (its board key is BOARD-SUFFIX, its target dir TARGET_DIR/SUFFIX;
+# BOOTSTRAP 1: the build needs RUSTC_BOOTSTRAP=1 on the rustup route too).
+VARIANT_BOARD=qemu-cortex-m4
+VARIANTS=("nightly edgetune/nightly 1" "vsqrt edgetune/arm-vsqrt 0")
 
 # board -> target, QEMU machine description
 board_target() {
@@ -188,7 +193,7 @@ if $update && [ "$BOARDS" != "$ALL_BOARDS" ]; then
     exit 2
 fi
 if $update && [ "$RUN_NIGHTLY" != 1 ]; then
-    echo "error: --update-baseline runs the nightly bench too; unset EMBEDDED_NIGHTLY" >&2
+    echo "error: --update-baseline runs the variant benches too; unset EMBEDDED_NIGHTLY" >&2
     exit 2
 fi
 for b in $BOARDS; do board_target "$b" >/dev/null; done
@@ -285,7 +290,7 @@ trap 'rm -rf "$run_dir"' EXIT
 failed=()
 test_failed=()
 timings=()
-# The board keys report.py gets: the boards, plus the nightly bench's key after its board.
+# The board keys report.py gets: the boards, plus the variant benches' keys after their board.
 report_boards=()
 
 # Runs ELF ($3) of board $1 on QEMU as run tag $2 (log RUN_DIR/$2.log, size RUN_DIR/$2.size);
@@ -351,7 +356,7 @@ for b in $BOARDS; do
     build_secs=$((SECONDS - build_start))
 
     run_secs=0
-    nightly_note=""
+    variant_note=""
     report_boards+=("$b")
     for bin in $(board_bins "$b"); do
         tag="$b"
@@ -364,30 +369,39 @@ for b in $BOARDS; do
     arm-none-eabi-objdump -d --no-show-raw-insn "$target_dir/$target/release/bench" >"$run_dir/$b.dis"
     ran="$(board_bins "$b" | sed 's/ / + /g')"
 
-    if [ "$b" = "$NIGHTLY_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
-        # See "Nightly bench" in the header: own target dir, --bin bench only, RUSTC_BOOTSTRAP=1.
-        nightly_dir="$target_dir/nightly"
-        if rustup_has_target "$target"; then
-            nightly_cmd=(env -u RUSTC RUSTC_BOOTSTRAP=1 cargo build --release)
-        else
-            nightly_cmd=(env RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1
-                "$DEBIAN_CARGO" build --release -Zbuild-std=core)
-        fi
-        nightly_cmd+=(--target-dir "$nightly_dir" --bin bench --features edgetune/nightly)
-        echo
-        echo "==> building the nightly bench of boards/$b (edgetune/nightly) into ${nightly_dir#"$repo_root"/}"
-        echo "    (cd boards/$b && ${nightly_cmd[*]})"
-        nightly_start=$SECONDS
-        if ! (cd "$board" && "${nightly_cmd[@]}"); then
-            echo "embedded: FAIL (nightly build of boards/$b failed)" >&2
-            exit 1
-        fi
-        nightly_note=" (+ nightly bench $((SECONDS - nightly_start))s)"
-        nightly_elf="$nightly_dir/$target/release/bench"
-        run_firmware "$b" "$NIGHTLY_KEY" "$nightly_elf" "bench: PASS"
-        arm-none-eabi-nm -S -C "$nightly_elf" >"$run_dir/$NIGHTLY_KEY.nm"
-        report_boards+=("$NIGHTLY_KEY")
-        ran="$ran + nightly bench"
+    if [ "$b" = "$VARIANT_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
+        # See "Variant benches" in the header: own target dir, --bin bench only.
+        for variant in "${VARIANTS[@]}"; do
+            read -r suffix feature bootstrap <<<"$variant"
+            variant_key="$b-$suffix"
+            variant_dir="$target_dir/$suffix"
+            if rustup_has_target "$target"; then
+                if [ "$bootstrap" = 1 ]; then
+                    variant_cmd=(env -u RUSTC RUSTC_BOOTSTRAP=1 cargo build --release)
+                else
+                    variant_cmd=(env -u RUSTC -u RUSTC_BOOTSTRAP cargo build --release)
+                fi
+            else
+                variant_cmd=(env RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1
+                    "$DEBIAN_CARGO" build --release -Zbuild-std=core)
+            fi
+            variant_cmd+=(--target-dir "$variant_dir" --bin bench --features "$feature")
+            echo
+            echo "==> building the $suffix bench of boards/$b ($feature) into ${variant_dir#"$repo_root"/}"
+            echo "    (cd boards/$b && ${variant_cmd[*]})"
+            variant_start=$SECONDS
+            if ! (cd "$board" && "${variant_cmd[@]}"); then
+                echo "embedded: FAIL ($suffix build of boards/$b failed)" >&2
+                exit 1
+            fi
+            variant_note="$variant_note (+ $suffix bench $((SECONDS - variant_start))s)"
+            variant_elf="$variant_dir/$target/release/bench"
+            run_firmware "$b" "$variant_key" "$variant_elf" "bench: PASS"
+            arm-none-eabi-nm -S -C "$variant_elf" >"$run_dir/$variant_key.nm"
+            arm-none-eabi-objdump -d --no-show-raw-insn "$variant_elf" >"$run_dir/$variant_key.dis"
+            report_boards+=("$variant_key")
+            ran="$ran + $suffix bench"
+        done
     fi
     test_time=""
     if [ "$RUN_TESTS" = 1 ]; then
@@ -463,7 +477,7 @@ PY
         fi
         test_time=", on-target tests $((SECONDS - test_start))s (build + run)"
     fi
-    timings+=("$b: build ${build_secs}s$nightly_note, run ${run_secs}s ($ran)$test_time")
+    timings+=("$b: build ${build_secs}s$variant_note, run ${run_secs}s ($ran)$test_time")
 done
 
 # ---- freshness of the on-target tests' expected values ---------------------------------------

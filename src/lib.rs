@@ -19,15 +19,20 @@
 //! `size_of` of every type.
 #![no_std]
 #![cfg_attr(feature = "nightly", feature(core_float_math, optimize_attribute))]
-// No unsafe code, except `nn::int8::dsp` (feature `arm-dsp`: inline DSP instructions on
-// Cortex-M4/M7), which allows it for itself alone.
-#![cfg_attr(not(feature = "arm-dsp"), forbid(unsafe_code))]
-#![cfg_attr(feature = "arm-dsp", deny(unsafe_code))]
+// No unsafe code, except `arm` (features `arm-dsp`, `arm-vsqrt`: single ARM instructions in
+// inline assembly), which allows it for itself alone.
+#![cfg_attr(
+    not(any(feature = "arm-dsp", feature = "arm-vsqrt")),
+    forbid(unsafe_code)
+)]
+#![cfg_attr(any(feature = "arm-dsp", feature = "arm-vsqrt"), deny(unsafe_code))]
 #![deny(missing_docs)]
 
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(all(target_arch = "arm", any(feature = "arm-dsp", feature = "arm-vsqrt")))]
+mod arm;
 mod check;
 pub mod checkpoint;
 #[cfg(feature = "std")]

@@ -5,14 +5,16 @@
 //! | function | used by default | worst-case error | notes |
 //! |---|---|---|---|
 //! | `core::f32::math::sqrt` | with feature `nightly` | correctly rounded | one `vsqrt.f32` on a Cortex-M4F (14 cycles); needs a nightly compiler |
+//! | `vsqrt.f32` in a leaf function | with feature `arm-vsqrt` on a Cortex-M with an FPU (`eabihf`) | correctly rounded | the same instruction on stable Rust, plus a call and a return; the crate's `arm` module, its only `unsafe` code |
 //! | [`sqrt_f32_refined`] | yes, on targets with a hardware FPU (`eabihf`, x86, aarch64) | 1 ulp (0.856 ulp measured), tested exhaustively | rsqrt estimate + one third-order step + one residual correction; no divide, about 17 instructions; vectorisable on the host, same bits |
 //! | [`sqrt_f32_accurate`] | yes, on FPU-less targets (thumbv6m, thumbv7em-none-eabi) | correctly rounded (0.5 ulp) | `libm::sqrtf`, integer-only: cheaper than soft-float arithmetic |
 //! | [`sqrt_f32_exact`] | with feature `exact-sqrt` | correctly rounded | `std`'s root (one `sqrtss`/`sqrtps` on x86-64, vectorised) with feature `std`, else `libm::sqrtf`: the same bits either way, and the bits of `nightly` devices and FPU-less devices |
 //! | `sqrt_f32_fast` | with feature `fast-sqrt` | 2.0e-6 relative, tested over every exponent | micromath's estimate + 2 Newton steps |
 //! | [`sqrt_f64`] | always for `f64` | correctly rounded | `libm::sqrt` |
 //!
-//! [`sqrt_f32`] is the one the `f32` optimizers call; it resolves to one of the first four at
-//! compile time (`nightly` wins over `exact-sqrt`, which wins over `fast-sqrt`). Host tests call
+//! [`sqrt_f32`] is the one the `f32` optimizers call; it resolves to one of the first six at
+//! compile time (`nightly` wins over `arm-vsqrt`, which wins over `exact-sqrt`, which wins over
+//! `fast-sqrt`; [`SQRT_F32_CORRECTLY_ROUNDED`] says whether the result is). Host tests call
 //! the same function as a hard-float device does (the refined one), never `std`'s.
 //!
 //! # Replaying a device on the host: choose the root the device has
@@ -21,29 +23,59 @@
 //! | device build | its root | host build that replays it |
 //! |---|---|---|
 //! | Cortex-M4F/M7, stable (default) | [`sqrt_f32_refined`] | default features |
-//! | Cortex-M4F/M7 with `nightly` | `vsqrt.f32`, correctly rounded | `exact-sqrt` (or `nightly`) |
+//! | Cortex-M4F/M7 with `nightly` or `arm-vsqrt` | `vsqrt.f32`, correctly rounded | `exact-sqrt` (or `nightly`) |
 //! | Cortex-M0/M0+/M3 (no FPU), default | [`sqrt_f32_accurate`], correctly rounded | `exact-sqrt` |
 //! | any device with `exact-sqrt` | correctly rounded | `exact-sqrt` |
 //!
 //! Every correctly rounded root gives the same bits, so `exact-sqrt` on a host (where `std`'s root
 //! is one vector instruction) replays all three correctly rounded device builds.
 
+/// Whether [`sqrt_f32`] is correctly rounded in this build (the same bits as
+/// [`sqrt_f32_accurate`] for every input): with `nightly`, with `arm-vsqrt` on a core with an FPU,
+/// with `exact-sqrt`, and by default on a target without a hardware FPU; `false` where it is
+/// [`sqrt_f32_refined`] (within 1 ulp) or `sqrt_f32_fast`.
+pub const SQRT_F32_CORRECTLY_ROUNDED: bool = cfg!(any(
+    feature = "nightly",
+    all(
+        feature = "arm-vsqrt",
+        target_arch = "arm",
+        target_abi = "eabihf"
+    ),
+    feature = "exact-sqrt",
+)) || (!cfg!(feature = "fast-sqrt")
+    && !super::F32_IN_HARDWARE);
+
 /// The square root every `f32` optimizer uses: `core::f32::math::sqrt` with feature `nightly`,
-/// else [`sqrt_f32_exact`] with feature `exact-sqrt`, else `sqrt_f32_fast` with feature
-/// `fast-sqrt`, else [`sqrt_f32_refined`] where the target has
-/// a hardware FPU and [`sqrt_f32_accurate`] where it has not.
+/// else `vsqrt.f32` (in a leaf function) with feature `arm-vsqrt` on a Cortex-M with an FPU
+/// (`eabihf` targets; stable Rust), else [`sqrt_f32_exact`] with feature `exact-sqrt`, else
+/// `sqrt_f32_fast` with feature `fast-sqrt`, else [`sqrt_f32_refined`] where the target has a
+/// hardware FPU and [`sqrt_f32_accurate`] where it has not.
 #[inline(always)]
 pub fn sqrt_f32(x: f32) -> f32 {
     #[cfg(feature = "nightly")]
     {
         core::f32::math::sqrt(x)
     }
-    #[cfg(all(not(feature = "nightly"), feature = "exact-sqrt"))]
+    #[cfg(all(
+        not(feature = "nightly"),
+        feature = "arm-vsqrt",
+        target_arch = "arm",
+        target_abi = "eabihf"
+    ))]
+    {
+        crate::arm::vsqrt::sqrt(x)
+    }
+    #[cfg(all(
+        not(feature = "nightly"),
+        not(all(feature = "arm-vsqrt", target_arch = "arm", target_abi = "eabihf")),
+        feature = "exact-sqrt"
+    ))]
     {
         sqrt_f32_exact(x)
     }
     #[cfg(all(
         not(feature = "nightly"),
+        not(all(feature = "arm-vsqrt", target_arch = "arm", target_abi = "eabihf")),
         not(feature = "exact-sqrt"),
         feature = "fast-sqrt"
     ))]
@@ -52,6 +84,7 @@ pub fn sqrt_f32(x: f32) -> f32 {
     }
     #[cfg(all(
         not(feature = "nightly"),
+        not(all(feature = "arm-vsqrt", target_arch = "arm", target_abi = "eabihf")),
         not(feature = "exact-sqrt"),
         not(feature = "fast-sqrt")
     ))]
@@ -372,6 +405,33 @@ mod tests {
         assert_eq!(
             sqrt_f32_refined(f32::from_bits(1)),
             libm::sqrtf(f32::from_bits(1))
+        );
+    }
+
+    /// [`SQRT_F32_CORRECTLY_ROUNDED`] says what this build's root does: `libm`'s bits on every
+    /// input of a sweep where it is `true`; where it is `false` (the refined and the fast root)
+    /// the sweep finds inputs that differ, so the flag is not vacuously `false` either.
+    #[test]
+    fn the_correctly_rounded_flag_matches_this_builds_root() {
+        let mut differ = 0u32;
+        let mut check = |x: f32| {
+            let (a, b) = (sqrt_f32(x), libm::sqrtf(x));
+            if a.to_bits() != b.to_bits() && !(a.is_nan() && b.is_nan()) {
+                differ += 1;
+            }
+        };
+        for i in 0..=u32::from(u16::MAX) {
+            check(f32::from_bits(i.wrapping_mul(65_537)));
+        }
+        let mut bits = 1.0f32.to_bits();
+        while bits < 4.0f32.to_bits() {
+            check(f32::from_bits(bits));
+            bits += 97;
+        }
+        assert_eq!(
+            differ == 0,
+            SQRT_F32_CORRECTLY_ROUNDED,
+            "{differ} inputs differ"
         );
     }
 

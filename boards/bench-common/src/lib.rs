@@ -415,9 +415,52 @@ pub fn run(board: &Board, rows: fn() -> bool) -> ! {
     );
     defmt::info!("| optimizer | type | N | ticks | instr/param/step | check |");
     defmt::info!("|---|---|---|---|---|---|");
+    ok &= sqrt_check();
     ok &= rows();
     ok &= memory_report(board);
     exit("bench", ok)
+}
+
+/// Where this build's `f32` root is correctly rounded
+/// (`edgetune::num::sqrt::SQRT_F32_CORRECTLY_ROUNDED`: `nightly`, `arm-vsqrt`, or a core without
+/// an FPU), checks that the root the optimizers take gives `libm::sqrtf`'s bits
+/// (`sqrt_f32_accurate`) on 65,536 inputs spread over every sign and exponent (`bits = i ·
+/// 65,537`: each 16-bit half takes every value) and on the special values: that is the claim a
+/// host replaying the device with `exact-sqrt` rests on. Prints one `sqrt check:` line.
+fn sqrt_check() -> bool {
+    use edgetune::num::sqrt::{sqrt_f32, sqrt_f32_accurate, SQRT_F32_CORRECTLY_ROUNDED};
+    if !SQRT_F32_CORRECTLY_ROUNDED {
+        defmt::info!(
+            "sqrt check: skipped (this build's root is the refined one, within 1 ulp: host-tested)"
+        );
+        return true;
+    }
+    let same = |x: f32| {
+        let (a, b) = (sqrt_f32(black_box(x)), sqrt_f32_accurate(x));
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    };
+    let specials = [
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        f32::from_bits(1),
+    ];
+    let mut bad = specials.iter().filter(|&&x| !same(x)).count() as u32;
+    for i in 0..=u16::MAX as u32 {
+        if !same(f32::from_bits(i.wrapping_mul(65_537))) {
+            bad += 1;
+        }
+    }
+    defmt::info!(
+        "sqrt check: the optimizers' root against libm::sqrtf on 65,544 inputs: {=u32} differ: {=str}",
+        bad,
+        if bad == 0 { "ok" } else { "FAILED" }
+    );
+    bad == 0
 }
 
 /// A second benchmark firmware of the layer kernels' rows (instructions per MAC; `conv`,

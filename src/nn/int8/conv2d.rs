@@ -119,11 +119,11 @@ pub fn forward(
 }
 
 /// `Σ (x[i] + offset) · w[i]` in `i32` (wrapping). With the feature `arm-dsp` on a core with the
-/// DSP extension, the same bits by `sxtb16`/`smlad` ([`dsp`](super::dsp)).
+/// DSP extension, the same bits by `sxtb16`/`smlad` (`crate::arm::dsp`).
 #[inline(always)]
 pub(crate) fn dot(x: &[i8], w: &[i8], offset: i32) -> i32 {
     #[cfg(all(feature = "arm-dsp", target_arch = "arm", target_feature = "dsp"))]
-    return super::dsp::dot(x, w, offset);
+    return crate::arm::dsp::dot(x, w, offset);
     #[cfg(not(all(feature = "arm-dsp", target_arch = "arm", target_feature = "dsp")))]
     portable_dot(x, w, offset)
 }

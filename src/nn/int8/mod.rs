@@ -85,8 +85,6 @@ pub mod avg_pool;
 mod backbone;
 pub mod conv2d;
 pub mod depthwise;
-#[cfg(all(feature = "arm-dsp", target_arch = "arm", target_feature = "dsp"))]
-mod dsp;
 mod fixed_point;
 pub mod fully_connected;
 mod layer;

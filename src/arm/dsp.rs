@@ -16,7 +16,6 @@
 //! The only `unsafe` is `core::arch::asm!` on register operands: no memory access, no stack, no
 //! flags read (`options(pure, nomem, nostack)`), every output register declared. The instructions
 //! exist on every core this module compiles for (`target_feature = "dsp"`).
-#![allow(unsafe_code)]
 
 use core::arch::asm;
 
