@@ -69,3 +69,43 @@ pub(crate) fn add_scaled<S: Scalar>(dw: &mut [S], g: S, x: &[S]) {
         *dv = dv.add(g.mul(xv));
     }
 }
+
+/// Sets every element of `xs` to zero (a network's `zero_grad`, a layer's gradient buffer), in
+/// runs of eight stores.
+///
+/// Not `fill` or an array assignment: LLVM turns those into a `memset` call, and
+/// compiler-builtins' word loop behind it takes five instructions per word on a Cortex-M
+/// (`__aeabi_memclr4`: about 9,600 instructions for the 2,410 gradients of a 64-32-10 MLP on a
+/// Cortex-M4F, a tenth of its whole Adam training step). A zero the optimizer cannot see
+/// (`black_box`) keeps the loop here, where it becomes plain unrolled stores.
+#[doc(hidden)]
+#[inline(never)]
+pub fn zero<S: Scalar>(xs: &mut [S]) {
+    let z = core::hint::black_box(S::ZERO);
+    let (runs, rest) = xs.as_chunks_mut::<8>();
+    for run in runs {
+        *run = [z; 8];
+    }
+    for x in rest {
+        *x = z;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every element is zeroed, whatever the length's remainder by eight, and nothing beyond
+    /// the slice is touched.
+    #[test]
+    fn zero_clears_every_element_of_the_slice_only() {
+        for len in 0..=33 {
+            let mut xs = [1.5f32; 40];
+            zero(&mut xs[3..3 + len]);
+            for (i, &x) in xs.iter().enumerate() {
+                let inside = (3..3 + len).contains(&i);
+                assert_eq!(x, if inside { 0.0 } else { 1.5 }, "len {len}, index {i}");
+            }
+        }
+    }
+}

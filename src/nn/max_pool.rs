@@ -71,7 +71,7 @@ pub fn backward<S: Scalar>(s: &Pool2dShape, x: &[S], dy: &[S], dx: &mut [S]) -> 
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), dy.len())?;
     check_len(s.input_len(), dx.len())?;
-    dx.fill(S::ZERO);
+    super::kernel::zero(dx);
     let ow_n = s.out_w();
     for (p, dy_px) in dy.chunks_exact(s.c).enumerate() {
         for (c, &g) in dy_px.iter().enumerate() {

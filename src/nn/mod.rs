@@ -113,7 +113,7 @@ pub mod flatten;
 pub mod global_avg_pool;
 pub mod init;
 pub mod int8;
-mod kernel;
+pub(crate) mod kernel;
 mod leaky_relu;
 pub mod max_pool;
 mod mse;

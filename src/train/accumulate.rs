@@ -99,7 +99,7 @@ impl GradAccumulator {
 
     /// Zeroes the arena and the count, to start a mini-batch.
     pub fn reset<S: Scalar>(&mut self, grads: &mut [S]) {
-        grads.fill(S::ZERO);
+        crate::nn::kernel::zero(grads);
         self.count = 0;
     }
 }

@@ -652,7 +652,7 @@ macro_rules! __cnn_update {
 
             /// Sets every gradient to zero.
             pub fn zero_grad(&mut self) {
-                self.grads = [<S as $crate::num::StateValue>::ZERO; $plan.trainable()];
+                $crate::nn::network::zero(&mut self.grads);
             }
 
             /// The gradient arena (same layout as [`trainable`](Self::trainable)).

@@ -431,7 +431,7 @@ macro_rules! __mlp_emit {
 
             /// Sets every gradient to zero.
             pub fn zero_grad(&mut self) {
-                self.grads = [<S as $crate::num::StateValue>::ZERO; $crate::nn::network::trainable($spec)];
+                $crate::nn::network::zero(&mut self.grads);
             }
 
             /// The gradient arena (same layout as [`trainable`](Self::trainable)).

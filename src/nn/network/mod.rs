@@ -199,6 +199,8 @@ mod scratch;
 mod spec;
 
 #[doc(hidden)]
+pub use crate::nn::kernel::zero;
+#[doc(hidden)]
 pub use arena::{
     add_into, input_array, leaky_relu, take, take_back, take_back_mut, take_mut, take_w,
     take_w_back, take_w_back_mut,

@@ -465,7 +465,7 @@ fn backward_core<S: Scalar>(
             Grads::Arena(g) => grad_runs(p, p.trainable_at, g)?,
             Grads::Layer(buf, _) => {
                 let buf = buf.get_mut(..len).ok_or(broken(len, 0))?;
-                buf.fill(S::ZERO);
+                crate::nn::kernel::zero(buf);
                 grad_runs(p, 0, buf)?
             }
         };
