@@ -9,8 +9,8 @@
 //! rustc 1.96 lets `asm!` name FPU registers (`sreg`) only under its `vfp2` feature, which
 //! implies double precision, so a single-precision FPU (Cortex-M4F, M33F) cannot pass an `f32`
 //! to it in one; through core registers the round trip costs four instructions more per root
-//! (M4F Adam: 36.5 instructions per parameter against 32.5 with the call, 30.5 for `nightly`'s
-//! inline `vsqrt.f32`, 47.8 for the portable refined root; `boards/baseline.toml`). The
+//! (M4F Adam, the two builds side by side: 36.5 instructions per parameter against 32.5 with the
+//! call; `boards/baseline.toml` has the call against `nightly` and the refined root). The
 //! instruction is written as its encoding (`.inst.w`): module-level assembly is assembled
 //! without the target's FPU features, and a `.fpu` directive would change the object's
 //! build attributes.

@@ -206,6 +206,12 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
+        // The coefficients the check of the last group computed (an `f32` check needs them; a
+        // fixed-point one does not), for that group's write pass: a group's range, its
+        // configuration and `t` are the same in both passes, and two groups with the same
+        // non-empty range would overlap (an error before any pass). So a step of one group
+        // computes them once (in soft `f64` on a Cortex-M4F: about 900 instructions each time).
+        let mut last: Option<(Range<usize>, S::Coeffs)> = None;
         let done = run_step_checked(
             &mut count,
             params,
@@ -213,9 +219,20 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             groups,
             #[cfg_attr(feature = "host-simd", inline(always))]
             |pass, r, p, g, cfg, t| match pass {
-                Pass::Check { small } => self.check_range(r, p, g, cfg, t, small),
+                Pass::Check { small } => {
+                    let c = || {
+                        let c = coeffs::<S, K>(cfg, t);
+                        last = Some((r.clone(), c));
+                        c
+                    };
+                    self.check_range_with(r, p, g, c, small)
+                }
                 Pass::Write => {
-                    self.update_range(r, p, g, cfg, t);
+                    let c = match &last {
+                        Some((range, c)) if range == r => *c,
+                        _ => coeffs::<S, K>(cfg, t),
+                    };
+                    self.update_range_with(r, p, g, &c);
                     Ok(())
                 }
             },
@@ -235,6 +252,20 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
         t: u32,
         small: bool,
     ) -> Result<(), Error> {
+        self.check_range_with(range, params, grads, || coeffs::<S, K>(config, t), small)
+    }
+
+    /// [`check_range`](Self::check_range) with the step's coefficients from `c` (called only
+    /// by a check that needs them).
+    #[inline(always)]
+    fn check_range_with(
+        &self,
+        range: &Range<usize>,
+        params: &[S],
+        grads: &[S],
+        c: impl FnOnce() -> S::Coeffs,
+        small: bool,
+    ) -> Result<(), Error> {
         let vmax = self
             .max_exp_avg_sq
             .as_slice()
@@ -244,9 +275,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             m.get(range.clone()).unwrap_or_default(),
             v.get(range.clone()).unwrap_or_default(),
         );
-        match S::adam_check::<K>(params, grads, small, m, v, vmax, || {
-            coeffs::<S, K>(config, t)
-        }) {
+        match S::adam_check::<K>(params, grads, small, m, v, vmax, c) {
             Some(i) => Err(Error::StepOverflow {
                 index: range.start + i,
             }),
@@ -265,7 +294,18 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
         config: &AdamConfig,
         t: u32,
     ) {
-        let c = coeffs::<S, K>(config, t);
+        self.update_range_with(range, params, grads, &coeffs::<S, K>(config, t));
+    }
+
+    /// [`update_range`](Self::update_range) with the step's coefficients `c`.
+    #[inline(always)]
+    fn update_range_with(
+        &mut self,
+        range: &Range<usize>,
+        params: &mut [S],
+        grads: &[S],
+        c: &S::Coeffs,
+    ) {
         let vmax = self.max_exp_avg_sq.as_mut_slice().map(|s| part(s, range));
         S::adam_update::<K>(
             params,
@@ -273,7 +313,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             part(&mut self.exp_avg, range),
             part(&mut self.exp_avg_sq, range),
             vmax,
-            &c,
+            c,
             &mut self.aux,
         );
     }
