@@ -148,7 +148,7 @@ pub fn relu_backward<S: Scalar>(y: &[S], dy: &[S], dx: &mut [S]) -> Result<(), E
     check_len(y.len(), dx.len())?;
     check_finite(dy)?;
     for ((dxi, &dyi), &yi) in dx.iter_mut().zip(dy).zip(y) {
-        *dxi = dyi.mul(Relu.derivative_from_output(yi));
+        *dxi = Relu.backward_one(yi, dyi);
     }
     Ok(())
 }

@@ -26,6 +26,27 @@ pub trait Activation<S: Scalar> {
     /// `f'(x)` for one element, expressed through the output `y = f(x)`.
     fn derivative_from_output(&self, y: S) -> S;
 
+    /// `dy · f'(x)` for one element, from its output `y`. An activation whose derivative is 1 or
+    /// 0 selects instead of multiplying, as torch's `threshold_backward` does: a gated element
+    /// is `+0` whatever `dy` is (a product would give `−0` for a negative `dy` and NaN for an
+    /// infinite one), and no multiply is spent (a whole fixed-point product on a Cortex-M0).
+    #[inline]
+    fn backward_one(&self, y: S, dy: S) -> S {
+        dy.mul(self.derivative_from_output(y))
+    }
+
+    /// [`backward_one`](Activation::backward_one) from a stored 1-bit mask instead of the
+    /// output: `on` is whether `f'` was 1 there; otherwise `f'` is its value at 0. Gives the
+    /// same bits as `backward_one` from the output the mask was packed from.
+    #[inline]
+    fn backward_masked(&self, on: bool, dy: S) -> S {
+        if on {
+            dy
+        } else {
+            dy.mul(self.derivative_from_output(S::ZERO))
+        }
+    }
+
     /// `y = f(x)` element-wise.
     #[inline]
     fn forward<T: Tensor<S>>(&self, x: &T, y: &mut T) {
@@ -46,7 +67,7 @@ pub trait Activation<S: Scalar> {
     #[inline]
     fn backward<T: Tensor<S>>(&self, y: &T, dy: &T, dx: &mut T) {
         for ((dxi, &dyi), &yi) in dx.flat_mut().iter_mut().zip(dy.flat()).zip(y.flat()) {
-            *dxi = dyi.mul(self.derivative_from_output(yi));
+            *dxi = self.backward_one(yi, dyi);
         }
     }
 
@@ -55,7 +76,7 @@ pub trait Activation<S: Scalar> {
     #[inline]
     fn backward_in_place<T: Tensor<S>>(&self, y: &T, grad: &mut T) {
         for (g, &yi) in grad.flat_mut().iter_mut().zip(y.flat()) {
-            *g = g.mul(self.derivative_from_output(yi));
+            *g = self.backward_one(yi, *g);
         }
     }
 }

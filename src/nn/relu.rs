@@ -26,4 +26,18 @@ impl<S: Scalar> Activation<S> for Relu {
             S::ZERO
         }
     }
+
+    #[inline]
+    fn backward_one(&self, y: S, dy: S) -> S {
+        self.backward_masked(y > S::ZERO, dy)
+    }
+
+    #[inline]
+    fn backward_masked(&self, on: bool, dy: S) -> S {
+        if on {
+            dy
+        } else {
+            S::ZERO
+        }
+    }
 }

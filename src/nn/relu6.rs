@@ -39,4 +39,18 @@ impl<S: Scalar> Activation<S> for Relu6 {
             S::ZERO
         }
     }
+
+    #[inline]
+    fn backward_one(&self, y: S, dy: S) -> S {
+        self.backward_masked(y > S::ZERO && y < six::<S>(), dy)
+    }
+
+    #[inline]
+    fn backward_masked(&self, on: bool, dy: S) -> S {
+        if on {
+            dy
+        } else {
+            S::ZERO
+        }
+    }
 }

@@ -221,7 +221,7 @@ fn map<S: Scalar, A: Activation<S>>(a: &A, y: &mut [S]) {
 
 fn map_back<S: Scalar, A: Activation<S>>(a: &A, y: &[S], g: &mut [S]) {
     for (g, &y) in g.iter_mut().zip(y) {
-        *g = g.mul(a.derivative_from_output(y));
+        *g = a.backward_one(y, *g);
     }
 }
 
@@ -300,11 +300,10 @@ fn activate_back_mask<S: Scalar>(
         at: usize,
         g: &mut [S],
     ) -> Option<()> {
-        let off = a.derivative_from_output(S::ZERO);
         for (i, g) in g.iter_mut().enumerate() {
             let bit = at.checked_add(i)?;
             let on = masks.get(bit / 32)? & (1u32 << (bit % 32)) != 0;
-            *g = g.mul(if on { S::ONE } else { off });
+            *g = a.backward_masked(on, *g);
         }
         Some(())
     }
