@@ -107,13 +107,18 @@ fn relu6_backward_matches_finite_differences_away_from_its_kinks() {
     assert_eq!(Relu6.derivative_from_output(5.999f64), 1.0);
 }
 
-/// Conv2d forward from the definition, over an explicitly zero-padded copy of the input.
-fn naive_conv2d(s: &Conv2dShape, w: &[f64], b: &[f64], x: &[f64]) -> Vec<f64> {
+/// Conv2d forward from the definition, over an explicitly zero-padded copy of the input: each
+/// output is the bias plus the products in `(ki, kj, ci)` order.
+fn naive_conv2d<T>(s: &Conv2dShape, w: &[T], b: &[T], x: &[T]) -> Vec<T>
+where
+    T: Copy + From<f32> + core::ops::Add<Output = T> + core::ops::Mul<Output = T>,
+{
+    let zero = T::from(0.0);
     let (ph, pw) = (
         s.in_h + s.pad_h.before + s.pad_h.after,
         s.in_w + s.pad_w.before + s.pad_w.after,
     );
-    let mut padded = vec![0.0; ph * pw * s.in_c];
+    let mut padded = vec![zero; ph * pw * s.in_c];
     for h in 0..s.in_h {
         for v in 0..s.in_w {
             for c in 0..s.in_c {
@@ -125,7 +130,7 @@ fn naive_conv2d(s: &Conv2dShape, w: &[f64], b: &[f64], x: &[f64]) -> Vec<f64> {
     let (oh, ow) = ((ph - s.kh) / s.stride_h + 1, (pw - s.kw) / s.stride_w + 1);
     assert_eq!((oh, ow), (s.out_h(), s.out_w()));
     let (cig, cog) = (s.in_c / s.groups, s.out_c / s.groups);
-    let mut y = vec![0.0; oh * ow * s.out_c];
+    let mut y = vec![zero; oh * ow * s.out_c];
     for i in 0..oh {
         for j in 0..ow {
             for o in 0..s.out_c {
@@ -138,7 +143,7 @@ fn naive_conv2d(s: &Conv2dShape, w: &[f64], b: &[f64], x: &[f64]) -> Vec<f64> {
                                 * s.in_c
                                 + g * cig
                                 + ci];
-                            sum += w[((o * s.kh + ki) * s.kw + kj) * cig + ci] * xv;
+                            sum = sum + w[((o * s.kh + ki) * s.kw + kj) * cig + ci] * xv;
                         }
                     }
                 }
@@ -178,6 +183,105 @@ fn conv_forward_matches_the_definition_and_pointwise_equals_conv2d() {
             "{name}: forward matches the definition ({} terms max)",
             max_terms(&l)
         );
+    }
+}
+
+/// Convolution shapes for the summation-order tests: the catalogue's, output channels beyond a
+/// block of four, odd widths (a pixel left over from the pairs), strides, padding that clips
+/// the windows differently, groups and depthwise layers.
+fn order_shapes() -> Vec<Conv2dShape> {
+    let mut shapes: Vec<Conv2dShape> = catalogue()
+        .into_iter()
+        .filter_map(|(_, l)| match l {
+            Layer::Conv2d(s) | Layer::Pointwise(s) => Some(s),
+            Layer::Conv1d(s) => Some(s.to_2d()),
+            _ => None,
+        })
+        .collect();
+    shapes.extend([
+        Conv2dShape::new(4, 9, 2, 7, 3, 3).same(),
+        Conv2dShape::new(5, 10, 3, 5, 3, 3).stride(1, 2).same(),
+        Conv2dShape::new(3, 7, 5, 9, 2, 4).pad(Padding::symmetric(1), Padding::symmetric(2)),
+        Conv2dShape::new(1, 50, 6, 8, 1, 5).same(),
+        Conv2dShape::new(8, 8, 4, 8, 3, 3).same(),
+        Conv2dShape::new(6, 6, 4, 8, 3, 3).same().groups(2),
+        Conv2dShape::new(8, 8, 8, 8, 3, 3).same().groups(8),
+        Conv2dShape::new(5, 7, 12, 12, 3, 3)
+            .stride(2, 1)
+            .same()
+            .groups(12),
+    ]);
+    shapes
+}
+
+/// The blocked `f32` forward kernels (four output channels per loaded input, two or four
+/// neighbouring pixels per loaded weight, depthwise channel blocks) form every sum in the
+/// definition's order, so they give exactly its bits: the padded taps the kernels skip add `±0`
+/// to a nonzero sum.
+#[test]
+fn f32_conv_forward_sums_in_the_definitions_order() {
+    let mut rng = Rng(17);
+    for s in order_shapes() {
+        let f = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect::<Vec<f32>>();
+        let w = f(rng.vec(s.weights(), 1.0));
+        let b = f(rng.vec(s.out_c, 1.0));
+        let x = f(rng.vec(s.input_len(), 1.0));
+        let mut y = vec![0.0f32; s.output_len()];
+        conv2d::forward(&s, &w, &b, &x, &mut y).unwrap();
+        assert_eq!(y, naive_conv2d(&s, &w, &b, &x), "{s:?}");
+    }
+}
+
+/// The input gradient from its definition: `dx[ih][iw][ci] = Σ W[o][ki][kj][ci]·dy[oh][ow][o]`
+/// over the kernel offsets `(ki, kj)` in order, then the group's output channels `o` in order,
+/// for every `(ki, kj)` whose output `(oh, ow)` exists.
+fn naive_input_gradient(s: &Conv2dShape, w: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (cig, cog) = (s.in_c / s.groups, s.out_c / s.groups);
+    let tap = |i: usize, k: usize, before: usize, stride: usize, out: usize| {
+        let t = (i + before).checked_sub(k)?;
+        (t % stride == 0 && t / stride < out).then_some(t / stride)
+    };
+    let mut dx = vec![0.0f32; s.input_len()];
+    for ih in 0..s.in_h {
+        for iw in 0..s.in_w {
+            for ci in 0..s.in_c {
+                let g = ci / cig;
+                let mut sum = 0.0f32;
+                for ki in 0..s.kh {
+                    let Some(oh) = tap(ih, ki, s.pad_h.before, s.stride_h, s.out_h()) else {
+                        continue;
+                    };
+                    for kj in 0..s.kw {
+                        let Some(ow) = tap(iw, kj, s.pad_w.before, s.stride_w, s.out_w()) else {
+                            continue;
+                        };
+                        for o in g * cog..(g + 1) * cog {
+                            let wv = w[((o * s.kh + ki) * s.kw + kj) * cig + ci - g * cig];
+                            sum += wv * dy[(oh * s.out_w() + ow) * s.out_c + o];
+                        }
+                    }
+                }
+                dx[(ih * s.in_w + iw) * s.in_c + ci] = sum;
+            }
+        }
+    }
+    dx
+}
+
+/// The blocked `f32` input-gradient kernels (four input channels per loaded output gradient,
+/// two neighbouring pixels per loaded weight, depthwise channel blocks) form every sum in the
+/// definition's order, so they give exactly its bits.
+#[test]
+fn f32_conv_input_gradient_sums_in_the_definitions_order() {
+    let mut rng = Rng(19);
+    for s in order_shapes() {
+        let f = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect::<Vec<f32>>();
+        let w = f(rng.vec(s.weights(), 1.0));
+        let x = f(rng.vec(s.input_len(), 1.0));
+        let dy = f(rng.vec(s.output_len(), 1.0));
+        let mut dx = vec![0.0f32; s.input_len()];
+        conv2d::backward(&s, &w, &x, &dy, None, Some(&mut dx)).unwrap();
+        assert_eq!(dx, naive_input_gradient(&s, &w, &dy), "{s:?}");
     }
 }
 

@@ -56,8 +56,12 @@
 //!
 //! The loops are register-blocked (four output channels per loaded input; four by four weight
 //! gradients summed over the pixels at once; depthwise layers eight or four channels at once),
-//! with every sum still formed in the order the formulas above give, so results do not depend
-//! on the blocking. A depthwise layer with at most 9 taps (3 × 3) copies a block's weights
+//! and for `f32`/`f64` neighbouring pixels whose windows tap the same kernel columns share each
+//! loaded weight (runs of four or two output pixels forward; two input pixels in the input
+//! gradient of a one-group layer with horizontal stride 1; two output or input pixels
+//! depthwise). Every sum is still formed in the order the formulas above give, so results do
+//! not depend on the blocking (`tests/conv_gradcheck.rs` checks the `f32` bits against the
+//! definitions). A depthwise layer with at most 9 taps (3 × 3) copies a block's weights
 //! tap-major onto the stack: `9 × 8` values of `S` (288 bytes for `f32`) during forward and
 //! the input gradient.
 
@@ -145,13 +149,149 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         forward_depthwise(s, d, w, b, x, y);
         return Ok(());
     }
-    for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
+    // One group and narrow sums: neighbouring pixels whose windows clip the same kernel columns
+    // (every interior pair) go two at a time and share each loaded weight.
+    let blocked = s.groups == 1 && !kernel::wide_acc::<S>();
+    let mut rest = y;
+    let mut p = 0;
+    while !rest.is_empty() {
         let (oh, ow) = (p / d.ow, p % d.ow);
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
         let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
-        forward_grouped_px(s, d, rows, cols, w, b, x, y_px);
+        // Windows clip fewer kernel columns inwards, so equal windows at both ends of a run of
+        // pixels mean equal windows throughout.
+        let twins = |n: usize| {
+            let last = Window::of(ow + n - 1, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+            blocked && ow + n <= d.ow && (last.k0, last.k1) == (cols.k0, cols.k1)
+        };
+        let n = if twins(4) {
+            4
+        } else if twins(2) {
+            2
+        } else {
+            1
+        };
+        let Some((y_now, tail)) = core::mem::take(&mut rest).split_at_mut_checked(n * s.out_c)
+        else {
+            break;
+        };
+        rest = tail;
+        let mut px = y_now.chunks_exact_mut(s.out_c);
+        match n {
+            4 => forward_px_run::<S, W, B, 4>(
+                s,
+                d,
+                rows,
+                cols,
+                w,
+                b,
+                x,
+                core::array::from_fn(|_| px.next()),
+            ),
+            2 => forward_px_run::<S, W, B, 2>(
+                s,
+                d,
+                rows,
+                cols,
+                w,
+                b,
+                x,
+                core::array::from_fn(|_| px.next()),
+            ),
+            _ => forward_grouped_px(s, d, rows, cols, w, b, x, y_now),
+        }
+        p += n;
     }
     Ok(())
+}
+
+/// `N` horizontally neighbouring output pixels of a one-group convolution whose windows tap the
+/// same kernel offsets: each pixel's input runs start `stride_w·in_c` after the previous one's,
+/// the weight runs are the same, so a block of four output channels keeps `4·N` sums and each
+/// loaded weight feeds `N` of them. Every sum in the order of [`forward_grouped_px`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    rows: Window,
+    cols: Window,
+    w: W,
+    b: B,
+    x: &[S],
+    y_px: [Option<&mut [S]>; N],
+) {
+    let run = cols.len() * d.cig;
+    let step = s.stride_w * s.in_c;
+    let mut w_rows = w.rows(d.wper);
+    let mut biases = b.elems();
+    let mut outs = y_px.map(|y| y.map(|y| y.iter_mut()));
+    // The `N` pixels' input runs of kernel row `ki`, and the weights' offset.
+    let runs = |ki: usize| -> Option<([&[S]; N], usize)> {
+        let ih = rows.i0 + (ki - rows.k0);
+        let xs = (ih * s.in_w + cols.i0) * s.in_c;
+        let mut xr: [&[S]; N] = [&[]; N];
+        for (j, r) in xr.iter_mut().enumerate() {
+            let at = xs + j * step;
+            *r = x.get(at..at + run)?;
+        }
+        Some((xr, ki * d.wrow + cols.k0 * d.cig))
+    };
+    let mut left = d.cog;
+    while left >= 4 {
+        let (Some(w0), Some(w1), Some(w2), Some(w3)) =
+            (w_rows.next(), w_rows.next(), w_rows.next(), w_rows.next())
+        else {
+            return;
+        };
+        let mut b4 = [S::ZERO.widen(); 4];
+        for a in b4.iter_mut() {
+            if let Some(&b_o) = biases.next() {
+                *a = b_o.widen();
+            }
+        }
+        let mut acc = [b4; N];
+        for ki in rows.k0..rows.k1 {
+            let Some((xr, ws)) = runs(ki) else { continue };
+            let (Some(r0), Some(r1), Some(r2), Some(r3)) = (
+                w0.get(ws..ws + run),
+                w1.get(ws..ws + run),
+                w2.get(ws..ws + run),
+                w3.get(ws..ws + run),
+            ) else {
+                continue;
+            };
+            kernel::dot4xn::<S, N>(&mut acc, xr, [r0, r1, r2, r3]);
+        }
+        for (a, out) in acc.iter().zip(outs.iter_mut()) {
+            for (&v, o) in a.iter().zip(out.iter_mut().flatten()) {
+                *o = S::narrow(v);
+            }
+        }
+        left -= 4;
+    }
+    for _ in 0..left {
+        let (Some(w0), Some(&b_o)) = (w_rows.next(), biases.next()) else {
+            return;
+        };
+        let mut acc = [b_o.widen(); N];
+        for ki in rows.k0..rows.k1 {
+            let Some((xr, ws)) = runs(ki) else { continue };
+            let Some(r0) = w0.get(ws..ws + run) else {
+                continue;
+            };
+            for (a, xp) in acc.iter_mut().zip(xr) {
+                for (&wv, &xv) in r0.iter().zip(xp) {
+                    *a = S::mul_acc(*a, wv, xv);
+                }
+            }
+        }
+        for (&v, out) in acc.iter().zip(outs.iter_mut()) {
+            if let Some(o) = out.as_mut().and_then(Iterator::next) {
+                *o = S::narrow(v);
+            }
+        }
+    }
 }
 
 /// One output pixel of a convolution whose groups each have several channels: blocks of four
@@ -314,14 +454,27 @@ fn forward_dw_block<S: Scalar, const N: usize>(
     y: &mut [S],
 ) {
     let wt = tap_major::<S, N>(rows);
-    for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
+    // The second pixel of a pair reads its inputs this much further on.
+    let step = s.stride_w * s.in_c;
+    let mut pixels = y.chunks_exact_mut(s.out_c);
+    let mut p = 0;
+    while let Some(y_px) = pixels.next() {
         let (oh, ow) = (p / d.ow, p % d.ow);
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
         let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
-        let Some(y_c) = y_px.get_mut(c..).and_then(|r| r.first_chunk_mut::<N>()) else {
+        let next = Window::of(ow + 1, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+        // A neighbour whose window taps the same kernel columns shares each loaded weight.
+        let twin =
+            !kernel::wide_acc::<S>() && ow + 1 < d.ow && (next.k0, next.k1) == (cols.k0, cols.k1);
+        let y_next = if twin { pixels.next() } else { None };
+        p += if y_next.is_some() { 2 } else { 1 };
+        fn block<S, const N: usize>(y: &mut [S], c: usize) -> Option<&mut [S; N]> {
+            y.get_mut(c..)?.first_chunk_mut::<N>()
+        }
+        let Some(y_c) = block::<S, N>(y_px, c) else {
             continue;
         };
-        let mut acc = bias.map(S::widen);
+        let mut acc = [bias.map(S::widen); 2];
         for ki in rows.k0..rows.k1 {
             let ih = rows.i0 + (ki - rows.k0);
             let t0 = ki * s.kw + cols.k0;
@@ -333,13 +486,26 @@ fn forward_dw_block<S: Scalar, const N: usize>(
                 let Some(xv) = x.get(off..).and_then(|r| r.first_chunk::<N>()) else {
                     break;
                 };
-                for j in 0..N {
-                    acc[j] = S::mul_acc(acc[j], wv[j], xv[j]);
+                if y_next.is_some() {
+                    let Some(xn) = x.get(off + step..).and_then(|r| r.first_chunk::<N>()) else {
+                        break;
+                    };
+                    for j in 0..N {
+                        acc[0][j] = S::mul_acc(acc[0][j], wv[j], xv[j]);
+                        acc[1][j] = S::mul_acc(acc[1][j], wv[j], xn[j]);
+                    }
+                } else {
+                    for j in 0..N {
+                        acc[0][j] = S::mul_acc(acc[0][j], wv[j], xv[j]);
+                    }
                 }
                 off += s.in_c;
             }
         }
-        *y_c = acc.map(S::narrow);
+        *y_c = acc[0].map(S::narrow);
+        if let Some(y_n) = y_next.and_then(|y| block::<S, N>(y, c)) {
+            *y_n = acc[1].map(S::narrow);
+        }
     }
 }
 
@@ -545,30 +711,142 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
             c += n;
         }
     }
-    for (p, dx_px) in dx.chunks_exact_mut(s.in_c).enumerate() {
+    if c == s.in_c {
+        return;
+    }
+    // One group, stride 1 across, narrow sums: neighbouring input pixels tapped by the same
+    // kernel columns go two at a time and share each loaded weight.
+    let pairs = s.groups == 1 && s.stride_w == 1 && c == 0 && !kernel::wide_acc::<S>();
+    let mut rest = dx;
+    let mut p = 0;
+    while !rest.is_empty() {
         let (ih, iw) = (p / s.in_w, p % s.in_w);
-        for g in 0..s.groups {
-            let Some(dx_g) = dx_px.get_mut((g * d.cig).max(c)..(g + 1) * d.cig) else {
+        let twin = pairs
+            && iw + 1 < s.in_w
+            && (0..s.kw).all(|kj| {
+                let tap = |i| tapped_by(i, 1, kj, s.pad_w.before, d.ow).is_some();
+                tap(iw) == tap(iw + 1)
+            });
+        let take = if twin { 2 * s.in_c } else { s.in_c };
+        let Some((dx_now, tail)) = core::mem::take(&mut rest).split_at_mut_checked(take) else {
+            break;
+        };
+        rest = tail;
+        if let (true, Some((dx0, dx1))) = (twin, dx_now.split_at_mut_checked(s.in_c)) {
+            input_gradient_pair(s, d, w, dy, (ih, iw), [dx0, dx1]);
+            p += 2;
+        } else {
+            input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now);
+            p += 1;
+        }
+    }
+}
+
+/// The input gradient of the two neighbouring input pixels `(ih, iw)` and `(ih, iw + 1)` of a
+/// one-group convolution with horizontal stride 1, which the same kernel columns tap: each
+/// loaded weight feeds both pixels' sums, each sum in the order of [`input_gradient_at`].
+#[inline(always)]
+fn input_gradient_pair<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    dy: &[S],
+    (ih, iw): (usize, usize),
+    dx: [&mut [S]; 2],
+) {
+    let [dx0, dx1] = dx;
+    let (d4, d1) = dx0.as_chunks_mut::<4>();
+    let (e4, e1) = dx1.as_chunks_mut::<4>();
+    for (blk, (a, b)) in d4.iter_mut().zip(e4.iter_mut()).enumerate() {
+        [*a, *b] = input_gradient_pair_at::<S, W, 4>(s, d, w, dy, (ih, iw), 4 * blk);
+    }
+    // The last one to three channels: a pair, then a single one.
+    let ci = 4 * d4.len();
+    let (d2, d1) = d1.as_chunks_mut::<2>();
+    let (e2, e1) = e1.as_chunks_mut::<2>();
+    if let (Some(a), Some(b)) = (d2.first_mut(), e2.first_mut()) {
+        [*a, *b] = input_gradient_pair_at::<S, W, 2>(s, d, w, dy, (ih, iw), ci);
+    }
+    if let (Some(a), Some(b)) = (d1.first_mut(), e1.first_mut()) {
+        let ci = ci + 2 * d2.len();
+        let [[u], [v]] = input_gradient_pair_at::<S, W, 1>(s, d, w, dy, (ih, iw), ci);
+        (*a, *b) = (u, v);
+    }
+}
+
+/// [`input_gradient_at`] for the pixels `(ih, iw)` and `(ih, iw + 1)` of [`input_gradient_pair`].
+#[inline(always)]
+fn input_gradient_pair_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    dy: &[S],
+    (ih, iw): (usize, usize),
+    ci: usize,
+) -> [[S; M]; 2] {
+    let mut acc = [[S::ZERO.widen(); M]; 2];
+    for ki in 0..s.kh {
+        let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
+            continue;
+        };
+        for kj in 0..s.kw {
+            let Some(ow) = tapped_by(iw, 1, kj, s.pad_w.before, d.ow) else {
                 continue;
             };
-            // Within the group: runs of four input channels, then single ones.
-            let ci0 = d.cig - dx_g.len();
-            let (dx4, dx1) = dx_g.as_chunks_mut::<4>();
-            let n4 = dx4.len();
-            for (blk, dx_b) in dx4.iter_mut().enumerate() {
-                *dx_b = input_gradient_at::<S, W, 4>(s, d, w, dy, (ih, iw), g, ci0 + 4 * blk);
+            let base = (oh * d.ow + ow) * s.out_c;
+            let (Some(g0), Some(g1)) = (
+                dy.get(base..base + d.cog),
+                dy.get(base + s.out_c..base + s.out_c + d.cog),
+            ) else {
+                continue;
+            };
+            let offset = ki * d.wrow + kj * d.cig + ci;
+            for ((row, &u), &v) in w.rows(d.wper).zip(g0).zip(g1) {
+                let Some(wv) = row.get(offset..).and_then(|r| r.first_chunk::<M>()) else {
+                    continue;
+                };
+                for m in 0..M {
+                    acc[0][m] = S::mul_acc(acc[0][m], wv[m], u);
+                    acc[1][m] = S::mul_acc(acc[1][m], wv[m], v);
+                }
             }
-            // The last one to three channels: a pair, then a single one.
-            let ci = ci0 + 4 * n4;
-            let (dx2, dx_last) = dx1.as_chunks_mut::<2>();
-            if let Some(dx_p) = dx2.first_mut() {
-                *dx_p = input_gradient_at::<S, W, 2>(s, d, w, dy, (ih, iw), g, ci);
-            }
-            if let Some(dx_c) = dx_last.first_mut() {
-                let [v] =
-                    input_gradient_at::<S, W, 1>(s, d, w, dy, (ih, iw), g, ci + 2 * dx2.len());
-                *dx_c = v;
-            }
+        }
+    }
+    acc.map(|a| a.map(S::narrow))
+}
+
+/// The input gradient of input pixel `(ih, iw)`, every group, from channel `c` of each group on
+/// (the channels before it were done by the depthwise blocks).
+#[inline(always)]
+fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    dy: &[S],
+    (ih, iw): (usize, usize),
+    c: usize,
+    dx_px: &mut [S],
+) {
+    for g in 0..s.groups {
+        let Some(dx_g) = dx_px.get_mut((g * d.cig).max(c)..(g + 1) * d.cig) else {
+            continue;
+        };
+        // Within the group: runs of four input channels, then single ones.
+        let ci0 = d.cig - dx_g.len();
+        let (dx4, dx1) = dx_g.as_chunks_mut::<4>();
+        let n4 = dx4.len();
+        for (blk, dx_b) in dx4.iter_mut().enumerate() {
+            *dx_b = input_gradient_at::<S, W, 4>(s, d, w, dy, (ih, iw), g, ci0 + 4 * blk);
+        }
+        // The last one to three channels: a pair, then a single one.
+        let ci = ci0 + 4 * n4;
+        let (dx2, dx_last) = dx1.as_chunks_mut::<2>();
+        if let Some(dx_p) = dx2.first_mut() {
+            *dx_p = input_gradient_at::<S, W, 2>(s, d, w, dy, (ih, iw), g, ci);
+        }
+        if let Some(dx_c) = dx_last.first_mut() {
+            let [v] = input_gradient_at::<S, W, 1>(s, d, w, dy, (ih, iw), g, ci + 2 * dx2.len());
+            *dx_c = v;
         }
     }
 }
@@ -624,12 +902,28 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
     dx: &mut [S],
 ) {
     let wt = tap_major::<S, N>(rows);
-    for (p, dx_px) in dx.chunks_exact_mut(s.in_c).enumerate() {
+    let pairs = s.stride_w == 1 && !kernel::wide_acc::<S>();
+    let mut pixels = dx.chunks_exact_mut(s.in_c);
+    let mut p = 0;
+    while let Some(dx_px) = pixels.next() {
         let (ih, iw) = (p / s.in_w, p % s.in_w);
-        let Some(dx_c) = dx_px.get_mut(c..).and_then(|r| r.first_chunk_mut::<N>()) else {
+        // With stride 1 across, input pixel `iw + 1` is tapped through output `ow + 1` by the
+        // same kernel column; where the same columns tap both, they share each loaded weight.
+        let twin = pairs
+            && iw + 1 < s.in_w
+            && (0..s.kw).all(|kj| {
+                let tap = |i| tapped_by(i, 1, kj, s.pad_w.before, d.ow).is_some();
+                tap(iw) == tap(iw + 1)
+            });
+        let dx_next = if twin { pixels.next() } else { None };
+        p += if dx_next.is_some() { 2 } else { 1 };
+        fn block<S, const N: usize>(y: &mut [S], c: usize) -> Option<&mut [S; N]> {
+            y.get_mut(c..)?.first_chunk_mut::<N>()
+        }
+        let Some(dx_c) = block::<S, N>(dx_px, c) else {
             continue;
         };
-        let mut acc = [S::ZERO.widen(); N];
+        let mut acc = [[S::ZERO.widen(); N]; 2];
         for ki in 0..s.kh {
             let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
                 continue;
@@ -645,12 +939,26 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
                 ) else {
                     continue;
                 };
-                for j in 0..N {
-                    acc[j] = S::mul_acc(acc[j], wv[j], gv[j]);
+                if dx_next.is_some() {
+                    let Some(gn) = dy.get(off + s.out_c..).and_then(|r| r.first_chunk::<N>())
+                    else {
+                        continue;
+                    };
+                    for j in 0..N {
+                        acc[0][j] = S::mul_acc(acc[0][j], wv[j], gv[j]);
+                        acc[1][j] = S::mul_acc(acc[1][j], wv[j], gn[j]);
+                    }
+                } else {
+                    for j in 0..N {
+                        acc[0][j] = S::mul_acc(acc[0][j], wv[j], gv[j]);
+                    }
                 }
             }
         }
-        *dx_c = acc.map(S::narrow);
+        *dx_c = acc[0].map(S::narrow);
+        if let Some(dx_n) = dx_next.and_then(|y| block::<S, N>(y, c)) {
+            *dx_n = acc[1].map(S::narrow);
+        }
     }
 }
 

@@ -39,6 +39,54 @@ pub(crate) fn dot4<S: Scalar>(acc: &mut [S::Acc; 4], x: &[S], w: [&[S]; 4]) {
     }
 }
 
+/// [`dot4`] for `N` inputs at once: `acc[p][j] += Σᵢ w[j][i]·x[p][i]`, so each loaded weight
+/// feeds `N` multiply-adds (neighbouring output pixels of a convolution share their weight
+/// runs). Each sum in ascending `i`; runs of four are unrolled so that loads take immediate
+/// offsets.
+#[inline(always)]
+pub(crate) fn dot4xn<S: Scalar, const N: usize>(
+    acc: &mut [[S::Acc; 4]; N],
+    x: [&[S]; N],
+    w: [&[S]; 4],
+) {
+    let len = w.iter().chain(&x).map(|v| v.len()).min().unwrap_or(0);
+    let quads = len / 2;
+    let xq = x.map(|v| v.as_chunks::<2>().0);
+    let wq = w.map(|v| v.as_chunks::<2>().0);
+    for k in 0..quads {
+        let (Some(wv), Some(xv)) = (gather_at(&wq, k), gather_at(&xq, k)) else {
+            return;
+        };
+        for i in 0..2 {
+            for (a, xp) in acc.iter_mut().zip(&xv) {
+                for (aj, wj) in a.iter_mut().zip(&wv) {
+                    *aj = S::mul_acc(*aj, wj[i], xp[i]);
+                }
+            }
+        }
+    }
+    for i in quads * 2..len {
+        let (Some(wv), Some(xv)) = (gather_at(&w, i), gather_at(&x, i)) else {
+            return;
+        };
+        for (a, &xp) in acc.iter_mut().zip(&xv) {
+            for (aj, &wj) in a.iter_mut().zip(&wv) {
+                *aj = S::mul_acc(*aj, wj, xp);
+            }
+        }
+    }
+}
+
+/// Element `i` of each of `M` slices, or `None` if one is too short.
+#[inline(always)]
+fn gather_at<T: Copy, const M: usize>(v: &[&[T]; M], i: usize) -> Option<[T; M]> {
+    let mut out = [*v.first()?.get(i)?; M];
+    for (o, s) in out.iter_mut().zip(v) {
+        *o = *s.get(i)?;
+    }
+    Some(out)
+}
+
 /// `acc[k] += Σⱼ w[j][k]·g[j]` for the four columns `k` of each row `w[j]`: four sums in
 /// ascending `j` (a transposed product, as a dense layer's input gradient).
 #[inline(always)]
