@@ -454,59 +454,83 @@ fn forward_dw_block<S: Scalar, const N: usize>(
     y: &mut [S],
 ) {
     let wt = tap_major::<S, N>(rows);
-    // The second pixel of a pair reads its inputs this much further on.
-    let step = s.stride_w * s.in_c;
     let mut pixels = y.chunks_exact_mut(s.out_c);
     let mut p = 0;
     while let Some(y_px) = pixels.next() {
         let (oh, ow) = (p / d.ow, p % d.ow);
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
         let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
-        let next = Window::of(ow + 1, s.stride_w, s.pad_w.before, s.in_w, s.kw);
         // A neighbour whose window taps the same kernel columns shares each loaded weight.
-        let twin =
-            !kernel::wide_acc::<S>() && ow + 1 < d.ow && (next.k0, next.k1) == (cols.k0, cols.k1);
-        let y_next = if twin { pixels.next() } else { None };
-        p += if y_next.is_some() { 2 } else { 1 };
-        fn block<S, const N: usize>(y: &mut [S], c: usize) -> Option<&mut [S; N]> {
-            y.get_mut(c..)?.first_chunk_mut::<N>()
-        }
-        let Some(y_c) = block::<S, N>(y_px, c) else {
-            continue;
+        let twin = !kernel::wide_acc::<S>() && ow + 1 < d.ow && {
+            let next = Window::of(ow + 1, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+            (next.k0, next.k1) == (cols.k0, cols.k1)
         };
-        let mut acc = [bias.map(S::widen); 2];
-        for ki in rows.k0..rows.k1 {
-            let ih = rows.i0 + (ki - rows.k0);
-            let t0 = ki * s.kw + cols.k0;
-            let Some(wt_row) = wt.get(t0..t0 + cols.len()) else {
-                continue;
-            };
-            let mut off = (ih * s.in_w + cols.i0) * s.in_c + c;
-            for wv in wt_row {
-                let Some(xv) = x.get(off..).and_then(|r| r.first_chunk::<N>()) else {
-                    break;
-                };
-                if y_next.is_some() {
-                    let Some(xn) = x.get(off + step..).and_then(|r| r.first_chunk::<N>()) else {
-                        break;
-                    };
-                    for j in 0..N {
-                        acc[0][j] = S::mul_acc(acc[0][j], wv[j], xv[j]);
-                        acc[1][j] = S::mul_acc(acc[1][j], wv[j], xn[j]);
-                    }
-                } else {
-                    for j in 0..N {
-                        acc[0][j] = S::mul_acc(acc[0][j], wv[j], xv[j]);
-                    }
+        let y_next = if twin { pixels.next() } else { None };
+        let window = (rows, cols);
+        match y_next {
+            Some(y_n) => {
+                let [a, b] = dw_sums::<S, N, 2>(s, c, &wt, bias, window, x);
+                if let Some(y_c) = dw_block::<S, N>(y_px, c) {
+                    *y_c = a;
                 }
-                off += s.in_c;
+                if let Some(y_c) = dw_block::<S, N>(y_n, c) {
+                    *y_c = b;
+                }
+                p += 2;
+            }
+            None => {
+                let [a] = dw_sums::<S, N, 1>(s, c, &wt, bias, window, x);
+                if let Some(y_c) = dw_block::<S, N>(y_px, c) {
+                    *y_c = a;
+                }
+                p += 1;
             }
         }
-        *y_c = acc[0].map(S::narrow);
-        if let Some(y_n) = y_next.and_then(|y| block::<S, N>(y, c)) {
-            *y_n = acc[1].map(S::narrow);
+    }
+}
+
+/// Channels `c..c + N` of an output pixel.
+#[inline(always)]
+fn dw_block<S, const N: usize>(y: &mut [S], c: usize) -> Option<&mut [S; N]> {
+    y.get_mut(c..)?.first_chunk_mut::<N>()
+}
+
+/// The outputs of channels `c..c + N` at `P` horizontally neighbouring pixels whose windows
+/// (`rows`, `cols` of the first) tap the same kernel offsets: each loaded tap-major weight
+/// feeds the `P` pixels' sums, each in the one-pixel order.
+#[inline(always)]
+fn dw_sums<S: Scalar, const N: usize, const P: usize>(
+    s: &Conv2dShape,
+    c: usize,
+    wt: &[[S; N]; DW_TAPS],
+    bias: [S; N],
+    (rows, cols): (Window, Window),
+    x: &[S],
+) -> [[S; N]; P] {
+    // Each next pixel reads its inputs this much further on.
+    let step = s.stride_w * s.in_c;
+    let mut acc = [bias.map(S::widen); P];
+    for ki in rows.k0..rows.k1 {
+        let ih = rows.i0 + (ki - rows.k0);
+        let t0 = ki * s.kw + cols.k0;
+        let Some(wt_row) = wt.get(t0..t0 + cols.len()) else {
+            continue;
+        };
+        let mut off = (ih * s.in_w + cols.i0) * s.in_c + c;
+        for wv in wt_row {
+            for (q, a) in acc.iter_mut().enumerate() {
+                let at = off + q * step;
+                let Some(xv) = x.get(at..).and_then(|r| r.first_chunk::<N>()) else {
+                    continue;
+                };
+                for j in 0..N {
+                    a[j] = S::mul_acc(a[j], wv[j], xv[j]);
+                }
+            }
+            off += s.in_c;
         }
     }
+    acc.map(|a| a.map(S::narrow))
 }
 
 /// One channel of a depthwise convolution (any kernel size).
