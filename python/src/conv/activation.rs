@@ -1,9 +1,9 @@
 //! The element-wise activations convolutional networks use, from Python: ReLU6, LeakyReLU,
 //! sigmoid and tanh, forward and backward on arrays of any shape (a batch is just more
-//! elements). Each element runs the library's [`Activation`] (`apply`, and `dy ·
-//! derivative_from_output(y)` for backward, as its `backward` does), so the bits are the
-//! device's. As the dense layer's ReLU, a NaN or infinite `x` (forward) or `dy` (backward) is
-//! an `EdgetuneError`.
+//! elements). Each element runs the library's [`Activation`] (`apply`, and `backward_one` for
+//! backward, as its `backward` does: `dy·f'(y)`, or a select where `f'` is 1 or 0), so the bits
+//! are the device's. As the dense layer's ReLU, a NaN or infinite `x` (forward) or `dy`
+//! (backward) is an `EdgetuneError`.
 
 use super::map::{by_dtype, check_finite};
 use crate::layers::{read, write, Elem};
@@ -22,14 +22,14 @@ enum Which {
 }
 
 /// `f(v)` for each element of `v` under the activation `a`, or with `dy` (and `v` the
-/// output `y`) `dy · f'(y)`.
+/// output `y`) the backward `dy · f'(y)` (`Activation::backward_one`).
 fn each<S: Scalar, A: Activation<S>>(a: A, v: &[S], dy: Option<&[S]>) -> Vec<S> {
     match dy {
         None => v.iter().map(|&x| a.apply(x)).collect(),
         Some(dy) => v
             .iter()
             .zip(dy)
-            .map(|(&y, &g)| g.mul(a.derivative_from_output(y)))
+            .map(|(&y, &g)| a.backward_one(y, g))
             .collect(),
     }
 }
