@@ -149,8 +149,8 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         forward_depthwise(s, d, w, b, x, y);
         return Ok(());
     }
-    // One group and narrow sums: neighbouring pixels whose windows clip the same kernel columns
-    // (every interior pair) go two at a time and share each loaded weight.
+    // One group and narrow sums: runs of four or two neighbouring pixels whose windows clip the
+    // same kernel columns (every interior run) share each loaded weight.
     let blocked = s.groups == 1 && !kernel::wide_acc::<S>();
     let mut rest = y;
     let mut p = 0;
@@ -745,12 +745,7 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
     let mut p = 0;
     while !rest.is_empty() {
         let (ih, iw) = (p / s.in_w, p % s.in_w);
-        let twin = pairs
-            && iw + 1 < s.in_w
-            && (0..s.kw).all(|kj| {
-                let tap = |i| tapped_by(i, 1, kj, s.pad_w.before, d.ow).is_some();
-                tap(iw) == tap(iw + 1)
-            });
+        let twin = pairs && tapped_like_next(s, d, iw);
         let take = if twin { 2 * s.in_c } else { s.in_c };
         let Some((dx_now, tail)) = core::mem::take(&mut rest).split_at_mut_checked(take) else {
             break;
@@ -764,6 +759,18 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
             p += 1;
         }
     }
+}
+
+/// Whether input column `iw + 1` exists and, with horizontal stride 1, is tapped by exactly the
+/// kernel columns that tap `iw` (through output `ow + 1` where `iw` goes through `ow`): then the
+/// two pixels can share each loaded weight.
+#[inline(always)]
+fn tapped_like_next(s: &Conv2dShape, d: Dims, iw: usize) -> bool {
+    iw + 1 < s.in_w
+        && (0..s.kw).all(|kj| {
+            let tap = |i| tapped_by(i, 1, kj, s.pad_w.before, d.ow).is_some();
+            tap(iw) == tap(iw + 1)
+        })
 }
 
 /// The input gradient of the two neighbouring input pixels `(ih, iw)` and `(ih, iw + 1)` of a
@@ -933,18 +940,10 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
         let (ih, iw) = (p / s.in_w, p % s.in_w);
         // With stride 1 across, input pixel `iw + 1` is tapped through output `ow + 1` by the
         // same kernel column; where the same columns tap both, they share each loaded weight.
-        let twin = pairs
-            && iw + 1 < s.in_w
-            && (0..s.kw).all(|kj| {
-                let tap = |i| tapped_by(i, 1, kj, s.pad_w.before, d.ow).is_some();
-                tap(iw) == tap(iw + 1)
-            });
+        let twin = pairs && tapped_like_next(s, d, iw);
         let dx_next = if twin { pixels.next() } else { None };
         p += if dx_next.is_some() { 2 } else { 1 };
-        fn block<S, const N: usize>(y: &mut [S], c: usize) -> Option<&mut [S; N]> {
-            y.get_mut(c..)?.first_chunk_mut::<N>()
-        }
-        let Some(dx_c) = block::<S, N>(dx_px, c) else {
+        let Some(dx_c) = dw_block::<S, N>(dx_px, c) else {
             continue;
         };
         let mut acc = [[S::ZERO.widen(); N]; 2];
@@ -980,7 +979,7 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
             }
         }
         *dx_c = acc[0].map(S::narrow);
-        if let Some(dx_n) = dx_next.and_then(|y| block::<S, N>(y, c)) {
+        if let Some(dx_n) = dx_next.and_then(|y| dw_block::<S, N>(y, c)) {
             *dx_n = acc[1].map(S::narrow);
         }
     }

@@ -41,8 +41,8 @@ pub(crate) fn dot4<S: Scalar>(acc: &mut [S::Acc; 4], x: &[S], w: [&[S]; 4]) {
 
 /// [`dot4`] for `N` inputs at once: `acc[p][j] += Σᵢ w[j][i]·x[p][i]`, so each loaded weight
 /// feeds `N` multiply-adds (neighbouring output pixels of a convolution share their weight
-/// runs). Each sum in ascending `i`; runs of four are unrolled so that loads take immediate
-/// offsets.
+/// runs). Each sum in ascending `i`; runs of two are unrolled so that loads take immediate
+/// offsets (runs of four spill registers at `N = 4`: 16 sums).
 #[inline(always)]
 pub(crate) fn dot4xn<S: Scalar, const N: usize>(
     acc: &mut [[S::Acc; 4]; N],
@@ -50,10 +50,10 @@ pub(crate) fn dot4xn<S: Scalar, const N: usize>(
     w: [&[S]; 4],
 ) {
     let len = w.iter().chain(&x).map(|v| v.len()).min().unwrap_or(0);
-    let quads = len / 2;
+    let runs = len / 2;
     let xq = x.map(|v| v.as_chunks::<2>().0);
     let wq = w.map(|v| v.as_chunks::<2>().0);
-    for k in 0..quads {
+    for k in 0..runs {
         let (Some(wv), Some(xv)) = (gather_at(&wq, k), gather_at(&xq, k)) else {
             return;
         };
@@ -65,7 +65,7 @@ pub(crate) fn dot4xn<S: Scalar, const N: usize>(
             }
         }
     }
-    for i in quads * 2..len {
+    for i in runs * 2..len {
         let (Some(wv), Some(xv)) = (gather_at(&w, i), gather_at(&x, i)) else {
             return;
         };
