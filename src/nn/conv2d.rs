@@ -1171,25 +1171,60 @@ fn weight_sums<S: Scalar, const N: usize, const M: usize>(
     for oh in oh0..oh1 {
         let ih = (oh * s.stride_h + ki).saturating_sub(s.pad_h.before);
         let iw0 = (ow0 * s.stride_w + kj).saturating_sub(s.pad_w.before);
-        let mut xo = (ih * s.in_w + iw0) * s.in_c + c;
-        let mut go = (oh * d.ow + ow0) * s.out_c + o;
-        for _ in ow0..ow1 {
-            let (Some(xv), Some(gv)) = (
-                x.get(xo..).and_then(|r| r.first_chunk::<M>()),
-                dy.get(go..).and_then(|r| r.first_chunk::<N>()),
-            ) else {
-                break;
-            };
+        let px0 = (ih * s.in_w + iw0, oh * d.ow + ow0);
+        row_pixels::<S, M, N>(s, x, dy, px0, (c, o), ow1.saturating_sub(ow0), |xv, gv| {
             for j in 0..N {
                 for m in 0..M {
                     acc[j][m] = S::mul_acc(acc[j][m], gv[j], xv[m]);
                 }
             }
-            xo += s.stride_w * s.in_c;
-            go += s.out_c;
-        }
+        });
     }
     acc.map(|a| a.map(S::narrow))
+}
+
+/// Calls `f` on `n` output pixels of one row, in order, with the input channels `c..c + M` of
+/// the pixel each taps (starting from input pixel `px0.0`, `stride_w` pixels apart) and the
+/// output channels `o..o + N` of `dy` (starting from output pixel `px0.1`).
+#[inline(always)]
+fn row_pixels<S: Scalar, const M: usize, const N: usize>(
+    s: &Conv2dShape,
+    x: &[S],
+    dy: &[S],
+    px0: (usize, usize),
+    (c, o): (usize, usize),
+    n: usize,
+    mut f: impl FnMut(&[S; M], &[S; N]),
+) {
+    let (xo, go) = (px0.0 * s.in_c, px0.1 * s.out_c);
+    if s.stride_w == 1 {
+        // Whole pixels: the windows `c..c + M` and `o..o + N` are checked against the pixels'
+        // constant lengths, a check the compiler hoists, so the loop body is only the sums.
+        let xs = x.get(xo..).unwrap_or(&[]).chunks_exact(s.in_c);
+        let gs = dy.get(go..).unwrap_or(&[]).chunks_exact(s.out_c);
+        for (xp, gp) in xs.zip(gs).take(n) {
+            let (Some(xv), Some(gv)) = (
+                xp.get(c..).and_then(|r| r.first_chunk::<M>()),
+                gp.get(o..).and_then(|r| r.first_chunk::<N>()),
+            ) else {
+                return;
+            };
+            f(xv, gv);
+        }
+        return;
+    }
+    let (mut xo, mut go) = (xo + c, go + o);
+    for _ in 0..n {
+        let (Some(xv), Some(gv)) = (
+            x.get(xo..).and_then(|r| r.first_chunk::<M>()),
+            dy.get(go..).and_then(|r| r.first_chunk::<N>()),
+        ) else {
+            return;
+        };
+        f(xv, gv);
+        xo += s.stride_w * s.in_c;
+        go += s.out_c;
+    }
 }
 
 /// `dW` of the `N` consecutive channels `c..c + N` of a depthwise convolution with at most
@@ -1211,21 +1246,13 @@ fn weight_gradient_dw<S: Scalar, const N: usize>(
             for oh in oh0..oh1 {
                 let ih = (oh * s.stride_h + ki).saturating_sub(s.pad_h.before);
                 let iw0 = (ow0 * s.stride_w + kj).saturating_sub(s.pad_w.before);
-                let mut xo = (ih * s.in_w + iw0) * s.in_c + c;
-                let mut go = (oh * d.ow + ow0) * s.out_c + c;
-                for _ in ow0..ow1 {
-                    let (Some(xv), Some(gv)) = (
-                        x.get(xo..).and_then(|r| r.first_chunk::<N>()),
-                        dy.get(go..).and_then(|r| r.first_chunk::<N>()),
-                    ) else {
-                        break;
-                    };
+                let px0 = (ih * s.in_w + iw0, oh * d.ow + ow0);
+                let n = ow1.saturating_sub(ow0);
+                row_pixels::<S, N, N>(s, x, dy, px0, (c, c), n, |xv, gv| {
                     for j in 0..N {
                         acc[j] = S::mul_acc(acc[j], gv[j], xv[j]);
                     }
-                    xo += s.stride_w * s.in_c;
-                    go += s.out_c;
-                }
+                });
             }
             let sums = acc.map(|a| [S::narrow(a)]);
             add_sums(&mut rows, ki * s.kw + kj, sums);
