@@ -942,47 +942,66 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
         // same kernel column; where the same columns tap both, they share each loaded weight.
         let twin = pairs && tapped_like_next(s, d, iw);
         let dx_next = if twin { pixels.next() } else { None };
-        p += if dx_next.is_some() { 2 } else { 1 };
-        let Some(dx_c) = dw_block::<S, N>(dx_px, c) else {
+        match dx_next {
+            Some(dx_n) => {
+                let [a, b] = dw_grad_sums::<S, N, 2>(s, d, c, &wt, (ih, iw), dy);
+                if let Some(dx_c) = dw_block::<S, N>(dx_px, c) {
+                    *dx_c = a;
+                }
+                if let Some(dx_c) = dw_block::<S, N>(dx_n, c) {
+                    *dx_c = b;
+                }
+                p += 2;
+            }
+            None => {
+                let [a] = dw_grad_sums::<S, N, 1>(s, d, c, &wt, (ih, iw), dy);
+                if let Some(dx_c) = dw_block::<S, N>(dx_px, c) {
+                    *dx_c = a;
+                }
+                p += 1;
+            }
+        }
+    }
+}
+
+/// The input gradient of channels `c..c + N` at `P` horizontally neighbouring input pixels from
+/// `(ih, iw)` on, which (with stride 1 across) the same kernel offsets tap: pixel `iw + q` goes
+/// through output `ow + q`, so each loaded tap-major weight feeds the `P` pixels' sums, each in
+/// the one-pixel order.
+#[inline(always)]
+fn dw_grad_sums<S: Scalar, const N: usize, const P: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    wt: &[[S; N]; DW_TAPS],
+    (ih, iw): (usize, usize),
+    dy: &[S],
+) -> [[S; N]; P] {
+    let mut acc = [[S::ZERO.widen(); N]; P];
+    for ki in 0..s.kh {
+        let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
             continue;
         };
-        let mut acc = [[S::ZERO.widen(); N]; 2];
-        for ki in 0..s.kh {
-            let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
+        for kj in 0..s.kw {
+            let Some(ow) = tapped_by(iw, s.stride_w, kj, s.pad_w.before, d.ow) else {
                 continue;
             };
-            for kj in 0..s.kw {
-                let Some(ow) = tapped_by(iw, s.stride_w, kj, s.pad_w.before, d.ow) else {
+            let Some(wv) = wt.get(ki * s.kw + kj) else {
+                continue;
+            };
+            let off = (oh * d.ow + ow) * s.out_c + c;
+            for (q, a) in acc.iter_mut().enumerate() {
+                let at = off + q * s.out_c;
+                let Some(gv) = dy.get(at..).and_then(|r| r.first_chunk::<N>()) else {
                     continue;
                 };
-                let off = (oh * d.ow + ow) * s.out_c + c;
-                let (Some(gv), Some(wv)) = (
-                    dy.get(off..).and_then(|r| r.first_chunk::<N>()),
-                    wt.get(ki * s.kw + kj),
-                ) else {
-                    continue;
-                };
-                if dx_next.is_some() {
-                    let Some(gn) = dy.get(off + s.out_c..).and_then(|r| r.first_chunk::<N>())
-                    else {
-                        continue;
-                    };
-                    for j in 0..N {
-                        acc[0][j] = S::mul_acc(acc[0][j], wv[j], gv[j]);
-                        acc[1][j] = S::mul_acc(acc[1][j], wv[j], gn[j]);
-                    }
-                } else {
-                    for j in 0..N {
-                        acc[0][j] = S::mul_acc(acc[0][j], wv[j], gv[j]);
-                    }
+                for j in 0..N {
+                    a[j] = S::mul_acc(a[j], wv[j], gv[j]);
                 }
             }
         }
-        *dx_c = acc[0].map(S::narrow);
-        if let Some(dx_n) = dx_next.and_then(|y| dw_block::<S, N>(y, c)) {
-            *dx_n = acc[1].map(S::narrow);
-        }
     }
+    acc.map(|a| a.map(S::narrow))
 }
 
 /// `N` channels' weight rows gathered tap-major: `wt[t][j] = rows[j][t]` for `t < DW_TAPS`.
