@@ -738,26 +738,35 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
     if c == s.in_c {
         return;
     }
-    // One group, stride 1 across, narrow sums: neighbouring input pixels tapped by the same
-    // kernel columns go two at a time and share each loaded weight.
-    let pairs = s.groups == 1 && s.stride_w == 1 && c == 0 && !kernel::wide_acc::<S>();
+    // One group, stride 1 across, narrow sums: runs of four or two neighbouring input pixels
+    // tapped by the same kernel columns share each loaded weight.
+    let runs = s.groups == 1 && s.stride_w == 1 && c == 0 && !kernel::wide_acc::<S>();
     let mut rest = dx;
     let mut p = 0;
     while !rest.is_empty() {
         let (ih, iw) = (p / s.in_w, p % s.in_w);
-        let twin = pairs && tapped_like_next(s, d, iw);
-        let take = if twin { 2 * s.in_c } else { s.in_c };
-        let Some((dx_now, tail)) = core::mem::take(&mut rest).split_at_mut_checked(take) else {
+        let twins = |n: usize| runs && (iw..iw + n - 1).all(|i| tapped_like_next(s, d, i));
+        let n = if twins(4) {
+            4
+        } else if twins(2) {
+            2
+        } else {
+            1
+        };
+        let Some((dx_now, tail)) = core::mem::take(&mut rest).split_at_mut_checked(n * s.in_c)
+        else {
             break;
         };
         rest = tail;
-        if let (true, Some((dx0, dx1))) = (twin, dx_now.split_at_mut_checked(s.in_c)) {
-            input_gradient_pair(s, d, w, dy, (ih, iw), [dx0, dx1]);
-            p += 2;
-        } else {
-            input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now);
-            p += 1;
+        let mut px = dx_now.chunks_exact_mut(s.in_c);
+        match (px.next(), px.next(), px.next(), px.next()) {
+            (Some(a), Some(b), Some(e), Some(f)) => {
+                input_gradient_quad(s, d, w, dy, (ih, iw), [a, b, e, f]);
+            }
+            (Some(a), Some(b), ..) => input_gradient_pair(s, d, w, dy, (ih, iw), [a, b]),
+            _ => input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now),
         }
+        p += n;
     }
 }
 
@@ -766,11 +775,20 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
 /// two pixels can share each loaded weight.
 #[inline(always)]
 fn tapped_like_next(s: &Conv2dShape, d: Dims, iw: usize) -> bool {
-    iw + 1 < s.in_w
-        && (0..s.kw).all(|kj| {
-            let tap = |i| tapped_by(i, 1, kj, s.pad_w.before, d.ow).is_some();
-            tap(iw) == tap(iw + 1)
-        })
+    iw + 1 < s.in_w && tap_columns(s, d, iw) == tap_columns(s, d, iw + 1)
+}
+
+/// The kernel columns `kj0..kj1` that tap input column `iw` with horizontal stride 1: those with
+/// `ow = iw + left − kj` inside `0..out_w` (`(0, 0)` if none).
+#[inline(always)]
+fn tap_columns(s: &Conv2dShape, d: Dims, iw: usize) -> (usize, usize) {
+    let t = iw + s.pad_w.before;
+    let (kj0, kj1) = ((t + 1).saturating_sub(d.ow), (t + 1).min(s.kw));
+    if kj0 < kj1 {
+        (kj0, kj1)
+    } else {
+        (0, 0)
+    }
 }
 
 /// The input gradient of the two neighbouring input pixels `(ih, iw)` and `(ih, iw + 1)` of a
@@ -839,6 +857,99 @@ fn input_gradient_pair_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
                 for m in 0..M {
                     acc[0][m] = S::mul_acc(acc[0][m], wv[m], u);
                     acc[1][m] = S::mul_acc(acc[1][m], wv[m], v);
+                }
+            }
+        }
+    }
+    acc.map(|a| a.map(S::narrow))
+}
+
+/// The input gradient of the four neighbouring input pixels `(ih, iw)…(ih, iw + 3)` of a
+/// one-group convolution with horizontal stride 1, which the same kernel columns tap: as
+/// [`input_gradient_pair`], with each loaded weight feeding four pixels' sums.
+#[inline(always)]
+fn input_gradient_quad<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    dy: &[S],
+    (ih, iw): (usize, usize),
+    mut dx: [&mut [S]; 4],
+) {
+    let mut ci = 0;
+    while ci < d.cig {
+        let n = match d.cig - ci {
+            1 => 1,
+            2 | 3 => 2,
+            _ => 4,
+        };
+        match n {
+            4 => store_quad(
+                &mut dx,
+                ci,
+                input_gradient_quad_at::<S, W, 4>(s, d, w, dy, (ih, iw), ci),
+            ),
+            2 => store_quad(
+                &mut dx,
+                ci,
+                input_gradient_quad_at::<S, W, 2>(s, d, w, dy, (ih, iw), ci),
+            ),
+            _ => store_quad(
+                &mut dx,
+                ci,
+                input_gradient_quad_at::<S, W, 1>(s, d, w, dy, (ih, iw), ci),
+            ),
+        }
+        ci += n;
+    }
+}
+
+/// `dx[p][ci..ci + M] = v[p]` for the four pixels of [`input_gradient_quad`].
+#[inline(always)]
+fn store_quad<S: Scalar, const M: usize>(dx: &mut [&mut [S]; 4], ci: usize, v: [[S; M]; 4]) {
+    for (px, vals) in dx.iter_mut().zip(v) {
+        if let Some(dst) = px.get_mut(ci..).and_then(|r| r.first_chunk_mut::<M>()) {
+            *dst = vals;
+        }
+    }
+}
+
+/// [`input_gradient_at`] for the pixels of [`input_gradient_quad`].
+#[inline(always)]
+fn input_gradient_quad_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    dy: &[S],
+    (ih, iw): (usize, usize),
+    ci: usize,
+) -> [[S; M]; 4] {
+    let mut acc = [[S::ZERO.widen(); M]; 4];
+    for ki in 0..s.kh {
+        let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
+            continue;
+        };
+        for kj in 0..s.kw {
+            let Some(ow) = tapped_by(iw, 1, kj, s.pad_w.before, d.ow) else {
+                continue;
+            };
+            // Pixel `iw + p` goes through output `ow + p`.
+            let base = (oh * d.ow + ow) * s.out_c;
+            let g = |p: usize| dy.get(base + p * s.out_c..base + p * s.out_c + d.cog);
+            let (Some(g0), Some(g1), Some(g2), Some(g3)) = (g(0), g(1), g(2), g(3)) else {
+                continue;
+            };
+            let offset = ki * d.wrow + kj * d.cig + ci;
+            let rows = w.rows(d.wper).zip(g0).zip(g1).zip(g2).zip(g3);
+            for ((((row, &u0), &u1), &u2), &u3) in rows {
+                let Some(wv) = row.get(offset..).and_then(|r| r.first_chunk::<M>()) else {
+                    continue;
+                };
+                for m in 0..M {
+                    acc[0][m] = S::mul_acc(acc[0][m], wv[m], u0);
+                    acc[1][m] = S::mul_acc(acc[1][m], wv[m], u1);
+                    acc[2][m] = S::mul_acc(acc[2][m], wv[m], u2);
+                    acc[3][m] = S::mul_acc(acc[3][m], wv[m], u3);
                 }
             }
         }
