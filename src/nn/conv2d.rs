@@ -759,11 +759,12 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
         };
         rest = tail;
         let mut px = dx_now.chunks_exact_mut(s.in_c);
-        match (px.next(), px.next(), px.next(), px.next()) {
-            (Some(a), Some(b), Some(e), Some(f)) => {
-                input_gradient_quad(s, d, w, dy, (ih, iw), [a, b, e, f]);
+        match (runs, px.next(), px.next(), px.next(), px.next()) {
+            (true, Some(a), Some(b), Some(e), Some(f)) => {
+                input_gradient_run(s, d, w, dy, (ih, iw), [a, b, e, f]);
             }
-            (Some(a), Some(b), ..) => input_gradient_pair(s, d, w, dy, (ih, iw), [a, b]),
+            (true, Some(a), Some(b), ..) => input_gradient_run(s, d, w, dy, (ih, iw), [a, b]),
+            (true, Some(a), ..) => input_gradient_run(s, d, w, dy, (ih, iw), [a]),
             _ => input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now),
         }
         p += n;
@@ -791,122 +792,55 @@ fn tap_columns(s: &Conv2dShape, d: Dims, iw: usize) -> (usize, usize) {
     }
 }
 
-/// The input gradient of the two neighbouring input pixels `(ih, iw)` and `(ih, iw + 1)` of a
+/// The input gradient of the `P` (1, 2 or 4) neighbouring input pixels `(ih, iw)…` of a
 /// one-group convolution with horizontal stride 1, which the same kernel columns tap: each
-/// loaded weight feeds both pixels' sums, each sum in the order of [`input_gradient_at`].
+/// loaded weight feeds every pixel's sums, each sum in the order of [`input_gradient_at`].
 #[inline(always)]
-fn input_gradient_pair<'a, S: Scalar + 'a, W: Params<'a, S>>(
+fn input_gradient_run<'a, S: Scalar + 'a, W: Params<'a, S>, const P: usize>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
     dy: &[S],
     (ih, iw): (usize, usize),
-    dx: [&mut [S]; 2],
+    mut dx: [&mut [S]; P],
 ) {
-    let [dx0, dx1] = dx;
-    let (d4, d1) = dx0.as_chunks_mut::<4>();
-    let (e4, e1) = dx1.as_chunks_mut::<4>();
-    for (blk, (a, b)) in d4.iter_mut().zip(e4.iter_mut()).enumerate() {
-        [*a, *b] = input_gradient_pair_at::<S, W, 4>(s, d, w, dy, (ih, iw), 4 * blk);
-    }
-    // The last one to three channels: a pair, then a single one.
-    let ci = 4 * d4.len();
-    let (d2, d1) = d1.as_chunks_mut::<2>();
-    let (e2, e1) = e1.as_chunks_mut::<2>();
-    if let (Some(a), Some(b)) = (d2.first_mut(), e2.first_mut()) {
-        [*a, *b] = input_gradient_pair_at::<S, W, 2>(s, d, w, dy, (ih, iw), ci);
-    }
-    if let (Some(a), Some(b)) = (d1.first_mut(), e1.first_mut()) {
-        let ci = ci + 2 * d2.len();
-        let [[u], [v]] = input_gradient_pair_at::<S, W, 1>(s, d, w, dy, (ih, iw), ci);
-        (*a, *b) = (u, v);
-    }
-}
-
-/// [`input_gradient_at`] for the pixels `(ih, iw)` and `(ih, iw + 1)` of [`input_gradient_pair`].
-#[inline(always)]
-fn input_gradient_pair_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
-    s: &Conv2dShape,
-    d: Dims,
-    w: W,
-    dy: &[S],
-    (ih, iw): (usize, usize),
-    ci: usize,
-) -> [[S; M]; 2] {
-    let mut acc = [[S::ZERO.widen(); M]; 2];
-    for ki in 0..s.kh {
-        let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
-            continue;
-        };
-        for kj in 0..s.kw {
-            let Some(ow) = tapped_by(iw, 1, kj, s.pad_w.before, d.ow) else {
-                continue;
-            };
-            let base = (oh * d.ow + ow) * s.out_c;
-            let (Some(g0), Some(g1)) = (
-                dy.get(base..base + d.cog),
-                dy.get(base + s.out_c..base + s.out_c + d.cog),
-            ) else {
-                continue;
-            };
-            let offset = ki * d.wrow + kj * d.cig + ci;
-            for ((row, &u), &v) in w.rows(d.wper).zip(g0).zip(g1) {
-                let Some(wv) = row.get(offset..).and_then(|r| r.first_chunk::<M>()) else {
-                    continue;
-                };
-                for m in 0..M {
-                    acc[0][m] = S::mul_acc(acc[0][m], wv[m], u);
-                    acc[1][m] = S::mul_acc(acc[1][m], wv[m], v);
-                }
-            }
-        }
-    }
-    acc.map(|a| a.map(S::narrow))
-}
-
-/// The input gradient of the four neighbouring input pixels `(ih, iw)…(ih, iw + 3)` of a
-/// one-group convolution with horizontal stride 1, which the same kernel columns tap: as
-/// [`input_gradient_pair`], with each loaded weight feeding four pixels' sums.
-#[inline(always)]
-fn input_gradient_quad<'a, S: Scalar + 'a, W: Params<'a, S>>(
-    s: &Conv2dShape,
-    d: Dims,
-    w: W,
-    dy: &[S],
-    (ih, iw): (usize, usize),
-    mut dx: [&mut [S]; 4],
-) {
+    let at = (ih, iw);
     let mut ci = 0;
     while ci < d.cig {
+        // Blocks of four input channels, then a pair, then a single one.
         let n = match d.cig - ci {
             1 => 1,
             2 | 3 => 2,
             _ => 4,
         };
         match n {
-            4 => store_quad(
+            4 => store_run(
                 &mut dx,
                 ci,
-                input_gradient_quad_at::<S, W, 4>(s, d, w, dy, (ih, iw), ci),
+                input_gradient_run_at::<S, W, P, 4>(s, d, w, dy, at, ci),
             ),
-            2 => store_quad(
+            2 => store_run(
                 &mut dx,
                 ci,
-                input_gradient_quad_at::<S, W, 2>(s, d, w, dy, (ih, iw), ci),
+                input_gradient_run_at::<S, W, P, 2>(s, d, w, dy, at, ci),
             ),
-            _ => store_quad(
+            _ => store_run(
                 &mut dx,
                 ci,
-                input_gradient_quad_at::<S, W, 1>(s, d, w, dy, (ih, iw), ci),
+                input_gradient_run_at::<S, W, P, 1>(s, d, w, dy, at, ci),
             ),
         }
         ci += n;
     }
 }
 
-/// `dx[p][ci..ci + M] = v[p]` for the four pixels of [`input_gradient_quad`].
+/// `dx[p][ci..ci + M] = v[p]` for the pixels of [`input_gradient_run`].
 #[inline(always)]
-fn store_quad<S: Scalar, const M: usize>(dx: &mut [&mut [S]; 4], ci: usize, v: [[S; M]; 4]) {
+fn store_run<S: Scalar, const P: usize, const M: usize>(
+    dx: &mut [&mut [S]; P],
+    ci: usize,
+    v: [[S; M]; P],
+) {
     for (px, vals) in dx.iter_mut().zip(v) {
         if let Some(dst) = px.get_mut(ci..).and_then(|r| r.first_chunk_mut::<M>()) {
             *dst = vals;
@@ -914,44 +848,41 @@ fn store_quad<S: Scalar, const M: usize>(dx: &mut [&mut [S]; 4], ci: usize, v: [
     }
 }
 
-/// [`input_gradient_at`] for the pixels of [`input_gradient_quad`].
+/// [`input_gradient_at`] for the channels `ci..ci + M` of the pixels of [`input_gradient_run`].
 #[inline(always)]
-fn input_gradient_quad_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
+fn input_gradient_run_at<'a, S: Scalar + 'a, W: Params<'a, S>, const P: usize, const M: usize>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
     dy: &[S],
     (ih, iw): (usize, usize),
     ci: usize,
-) -> [[S; M]; 4] {
-    let mut acc = [[S::ZERO.widen(); M]; 4];
+) -> [[S; M]; P] {
+    let mut acc = [[S::ZERO.widen(); M]; P];
+    let (kj0, kj1) = tap_columns(s, d, iw);
+    let t = iw + s.pad_w.before;
     for ki in 0..s.kh {
         let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
             continue;
         };
-        for kj in 0..s.kw {
-            let Some(ow) = tapped_by(iw, 1, kj, s.pad_w.before, d.ow) else {
-                continue;
-            };
-            // Pixel `iw + p` goes through output `ow + p`.
-            let base = (oh * d.ow + ow) * s.out_c;
-            let g = |p: usize| dy.get(base + p * s.out_c..base + p * s.out_c + d.cog);
-            let (Some(g0), Some(g1), Some(g2), Some(g3)) = (g(0), g(1), g(2), g(3)) else {
-                continue;
-            };
+        for kj in kj0..kj1 {
+            // Pixel `iw + p` goes through output `t − kj + p` (inside the map: `tap_columns`).
+            let base = (oh * d.ow + t - kj) * s.out_c;
+            let g: [&[S]; P] = core::array::from_fn(|p| {
+                let at = base + p * s.out_c;
+                dy.get(at..at + d.cog).unwrap_or(&[])
+            });
             let offset = ki * d.wrow + kj * d.cig + ci;
-            let rows = w.rows(d.wper).zip(g0).zip(g1).zip(g2).zip(g3);
-            for ((((row, &u0), &u1), &u2), &u3) in rows {
+            kernel::columns(w.rows(d.wper), g, |row, u| {
                 let Some(wv) = row.get(offset..).and_then(|r| r.first_chunk::<M>()) else {
-                    continue;
+                    return;
                 };
-                for m in 0..M {
-                    acc[0][m] = S::mul_acc(acc[0][m], wv[m], u0);
-                    acc[1][m] = S::mul_acc(acc[1][m], wv[m], u1);
-                    acc[2][m] = S::mul_acc(acc[2][m], wv[m], u2);
-                    acc[3][m] = S::mul_acc(acc[3][m], wv[m], u3);
+                for (a, &u_p) in acc.iter_mut().zip(&u) {
+                    for m in 0..M {
+                        a[m] = S::mul_acc(a[m], wv[m], u_p);
+                    }
                 }
-            }
+            });
         }
     }
     acc.map(|a| a.map(S::narrow))

@@ -87,6 +87,40 @@ fn gather_at<T: Copy, const M: usize>(v: &[&[T]; M], i: usize) -> Option<[T; M]>
     Some(out)
 }
 
+/// Calls `f(row, [g[0][i], …, g[P − 1][i]])` for each `row` of `rows` and index `i`, as far
+/// as the shortest of them goes, for `P` of 1, 2 or 4 (any other `P` calls nothing). The
+/// slices go through nested `zip`s, which the compiler turns into one length check and
+/// unchecked loads, where indexing the `P` slices would check each load.
+#[inline(always)]
+pub(crate) fn columns<'a, S: Copy + 'a, const P: usize>(
+    rows: impl Iterator<Item = &'a [S]>,
+    g: [&[S]; P],
+    mut f: impl FnMut(&'a [S], [S; P]),
+) {
+    let col = |i: usize| g.get(i).copied().unwrap_or(&[]);
+    match P {
+        1 => {
+            for (row, &u0) in rows.zip(col(0)) {
+                f(row, [u0; P]);
+            }
+        }
+        2 => {
+            for ((row, &u0), &u1) in rows.zip(col(0)).zip(col(1)) {
+                let u = [u0, u1];
+                f(row, core::array::from_fn(|p| u[p % 2]));
+            }
+        }
+        4 => {
+            let cols = rows.zip(col(0)).zip(col(1)).zip(col(2)).zip(col(3));
+            for ((((row, &u0), &u1), &u2), &u3) in cols {
+                let u = [u0, u1, u2, u3];
+                f(row, core::array::from_fn(|p| u[p % 4]));
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `acc[k] += Σⱼ w[j][k]·g[j]` for the four columns `k` of each row `w[j]`: four sums in
 /// ascending `j` (a transposed product, as a dense layer's input gradient).
 #[inline(always)]
