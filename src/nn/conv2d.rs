@@ -742,10 +742,12 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
     // tapped by the same kernel columns share each loaded weight.
     let runs = s.groups == 1 && s.stride_w == 1 && c == 0 && !kernel::wide_acc::<S>();
     let mut rest = dx;
-    let mut p = 0;
+    let (mut ih, mut iw) = (0, 0);
     while !rest.is_empty() {
-        let (ih, iw) = (p / s.in_w, p % s.in_w);
-        let twins = |n: usize| runs && (iw..iw + n - 1).all(|i| tapped_like_next(s, d, i));
+        // Both ends of the tapping columns only grow with `iw`, so equal sets at both ends of
+        // a run mean equal sets throughout.
+        let cols = |i| tap_columns(s, d, i);
+        let twins = |n: usize| runs && iw + n <= s.in_w && cols(iw + n - 1) == cols(iw);
         let n = if twins(4) {
             4
         } else if twins(2) {
@@ -758,16 +760,23 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
             break;
         };
         rest = tail;
-        let mut px = dx_now.chunks_exact_mut(s.in_c);
-        match (runs, px.next(), px.next(), px.next(), px.next()) {
-            (true, Some(a), Some(b), Some(e), Some(f)) => {
-                input_gradient_run(s, d, w, dy, (ih, iw), [a, b, e, f]);
+        if !runs {
+            input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now);
+        } else {
+            let mut px = dx_now.chunks_exact_mut(s.in_c);
+            match (px.next(), px.next(), px.next(), px.next()) {
+                (Some(a), Some(b), Some(e), Some(f)) => {
+                    input_gradient_run(s, d, w, dy, (ih, iw), [a, b, e, f]);
+                }
+                (Some(a), Some(b), ..) => input_gradient_run(s, d, w, dy, (ih, iw), [a, b]),
+                (Some(a), ..) => input_gradient_run(s, d, w, dy, (ih, iw), [a]),
+                _ => {}
             }
-            (true, Some(a), Some(b), ..) => input_gradient_run(s, d, w, dy, (ih, iw), [a, b]),
-            (true, Some(a), ..) => input_gradient_run(s, d, w, dy, (ih, iw), [a]),
-            _ => input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now),
         }
-        p += n;
+        iw += n;
+        if iw >= s.in_w {
+            (ih, iw) = (ih + 1, 0);
+        }
     }
 }
 
@@ -1122,9 +1131,30 @@ fn weight_gradient<S: Scalar>(
         }
         o += k;
     }
-    for (o, db_o) in db.iter_mut().enumerate() {
+    bias_gradient(s.out_c, dy, db);
+}
+
+/// `db[o] += Σ dy[p][o]` over the pixels `p` in order, four channels at a time (`dy` has
+/// `out_c` channels per pixel; `db` may hold only the leading ones).
+fn bias_gradient<S: Scalar>(out_c: usize, dy: &[S], db: &mut [S]) {
+    let (db4, db1) = db.as_chunks_mut::<4>();
+    for (blk, db_b) in db4.iter_mut().enumerate() {
+        let mut acc = [S::ZERO.widen(); 4];
+        for px in dy.chunks_exact(out_c.max(1)) {
+            let Some(g) = px.get(4 * blk..).and_then(|r| r.first_chunk::<4>()) else {
+                break;
+            };
+            for j in 0..4 {
+                acc[j] = S::add_acc(acc[j], g[j]);
+            }
+        }
+        for (d, a) in db_b.iter_mut().zip(acc) {
+            *d = d.add(S::narrow(a));
+        }
+    }
+    for (j, db_o) in db1.iter_mut().enumerate() {
         let mut acc = S::ZERO.widen();
-        for g in dy.iter().skip(o).step_by(s.out_c) {
+        for g in dy.iter().skip(4 * db4.len() + j).step_by(out_c.max(1)) {
             acc = S::add_acc(acc, *g);
         }
         *db_o = db_o.add(S::narrow(acc));
