@@ -877,10 +877,11 @@ fn input_gradient_run_at<'a, S: Scalar + 'a, W: Params<'a, S>, const P: usize, c
         for kj in kj0..kj1 {
             // Pixel `iw + p` goes through output `t − kj + p` (inside the map: `tap_columns`).
             let base = (oh * d.ow + t - kj) * s.out_c;
-            let g: [&[S]; P] = core::array::from_fn(|p| {
-                let at = base + p * s.out_c;
-                dy.get(at..at + d.cog).unwrap_or(&[])
-            });
+            let Some(gk) = dy.get(base..base + (P - 1) * s.out_c + d.cog) else {
+                continue;
+            };
+            // Pixel `p`'s `dy` from its first channel on (the loop reads the first `cog`).
+            let g: [&[S]; P] = core::array::from_fn(|p| gk.get(p * s.out_c..).unwrap_or(&[]));
             let offset = ki * d.wrow + kj * d.cig + ci;
             kernel::columns(w.rows(d.wper), g, |row, u| {
                 let Some(wv) = row.get(offset..).and_then(|r| r.first_chunk::<M>()) else {
@@ -1291,9 +1292,16 @@ fn row_pixels<S: Scalar, const M: usize, const N: usize>(
     if s.stride_w == 1 {
         // Whole pixels: the windows `c..c + M` and `o..o + N` are checked against the pixels'
         // constant lengths, a check the compiler hoists, so the loop body is only the sums.
-        let xs = x.get(xo..).unwrap_or(&[]).chunks_exact(s.in_c);
-        let gs = dy.get(go..).unwrap_or(&[]).chunks_exact(s.out_c);
-        for (xp, gp) in xs.zip(gs).take(n) {
+        // Exactly `n` pixels each, so the zip's one length is the loop's only counter.
+        let xs = x
+            .get(xo..xo + n * s.in_c)
+            .unwrap_or(&[])
+            .chunks_exact(s.in_c);
+        let gs = dy
+            .get(go..go + n * s.out_c)
+            .unwrap_or(&[])
+            .chunks_exact(s.out_c);
+        for (xp, gp) in xs.zip(gs) {
             let (Some(xv), Some(gv)) = (
                 xp.get(c..).and_then(|r| r.first_chunk::<M>()),
                 gp.get(o..).and_then(|r| r.first_chunk::<N>()),
