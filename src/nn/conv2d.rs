@@ -763,21 +763,33 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
         if !runs {
             input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now);
         } else {
-            let mut px = dx_now.chunks_exact_mut(s.in_c);
-            match (px.next(), px.next(), px.next(), px.next()) {
-                (Some(a), Some(b), Some(e), Some(f)) => {
-                    input_gradient_run(s, d, w, dy, (ih, iw), [a, b, e, f]);
-                }
-                (Some(a), Some(b), ..) => input_gradient_run(s, d, w, dy, (ih, iw), [a, b]),
-                (Some(a), ..) => input_gradient_run(s, d, w, dy, (ih, iw), [a]),
-                _ => {}
-            }
+            let at = (ih, iw);
+            match n {
+                4 => pixels(dx_now, s.in_c)
+                    .map(|px| input_gradient_run::<S, W, 4>(s, d, w, dy, at, px)),
+                2 => pixels(dx_now, s.in_c)
+                    .map(|px| input_gradient_run::<S, W, 2>(s, d, w, dy, at, px)),
+                _ => pixels(dx_now, s.in_c)
+                    .map(|px| input_gradient_run::<S, W, 1>(s, d, w, dy, at, px)),
+            };
         }
         iw += n;
         if iw >= s.in_w {
             (ih, iw) = (ih + 1, 0);
         }
     }
+}
+
+/// The first `P` pixels of `len` elements of `v`, if it holds them.
+#[inline(always)]
+fn pixels<S, const P: usize>(v: &mut [S], len: usize) -> Option<[&mut [S]; P]> {
+    let mut out: [&mut [S]; P] = core::array::from_fn(|_| <&mut [S]>::default());
+    let mut rest = v;
+    for px in out.iter_mut() {
+        let (this, tail) = core::mem::take(&mut rest).split_at_mut_checked(len)?;
+        (*px, rest) = (this, tail);
+    }
+    Some(out)
 }
 
 /// Whether input column `iw + 1` exists and, with horizontal stride 1, is tapped by exactly the
@@ -1135,31 +1147,41 @@ fn weight_gradient<S: Scalar>(
     bias_gradient(s.out_c, dy, db);
 }
 
-/// `db[o] += Σ dy[p][o]` over the pixels `p` in order, four channels at a time (`dy` has
-/// `out_c` channels per pixel; `db` may hold only the leading ones).
+/// `db[o] += Σ dy[p][o]` over the pixels `p` in order, in blocks of eight channels (four with
+/// fixed point's 64-bit sums) per pass over `dy` (`out_c` channels per pixel; `db` may hold
+/// only the leading ones).
 fn bias_gradient<S: Scalar>(out_c: usize, dy: &[S], db: &mut [S]) {
-    let (db4, db1) = db.as_chunks_mut::<4>();
-    for (blk, db_b) in db4.iter_mut().enumerate() {
-        let mut acc = [S::ZERO.widen(); 4];
-        for px in dy.chunks_exact(out_c.max(1)) {
-            let Some(g) = px.get(4 * blk..).and_then(|r| r.first_chunk::<4>()) else {
-                break;
-            };
-            for j in 0..4 {
-                acc[j] = S::add_acc(acc[j], g[j]);
-            }
-        }
-        for (d, a) in db_b.iter_mut().zip(acc) {
-            *d = d.add(S::narrow(a));
+    let mut o = 0;
+    while o < db.len() {
+        let left = db.len() - o;
+        o += if left >= 8 && !kernel::wide_acc::<S>() {
+            bias_block::<S, 8>(out_c, o, dy, db)
+        } else if left >= 4 {
+            bias_block::<S, 4>(out_c, o, dy, db)
+        } else {
+            bias_block::<S, 1>(out_c, o, dy, db)
+        };
+    }
+}
+
+/// `db[o..o + N] += Σ dy[p][o..o + N]`; returns `N`.
+#[inline(always)]
+fn bias_block<S: Scalar, const N: usize>(out_c: usize, o: usize, dy: &[S], db: &mut [S]) -> usize {
+    let mut acc = [S::ZERO.widen(); N];
+    for px in dy.chunks_exact(out_c.max(1)) {
+        let Some(g) = px.get(o..).and_then(|r| r.first_chunk::<N>()) else {
+            break;
+        };
+        for j in 0..N {
+            acc[j] = S::add_acc(acc[j], g[j]);
         }
     }
-    for (j, db_o) in db1.iter_mut().enumerate() {
-        let mut acc = S::ZERO.widen();
-        for g in dy.iter().skip(4 * db4.len() + j).step_by(out_c.max(1)) {
-            acc = S::add_acc(acc, *g);
+    if let Some(d) = db.get_mut(o..).and_then(|r| r.first_chunk_mut::<N>()) {
+        for (d_j, a) in d.iter_mut().zip(acc) {
+            *d_j = d_j.add(S::narrow(a));
         }
-        *db_o = db_o.add(S::narrow(acc));
     }
+    N
 }
 
 /// `dW` of the `N` consecutive output channels `o..o + N` of one group: for each kernel offset,
