@@ -268,9 +268,9 @@ fn naive_input_gradient(s: &Conv2dShape, w: &[f32], dy: &[f32]) -> Vec<f32> {
     dx
 }
 
-/// The blocked `f32` input-gradient kernels (four input channels per loaded output gradient,
-/// two neighbouring pixels per loaded weight, depthwise channel blocks) form every sum in the
-/// definition's order, so they give exactly its bits.
+/// The blocked `f32` input-gradient kernels (up to four input channels per loaded output
+/// gradient, runs of four, two or one neighbouring pixels per loaded weight, depthwise channel
+/// blocks) form every sum in the definition's order, so they give exactly its bits.
 #[test]
 fn f32_conv_input_gradient_sums_in_the_definitions_order() {
     let mut rng = Rng(19);
@@ -282,6 +282,64 @@ fn f32_conv_input_gradient_sums_in_the_definitions_order() {
         let mut dx = vec![0.0f32; s.input_len()];
         conv2d::backward(&s, &w, &x, &dy, None, Some(&mut dx)).unwrap();
         assert_eq!(dx, naive_input_gradient(&s, &w, &dy), "{s:?}");
+    }
+}
+
+/// The weight and bias gradients from their definitions, added to zeros:
+/// `dW[o][ki][kj][ci] = Σ dy[oh][ow][o]·x[ih][iw][g·cig + ci]` and `db[o] = Σ dy[oh][ow][o]`,
+/// each sum over the output pixels `(oh, ow)` in order, for every pixel whose tap
+/// `(ih, iw)` lies inside the input.
+fn naive_weight_gradient(s: &Conv2dShape, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let (cig, cog) = (s.in_c / s.groups, s.out_c / s.groups);
+    let (oh_n, ow_n) = (s.out_h(), s.out_w());
+    let tap = |o: usize, k: usize, stride: usize, before: usize, len: usize| {
+        (o * stride + k).checked_sub(before).filter(|&i| i < len)
+    };
+    let mut dw = vec![0.0f32; s.weights()];
+    let mut db = vec![0.0f32; s.out_c];
+    for o in 0..s.out_c {
+        let g = o / cog;
+        for ki in 0..s.kh {
+            for kj in 0..s.kw {
+                for ci in 0..cig {
+                    let mut sum = 0.0f32;
+                    for oh in 0..oh_n {
+                        let Some(ih) = tap(oh, ki, s.stride_h, s.pad_h.before, s.in_h) else {
+                            continue;
+                        };
+                        for ow in 0..ow_n {
+                            let Some(iw) = tap(ow, kj, s.stride_w, s.pad_w.before, s.in_w) else {
+                                continue;
+                            };
+                            let xv = x[(ih * s.in_w + iw) * s.in_c + g * cig + ci];
+                            sum += dy[(oh * ow_n + ow) * s.out_c + o] * xv;
+                        }
+                    }
+                    dw[((o * s.kh + ki) * s.kw + kj) * cig + ci] = 0.0 + sum;
+                }
+            }
+        }
+        let sum = (0..oh_n * ow_n).fold(0.0f32, |a, p| a + dy[p * s.out_c + o]);
+        db[o] = 0.0 + sum;
+    }
+    (dw, db)
+}
+
+/// The blocked `f32` weight-gradient kernels (four, eight or one output channels by four, two
+/// or one input channels per pass over the pixels, depthwise channel blocks) and the bias
+/// gradient (channel blocks) form every sum in the definition's order, so they give exactly
+/// its bits.
+#[test]
+fn f32_conv_weight_gradient_sums_in_the_definitions_order() {
+    let mut rng = Rng(23);
+    for s in order_shapes() {
+        let f = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect::<Vec<f32>>();
+        let w = f(rng.vec(s.weights(), 1.0));
+        let x = f(rng.vec(s.input_len(), 1.0));
+        let dy = f(rng.vec(s.output_len(), 1.0));
+        let (mut dw, mut db) = (vec![0.0f32; s.weights()], vec![0.0f32; s.out_c]);
+        conv2d::backward(&s, &w, &x, &dy, Some((&mut dw, &mut db)), None).unwrap();
+        assert_eq!((dw, db), naive_weight_gradient(&s, &x, &dy), "{s:?}");
     }
 }
 

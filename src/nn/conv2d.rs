@@ -1116,7 +1116,13 @@ fn weight_gradient<S: Scalar>(
     while let Some(first) = rows.next() {
         let in_group = d.cog - o % d.cog.max(1);
         let depthwise = d.cig == 1 && d.cog == 1;
-        let n = if depthwise { 8 } else { 4 };
+        // Eight rows at once where float sums leave the registers for it (see
+        // `weight_gradient_block`), else four.
+        let n = if depthwise || (in_group >= 8 && !kernel::wide_acc::<S>()) {
+            8
+        } else {
+            4
+        };
         let mut block: [&mut [S]; 8] = Default::default();
         block[0] = first;
         let mut k = 1;
@@ -1132,6 +1138,7 @@ fn weight_gradient<S: Scalar>(
                 let [a, b, c, e, f, g, h, i] = block;
                 weight_gradient_dw::<S, 8>(s, d, o, [a, b, c, e, f, g, h, i], x, dy);
             }
+            (false, 8) => weight_gradient_block::<S, 8>(s, d, o, block, x, dy),
             (false, 4) => {
                 let [a, b, c, e, ..] = block;
                 weight_gradient_block::<S, 4>(s, d, o, [a, b, c, e], x, dy);
@@ -1185,7 +1192,9 @@ fn bias_block<S: Scalar, const N: usize>(out_c: usize, o: usize, dy: &[S], db: &
 }
 
 /// `dW` of the `N` consecutive output channels `o..o + N` of one group: for each kernel offset,
-/// `N × 4` (then `N × 1`) weights accumulate over the output pixels in registers.
+/// `N × 4` (then `N × 2`, `N × 1`) weights accumulate over the output pixels in registers; with
+/// `N = 8` the blocks of four input channels go as two halves of four rows (`8 × 4` sums would
+/// not fit the registers), the narrower ones with all eight rows.
 #[inline(never)]
 fn weight_gradient_block<S: Scalar, const N: usize>(
     s: &Conv2dShape,
@@ -1203,18 +1212,28 @@ fn weight_gradient_block<S: Scalar, const N: usize>(
             let (ow0, ow1) = outputs_tapping(kj, s.stride_w, s.pad_w.before, s.in_w, d.ow);
             let wk = ki * d.wrow + kj * d.cig;
             for blk in 0..n4 {
-                let sums = weight_sums::<S, N, 4>(
-                    s,
-                    d,
-                    (oh0, oh1),
-                    (ow0, ow1),
-                    (ki, kj),
-                    c0 + 4 * blk,
-                    o,
-                    x,
-                    dy,
-                );
-                add_sums(&mut rows, wk + 4 * blk, sums);
+                let c = c0 + 4 * blk;
+                if N == 8 {
+                    for (half, rows4) in rows.chunks_mut(4).enumerate() {
+                        let at = (ki, kj);
+                        let sums = weight_sums::<S, 4, 4>(
+                            s,
+                            d,
+                            (oh0, oh1),
+                            (ow0, ow1),
+                            at,
+                            c,
+                            o + 4 * half,
+                            x,
+                            dy,
+                        );
+                        add_sums(rows4, wk + 4 * blk, sums);
+                    }
+                } else {
+                    let sums =
+                        weight_sums::<S, N, 4>(s, d, (oh0, oh1), (ow0, ow1), (ki, kj), c, o, x, dy);
+                    add_sums(&mut rows, wk + 4 * blk, sums);
+                }
             }
             let mut ci = 4 * n4;
             if d.cig - ci >= 2 {
@@ -1253,7 +1272,7 @@ fn weight_gradient_block<S: Scalar, const N: usize>(
 /// `rows[j][at + m] += sums[j][m]`.
 #[inline(always)]
 fn add_sums<S: Scalar, const N: usize, const M: usize>(
-    rows: &mut [&mut [S]; N],
+    rows: &mut [&mut [S]],
     at: usize,
     sums: [[S; M]; N],
 ) {
