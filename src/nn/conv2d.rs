@@ -219,13 +219,14 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
     w: W,
     b: B,
     x: &[S],
-    y_px: [Option<&mut [S]>; N],
+    mut y_px: [Option<&mut [S]>; N],
 ) {
     let run = cols.len() * d.cig;
     let step = s.stride_w * s.in_c;
     let mut w_rows = w.rows(d.wper);
     let mut biases = b.elems();
-    let mut outs = y_px.map(|y| y.map(|y| y.iter_mut()));
+    // The output channel the next block starts at.
+    let mut o = 0;
     // The `N` pixels' input runs of kernel row `ki`, and the weights' offset.
     let runs = |ki: usize| -> Option<([&[S]; N], usize)> {
         let ih = rows.i0 + (ki - rows.k0);
@@ -263,11 +264,13 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
             };
             kernel::dot4xn::<S, N>(&mut acc, xr, [r0, r1, r2, r3]);
         }
-        for (a, out) in acc.iter().zip(outs.iter_mut()) {
-            for (&v, o) in a.iter().zip(out.iter_mut().flatten()) {
-                *o = S::narrow(v);
+        for (a, y) in acc.iter().zip(y_px.iter_mut()) {
+            let dst = y.as_deref_mut().and_then(|y| y.get_mut(o..));
+            if let Some(dst) = dst.and_then(|r| r.first_chunk_mut::<4>()) {
+                *dst = a.map(S::narrow);
             }
         }
+        o += 4;
         left -= 4;
     }
     for _ in 0..left {
@@ -286,11 +289,12 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
                 }
             }
         }
-        for (&v, out) in acc.iter().zip(outs.iter_mut()) {
-            if let Some(o) = out.as_mut().and_then(Iterator::next) {
-                *o = S::narrow(v);
+        for (&v, y) in acc.iter().zip(y_px.iter_mut()) {
+            if let Some(dst) = y.as_deref_mut().and_then(|y| y.get_mut(o)) {
+                *dst = S::narrow(v);
             }
         }
+        o += 1;
     }
 }
 
