@@ -151,7 +151,7 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     }
     // One group and narrow sums: runs of four or two neighbouring pixels whose windows clip the
     // same kernel columns (every interior run) share each loaded weight.
-    let blocked = s.groups == 1 && !kernel::wide_acc::<S>();
+    let blocked = s.groups == 1 && kernel::blocked::<S>();
     let mut rest = y;
     let mut p = 0;
     while !rest.is_empty() {
@@ -465,7 +465,7 @@ fn forward_dw_block<S: Scalar, const N: usize>(
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
         let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
         // A neighbour whose window taps the same kernel columns shares each loaded weight.
-        let twin = !kernel::wide_acc::<S>() && ow + 1 < d.ow && {
+        let twin = kernel::blocked::<S>() && ow + 1 < d.ow && {
             let next = Window::of(ow + 1, s.stride_w, s.pad_w.before, s.in_w, s.kw);
             (next.k0, next.k1) == (cols.k0, cols.k1)
         };
@@ -744,7 +744,7 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
     }
     // One group, stride 1 across, narrow sums: runs of four or two neighbouring input pixels
     // tapped by the same kernel columns share each loaded weight.
-    let runs = s.groups == 1 && s.stride_w == 1 && c == 0 && !kernel::wide_acc::<S>();
+    let runs = s.groups == 1 && s.stride_w == 1 && c == 0 && kernel::blocked::<S>();
     let mut rest = dx;
     let (mut ih, mut iw) = (0, 0);
     while !rest.is_empty() {
@@ -1001,7 +1001,7 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
     dx: &mut [S],
 ) {
     let wt = tap_major::<S, N>(rows);
-    let pairs = s.stride_w == 1 && !kernel::wide_acc::<S>();
+    let pairs = s.stride_w == 1 && kernel::blocked::<S>();
     let mut pixels = dx.chunks_exact_mut(s.in_c);
     let mut p = 0;
     while let Some(dx_px) = pixels.next() {
@@ -1122,7 +1122,7 @@ fn weight_gradient<S: Scalar>(
         let depthwise = d.cig == 1 && d.cog == 1;
         // Eight rows at once where float sums leave the registers for it (see
         // `weight_gradient_block`), else four.
-        let n = if depthwise || (in_group >= 8 && !kernel::wide_acc::<S>()) {
+        let n = if depthwise || (in_group >= 8 && kernel::blocked::<S>()) {
             8
         } else {
             4
@@ -1165,7 +1165,7 @@ fn bias_gradient<S: Scalar>(out_c: usize, dy: &[S], db: &mut [S]) {
     let mut o = 0;
     while o < db.len() {
         let left = db.len() - o;
-        o += if left >= 8 && !kernel::wide_acc::<S>() {
+        o += if left >= 8 && kernel::blocked::<S>() {
             bias_block::<S, 8>(out_c, o, dy, db)
         } else if left >= 4 {
             bias_block::<S, 4>(out_c, o, dy, db)

@@ -16,6 +16,17 @@ pub(crate) const fn wide_acc<S: Scalar>() -> bool {
     core::mem::size_of::<S::Acc>() > core::mem::size_of::<S>()
 }
 
+/// Whether the convolution kernels block pixels and channels for `S` (runs of neighbouring
+/// pixels sharing each loaded weight, eight-row weight-gradient blocks): narrow sums done by
+/// an FPU. Fixed point's 64-bit sums leave too few registers, and where `f32` is emulated each
+/// product is a library call whose cost dwarfs the loads the blocking saves, while its extra
+/// loop versions would not fit a Cortex-M0's flash. Every path forms the same sums in the
+/// same order, so this changes no result. A constant per type and target.
+#[inline(always)]
+pub(crate) const fn blocked<S: Scalar>() -> bool {
+    !wide_acc::<S>() && crate::num::F32_IN_HARDWARE
+}
+
 /// `acc[j] += Σᵢ w[j][i]·x[i]`, each sum in ascending `i` (the order of the one-output loop, so
 /// the blocking does not change any result). Runs of four are unrolled so that contiguous loads
 /// can merge.

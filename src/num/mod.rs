@@ -47,10 +47,10 @@ pub(crate) const VECTOR_HOST: bool = cfg!(any(
     target_arch = "aarch64"
 ));
 
-/// Whether `f32` arithmetic is done by hardware: a host, or a Cortex-M with an FPU (`eabihf`).
 /// The exponent of [`Num::first_unusable_and_small`]'s bound: `|g| < 2^60`.
 pub(crate) const SMALL_GRADIENT_EXP: i32 = 60;
 
+/// Whether `f32` arithmetic is done by hardware: a host, or a Cortex-M with an FPU (`eabihf`).
 pub(crate) const F32_IN_HARDWARE: bool = VECTOR_HOST || cfg!(target_abi = "eabihf");
 
 /// A value that can be stored in an optimizer's state buffer and has a compile-time zero, so that
