@@ -1142,7 +1142,10 @@ fn weight_gradient<S: Scalar>(
                 let [a, b, c, e, f, g, h, i] = block;
                 weight_gradient_dw::<S, 8>(s, d, o, [a, b, c, e, f, g, h, i], x, dy);
             }
-            (false, 8) => weight_gradient_block::<S, 8>(s, d, o, block, x, dy),
+            // (The guard keeps the eight-row version out of fixed-point and soft-float builds.)
+            (false, 8) if kernel::blocked::<S>() => {
+                weight_gradient_block::<S, 8>(s, d, o, block, x, dy);
+            }
             (false, 4) => {
                 let [a, b, c, e, ..] = block;
                 weight_gradient_block::<S, 4>(s, d, o, [a, b, c, e], x, dy);
@@ -1334,7 +1337,8 @@ fn row_pixels<S: Scalar, const M: usize, const N: usize>(
     mut f: impl FnMut(&[S; M], &[S; N]),
 ) {
     let (xo, go) = (px0.0 * s.in_c, px0.1 * s.out_c);
-    if s.stride_w == 1 {
+    // A second copy of the loop, worth its flash only where the sums are FPU multiply-adds.
+    if s.stride_w == 1 && kernel::blocked::<S>() {
         // Whole pixels: the windows `c..c + M` and `o..o + N` are checked against the pixels'
         // constant lengths, a check the compiler hoists, so the loop body is only the sums.
         // Exactly `n` pixels each, so the zip's one length is the loop's only counter.
