@@ -56,12 +56,13 @@
 //!
 //! The loops are register-blocked (four output channels per loaded input; four by four weight
 //! gradients summed over the pixels at once; depthwise layers eight or four channels at once),
-//! and for `f32`/`f64` neighbouring pixels whose windows tap the same kernel columns share each
-//! loaded weight (runs of four or two output pixels forward; two input pixels in the input
-//! gradient of a one-group layer with horizontal stride 1; two output or input pixels
-//! depthwise). Every sum is still formed in the order the formulas above give, so results do
-//! not depend on the blocking (`tests/conv_gradcheck.rs` checks the `f32` bits against the
-//! definitions). A depthwise layer with at most 9 taps (3 × 3) copies a block's weights
+//! and where `f32`/`f64` sums are done by an FPU (a host, a Cortex-M4F or M7) neighbouring
+//! pixels whose windows tap the same kernel columns share each loaded weight (runs of four or
+//! two output pixels forward; runs of four, two or one input pixels in the input gradient of a
+//! one-group layer with horizontal stride 1; two output or input pixels depthwise) and the
+//! weight gradient takes eight output channels at once. Every sum is still formed in the order
+//! the formulas above give, so results do not depend on the blocking or the target
+//! (`tests/conv_gradcheck.rs` checks the `f32` bits against the definitions). A depthwise layer with at most 9 taps (3 × 3) copies a block's weights
 //! tap-major onto the stack: `9 × 8` values of `S` (288 bytes for `f32`) during forward and
 //! the input gradient.
 
