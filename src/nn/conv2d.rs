@@ -62,9 +62,9 @@
 //! one-group layer with horizontal stride 1; two output or input pixels depthwise) and the
 //! weight gradient takes eight output channels at once. Every sum is still formed in the order
 //! the formulas above give, so results do not depend on the blocking or the target
-//! (`tests/conv_gradcheck.rs` checks the `f32` bits against the definitions). A depthwise layer with at most 9 taps (3 × 3) copies a block's weights
-//! tap-major onto the stack: `9 × 8` values of `S` (288 bytes for `f32`) during forward and
-//! the input gradient.
+//! (`tests/conv_gradcheck.rs` checks the `f32` bits against the definitions). A depthwise layer
+//! with at most 9 taps (3 × 3) copies a block's weights tap-major onto the stack: `9 × 8`
+//! values of `S` (288 bytes for `f32`) during forward and the input gradient.
 
 use super::kernel;
 use super::shape::{check_len, check_shape, tapped_by};

@@ -99,7 +99,7 @@ fn gather_at<T: Copy, const M: usize>(v: &[&[T]; M], i: usize) -> Option<[T; M]>
 }
 
 /// Calls `f(row, [g[0][i], …, g[P − 1][i]])` for each `row` of `rows` and index `i`, as far
-/// as the shortest of them goes, for `P` of 1, 2 or 4 (any other `P` calls nothing). The
+/// as the shortest of them goes, for `P` of 1, 2 or 4 (any other `P` does not compile). The
 /// slices go through nested `zip`s, which the compiler turns into one length check and
 /// unchecked loads, where indexing the `P` slices would check each load.
 #[inline(always)]
@@ -108,6 +108,7 @@ pub(crate) fn columns<'a, S: Copy + 'a, const P: usize>(
     g: [&[S]; P],
     mut f: impl FnMut(&'a [S], [S; P]),
 ) {
+    const { assert!(P == 1 || P == 2 || P == 4, "columns: P must be 1, 2 or 4") };
     let col = |i: usize| g.get(i).copied().unwrap_or(&[]);
     match P {
         1 => {
