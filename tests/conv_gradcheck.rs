@@ -210,6 +210,16 @@ fn order_shapes() -> Vec<Conv2dShape> {
             .stride(2, 1)
             .same()
             .groups(12),
+        // Depthwise rows that slide in runs of four, three, two and one pixels, with and
+        // without padding, padding wider than a tap, rows narrower than the kernel.
+        Conv2dShape::new(5, 13, 8, 8, 3, 3).same().groups(8),
+        Conv2dShape::new(4, 11, 6, 6, 3, 3).groups(6),
+        Conv2dShape::new(6, 10, 4, 4, 3, 3)
+            .stride(2, 1)
+            .pad(Padding::symmetric(2), Padding { before: 2, after: 1 })
+            .groups(4),
+        Conv2dShape::new(3, 2, 4, 4, 3, 3).same().groups(4),
+        Conv2dShape::new(4, 6, 5, 5, 2, 3).same().groups(5),
     ]);
     shapes
 }

@@ -411,7 +411,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     let mut c = 0;
     while c < s.out_c {
         let n = match s.out_c - c {
-            left if left >= 8 && d.wper <= DW_TAPS => 8,
+            left if left >= 8 && d.wper <= DW_TAPS && !slides::<S, 4>(s) => 8,
             left if left >= 4 && d.wper <= DW_TAPS => 4,
             _ => 1,
         };
@@ -459,6 +459,9 @@ fn forward_dw_block<S: Scalar, const N: usize>(
     y: &mut [S],
 ) {
     let wt = tap_major::<S, N>(rows);
+    if slides::<S, N>(s) {
+        return forward_dw_slide(s, d, c, &wt, bias, x, y);
+    }
     let mut pixels = y.chunks_exact_mut(s.out_c);
     let mut p = 0;
     while let Some(y_px) = pixels.next() {
@@ -492,6 +495,121 @@ fn forward_dw_block<S: Scalar, const N: usize>(
             }
         }
     }
+}
+
+/// [`forward_dw_block`] for a layer that [`slides`]: each output row in runs of four pixels
+/// (three, two or one at its end), each kernel row sliding along its input row.
+#[inline(always)]
+fn forward_dw_slide<S: Scalar, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    wt: &[[S; N]; DW_TAPS],
+    bias: [S; N],
+    x: &[S],
+    y: &mut [S],
+) {
+    for (oh, y_row) in y.chunks_mut((d.ow * s.out_c).max(1)).enumerate() {
+        let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+        let mut ow = 0;
+        while ow < d.ow {
+            let Some(y_p) = y_row.get_mut(ow * s.out_c..) else {
+                return;
+            };
+            let at = (rows, ow);
+            ow += match d.ow - ow {
+                4.. => dw_slide_out::<S, N, 4>(s, c, wt, bias, at, x, y_p),
+                3 => dw_slide_out::<S, N, 3>(s, c, wt, bias, at, x, y_p),
+                2 => dw_slide_out::<S, N, 2>(s, c, wt, bias, at, x, y_p),
+                _ => dw_slide_out::<S, N, 1>(s, c, wt, bias, at, x, y_p),
+            };
+        }
+    }
+}
+
+/// The kernel width that depthwise blocks slide along a row ([`kernel::slide`]).
+const DW_SLIDE: usize = 3;
+
+/// The columns that a slide of at most four pixels reads.
+const DW_SLIDE_COLS: usize = 4 + DW_SLIDE - 1;
+
+/// The offsets in a row of `len` pixels of `stride` elements of channel `c` of the slide's
+/// columns `first + j` (wrapping), or an offset past every row for a column outside it.
+#[inline(always)]
+fn slide_offsets(first: usize, len: usize, stride: usize, c: usize) -> [usize; DW_SLIDE_COLS] {
+    core::array::from_fn(|j| {
+        let col = first.wrapping_add(j);
+        if col < len {
+            col * stride + c
+        } else {
+            usize::MAX
+        }
+    })
+}
+
+/// Whether the depthwise kernels slide `N`-channel blocks of this layer along its rows: `f32`
+/// in hardware, stride 1 across, [`DW_SLIDE`] kernel columns and at most four channels (the
+/// three taps' weights, a column and four pixels' sums fill the 32 FPU registers).
+#[inline(always)]
+fn slides<S: Scalar, const N: usize>(s: &Conv2dShape) -> bool {
+    kernel::blocked::<S>()
+        && N <= 4
+        && s.kw == DW_SLIDE
+        && s.stride_w == 1
+        && s.kh * s.kw <= DW_TAPS
+}
+
+/// The `P` output pixels `ow…` of one row (channels `c..c + N`, written from `y` on), whose
+/// kernel rows `rows` tap the input: each kernel row slides along its input row, the columns
+/// outside the input (padding) adding nothing. Returns `P`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn dw_slide_out<S: Scalar, const N: usize, const P: usize>(
+    s: &Conv2dShape,
+    c: usize,
+    wt: &[[S; N]; DW_TAPS],
+    bias: [S; N],
+    (rows, ow): (Window, usize),
+    x: &[S],
+    y: &mut [S],
+) -> usize {
+    let mut acc = [bias.map(S::widen); P];
+    // Column `j` of the slide is input column `ow + j − left`; its offset in an input row, or
+    // an offset past every row if it lies in the padding.
+    let first = ow.wrapping_sub(s.pad_w.before);
+    let offsets = slide_offsets(first, s.in_w, s.in_c, c);
+    for ki in rows.k0..rows.k1 {
+        let ih = rows.i0 + (ki - rows.k0);
+        let Some(w) = wt
+            .get(ki * DW_SLIDE..)
+            .and_then(|r| r.first_chunk::<DW_SLIDE>())
+        else {
+            continue;
+        };
+        let x_row = x.get(ih * s.in_w * s.in_c..).unwrap_or_default();
+        kernel::slide::<S, N, P, DW_SLIDE, false>(&mut acc, *w, |j| {
+            let at = *offsets.get(j)?;
+            x_row.get(at..)?.first_chunk::<N>()
+        });
+    }
+    store_pixels(acc.map(|a| a.map(S::narrow)), s.out_c, c, y)
+}
+
+/// Writes channels `c..c + N` of `P` consecutive pixels of `len` elements from `v` on (as far as
+/// `v` holds them). Returns `P`.
+#[inline(always)]
+fn store_pixels<S: Copy, const N: usize, const P: usize>(
+    sums: [[S; N]; P],
+    len: usize,
+    c: usize,
+    v: &mut [S],
+) -> usize {
+    for (q, sum) in sums.into_iter().enumerate() {
+        if let Some(out) = dw_block::<S, N>(v, q * len + c) {
+            *out = sum;
+        }
+    }
+    P
 }
 
 /// Channels `c..c + N` of an output pixel.
@@ -731,7 +849,11 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
         // Depthwise: blocks of channels, contiguous in `dy` and `dx`.
         let mut rows = w.rows(d.wper);
         while s.in_c - c >= 4 {
-            let n = if s.in_c - c >= 8 { 8 } else { 4 };
+            let n = if s.in_c - c >= 8 && !slides::<S, 4>(s) {
+                8
+            } else {
+                4
+            };
             let r = rows.by_ref().take(n);
             match n {
                 8 => input_gradient_dw::<S, 8>(s, d, c, gather(r, &[]), dy, dx),
@@ -1002,6 +1124,9 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
     dx: &mut [S],
 ) {
     let wt = tap_major::<S, N>(rows);
+    if slides::<S, N>(s) {
+        return input_gradient_dw_slide(s, d, c, &wt, dy, dx);
+    }
     let pairs = s.stride_w == 1 && kernel::blocked::<S>();
     let mut pixels = dx.chunks_exact_mut(s.in_c);
     let mut p = 0;
@@ -1031,6 +1156,71 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
             }
         }
     }
+}
+
+/// [`input_gradient_dw`] for a layer that [`slides`]: each input row in runs of four pixels
+/// (three, two or one at its end), each kernel row sliding flipped along an output row.
+#[inline(always)]
+fn input_gradient_dw_slide<S: Scalar, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    wt: &[[S; N]; DW_TAPS],
+    dy: &[S],
+    dx: &mut [S],
+) {
+    for (ih, dx_row) in dx.chunks_mut((s.in_w * s.in_c).max(1)).enumerate() {
+        let mut iw = 0;
+        while iw < s.in_w {
+            let Some(dx_p) = dx_row.get_mut(iw * s.in_c..) else {
+                return;
+            };
+            let at = (ih, iw);
+            iw += match s.in_w - iw {
+                4.. => dw_slide_grad::<S, N, 4>(s, d, c, wt, at, dy, dx_p),
+                3 => dw_slide_grad::<S, N, 3>(s, d, c, wt, at, dy, dx_p),
+                2 => dw_slide_grad::<S, N, 2>(s, d, c, wt, at, dy, dx_p),
+                _ => dw_slide_grad::<S, N, 1>(s, d, c, wt, at, dy, dx_p),
+            };
+        }
+    }
+}
+
+/// The input gradient of the `P` input pixels `(ih, iw)…` (channels `c..c + N`, written from
+/// `dx` on): pixel `iw + q` goes through output `iw + q + left − kj`, so each kernel row slides
+/// flipped along the output row that taps it, each pixel adding its taps in ascending `kj` as
+/// [`dw_grad_sums`] does; outputs outside the map add nothing. Returns `P`.
+#[inline(always)]
+fn dw_slide_grad<S: Scalar, const N: usize, const P: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    wt: &[[S; N]; DW_TAPS],
+    (ih, iw): (usize, usize),
+    dy: &[S],
+    dx: &mut [S],
+) -> usize {
+    let mut acc = [[S::ZERO.widen(); N]; P];
+    // Column `j` of the slide is output column `iw + left − (kw − 1) + j`.
+    let first = (iw + s.pad_w.before).wrapping_sub(DW_SLIDE - 1);
+    let offsets = slide_offsets(first, d.ow, s.out_c, c);
+    for ki in 0..s.kh {
+        let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
+            continue;
+        };
+        let Some(w) = wt
+            .get(ki * DW_SLIDE..)
+            .and_then(|r| r.first_chunk::<DW_SLIDE>())
+        else {
+            continue;
+        };
+        let dy_row = dy.get(oh * d.ow * s.out_c..).unwrap_or_default();
+        kernel::slide::<S, N, P, DW_SLIDE, true>(&mut acc, *w, |j| {
+            let at = *offsets.get(j)?;
+            dy_row.get(at..)?.first_chunk::<N>()
+        });
+    }
+    store_pixels(acc.map(|a| a.map(S::narrow)), s.in_c, c, dx)
 }
 
 /// The input gradient of channels `c..c + N` at `P` horizontally neighbouring input pixels from

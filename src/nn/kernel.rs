@@ -133,6 +133,46 @@ pub(crate) fn columns<'a, S: Copy + 'a, const P: usize>(
     }
 }
 
+/// A kernel row sliding along `P` neighbouring pixels of `N` channels each (a depthwise
+/// convolution with stride 1): `acc[q] += Σₜ w[t] ⊙ v[q + t]` over the `K` taps `t`, where
+/// `v(j)` is the `j`-th of the `P + K − 1` columns the pixels share. Each column is loaded once
+/// and feeds every pixel it reaches, while each pixel still adds its taps in ascending `t`
+/// (with `REV`, the columns go last to first and pixel `q` takes column `j` through tap
+/// `K − 1 − (j − q)`, so it still adds its taps in ascending order: the input gradient's
+/// flipped kernel). A missing column adds nothing.
+#[inline(always)]
+pub(crate) fn slide<
+    'a,
+    S: Scalar + 'a,
+    const N: usize,
+    const P: usize,
+    const K: usize,
+    const REV: bool,
+>(
+    acc: &mut [[S::Acc; N]; P],
+    w: [[S; N]; K],
+    v: impl Fn(usize) -> Option<&'a [S; N]>,
+) {
+    let cols = P + K - 1;
+    for step in 0..cols {
+        let j = if REV { cols - 1 - step } else { step };
+        let Some(col) = v(j) else {
+            continue;
+        };
+        for (q, a) in acc.iter_mut().enumerate() {
+            let Some(t) = j.checked_sub(q).filter(|&t| t < K) else {
+                continue;
+            };
+            let Some(wt) = w.get(if REV { K - 1 - t } else { t }) else {
+                continue;
+            };
+            for n in 0..N {
+                a[n] = S::mul_acc(a[n], wt[n], col[n]);
+            }
+        }
+    }
+}
+
 /// `acc[k] += Σⱼ w[j][k]·g[j]` for the four columns `k` of each row `w[j]`: four sums in
 /// ascending `j` (a transposed product, as a dense layer's input gradient).
 #[inline(always)]
