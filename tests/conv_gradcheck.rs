@@ -216,7 +216,13 @@ fn order_shapes() -> Vec<Conv2dShape> {
         Conv2dShape::new(4, 11, 6, 6, 3, 3).groups(6),
         Conv2dShape::new(6, 10, 4, 4, 3, 3)
             .stride(2, 1)
-            .pad(Padding::symmetric(2), Padding { before: 2, after: 1 })
+            .pad(
+                Padding::symmetric(2),
+                Padding {
+                    before: 2,
+                    after: 1,
+                },
+            )
             .groups(4),
         Conv2dShape::new(3, 2, 4, 4, 3, 3).same().groups(4),
         Conv2dShape::new(4, 6, 5, 5, 2, 3).same().groups(5),

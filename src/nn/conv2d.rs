@@ -60,7 +60,10 @@
 //! pixels whose windows tap the same kernel columns share each loaded weight (runs of four or
 //! two output pixels forward; runs of four, two or one input pixels in the input gradient of a
 //! one-group layer with horizontal stride 1; two output or input pixels depthwise) and the
-//! weight gradient takes eight output channels at once. Every sum is still formed in the order
+//! weight gradient takes eight output channels at once. A depthwise layer with three kernel
+//! columns and stride 1 across goes in blocks of four channels whose kernel rows slide along
+//! the rows in runs of up to four pixels, each loaded input (forward) or `dy` (input gradient)
+//! column feeding every pixel it reaches. Every sum is still formed in the order
 //! the formulas above give, so results do not depend on the blocking or the target
 //! (`tests/conv_gradcheck.rs` checks the `f32` bits against the definitions). A depthwise layer
 //! with at most 9 taps (3 × 3) copies a block's weights tap-major onto the stack: `9 × 8`
