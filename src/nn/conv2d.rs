@@ -583,19 +583,32 @@ fn dw_slide_out<S: Scalar, const N: usize, const P: usize>(
     let offsets = slide_offsets(first, s.in_w, s.in_c, c);
     for ki in rows.k0..rows.k1 {
         let ih = rows.i0 + (ki - rows.k0);
-        let Some(w) = wt
-            .get(ki * DW_SLIDE..)
-            .and_then(|r| r.first_chunk::<DW_SLIDE>())
-        else {
-            continue;
-        };
         let x_row = x.get(ih * s.in_w * s.in_c..).unwrap_or_default();
-        kernel::slide::<S, N, P, DW_SLIDE, false>(&mut acc, *w, |j| {
-            let at = *offsets.get(j)?;
-            x_row.get(at..)?.first_chunk::<N>()
-        });
+        slide_row::<S, N, P, false>(&mut acc, wt, ki, x_row, &offsets);
     }
     store_pixels(acc.map(|a| a.map(S::narrow)), s.out_c, c, y)
+}
+
+/// Kernel row `ki` of `wt` sliding (flipped with `REV`) along `row`, whose columns start at
+/// `offsets` ([`slide_offsets`]).
+#[inline(always)]
+fn slide_row<S: Scalar, const N: usize, const P: usize, const REV: bool>(
+    acc: &mut [[S::Acc; N]; P],
+    wt: &[[S; N]; DW_TAPS],
+    ki: usize,
+    row: &[S],
+    offsets: &[usize; DW_SLIDE_COLS],
+) {
+    let Some(w) = wt
+        .get(ki * DW_SLIDE..)
+        .and_then(|r| r.first_chunk::<DW_SLIDE>())
+    else {
+        return;
+    };
+    kernel::slide::<S, N, P, DW_SLIDE, REV>(acc, *w, |j| {
+        let at = *offsets.get(j)?;
+        row.get(at..)?.first_chunk::<N>()
+    });
 }
 
 /// Writes channels `c..c + N` of `P` consecutive pixels of `len` elements from `v` on (as far as
@@ -1211,17 +1224,8 @@ fn dw_slide_grad<S: Scalar, const N: usize, const P: usize>(
         let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, d.oh) else {
             continue;
         };
-        let Some(w) = wt
-            .get(ki * DW_SLIDE..)
-            .and_then(|r| r.first_chunk::<DW_SLIDE>())
-        else {
-            continue;
-        };
         let dy_row = dy.get(oh * d.ow * s.out_c..).unwrap_or_default();
-        kernel::slide::<S, N, P, DW_SLIDE, true>(&mut acc, *w, |j| {
-            let at = *offsets.get(j)?;
-            dy_row.get(at..)?.first_chunk::<N>()
-        });
+        slide_row::<S, N, P, true>(&mut acc, wt, ki, dy_row, &offsets);
     }
     store_pixels(acc.map(|a| a.map(S::narrow)), s.in_c, c, dx)
 }
