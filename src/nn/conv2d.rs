@@ -58,7 +58,8 @@
 //! gradients summed over the pixels at once; depthwise layers eight or four channels at once),
 //! and where `f32`/`f64` sums are done by an FPU (a host, a Cortex-M4F or M7) neighbouring
 //! pixels whose windows tap the same kernel columns share each loaded weight (runs of four or
-//! two output pixels forward; runs of four, two or one input pixels in the input gradient of a
+//! two output pixels forward, and a row's border pixel paired with the one below it; runs of
+//! four, two or one input pixels in the input gradient of a
 //! one-group layer with horizontal stride 1; two output or input pixels depthwise) and the
 //! weight gradient takes eight output channels at once. A depthwise layer with three kernel
 //! columns and stride 1 across goes in blocks of four channels whose kernel rows slide along
@@ -74,6 +75,7 @@ use super::shape::{check_len, check_shape, tapped_by};
 use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
+use core::array::from_fn;
 
 /// Mutable gradient storage `(dW, db)` of a convolution, as [`backward`] takes it.
 pub type GradsMut<'a, S> = (&'a mut [S], &'a mut [S]);
@@ -154,19 +156,65 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         return Ok(());
     }
     // One group and narrow sums: runs of four or two neighbouring pixels whose windows clip the
-    // same kernel columns (every interior run) share each loaded weight.
-    let blocked = s.groups == 1 && kernel::blocked::<S>();
+    // same kernel columns (every interior run) share each loaded weight, and so do the pixels
+    // of two rows whose windows clip the same kernel rows, where a row's border pixel has no
+    // such neighbour in its row.
+    if !(s.groups == 1 && kernel::blocked::<S>()) {
+        for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
+            let (oh, ow) = (p / d.ow, p % d.ow);
+            let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+            let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+            forward_grouped_px(s, d, rows, cols, w, b, x, y_px);
+        }
+        return Ok(());
+    }
+    let row_len = d.ow * s.out_c;
     let mut rest = y;
-    let mut p = 0;
+    let mut oh = 0;
     while !rest.is_empty() {
-        let (oh, ow) = (p / d.ow, p % d.ow);
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+        let below = Window::of(oh + 1, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+        let pair = oh + 1 < d.oh && (below.k0, below.k1) == (rows.k0, rows.k1);
+        let n = if pair { 2 } else { 1 };
+        let Some((y_now, tail)) = core::mem::take(&mut rest).split_at_mut_checked(n * row_len)
+        else {
+            break;
+        };
+        rest = tail;
+        let (y_row, y_below) = y_now.split_at_mut(row_len.min(y_now.len()));
+        let below = pair.then_some((below, y_below));
+        forward_row(s, d, (rows, y_row), below, w, b, x);
+        oh += n;
+    }
+    Ok(())
+}
+
+/// One output row (kernel rows `rows`) of a one-group convolution with narrow sums, and with
+/// `below` the next row, whose windows clip the same kernel rows: runs of four or two pixels
+/// along each row, and each pixel that is alone in its row paired with the one below it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn forward_row<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    (rows, mut y_row): (Window, &mut [S]),
+    mut below: Option<(Window, &mut [S])>,
+    w: W,
+    b: B,
+    x: &[S],
+) {
+    let across = s.stride_w * s.in_c;
+    let down = s.stride_h * s.in_w * s.in_c;
+    let mut ow = 0;
+    while !y_row.is_empty() {
         let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
         // Windows clip fewer kernel columns inwards, so equal windows at both ends of a run of
         // pixels mean equal windows throughout.
         let twins = |n: usize| {
-            let last = Window::of(ow + n - 1, s.stride_w, s.pad_w.before, s.in_w, s.kw);
-            blocked && ow + n <= d.ow && (last.k0, last.k1) == (cols.k0, cols.k1)
+            ow + n <= d.ow && {
+                let last = Window::of(ow + n - 1, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+                (last.k0, last.k1) == (cols.k0, cols.k1)
+            }
         };
         let n = if twins(4) {
             4
@@ -175,42 +223,48 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         } else {
             1
         };
-        let Some((y_now, tail)) = core::mem::take(&mut rest).split_at_mut_checked(n * s.out_c)
+        let Some((y_now, tail)) = core::mem::take(&mut y_row).split_at_mut_checked(n * s.out_c)
         else {
             break;
         };
-        rest = tail;
-        let mut px = y_now.chunks_exact_mut(s.out_c);
-        match n {
-            4 => forward_px_run::<S, W, B, 4>(
-                s,
-                d,
-                rows,
-                cols,
-                w,
-                b,
-                x,
-                core::array::from_fn(|_| px.next()),
-            ),
-            2 => forward_px_run::<S, W, B, 2>(
-                s,
-                d,
-                rows,
-                cols,
-                w,
-                b,
-                x,
-                core::array::from_fn(|_| px.next()),
-            ),
-            _ => forward_grouped_px(s, d, rows, cols, w, b, x, y_now),
+        y_row = tail;
+        let mut below_now = None;
+        if let Some((rows_b, y_b)) = below.as_mut() {
+            if let Some((now, tail)) = core::mem::take(y_b).split_at_mut_checked(n * s.out_c) {
+                (*y_b, below_now) = (tail, Some((*rows_b, now)));
+            }
         }
-        p += n;
+        let rows_b = below_now.as_ref().map(|(r, _)| *r);
+        let mut px = y_now.chunks_exact_mut(s.out_c);
+        let mut px_b = below_now.map(|(_, y)| y.chunks_exact_mut(s.out_c));
+        let mut next_b = || px_b.as_mut().and_then(|p| p.next());
+        let at = (cols, w, b, x);
+        match (n, rows_b) {
+            (4, rows_b) => {
+                forward_px_run::<S, W, B, 4>(s, d, rows, across, at, from_fn(|_| px.next()));
+                if let Some(rows_b) = rows_b {
+                    forward_px_run::<S, W, B, 4>(s, d, rows_b, across, at, from_fn(|_| next_b()));
+                }
+            }
+            (2, rows_b) => {
+                forward_px_run::<S, W, B, 2>(s, d, rows, across, at, from_fn(|_| px.next()));
+                if let Some(rows_b) = rows_b {
+                    forward_px_run::<S, W, B, 2>(s, d, rows_b, across, at, from_fn(|_| next_b()));
+                }
+            }
+            (_, Some(_)) => {
+                let pixels = [px.next(), next_b()];
+                forward_px_run::<S, W, B, 2>(s, d, rows, down, at, pixels);
+            }
+            (_, None) => forward_grouped_px(s, d, rows, cols, w, b, x, y_now),
+        }
+        ow += n;
     }
-    Ok(())
 }
 
-/// `N` horizontally neighbouring output pixels of a one-group convolution whose windows tap the
-/// same kernel offsets: each pixel's input runs start `stride_w·in_c` after the previous one's,
+/// `N` output pixels of a one-group convolution whose windows tap the same kernel offsets (a
+/// run along a row, or a pixel and the one below it): each pixel's input runs start `step`
+/// after the previous one's,
 /// the weight runs are the same, so a block of four output channels keeps `4·N` sums and each
 /// loaded weight feeds `N` of them. Every sum in the order of [`forward_grouped_px`].
 #[allow(clippy::too_many_arguments)]
@@ -219,14 +273,11 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
     s: &Conv2dShape,
     d: Dims,
     rows: Window,
-    cols: Window,
-    w: W,
-    b: B,
-    x: &[S],
+    step: usize,
+    (cols, w, b, x): (Window, W, B, &[S]),
     mut y_px: [Option<&mut [S]>; N],
 ) {
     let run = cols.len() * d.cig;
-    let step = s.stride_w * s.in_c;
     let mut w_rows = w.rows(d.wper);
     let mut biases = b.elems();
     // The output channel the next block starts at.
