@@ -160,12 +160,7 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     // of two rows whose windows clip the same kernel rows, where a row's border pixel has no
     // such neighbour in its row.
     if !(s.groups == 1 && kernel::blocked::<S>()) {
-        for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
-            let (oh, ow) = (p / d.ow, p % d.ow);
-            let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
-            let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
-            forward_grouped_px(s, d, rows, cols, w, b, x, y_px);
-        }
+        forward_pixels(s, d, w, b, x, y);
         return Ok(());
     }
     let row_len = d.ow * s.out_c;
@@ -187,6 +182,24 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         oh += n;
     }
     Ok(())
+}
+
+/// Every output pixel of a convolution, one at a time.
+#[inline(never)]
+fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    b: B,
+    x: &[S],
+    y: &mut [S],
+) {
+    for (p, y_px) in y.chunks_exact_mut(s.out_c).enumerate() {
+        let (oh, ow) = (p / d.ow, p % d.ow);
+        let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+        let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
+        forward_grouped_px(s, d, rows, cols, w, b, x, y_px);
+    }
 }
 
 /// One output row (kernel rows `rows`) of a one-group convolution with narrow sums, and with
