@@ -177,8 +177,13 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         };
         rest = tail;
         let (y_row, y_below) = y_now.split_at_mut(row_len.min(y_now.len()));
-        let below = pair.then_some((below, y_below));
-        forward_row(s, d, (rows, y_row), below, w, b, x);
+        let params = (w, b, x);
+        if pair {
+            forward_row(s, d, (rows, y_row), Pixels::PairedBelow(y_below), params);
+            forward_row(s, d, (below, y_below), Pixels::PairedAbove, params);
+        } else {
+            forward_row(s, d, (rows, y_row), Pixels::Alone, params);
+        }
         oh += n;
     }
     Ok(())
@@ -202,19 +207,27 @@ fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     }
 }
 
-/// One output row (kernel rows `rows`) of a one-group convolution with narrow sums, and with
-/// `below` the next row, whose windows clip the same kernel rows: runs of four or two pixels
-/// along each row, and each pixel that is alone in its row paired with the one below it.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
+/// What [`forward_row`] does with a pixel that no neighbour in its row shares a window with.
+enum Pixels<'y, S> {
+    /// Computes it alone.
+    Alone,
+    /// Computes it with the pixel below it, in this next row (whose windows clip the same
+    /// kernel rows).
+    PairedBelow(&'y mut [S]),
+    /// Leaves it: the row above computed it.
+    PairedAbove,
+}
+
+/// One output row (kernel rows `rows`) of a one-group convolution with narrow sums: runs of four
+/// or two pixels whose windows clip the same kernel columns, and the other pixels as `lone`
+/// says. One copy per type: each run kernel is inlined at one call site.
+#[inline(never)]
 fn forward_row<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     s: &Conv2dShape,
     d: Dims,
     (rows, mut y_row): (Window, &mut [S]),
-    mut below: Option<(Window, &mut [S])>,
-    w: W,
-    b: B,
-    x: &[S],
+    mut lone: Pixels<'_, S>,
+    (w, b, x): (W, B, &[S]),
 ) {
     let across = s.stride_w * s.in_c;
     let down = s.stride_h * s.in_w * s.in_c;
@@ -241,35 +254,26 @@ fn forward_row<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
             break;
         };
         y_row = tail;
-        let mut below_now = None;
-        if let Some((rows_b, y_b)) = below.as_mut() {
+        let mut partner = None;
+        if let Pixels::PairedBelow(y_b) = &mut lone {
             if let Some((now, tail)) = core::mem::take(y_b).split_at_mut_checked(n * s.out_c) {
-                (*y_b, below_now) = (tail, Some((*rows_b, now)));
+                (*y_b, partner) = (tail, Some(now));
             }
         }
-        let rows_b = below_now.as_ref().map(|(r, _)| *r);
-        let mut px = y_now.chunks_exact_mut(s.out_c);
-        let mut px_b = below_now.map(|(_, y)| y.chunks_exact_mut(s.out_c));
-        let mut next_b = || px_b.as_mut().and_then(|p| p.next());
         let at = (cols, w, b, x);
-        match (n, rows_b) {
-            (4, rows_b) => {
+        let mut px = y_now.chunks_exact_mut(s.out_c);
+        match (n, &lone) {
+            (4, _) => {
                 forward_px_run::<S, W, B, 4>(s, d, rows, across, at, from_fn(|_| px.next()));
-                if let Some(rows_b) = rows_b {
-                    forward_px_run::<S, W, B, 4>(s, d, rows_b, across, at, from_fn(|_| next_b()));
-                }
             }
-            (2, rows_b) => {
+            (2, _) => {
                 forward_px_run::<S, W, B, 2>(s, d, rows, across, at, from_fn(|_| px.next()));
-                if let Some(rows_b) = rows_b {
-                    forward_px_run::<S, W, B, 2>(s, d, rows_b, across, at, from_fn(|_| next_b()));
-                }
             }
-            (_, Some(_)) => {
-                let pixels = [px.next(), next_b()];
-                forward_px_run::<S, W, B, 2>(s, d, rows, down, at, pixels);
+            (_, Pixels::PairedBelow(_)) => {
+                forward_px_run::<S, W, B, 2>(s, d, rows, down, at, [px.next(), partner]);
             }
-            (_, None) => forward_grouped_px(s, d, rows, cols, w, b, x, y_now),
+            (_, Pixels::Alone) => forward_grouped_px(s, d, rows, cols, w, b, x, y_now),
+            (_, Pixels::PairedAbove) => {}
         }
         ow += n;
     }
