@@ -190,7 +190,7 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
 }
 
 /// Every output pixel of a convolution, one at a time.
-#[inline(never)]
+#[inline(always)]
 fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     s: &Conv2dShape,
     d: Dims,
