@@ -59,14 +59,14 @@
 //! and where `f32`/`f64` sums are done by an FPU (a host, a Cortex-M4F or M7) neighbouring
 //! pixels whose windows tap the same kernel columns share each loaded weight (runs of four or
 //! two output pixels forward, and a row's border pixel paired with the one below it; runs of
-//! four, two or one input pixels in the input gradient of a
-//! one-group layer with horizontal stride 1; two output or input pixels depthwise) and the
-//! weight gradient takes eight output channels at once. A depthwise layer with three kernel
-//! columns and stride 1 across goes in blocks of four channels whose kernel rows slide along
-//! the rows in runs of up to four pixels, each loaded input (forward) or `dy` (input gradient)
-//! column feeding every pixel it reaches. Every sum is still formed in the order
-//! the formulas above give, so results do not depend on the blocking or the target
-//! (`tests/conv_gradcheck.rs` checks the `f32` bits against the definitions). A depthwise layer
+//! four, two or one input pixels in the input gradient of a one-group layer with horizontal
+//! stride 1; two output or input pixels depthwise) and the weight gradient takes eight output
+//! channels at once. A depthwise layer with three kernel columns and stride 1 across goes in
+//! blocks of four channels whose kernel rows slide along the rows in runs of up to four
+//! pixels, each loaded input (forward) or `dy` (input gradient) column feeding every pixel it
+//! reaches. Every sum is still formed in the order the formulas above give, so results do not
+//! depend on the blocking or the target (`tests/conv_gradcheck.rs` checks the `f32` bits
+//! against the definitions). A depthwise layer
 //! with at most 9 taps (3 × 3) copies a block's weights tap-major onto the stack: `9 × 8`
 //! values of `S` (288 bytes for `f32`) during forward and the input gradient.
 
@@ -281,10 +281,8 @@ fn forward_row<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
 
 /// `N` output pixels of a one-group convolution whose windows tap the same kernel offsets (a
 /// run along a row, or a pixel and the one below it): each pixel's input runs start `step`
-/// after the previous one's,
-/// the weight runs are the same, so a block of four output channels keeps `4·N` sums and each
-/// loaded weight feeds `N` of them. Every sum in the order of [`forward_grouped_px`].
-#[allow(clippy::too_many_arguments)]
+/// after the previous one's, the weight runs are the same, so a block of four output channels
+/// keeps `4·N` sums and each loaded weight feeds `N` of them. Every sum in the order of [`forward_grouped_px`].
 #[inline(always)]
 fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const N: usize>(
     s: &Conv2dShape,
@@ -608,7 +606,7 @@ const DW_SLIDE_COLS: usize = 4 + DW_SLIDE - 1;
 /// columns `first + j` (wrapping), or an offset past every row for a column outside it.
 #[inline(always)]
 fn slide_offsets(first: usize, len: usize, stride: usize, c: usize) -> [usize; DW_SLIDE_COLS] {
-    core::array::from_fn(|j| {
+    from_fn(|j| {
         let col = first.wrapping_add(j);
         if col < len {
             col * stride + c
@@ -633,7 +631,6 @@ fn slides<S: Scalar, const N: usize>(s: &Conv2dShape) -> bool {
 /// The `P` output pixels `ow…` of one row (channels `c..c + N`, written from `y` on), whose
 /// kernel rows `rows` tap the input: each kernel row slides along its input row, the columns
 /// outside the input (padding) adding nothing. Returns `P`.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn dw_slide_out<S: Scalar, const N: usize, const P: usize>(
     s: &Conv2dShape,
