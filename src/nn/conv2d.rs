@@ -76,6 +76,7 @@ use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
 use core::array::from_fn;
+use core::slice::Iter;
 
 /// Mutable gradient storage `(dW, db)` of a convolution, as [`backward`] takes it.
 pub type GradsMut<'a, S> = (&'a mut [S], &'a mut [S]);
@@ -151,17 +152,34 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), y.len())?;
     let d = Dims::of(s);
+    // Each sum: the bias and one product per weight of its output channel.
+    if kernel::sums_fit::<S>(Some(b.elems()), d.wper, w.elems(), x.iter()) {
+        forward_checked::<S, W, B, true>(s, d, (w, b, x), y);
+    } else {
+        forward_checked::<S, W, B, false>(s, d, (w, b, x), y);
+    }
+    Ok(())
+}
+
+/// [`forward`] after its checks; `FIT`: every sum shown in range ([`kernel::sums_fit`]).
+#[inline(always)]
+fn forward_checked<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
+    s: &Conv2dShape,
+    d: Dims,
+    (w, b, x): (W, B, &[S]),
+    y: &mut [S],
+) {
     if d.cig == 1 && d.cog == 1 {
-        forward_depthwise(s, d, w, b, x, y);
-        return Ok(());
+        forward_depthwise::<S, W, B, FIT>(s, d, w, b, x, y);
+        return;
     }
     // One group and narrow sums: runs of four or two neighbouring pixels whose windows clip the
     // same kernel columns (every interior run) share each loaded weight, and so do the pixels
     // of two rows whose windows clip the same kernel rows, where a row's border pixel has no
     // such neighbour in its row.
     if !(s.groups == 1 && kernel::blocked::<S>()) {
-        forward_pixels(s, d, w, b, x, y);
-        return Ok(());
+        forward_pixels::<S, W, B, FIT>(s, d, w, b, x, y);
+        return;
     }
     let row_len = d.ow * s.out_c;
     let mut rest = y;
@@ -186,12 +204,11 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         }
         oh += n;
     }
-    Ok(())
 }
 
 /// Every output pixel of a convolution, one at a time.
 #[inline(always)]
-fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -203,7 +220,7 @@ fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         let (oh, ow) = (p / d.ow, p % d.ow);
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
         let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
-        forward_grouped_px(s, d, rows, cols, w, b, x, y_px);
+        forward_grouped_px::<S, W, B, FIT>(s, d, rows, cols, w, b, x, y_px);
     }
 }
 
@@ -272,7 +289,9 @@ fn forward_row<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
             (_, Pixels::PairedBelow(_)) => {
                 forward_px_run::<S, W, B, 2>(s, d, rows, down, at, [px.next(), partner]);
             }
-            (_, Pixels::Alone) => forward_grouped_px(s, d, rows, cols, w, b, x, y_now),
+            (_, Pixels::Alone) => {
+                forward_grouped_px::<S, W, B, false>(s, d, rows, cols, w, b, x, y_now)
+            }
             (_, Pixels::PairedAbove) => {}
         }
         ow += n;
@@ -372,7 +391,7 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
 /// output channels of one group share each loaded input value.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     rows: Window,
@@ -423,7 +442,7 @@ fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
                         ) else {
                             continue;
                         };
-                        kernel::dot4::<S>(&mut acc, xr, [r0, r1, r2, r3]);
+                        kernel::dot4::<S, FIT>(&mut acc, xr, [r0, r1, r2, r3]);
                     }
                 }
                 for a in acc {
@@ -448,7 +467,7 @@ fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
                             continue;
                         };
                         for (&wv, &xv) in r0.iter().zip(xr) {
-                            acc = S::mul_acc(acc, wv, xv);
+                            acc = kernel::mac::<S, FIT>(acc, wv, xv);
                         }
                     }
                 }
@@ -467,7 +486,7 @@ const DW_TAPS: usize = 9;
 
 /// A depthwise convolution (one input and one output channel per group): blocks of eight, four
 /// or one channels, whose inputs are contiguous in the channels-last map, over every pixel.
-fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -486,7 +505,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
         };
         let (rows, bias) = (w_rows.by_ref().take(n), biases.by_ref().take(n));
         match n {
-            8 => forward_dw_block::<S, 8>(
+            8 => forward_dw_block::<S, 8, FIT>(
                 s,
                 d,
                 c,
@@ -495,7 +514,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
                 x,
                 y,
             ),
-            4 => forward_dw_block::<S, 4>(
+            4 => forward_dw_block::<S, 4, FIT>(
                 s,
                 d,
                 c,
@@ -506,7 +525,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
             ),
             _ => {
                 if let (Some(w_c), Some(&b_c)) = (rows.last(), bias.last()) {
-                    forward_dw_channel(s, d, c, w_c, b_c, x, y);
+                    forward_dw_channel::<S, FIT>(s, d, c, w_c, b_c, x, y);
                 }
             }
         }
@@ -518,7 +537,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
 /// weights gathered tap-major, so each tap is one contiguous load of weights and one of inputs.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn forward_dw_block<S: Scalar, const N: usize>(
+fn forward_dw_block<S: Scalar, const N: usize, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -546,7 +565,7 @@ fn forward_dw_block<S: Scalar, const N: usize>(
         let window = (rows, cols);
         match y_next {
             Some(y_n) => {
-                let [a, b] = dw_sums::<S, N, 2>(s, c, &wt, bias, window, x);
+                let [a, b] = dw_sums::<S, N, 2, FIT>(s, c, &wt, bias, window, x);
                 if let Some(y_c) = dw_block::<S, N>(y_px, c) {
                     *y_c = a;
                 }
@@ -556,7 +575,7 @@ fn forward_dw_block<S: Scalar, const N: usize>(
                 p += 2;
             }
             None => {
-                let [a] = dw_sums::<S, N, 1>(s, c, &wt, bias, window, x);
+                let [a] = dw_sums::<S, N, 1, FIT>(s, c, &wt, bias, window, x);
                 if let Some(y_c) = dw_block::<S, N>(y_px, c) {
                     *y_c = a;
                 }
@@ -703,7 +722,7 @@ fn dw_block<S, const N: usize>(y: &mut [S], c: usize) -> Option<&mut [S; N]> {
 /// (`rows`, `cols` of the first) tap the same kernel offsets: each loaded tap-major weight
 /// feeds the `P` pixels' sums, each in the one-pixel order.
 #[inline(always)]
-fn dw_sums<S: Scalar, const N: usize, const P: usize>(
+fn dw_sums<S: Scalar, const N: usize, const P: usize, const FIT: bool>(
     s: &Conv2dShape,
     c: usize,
     wt: &[[S; N]; DW_TAPS],
@@ -728,7 +747,7 @@ fn dw_sums<S: Scalar, const N: usize, const P: usize>(
                     continue;
                 };
                 for j in 0..N {
-                    a[j] = S::mul_acc(a[j], wv[j], xv[j]);
+                    a[j] = kernel::mac::<S, FIT>(a[j], wv[j], xv[j]);
                 }
             }
             off += s.in_c;
@@ -738,7 +757,7 @@ fn dw_sums<S: Scalar, const N: usize, const P: usize>(
 }
 
 /// One channel of a depthwise convolution (any kernel size).
-fn forward_dw_channel<S: Scalar>(
+fn forward_dw_channel<S: Scalar, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -763,7 +782,7 @@ fn forward_dw_channel<S: Scalar>(
                 .iter()
                 .zip(x.get(base..).unwrap_or_default().iter().step_by(s.in_c))
             {
-                acc = S::mul_acc(acc, wv, *xv);
+                acc = kernel::mac::<S, FIT>(acc, wv, *xv);
             }
         }
         if let Some(y_c) = y_px.get_mut(c) {
@@ -866,10 +885,15 @@ fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     }
     let d = Dims::of(s);
     if let Some(dx) = dx {
-        input_gradient(s, d, w, dy, dx);
+        input_gradient_of(s, d, w, dy, dx);
     }
     if let Some((dw, db)) = grads {
-        weight_gradient(s, d, x, dy, dw, db);
+        // Each sum: one product per output pixel.
+        if kernel::sums_fit::<S>(None::<Iter<'_, S>>, d.oh * d.ow, dy.iter(), x.iter()) {
+            weight_gradient::<S, true>(s, d, x, dy, dw, db);
+        } else {
+            weight_gradient::<S, false>(s, d, x, dy, dw, db);
+        }
     }
     Ok(())
 }
@@ -911,14 +935,32 @@ fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     check_len(s.weights(), w.len())?;
     check_len(s.output_len(), dy.len())?;
     check_len(s.input_len(), dx.len())?;
-    input_gradient(s, Dims::of(s), w, dy, dx);
+    input_gradient_of(s, Dims::of(s), w, dy, dx);
     Ok(())
+}
+
+/// [`input_gradient`] with `FIT` found ([`kernel::sums_fit`]).
+#[inline(always)]
+fn input_gradient_of<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    d: Dims,
+    w: W,
+    dy: &[S],
+    dx: &mut [S],
+) {
+    // Each sum: one product per kernel offset and output channel of the group.
+    let n = s.kh * s.kw * d.cog;
+    if kernel::sums_fit::<S>(None::<Iter<'_, S>>, n, w.elems(), dy.iter()) {
+        input_gradient::<S, W, true>(s, d, w, dy, dx);
+    } else {
+        input_gradient::<S, W, false>(s, d, w, dy, dx);
+    }
 }
 
 /// `dx[ih][iw][c] = Σ W[o][ki][kj][ci]·dy[oh][ow][o]` over the outputs `o` of `c`'s group and the
 /// offsets with `oh·sh + ki − top = ih`, `ow·sw + kj − left = iw`, each sum in the order
 /// `ki`, `kj`, `o`. Lengths checked by the caller.
-fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
+fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -937,8 +979,8 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
             };
             let r = rows.by_ref().take(n);
             match n {
-                8 => input_gradient_dw::<S, 8>(s, d, c, gather(r, &[]), dy, dx),
-                _ => input_gradient_dw::<S, 4>(s, d, c, gather(r, &[]), dy, dx),
+                8 => input_gradient_dw::<S, 8, FIT>(s, d, c, gather(r, &[]), dy, dx),
+                _ => input_gradient_dw::<S, 4, FIT>(s, d, c, gather(r, &[]), dy, dx),
             }
             c += n;
         }
@@ -969,7 +1011,7 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
         };
         rest = tail;
         if !runs {
-            input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now);
+            input_gradient_px::<S, W, FIT>(s, d, w, dy, (ih, iw), c, dx_now);
         } else {
             let at = (ih, iw);
             match n {
@@ -1121,7 +1163,7 @@ fn input_gradient_run_at<'a, S: Scalar + 'a, W: Params<'a, S>, const P: usize, c
 /// The input gradient of input pixel `(ih, iw)`, every group, from channel `c` of each group on
 /// (the channels before it were done by the depthwise blocks).
 #[inline(always)]
-fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>>(
+fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -1139,16 +1181,17 @@ fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>>(
         let (dx4, dx1) = dx_g.as_chunks_mut::<4>();
         let n4 = dx4.len();
         for (blk, dx_b) in dx4.iter_mut().enumerate() {
-            *dx_b = input_gradient_at::<S, W, 4>(s, d, w, dy, (ih, iw), g, ci0 + 4 * blk);
+            *dx_b = input_gradient_at::<S, W, 4, FIT>(s, d, w, dy, (ih, iw), g, ci0 + 4 * blk);
         }
         // The last one to three channels: a pair, then a single one.
         let ci = ci0 + 4 * n4;
         let (dx2, dx_last) = dx1.as_chunks_mut::<2>();
         if let Some(dx_p) = dx2.first_mut() {
-            *dx_p = input_gradient_at::<S, W, 2>(s, d, w, dy, (ih, iw), g, ci);
+            *dx_p = input_gradient_at::<S, W, 2, FIT>(s, d, w, dy, (ih, iw), g, ci);
         }
         if let Some(dx_c) = dx_last.first_mut() {
-            let [v] = input_gradient_at::<S, W, 1>(s, d, w, dy, (ih, iw), g, ci + 2 * dx2.len());
+            let [v] =
+                input_gradient_at::<S, W, 1, FIT>(s, d, w, dy, (ih, iw), g, ci + 2 * dx2.len());
             *dx_c = v;
         }
     }
@@ -1156,7 +1199,7 @@ fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>>(
 
 /// `dx` at input pixel `(ih, iw)` for the `M` channels `ci..ci + M` of group `g`.
 #[inline(always)]
-fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
+fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -1185,7 +1228,7 @@ fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
                     continue;
                 };
                 for m in 0..M {
-                    acc[m] = S::mul_acc(acc[m], wv[m], g_o);
+                    acc[m] = kernel::mac::<S, FIT>(acc[m], wv[m], g_o);
                 }
             }
         }
@@ -1196,7 +1239,7 @@ fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
 /// The input gradient of `N` consecutive channels of a depthwise convolution with at most
 /// [`DW_TAPS`] taps, weights gathered tap-major (as [`forward_dw_block`]).
 #[inline(never)]
-fn input_gradient_dw<S: Scalar, const N: usize>(
+fn input_gradient_dw<S: Scalar, const N: usize, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -1219,7 +1262,7 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
         let dx_next = if twin { pixels.next() } else { None };
         match dx_next {
             Some(dx_n) => {
-                let [a, b] = dw_grad_sums::<S, N, 2>(s, d, c, &wt, (ih, iw), dy);
+                let [a, b] = dw_grad_sums::<S, N, 2, FIT>(s, d, c, &wt, (ih, iw), dy);
                 if let Some(dx_c) = dw_block::<S, N>(dx_px, c) {
                     *dx_c = a;
                 }
@@ -1229,7 +1272,7 @@ fn input_gradient_dw<S: Scalar, const N: usize>(
                 p += 2;
             }
             None => {
-                let [a] = dw_grad_sums::<S, N, 1>(s, d, c, &wt, (ih, iw), dy);
+                let [a] = dw_grad_sums::<S, N, 1, FIT>(s, d, c, &wt, (ih, iw), dy);
                 if let Some(dx_c) = dw_block::<S, N>(dx_px, c) {
                     *dx_c = a;
                 }
@@ -1300,7 +1343,7 @@ fn dw_slide_grad<S: Scalar, const N: usize, const P: usize>(
 /// through output `ow + q`, so each loaded tap-major weight feeds the `P` pixels' sums, each in
 /// the one-pixel order.
 #[inline(always)]
-fn dw_grad_sums<S: Scalar, const N: usize, const P: usize>(
+fn dw_grad_sums<S: Scalar, const N: usize, const P: usize, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -1327,7 +1370,7 @@ fn dw_grad_sums<S: Scalar, const N: usize, const P: usize>(
                     continue;
                 };
                 for j in 0..N {
-                    a[j] = S::mul_acc(a[j], wv[j], gv[j]);
+                    a[j] = kernel::mac::<S, FIT>(a[j], wv[j], gv[j]);
                 }
             }
         }
@@ -1370,7 +1413,7 @@ fn outputs_tapping(
 
 /// `dW += Σ dy·x`, `db += Σ dy`, each sum over the output pixels in order, formed in the
 /// accumulator. Lengths checked by the caller.
-fn weight_gradient<S: Scalar>(
+fn weight_gradient<S: Scalar, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     x: &[S],
@@ -1403,19 +1446,19 @@ fn weight_gradient<S: Scalar>(
         match (depthwise, k) {
             (true, 8) => {
                 let [a, b, c, e, f, g, h, i] = block;
-                weight_gradient_dw::<S, 8>(s, d, o, [a, b, c, e, f, g, h, i], x, dy);
+                weight_gradient_dw::<S, 8, FIT>(s, d, o, [a, b, c, e, f, g, h, i], x, dy);
             }
             // (The guard keeps the eight-row version out of fixed-point and soft-float builds.)
             (false, 8) if kernel::blocked::<S>() => {
-                weight_gradient_block::<S, 8>(s, d, o, block, x, dy);
+                weight_gradient_block::<S, 8, FIT>(s, d, o, block, x, dy);
             }
             (false, 4) => {
                 let [a, b, c, e, ..] = block;
-                weight_gradient_block::<S, 4>(s, d, o, [a, b, c, e], x, dy);
+                weight_gradient_block::<S, 4, FIT>(s, d, o, [a, b, c, e], x, dy);
             }
             _ => {
                 for (j, r) in block.into_iter().take(k).enumerate() {
-                    weight_gradient_block::<S, 1>(s, d, o + j, [r], x, dy);
+                    weight_gradient_block::<S, 1, FIT>(s, d, o + j, [r], x, dy);
                 }
             }
         }
@@ -1466,7 +1509,7 @@ fn bias_block<S: Scalar, const N: usize>(out_c: usize, o: usize, dy: &[S], db: &
 /// `N = 8` the blocks of four input channels go as two halves of four rows (`8 × 4` sums would
 /// not fit the registers), the narrower ones with all eight rows.
 #[inline(never)]
-fn weight_gradient_block<S: Scalar, const N: usize>(
+fn weight_gradient_block<S: Scalar, const N: usize, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     o: usize,
@@ -1486,7 +1529,7 @@ fn weight_gradient_block<S: Scalar, const N: usize>(
                 if N == 8 {
                     for (half, rows4) in rows.chunks_mut(4).enumerate() {
                         let at = (ki, kj);
-                        let sums = weight_sums::<S, 4, 4>(
+                        let sums = weight_sums::<S, 4, 4, FIT>(
                             s,
                             d,
                             (oh0, oh1),
@@ -1500,14 +1543,23 @@ fn weight_gradient_block<S: Scalar, const N: usize>(
                         add_sums(rows4, wk + 4 * blk, sums);
                     }
                 } else {
-                    let sums =
-                        weight_sums::<S, N, 4>(s, d, (oh0, oh1), (ow0, ow1), (ki, kj), c, o, x, dy);
+                    let sums = weight_sums::<S, N, 4, FIT>(
+                        s,
+                        d,
+                        (oh0, oh1),
+                        (ow0, ow1),
+                        (ki, kj),
+                        c,
+                        o,
+                        x,
+                        dy,
+                    );
                     add_sums(&mut rows, wk + 4 * blk, sums);
                 }
             }
             let mut ci = 4 * n4;
             if d.cig - ci >= 2 {
-                let sums = weight_sums::<S, N, 2>(
+                let sums = weight_sums::<S, N, 2, FIT>(
                     s,
                     d,
                     (oh0, oh1),
@@ -1522,7 +1574,7 @@ fn weight_gradient_block<S: Scalar, const N: usize>(
                 ci += 2;
             }
             if ci < d.cig {
-                let sums = weight_sums::<S, N, 1>(
+                let sums = weight_sums::<S, N, 1, FIT>(
                     s,
                     d,
                     (oh0, oh1),
@@ -1559,7 +1611,7 @@ fn add_sums<S: Scalar, const N: usize, const M: usize>(
 /// maps inside the input, in pixel order.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn weight_sums<S: Scalar, const N: usize, const M: usize>(
+fn weight_sums<S: Scalar, const N: usize, const M: usize, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     (oh0, oh1): (usize, usize),
@@ -1578,7 +1630,7 @@ fn weight_sums<S: Scalar, const N: usize, const M: usize>(
         row_pixels::<S, M, N>(s, x, dy, px0, (c, o), ow1.saturating_sub(ow0), |xv, gv| {
             for j in 0..N {
                 for m in 0..M {
-                    acc[j][m] = S::mul_acc(acc[j][m], gv[j], xv[m]);
+                    acc[j][m] = kernel::mac::<S, FIT>(acc[j][m], gv[j], xv[m]);
                 }
             }
         });
@@ -1641,7 +1693,7 @@ fn row_pixels<S: Scalar, const M: usize, const N: usize>(
 /// `dW` of the `N` consecutive channels `c..c + N` of a depthwise convolution with at most
 /// [`DW_TAPS`] taps: per tap, `N` sums over the output pixels in registers.
 #[inline(never)]
-fn weight_gradient_dw<S: Scalar, const N: usize>(
+fn weight_gradient_dw<S: Scalar, const N: usize, const FIT: bool>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -1661,7 +1713,7 @@ fn weight_gradient_dw<S: Scalar, const N: usize>(
                 let n = ow1.saturating_sub(ow0);
                 row_pixels::<S, N, N>(s, x, dy, px0, (c, c), n, |xv, gv| {
                     for j in 0..N {
-                        acc[j] = S::mul_acc(acc[j], gv[j], xv[j]);
+                        acc[j] = kernel::mac::<S, FIT>(acc[j], gv[j], xv[j]);
                     }
                 });
             }

@@ -15,6 +15,7 @@
 
 use super::{kernel, Scalar};
 use crate::num::StateValue;
+use core::slice::Iter;
 
 /// Weights and bias of a dense layer with `I` inputs and `O` outputs, stored in their natural
 /// shapes. The same type holds the gradients (`dW`, `db`).
@@ -133,17 +134,35 @@ pub(crate) fn forward_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], b: &[S], x: &[S], 
     let w4 = core::hint::black_box(w4);
     for ((yo, [r0, r1, r2, r3]), bo) in y4.iter_mut().zip(w4).zip(b4) {
         let mut acc = bo.map(S::widen);
-        kernel::dot4::<S>(
+        kernel::dot4::<S, false>(
             &mut acc,
             x,
             [r0.as_ref(), r1.as_ref(), r2.as_ref(), r3.as_ref()],
         );
         *yo = acc.map(S::narrow);
     }
-    for ((yo, row), &bo) in y1.iter_mut().zip(w1).zip(b1) {
+    // Each sum: the bias and one product per input.
+    let rows = || w1.iter().flat_map(|r| r.as_ref());
+    if kernel::sums_fit::<S>(Some(b1.iter()), x.len(), rows(), x.iter()) {
+        rows_one_by_one::<S, R, true>(w1, b1, x, y1);
+    } else {
+        rows_one_by_one::<S, R, false>(w1, b1, x, y1);
+    }
+}
+
+/// `y[o] = b[o] + Σᵢ w[o][i]·x[i]`, one output at a time; `FIT`: every sum shown in range
+/// ([`kernel::sums_fit`]).
+#[inline(always)]
+fn rows_one_by_one<S: Scalar, R: AsRef<[S]>, const FIT: bool>(
+    w: &[R],
+    b: &[S],
+    x: &[S],
+    y: &mut [S],
+) {
+    for ((yo, row), &bo) in y.iter_mut().zip(w).zip(b) {
         let mut acc = bo.widen();
         for (&wi, &xi) in row.as_ref().iter().zip(x) {
-            acc = S::mul_acc(acc, wi, xi);
+            acc = kernel::mac::<S, FIT>(acc, wi, xi);
         }
         *yo = S::narrow(acc);
     }
@@ -200,11 +219,31 @@ pub(crate) fn backward_dx_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], dy: &[S], dx: 
         *dx_b = acc.map(S::narrow);
     }
     let done = inputs - dx1.len();
-    for (i, dxi) in dx1.iter_mut().enumerate() {
+    // Each sum: one product per output.
+    let cols = w
+        .iter()
+        .flat_map(|r| r.as_ref().get(done..).unwrap_or_default());
+    if kernel::sums_fit::<S>(None::<Iter<'_, S>>, dy.len(), cols, dy.iter()) {
+        columns_one_by_one::<S, R, true>(w, dy, done, dx1);
+    } else {
+        columns_one_by_one::<S, R, false>(w, dy, done, dx1);
+    }
+}
+
+/// `dx[i] = Σₒ w[o][done + i]·dy[o]`, one input at a time; `FIT`: every sum shown in range
+/// ([`kernel::sums_fit`]).
+#[inline(always)]
+fn columns_one_by_one<S: Scalar, R: AsRef<[S]>, const FIT: bool>(
+    w: &[R],
+    dy: &[S],
+    done: usize,
+    dx: &mut [S],
+) {
+    for (i, dxi) in dx.iter_mut().enumerate() {
         let mut acc = S::ZERO.widen();
         for (row, &dyo) in w.iter().zip(dy) {
             if let Some(&wi) = row.as_ref().get(done + i) {
-                acc = S::mul_acc(acc, wi, dyo);
+                acc = kernel::mac::<S, FIT>(acc, wi, dyo);
             }
         }
         *dxi = S::narrow(acc);

@@ -27,26 +27,61 @@ pub(crate) const fn blocked<S: Scalar>() -> bool {
     !wide_acc::<S>() && crate::num::F32_IN_HARDWARE
 }
 
+/// Whether the layers check `S`'s sums for [`Scalar::mul_acc_in_range`]: only for a saturating
+/// accumulator (a constant per type, so other types get one copy of each kernel).
+#[inline(always)]
+pub(crate) const fn checks_range<S: Scalar>() -> bool {
+    S::SATURATING_ACC
+}
+
+/// Whether accumulations that start from values of `start` (or from zero, `None`) and add at
+/// most `n` products of an element of `a` with one of `b` stay in `S`'s accumulator range, so
+/// that [`mac`] may skip the saturation test. One pass over each operand; `false` at once for a
+/// type without the test.
+#[inline(always)]
+pub(crate) fn sums_fit<'s, 'a, 'b, S: Scalar + 's + 'a + 'b>(
+    start: Option<impl Iterator<Item = &'s S>>,
+    n: usize,
+    a: impl Iterator<Item = &'a S>,
+    b: impl Iterator<Item = &'b S>,
+) -> bool {
+    checks_range::<S>() && {
+        let start = start.map_or(0, S::max_factor);
+        S::sums_in_range(start, n, S::max_factor(a), S::max_factor(b))
+    }
+}
+
+/// `acc + a·b`: [`Scalar::mul_acc`], or without its range test where the caller showed the
+/// accumulation in range ([`sums_fit`]).
+#[inline(always)]
+pub(crate) fn mac<S: Scalar, const FIT: bool>(acc: S::Acc, a: S, b: S) -> S::Acc {
+    if FIT {
+        S::mul_acc_in_range(acc, a, b)
+    } else {
+        S::mul_acc(acc, a, b)
+    }
+}
+
 /// `acc[j] += Σᵢ w[j][i]·x[i]`, each sum in ascending `i` (the order of the one-output loop, so
 /// the blocking does not change any result). Runs of four are unrolled so that contiguous loads
 /// can merge.
 #[inline(always)]
-pub(crate) fn dot4<S: Scalar>(acc: &mut [S::Acc; 4], x: &[S], w: [&[S]; 4]) {
+pub(crate) fn dot4<S: Scalar, const FIT: bool>(acc: &mut [S::Acc; 4], x: &[S], w: [&[S]; 4]) {
     let (x4, x1) = x.as_chunks::<4>();
     let [w0, w1, w2, w3] = w.map(|r| r.as_chunks::<4>());
     for ((((xv, a), b), c), e) in x4.iter().zip(w0.0).zip(w1.0).zip(w2.0).zip(w3.0) {
         for i in 0..4 {
-            acc[0] = S::mul_acc(acc[0], a[i], xv[i]);
-            acc[1] = S::mul_acc(acc[1], b[i], xv[i]);
-            acc[2] = S::mul_acc(acc[2], c[i], xv[i]);
-            acc[3] = S::mul_acc(acc[3], e[i], xv[i]);
+            acc[0] = mac::<S, FIT>(acc[0], a[i], xv[i]);
+            acc[1] = mac::<S, FIT>(acc[1], b[i], xv[i]);
+            acc[2] = mac::<S, FIT>(acc[2], c[i], xv[i]);
+            acc[3] = mac::<S, FIT>(acc[3], e[i], xv[i]);
         }
     }
     for ((((&xv, &a), &b), &c), &e) in x1.iter().zip(w0.1).zip(w1.1).zip(w2.1).zip(w3.1) {
-        acc[0] = S::mul_acc(acc[0], a, xv);
-        acc[1] = S::mul_acc(acc[1], b, xv);
-        acc[2] = S::mul_acc(acc[2], c, xv);
-        acc[3] = S::mul_acc(acc[3], e, xv);
+        acc[0] = mac::<S, FIT>(acc[0], a, xv);
+        acc[1] = mac::<S, FIT>(acc[1], b, xv);
+        acc[2] = mac::<S, FIT>(acc[2], c, xv);
+        acc[3] = mac::<S, FIT>(acc[3], e, xv);
     }
 }
 

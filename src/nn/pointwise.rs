@@ -12,10 +12,12 @@
 //! Backward needs the input `x`.
 
 use super::conv2d::GradsMut;
+use super::kernel;
 use super::shape::{check_len, check_shape};
 use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
+use core::slice::Iter;
 
 /// Whether `s` is a pointwise shape: 1 × 1 kernel, stride 1, no padding, one group, and valid.
 pub const fn is_pointwise(s: &Conv2dShape) -> bool {
@@ -72,16 +74,31 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     check_len(s.out_c, b.len())?;
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), y.len())?;
+    // Each sum: the bias and one product per input channel.
+    if kernel::sums_fit::<S>(Some(b.elems()), s.in_c, w.elems(), x.iter()) {
+        forward_checked::<S, W, B, true>(s, (w, b, x), y);
+    } else {
+        forward_checked::<S, W, B, false>(s, (w, b, x), y);
+    }
+    Ok(())
+}
+
+/// [`forward`] after its checks; `FIT`: every sum shown in range ([`kernel::sums_fit`]).
+#[inline(always)]
+fn forward_checked<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
+    s: &Conv2dShape,
+    (w, b, x): (W, B, &[S]),
+    y: &mut [S],
+) {
     for (x_p, y_p) in x.chunks_exact(s.in_c).zip(y.chunks_exact_mut(s.out_c)) {
         for ((y_o, &b_o), w_o) in y_p.iter_mut().zip(b.elems()).zip(w.rows(s.in_c)) {
             let mut acc = b_o.widen();
             for (&wv, &xv) in w_o.iter().zip(x_p) {
-                acc = S::mul_acc(acc, wv, xv);
+                acc = kernel::mac::<S, FIT>(acc, wv, xv);
             }
             *y_o = S::narrow(acc);
         }
     }
-    Ok(())
 }
 
 /// The backward pass: `dW[o][i] += Σ_p dy[p][o]·x[p][i]`, `db[o] += Σ_p dy[p][o]` (if `grads`),
@@ -139,27 +156,46 @@ fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
         check_len(s.input_len(), dx.len())?;
     }
     if let Some(dx) = dx {
-        input_gradient(s, w, dy, dx);
+        input_gradient_of(s, w, dy, dx);
     }
     if let Some((dw, db)) = grads {
-        for (o, (dw_o, db_o)) in dw.chunks_exact_mut(s.in_c).zip(db.iter_mut()).enumerate() {
-            for (i, dw_v) in dw_o.iter_mut().enumerate() {
-                let mut acc = S::ZERO.widen();
-                for (x_p, dy_p) in x.chunks_exact(s.in_c).zip(dy.chunks_exact(s.out_c)) {
-                    if let (Some(&xv), Some(&g)) = (x_p.get(i), dy_p.get(o)) {
-                        acc = S::mul_acc(acc, g, xv);
-                    }
-                }
-                *dw_v = dw_v.add(S::narrow(acc));
-            }
-            let mut acc = S::ZERO.widen();
-            for g in dy.iter().skip(o).step_by(s.out_c) {
-                acc = S::add_acc(acc, *g);
-            }
-            *db_o = db_o.add(S::narrow(acc));
+        // Each sum: one product per pixel.
+        let pixels = x.len() / s.in_c.max(1);
+        if kernel::sums_fit::<S>(None::<Iter<'_, S>>, pixels, dy.iter(), x.iter()) {
+            weight_gradient::<S, true>(s, x, dy, dw, db);
+        } else {
+            weight_gradient::<S, false>(s, x, dy, dw, db);
         }
     }
     Ok(())
+}
+
+/// `dW[o][i] += Σ_p dy[p][o]·x[p][i]`, `db[o] += Σ_p dy[p][o]`; `FIT`: every product sum shown
+/// in range ([`kernel::sums_fit`]).
+#[inline(always)]
+fn weight_gradient<S: Scalar, const FIT: bool>(
+    s: &Conv2dShape,
+    x: &[S],
+    dy: &[S],
+    dw: &mut [S],
+    db: &mut [S],
+) {
+    for (o, (dw_o, db_o)) in dw.chunks_exact_mut(s.in_c).zip(db.iter_mut()).enumerate() {
+        for (i, dw_v) in dw_o.iter_mut().enumerate() {
+            let mut acc = S::ZERO.widen();
+            for (x_p, dy_p) in x.chunks_exact(s.in_c).zip(dy.chunks_exact(s.out_c)) {
+                if let (Some(&xv), Some(&g)) = (x_p.get(i), dy_p.get(o)) {
+                    acc = kernel::mac::<S, FIT>(acc, g, xv);
+                }
+            }
+            *dw_v = dw_v.add(S::narrow(acc));
+        }
+        let mut acc = S::ZERO.widen();
+        for g in dy.iter().skip(o).step_by(s.out_c) {
+            acc = S::add_acc(acc, *g);
+        }
+        *db_o = db_o.add(S::narrow(acc));
+    }
 }
 
 /// The input gradient alone: **overwrites** `dx` with `Σ_o W[o][i]·dy[p][o]`, as [`backward`]
@@ -199,13 +235,28 @@ fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     check_len(s.weights(), w.len())?;
     check_len(s.output_len(), dy.len())?;
     check_len(s.input_len(), dx.len())?;
-    input_gradient(s, w, dy, dx);
+    input_gradient_of(s, w, dy, dx);
     Ok(())
+}
+
+/// [`input_gradient`] with `FIT` found ([`kernel::sums_fit`]): one product per output channel.
+#[inline(always)]
+fn input_gradient_of<'a, S: Scalar + 'a, W: Params<'a, S>>(
+    s: &Conv2dShape,
+    w: W,
+    dy: &[S],
+    dx: &mut [S],
+) {
+    if kernel::sums_fit::<S>(None::<Iter<'_, S>>, s.out_c, w.elems(), dy.iter()) {
+        input_gradient::<S, W, true>(s, w, dy, dx);
+    } else {
+        input_gradient::<S, W, false>(s, w, dy, dx);
+    }
 }
 
 /// `dx[p][i] = Σ_o W[o][i]·dy[p][o]`, each sum formed in the accumulator. Lengths checked by
 /// the callers.
-fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
+fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
     s: &Conv2dShape,
     w: W,
     dy: &[S],
@@ -216,7 +267,7 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
             let mut acc = S::ZERO.widen();
             for (w_o, &g) in w.rows(s.in_c).zip(dy_p) {
                 if let Some(&wv) = w_o.get(i) {
-                    acc = S::mul_acc(acc, wv, g);
+                    acc = kernel::mac::<S, FIT>(acc, wv, g);
                 }
             }
             *dx_i = S::narrow(acc);

@@ -70,6 +70,38 @@ pub trait Scalar: Num {
     fn mul_acc(acc: Self::Acc, a: Self, b: Self) -> Self::Acc;
     /// `acc + a` in the accumulator.
     fn add_acc(acc: Self::Acc, a: Self) -> Self::Acc;
+
+    /// Whether [`mul_acc`](Scalar::mul_acc) tests every sum against the accumulator's range
+    /// (fixed point's saturating 64-bit sums). Only then do the layers call
+    /// [`sums_in_range`](Scalar::sums_in_range) and, where it holds,
+    /// [`mul_acc_in_range`](Scalar::mul_acc_in_range).
+    const SATURATING_ACC: bool = false;
+    /// A bound on `|x|` over `xs`, in the units [`sums_in_range`](Scalar::sums_in_range) takes
+    /// (fixed point: the raw integer's magnitude). `0` unless
+    /// [`SATURATING_ACC`](Scalar::SATURATING_ACC).
+    fn max_factor<'a>(xs: impl Iterator<Item = &'a Self>) -> u64
+    where
+        Self: 'a,
+    {
+        xs.for_each(drop);
+        0
+    }
+    /// Whether every partial sum of an accumulation stays inside the accumulator's range when it
+    /// starts from `widen(v)` with `|v| ≤ start` and adds at most `n` products `a_i·b_i` with
+    /// `|a_i| ≤ a`, `|b_i| ≤ b` (bounds from [`max_factor`](Scalar::max_factor)). Then
+    /// [`mul_acc_in_range`](Scalar::mul_acc_in_range) gives every sum `mul_acc` would. `false`
+    /// unless [`SATURATING_ACC`](Scalar::SATURATING_ACC).
+    fn sums_in_range(start: u64, n: usize, a: u64, b: u64) -> bool {
+        let _ = (start, n, a, b);
+        false
+    }
+    /// `acc + a·b` in an accumulation shown to stay in range by
+    /// [`sums_in_range`](Scalar::sums_in_range): the value of [`mul_acc`](Scalar::mul_acc),
+    /// without its range test.
+    #[inline(always)]
+    fn mul_acc_in_range(acc: Self::Acc, a: Self, b: Self) -> Self::Acc {
+        Self::mul_acc(acc, a, b)
+    }
     /// Rounds an accumulation back to `Self`.
     fn narrow(acc: Self::Acc) -> Self;
     /// Rounds `acc / n` back to `Self` with one rounding (a mean: average pooling, batch

@@ -27,6 +27,15 @@
 //!   `i64` range. [`narrow`](Scalar::narrow) rounds once to nearest and saturates. A dense or
 //!   conv output is therefore within `½ LSB` of the exact value of the quantised inputs, or
 //!   `MIN`/`MAX` when the exact value lies beyond them.
+//! - The layers skip the accumulator's saturation test where it cannot trigger: a dense,
+//!   convolution or pointwise call first bounds its operands' magnitudes
+//!   ([`max_factor`](Scalar::max_factor): one OR per element) and, when
+//!   `|start|·2^F + n·max|a|·max|b| ≤ i64::MAX` for its longest sum of `n` products
+//!   ([`sums_in_range`](Scalar::sums_in_range)), sums with plain adds
+//!   ([`mul_acc_in_range`](Scalar::mul_acc_in_range)). No partial sum can then saturate, so
+//!   every result bit is the same. I16F16 operands of magnitude 16 or less (products below
+//!   `2^40`) pass for sums of up to about `2^22` products, I8F24 operands of magnitude 1 or less
+//!   for about `2^15`; other data take the saturating sums (`tests/fixed_sums.rs`).
 //! - [`narrow_div`](Scalar::narrow_div)`(acc, n)` divides the exact accumulator by `n` with one
 //!   rounding (to nearest, ties toward `+∞`, as `narrow`) and saturates: a mean (average
 //!   pooling, batch statistics) is within `½ LSB` of the exact mean of the quantised inputs.
@@ -321,6 +330,14 @@ fn to_f64<Frac: LeEqU32>(x: FixedI32<Frac>) -> f64 {
     )
 }
 
+/// Whether `start·2^frac + n·a·b ≤ i64::MAX`: then no partial sum of an accumulation from a
+/// widened value of magnitude `≤ start` adding `n` products `≤ a·b` can leave the `i64` range,
+/// and the saturating sums equal the plain ones. Exact in `u128` (each factor below `2^33`).
+fn sums_in_range(start: u64, n: usize, a: u64, b: u64, frac: u32) -> bool {
+    let total = (u128::from(start) << frac) + n as u128 * u128::from(a) * u128::from(b);
+    total <= i64::MAX as u128
+}
+
 macro_rules! fixed_scalar {
     ($t:ty, $frac:literal) => {
         /// Saturating fixed-point arithmetic with a 64-bit exact accumulator and integer-only
@@ -355,6 +372,27 @@ macro_rules! fixed_scalar {
             #[inline(always)]
             fn add_acc(acc: i64, a: Self) -> i64 {
                 acc.saturating_add(i64::from(a.to_bits()) << $frac)
+            }
+            const SATURATING_ACC: bool = true;
+            #[inline]
+            fn max_factor<'a>(xs: impl Iterator<Item = &'a Self>) -> u64 {
+                // The OR of every `|x|` or `|x| − 1` (`x` XOR its sign: one instruction on a
+                // Cortex-M3) is at least each of them.
+                let ones = xs.fold(0u32, |m, x| {
+                    let v = x.to_bits();
+                    m | (v ^ (v >> 31)) as u32
+                });
+                u64::from(ones) + 1
+            }
+            #[inline]
+            fn sums_in_range(start: u64, n: usize, a: u64, b: u64) -> bool {
+                sums_in_range(start, n, a, b, $frac)
+            }
+            #[inline(always)]
+            fn mul_acc_in_range(acc: i64, a: Self, b: Self) -> i64 {
+                // In range, so the sum never wraps; `wrapping_add` keeps debug builds from
+                // testing what `sums_in_range` proved.
+                acc.wrapping_add(i64::from(a.to_bits()) * i64::from(b.to_bits()))
             }
             #[inline(always)]
             fn narrow(acc: i64) -> Self {
