@@ -1,8 +1,8 @@
 //! Fixed-point layer sums skip the accumulator's saturation test only where it cannot trigger.
 //!
-//! Every dense, convolution and pointwise kernel first bounds its operands (`Scalar::max_factor`)
-//! and, if no partial sum can leave the `i64` range (`Scalar::sums_in_range`), sums without the
-//! test. Each output here is compared bit for bit with its definition summed by the saturating
+//! Every dense, convolution and pointwise kernel first bounds its operands (`Scalar::max_factor`
+//! on the shorter one, the type's own `MAX_FACTOR` or a scan for the longer one) and, if no
+//! partial sum can leave the `i64` range (`Scalar::sums_in_range`), sums without the test. Each output here is compared bit for bit with its definition summed by the saturating
 //! `Scalar::mul_acc`, in the definition's order, on two kinds of data:
 //! - ordinary values (within ±4): the bound holds and the fast sums run;
 //! - near-full-scale values (within 2 of ±`MAX`): a few products overflow the accumulator, so
@@ -68,7 +68,10 @@ fn shapes() -> Vec<Conv2dShape> {
         Conv2dShape::new(5, 6, 3, 5, 3, 3).same(),
         Conv2dShape::new(1, 20, 6, 8, 1, 5).same(),
         Conv2dShape::new(6, 6, 4, 6, 3, 3).same().groups(2),
-        Conv2dShape::new(5, 7, 8, 8, 3, 3).stride(2, 1).same().groups(8),
+        Conv2dShape::new(5, 7, 8, 8, 3, 3)
+            .stride(2, 1)
+            .same()
+            .groups(8),
         Conv2dShape::new(4, 5, 5, 5, 2, 3).same().groups(5),
         Conv2dShape::new(4, 6, 3, 4, 3, 2).pad(Padding::symmetric(1), Padding::symmetric(2)),
         Conv2dShape::new(3, 4, 6, 5, 1, 1),
@@ -206,7 +209,11 @@ fn check_conv<S: Scalar<Acc = i64> + PartialOrd + core::fmt::Debug>(
     if s.kh == 1 && s.kw == 1 && s.groups == 1 {
         let (mut dw, mut db) = (dw0, db0);
         pointwise::backward(s, &w, &x, &dy, Some((&mut dw, &mut db)), None).unwrap();
-        assert_eq!((dw, db), (want_dw, want_db), "pointwise weight gradient {s:?}");
+        assert_eq!(
+            (dw, db),
+            (want_dw, want_db),
+            "pointwise weight gradient {s:?}"
+        );
     }
     hits
 }
@@ -302,10 +309,21 @@ fn the_range_bound_is_exact_at_its_edge() {
     assert!(!<S as Scalar>::sums_in_range(1, n, a, b));
     // The start counts widened (2^16 per unit).
     assert!(<S as Scalar>::sums_in_range((max >> 16) as u64, 0, 0, 0));
-    assert!(!<S as Scalar>::sums_in_range((max >> 16) as u64 + 1, 0, 0, 0));
-    // `max_factor` bounds every magnitude, MIN's 2^31 included.
+    assert!(!<S as Scalar>::sums_in_range(
+        (max >> 16) as u64 + 1,
+        0,
+        0,
+        0
+    ));
+    // `max_factor` bounds every magnitude, MIN's 2^31 included, and `MAX_FACTOR` every value's.
     let xs = [S::MIN, S::from_bits(-1), S::from_bits(5)];
     assert!(<S as Scalar>::max_factor(xs.iter()) >= 1 << 31);
+    for x in [S::MIN, S::MAX, I16F16::ZERO] {
+        assert!(<S as Scalar>::max_factor([x].iter()) <= <S as Scalar>::MAX_FACTOR);
+    }
+    for x in [I8F24::MIN, I8F24::MAX] {
+        assert!(<I8F24 as Scalar>::max_factor([x].iter()) <= <I8F24 as Scalar>::MAX_FACTOR);
+    }
     let ys = [S::from_bits(-8), S::from_bits(5)];
     let m = <S as Scalar>::max_factor(ys.iter());
     assert!((8..=16).contains(&m), "{m}");

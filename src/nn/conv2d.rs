@@ -153,7 +153,12 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     check_len(s.output_len(), y.len())?;
     let d = Dims::of(s);
     // Each sum: the bias and one product per weight of its output channel.
-    if kernel::sums_fit::<S>(Some(b.elems()), d.wper, w.elems(), x.iter()) {
+    if kernel::sums_fit::<S>(
+        Some(b.elems()),
+        d.wper,
+        (w.elems(), w.len()),
+        (x.iter(), x.len()),
+    ) {
         forward_checked::<S, W, B, true>(s, d, (w, b, x), y);
     } else {
         forward_checked::<S, W, B, false>(s, d, (w, b, x), y);
@@ -889,7 +894,12 @@ fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     }
     if let Some((dw, db)) = grads {
         // Each sum: one product per output pixel.
-        if kernel::sums_fit::<S>(None::<Iter<'_, S>>, d.oh * d.ow, dy.iter(), x.iter()) {
+        if kernel::sums_fit::<S>(
+            None::<Iter<'_, S>>,
+            d.oh * d.ow,
+            (dy.iter(), dy.len()),
+            (x.iter(), x.len()),
+        ) {
             weight_gradient::<S, true>(s, d, x, dy, dw, db);
         } else {
             weight_gradient::<S, false>(s, d, x, dy, dw, db);
@@ -950,7 +960,12 @@ fn input_gradient_of<'a, S: Scalar + 'a, W: Params<'a, S>>(
 ) {
     // Each sum: one product per kernel offset and output channel of the group.
     let n = s.kh * s.kw * d.cog;
-    if kernel::sums_fit::<S>(None::<Iter<'_, S>>, n, w.elems(), dy.iter()) {
+    if kernel::sums_fit::<S>(
+        None::<Iter<'_, S>>,
+        n,
+        (w.elems(), w.len()),
+        (dy.iter(), dy.len()),
+    ) {
         input_gradient::<S, W, true>(s, d, w, dy, dx);
     } else {
         input_gradient::<S, W, false>(s, d, w, dy, dx);

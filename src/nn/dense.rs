@@ -143,7 +143,12 @@ pub(crate) fn forward_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], b: &[S], x: &[S], 
     }
     // Each sum: the bias and one product per input.
     let rows = || w1.iter().flat_map(|r| r.as_ref());
-    if kernel::sums_fit::<S>(Some(b1.iter()), x.len(), rows(), x.iter()) {
+    if kernel::sums_fit::<S>(
+        Some(b1.iter()),
+        x.len(),
+        (rows(), w1.len() * x.len()),
+        (x.iter(), x.len()),
+    ) {
         rows_one_by_one::<S, R, true>(w1, b1, x, y1);
     } else {
         rows_one_by_one::<S, R, false>(w1, b1, x, y1);
@@ -223,7 +228,12 @@ pub(crate) fn backward_dx_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], dy: &[S], dx: 
     let cols = w
         .iter()
         .flat_map(|r| r.as_ref().get(done..).unwrap_or_default());
-    if kernel::sums_fit::<S>(None::<Iter<'_, S>>, dy.len(), cols, dy.iter()) {
+    if kernel::sums_fit::<S>(
+        None::<Iter<'_, S>>,
+        dy.len(),
+        (cols, w.len() * dx1.len()),
+        (dy.iter(), dy.len()),
+    ) {
         columns_one_by_one::<S, R, true>(w, dy, done, dx1);
     } else {
         columns_one_by_one::<S, R, false>(w, dy, done, dx1);

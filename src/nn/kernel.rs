@@ -36,18 +36,27 @@ pub(crate) const fn checks_range<S: Scalar>() -> bool {
 
 /// Whether accumulations that start from values of `start` (or from zero, `None`) and add at
 /// most `n` products of an element of `a` with one of `b` stay in `S`'s accumulator range, so
-/// that [`mac`] may skip the saturation test. One pass over each operand; `false` at once for a
-/// type without the test.
+/// that [`mac`] may skip the saturation test. Each operand comes with its length: the shorter
+/// one is scanned, and the longer one is first taken at the type's own bound
+/// ([`Scalar::MAX_FACTOR`]), scanned only if that bound is too loose (a dense layer's weights
+/// are read once per sum anyway). `false` at once for a type without the test.
 #[inline(always)]
 pub(crate) fn sums_fit<'s, 'a, 'b, S: Scalar + 's + 'a + 'b>(
     start: Option<impl Iterator<Item = &'s S>>,
     n: usize,
-    a: impl Iterator<Item = &'a S>,
-    b: impl Iterator<Item = &'b S>,
+    (a, a_len): (impl Iterator<Item = &'a S>, usize),
+    (b, b_len): (impl Iterator<Item = &'b S>, usize),
 ) -> bool {
     checks_range::<S>() && {
         let start = start.map_or(0, S::max_factor);
-        S::sums_in_range(start, n, S::max_factor(a), S::max_factor(b))
+        let fits = |fa, fb| S::sums_in_range(start, n, fa, fb);
+        if a_len <= b_len {
+            let fa = S::max_factor(a);
+            fits(fa, S::MAX_FACTOR) || fits(fa, S::max_factor(b))
+        } else {
+            let fb = S::max_factor(b);
+            fits(S::MAX_FACTOR, fb) || fits(S::max_factor(a), fb)
+        }
     }
 }
 

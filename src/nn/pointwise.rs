@@ -75,7 +75,12 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), y.len())?;
     // Each sum: the bias and one product per input channel.
-    if kernel::sums_fit::<S>(Some(b.elems()), s.in_c, w.elems(), x.iter()) {
+    if kernel::sums_fit::<S>(
+        Some(b.elems()),
+        s.in_c,
+        (w.elems(), w.len()),
+        (x.iter(), x.len()),
+    ) {
         forward_checked::<S, W, B, true>(s, (w, b, x), y);
     } else {
         forward_checked::<S, W, B, false>(s, (w, b, x), y);
@@ -161,7 +166,12 @@ fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     if let Some((dw, db)) = grads {
         // Each sum: one product per pixel.
         let pixels = x.len() / s.in_c.max(1);
-        if kernel::sums_fit::<S>(None::<Iter<'_, S>>, pixels, dy.iter(), x.iter()) {
+        if kernel::sums_fit::<S>(
+            None::<Iter<'_, S>>,
+            pixels,
+            (dy.iter(), dy.len()),
+            (x.iter(), x.len()),
+        ) {
             weight_gradient::<S, true>(s, x, dy, dw, db);
         } else {
             weight_gradient::<S, false>(s, x, dy, dw, db);
@@ -247,7 +257,12 @@ fn input_gradient_of<'a, S: Scalar + 'a, W: Params<'a, S>>(
     dy: &[S],
     dx: &mut [S],
 ) {
-    if kernel::sums_fit::<S>(None::<Iter<'_, S>>, s.out_c, w.elems(), dy.iter()) {
+    if kernel::sums_fit::<S>(
+        None::<Iter<'_, S>>,
+        s.out_c,
+        (w.elems(), w.len()),
+        (dy.iter(), dy.len()),
+    ) {
         input_gradient::<S, W, true>(s, w, dy, dx);
     } else {
         input_gradient::<S, W, false>(s, w, dy, dx);

@@ -76,6 +76,9 @@ pub trait Scalar: Num {
     /// [`sums_in_range`](Scalar::sums_in_range) and, where it holds,
     /// [`mul_acc_in_range`](Scalar::mul_acc_in_range).
     const SATURATING_ACC: bool = false;
+    /// A bound on `|x|` for every value of the type, as [`max_factor`](Scalar::max_factor)
+    /// measures it (fixed point: `2^31`). `0` unless [`SATURATING_ACC`](Scalar::SATURATING_ACC).
+    const MAX_FACTOR: u64 = 0;
     /// A bound on `|x|` over `xs`, in the units [`sums_in_range`](Scalar::sums_in_range) takes
     /// (fixed point: the raw integer's magnitude). `0` unless
     /// [`SATURATING_ACC`](Scalar::SATURATING_ACC).

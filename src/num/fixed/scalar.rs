@@ -374,6 +374,7 @@ macro_rules! fixed_scalar {
                 acc.saturating_add(i64::from(a.to_bits()) << $frac)
             }
             const SATURATING_ACC: bool = true;
+            const MAX_FACTOR: u64 = 1 << 31;
             #[inline]
             fn max_factor<'a>(xs: impl Iterator<Item = &'a Self>) -> u64 {
                 // The OR of every `|x|` or `|x| − 1` (`x` XOR its sign: one instruction on a
