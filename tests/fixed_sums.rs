@@ -317,14 +317,14 @@ fn the_range_bound_is_exact_at_its_edge() {
     ));
     // `max_factor` bounds every magnitude, MIN's 2^31 included, and `MAX_FACTOR` every value's.
     let xs = [S::MIN, S::from_bits(-1), S::from_bits(5)];
-    assert!(<S as Scalar>::max_factor(xs.iter()) >= 1 << 31);
+    assert!(<S as Scalar>::max_factor(&xs) >= 1 << 31);
     for x in [S::MIN, S::MAX, I16F16::ZERO] {
-        assert!(<S as Scalar>::max_factor([x].iter()) <= <S as Scalar>::MAX_FACTOR);
+        assert!(<S as Scalar>::max_factor(&[x]) <= <S as Scalar>::MAX_FACTOR);
     }
     for x in [I8F24::MIN, I8F24::MAX] {
-        assert!(<I8F24 as Scalar>::max_factor([x].iter()) <= <I8F24 as Scalar>::MAX_FACTOR);
+        assert!(<I8F24 as Scalar>::max_factor(&[x]) <= <I8F24 as Scalar>::MAX_FACTOR);
     }
     let ys = [S::from_bits(-8), S::from_bits(5)];
-    let m = <S as Scalar>::max_factor(ys.iter());
+    let m = <S as Scalar>::max_factor(&ys);
     assert!((8..=16).contains(&m), "{m}");
 }

@@ -69,6 +69,13 @@
 //! against the definitions). A depthwise layer
 //! with at most 9 taps (3 × 3) copies a block's weights tap-major onto the stack: `9 × 8`
 //! values of `S` (288 bytes for `f32`) during forward and the input gradient.
+//!
+//! Fixed point's 64-bit sums saturate. Each pass first bounds its operands
+//! (`kernel::may_saturate`, one scan of the shorter operand, usually nothing more): where no
+//! sum can reach the `i64` range, the kernels add without the range test (a Cortex-M3's
+//! `smlal`), and where one might, the pass takes every sum by its definition with saturating
+//! adds (`saturating`, one small loop per pass). Both orders are the ones above, so the bits
+//! are those of saturating sums either way (`tests/fixed_sums.rs`).
 
 use super::kernel;
 use super::shape::{check_len, check_shape, tapped_by};
@@ -76,7 +83,9 @@ use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
 use core::array::from_fn;
-use core::slice::Iter;
+use core::iter::{once, Once};
+
+pub(super) mod saturating;
 
 /// Mutable gradient storage `(dW, db)` of a convolution, as [`backward`] takes it.
 pub type GradsMut<'a, S> = (&'a mut [S], &'a mut [S]);
@@ -153,38 +162,22 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     check_len(s.output_len(), y.len())?;
     let d = Dims::of(s);
     // Each sum: the bias and one product per weight of its output channel.
-    if kernel::sums_fit::<S>(
-        Some(b.elems()),
-        d.wper,
-        (w.elems(), w.len()),
-        (x.iter(), x.len()),
-    ) {
-        forward_checked::<S, W, B, true>(s, d, (w, b, x), y);
-    } else {
-        forward_checked::<S, W, B, false>(s, d, (w, b, x), y);
+    let (wl, xl) = ((w.rows(d.wper), w.len()), (once(x), x.len()));
+    if kernel::may_saturate::<S>(Some(b.rows(1)), d.wper, wl, xl) {
+        saturating::forward(s, w, b, x, y);
+        return Ok(());
     }
-    Ok(())
-}
-
-/// [`forward`] after its checks; `FIT`: every sum shown in range ([`kernel::sums_fit`]).
-#[inline(always)]
-fn forward_checked<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
-    s: &Conv2dShape,
-    d: Dims,
-    (w, b, x): (W, B, &[S]),
-    y: &mut [S],
-) {
     if d.cig == 1 && d.cog == 1 {
-        forward_depthwise::<S, W, B, FIT>(s, d, w, b, x, y);
-        return;
+        forward_depthwise(s, d, w, b, x, y);
+        return Ok(());
     }
     // One group and narrow sums: runs of four or two neighbouring pixels whose windows clip the
     // same kernel columns (every interior run) share each loaded weight, and so do the pixels
     // of two rows whose windows clip the same kernel rows, where a row's border pixel has no
     // such neighbour in its row.
     if !(s.groups == 1 && kernel::blocked::<S>()) {
-        forward_pixels::<S, W, B, FIT>(s, d, w, b, x, y);
-        return;
+        forward_pixels(s, d, w, b, x, y);
+        return Ok(());
     }
     let row_len = d.ow * s.out_c;
     let mut rest = y;
@@ -209,11 +202,12 @@ fn forward_checked<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const
         }
         oh += n;
     }
+    Ok(())
 }
 
 /// Every output pixel of a convolution, one at a time.
 #[inline(always)]
-fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
+fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -225,7 +219,7 @@ fn forward_pixels<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
         let (oh, ow) = (p / d.ow, p % d.ow);
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
         let cols = Window::of(ow, s.stride_w, s.pad_w.before, s.in_w, s.kw);
-        forward_grouped_px::<S, W, B, FIT>(s, d, rows, cols, w, b, x, y_px);
+        forward_grouped_px(s, d, rows, cols, w, b, x, y_px);
     }
 }
 
@@ -294,9 +288,7 @@ fn forward_row<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
             (_, Pixels::PairedBelow(_)) => {
                 forward_px_run::<S, W, B, 2>(s, d, rows, down, at, [px.next(), partner]);
             }
-            (_, Pixels::Alone) => {
-                forward_grouped_px::<S, W, B, false>(s, d, rows, cols, w, b, x, y_now)
-            }
+            (_, Pixels::Alone) => forward_grouped_px(s, d, rows, cols, w, b, x, y_now),
             (_, Pixels::PairedAbove) => {}
         }
         ow += n;
@@ -396,7 +388,7 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
 /// output channels of one group share each loaded input value.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
+fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     s: &Conv2dShape,
     d: Dims,
     rows: Window,
@@ -447,7 +439,7 @@ fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, co
                         ) else {
                             continue;
                         };
-                        kernel::dot4::<S, FIT>(&mut acc, xr, [r0, r1, r2, r3]);
+                        kernel::dot4::<S>(&mut acc, xr, [r0, r1, r2, r3]);
                     }
                 }
                 for a in acc {
@@ -472,7 +464,7 @@ fn forward_grouped_px<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, co
                             continue;
                         };
                         for (&wv, &xv) in r0.iter().zip(xr) {
-                            acc = kernel::mac::<S, FIT>(acc, wv, xv);
+                            acc = kernel::mac::<S>(acc, wv, xv);
                         }
                     }
                 }
@@ -491,7 +483,7 @@ const DW_TAPS: usize = 9;
 
 /// A depthwise convolution (one input and one output channel per group): blocks of eight, four
 /// or one channels, whose inputs are contiguous in the channels-last map, over every pixel.
-fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
+fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -510,7 +502,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, con
         };
         let (rows, bias) = (w_rows.by_ref().take(n), biases.by_ref().take(n));
         match n {
-            8 => forward_dw_block::<S, 8, FIT>(
+            8 => forward_dw_block::<S, 8>(
                 s,
                 d,
                 c,
@@ -519,7 +511,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, con
                 x,
                 y,
             ),
-            4 => forward_dw_block::<S, 4, FIT>(
+            4 => forward_dw_block::<S, 4>(
                 s,
                 d,
                 c,
@@ -530,7 +522,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, con
             ),
             _ => {
                 if let (Some(w_c), Some(&b_c)) = (rows.last(), bias.last()) {
-                    forward_dw_channel::<S, FIT>(s, d, c, w_c, b_c, x, y);
+                    forward_dw_channel(s, d, c, w_c, b_c, x, y);
                 }
             }
         }
@@ -542,7 +534,7 @@ fn forward_depthwise<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, con
 /// weights gathered tap-major, so each tap is one contiguous load of weights and one of inputs.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn forward_dw_block<S: Scalar, const N: usize, const FIT: bool>(
+fn forward_dw_block<S: Scalar, const N: usize>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -570,7 +562,7 @@ fn forward_dw_block<S: Scalar, const N: usize, const FIT: bool>(
         let window = (rows, cols);
         match y_next {
             Some(y_n) => {
-                let [a, b] = dw_sums::<S, N, 2, FIT>(s, c, &wt, bias, window, x);
+                let [a, b] = dw_sums::<S, N, 2>(s, c, &wt, bias, window, x);
                 if let Some(y_c) = dw_block::<S, N>(y_px, c) {
                     *y_c = a;
                 }
@@ -580,7 +572,7 @@ fn forward_dw_block<S: Scalar, const N: usize, const FIT: bool>(
                 p += 2;
             }
             None => {
-                let [a] = dw_sums::<S, N, 1, FIT>(s, c, &wt, bias, window, x);
+                let [a] = dw_sums::<S, N, 1>(s, c, &wt, bias, window, x);
                 if let Some(y_c) = dw_block::<S, N>(y_px, c) {
                     *y_c = a;
                 }
@@ -727,7 +719,7 @@ fn dw_block<S, const N: usize>(y: &mut [S], c: usize) -> Option<&mut [S; N]> {
 /// (`rows`, `cols` of the first) tap the same kernel offsets: each loaded tap-major weight
 /// feeds the `P` pixels' sums, each in the one-pixel order.
 #[inline(always)]
-fn dw_sums<S: Scalar, const N: usize, const P: usize, const FIT: bool>(
+fn dw_sums<S: Scalar, const N: usize, const P: usize>(
     s: &Conv2dShape,
     c: usize,
     wt: &[[S; N]; DW_TAPS],
@@ -752,7 +744,7 @@ fn dw_sums<S: Scalar, const N: usize, const P: usize, const FIT: bool>(
                     continue;
                 };
                 for j in 0..N {
-                    a[j] = kernel::mac::<S, FIT>(a[j], wv[j], xv[j]);
+                    a[j] = kernel::mac::<S>(a[j], wv[j], xv[j]);
                 }
             }
             off += s.in_c;
@@ -762,7 +754,7 @@ fn dw_sums<S: Scalar, const N: usize, const P: usize, const FIT: bool>(
 }
 
 /// One channel of a depthwise convolution (any kernel size).
-fn forward_dw_channel<S: Scalar, const FIT: bool>(
+fn forward_dw_channel<S: Scalar>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -787,7 +779,7 @@ fn forward_dw_channel<S: Scalar, const FIT: bool>(
                 .iter()
                 .zip(x.get(base..).unwrap_or_default().iter().step_by(s.in_c))
             {
-                acc = kernel::mac::<S, FIT>(acc, wv, *xv);
+                acc = kernel::mac::<S>(acc, wv, *xv);
             }
         }
         if let Some(y_c) = y_px.get_mut(c) {
@@ -894,15 +886,12 @@ fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     }
     if let Some((dw, db)) = grads {
         // Each sum: one product per output pixel.
-        if kernel::sums_fit::<S>(
-            None::<Iter<'_, S>>,
-            d.oh * d.ow,
-            (dy.iter(), dy.len()),
-            (x.iter(), x.len()),
-        ) {
-            weight_gradient::<S, true>(s, d, x, dy, dw, db);
+        let (gl, xl) = ((once(dy), dy.len()), (once(x), x.len()));
+        if kernel::may_saturate::<S>(None::<Once<&[S]>>, d.oh * d.ow, gl, xl) {
+            saturating::weight_gradient(s, x, dy, dw);
+            bias_gradient(s.out_c, dy, db);
         } else {
-            weight_gradient::<S, false>(s, d, x, dy, dw, db);
+            weight_gradient(s, d, x, dy, dw, db);
         }
     }
     Ok(())
@@ -949,7 +938,7 @@ fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     Ok(())
 }
 
-/// [`input_gradient`] with `FIT` found ([`kernel::sums_fit`]).
+/// [`input_gradient`], or its saturating definition where a sum might saturate.
 #[inline(always)]
 fn input_gradient_of<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
@@ -959,23 +948,18 @@ fn input_gradient_of<'a, S: Scalar + 'a, W: Params<'a, S>>(
     dx: &mut [S],
 ) {
     // Each sum: one product per kernel offset and output channel of the group.
-    let n = s.kh * s.kw * d.cog;
-    if kernel::sums_fit::<S>(
-        None::<Iter<'_, S>>,
-        n,
-        (w.elems(), w.len()),
-        (dy.iter(), dy.len()),
-    ) {
-        input_gradient::<S, W, true>(s, d, w, dy, dx);
+    let (wl, gl) = ((w.rows(d.wper), w.len()), (once(dy), dy.len()));
+    if kernel::may_saturate::<S>(None::<Once<&[S]>>, s.kh * s.kw * d.cog, wl, gl) {
+        saturating::input_gradient(s, w, dy, dx);
     } else {
-        input_gradient::<S, W, false>(s, d, w, dy, dx);
+        input_gradient(s, d, w, dy, dx);
     }
 }
 
 /// `dx[ih][iw][c] = Σ W[o][ki][kj][ci]·dy[oh][ow][o]` over the outputs `o` of `c`'s group and the
 /// offsets with `oh·sh + ki − top = ih`, `ow·sw + kj − left = iw`, each sum in the order
 /// `ki`, `kj`, `o`. Lengths checked by the caller.
-fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
+fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -994,8 +978,8 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
             };
             let r = rows.by_ref().take(n);
             match n {
-                8 => input_gradient_dw::<S, 8, FIT>(s, d, c, gather(r, &[]), dy, dx),
-                _ => input_gradient_dw::<S, 4, FIT>(s, d, c, gather(r, &[]), dy, dx),
+                8 => input_gradient_dw::<S, 8>(s, d, c, gather(r, &[]), dy, dx),
+                _ => input_gradient_dw::<S, 4>(s, d, c, gather(r, &[]), dy, dx),
             }
             c += n;
         }
@@ -1026,7 +1010,7 @@ fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
         };
         rest = tail;
         if !runs {
-            input_gradient_px::<S, W, FIT>(s, d, w, dy, (ih, iw), c, dx_now);
+            input_gradient_px(s, d, w, dy, (ih, iw), c, dx_now);
         } else {
             let at = (ih, iw);
             match n {
@@ -1178,7 +1162,7 @@ fn input_gradient_run_at<'a, S: Scalar + 'a, W: Params<'a, S>, const P: usize, c
 /// The input gradient of input pixel `(ih, iw)`, every group, from channel `c` of each group on
 /// (the channels before it were done by the depthwise blocks).
 #[inline(always)]
-fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
+fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -1196,17 +1180,16 @@ fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
         let (dx4, dx1) = dx_g.as_chunks_mut::<4>();
         let n4 = dx4.len();
         for (blk, dx_b) in dx4.iter_mut().enumerate() {
-            *dx_b = input_gradient_at::<S, W, 4, FIT>(s, d, w, dy, (ih, iw), g, ci0 + 4 * blk);
+            *dx_b = input_gradient_at::<S, W, 4>(s, d, w, dy, (ih, iw), g, ci0 + 4 * blk);
         }
         // The last one to three channels: a pair, then a single one.
         let ci = ci0 + 4 * n4;
         let (dx2, dx_last) = dx1.as_chunks_mut::<2>();
         if let Some(dx_p) = dx2.first_mut() {
-            *dx_p = input_gradient_at::<S, W, 2, FIT>(s, d, w, dy, (ih, iw), g, ci);
+            *dx_p = input_gradient_at::<S, W, 2>(s, d, w, dy, (ih, iw), g, ci);
         }
         if let Some(dx_c) = dx_last.first_mut() {
-            let [v] =
-                input_gradient_at::<S, W, 1, FIT>(s, d, w, dy, (ih, iw), g, ci + 2 * dx2.len());
+            let [v] = input_gradient_at::<S, W, 1>(s, d, w, dy, (ih, iw), g, ci + 2 * dx2.len());
             *dx_c = v;
         }
     }
@@ -1214,7 +1197,7 @@ fn input_gradient_px<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
 
 /// `dx` at input pixel `(ih, iw)` for the `M` channels `ci..ci + M` of group `g`.
 #[inline(always)]
-fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize, const FIT: bool>(
+fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize>(
     s: &Conv2dShape,
     d: Dims,
     w: W,
@@ -1243,7 +1226,7 @@ fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize, const
                     continue;
                 };
                 for m in 0..M {
-                    acc[m] = kernel::mac::<S, FIT>(acc[m], wv[m], g_o);
+                    acc[m] = kernel::mac::<S>(acc[m], wv[m], g_o);
                 }
             }
         }
@@ -1254,7 +1237,7 @@ fn input_gradient_at<'a, S: Scalar + 'a, W: Params<'a, S>, const M: usize, const
 /// The input gradient of `N` consecutive channels of a depthwise convolution with at most
 /// [`DW_TAPS`] taps, weights gathered tap-major (as [`forward_dw_block`]).
 #[inline(never)]
-fn input_gradient_dw<S: Scalar, const N: usize, const FIT: bool>(
+fn input_gradient_dw<S: Scalar, const N: usize>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -1277,7 +1260,7 @@ fn input_gradient_dw<S: Scalar, const N: usize, const FIT: bool>(
         let dx_next = if twin { pixels.next() } else { None };
         match dx_next {
             Some(dx_n) => {
-                let [a, b] = dw_grad_sums::<S, N, 2, FIT>(s, d, c, &wt, (ih, iw), dy);
+                let [a, b] = dw_grad_sums::<S, N, 2>(s, d, c, &wt, (ih, iw), dy);
                 if let Some(dx_c) = dw_block::<S, N>(dx_px, c) {
                     *dx_c = a;
                 }
@@ -1287,7 +1270,7 @@ fn input_gradient_dw<S: Scalar, const N: usize, const FIT: bool>(
                 p += 2;
             }
             None => {
-                let [a] = dw_grad_sums::<S, N, 1, FIT>(s, d, c, &wt, (ih, iw), dy);
+                let [a] = dw_grad_sums::<S, N, 1>(s, d, c, &wt, (ih, iw), dy);
                 if let Some(dx_c) = dw_block::<S, N>(dx_px, c) {
                     *dx_c = a;
                 }
@@ -1358,7 +1341,7 @@ fn dw_slide_grad<S: Scalar, const N: usize, const P: usize>(
 /// through output `ow + q`, so each loaded tap-major weight feeds the `P` pixels' sums, each in
 /// the one-pixel order.
 #[inline(always)]
-fn dw_grad_sums<S: Scalar, const N: usize, const P: usize, const FIT: bool>(
+fn dw_grad_sums<S: Scalar, const N: usize, const P: usize>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -1385,7 +1368,7 @@ fn dw_grad_sums<S: Scalar, const N: usize, const P: usize, const FIT: bool>(
                     continue;
                 };
                 for j in 0..N {
-                    a[j] = kernel::mac::<S, FIT>(a[j], wv[j], gv[j]);
+                    a[j] = kernel::mac::<S>(a[j], wv[j], gv[j]);
                 }
             }
         }
@@ -1428,7 +1411,7 @@ fn outputs_tapping(
 
 /// `dW += Σ dy·x`, `db += Σ dy`, each sum over the output pixels in order, formed in the
 /// accumulator. Lengths checked by the caller.
-fn weight_gradient<S: Scalar, const FIT: bool>(
+fn weight_gradient<S: Scalar>(
     s: &Conv2dShape,
     d: Dims,
     x: &[S],
@@ -1461,19 +1444,19 @@ fn weight_gradient<S: Scalar, const FIT: bool>(
         match (depthwise, k) {
             (true, 8) => {
                 let [a, b, c, e, f, g, h, i] = block;
-                weight_gradient_dw::<S, 8, FIT>(s, d, o, [a, b, c, e, f, g, h, i], x, dy);
+                weight_gradient_dw::<S, 8>(s, d, o, [a, b, c, e, f, g, h, i], x, dy);
             }
             // (The guard keeps the eight-row version out of fixed-point and soft-float builds.)
             (false, 8) if kernel::blocked::<S>() => {
-                weight_gradient_block::<S, 8, FIT>(s, d, o, block, x, dy);
+                weight_gradient_block::<S, 8>(s, d, o, block, x, dy);
             }
             (false, 4) => {
                 let [a, b, c, e, ..] = block;
-                weight_gradient_block::<S, 4, FIT>(s, d, o, [a, b, c, e], x, dy);
+                weight_gradient_block::<S, 4>(s, d, o, [a, b, c, e], x, dy);
             }
             _ => {
                 for (j, r) in block.into_iter().take(k).enumerate() {
-                    weight_gradient_block::<S, 1, FIT>(s, d, o + j, [r], x, dy);
+                    weight_gradient_block::<S, 1>(s, d, o + j, [r], x, dy);
                 }
             }
         }
@@ -1524,7 +1507,7 @@ fn bias_block<S: Scalar, const N: usize>(out_c: usize, o: usize, dy: &[S], db: &
 /// `N = 8` the blocks of four input channels go as two halves of four rows (`8 × 4` sums would
 /// not fit the registers), the narrower ones with all eight rows.
 #[inline(never)]
-fn weight_gradient_block<S: Scalar, const N: usize, const FIT: bool>(
+fn weight_gradient_block<S: Scalar, const N: usize>(
     s: &Conv2dShape,
     d: Dims,
     o: usize,
@@ -1544,7 +1527,7 @@ fn weight_gradient_block<S: Scalar, const N: usize, const FIT: bool>(
                 if N == 8 {
                     for (half, rows4) in rows.chunks_mut(4).enumerate() {
                         let at = (ki, kj);
-                        let sums = weight_sums::<S, 4, 4, FIT>(
+                        let sums = weight_sums::<S, 4, 4>(
                             s,
                             d,
                             (oh0, oh1),
@@ -1558,23 +1541,14 @@ fn weight_gradient_block<S: Scalar, const N: usize, const FIT: bool>(
                         add_sums(rows4, wk + 4 * blk, sums);
                     }
                 } else {
-                    let sums = weight_sums::<S, N, 4, FIT>(
-                        s,
-                        d,
-                        (oh0, oh1),
-                        (ow0, ow1),
-                        (ki, kj),
-                        c,
-                        o,
-                        x,
-                        dy,
-                    );
+                    let sums =
+                        weight_sums::<S, N, 4>(s, d, (oh0, oh1), (ow0, ow1), (ki, kj), c, o, x, dy);
                     add_sums(&mut rows, wk + 4 * blk, sums);
                 }
             }
             let mut ci = 4 * n4;
             if d.cig - ci >= 2 {
-                let sums = weight_sums::<S, N, 2, FIT>(
+                let sums = weight_sums::<S, N, 2>(
                     s,
                     d,
                     (oh0, oh1),
@@ -1589,7 +1563,7 @@ fn weight_gradient_block<S: Scalar, const N: usize, const FIT: bool>(
                 ci += 2;
             }
             if ci < d.cig {
-                let sums = weight_sums::<S, N, 1, FIT>(
+                let sums = weight_sums::<S, N, 1>(
                     s,
                     d,
                     (oh0, oh1),
@@ -1626,7 +1600,7 @@ fn add_sums<S: Scalar, const N: usize, const M: usize>(
 /// maps inside the input, in pixel order.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn weight_sums<S: Scalar, const N: usize, const M: usize, const FIT: bool>(
+fn weight_sums<S: Scalar, const N: usize, const M: usize>(
     s: &Conv2dShape,
     d: Dims,
     (oh0, oh1): (usize, usize),
@@ -1645,7 +1619,7 @@ fn weight_sums<S: Scalar, const N: usize, const M: usize, const FIT: bool>(
         row_pixels::<S, M, N>(s, x, dy, px0, (c, o), ow1.saturating_sub(ow0), |xv, gv| {
             for j in 0..N {
                 for m in 0..M {
-                    acc[j][m] = kernel::mac::<S, FIT>(acc[j][m], gv[j], xv[m]);
+                    acc[j][m] = kernel::mac::<S>(acc[j][m], gv[j], xv[m]);
                 }
             }
         });
@@ -1708,7 +1682,7 @@ fn row_pixels<S: Scalar, const M: usize, const N: usize>(
 /// `dW` of the `N` consecutive channels `c..c + N` of a depthwise convolution with at most
 /// [`DW_TAPS`] taps: per tap, `N` sums over the output pixels in registers.
 #[inline(never)]
-fn weight_gradient_dw<S: Scalar, const N: usize, const FIT: bool>(
+fn weight_gradient_dw<S: Scalar, const N: usize>(
     s: &Conv2dShape,
     d: Dims,
     c: usize,
@@ -1728,7 +1702,7 @@ fn weight_gradient_dw<S: Scalar, const N: usize, const FIT: bool>(
                 let n = ow1.saturating_sub(ow0);
                 row_pixels::<S, N, N>(s, x, dy, px0, (c, c), n, |xv, gv| {
                     for j in 0..N {
-                        acc[j] = kernel::mac::<S, FIT>(acc[j], gv[j], xv[j]);
+                        acc[j] = kernel::mac::<S>(acc[j], gv[j], xv[j]);
                     }
                 });
             }

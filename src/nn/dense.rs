@@ -15,7 +15,7 @@
 
 use super::{kernel, Scalar};
 use crate::num::StateValue;
-use core::slice::Iter;
+use core::iter::{once, Once};
 
 /// Weights and bias of a dense layer with `I` inputs and `O` outputs, stored in their natural
 /// shapes. The same type holds the gradients (`dW`, `db`).
@@ -134,7 +134,7 @@ pub(crate) fn forward_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], b: &[S], x: &[S], 
     let w4 = core::hint::black_box(w4);
     for ((yo, [r0, r1, r2, r3]), bo) in y4.iter_mut().zip(w4).zip(b4) {
         let mut acc = bo.map(S::widen);
-        kernel::dot4::<S, false>(
+        kernel::dot4::<S>(
             &mut acc,
             x,
             [r0.as_ref(), r1.as_ref(), r2.as_ref(), r3.as_ref()],
@@ -142,32 +142,27 @@ pub(crate) fn forward_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], b: &[S], x: &[S], 
         *yo = acc.map(S::narrow);
     }
     // Each sum: the bias and one product per input.
-    let rows = || w1.iter().flat_map(|r| r.as_ref());
-    if kernel::sums_fit::<S>(
-        Some(b1.iter()),
-        x.len(),
-        (rows(), w1.len() * x.len()),
-        (x.iter(), x.len()),
-    ) {
-        rows_one_by_one::<S, R, true>(w1, b1, x, y1);
+    let rows = (w1.iter().map(AsRef::as_ref), w1.len() * x.len());
+    if kernel::may_saturate::<S>(Some(once(b1)), x.len(), rows, (once(x), x.len())) {
+        rows_one_by_one(w1, b1, x, y1, S::mul_acc);
     } else {
-        rows_one_by_one::<S, R, false>(w1, b1, x, y1);
+        rows_one_by_one(w1, b1, x, y1, kernel::mac::<S>);
     }
 }
 
-/// `y[o] = b[o] + Σᵢ w[o][i]·x[i]`, one output at a time; `FIT`: every sum shown in range
-/// ([`kernel::sums_fit`]).
+/// `y[o] = b[o] + Σᵢ w[o][i]·x[i]`, one output at a time, each product added by `mac`.
 #[inline(always)]
-fn rows_one_by_one<S: Scalar, R: AsRef<[S]>, const FIT: bool>(
+fn rows_one_by_one<S: Scalar, R: AsRef<[S]>>(
     w: &[R],
     b: &[S],
     x: &[S],
     y: &mut [S],
+    mac: impl Fn(S::Acc, S, S) -> S::Acc,
 ) {
     for ((yo, row), &bo) in y.iter_mut().zip(w).zip(b) {
         let mut acc = bo.widen();
         for (&wi, &xi) in row.as_ref().iter().zip(x) {
-            acc = kernel::mac::<S, FIT>(acc, wi, xi);
+            acc = mac(acc, wi, xi);
         }
         *yo = S::narrow(acc);
     }
@@ -225,35 +220,29 @@ pub(crate) fn backward_dx_rows<S: Scalar, R: AsRef<[S]>>(w: &[R], dy: &[S], dx: 
     }
     let done = inputs - dx1.len();
     // Each sum: one product per output.
-    let cols = w
-        .iter()
-        .flat_map(|r| r.as_ref().get(done..).unwrap_or_default());
-    if kernel::sums_fit::<S>(
-        None::<Iter<'_, S>>,
-        dy.len(),
-        (cols, w.len() * dx1.len()),
-        (dy.iter(), dy.len()),
-    ) {
-        columns_one_by_one::<S, R, true>(w, dy, done, dx1);
+    let cols = w.iter().map(|r| r.as_ref().get(done..).unwrap_or_default());
+    let (cols, gl) = ((cols, w.len() * dx1.len()), (once(dy), dy.len()));
+    if kernel::may_saturate::<S>(None::<Once<&[S]>>, dy.len(), cols, gl) {
+        columns_one_by_one(w, dy, done, dx1, S::mul_acc);
     } else {
-        columns_one_by_one::<S, R, false>(w, dy, done, dx1);
+        columns_one_by_one(w, dy, done, dx1, kernel::mac::<S>);
     }
 }
 
-/// `dx[i] = Σₒ w[o][done + i]·dy[o]`, one input at a time; `FIT`: every sum shown in range
-/// ([`kernel::sums_fit`]).
+/// `dx[i] = Σₒ w[o][done + i]·dy[o]`, one input at a time, each product added by `mac`.
 #[inline(always)]
-fn columns_one_by_one<S: Scalar, R: AsRef<[S]>, const FIT: bool>(
+fn columns_one_by_one<S: Scalar, R: AsRef<[S]>>(
     w: &[R],
     dy: &[S],
     done: usize,
     dx: &mut [S],
+    mac: impl Fn(S::Acc, S, S) -> S::Acc,
 ) {
     for (i, dxi) in dx.iter_mut().enumerate() {
         let mut acc = S::ZERO.widen();
         for (row, &dyo) in w.iter().zip(dy) {
             if let Some(&wi) = row.as_ref().get(done + i) {
-                acc = kernel::mac::<S, FIT>(acc, wi, dyo);
+                acc = mac(acc, wi, dyo);
             }
         }
         *dxi = S::narrow(acc);

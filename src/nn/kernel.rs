@@ -27,44 +27,63 @@ pub(crate) const fn blocked<S: Scalar>() -> bool {
     !wide_acc::<S>() && crate::num::F32_IN_HARDWARE
 }
 
-/// Whether the layers check `S`'s sums for [`Scalar::mul_acc_in_range`]: only for a saturating
-/// accumulator (a constant per type, so other types get one copy of each kernel).
+/// Whether `S`'s sums have a range test that the layers may skip ([`Scalar::SATURATING_ACC`]).
+/// A constant per type.
 #[inline(always)]
 pub(crate) const fn checks_range<S: Scalar>() -> bool {
     S::SATURATING_ACC
 }
 
-/// Whether accumulations that start from values of `start` (or from zero, `None`) and add at
-/// most `n` products of an element of `a` with one of `b` stay in `S`'s accumulator range, so
-/// that [`mac`] may skip the saturation test. Each operand comes with its length: the shorter
-/// one is scanned, and the longer one is first taken at the type's own bound
-/// ([`Scalar::MAX_FACTOR`]), scanned only if that bound is too loose (a dense layer's weights
-/// are read once per sum anyway). `false` at once for a type without the test.
+/// Whether some accumulation that starts from a value of `start` (or from zero, `None`) and adds
+/// at most `n` products of an element of `a` with one of `b` might leave `S`'s accumulator
+/// range, so that its saturation decides the result. When not, the kernels sum with [`mac`];
+/// when it might, the layers take their sums by the definition with [`Scalar::mul_acc`]. Each
+/// operand is given as its runs (slices) and its length: the shorter one is scanned, the
+/// longer one first taken at the type's own bound ([`Scalar::MAX_FACTOR`]) and scanned only if
+/// that is too loose (a dense layer's weights are each used once per pass). `false` at once
+/// for a type without the test.
 #[inline(always)]
-pub(crate) fn sums_fit<'s, 'a, 'b, S: Scalar + 's + 'a + 'b>(
-    start: Option<impl Iterator<Item = &'s S>>,
+pub(crate) fn may_saturate<'s, 'a, 'b, S: Scalar + 's + 'a + 'b>(
+    start: Option<impl Iterator<Item = &'s [S]>>,
     n: usize,
-    (a, a_len): (impl Iterator<Item = &'a S>, usize),
-    (b, b_len): (impl Iterator<Item = &'b S>, usize),
+    (a, a_len): (impl Iterator<Item = &'a [S]>, usize),
+    (b, b_len): (impl Iterator<Item = &'b [S]>, usize),
 ) -> bool {
-    checks_range::<S>() && {
-        let start = start.map_or(0, S::max_factor);
-        let fits = |fa, fb| S::sums_in_range(start, n, fa, fb);
-        if a_len <= b_len {
-            let fa = S::max_factor(a);
-            fits(fa, S::MAX_FACTOR) || fits(fa, S::max_factor(b))
-        } else {
-            let fb = S::max_factor(b);
-            fits(S::MAX_FACTOR, fb) || fits(S::max_factor(a), fb)
-        }
+    checks_range::<S>() && !bound_holds::<S>(start, n, (a, a_len), (b, b_len))
+}
+
+/// [`may_saturate`]'s bound for a type with the range test, out of line: a layer's pass makes
+/// one call, and its call site stays small where a network inlines every layer kind.
+#[inline(never)]
+fn bound_holds<'s, 'a, 'b, S: Scalar + 's + 'a + 'b>(
+    start: Option<impl Iterator<Item = &'s [S]>>,
+    n: usize,
+    (a, a_len): (impl Iterator<Item = &'a [S]>, usize),
+    (b, b_len): (impl Iterator<Item = &'b [S]>, usize),
+) -> bool {
+    let start = start.map_or(0, factor);
+    let fits = |fa, fb| S::sums_in_range(start, n, fa, fb);
+    if a_len <= b_len {
+        let fa = factor(a);
+        fits(fa, S::MAX_FACTOR) || fits(fa, factor(b))
+    } else {
+        let fb = factor(b);
+        fits(S::MAX_FACTOR, fb) || fits(factor(a), fb)
     }
 }
 
-/// `acc + a·b`: [`Scalar::mul_acc`], or without its range test where the caller showed the
-/// accumulation in range ([`sums_fit`]).
+/// [`Scalar::max_factor`] over runs.
 #[inline(always)]
-pub(crate) fn mac<S: Scalar, const FIT: bool>(acc: S::Acc, a: S, b: S) -> S::Acc {
-    if FIT {
+fn factor<'a, S: Scalar + 'a>(runs: impl Iterator<Item = &'a [S]>) -> u64 {
+    runs.map(S::max_factor).max().unwrap_or(0)
+}
+
+/// `acc + a·b` in a layer's kernels: [`Scalar::mul_acc`], without its range test for a type that
+/// has one. The layers reach their kernels with such a type only where [`may_saturate`] is
+/// `false`: every sum then stays in range, and the result is the same.
+#[inline(always)]
+pub(crate) fn mac<S: Scalar>(acc: S::Acc, a: S, b: S) -> S::Acc {
+    if checks_range::<S>() {
         S::mul_acc_in_range(acc, a, b)
     } else {
         S::mul_acc(acc, a, b)
@@ -75,22 +94,22 @@ pub(crate) fn mac<S: Scalar, const FIT: bool>(acc: S::Acc, a: S, b: S) -> S::Acc
 /// the blocking does not change any result). Runs of four are unrolled so that contiguous loads
 /// can merge.
 #[inline(always)]
-pub(crate) fn dot4<S: Scalar, const FIT: bool>(acc: &mut [S::Acc; 4], x: &[S], w: [&[S]; 4]) {
+pub(crate) fn dot4<S: Scalar>(acc: &mut [S::Acc; 4], x: &[S], w: [&[S]; 4]) {
     let (x4, x1) = x.as_chunks::<4>();
     let [w0, w1, w2, w3] = w.map(|r| r.as_chunks::<4>());
     for ((((xv, a), b), c), e) in x4.iter().zip(w0.0).zip(w1.0).zip(w2.0).zip(w3.0) {
         for i in 0..4 {
-            acc[0] = mac::<S, FIT>(acc[0], a[i], xv[i]);
-            acc[1] = mac::<S, FIT>(acc[1], b[i], xv[i]);
-            acc[2] = mac::<S, FIT>(acc[2], c[i], xv[i]);
-            acc[3] = mac::<S, FIT>(acc[3], e[i], xv[i]);
+            acc[0] = mac::<S>(acc[0], a[i], xv[i]);
+            acc[1] = mac::<S>(acc[1], b[i], xv[i]);
+            acc[2] = mac::<S>(acc[2], c[i], xv[i]);
+            acc[3] = mac::<S>(acc[3], e[i], xv[i]);
         }
     }
     for ((((&xv, &a), &b), &c), &e) in x1.iter().zip(w0.1).zip(w1.1).zip(w2.1).zip(w3.1) {
-        acc[0] = mac::<S, FIT>(acc[0], a, xv);
-        acc[1] = mac::<S, FIT>(acc[1], b, xv);
-        acc[2] = mac::<S, FIT>(acc[2], c, xv);
-        acc[3] = mac::<S, FIT>(acc[3], e, xv);
+        acc[0] = mac::<S>(acc[0], a, xv);
+        acc[1] = mac::<S>(acc[1], b, xv);
+        acc[2] = mac::<S>(acc[2], c, xv);
+        acc[3] = mac::<S>(acc[3], e, xv);
     }
 }
 

@@ -11,13 +11,13 @@
 //! No scratch; `pixels·in_c·out_c` multiply-adds for forward, the same for each of `dx` and `dW`.
 //! Backward needs the input `x`.
 
-use super::conv2d::GradsMut;
+use super::conv2d::{saturating, GradsMut};
 use super::kernel;
 use super::shape::{check_len, check_shape};
 use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
-use core::slice::Iter;
+use core::iter::{once, Once};
 
 /// Whether `s` is a pointwise shape: 1 × 1 kernel, stride 1, no padding, one group, and valid.
 pub const fn is_pointwise(s: &Conv2dShape) -> bool {
@@ -75,35 +75,21 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     check_len(s.input_len(), x.len())?;
     check_len(s.output_len(), y.len())?;
     // Each sum: the bias and one product per input channel.
-    if kernel::sums_fit::<S>(
-        Some(b.elems()),
-        s.in_c,
-        (w.elems(), w.len()),
-        (x.iter(), x.len()),
-    ) {
-        forward_checked::<S, W, B, true>(s, (w, b, x), y);
-    } else {
-        forward_checked::<S, W, B, false>(s, (w, b, x), y);
+    let (wl, xl) = ((w.rows(s.in_c), w.len()), (once(x), x.len()));
+    if kernel::may_saturate::<S>(Some(b.rows(1)), s.in_c, wl, xl) {
+        saturating::forward(s, w, b, x, y);
+        return Ok(());
     }
-    Ok(())
-}
-
-/// [`forward`] after its checks; `FIT`: every sum shown in range ([`kernel::sums_fit`]).
-#[inline(always)]
-fn forward_checked<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const FIT: bool>(
-    s: &Conv2dShape,
-    (w, b, x): (W, B, &[S]),
-    y: &mut [S],
-) {
     for (x_p, y_p) in x.chunks_exact(s.in_c).zip(y.chunks_exact_mut(s.out_c)) {
         for ((y_o, &b_o), w_o) in y_p.iter_mut().zip(b.elems()).zip(w.rows(s.in_c)) {
             let mut acc = b_o.widen();
             for (&wv, &xv) in w_o.iter().zip(x_p) {
-                acc = kernel::mac::<S, FIT>(acc, wv, xv);
+                acc = kernel::mac::<S>(acc, wv, xv);
             }
             *y_o = S::narrow(acc);
         }
     }
+    Ok(())
 }
 
 /// The backward pass: `dW[o][i] += Σ_p dy[p][o]·x[p][i]`, `db[o] += Σ_p dy[p][o]` (if `grads`),
@@ -161,51 +147,38 @@ fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
         check_len(s.input_len(), dx.len())?;
     }
     if let Some(dx) = dx {
-        input_gradient_of(s, w, dy, dx);
+        input_gradient(s, w, dy, dx);
     }
     if let Some((dw, db)) = grads {
         // Each sum: one product per pixel.
         let pixels = x.len() / s.in_c.max(1);
-        if kernel::sums_fit::<S>(
-            None::<Iter<'_, S>>,
-            pixels,
-            (dy.iter(), dy.len()),
-            (x.iter(), x.len()),
-        ) {
-            weight_gradient::<S, true>(s, x, dy, dw, db);
-        } else {
-            weight_gradient::<S, false>(s, x, dy, dw, db);
+        let (gl, xl) = ((once(dy), dy.len()), (once(x), x.len()));
+        let sat = kernel::may_saturate::<S>(None::<Once<&[S]>>, pixels, gl, xl);
+        if sat {
+            saturating::weight_gradient(s, x, dy, dw);
+        }
+        for (o, (dw_o, db_o)) in dw.chunks_exact_mut(s.in_c).zip(db.iter_mut()).enumerate() {
+            // (`dW` was done above where a sum might saturate.)
+            for (i, dw_v) in dw_o.iter_mut().enumerate() {
+                if sat {
+                    break;
+                }
+                let mut acc = S::ZERO.widen();
+                for (x_p, dy_p) in x.chunks_exact(s.in_c).zip(dy.chunks_exact(s.out_c)) {
+                    if let (Some(&xv), Some(&g)) = (x_p.get(i), dy_p.get(o)) {
+                        acc = kernel::mac::<S>(acc, g, xv);
+                    }
+                }
+                *dw_v = dw_v.add(S::narrow(acc));
+            }
+            let mut acc = S::ZERO.widen();
+            for g in dy.iter().skip(o).step_by(s.out_c) {
+                acc = S::add_acc(acc, *g);
+            }
+            *db_o = db_o.add(S::narrow(acc));
         }
     }
     Ok(())
-}
-
-/// `dW[o][i] += Σ_p dy[p][o]·x[p][i]`, `db[o] += Σ_p dy[p][o]`; `FIT`: every product sum shown
-/// in range ([`kernel::sums_fit`]).
-#[inline(always)]
-fn weight_gradient<S: Scalar, const FIT: bool>(
-    s: &Conv2dShape,
-    x: &[S],
-    dy: &[S],
-    dw: &mut [S],
-    db: &mut [S],
-) {
-    for (o, (dw_o, db_o)) in dw.chunks_exact_mut(s.in_c).zip(db.iter_mut()).enumerate() {
-        for (i, dw_v) in dw_o.iter_mut().enumerate() {
-            let mut acc = S::ZERO.widen();
-            for (x_p, dy_p) in x.chunks_exact(s.in_c).zip(dy.chunks_exact(s.out_c)) {
-                if let (Some(&xv), Some(&g)) = (x_p.get(i), dy_p.get(o)) {
-                    acc = kernel::mac::<S, FIT>(acc, g, xv);
-                }
-            }
-            *dw_v = dw_v.add(S::narrow(acc));
-        }
-        let mut acc = S::ZERO.widen();
-        for g in dy.iter().skip(o).step_by(s.out_c) {
-            acc = S::add_acc(acc, *g);
-        }
-        *db_o = db_o.add(S::narrow(acc));
-    }
 }
 
 /// The input gradient alone: **overwrites** `dx` with `Σ_o W[o][i]·dy[p][o]`, as [`backward`]
@@ -245,44 +218,29 @@ fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     check_len(s.weights(), w.len())?;
     check_len(s.output_len(), dy.len())?;
     check_len(s.input_len(), dx.len())?;
-    input_gradient_of(s, w, dy, dx);
+    input_gradient(s, w, dy, dx);
     Ok(())
-}
-
-/// [`input_gradient`] with `FIT` found ([`kernel::sums_fit`]): one product per output channel.
-#[inline(always)]
-fn input_gradient_of<'a, S: Scalar + 'a, W: Params<'a, S>>(
-    s: &Conv2dShape,
-    w: W,
-    dy: &[S],
-    dx: &mut [S],
-) {
-    if kernel::sums_fit::<S>(
-        None::<Iter<'_, S>>,
-        s.out_c,
-        (w.elems(), w.len()),
-        (dy.iter(), dy.len()),
-    ) {
-        input_gradient::<S, W, true>(s, w, dy, dx);
-    } else {
-        input_gradient::<S, W, false>(s, w, dy, dx);
-    }
 }
 
 /// `dx[p][i] = Σ_o W[o][i]·dy[p][o]`, each sum formed in the accumulator. Lengths checked by
 /// the callers.
-fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>, const FIT: bool>(
+fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
     w: W,
     dy: &[S],
     dx: &mut [S],
 ) {
+    // Each sum: one product per output channel.
+    let (wl, gl) = ((w.rows(s.in_c), w.len()), (once(dy), dy.len()));
+    if kernel::may_saturate::<S>(None::<Once<&[S]>>, s.out_c, wl, gl) {
+        return saturating::input_gradient(s, w, dy, dx);
+    }
     for (dx_p, dy_p) in dx.chunks_exact_mut(s.in_c).zip(dy.chunks_exact(s.out_c)) {
         for (i, dx_i) in dx_p.iter_mut().enumerate() {
             let mut acc = S::ZERO.widen();
             for (w_o, &g) in w.rows(s.in_c).zip(dy_p) {
                 if let Some(&wv) = w_o.get(i) {
-                    acc = kernel::mac::<S, FIT>(acc, wv, g);
+                    acc = kernel::mac::<S>(acc, wv, g);
                 }
             }
             *dx_i = S::narrow(acc);

@@ -82,11 +82,8 @@ pub trait Scalar: Num {
     /// A bound on `|x|` over `xs`, in the units [`sums_in_range`](Scalar::sums_in_range) takes
     /// (fixed point: the raw integer's magnitude). `0` unless
     /// [`SATURATING_ACC`](Scalar::SATURATING_ACC).
-    fn max_factor<'a>(xs: impl Iterator<Item = &'a Self>) -> u64
-    where
-        Self: 'a,
-    {
-        xs.for_each(drop);
+    fn max_factor(xs: &[Self]) -> u64 {
+        let _ = xs;
         0
     }
     /// Whether every partial sum of an accumulation stays inside the accumulator's range when it

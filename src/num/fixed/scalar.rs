@@ -122,6 +122,38 @@ const ONE_Q31: u64 = 1 << 31;
 /// `1` in Q32.
 const ONE_Q32: u64 = 1 << 32;
 
+/// `a·b`, exactly. On ARMv6-M (Cortex-M0, M0+; recognised as the ARM target without 32-bit
+/// atomics) from four 16 × 16-bit `muls` ([`wide_mul_halves`]): that core has no 32 × 32 → 64-bit
+/// multiply, and LLVM forms the `i64` product with the 64 × 64-bit `__aeabi_lmul`, about 45
+/// instructions with the call. Elsewhere the `i64` product (one `smull` on a Cortex-M3).
+#[inline(always)]
+pub(crate) fn wide_mul(a: i32, b: i32) -> i64 {
+    if cfg!(all(target_arch = "arm", not(target_has_atomic = "32"))) {
+        wide_mul_call(a, b)
+    } else {
+        i64::from(a) * i64::from(b)
+    }
+}
+
+/// [`wide_mul_halves`] out of line: inlined at every multiply-add of every layer, its 20 or so
+/// instructions would cost a Cortex-M0 firmware tens of kilobytes of flash.
+#[inline(never)]
+fn wide_mul_call(a: i32, b: i32) -> i64 {
+    wide_mul_halves(a, b)
+}
+
+/// `a·b` from the 16-bit halves `a = ah·2^16 + al`, `b = bh·2^16 + bl` (`ah`, `bh` signed, `al`,
+/// `bl` in `[0, 2^16)`): `ah·bh·2^32 + (ah·bl + al·bh)·2^16 + al·bl`, each partial product
+/// within 32 bits (`|ah·bl| < 2^31`, `al·bl < 2^32`) and every sum exact in `i64`.
+#[inline(always)]
+pub(crate) fn wide_mul_halves(a: i32, b: i32) -> i64 {
+    let (ah, al) = (a >> 16, a & 0xFFFF);
+    let (bh, bl) = (b >> 16, b & 0xFFFF);
+    let low = (al as u32) * (bl as u32);
+    let mid = i64::from(ah * bl) + i64::from(al * bh);
+    (i64::from(ah * bh) << 32) + (mid << 16) + i64::from(low)
+}
+
 /// Rounds `v · 2^-s` to nearest (ties toward `+∞`) and saturates to `i32`. `1 ≤ s ≤ 62`.
 #[inline(always)]
 pub(crate) fn round_shift_sat(v: i64, s: u32) -> i32 {
@@ -332,10 +364,14 @@ fn to_f64<Frac: LeEqU32>(x: FixedI32<Frac>) -> f64 {
 
 /// Whether `start·2^frac + n·a·b ≤ i64::MAX`: then no partial sum of an accumulation from a
 /// widened value of magnitude `≤ start` adding `n` products `≤ a·b` can leave the `i64` range,
-/// and the saturating sums equal the plain ones. Exact in `u128` (each factor below `2^33`).
+/// and the saturating sums equal the plain ones. Exact: any overflow of the `u64` arithmetic
+/// means the bound is exceeded.
 fn sums_in_range(start: u64, n: usize, a: u64, b: u64, frac: u32) -> bool {
-    let total = (u128::from(start) << frac) + n as u128 * u128::from(a) * u128::from(b);
-    total <= i64::MAX as u128
+    let total = u64::try_from(n).ok().and_then(|n| {
+        let products = n.checked_mul(a.checked_mul(b)?)?;
+        products.checked_add(start.checked_mul(1 << frac)?)
+    });
+    total.is_some_and(|t| t <= i64::MAX as u64)
 }
 
 macro_rules! fixed_scalar {
@@ -358,7 +394,7 @@ macro_rules! fixed_scalar {
             }
             #[inline(always)]
             fn mul(self, rhs: Self) -> Self {
-                let p = i64::from(self.to_bits()) * i64::from(rhs.to_bits());
+                let p = wide_mul(self.to_bits(), rhs.to_bits());
                 <$t>::from_bits(round_shift_sat(p, $frac))
             }
             #[inline(always)]
@@ -367,7 +403,7 @@ macro_rules! fixed_scalar {
             }
             #[inline(always)]
             fn mul_acc(acc: i64, a: Self, b: Self) -> i64 {
-                acc.saturating_add(i64::from(a.to_bits()) * i64::from(b.to_bits()))
+                acc.saturating_add(wide_mul(a.to_bits(), b.to_bits()))
             }
             #[inline(always)]
             fn add_acc(acc: i64, a: Self) -> i64 {
@@ -375,17 +411,18 @@ macro_rules! fixed_scalar {
             }
             const SATURATING_ACC: bool = true;
             const MAX_FACTOR: u64 = 1 << 31;
-            #[inline]
-            fn max_factor<'a>(xs: impl Iterator<Item = &'a Self>) -> u64 {
+            // Out of line: one copy, whichever layer scans.
+            #[inline(never)]
+            fn max_factor(xs: &[Self]) -> u64 {
                 // The OR of every `|x|` or `|x| − 1` (`x` XOR its sign: one instruction on a
                 // Cortex-M3) is at least each of them.
-                let ones = xs.fold(0u32, |m, x| {
+                let ones = xs.iter().fold(0u32, |m, x| {
                     let v = x.to_bits();
                     m | (v ^ (v >> 31)) as u32
                 });
                 u64::from(ones) + 1
             }
-            #[inline]
+            #[inline(never)]
             fn sums_in_range(start: u64, n: usize, a: u64, b: u64) -> bool {
                 sums_in_range(start, n, a, b, $frac)
             }
@@ -393,7 +430,7 @@ macro_rules! fixed_scalar {
             fn mul_acc_in_range(acc: i64, a: Self, b: Self) -> i64 {
                 // In range, so the sum never wraps; `wrapping_add` keeps debug builds from
                 // testing what `sums_in_range` proved.
-                acc.wrapping_add(i64::from(a.to_bits()) * i64::from(b.to_bits()))
+                acc.wrapping_add(wide_mul(a.to_bits(), b.to_bits()))
             }
             #[inline(always)]
             fn narrow(acc: i64) -> Self {
@@ -482,6 +519,49 @@ mod tests {
         assert_eq!(div_round_sat(i64::MIN, u32::MAX, 24), -128);
         assert_eq!(div_round_sat(5, 0, 16), i32::MAX);
         assert_eq!(div_round_sat(0, 0, 16), 0);
+    }
+
+    /// The product from 16-bit halves equals the `i64` product: at the ends and signs of the
+    /// range, every pair of halves' edges, and a pseudo-random sweep.
+    #[test]
+    fn wide_mul_halves_is_the_exact_product() {
+        let edges = [
+            i32::MIN,
+            i32::MIN + 1,
+            -65_537,
+            -65_536,
+            -65_535,
+            -32_768,
+            -1,
+            0,
+            1,
+            32_767,
+            65_535,
+            65_536,
+            65_537,
+            i32::MAX - 1,
+            i32::MAX,
+        ];
+        for &a in &edges {
+            for &b in &edges {
+                assert_eq!(
+                    wide_mul_halves(a, b),
+                    i64::from(a) * i64::from(b),
+                    "{a} {b}"
+                );
+            }
+        }
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..1_000_000 {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let (a, b) = ((s >> 32) as i32, s as i32);
+            assert_eq!(
+                wide_mul_halves(a, b),
+                i64::from(a) * i64::from(b),
+                "{a} {b}"
+            );
+            assert_eq!(wide_mul(a, b), i64::from(a) * i64::from(b));
+        }
     }
 
     #[test]
