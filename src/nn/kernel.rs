@@ -27,13 +27,6 @@ pub(crate) const fn blocked<S: Scalar>() -> bool {
     !wide_acc::<S>() && crate::num::F32_IN_HARDWARE
 }
 
-/// Whether `S`'s sums have a range test that the layers may skip ([`Scalar::SATURATING_ACC`]).
-/// A constant per type.
-#[inline(always)]
-pub(crate) const fn checks_range<S: Scalar>() -> bool {
-    S::SATURATING_ACC
-}
-
 /// Whether some accumulation that starts from a value of `start` (or from zero, `None`) and adds
 /// at most `n` products of an element of `a` with one of `b` might leave `S`'s accumulator
 /// range, so that its saturation decides the result. When not, the kernels sum with [`mac`];
@@ -49,7 +42,7 @@ pub(crate) fn may_saturate<'s, 'a, 'b, S: Scalar + 's + 'a + 'b>(
     (a, a_len): (impl Iterator<Item = &'a [S]>, usize),
     (b, b_len): (impl Iterator<Item = &'b [S]>, usize),
 ) -> bool {
-    checks_range::<S>() && !bound_holds::<S>(start, n, (a, a_len), (b, b_len))
+    S::SATURATING_ACC && !bound_holds::<S>(start, n, (a, a_len), (b, b_len))
 }
 
 /// [`may_saturate`]'s bound for a type with the range test, out of line: a layer's pass makes
@@ -83,7 +76,7 @@ fn factor<'a, S: Scalar + 'a>(runs: impl Iterator<Item = &'a [S]>) -> u64 {
 /// `false`: every sum then stays in range, and the result is the same.
 #[inline(always)]
 pub(crate) fn mac<S: Scalar>(acc: S::Acc, a: S, b: S) -> S::Acc {
-    if checks_range::<S>() {
+    if S::SATURATING_ACC {
         S::mul_acc_in_range(acc, a, b)
     } else {
         S::mul_acc(acc, a, b)

@@ -159,17 +159,16 @@ fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
         }
         for (o, (dw_o, db_o)) in dw.chunks_exact_mut(s.in_c).zip(db.iter_mut()).enumerate() {
             // (`dW` was done above where a sum might saturate.)
-            for (i, dw_v) in dw_o.iter_mut().enumerate() {
-                if sat {
-                    break;
-                }
-                let mut acc = S::ZERO.widen();
-                for (x_p, dy_p) in x.chunks_exact(s.in_c).zip(dy.chunks_exact(s.out_c)) {
-                    if let (Some(&xv), Some(&g)) = (x_p.get(i), dy_p.get(o)) {
-                        acc = kernel::mac::<S>(acc, g, xv);
+            if !sat {
+                for (i, dw_v) in dw_o.iter_mut().enumerate() {
+                    let mut acc = S::ZERO.widen();
+                    for (x_p, dy_p) in x.chunks_exact(s.in_c).zip(dy.chunks_exact(s.out_c)) {
+                        if let (Some(&xv), Some(&g)) = (x_p.get(i), dy_p.get(o)) {
+                            acc = kernel::mac::<S>(acc, g, xv);
+                        }
                     }
+                    *dw_v = dw_v.add(S::narrow(acc));
                 }
-                *dw_v = dw_v.add(S::narrow(acc));
             }
             let mut acc = S::ZERO.widen();
             for g in dy.iter().skip(o).step_by(s.out_c) {

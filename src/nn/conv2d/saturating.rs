@@ -5,20 +5,9 @@
 //! output channels for `dx`; output pixels for `dW`), so where nothing saturates both give the
 //! same bits. One plain loop per pass, for the least flash: such data are rare.
 
+use super::super::shape::{tap, tapped_by};
 use super::super::split::Params;
 use super::super::{Conv2dShape, Scalar};
-
-/// The input row or column that output `o` taps through kernel offset `k`, if inside.
-fn tap(o: usize, k: usize, stride: usize, before: usize, len: usize) -> Option<usize> {
-    (o * stride + k).checked_sub(before).filter(|&i| i < len)
-}
-
-/// The output that input row or column `i` feeds through kernel offset `k`, if any.
-fn tapped(i: usize, k: usize, stride: usize, before: usize, out: usize) -> Option<usize> {
-    let t = (i + before).checked_sub(k)?;
-    let stride = stride.max(1);
-    (t % stride == 0 && t / stride < out).then_some(t / stride)
-}
 
 /// `y` from the bias and the products over the kernel offsets inside the input, in order.
 /// Lengths checked by the caller.
@@ -39,11 +28,11 @@ pub(crate) fn forward<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
             let c0 = o / cog * cig;
             let mut acc = b_o.widen();
             for ki in 0..s.kh {
-                let Some(ih) = tap(oh, ki, s.stride_h, s.pad_h.before, s.in_h) else {
+                let Some(ih) = tap(oh, s.stride_h, ki, s.pad_h.before, s.in_h) else {
                     continue;
                 };
                 for kj in 0..s.kw {
-                    let Some(iw) = tap(ow, kj, s.stride_w, s.pad_w.before, s.in_w) else {
+                    let Some(iw) = tap(ow, s.stride_w, kj, s.pad_w.before, s.in_w) else {
                         continue;
                     };
                     let (xb, wb) = ((ih * s.in_w + iw) * s.in_c + c0, (ki * s.kw + kj) * cig);
@@ -75,11 +64,11 @@ pub(crate) fn input_gradient<'a, S: Scalar + 'a, W: Params<'a, S>>(
             let g = ci / cig;
             let mut acc = S::ZERO.widen();
             for ki in 0..s.kh {
-                let Some(oh) = tapped(ih, ki, s.stride_h, s.pad_h.before, oh_n) else {
+                let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, oh_n) else {
                     continue;
                 };
                 for kj in 0..s.kw {
-                    let Some(ow) = tapped(iw, kj, s.stride_w, s.pad_w.before, ow_n) else {
+                    let Some(ow) = tapped_by(iw, s.stride_w, kj, s.pad_w.before, ow_n) else {
                         continue;
                     };
                     for o in g * cog..(g + 1) * cog {
@@ -113,11 +102,11 @@ pub(crate) fn weight_gradient<S: Scalar>(s: &Conv2dShape, x: &[S], dy: &[S], dw:
             );
             let mut acc = S::ZERO.widen();
             for oh in 0..oh_n {
-                let Some(ih) = tap(oh, ki, s.stride_h, s.pad_h.before, s.in_h) else {
+                let Some(ih) = tap(oh, s.stride_h, ki, s.pad_h.before, s.in_h) else {
                     continue;
                 };
                 for ow in 0..ow_n {
-                    let Some(iw) = tap(ow, kj, s.stride_w, s.pad_w.before, s.in_w) else {
+                    let Some(iw) = tap(ow, s.stride_w, kj, s.pad_w.before, s.in_w) else {
                         continue;
                     };
                     let xi = (ih * s.in_w + iw) * s.in_c + c0 + ci;

@@ -129,23 +129,18 @@ const ONE_Q32: u64 = 1 << 32;
 #[inline(always)]
 pub(crate) fn wide_mul(a: i32, b: i32) -> i64 {
     if cfg!(all(target_arch = "arm", not(target_has_atomic = "32"))) {
-        wide_mul_call(a, b)
+        wide_mul_halves(a, b)
     } else {
         i64::from(a) * i64::from(b)
     }
 }
 
-/// [`wide_mul_halves`] out of line: inlined at every multiply-add of every layer, its 20 or so
-/// instructions would cost a Cortex-M0 firmware tens of kilobytes of flash.
-#[inline(never)]
-fn wide_mul_call(a: i32, b: i32) -> i64 {
-    wide_mul_halves(a, b)
-}
-
 /// `a·b` from the 16-bit halves `a = ah·2^16 + al`, `b = bh·2^16 + bl` (`ah`, `bh` signed, `al`,
 /// `bl` in `[0, 2^16)`): `ah·bh·2^32 + (ah·bl + al·bh)·2^16 + al·bl`, each partial product
-/// within 32 bits (`|ah·bl| < 2^31`, `al·bl < 2^32`) and every sum exact in `i64`.
-#[inline(always)]
+/// within 32 bits (`|ah·bl| < 2^31`, `al·bl < 2^32`) and every sum exact in `i64`. Out of
+/// line: inlined at every multiply-add of every layer, its 28 instructions would cost a
+/// Cortex-M0 firmware tens of kilobytes of flash.
+#[inline(never)]
 pub(crate) fn wide_mul_halves(a: i32, b: i32) -> i64 {
     let (ah, al) = (a >> 16, a & 0xFFFF);
     let (bh, bl) = (b >> 16, b & 0xFFFF);
