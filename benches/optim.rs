@@ -25,6 +25,13 @@
 //! | `adagrad` | `Adagrad`, lr 1e-2 | `s += g²; p -= lr·g/(√s + ε)` | `Adagrad(lr=1e-2)` |
 //! | `lion` | `Lion`, lr 1e-4 | the authors' rule, `sign(0) = 0` | the same rule in torch tensor ops |
 //!
+//! # Threads
+//! edgetune is built with `host-threads`: a float step of at least 128 Ki elements runs in pieces
+//! on all the host's cores (`rayon`'s pool). With `RAYON_NUM_THREADS=1` they run whole on the
+//! calling thread, under the ids `<optimizer>/edgetune-<type>-1t/<N>` (`scripts/bench-host.py`
+//! runs those as a second pass). Fixed-point steps and smaller ones always run on the calling
+//! thread.
+//!
 //! # Bytes moved per element and step
 //! Throughput is reported both as elements (parameters) per second and as bytes per second
 //! (criterion's `ElementsAndBytes`), the bytes counted from what one step must read and write:
@@ -86,6 +93,9 @@ const STACK_BYTES: usize = 256 << 20;
 type Group<'a> = BenchmarkGroup<'a, WallTime>;
 
 /// Bytes one step moves per element (see the module docs).
+/// The smallest step `host-threads` cuts into pieces (two of its grains, `optim::threads`).
+const THREADED_FROM: usize = 1 << 17;
+
 fn bytes_per_element(param: usize, grad: usize, states: &[usize], check_pass: bool) -> u64 {
     let check = if check_pass { grad } else { 0 };
     (2 * param + grad + check + 2 * states.iter().sum::<usize>()) as u64
@@ -155,7 +165,14 @@ fn bench_edgetune<S: Scalar, O: Optimizer<S, N>, const N: usize>(
     states: &[usize],
 ) {
     let mut opt = Box::new(make());
-    let name = format!("edgetune-{ty}");
+    // A step `host-threads` would cut, run where rayon's pool has one thread, is its own row.
+    let cut = N >= THREADED_FROM && matches!(ty, "f32" | "f64");
+    let one = if cut && rayon::current_num_threads() == 1 {
+        "-1t"
+    } else {
+        ""
+    };
+    let name = format!("edgetune-{ty}{one}");
     let Data { mut params, grads } = data::<S, N>();
     check_step(&format!("{name}/{N}"), &mut params, &grads[0], |p, g| {
         opt.step(p, g).is_ok()

@@ -90,24 +90,32 @@ def run_criterion(args, started):
     extra = list(args.criterion_args)
     if args.quick:
         extra = ["--warm-up-time", "0.2", "--measurement-time", "0.4", "--sample-size", "10"] + extra
-    cmd = ["cargo", "bench", "--bench", "optim"] + features + ["--", flt] + extra
-    print(f"running: {' '.join(cmd)}", flush=True)
-    print(f"  (criterion output: {log_path})", flush=True)
+    # Second pass: the steps host-threads cuts across the cores, on one thread (ids ending -1t).
+    one_flt = args.filter or f"^[a-z]+/edgetune-({types})-1t/"
+    passes = [({}, flt), ({"RAYON_NUM_THREADS": "1"}, one_flt)]
     count = 0
+    commands = []
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=BENCH_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            log.write(line)
-            # One "time:" line per benchmark, plus one in the "change:" block (with a p-value)
-            # when an earlier run left results to compare with.
-            if "time:" in line and "(p =" not in line:
-                count += 1
-                if count % 10 == 0:
-                    print(f"  {count} benchmarks done ({time.time() - started:.0f} s)", flush=True)
-        if proc.wait() != 0:
-            sys.exit(f"cargo bench failed, see {log_path}")
+        for env, pattern in passes:
+            cmd = ["cargo", "bench", "--bench", "optim"] + features + ["--", pattern] + extra
+            shown = " ".join(f"{k}={v}" for k, v in env.items()) + (" " if env else "") + " ".join(cmd)
+            commands.append(shown)
+            print(f"running: {shown}", flush=True)
+            print(f"  (criterion output: {log_path})", flush=True)
+            proc = subprocess.Popen(cmd, cwd=BENCH_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, env={**os.environ, **env})
+            for line in proc.stdout:
+                log.write(line)
+                # One "time:" line per benchmark, plus one in the "change:" block (with a p-value)
+                # when an earlier run left results to compare with.
+                if "time:" in line and "(p =" not in line:
+                    count += 1
+                    if count % 10 == 0:
+                        print(f"  {count} benchmarks done ({time.time() - started:.0f} s)", flush=True)
+            if proc.wait() != 0:
+                sys.exit(f"cargo bench failed, see {log_path}")
     print(f"  {count} benchmarks done ({time.time() - started:.0f} s)", flush=True)
-    return " ".join(cmd)
+    return "; ".join(commands)
 
 
 def read_criterion(since):
@@ -155,13 +163,15 @@ def fmt_ratio(a, b):
 
 def table(crit, torch_res, threads_cols, copy):
     rows = []
-    head = ["optimizer", "type", "N", "edgetune", "naive", "et/naive"]
+    # edgetune on all cores, and on one where host-threads cut the step (else the same figure);
+    # each torch column is compared with the edgetune figure of its own thread count.
+    head = ["optimizer", "type", "N", "edgetune", "et 1t", "naive", "et/naive"]
     for t in threads_cols:
-        head += [f"torch {t}t"] + (["et/torch"] if t == threads_cols[0] else [])
+        head += [f"torch {t}t", "et/torch"]
     head += ["GB/s", "/copy-dram", "/copy-cache"]
-    units = ["", "", "", "Mparam/s", "Mparam/s", ""]
+    units = ["", "", "", "Mparam/s", "Mparam/s", "Mparam/s", ""]
     for t in threads_cols:
-        units += ["Mparam/s"] + ([""] if t == threads_cols[0] else [])
+        units += ["Mparam/s", ""]
     units += ["", "", ""]
 
     def rate(key):
@@ -176,15 +186,14 @@ def table(crit, torch_res, threads_cols, copy):
                 if key not in crit:
                     continue
                 et = rate(key)
-                row = [opt, ty, str(n), fmt_rate(et)]
+                one = rate(f"{opt}/edgetune-{ty}-1t/{n}") or et
+                row = [opt, ty, str(n), fmt_rate(et), fmt_rate(one)]
                 f32 = ty == "f32"
-                row += [fmt_rate(naive), fmt_ratio(et, naive)] if f32 else ["-", "-"]
+                row += [fmt_rate(naive), fmt_ratio(one, naive)] if f32 else ["-", "-"]
                 for t in threads_cols:
                     s = torch_res.get(str(t), {}).get(f"{opt}/{n}") if f32 else None
                     tr = n / s if s else None
-                    row.append(fmt_rate(tr))
-                    if t == threads_cols[0]:
-                        row.append(fmt_ratio(et, tr))
+                    row += [fmt_rate(tr), fmt_ratio(one if t == 1 else et, tr)]
                 if n == BIG:
                     r = crit[key]
                     gbs = r["bytes"] / (r["ns"] * 1e-9) / 1e9
@@ -279,7 +288,9 @@ def main():
             print(f"  {key.split('/')[1]:<30} {r['ns'] / 1e3:9.1f} us/step  "
                   f"{r['elements'] / (r['ns'] * 1e-9) / 1e6:8.1f} Mparam/s")
     print()
-    print("columns: et/naive and et/torch are edgetune's params/s over the other's (> 1: edgetune faster);")
+    print("columns: edgetune runs on every core (host-threads cuts a float step of >= 128 Ki elements into")
+    print("  pieces), et 1t on one; et/naive and each et/torch are edgetune's params/s over the other's (> 1:")
+    print("  edgetune faster), with et 1t against naive and torch 1t, edgetune against torch on more threads;")
     print("  naive and torch are f32 only; GB/s (1e9 B/s, N = 1Mi only) = bytes moved per step / time, with")
     print("  bytes/element = 2*size(param) + size(grad) + size(grad) [check pass] + 2*size(each state buffer)")
     print("  (f32: SGD 16, Momentum/RMSprop/Adagrad/Lion 24, Adam/AdamW 32); /copy-dram and /copy-cache divide")
@@ -291,7 +302,7 @@ def main():
     print(f"  date        {date}")
     print(f"  cpu         {cpu_model()}, {os.cpu_count()} logical CPUs, L3 {cache_l3()}")
     print(f"  rustc       {sh(['rustc', '-V'])} (bench profile: release, opt-level 3, host target, no target-cpu; edgetune with "
-          f"host-simd{' and exact-sqrt' if args.exact_sqrt else ''})")
+          f"host-simd, host-threads{' and exact-sqrt' if args.exact_sqrt else ''})")
     print(f"  edgetune    {sh(['git', 'rev-parse', '--short', 'HEAD'])}"
           f"{' (uncommitted changes)' if sh(['git', 'status', '--porcelain', '--', 'src', 'benches', 'Cargo.toml']) else ''}"
           f"{'  (now; the results are from an earlier run)' if args.no_bench else ''}")

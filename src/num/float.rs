@@ -26,6 +26,8 @@ pub trait Float:
     + Neg<Output = Self>
     + AddAssign
     + SubAssign
+    + Send
+    + Sync
 {
     /// Whether per-step `f64` scalars such as the bias corrections `1 − β^t` are computed in the
     /// accurate (and costlier) form: for `f64`, whose resolution would see the difference.
@@ -262,10 +264,7 @@ impl Num for f32 {
 
     #[inline(always)]
     fn first_unusable_and_small(grads: &[Self]) -> (Option<usize>, bool) {
-        if Self::all_below_pow2(grads, SMALL_GRADIENT_EXP) {
-            return (None, true);
-        }
-        (grads.iter().position(|g| !g.is_finite()), false)
+        crate::optim::threads::scan(grads, first_nonfinite_or_small)
     }
 }
 
@@ -292,11 +291,17 @@ impl Num for f64 {
 
     #[inline(always)]
     fn first_unusable_and_small(grads: &[Self]) -> (Option<usize>, bool) {
-        if Self::all_below_pow2(grads, SMALL_GRADIENT_EXP) {
-            return (None, true);
-        }
-        (grads.iter().position(|g| !g.is_finite()), false)
+        crate::optim::threads::scan(grads, first_nonfinite_or_small)
     }
+}
+
+/// [`Num::first_unusable_and_small`] of one piece of the gradients (see `optim::threads`).
+#[inline(always)]
+fn first_nonfinite_or_small<T: Float>(grads: &[T]) -> (Option<usize>, bool) {
+    if T::all_below_pow2(grads, SMALL_GRADIENT_EXP) {
+        return (None, true);
+    }
+    (grads.iter().position(|g| !g.finite()), false)
 }
 
 #[cfg(test)]

@@ -98,7 +98,10 @@ fn ceil_log2(x: f64) -> Option<i32> {
 /// (`None`: there is none).
 #[inline(always)]
 pub(crate) fn in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
-    k.is_some_and(|k| T::all_below_pow2(values, k))
+    k.is_some_and(|k| {
+        let below = |v: &[T]| (None, T::all_below_pow2(v, k));
+        super::threads::scan(values, below).1
+    })
 }
 
 /// Whether the gradients lie in the safe range `[−2^k, 2^k)`: known without reading them when

@@ -162,6 +162,7 @@ mod momentum;
 mod rmsprop;
 mod sgd;
 mod slot;
+pub(crate) mod threads;
 
 pub use adagrad::{Adagrad, AdagradConfig, AdagradNum};
 pub use adam::{

@@ -5,6 +5,7 @@ use crate::num::Float;
 use crate::optim::float::{
     first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
 };
+use crate::optim::threads::in_pieces;
 
 /// Per-step scalars of the floating-point Adagrad kernel.
 #[derive(Clone, Copy, Debug)]
@@ -74,14 +75,16 @@ impl<T: Float> AdagradNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        let (clr, eps) = (c.clr, c.eps);
-        with_float_grad!(T, c.negate, c.wd, |grad| {
-            for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-                let g = grad(g, *p);
-                *s += g * g;
-                let std = T::root(*s) + eps; // eps outside the square root
-                *p -= clr * (g / std);
-            }
-        });
+        in_pieces!(params.len(), (params, grads, sum), {
+            let (clr, eps) = (c.clr, c.eps);
+            with_float_grad!(T, c.negate, c.wd, |grad| {
+                for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+                    let g = grad(g, *p);
+                    *s += g * g;
+                    let std = T::root(*s) + eps; // eps outside the square root
+                    *p -= clr * (g / std);
+                }
+            });
+        },);
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 use crate::num::pow::{one_minus_pow, one_minus_pow_accurate};
 use crate::num::Float;
 use crate::optim::float::{first_nonfinite, float_grad, in_safe_range, safe_exp};
+use crate::optim::threads::in_pieces;
 
 /// Per-step scalars of the floating-point Adam kernel.
 #[derive(Clone, Copy, Debug)]
@@ -224,115 +225,125 @@ impl<T: Float> AdamNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        /// The loop, with or without AMSGrad's running maximum.
-        #[inline(always)]
-        #[allow(clippy::too_many_arguments)]
-        fn run<T: Float>(
-            params: &mut [T],
-            grads: &[T],
-            m: &mut [T],
-            v: &mut [T],
-            vmax: Option<&mut [T]>,
-            c: &FloatAdamCoeffs<T>,
-            lerp_from_m: bool,
-            unroll: bool,
-            prep: impl Fn(T, T) -> (T, T) + Copy,
-        ) {
-            match vmax {
-                None if !(unroll && FOUR_WIDE) => {
-                    let pgmv = params
-                        .iter_mut()
-                        .zip(grads)
-                        .zip(m.iter_mut().zip(v.iter_mut()));
-                    for ((p, &g), (m, v)) in pgmv {
+        in_pieces!(
+            params.len(),
+            (params, grads, m, v, vmax),
+            update::<T, K>(params, grads, m, v, vmax, c),
+        );
+    }
+}
+
+/// [`AdamNum::adam_update`] on one piece of the buffers.
+#[inline(always)]
+fn update<T: Float, K: AdamForm>(
+    params: &mut [T],
+    grads: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vmax: Option<&mut [T]>,
+    c: &FloatAdamCoeffs<T>,
+) {
+    /// The loop, with or without AMSGrad's running maximum.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn run<T: Float>(
+        params: &mut [T],
+        grads: &[T],
+        m: &mut [T],
+        v: &mut [T],
+        vmax: Option<&mut [T]>,
+        c: &FloatAdamCoeffs<T>,
+        lerp_from_m: bool,
+        unroll: bool,
+        prep: impl Fn(T, T) -> (T, T) + Copy,
+    ) {
+        match vmax {
+            None if !(unroll && FOUR_WIDE) => {
+                let pgmv = params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(m.iter_mut().zip(v.iter_mut()));
+                for ((p, &g), (m, v)) in pgmv {
+                    element(p, g, m, v, None, c, lerp_from_m, prep);
+                }
+            }
+            Some(vmax) => {
+                let pgmv = params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(m.iter_mut().zip(v.iter_mut()));
+                for (((p, &g), (m, v)), vm) in pgmv.zip(vmax.iter_mut()) {
+                    element(p, g, m, v, Some(vm), c, lerp_from_m, prep);
+                }
+            }
+            None => {
+                // Four elements per iteration (see `FOUR_WIDE`); it costs flash,
+                // so only the usual cases below get it.
+                let mut p2 = params.chunks_exact_mut(4);
+                let mut g2 = grads.chunks_exact(4);
+                let mut m2 = m.chunks_exact_mut(4);
+                let mut v2 = v.chunks_exact_mut(4);
+                for (((p, g), m), v) in (&mut p2).zip(&mut g2).zip(&mut m2).zip(&mut v2) {
+                    for ((p, &g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()))
+                    {
                         element(p, g, m, v, None, c, lerp_from_m, prep);
                     }
                 }
-                Some(vmax) => {
-                    let pgmv = params
-                        .iter_mut()
-                        .zip(grads)
-                        .zip(m.iter_mut().zip(v.iter_mut()));
-                    for (((p, &g), (m, v)), vm) in pgmv.zip(vmax.iter_mut()) {
-                        element(p, g, m, v, Some(vm), c, lerp_from_m, prep);
-                    }
-                }
-                None => {
-                    // Four elements per iteration (see `FOUR_WIDE`); it costs flash,
-                    // so only the usual cases below get it.
-                    let mut p2 = params.chunks_exact_mut(4);
-                    let mut g2 = grads.chunks_exact(4);
-                    let mut m2 = m.chunks_exact_mut(4);
-                    let mut v2 = v.chunks_exact_mut(4);
-                    for (((p, g), m), v) in (&mut p2).zip(&mut g2).zip(&mut m2).zip(&mut v2) {
-                        for ((p, &g), (m, v)) in
-                            p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()))
-                        {
-                            element(p, g, m, v, None, c, lerp_from_m, prep);
-                        }
-                    }
-                    let rest = p2.into_remainder().iter_mut().zip(g2.remainder());
-                    let rest = rest.zip(m2.into_remainder().iter_mut().zip(v2.into_remainder()));
-                    for ((p, &g), (m, v)) in rest {
-                        element(p, g, m, v, None, c, lerp_from_m, prep);
-                    }
+                let rest = p2.into_remainder().iter_mut().zip(g2.remainder());
+                let rest = rest.zip(m2.into_remainder().iter_mut().zip(v2.into_remainder()));
+                for ((p, &g), (m, v)) in rest {
+                    element(p, g, m, v, None, c, lerp_from_m, prep);
                 }
             }
         }
-        // A local copy: when `adam_coeffs` is out of line (a firmware with two Adam types), `c`
-        // points into its result's memory, whose address escaped to that call, and the loop
-        // would reload every coefficient after each store (M4F: +2.7 instructions per
-        // parameter); the copy is promoted to registers.
-        let c = &{ *c };
-        // A fixed form's flags are constants (`c` has them: the form was checked), so only
-        // its loops remain.
-        let (negate, l2, decay) = match K::FIXED {
-            None => (c.negate, c.l2, c.decay),
-            Some(f) => match f.decay {
-                AdamDecay::Off => (f.maximize, None, None),
-                AdamDecay::L2 => (f.maximize, Some(c.l2.unwrap_or(T::ZERO)), None),
-                AdamDecay::Decoupled => (f.maximize, None, Some(c.decay.unwrap_or(T::ZERO))),
-            },
-        };
-        if K::COMPACT {
-            match vmax {
-                None => {
-                    compact_loop::<T, false>(params, grads, m, v, &mut [], c, negate, l2, decay)
-                }
-                Some(vm) => compact_loop::<T, true>(params, grads, m, v, vm, c, negate, l2, decay),
-            }
-            return;
+    }
+    // A local copy: when `adam_coeffs` is out of line (a firmware with two Adam types), `c`
+    // points into its result's memory, whose address escaped to that call, and the loop
+    // would reload every coefficient after each store (M4F: +2.7 instructions per
+    // parameter); the copy is promoted to registers.
+    let c = &{ *c };
+    // A fixed form's flags are constants (`c` has them: the form was checked), so only
+    // its loops remain.
+    let (negate, l2, decay) = match K::FIXED {
+        None => (c.negate, c.l2, c.decay),
+        Some(f) => match f.decay {
+            AdamDecay::Off => (f.maximize, None, None),
+            AdamDecay::L2 => (f.maximize, Some(c.l2.unwrap_or(T::ZERO)), None),
+            AdamDecay::Decoupled => (f.maximize, None, Some(c.decay.unwrap_or(T::ZERO))),
+        },
+    };
+    if K::COMPACT {
+        match vmax {
+            None => compact_loop::<T, false>(params, grads, m, v, &mut [], c, negate, l2, decay),
+            Some(vm) => compact_loop::<T, true>(params, grads, m, v, vm, c, negate, l2, decay),
         }
-        // Every flag is tested here, outside the loops. The usual cases (descend, torch's
-        // lerp branch for β1 > 0.5) get loops without any per-element select; Adam and
-        // AdamW without L2 also get the four-wide loop.
-        if !negate && c.lerp_from_m {
-            match (l2, decay) {
-                (Some(wd), _) => run(params, grads, m, v, vmax, c, true, false, move |g, p| {
-                    (g + wd * p, p)
-                }),
-                (None, Some(decay)) => {
-                    run(params, grads, m, v, vmax, c, true, true, move |g, p| {
-                        (g, p * decay)
-                    })
-                }
-                (None, None) => run(params, grads, m, v, vmax, c, true, true, |g, p| (g, p)),
-            }
-        } else {
-            let lerp = c.lerp_from_m;
-            match (l2, decay) {
-                (Some(wd), _) => run(params, grads, m, v, vmax, c, lerp, false, move |g, p| {
-                    (float_grad(g, p, negate, Some(wd)), p)
-                }),
-                (None, Some(decay)) => {
-                    run(params, grads, m, v, vmax, c, lerp, false, move |g, p| {
-                        (float_grad(g, p, negate, None), p * decay)
-                    })
-                }
-                (None, None) => run(params, grads, m, v, vmax, c, lerp, false, move |g, p| {
-                    (float_grad(g, p, negate, None), p)
-                }),
-            }
+        return;
+    }
+    // Every flag is tested here, outside the loops. The usual cases (descend, torch's
+    // lerp branch for β1 > 0.5) get loops without any per-element select; Adam and
+    // AdamW without L2 also get the four-wide loop.
+    if !negate && c.lerp_from_m {
+        match (l2, decay) {
+            (Some(wd), _) => run(params, grads, m, v, vmax, c, true, false, move |g, p| {
+                (g + wd * p, p)
+            }),
+            (None, Some(decay)) => run(params, grads, m, v, vmax, c, true, true, move |g, p| {
+                (g, p * decay)
+            }),
+            (None, None) => run(params, grads, m, v, vmax, c, true, true, |g, p| (g, p)),
+        }
+    } else {
+        let lerp = c.lerp_from_m;
+        match (l2, decay) {
+            (Some(wd), _) => run(params, grads, m, v, vmax, c, lerp, false, move |g, p| {
+                (float_grad(g, p, negate, Some(wd)), p)
+            }),
+            (None, Some(decay)) => run(params, grads, m, v, vmax, c, lerp, false, move |g, p| {
+                (float_grad(g, p, negate, None), p * decay)
+            }),
+            (None, None) => run(params, grads, m, v, vmax, c, lerp, false, move |g, p| {
+                (float_grad(g, p, negate, None), p)
+            }),
         }
     }
 }

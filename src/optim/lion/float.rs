@@ -3,6 +3,7 @@
 use super::*;
 use crate::num::Float;
 use crate::optim::float::{first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp};
+use crate::optim::threads::in_pieces;
 
 /// Per-step scalars of the floating-point Lion kernel.
 #[derive(Clone, Copy, Debug)]
@@ -61,33 +62,35 @@ impl<T: Float> LionNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        #[inline(always)]
-        fn element<T: Float>(p: &mut T, g: T, m: &mut T, c: &FloatLionCoeffs<T>, pd: T) {
-            let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1
-                                            // torch.sign: sign(±0) = 0, unlike f32::signum.
-            let s = if u > T::ZERO {
-                c.lr
-            } else if u < T::ZERO {
-                -c.lr
-            } else {
-                T::ZERO
-            };
-            *p = pd - s;
-            *m = *m * c.b2 + g * c.omb2; // the EMA after the step, with β2
-        }
-        let pgm = params.iter_mut().zip(grads).zip(m.iter_mut());
-        // Decoupled decay first (torch multiplies by 1 when wd = 0; skipping it is exact).
-        match c.decay {
-            Some(decay) => {
-                for ((p, &g), m) in pgm {
-                    element(p, g, m, c, *p * decay);
+        in_pieces!(params.len(), (params, grads, m), {
+            #[inline(always)]
+            fn element<T: Float>(p: &mut T, g: T, m: &mut T, c: &FloatLionCoeffs<T>, pd: T) {
+                let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1
+                                                // torch.sign: sign(±0) = 0, unlike f32::signum.
+                let s = if u > T::ZERO {
+                    c.lr
+                } else if u < T::ZERO {
+                    -c.lr
+                } else {
+                    T::ZERO
+                };
+                *p = pd - s;
+                *m = *m * c.b2 + g * c.omb2; // the EMA after the step, with β2
+            }
+            let pgm = params.iter_mut().zip(grads).zip(m.iter_mut());
+            // Decoupled decay first (torch multiplies by 1 when wd = 0; skipping it is exact).
+            match c.decay {
+                Some(decay) => {
+                    for ((p, &g), m) in pgm {
+                        element(p, g, m, c, *p * decay);
+                    }
+                }
+                None => {
+                    for ((p, &g), m) in pgm {
+                        element(p, g, m, c, *p);
+                    }
                 }
             }
-            None => {
-                for ((p, &g), m) in pgm {
-                    element(p, g, m, c, *p);
-                }
-            }
-        }
+        },);
     }
 }

@@ -5,6 +5,7 @@ use crate::num::Float;
 use crate::optim::float::{
     first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
 };
+use crate::optim::threads::in_pieces;
 
 /// Per-step scalars of the floating-point momentum kernel.
 #[derive(Clone, Copy, Debug)]
@@ -74,49 +75,51 @@ impl<T: Float> MomentumNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        let (mu, damp, lr) = (c.mu, c.damp, c.lr);
-        if !c.enabled {
-            // torch with momentum = 0: plain SGD, the buffer is never touched.
+        in_pieces!(params.len(), (params, grads, buf), {
+            let (mu, damp, lr) = (c.mu, c.damp, c.lr);
+            if !c.enabled {
+                // torch with momentum = 0: plain SGD, the buffer is never touched.
+                with_float_grad!(T, c.negate, c.wd, |grad| {
+                    for (p, &g) in params.iter_mut().zip(grads) {
+                        *p -= lr * grad(g, *p);
+                    }
+                });
+                return;
+            }
+            // One loop per case, chosen here: no flag is tested per element.
             with_float_grad!(T, c.negate, c.wd, |grad| {
-                for (p, &g) in params.iter_mut().zip(grads) {
-                    *p -= lr * grad(g, *p);
+                let pgb = params.iter_mut().zip(grads).zip(buf.iter_mut());
+                if c.first {
+                    // First step: buf = copy(g), not (1-τ)·g; dampening applies from step 2.
+                    // `g + 0·g == g` exactly for finite g, so one loop serves both cases.
+                    let nmu = if c.nesterov { mu } else { T::ZERO };
+                    for ((p, &g), b) in pgb {
+                        let g = grad(g, *p);
+                        *b = g;
+                        *p -= lr * (g + nmu * g);
+                    }
+                } else if c.nesterov {
+                    // Nesterov needs dampening 0 (validated), so (1-τ)·g = g exactly.
+                    for ((p, &g), b) in pgb {
+                        let g = grad(g, *p);
+                        *b = mu * *b + g;
+                        *p -= lr * (g + mu * *b);
+                    }
+                } else if c.undamped {
+                    // torch's add_(g, alpha=1) adds g itself: skipping the 1·g is exact.
+                    for ((p, &g), b) in pgb {
+                        let g = grad(g, *p);
+                        *b = mu * *b + g;
+                        *p -= lr * *b;
+                    }
+                } else {
+                    for ((p, &g), b) in pgb {
+                        let g = grad(g, *p);
+                        *b = mu * *b + damp * g;
+                        *p -= lr * *b;
+                    }
                 }
             });
-            return;
-        }
-        // One loop per case, chosen here: no flag is tested per element.
-        with_float_grad!(T, c.negate, c.wd, |grad| {
-            let pgb = params.iter_mut().zip(grads).zip(buf.iter_mut());
-            if c.first {
-                // First step: buf = copy(g), not (1-τ)·g; dampening applies from step 2.
-                // `g + 0·g == g` exactly for finite g, so one loop serves both cases.
-                let nmu = if c.nesterov { mu } else { T::ZERO };
-                for ((p, &g), b) in pgb {
-                    let g = grad(g, *p);
-                    *b = g;
-                    *p -= lr * (g + nmu * g);
-                }
-            } else if c.nesterov {
-                // Nesterov needs dampening 0 (validated), so (1-τ)·g = g exactly.
-                for ((p, &g), b) in pgb {
-                    let g = grad(g, *p);
-                    *b = mu * *b + g;
-                    *p -= lr * (g + mu * *b);
-                }
-            } else if c.undamped {
-                // torch's add_(g, alpha=1) adds g itself: skipping the 1·g is exact.
-                for ((p, &g), b) in pgb {
-                    let g = grad(g, *p);
-                    *b = mu * *b + g;
-                    *p -= lr * *b;
-                }
-            } else {
-                for ((p, &g), b) in pgb {
-                    let g = grad(g, *p);
-                    *b = mu * *b + damp * g;
-                    *p -= lr * *b;
-                }
-            }
-        });
+        },);
     }
 }

@@ -5,6 +5,7 @@ use crate::num::Float;
 use crate::optim::float::{
     first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
 };
+use crate::optim::threads::in_pieces;
 
 /// Per-step scalars of the floating-point RMSprop kernel.
 #[derive(Clone, Copy, Debug)]
@@ -109,79 +110,87 @@ impl<T: Float> RmsPropNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        #[inline(always)]
-        fn element<T: Float>(
-            p: &mut T,
-            g: T,
-            v: &mut T,
-            buf: Option<&mut T>,
-            gbar: Option<&mut T>,
-            c: &FloatRmsPropCoeffs<T>,
-            grad: impl Fn(T, T) -> T,
-        ) {
-            let g = grad(g, *p);
-            // torch: square_avg.mul_(α).addcmul_(g, g, value=1-α), which torch's kernel rounds
-            // as fma((1-α)·g, g, α·v). So in f64 (`TORCH_ORDER`) and, in every type, when
-            // centered, where `v − ḡ²` cancels and amplifies any extra rounding (unfused, f32
-            // measured 10 × torch's own f32 drift on a corner case); plain f32 stays unfused.
-            *v = if T::TORCH_ORDER || gbar.is_some() {
-                T::fused(c.oma * g, g, *v * c.alpha)
-            } else {
-                *v * c.alpha + c.oma * (g * g)
-            };
-            let avg = match gbar {
-                Some(gbar) => {
-                    // ḡ = lerp(ḡ, g, 1-α), torch's two-sided form; v - ḡ² is clamped at 0
-                    // (torch may write NaN). torch: v.addcmul(ḡ, ḡ, value=-1), fused, as here
-                    // in every type (the cancellation).
-                    let d = g - *gbar;
-                    *gbar = if c.lerp_from_avg {
-                        T::madd(c.w, d, *gbar)
+        in_pieces!(
+            params.len(),
+            (params, grads, square_avg, momentum_buffer, grad_avg),
+            {
+                #[inline(always)]
+                fn element<T: Float>(
+                    p: &mut T,
+                    g: T,
+                    v: &mut T,
+                    buf: Option<&mut T>,
+                    gbar: Option<&mut T>,
+                    c: &FloatRmsPropCoeffs<T>,
+                    grad: impl Fn(T, T) -> T,
+                ) {
+                    let g = grad(g, *p);
+                    // torch: square_avg.mul_(α).addcmul_(g, g, value=1-α), which torch's kernel rounds
+                    // as fma((1-α)·g, g, α·v). So in f64 (`TORCH_ORDER`) and, in every type, when
+                    // centered, where `v − ḡ²` cancels and amplifies any extra rounding (unfused, f32
+                    // measured 10 × torch's own f32 drift on a corner case); plain f32 stays unfused.
+                    *v = if T::TORCH_ORDER || gbar.is_some() {
+                        T::fused(c.oma * g, g, *v * c.alpha)
                     } else {
-                        T::madd(-c.omw, d, g)
+                        *v * c.alpha + c.oma * (g * g)
                     };
-                    let var = T::fused(-*gbar, *gbar, *v);
-                    T::root(if var > T::ZERO { var } else { T::ZERO })
-                }
-                None => T::root(*v),
-            } + c.eps; // eps outside the square root
-            match buf {
-                // The buffer starts at 0 (unlike SGD's); lr stays outside it. torch:
-                // buf.mul_(μ).addcdiv_(g, avg); p.add_(buf, alpha=-lr) (fused in f64).
-                Some(b) => {
-                    *b = c.mu * *b + g / avg;
-                    *p = T::madd(-c.lr, *b, *p);
-                }
-                // torch: p.addcdiv_(g, avg, value=-lr), which rounds (−lr·g)/avg.
-                None if T::TORCH_ORDER => *p += (-c.lr * g) / avg,
-                None => *p -= c.lr * (g / avg),
-            }
-        }
-        // maximize and weight decay are chosen once, outside the loops.
-        with_float_grad!(T, c.negate, c.wd, |grad| {
-            let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
-            match (momentum_buffer, grad_avg) {
-                (Some(bufs), Some(gbars)) => {
-                    for (((p, &g), v), (b, gb)) in pgv.zip(bufs.iter_mut().zip(gbars.iter_mut())) {
-                        element(p, g, v, Some(b), Some(gb), c, grad);
+                    let avg = match gbar {
+                        Some(gbar) => {
+                            // ḡ = lerp(ḡ, g, 1-α), torch's two-sided form; v - ḡ² is clamped at 0
+                            // (torch may write NaN). torch: v.addcmul(ḡ, ḡ, value=-1), fused, as here
+                            // in every type (the cancellation).
+                            let d = g - *gbar;
+                            *gbar = if c.lerp_from_avg {
+                                T::madd(c.w, d, *gbar)
+                            } else {
+                                T::madd(-c.omw, d, g)
+                            };
+                            let var = T::fused(-*gbar, *gbar, *v);
+                            T::root(if var > T::ZERO { var } else { T::ZERO })
+                        }
+                        None => T::root(*v),
+                    } + c.eps; // eps outside the square root
+                    match buf {
+                        // The buffer starts at 0 (unlike SGD's); lr stays outside it. torch:
+                        // buf.mul_(μ).addcdiv_(g, avg); p.add_(buf, alpha=-lr) (fused in f64).
+                        Some(b) => {
+                            *b = c.mu * *b + g / avg;
+                            *p = T::madd(-c.lr, *b, *p);
+                        }
+                        // torch: p.addcdiv_(g, avg, value=-lr), which rounds (−lr·g)/avg.
+                        None if T::TORCH_ORDER => *p += (-c.lr * g) / avg,
+                        None => *p -= c.lr * (g / avg),
                     }
                 }
-                (Some(bufs), None) => {
-                    for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
-                        element(p, g, v, Some(b), None, c, grad);
+                // maximize and weight decay are chosen once, outside the loops.
+                with_float_grad!(T, c.negate, c.wd, |grad| {
+                    let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+                    match (momentum_buffer, grad_avg) {
+                        (Some(bufs), Some(gbars)) => {
+                            for (((p, &g), v), (b, gb)) in
+                                pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
+                            {
+                                element(p, g, v, Some(b), Some(gb), c, grad);
+                            }
+                        }
+                        (Some(bufs), None) => {
+                            for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
+                                element(p, g, v, Some(b), None, c, grad);
+                            }
+                        }
+                        (None, Some(gbars)) => {
+                            for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
+                                element(p, g, v, None, Some(gb), c, grad);
+                            }
+                        }
+                        (None, None) => {
+                            for ((p, &g), v) in pgv {
+                                element(p, g, v, None, None, c, grad);
+                            }
+                        }
                     }
-                }
-                (None, Some(gbars)) => {
-                    for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
-                        element(p, g, v, None, Some(gb), c, grad);
-                    }
-                }
-                (None, None) => {
-                    for ((p, &g), v) in pgv {
-                        element(p, g, v, None, None, c, grad);
-                    }
-                }
-            }
-        });
+                });
+            },
+        );
     }
 }

@@ -5,6 +5,7 @@ use crate::num::Float;
 use crate::optim::float::{
     first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
 };
+use crate::optim::threads::in_pieces;
 
 /// Per-step scalars of the floating-point SGD kernel.
 #[derive(Clone, Copy, Debug)]
@@ -48,11 +49,13 @@ impl<T: Float> SgdNum for T {
     #[cfg_attr(feature = "host-simd", inline(always))]
     #[cfg_attr(not(feature = "host-simd"), inline)]
     fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, _aux: &mut Self::Aux) {
-        let lr = c.lr;
-        with_float_grad!(T, c.negate, c.wd, |grad| {
-            for (p, &g) in params.iter_mut().zip(grads) {
-                *p -= lr * grad(g, *p);
-            }
-        });
+        in_pieces!(params.len(), (params, grads), {
+            let lr = c.lr;
+            with_float_grad!(T, c.negate, c.wd, |grad| {
+                for (p, &g) in params.iter_mut().zip(grads) {
+                    *p -= lr * grad(g, *p);
+                }
+            });
+        },);
     }
 }
