@@ -99,8 +99,12 @@ fn ceil_log2(x: f64) -> Option<i32> {
 #[inline(always)]
 pub(crate) fn in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
     k.is_some_and(|k| {
-        let below = |v: &[T]| (None, T::all_below_pow2(v, k));
-        super::threads::scan(values, below).1
+        let scan = super::threads::scan(
+            values,
+            #[cfg_attr(feature = "host-simd", inline(always))]
+            |v: &[T]| (None, T::all_below_pow2(v, k)),
+        );
+        scan.1
     })
 }
 

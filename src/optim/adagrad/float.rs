@@ -75,7 +75,7 @@ impl<T: Float> AdagradNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        in_pieces!(params.len(), (params, grads, sum), {
+        in_pieces!(params.len(), (params, grads, sum), c, {
             let (clr, eps) = (c.clr, c.eps);
             with_float_grad!(T, c.negate, c.wd, |grad| {
                 for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {

@@ -228,6 +228,7 @@ impl<T: Float> AdamNum for T {
         in_pieces!(
             params.len(),
             (params, grads, m, v, vmax),
+            c,
             update::<T, K>(params, grads, m, v, vmax, c),
         );
     }

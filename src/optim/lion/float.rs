@@ -62,7 +62,7 @@ impl<T: Float> LionNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        in_pieces!(params.len(), (params, grads, m), {
+        in_pieces!(params.len(), (params, grads, m), c, {
             #[inline(always)]
             fn element<T: Float>(p: &mut T, g: T, m: &mut T, c: &FloatLionCoeffs<T>, pd: T) {
                 let u = *m * c.b1 + g * c.omb1; // the OLD m, with β1

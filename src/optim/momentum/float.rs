@@ -75,7 +75,7 @@ impl<T: Float> MomentumNum for T {
         c: &Self::Coeffs,
         _aux: &mut Self::Aux,
     ) {
-        in_pieces!(params.len(), (params, grads, buf), {
+        in_pieces!(params.len(), (params, grads, buf), c, {
             let (mu, damp, lr) = (c.mu, c.damp, c.lr);
             if !c.enabled {
                 // torch with momentum = 0: plain SGD, the buffer is never touched.

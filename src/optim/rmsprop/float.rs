@@ -113,6 +113,7 @@ impl<T: Float> RmsPropNum for T {
         in_pieces!(
             params.len(),
             (params, grads, square_avg, momentum_buffer, grad_avg),
+            c,
             {
                 #[inline(always)]
                 fn element<T: Float>(

@@ -49,7 +49,7 @@ impl<T: Float> SgdNum for T {
     #[cfg_attr(feature = "host-simd", inline(always))]
     #[cfg_attr(not(feature = "host-simd"), inline)]
     fn sgd_update(params: &mut [Self], grads: &[Self], c: &Self::Coeffs, _aux: &mut Self::Aux) {
-        in_pieces!(params.len(), (params, grads), {
+        in_pieces!(params.len(), (params, grads), c, {
             let lr = c.lr;
             with_float_grad!(T, c.negate, c.wd, |grad| {
                 for (p, &g) in params.iter_mut().zip(grads) {
