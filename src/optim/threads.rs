@@ -24,19 +24,21 @@ const GRAIN: usize = 37;
 
 /// A bundle of equally long buffers (slices, optional slices, tuples of them) that can be cut
 /// at an element index into two bundles of the same shape.
+#[cfg(feature = "host-threads")]
 pub(crate) trait Split: Sized + Send {
     /// The elements before `mid` and those from it on; an empty buffer stays empty on both
     /// sides, and a `mid` past a buffer's end cuts it at the end.
-    #[cfg_attr(not(feature = "host-threads"), allow(dead_code))]
     fn split_at(self, mid: usize) -> (Self, Self);
 }
 
+#[cfg(feature = "host-threads")]
 impl<T: Sync> Split for &[T] {
     fn split_at(self, mid: usize) -> (Self, Self) {
         <[T]>::split_at(self, mid.min(self.len()))
     }
 }
 
+#[cfg(feature = "host-threads")]
 impl<T: Send> Split for &mut [T] {
     fn split_at(self, mid: usize) -> (Self, Self) {
         let mid = mid.min(self.len());
@@ -44,6 +46,7 @@ impl<T: Send> Split for &mut [T] {
     }
 }
 
+#[cfg(feature = "host-threads")]
 impl<A: Split> Split for Option<A> {
     fn split_at(self, mid: usize) -> (Self, Self) {
         match self {
@@ -58,6 +61,7 @@ impl<A: Split> Split for Option<A> {
 
 macro_rules! split_tuple {
     ($($name:ident),+) => {
+        #[cfg(feature = "host-threads")]
         impl<$($name: Split),+> Split for ($($name,)+) {
             #[allow(non_snake_case)]
             fn split_at(self, mid: usize) -> (Self, Self) {
@@ -104,16 +108,12 @@ pub(crate) use in_pieces;
 
 /// Runs `run` on `buffers` (each `len` elements long, or empty), whole or in pieces on the
 /// pool's threads; every element is in exactly one piece.
-#[cfg_attr(not(feature = "host-threads"), allow(dead_code))]
+#[cfg(feature = "host-threads")]
 #[inline(always)]
 pub(crate) fn for_pieces<P: Split>(len: usize, buffers: P, run: impl Fn(P) + Sync) {
-    #[cfg(feature = "host-threads")]
-    {
-        if worth_cutting(len) {
-            return cut(len, buffers, &run);
-        }
+    if worth_cutting(len) {
+        return cut(len, buffers, &run);
     }
-    let _ = len;
     run(buffers)
 }
 
@@ -200,6 +200,7 @@ mod tests {
     use std::vec::Vec;
 
     /// Every element is visited once, whatever the length; optional and empty buffers ride along.
+    #[cfg(feature = "host-threads")]
     #[test]
     fn pieces_cover_every_element_once() {
         for len in [0, 1, 36, 74, 75, 200, 1003, 4099] {
