@@ -19,19 +19,25 @@
 //! `size_of` of every type.
 #![no_std]
 #![cfg_attr(feature = "nightly", feature(core_float_math, optimize_attribute))]
-// No unsafe code, except `arm` (features `arm-dsp`, `arm-vsqrt`: single ARM instructions in
+// No unsafe code, except `arm` (features `arm-dsp`, `arm-vldm`, `arm-vsqrt`: single ARM instructions in
 // inline assembly), which allows it for itself alone.
 #![cfg_attr(
-    not(any(feature = "arm-dsp", feature = "arm-vsqrt")),
+    not(any(feature = "arm-dsp", feature = "arm-vldm", feature = "arm-vsqrt")),
     forbid(unsafe_code)
 )]
-#![cfg_attr(any(feature = "arm-dsp", feature = "arm-vsqrt"), deny(unsafe_code))]
+#![cfg_attr(
+    any(feature = "arm-dsp", feature = "arm-vldm", feature = "arm-vsqrt"),
+    deny(unsafe_code)
+)]
 #![deny(missing_docs)]
 
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(all(target_arch = "arm", any(feature = "arm-dsp", feature = "arm-vsqrt")))]
+#[cfg(all(
+    target_arch = "arm",
+    any(feature = "arm-dsp", feature = "arm-vldm", feature = "arm-vsqrt")
+))]
 mod arm;
 mod check;
 pub mod checkpoint;

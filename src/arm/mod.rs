@@ -6,15 +6,19 @@
 //! | file | feature | cores | instruction | what uses it |
 //! |---|---|---|---|---|
 //! | `dsp` | `arm-dsp` | Cortex-M4/M7 (`target_feature = "dsp"`) | `sxtb16`, `sadd16`, `smlad` | the int8 dense and conv dot product |
+//! | `vldm` | `arm-vldm` | Cortex-M with an FPU (`eabihf` targets) | `vldmia`, `vmla.f32` | the dense rows' four-sum dot product |
 //! | `vsqrt` | `arm-vsqrt` | Cortex-M with an FPU (`eabihf` targets: M4F, M7, M33F) | `vsqrt.f32` | [`sqrt_f32`](crate::num::sqrt::sqrt_f32) |
 //!
 //! Each gives the bits of the portable code it replaces (the int8 sum is the same integer; the
-//! root is correctly rounded, as `libm::sqrtf`), so a host replays these devices bit for bit.
-//! Without either feature the crate is `forbid(unsafe_code)`; with one, `deny(unsafe_code)`
+//! `f32` sums add the same products in the same order; the root is correctly rounded, as
+//! `libm::sqrtf`), so a host replays these devices bit for bit.
+//! Without any of them the crate is `forbid(unsafe_code)`; with one, `deny(unsafe_code)`
 //! everywhere but here.
 #![allow(unsafe_code)]
 
 #[cfg(all(feature = "arm-dsp", target_feature = "dsp"))]
 pub(crate) mod dsp;
+#[cfg(all(feature = "arm-vldm", target_abi = "eabihf"))]
+pub(crate) mod vldm;
 #[cfg(all(feature = "arm-vsqrt", target_abi = "eabihf"))]
 pub(crate) mod vsqrt;

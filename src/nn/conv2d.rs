@@ -324,6 +324,19 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
         }
         Some((xr, ki * d.wrow + cols.k0 * d.cig))
     };
+    // The window's runs as one frame, for a kernel that takes them all at once.
+    #[cfg(feature = "arm-vldm")]
+    let window = {
+        let first = (rows.i0 * s.in_w + cols.i0) * s.in_c;
+        crate::num::WindowRuns {
+            x: core::array::from_fn(|j| first + j * step),
+            x_step: s.in_w * s.in_c,
+            w: rows.k0 * d.wrow + cols.k0 * d.cig,
+            w_step: d.wrow,
+            rows: rows.k1.saturating_sub(rows.k0),
+            run,
+        }
+    };
     let mut left = d.cog;
     while left >= 4 {
         let (Some(w0), Some(w1), Some(w2), Some(w3)) =
@@ -338,7 +351,12 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
             }
         }
         let mut acc = [b4; N];
-        for ki in rows.k0..rows.k1 {
+        // A hardware kernel may take the whole window in one call (`arm-vldm`).
+        #[cfg(feature = "arm-vldm")]
+        let whole = S::window4xn(&mut acc, x, [w0, w1, w2, w3], &window);
+        #[cfg(not(feature = "arm-vldm"))]
+        let whole = false;
+        for ki in (rows.k0..rows.k1).filter(|_| !whole) {
             let Some((xr, ws)) = runs(ki) else { continue };
             let (Some(r0), Some(r1), Some(r2), Some(r3)) = (
                 w0.get(ws..ws + run),

@@ -88,6 +88,15 @@ pub(crate) fn mac<S: Scalar>(acc: S::Acc, a: S, b: S) -> S::Acc {
 /// can merge.
 #[inline(always)]
 pub(crate) fn dot4<S: Scalar>(acc: &mut [S::Acc; 4], x: &[S], w: [&[S]; 4]) {
+    // A hardware kernel may take a prefix (`arm-vldm`); the rest continues in the same order.
+    #[cfg(feature = "arm-vldm")]
+    let (x, w) = {
+        let done = S::dot4_prefix(acc, x, w);
+        (
+            x.get(done..).unwrap_or_default(),
+            w.map(|r| r.get(done..).unwrap_or_default()),
+        )
+    };
     let (x4, x1) = x.as_chunks::<4>();
     let [w0, w1, w2, w3] = w.map(|r| r.as_chunks::<4>());
     for ((((xv, a), b), c), e) in x4.iter().zip(w0.0).zip(w1.0).zip(w2.0).zip(w3.0) {
@@ -116,6 +125,15 @@ pub(crate) fn dot4xn<S: Scalar, const N: usize>(
     x: [&[S]; N],
     w: [&[S]; 4],
 ) {
+    // A hardware kernel may take a prefix (`arm-vldm`); the rest continues in the same order.
+    #[cfg(feature = "arm-vldm")]
+    let (x, w) = {
+        let done = S::dot4xn_prefix(acc, x, w);
+        (
+            x.map(|v| v.get(done..).unwrap_or_default()),
+            w.map(|v| v.get(done..).unwrap_or_default()),
+        )
+    };
     let len = w.iter().chain(&x).map(|v| v.len()).min().unwrap_or(0);
     let runs = len / 2;
     let xq = x.map(|v| v.as_chunks::<2>().0);

@@ -36,6 +36,8 @@ pub mod sqrt;
 
 pub use float::Float;
 pub use scalar::Scalar;
+#[doc(hidden)]
+pub use scalar::WindowRuns;
 
 use core::fmt::Debug;
 

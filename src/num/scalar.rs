@@ -140,6 +140,65 @@ pub trait Scalar: Num {
 
     /// Converts to `f64` (exact for every type of this crate).
     fn to_f64(self) -> f64;
+
+    /// `acc[j] += Σᵢ w[j][i]·x[i]` over a prefix of the inputs by a hardware kernel, each sum in
+    /// ascending `i` and bit for bit [`mul_acc`](Scalar::mul_acc)'s; returns the prefix's
+    /// length, where the caller goes on. The default takes none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn dot4_prefix(acc: &mut [Self::Acc; 4], x: &[Self], w: [&[Self]; 4]) -> usize {
+        let _ = (acc, x, w);
+        0
+    }
+
+    /// `acc[p][j] += Σ_{r,i} w[j][at.w + r·at.w_step + i]·x[at.x[p] + r·at.x_step + i]` over a
+    /// convolution window's `at.rows` runs of `at.run` values (`r`, then `i` ascending) by a
+    /// hardware kernel, bit for bit the run-by-run sums; `false`, and nothing added, where there
+    /// is none for this window. The default has none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn window4xn<const N: usize>(
+        acc: &mut [[Self::Acc; 4]; N],
+        x: &[Self],
+        w: [&[Self]; 4],
+        at: &WindowRuns<N>,
+    ) -> bool {
+        let _ = (acc, x, w, at);
+        false
+    }
+
+    /// `acc[p][j] += Σᵢ w[j][i]·x[p][i]` over a prefix of the inputs by a hardware kernel, as
+    /// [`dot4_prefix`](Scalar::dot4_prefix) for `N` inputs sharing the rows.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn dot4xn_prefix<const N: usize>(
+        acc: &mut [[Self::Acc; 4]; N],
+        x: [&[Self]; N],
+        w: [&[Self]; 4],
+    ) -> usize {
+        let _ = (acc, x, w);
+        0
+    }
+}
+
+/// Where a convolution window's runs lie for [`Scalar::window4xn`]: `rows` runs of `run` values,
+/// the first at `x[p]` in the input (one per pixel) and at `w` in each weight row, each next run
+/// `x_step` and `w_step` further on.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct WindowRuns<const N: usize> {
+    /// Each pixel's first input run.
+    pub x: [usize; N],
+    /// From one input run to the next.
+    pub x_step: usize,
+    /// The first weight run in each row.
+    pub w: usize,
+    /// From one weight run to the next.
+    pub w_step: usize,
+    /// Runs (kernel rows).
+    pub rows: usize,
+    /// Values per run.
+    pub run: usize,
 }
 
 /// The error of a conversion that cannot hold its value.
@@ -148,7 +207,7 @@ pub(crate) const fn not_representable(fault: ValueFault) -> Error {
 }
 
 macro_rules! float_scalar {
-    ($t:ty, $exp:path, $ln:path, $tanh:path) => {
+    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path)?) => {
         /// IEEE arithmetic; `exp`, `ln` and `tanh` from `libm` (never std's, so the device and
         /// host tests run the same code). `sigmoid` evaluates `eˣ` only for `x ≤ 0`, so it never
         /// overflows: `1/(1 + e⁻ˣ)` for `x ≥ 0`, `eˣ/(1 + eˣ)` otherwise.
@@ -238,9 +297,44 @@ macro_rules! float_scalar {
             fn to_f64(self) -> f64 {
                 self as f64
             }
+            $(
+                #[inline(always)]
+                fn dot4_prefix(acc: &mut [Self; 4], x: &[Self], w: [&[Self]; 4]) -> usize {
+                    $dot4(acc, x, w)
+                }
+                #[inline(always)]
+                fn dot4xn_prefix<const N: usize>(
+                    acc: &mut [[Self; 4]; N],
+                    x: [&[Self]; N],
+                    w: [&[Self]; 4],
+                ) -> usize {
+                    $dot4xn(acc, x, w)
+                }
+                #[inline(always)]
+                fn window4xn<const N: usize>(
+                    acc: &mut [[Self; 4]; N],
+                    x: &[Self],
+                    w: [&[Self]; 4],
+                    at: &WindowRuns<N>,
+                ) -> bool {
+                    $window(acc, x, w, at)
+                }
+            )?
         }
     };
 }
 
+#[cfg(not(all(feature = "arm-vldm", target_arch = "arm", target_abi = "eabihf")))]
 float_scalar!(f32, libm::expf, libm::logf, libm::tanhf);
+// Dense rows and convolution pixel runs by `vldmia` (`arm::vldm`): the same bits.
+#[cfg(all(feature = "arm-vldm", target_arch = "arm", target_abi = "eabihf"))]
+float_scalar!(
+    f32,
+    libm::expf,
+    libm::logf,
+    libm::tanhf,
+    crate::arm::vldm::dot4,
+    crate::arm::vldm::dot4xn,
+    crate::arm::vldm::window
+);
 float_scalar!(f64, libm::exp, libm::log, libm::tanh);
