@@ -356,17 +356,19 @@ fn forward_px_run<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>, const 
         let whole = S::window4xn(&mut acc, x, [w0, w1, w2, w3], &window);
         #[cfg(not(feature = "arm-vldm"))]
         let whole = false;
-        for ki in (rows.k0..rows.k1).filter(|_| !whole) {
-            let Some((xr, ws)) = runs(ki) else { continue };
-            let (Some(r0), Some(r1), Some(r2), Some(r3)) = (
-                w0.get(ws..ws + run),
-                w1.get(ws..ws + run),
-                w2.get(ws..ws + run),
-                w3.get(ws..ws + run),
-            ) else {
-                continue;
-            };
-            kernel::dot4xn::<S, N>(&mut acc, xr, [r0, r1, r2, r3]);
+        if !whole {
+            for ki in rows.k0..rows.k1 {
+                let Some((xr, ws)) = runs(ki) else { continue };
+                let (Some(r0), Some(r1), Some(r2), Some(r3)) = (
+                    w0.get(ws..ws + run),
+                    w1.get(ws..ws + run),
+                    w2.get(ws..ws + run),
+                    w3.get(ws..ws + run),
+                ) else {
+                    continue;
+                };
+                kernel::dot4xn::<S, N>(&mut acc, xr, [r0, r1, r2, r3]);
+            }
         }
         for (a, y) in acc.iter().zip(y_px.iter_mut()) {
             let dst = y.as_deref_mut().and_then(|y| y.get_mut(o..));
