@@ -1,0 +1,205 @@
+//! On-target test of the register-blocked `f32` sums on the Cortex-M4F (QEMU mps2-an386): dense
+//! and convolution forward passes on the shapes of the benchmarks (and odd ones that leave
+//! remainders), every output word against its definition's sum formed here one output at a
+//! time (`b + Σ w·x` in ascending order of the weight index, `acc + w * x` per product, as the
+//! layer docs define it), bit for bit.
+//!
+//! The layers block pixels and channels (and with the `arm-vldm` feature take runs of values by
+//! `vldmia` in assembly, `edgetune::arm::vldm`); each sum keeps the definition's order, so the
+//! bound is 0 ulp. `scripts/embedded.sh` runs this test in the default build and again with
+//! `--features edgetune/arm-vldm`. The shapes reach every blocked path: dense rows in fours
+//! with a remainder of rows and of inputs; convolution runs of four and of two pixels, border
+//! pixels paired vertically, one-pixel border windows, runs of an odd number of values, and
+//! grouped layers (one pixel, four channels).
+#![no_std]
+#![no_main]
+
+use bench_common as _; // panic handlers: log and exit QEMU with status 1
+use cortex_m_rt as _;
+use defmt_semihosting as _;
+
+use edgetune::nn::{conv2d, dense, Conv2dShape};
+
+/// Values in `[-1, 1)` with 24 significant bits each (an LCG's high bits), different per `seed`.
+fn fill(v: &mut [f32], seed: u32) {
+    let mut s = seed;
+    for x in v {
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *x = (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
+    }
+}
+
+/// Fails the test at the first word of `got` that differs from `want`.
+fn same_bits(what: &str, got: &[f32], want: &[f32]) {
+    defmt::assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        if g.to_bits() != w.to_bits() {
+            defmt::panic!(
+                "{=str}: word {=usize}: {=u32:#x}, definition {=u32:#x}",
+                what,
+                i,
+                g.to_bits(),
+                w.to_bits()
+            );
+        }
+    }
+    defmt::info!("{=str}: {=usize} words, bit for bit", what, got.len());
+}
+
+/// `y[o] = b[o] + Σᵢ w[o][i]·x[i]`, one output at a time.
+fn dense_definition<const I: usize, const O: usize>(
+    w: &[[f32; I]; O],
+    b: &[f32; O],
+    x: &[f32; I],
+) -> [f32; O] {
+    let mut y = [0.0; O];
+    for ((yo, row), &bo) in y.iter_mut().zip(w).zip(b) {
+        let mut acc = bo;
+        for (&wi, &xi) in row.iter().zip(x) {
+            acc += wi * xi;
+        }
+        *yo = acc;
+    }
+    y
+}
+
+fn dense_case<const I: usize, const O: usize>(what: &str, seed: u32) {
+    let mut w = [[0.0f32; I]; O];
+    let (mut b, mut x) = ([0.0f32; O], [0.0f32; I]);
+    for (k, row) in w.iter_mut().enumerate() {
+        fill(row, seed + k as u32);
+    }
+    fill(&mut b, seed ^ 0x55);
+    fill(&mut x, seed ^ 0xaa);
+    let mut y = [0.0f32; O];
+    dense::forward(&w, &b, &x, &mut y);
+    same_bits(what, &y, &dense_definition(&w, &b, &x));
+}
+
+/// The convolution's definition (`conv2d` module docs): `y[oh][ow][o] = b[o] + Σ_{ki,kj,ci}
+/// W[o][ki][kj][ci]·x[ih][iw][g·Cg + ci]` over the taps inside the input, one output at a time.
+fn conv_definition(s: &Conv2dShape, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
+    let (cg, og) = (s.in_c / s.groups, s.out_c / s.groups);
+    let mut k = 0;
+    for oh in 0..s.out_h() {
+        for ow in 0..s.out_w() {
+            for o in 0..s.out_c {
+                let g = o / og;
+                let mut acc = b[o];
+                for ki in 0..s.kh {
+                    let Some(ih) = (oh * s.stride_h + ki).checked_sub(s.pad_h.before) else {
+                        continue;
+                    };
+                    if ih >= s.in_h {
+                        continue;
+                    }
+                    for kj in 0..s.kw {
+                        let Some(iw) = (ow * s.stride_w + kj).checked_sub(s.pad_w.before) else {
+                            continue;
+                        };
+                        if iw >= s.in_w {
+                            continue;
+                        }
+                        for ci in 0..cg {
+                            let wv = w[((o * s.kh + ki) * s.kw + kj) * cg + ci];
+                            let xv = x[(ih * s.in_w + iw) * s.in_c + g * cg + ci];
+                            acc += wv * xv;
+                        }
+                    }
+                }
+                y[k] = acc;
+                k += 1;
+            }
+        }
+    }
+}
+
+fn conv_case<const X: usize, const W: usize, const O: usize, const Y: usize>(
+    what: &str,
+    s: &Conv2dShape,
+    seed: u32,
+) {
+    defmt::assert!(
+        s.valid() && s.input_len() == X && s.weights() == W && s.out_c == O && s.output_len() == Y
+    );
+    let (mut w, mut b, mut x) = ([0.0f32; W], [0.0f32; O], [0.0f32; X]);
+    fill(&mut w, seed);
+    fill(&mut b, seed ^ 0x55);
+    fill(&mut x, seed ^ 0xaa);
+    let (mut y, mut want) = ([0.0f32; Y], [0.0f32; Y]);
+    defmt::unwrap!(conv2d::forward(s, &w, &b, &x, &mut y).ok());
+    conv_definition(s, &w, &b, &x, &mut want);
+    same_bits(what, &y, &want);
+}
+
+/// The bench's 1-D convolution (50 steps × 6 → 8 channels, kernel 5, SAME), as a 2-D one of
+/// height 1.
+const C1: Conv2dShape = Conv2dShape::new(1, 50, 6, 8, 1, 5).same();
+/// The bench's 2-D convolution (8 × 8 × 4 → 8, kernel 3 × 3, SAME).
+const C2: Conv2dShape = Conv2dShape::new(8, 8, 4, 8, 3, 3).same();
+/// Odd sizes: 7 × 9 × 5 → 12, kernel 3 × 2, stride (2, 1), SAME.
+const C3: Conv2dShape = Conv2dShape::new(7, 9, 5, 12, 3, 2).stride(2, 1).same();
+/// Two groups of four input channels: 6 × 5 × 8 → 8, kernel 3 × 3, SAME.
+const C4: Conv2dShape = Conv2dShape::new(6, 5, 8, 8, 3, 3).same().groups(2);
+/// Runs of an odd number of values (3 columns × 3 channels): 6 × 9 × 3 → 8, kernel 3 × 3, SAME.
+const C5: Conv2dShape = Conv2dShape::new(6, 9, 3, 8, 3, 3).same();
+
+#[defmt_test::tests]
+mod tests {
+    use super::{conv_case, dense_case, C1, C2, C3, C4, C5};
+
+    #[test]
+    fn dense_64_to_16() {
+        dense_case::<64, 16>("dense 64 -> 16", 1);
+    }
+
+    #[test]
+    fn dense_37_to_11() {
+        dense_case::<37, 11>("dense 37 -> 11", 2);
+    }
+
+    #[test]
+    fn conv1d_50x6_to_8_k5_same() {
+        conv_case::<{ C1.input_len() }, { C1.weights() }, { C1.out_c }, { C1.output_len() }>(
+            "conv1d 50x6->8 k5 same",
+            &C1,
+            3,
+        );
+    }
+
+    #[test]
+    fn conv2d_8x8x4_to_8_k3_same() {
+        conv_case::<{ C2.input_len() }, { C2.weights() }, { C2.out_c }, { C2.output_len() }>(
+            "conv2d 8x8x4->8 k3 same",
+            &C2,
+            4,
+        );
+    }
+
+    #[test]
+    fn conv2d_7x9x5_to_12_k3x2_stride_2_1_same() {
+        conv_case::<{ C3.input_len() }, { C3.weights() }, { C3.out_c }, { C3.output_len() }>(
+            "conv2d 7x9x5->12 k3x2 s(2,1) same",
+            &C3,
+            5,
+        );
+    }
+
+    #[test]
+    fn conv2d_6x5x8_to_8_k3_same_2_groups() {
+        conv_case::<{ C4.input_len() }, { C4.weights() }, { C4.out_c }, { C4.output_len() }>(
+            "conv2d 6x5x8->8 k3 same groups 2",
+            &C4,
+            6,
+        );
+    }
+
+    #[test]
+    fn conv2d_6x9x3_to_8_k3_same() {
+        conv_case::<{ C5.input_len() }, { C5.weights() }, { C5.out_c }, { C5.output_len() }>(
+            "conv2d 6x9x3->8 k3 same",
+            &C5,
+            7,
+        );
+    }
+}
