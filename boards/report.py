@@ -18,9 +18,10 @@ fused>`), one flash/RAM budget table (a row per firmware), given BOARD.nm the fl
 optimizer's step, the finetune, cnn and sensor-app results, and the dscnn firmware's measured
 peak RAM of each mode against its memory plan.
 
-A board is any name with a BOARD.log; `qemu-cortex-m4-nightly` and `qemu-cortex-m4-vsqrt` (the
-Cortex-M4F bench built with edgetune's `nightly` or `arm-vsqrt` feature, by scripts/embedded.sh)
-are like the others, and --write-baseline records the feature in their conditions.
+A board is any name with a BOARD.log; `qemu-cortex-m4-nightly`, `qemu-cortex-m4-vsqrt` and
+`qemu-cortex-m4-vldm` (Cortex-M4F firmware built with edgetune's `nightly`, `arm-vsqrt` or
+`arm-vldm` feature, by scripts/embedded.sh) are like the others, and --write-baseline records
+the feature in their conditions.
 
 Exit status: 0 = pass; 1 = a figure grew by more than THRESHOLD_PCT over the baseline and
 --updated (the baseline file was changed in this commit or is uncommitted) was not given;
@@ -53,6 +54,7 @@ SENSOR_WINDOW_RE = re.compile(r"window instructions: (.*)$")
 KEY_CONDITIONS = {
     "-nightly": {"features": "edgetune/nightly (RUSTC_BOOTSTRAP=1)"},
     "-vsqrt": {"features": "edgetune/arm-vsqrt"},
+    "-vldm": {"features": "edgetune/arm-vldm"},
 }
 # The dscnn firmware (one DS-CNN Small training step per mode): measured peak RAM against the
 # memory plan, instructions per step, and the fused-vs-ordinary check, one line each per mode.

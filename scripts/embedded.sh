@@ -16,25 +16,28 @@
 # mode, ordinary and fused update: instructions per step, measured peak RAM = statics + painted
 # stack peak against the library's memory plan; its verdict must be PASS: finite losses, statics
 # equal to the plan, fused parameters bit-identical to the ordinary ones). On the Cortex-M4F,
-# also run the `bench` built with edgetune's `nightly` feature and with its `arm-vsqrt` feature (see
-# "Variant benches" below). Then run each
+# also run the `bench` built with edgetune's `nightly` feature and with its `arm-vsqrt` feature, and
+# `bench`, `finetune` and `cnn` with its `arm-vldm` feature (see "Variant builds" below). Then run each
 # board's on-target tests (defmt-test, in QEMU) and check that their expected values are fresh.
 # Compare the counts with boards/baseline.toml and print one combined table, the fine-tuning and
 # sensor-app results, a flash/RAM budget table per firmware, the flash of each optimizer step
 # (from `arm-none-eabi-nm -S -C` of each bench ELF, written to RUN_DIR/BOARD.nm) and the
 # on-target test summary. Last, run scripts/hw-boards.sh (the real boards) if it exists.
 #
-# Variant benches (board keys `qemu-cortex-m4-nightly` and `qemu-cortex-m4-vsqrt` in the tables
-# and in baseline.toml): the Cortex-M4F `bench` built with `--features edgetune/nightly` (f32
-# square root by core::f32::math::sqrt, one inline vsqrt.f32; RUSTC_BOOTSTRAP=1 on either route:
-# the Debian route sets it anyway, on the rustup route it is set for this build only) and with
-# `--features edgetune/arm-vsqrt` (stable Rust: vsqrt.f32 in a leaf function). Each builds only
-# `--bin bench` into its own target dir, TARGET_DIR/nightly and TARGET_DIR/vsqrt: its core,
-# dependencies and binary never replace the stable build's (same target dir: every run would
-# relink the stable bench after the variant overwrote target/.../release/bench); the cost is one
-# extra cold build each (core and the dependencies once, about 1-2 minutes on 2 cores),
-# incremental after that. Both benches check their root against libm::sqrtf ("sqrt check").
-# They run when qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
+# Variant builds (board keys `qemu-cortex-m4-nightly`, `qemu-cortex-m4-vsqrt` and
+# `qemu-cortex-m4-vldm` in the tables and in baseline.toml): the Cortex-M4F `bench` built with
+# `--features edgetune/nightly` (f32 square root by core::f32::math::sqrt, one inline vsqrt.f32;
+# RUSTC_BOOTSTRAP=1 on either route: the Debian route sets it anyway, on the rustup route it is
+# set for this build only) and with `--features edgetune/arm-vsqrt` (stable Rust: vsqrt.f32 in a
+# leaf function); and `bench`, `finetune` and `cnn` built with `--features edgetune/arm-vldm`
+# (the f32 dense and convolution sums by vldmia in leaf functions), whose on-target tests `sums`,
+# `layers` and `conv` also run again with that feature. Each variant builds only its binaries
+# into its own target dir, TARGET_DIR/SUFFIX: its core, dependencies and binaries never replace
+# the stable build's (same target dir: every run would relink the stable bench after the
+# variant overwrote target/.../release/bench); the cost is one extra cold build each (core and
+# the dependencies once, about 1-2 minutes on 2 cores), incremental after that. The nightly and
+# vsqrt benches check their root against libm::sqrtf ("sqrt check"). The variants run when
+# qemu-cortex-m4 is among the boards, unless EMBEDDED_NIGHTLY=0.
 #
 # On-target tests (boards/qemu-cortex-*/tests/*.rs, each board's [[test]] targets; harness =
 # false, defmt-test; int8.rs runs two TFLite-converted int8 CNNs layer by layer and compares every
@@ -110,7 +113,7 @@
 # to the ordinary one's after every step; sensor fails unless held-out
 # accuracy on the new gesture reached 90 % and beat the pretrained network, the held-out loss
 # halved and 18 of the last 20 windows were right before training), an output has no "bench: PASS" / "finetune: PASS" / "cnn: PASS" / "har8: PASS" / "sensor: PASS" / "dscnn: PASS" / "kernels: PASS" (the M0)
-# line (the variant benches: "bench: PASS"), a run exceeds
+# line (the variants: their binaries' PASS lines), a run exceeds
 # EMBEDDED_TIMEOUT seconds (default 120; the on-target tests of a board get twice that), an
 # on-target test fails (defmt-test panics, the firmware exits QEMU with status 1, cargo test
 # fails) or a test binary does not end with "all tests passed!", the expected-values file is
@@ -127,7 +130,7 @@
 # EMBEDDED_CLEAN=1 (remove the target dir first: a cold build), EMBEDDED_BOARDS (space-separated
 # subset, e.g. "qemu-cortex-m4"; --update-baseline needs all boards), EMBEDDED_TESTS=0 (skip
 # the on-target tests and the freshness check), EMBEDDED_HW=0 (skip scripts/hw-boards.sh),
-# EMBEDDED_NIGHTLY=0 (skip the Cortex-M4F variant benches; not with --update-baseline).
+# EMBEDDED_NIGHTLY=0 (skip the Cortex-M4F variant builds; not with --update-baseline).
 set -euo pipefail
 
 update=false
@@ -151,11 +154,17 @@ DEBIAN_RUSTC="${DEBIAN_RUSTC:-/usr/bin/rustc}"
 DEBIAN_CARGO="${DEBIAN_CARGO:-/usr/bin/cargo}"
 RUN_TESTS="${EMBEDDED_TESTS:-1}"
 RUN_NIGHTLY="${EMBEDDED_NIGHTLY:-1}"
-# The board whose bench also runs in feature variants; each variant as
-# "KEY-SUFFIX FEATURE BOOTSTRAP" (its board key is BOARD-SUFFIX, its target dir TARGET_DIR/SUFFIX;
-# BOOTSTRAP 1: the build needs RUSTC_BOOTSTRAP=1 on the rustup route too).
+# The board whose firmware also runs in feature variants; each variant as
+# "KEY-SUFFIX FEATURE BOOTSTRAP BINS TESTS" (its board key is BOARD-SUFFIX, its target dir
+# TARGET_DIR/SUFFIX; BOOTSTRAP 1: the build needs RUSTC_BOOTSTRAP=1 on the rustup route too;
+# BINS: the firmware it builds and runs, comma-separated; TESTS: the on-target test binaries it
+# runs again with the feature, comma-separated, or - for none).
 VARIANT_BOARD=qemu-cortex-m4
-VARIANTS=("nightly edgetune/nightly 1" "vsqrt edgetune/arm-vsqrt 0")
+VARIANTS=(
+    "nightly edgetune/nightly 1 bench -"
+    "vsqrt edgetune/arm-vsqrt 0 bench -"
+    "vldm edgetune/arm-vldm 0 bench,finetune,cnn sums,layers,conv"
+)
 
 # board -> target, QEMU machine description
 board_target() {
@@ -193,7 +202,7 @@ if $update && [ "$BOARDS" != "$ALL_BOARDS" ]; then
     exit 2
 fi
 if $update && [ "$RUN_NIGHTLY" != 1 ]; then
-    echo "error: --update-baseline runs the variant benches too; unset EMBEDDED_NIGHTLY" >&2
+    echo "error: --update-baseline runs the variant builds too; unset EMBEDDED_NIGHTLY" >&2
     exit 2
 fi
 for b in $BOARDS; do board_target "$b" >/dev/null; done
@@ -290,7 +299,7 @@ trap 'rm -rf "$run_dir"' EXIT
 failed=()
 test_failed=()
 timings=()
-# The board keys report.py gets: the boards, plus the variant benches' keys after their board.
+# The board keys report.py gets: the boards, plus the variants' keys after their board.
 report_boards=()
 
 # Runs ELF ($3) of board $1 on QEMU as run tag $2 (log RUN_DIR/$2.log, size RUN_DIR/$2.size);
@@ -319,6 +328,88 @@ run_firmware() {
     elif ! grep -q "$must" "$log"; then
         echo "embedded: $tag FAILED (exit status 0 but no '$must' in the output)" >&2
         failed+=("$tag")
+    fi
+}
+
+# run_on_target_tests BOARD LABEL "NAMES" CMD...: builds and runs the on-target test binaries
+# NAMES (space-separated) of boards/BOARD with CMD (a `cargo test` command line), logs them to
+# RUN_DIR/LABEL.tests.log and adds one summary row per binary, labelled LABEL, to
+# RUN_DIR/tests.rows; a failure is added to test_failed.
+run_on_target_tests() {
+    local b="$1" label="$2" names="$3" board tlog test_rc name
+    shift 3
+    local cmd=("$@") selected=()
+    board="$boards_dir/$b"
+    for name in $names; do
+        selected+=(--test "$name")
+    done
+    echo
+    echo "==> on-target tests of boards/$b as $label (defmt-test) on QEMU $(board_machine "$b") (timeout $((2 * TIMEOUT))s)"
+    echo "    (cd boards/$b && ${cmd[*]} ${selected[*]} --no-fail-fast)"
+    tlog="$run_dir/$label.tests.log"
+    if ! (cd "$board" && "${cmd[@]}" "${selected[@]}" --no-run); then
+        echo "embedded: $label on-target tests FAILED (build)" >&2
+        test_failed+=("$label/tests (build)")
+        : >"$tlog"
+    else
+        set +e
+        (cd "$board" && timeout "$((2 * TIMEOUT))" "${cmd[@]}" "${selected[@]}" --no-fail-fast) 2>&1 | tee "$tlog"
+        test_rc="${PIPESTATUS[0]}"
+        set -e
+        if [ "$test_rc" = 124 ]; then
+            echo "embedded: $label on-target tests FAILED (timed out after $((2 * TIMEOUT))s)" >&2
+            test_failed+=("$label/tests (timeout)")
+        elif [ "$test_rc" != 0 ]; then
+            echo "embedded: $label on-target tests FAILED (cargo test exit status $test_rc)" >&2
+            test_failed+=("$label/tests")
+        fi
+    fi
+    # One summary row per test binary; a binary that did not end with "all tests passed!",
+    # or a missing one, is a failure.
+    # shellcheck disable=SC2086 # NAMES is a word list
+    if ! python3 - "$label" "$tlog" "$run_dir/tests.rows" $names <<'PY'; then
+import re, sys
+board, log, rows, *expected = sys.argv[1:]
+sections = []
+cur = None
+for line in open(log, errors="replace"):
+    m = re.search(r"^\s*Running tests/(\w+)\.rs \(", line)
+    if m:
+        cur = {"name": m.group(1), "ran": 0, "total": 0, "ok": False, "ulp": None, "measured": None}
+        sections.append(cur)
+        continue
+    if cur is None:
+        continue
+    m = re.search(r"\((\d+)/(\d+)\) running `", line)
+    if m:
+        cur["ran"], cur["total"] = int(m.group(1)), int(m.group(2))
+    if "all tests passed!" in line:
+        cur["ok"] = True
+    m = re.search(r"check f32 .*max (\d+) ulp", line)
+    if m:
+        cur["ulp"] = max(cur["ulp"] or 0, int(m.group(1)))
+    m = re.search(r"measured f32 .*max (\d+) ulp", line)
+    if m:
+        cur["measured"] = max(cur["measured"] or 0, int(m.group(1)))
+bad = False
+with open(rows, "a") as out:
+    for s in sections:
+        passed = s["total"] if s["ok"] else max(s["ran"] - 1, 0)
+        status = "pass" if s["ok"] else "FAIL"
+        bad |= not s["ok"]
+        ulp = "-" if s["ulp"] is None else str(s["ulp"])
+        note = "" if s["measured"] is None else f"(steps 2-3 of the f32 Adam mlp, not asserted: {s['measured']} ulp)"
+        out.write(f"{board}\t{s['name']}\t{passed}/{s['total']}\t{status}\t{ulp}\t{note}\n")
+    for name in expected:
+        if name not in [s["name"] for s in sections]:
+            out.write(f"{board}\t{name}\t-\tMISSING\t-\t\n")
+            bad = True
+sys.exit(1 if bad else 0)
+PY
+        case " ${test_failed[*]} " in
+            *" $label/tests"*) ;;
+            *) test_failed+=("$label/tests") ;;
+        esac
     fi
 }
 
@@ -370,9 +461,9 @@ for b in $BOARDS; do
     ran="$(board_bins "$b" | sed 's/ / + /g')"
 
     if [ "$b" = "$VARIANT_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
-        # See "Variant benches" in the header: own target dir, --bin bench only.
+        # See "Variant builds" in the header: own target dir, the variant's binaries only.
         for variant in "${VARIANTS[@]}"; do
-            read -r suffix feature bootstrap <<<"$variant"
+            read -r suffix feature bootstrap bins _ <<<"$variant"
             variant_key="$b-$suffix"
             variant_dir="$target_dir/$suffix"
             if rustup_has_target "$target"; then
@@ -385,95 +476,44 @@ for b in $BOARDS; do
                 variant_cmd=(env RUSTC="$DEBIAN_RUSTC" RUSTC_BOOTSTRAP=1
                     "$DEBIAN_CARGO" build --release -Zbuild-std=core)
             fi
-            variant_cmd+=(--target-dir "$variant_dir" --bin bench --features "$feature")
+            variant_cmd+=(--target-dir "$variant_dir" --features "$feature")
+            for bin in ${bins//,/ }; do
+                variant_cmd+=(--bin "$bin")
+            done
             echo
-            echo "==> building the $suffix bench of boards/$b ($feature) into ${variant_dir#"$repo_root"/}"
+            echo "==> building the $suffix firmware ($bins) of boards/$b ($feature) into ${variant_dir#"$repo_root"/}"
             echo "    (cd boards/$b && ${variant_cmd[*]})"
             variant_start=$SECONDS
             if ! (cd "$board" && "${variant_cmd[@]}"); then
                 echo "embedded: FAIL ($suffix build of boards/$b failed)" >&2
                 exit 1
             fi
-            variant_note="$variant_note (+ $suffix bench $((SECONDS - variant_start))s)"
+            variant_note="$variant_note (+ $suffix $((SECONDS - variant_start))s)"
+            for bin in ${bins//,/ }; do
+                tag="$variant_key"
+                [ "$bin" = bench ] || tag="$variant_key-$bin"
+                run_firmware "$b" "$tag" "$variant_dir/$target/release/$bin" "$bin: PASS"
+            done
             variant_elf="$variant_dir/$target/release/bench"
-            run_firmware "$b" "$variant_key" "$variant_elf" "bench: PASS"
             arm-none-eabi-nm -S -C "$variant_elf" >"$run_dir/$variant_key.nm"
             arm-none-eabi-objdump -d --no-show-raw-insn "$variant_elf" >"$run_dir/$variant_key.dis"
             report_boards+=("$variant_key")
-            ran="$ran + $suffix bench"
+            ran="$ran + $suffix (${bins//,/, })"
         done
     fi
     test_time=""
     if [ "$RUN_TESTS" = 1 ]; then
-        echo
-        echo "==> on-target tests of boards/$b (defmt-test) on QEMU $(board_machine "$b") (timeout $((2 * TIMEOUT))s)"
-        echo "    (cd boards/$b && ${test_cmd[*]} --no-fail-fast)"
-        tlog="$run_dir/$b.tests.log"
         test_start=$SECONDS
-        if ! (cd "$board" && "${test_cmd[@]}" --no-run); then
-            echo "embedded: $b on-target tests FAILED (build)" >&2
-            test_failed+=("$b/tests (build)")
-            : >"$tlog"
-        else
-            set +e
-            (cd "$board" && timeout "$((2 * TIMEOUT))" "${test_cmd[@]}" --no-fail-fast) 2>&1 | tee "$tlog"
-            test_rc="${PIPESTATUS[0]}"
-            set -e
-            if [ "$test_rc" = 124 ]; then
-                echo "embedded: $b on-target tests FAILED (timed out after $((2 * TIMEOUT))s)" >&2
-                test_failed+=("$b/tests (timeout)")
-            elif [ "$test_rc" != 0 ]; then
-                echo "embedded: $b on-target tests FAILED (cargo test exit status $test_rc)" >&2
-                test_failed+=("$b/tests")
-            fi
-        fi
-        # One summary row per test binary; a binary that did not end with "all tests passed!",
-        # or a missing one, is a failure.
         # The expected binaries are the board's [[test]] targets (boards/<b>/Cargo.toml).
-        mapfile -t test_names < <(sed -n '/^\[\[test\]\]/{n;s/^name = "\(.*\)"$/\1/p}' "$board/Cargo.toml")
-        if ! python3 - "$b" "$tlog" "$run_dir/tests.rows" "${test_names[@]}" <<'PY'; then
-import re, sys
-board, log, rows, *expected = sys.argv[1:]
-sections = []
-cur = None
-for line in open(log, errors="replace"):
-    m = re.search(r"^\s*Running tests/(\w+)\.rs \(", line)
-    if m:
-        cur = {"name": m.group(1), "ran": 0, "total": 0, "ok": False, "ulp": None, "measured": None}
-        sections.append(cur)
-        continue
-    if cur is None:
-        continue
-    m = re.search(r"\((\d+)/(\d+)\) running `", line)
-    if m:
-        cur["ran"], cur["total"] = int(m.group(1)), int(m.group(2))
-    if "all tests passed!" in line:
-        cur["ok"] = True
-    m = re.search(r"check f32 .*max (\d+) ulp", line)
-    if m:
-        cur["ulp"] = max(cur["ulp"] or 0, int(m.group(1)))
-    m = re.search(r"measured f32 .*max (\d+) ulp", line)
-    if m:
-        cur["measured"] = max(cur["measured"] or 0, int(m.group(1)))
-bad = False
-with open(rows, "a") as out:
-    for s in sections:
-        passed = s["total"] if s["ok"] else max(s["ran"] - 1, 0)
-        status = "pass" if s["ok"] else "FAIL"
-        bad |= not s["ok"]
-        ulp = "-" if s["ulp"] is None else str(s["ulp"])
-        note = "" if s["measured"] is None else f"(steps 2-3 of the f32 Adam mlp, not asserted: {s['measured']} ulp)"
-        out.write(f"{board}\t{s['name']}\t{passed}/{s['total']}\t{status}\t{ulp}\t{note}\n")
-    for name in expected:
-        if name not in [s["name"] for s in sections]:
-            out.write(f"{board}\t{name}\t-\tMISSING\t-\t\n")
-            bad = True
-sys.exit(1 if bad else 0)
-PY
-            case " ${test_failed[*]} " in
-                *" $b/tests"*) ;;
-                *) test_failed+=("$b/tests") ;;
-            esac
+        run_on_target_tests "$b" "$b" "$(sed -n '/^\[\[test\]\]/{n;s/^name = "\(.*\)"$/\1/p}' "$board/Cargo.toml" | tr '\n' ' ')" "${test_cmd[@]}"
+        if [ "$b" = "$VARIANT_BOARD" ] && [ "$RUN_NIGHTLY" = 1 ]; then
+            # The variants that change layer kernels run the tests of those kernels again.
+            for variant in "${VARIANTS[@]}"; do
+                read -r suffix feature bootstrap bins tests <<<"$variant"
+                [ "$tests" = - ] && continue
+                run_on_target_tests "$b" "$b-$suffix" "${tests//,/ }" \
+                    "${test_cmd[@]/#$target_dir/$target_dir/$suffix}" --features "$feature"
+            done
         fi
         test_time=", on-target tests $((SECONDS - test_start))s (build + run)"
     fi

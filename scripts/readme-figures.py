@@ -56,6 +56,7 @@ CONV_COLUMNS = [
     ("M3 `f32`", "qemu-cortex-m3", "f32"),
     ("M3 `I16F16`", "qemu-cortex-m3", "I16F16"),
     ("M4F `f32`", "qemu-cortex-m4", "f32"),
+    ("M4F `f32` `arm-vldm`", "qemu-cortex-m4-vldm", "f32"),
     ("M4F `I16F16`", "qemu-cortex-m4", "I16F16"),
 ]
 
@@ -171,6 +172,7 @@ def aifes(b):
         ("M4F `f32`, stable (refined square root)", "qemu-cortex-m4"),
         ("M4F `f32`, `nightly` (`vsqrt.f32`)", "qemu-cortex-m4-nightly"),
         ("M4F `f32`, stable with `arm-vsqrt` (`vsqrt.f32`)", "qemu-cortex-m4-vsqrt"),
+        ("M4F `f32`, stable with `arm-vldm` (layer sums by `vldmia`)", "qemu-cortex-m4-vldm"),
         ("M3 `f32`, soft float (no FPU: not AIfES's setting)", "qemu-cortex-m3"),
     ]:
         x = b.get(board, key)
@@ -192,6 +194,7 @@ def training_step(b):
     rows = []
     for label, board, ty in [
         ("M4F", "qemu-cortex-m4", "f32"),
+        ("M4F with `arm-vldm`", "qemu-cortex-m4-vldm", "f32"),
         ("M3", "qemu-cortex-m3", "I16F16"),
         ("M0", "qemu-cortex-m0", "I16F16"),
         ("M0", "qemu-cortex-m0", "I4F12"),
