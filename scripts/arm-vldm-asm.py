@@ -162,6 +162,29 @@ def window(name, pixels):
     return function(name, doc, body)
 
 
+def scaled(name):
+    """dw[i] += g·x[i], eight values per iteration: r0: dw, r1: x, r2: iterations (≥ 1), s0: g."""
+    body = [
+        ("fp", "vpush {s16}"),
+        ("label", "2:"),
+        ("fp", "vldmia r1!, {s1-s8}"),
+        ("fp", "vldmia r0, {s9-s16}"),
+    ]
+    body += [("fp", f"vmla.f32 s{9 + k}, s0, s{1 + k}") for k in range(8)]
+    body += [
+        ("fp", "vstmia r0!, {s9-s16}"),
+        ("core", "subs r2, r2, #1"),
+        ("core", "bne 2b"),
+        ("fp", "vpop {s16}"),
+        ("core", "bx lr"),
+    ]
+    doc = [
+        f"{name}: dw[i] += g·x[i] (the product rounded, then the sum), eight values per",
+        "iteration. r0: dw, r1: x, r2: iterations (≥ 1), s0: g.",
+    ]
+    return function(name, doc, body)
+
+
 def main():
     lines = []
     for name, pixels, chunk in (("edgetune_arm_dot4x1", 1, 4), ("edgetune_arm_dot4x2", 2, 4),
@@ -169,6 +192,7 @@ def main():
         lines += dot(name, pixels, chunk)
     for name, pixels in (("edgetune_arm_window4x2", 2), ("edgetune_arm_window4x4", 4)):
         lines += window(name, pixels)
+    lines += scaled("edgetune_arm_add_scaled8")
     text = open(TARGET).read()
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)

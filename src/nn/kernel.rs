@@ -266,6 +266,15 @@ pub(crate) fn axpy4<'a, S: Scalar + 'a>(
 /// sample), in runs of four.
 #[inline(always)]
 pub(crate) fn add_scaled<S: Scalar>(dw: &mut [S], g: S, x: &[S]) {
+    // A hardware kernel may take a prefix (`arm-vldm`); the rest continues the same way.
+    #[cfg(feature = "arm-vldm")]
+    let (dw, x) = {
+        let done = S::add_scaled_prefix(dw, g, x);
+        (
+            dw.get_mut(done..).unwrap_or_default(),
+            x.get(done..).unwrap_or_default(),
+        )
+    };
     let (d4, d1) = dw.as_chunks_mut::<4>();
     let (x4, x1) = x.as_chunks::<4>();
     for (dv, xv) in d4.iter_mut().zip(x4) {

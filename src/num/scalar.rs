@@ -167,6 +167,16 @@ pub trait Scalar: Num {
         false
     }
 
+    /// `dw[i] = dw[i] + g·x[i]` ([`add`](Scalar::add) of [`mul`](Scalar::mul)) over a prefix
+    /// by a hardware kernel, bit for bit; returns the prefix's length, where the caller goes on.
+    /// The default takes none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn add_scaled_prefix(dw: &mut [Self], g: Self, x: &[Self]) -> usize {
+        let _ = (dw, g, x);
+        0
+    }
+
     /// `acc[p][j] += Σᵢ w[j][i]·x[p][i]` over a prefix of the inputs by a hardware kernel, as
     /// [`dot4_prefix`](Scalar::dot4_prefix) for `N` inputs sharing the rows.
     #[doc(hidden)]
@@ -207,7 +217,7 @@ pub(crate) const fn not_representable(fault: ValueFault) -> Error {
 }
 
 macro_rules! float_scalar {
-    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path)?) => {
+    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path)?) => {
         /// IEEE arithmetic; `exp`, `ln` and `tanh` from `libm` (never std's, so the device and
         /// host tests run the same code). `sigmoid` evaluates `eˣ` only for `x ≤ 0`, so it never
         /// overflows: `1/(1 + e⁻ˣ)` for `x ≥ 0`, `eˣ/(1 + eˣ)` otherwise.
@@ -319,6 +329,10 @@ macro_rules! float_scalar {
                 ) -> bool {
                     $window(acc, x, w, at)
                 }
+                #[inline(always)]
+                fn add_scaled_prefix(dw: &mut [Self], g: Self, x: &[Self]) -> usize {
+                    $scaled(dw, g, x)
+                }
             )?
         }
     };
@@ -326,7 +340,7 @@ macro_rules! float_scalar {
 
 #[cfg(not(all(feature = "arm-vldm", target_arch = "arm", target_abi = "eabihf")))]
 float_scalar!(f32, libm::expf, libm::logf, libm::tanhf);
-// Dense rows and convolution pixel runs by `vldmia` (`arm::vldm`): the same bits.
+// Dense rows and weight gradients, convolution windows by `vldmia` (`arm::vldm`): the same bits.
 #[cfg(all(feature = "arm-vldm", target_arch = "arm", target_abi = "eabihf"))]
 float_scalar!(
     f32,
@@ -335,6 +349,7 @@ float_scalar!(
     libm::tanhf,
     crate::arm::vldm::dot4,
     crate::arm::vldm::dot4xn,
-    crate::arm::vldm::window
+    crate::arm::vldm::window,
+    crate::arm::vldm::add_scaled
 );
 float_scalar!(f64, libm::exp, libm::log, libm::tanh);

@@ -1,8 +1,8 @@
 //! On-target test of the register-blocked `f32` sums on the Cortex-M4F (QEMU mps2-an386): dense
-//! and convolution forward passes on the shapes of the benchmarks (and odd ones that leave
-//! remainders), every output word against its definition's sum formed here one output at a
-//! time (`b + Σ w·x` in ascending order of the weight index, `acc + w * x` per product, as the
-//! layer docs define it), bit for bit.
+//! and convolution forward passes and dense backward passes on the shapes of the benchmarks (and
+//! odd ones that leave remainders), every output word against its definition formed here one
+//! output at a time (`b + Σ w·x` in ascending order of the weight index, `acc + w * x` per
+//! product, as the layer docs define it; `dW + dy·x` per weight gradient), bit for bit.
 //!
 //! The layers block pixels and channels (and with the `arm-vldm` feature take runs of values by
 //! `vldmia` in assembly, `edgetune::arm::vldm`); each sum keeps the definition's order, so the
@@ -76,6 +76,41 @@ fn dense_case<const I: usize, const O: usize>(what: &str, seed: u32) {
     same_bits(what, &y, &dense_definition(&w, &b, &x));
 }
 
+/// A dense layer's backward pass against its definition: `dW[o][i] + dy[o]·x[i]` and
+/// `db[o] + dy[o]` added to gradients that already hold values, and `dx[i] = Σₒ W[o][i]·dy[o]`
+/// in ascending `o`.
+fn dense_backward_case<const I: usize, const O: usize>(what: &str, seed: u32) {
+    let mut w = [[0.0f32; I]; O];
+    let mut dw = [[0.0f32; I]; O];
+    for (k, (row, grow)) in w.iter_mut().zip(dw.iter_mut()).enumerate() {
+        fill(row, seed + k as u32);
+        fill(grow, seed + 1000 + k as u32);
+    }
+    let (mut x, mut dy, mut db) = ([0.0f32; I], [0.0f32; O], [0.0f32; O]);
+    fill(&mut x, seed ^ 0xaa);
+    fill(&mut dy, seed ^ 0x33);
+    fill(&mut db, seed ^ 0x55);
+    let (mut want_dw, mut want_db, mut want_dx) = (dw, db, [0.0f32; I]);
+    for o in 0..O {
+        for i in 0..I {
+            want_dw[o][i] += dy[o] * x[i];
+        }
+        want_db[o] += dy[o];
+    }
+    for (i, d) in want_dx.iter_mut().enumerate() {
+        let mut acc = 0.0f32;
+        for o in 0..O {
+            acc += w[o][i] * dy[o];
+        }
+        *d = acc;
+    }
+    let mut dx = [0.0f32; I];
+    dense::backward(&w, &x, &dy, Some((&mut dw, &mut db)), Some(&mut dx));
+    same_bits(what, dw.as_flattened(), want_dw.as_flattened());
+    same_bits(what, &db, &want_db);
+    same_bits(what, &dx, &want_dx);
+}
+
 /// The convolution's definition (`conv2d` module docs): `y[oh][ow][o] = b[o] + Σ_{ki,kj,ci}
 /// W[o][ki][kj][ci]·x[ih][iw][g·Cg + ci]` over the taps inside the input, one output at a time.
 fn conv_definition(s: &Conv2dShape, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
@@ -146,7 +181,7 @@ const C5: Conv2dShape = Conv2dShape::new(6, 9, 3, 8, 3, 3).same();
 
 #[defmt_test::tests]
 mod tests {
-    use super::{conv_case, dense_case, C1, C2, C3, C4, C5};
+    use super::{conv_case, dense_backward_case, dense_case, C1, C2, C3, C4, C5};
 
     #[test]
     fn dense_64_to_16() {
@@ -156,6 +191,16 @@ mod tests {
     #[test]
     fn dense_37_to_11() {
         dense_case::<37, 11>("dense 37 -> 11", 2);
+    }
+
+    #[test]
+    fn dense_backward_16_to_10() {
+        dense_backward_case::<16, 10>("dense backward 16 -> 10", 8);
+    }
+
+    #[test]
+    fn dense_backward_37_to_11() {
+        dense_backward_case::<37, 11>("dense backward 37 -> 11", 9);
     }
 
     #[test]
