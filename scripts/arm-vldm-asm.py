@@ -59,10 +59,29 @@ def function(name, doc, body):
     return out
 
 
+def iteration(xregs, wregs, xs, ws, chunk):
+    """One iteration of the four-row loops: `chunk` values from each input pointer (into the
+    registers from s`xs` on) and each row pointer (from s`ws` on), then every sum's multiply-adds
+    in ascending input order; the sums are s0.., input-major."""
+    body = []
+    for p, r in enumerate(xregs):
+        lo = xs + p * chunk
+        body.append(("fp", f"vldmia {r}!, {{s{lo}-s{lo + chunk - 1}}}"))
+    for j, r in enumerate(wregs):
+        lo = ws + j * chunk
+        body.append(("fp", f"vldmia {r}!, {{s{lo}-s{lo + chunk - 1}}}"))
+    for i in range(chunk):
+        for p in range(len(xregs)):
+            for j in range(4):
+                acc, w, x = 4 * p + j, ws + j * chunk + i, xs + p * chunk + i
+                body.append(("fp", f"vmla.f32 s{acc}, s{w}, s{x}"))
+    return body
+
+
 def dot(name, pixels, chunk):
     """acc[p][j] += Σᵢ w[j][i]·x[p][i] for `pixels` inputs and four rows, `chunk` inputs per
     iteration. Registers: sums s0.., then each input's chunk, then each row's chunk."""
-    sums, xs = 0, 4 * pixels
+    xs = 4 * pixels
     ws = xs + pixels * chunk
     assert ws + 4 * chunk <= 32
     xregs = [f"r{4 + p}" for p in range(pixels)]
@@ -78,17 +97,7 @@ def dot(name, pixels, chunk):
         ("core", f"ldm.w r2, {{{', '.join(wregs)}}}"),
         ("label", "2:"),
     ]
-    for p, r in enumerate(xregs):
-        lo = xs + p * chunk
-        body.append(("fp", f"vldmia {r}!, {{s{lo}-s{lo + chunk - 1}}}"))
-    for j, r in enumerate(wregs):
-        lo = ws + j * chunk
-        body.append(("fp", f"vldmia {r}!, {{s{lo}-s{lo + chunk - 1}}}"))
-    for i in range(chunk):
-        for p in range(pixels):
-            for j in range(4):
-                acc, w, x = sums + 4 * p + j, ws + j * chunk + i, xs + p * chunk + i
-                body.append(("fp", f"vmla.f32 s{acc}, s{w}, s{x}"))
+    body += iteration(xregs, wregs, xs, ws, chunk)
     body += [
         ("core", "subs r3, r3, #1"),
         ("core", "bne 2b"),
@@ -111,7 +120,7 @@ def window(name, pixels):
     window (`vldm::Frame`: the input pointers, the four row pointers, iterations per run, runs,
     input skip and weight skip in bytes)."""
     chunk = 2
-    sums, xs = 0, 4 * pixels
+    xs = 4 * pixels
     ws = xs + pixels * chunk
     top = ws + 4 * chunk - 1
     xregs = [f"r{4 + p}" for p in range(pixels)]
@@ -131,17 +140,7 @@ def window(name, pixels):
         ("core", f"ldr r2, [r1, #{frame}]"),
         ("label", "2:"),
     ]
-    for p, r in enumerate(xregs):
-        lo = xs + p * chunk
-        body.append(("fp", f"vldmia {r}!, {{s{lo}-s{lo + chunk - 1}}}"))
-    for j, r in enumerate(wregs):
-        lo = ws + j * chunk
-        body.append(("fp", f"vldmia {r}!, {{s{lo}-s{lo + chunk - 1}}}"))
-    for i in range(chunk):
-        for p in range(pixels):
-            for j in range(4):
-                acc, w, x = sums + 4 * p + j, ws + j * chunk + i, xs + p * chunk + i
-                body.append(("fp", f"vmla.f32 s{acc}, s{w}, s{x}"))
+    body += iteration(xregs, wregs, xs, ws, chunk)
     body += [("core", "subs r2, r2, #1"), ("core", "bne 2b")]
     body += [("core", f"add {r}, {r}, r12") for r in xregs]
     body += [("core", f"add {r}, {r}, lr") for r in wregs]
