@@ -19,8 +19,8 @@
 //! `size_of` of every type.
 #![no_std]
 #![cfg_attr(feature = "nightly", feature(core_float_math, optimize_attribute))]
-// No unsafe code, except `arm` (features `arm-dsp`, `arm-vldm`, `arm-vsqrt`: single ARM instructions in
-// inline assembly), which allows it for itself alone.
+// No unsafe code, except `arm` (features `arm-dsp`, `arm-vldm`, `arm-vsqrt`: ARM instructions in
+// inline assembly or leaf functions), which allows it for itself alone.
 #![cfg_attr(
     not(any(feature = "arm-dsp", feature = "arm-vldm", feature = "arm-vsqrt")),
     forbid(unsafe_code)

@@ -1,12 +1,12 @@
-//! The crate's only `unsafe` code: single ARM instructions that safe stable Rust cannot reach,
-//! in assembly (`asm!` on register operands; a leaf function for the root), each behind an opt-in
-//! feature and compiled only on the cores that have the instruction (elsewhere the feature
-//! changes nothing).
+//! The crate's only `unsafe` code: ARM instructions that safe stable Rust cannot reach, in
+//! assembly (`asm!` on register operands; leaf functions for the root and for the `f32` sums,
+//! whose FPU registers `asm!` cannot name), each behind an opt-in feature and compiled only on
+//! the cores that have the instruction (elsewhere the feature changes nothing).
 //!
 //! | file | feature | cores | instruction | what uses it |
 //! |---|---|---|---|---|
 //! | `dsp` | `arm-dsp` | Cortex-M4/M7 (`target_feature = "dsp"`) | `sxtb16`, `sadd16`, `smlad` | the int8 dense and conv dot product |
-//! | `vldm` | `arm-vldm` | Cortex-M with an FPU (`eabihf` targets) | `vldmia`, `vmla.f32` | the dense rows' four-sum dot product |
+//! | `vldm` | `arm-vldm` | Cortex-M with an FPU (`eabihf` targets) | `vldmia`, `vmla.f32`, `vstmia` | the `f32` dense rows, dense weight-gradient rows and convolution forward windows |
 //! | `vsqrt` | `arm-vsqrt` | Cortex-M with an FPU (`eabihf` targets: M4F, M7, M33F) | `vsqrt.f32` | [`sqrt_f32`](crate::num::sqrt::sqrt_f32) |
 //!
 //! Each gives the bits of the portable code it replaces (the int8 sum is the same integer; the
