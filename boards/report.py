@@ -18,9 +18,10 @@ fused>`), one flash/RAM budget table (a row per firmware), given BOARD.nm the fl
 optimizer's step, the finetune, cnn and sensor-app results, and the dscnn firmware's measured
 peak RAM of each mode against its memory plan.
 
-A board is any name with a BOARD.log; `qemu-cortex-m4-nightly`, `qemu-cortex-m4-vsqrt` and
-`qemu-cortex-m4-vldm` (Cortex-M4F firmware built with edgetune's `nightly`, `arm-vsqrt` or
-`arm-vldm` feature, by scripts/embedded.sh) are like the others, and --write-baseline records
+A board is any name with a BOARD.log; `qemu-cortex-m4-nightly`, `qemu-cortex-m4-vsqrt`,
+`qemu-cortex-m4-vldm` and `qemu-cortex-m4-vldm-vsqrt` (Cortex-M4F firmware built with
+edgetune's `nightly`, `arm-vsqrt` or `arm-vldm` feature or both of the last two, by
+scripts/embedded.sh) are like the others, and --write-baseline records
 the feature in their conditions.
 
 Exit status: 0 = pass; 1 = a figure grew by more than THRESHOLD_PCT over the baseline and
@@ -51,7 +52,9 @@ RESULT_RE = re.compile(r"result: (held-out shifted accuracy .*)$")
 SENSOR_RESULT_RE = re.compile(r"sensor result: (.*)$")
 SENSOR_WINDOW_RE = re.compile(r"window instructions: (.*)$")
 # Conditions that a board key implies beyond its log's conditions line (written to the baseline).
+# The first suffix that a key ends with applies.
 KEY_CONDITIONS = {
+    "-vldm-vsqrt": {"features": "edgetune/arm-vldm, edgetune/arm-vsqrt"},
     "-nightly": {"features": "edgetune/nightly (RUSTC_BOOTSTRAP=1)"},
     "-vsqrt": {"features": "edgetune/arm-vsqrt"},
     "-vldm": {"features": "edgetune/arm-vldm"},
@@ -274,6 +277,7 @@ def write_baseline(path, boards, runs):
             if b.endswith(suffix):
                 for k, v in extra.items():
                     lines.append(f"{k} = {toml_str(v)}")
+                break
         lines.append("")
         lines.append(f"[{b}.step2]")
         for key in order:

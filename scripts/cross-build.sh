@@ -20,7 +20,7 @@ set -euo pipefail
 
 DEFAULT_TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf)
 # One entry per build; "" means the default features. Add feature sets here.
-FEATURE_SETS=("" "fast-sqrt" "defmt" "sim-flash" "arm-dsp" "arm-vsqrt" "arm-vldm" "arm-dsp,arm-vsqrt,arm-vldm")
+FEATURE_SETS=("" "fast-sqrt" "defmt" "sim-flash" "arm-dsp" "arm-vsqrt" "arm-vldm" "arm-vldm,fast-sqrt" "arm-dsp,arm-vsqrt,arm-vldm")
 
 DEBIAN_RUSTC="${DEBIAN_RUSTC:-/usr/bin/rustc}"
 DEBIAN_CARGO="${DEBIAN_CARGO:-/usr/bin/cargo}"

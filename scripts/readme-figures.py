@@ -40,6 +40,8 @@ OPTIMIZER_COLUMNS = [
     ("M4F `f32`", "qemu-cortex-m4", "f32"),
     ("M4F `f32` nightly", "qemu-cortex-m4-nightly", "f32"),
     ("M4F `f32` `arm-vsqrt`", "qemu-cortex-m4-vsqrt", "f32"),
+    ("M4F `f32` `arm-vldm`", "qemu-cortex-m4-vldm", "f32"),
+    ("M4F `f32` `arm-vldm` + `arm-vsqrt`", "qemu-cortex-m4-vldm-vsqrt", "f32"),
     ("M4F `I16F16`", "qemu-cortex-m4", "I16F16"),
 ]
 CONV_ROWS = [
@@ -172,7 +174,8 @@ def aifes(b):
         ("M4F `f32`, stable (refined square root)", "qemu-cortex-m4"),
         ("M4F `f32`, `nightly` (`vsqrt.f32`)", "qemu-cortex-m4-nightly"),
         ("M4F `f32`, stable with `arm-vsqrt` (`vsqrt.f32`)", "qemu-cortex-m4-vsqrt"),
-        ("M4F `f32`, stable with `arm-vldm` (layer sums by `vldmia`)", "qemu-cortex-m4-vldm"),
+        ("M4F `f32`, stable with `arm-vldm` (layer sums and Adam by `vldmia`)", "qemu-cortex-m4-vldm"),
+        ("M4F `f32`, stable with `arm-vldm` and `arm-vsqrt`", "qemu-cortex-m4-vldm-vsqrt"),
         ("M3 `f32`, soft float (no FPU: not AIfES's setting)", "qemu-cortex-m3"),
     ]:
         x = b.get(board, key)

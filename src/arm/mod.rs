@@ -7,6 +7,7 @@
 //! |---|---|---|---|---|
 //! | `dsp` | `arm-dsp` | Cortex-M4/M7 (`target_feature = "dsp"`) | `sxtb16`, `sadd16`, `smlad` | the int8 dense and conv dot product |
 //! | `vldm` | `arm-vldm` | Cortex-M with an FPU (`eabihf` targets) | `vldmia`, `vmla.f32`, `vstmia` | the `f32` dense rows, dense weight-gradient rows and convolution forward windows |
+//! | `adam` | `arm-vldm` | the same | `vldmia`, `vstmia`, `vsqrt.f32` with a correctly rounded build root | the `f32` Adam and AdamW update |
 //! | `vsqrt` | `arm-vsqrt` | Cortex-M with an FPU (`eabihf` targets: M4F, M7, M33F) | `vsqrt.f32` | [`sqrt_f32`](crate::num::sqrt::sqrt_f32) |
 //!
 //! Each gives the bits of the portable code it replaces (the int8 sum is the same integer; the
@@ -16,6 +17,8 @@
 //! everywhere but here.
 #![allow(unsafe_code)]
 
+#[cfg(all(feature = "arm-vldm", target_abi = "eabihf"))]
+pub(crate) mod adam;
 #[cfg(all(feature = "arm-dsp", target_feature = "dsp"))]
 pub(crate) mod dsp;
 #[cfg(all(feature = "arm-vldm", target_abi = "eabihf"))]

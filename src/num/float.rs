@@ -85,6 +85,40 @@ pub trait Float:
     /// torch's own `f32` drift (centered RMSprop's `α·v + (1 − α)·g²` and `v − ḡ²`); it costs a
     /// library call per use where the core has no fused `f32` multiply-add.
     fn fused(a: Self, b: Self, c: Self) -> Self;
+
+    /// Adam's update (torch's lerp branch, no L2 decay, no `maximize`, no AMSGrad; AdamW with
+    /// `s.decay`) over a prefix by a hardware kernel, bit for bit as the optimizer's loop;
+    /// returns the prefix's length, where the caller goes on. The default takes none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn adam_prefix(
+        p: &mut [Self],
+        g: &[Self],
+        m: &mut [Self],
+        v: &mut [Self],
+        s: &AdamScalars<Self>,
+    ) -> usize {
+        let _ = (p, g, m, v, s);
+        0
+    }
+}
+
+/// The per-step scalars of Adam's element update, for [`Float::adam_prefix`].
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct AdamScalars<T> {
+    /// `1 − β1`, the lerp weight.
+    pub w1: T,
+    /// `β2`.
+    pub beta2: T,
+    /// `1 − β2`.
+    pub omb2: T,
+    /// `eps·sqrt(1 − β2^t)`.
+    pub eps: T,
+    /// `lr / (1 − β1^t) · sqrt(1 − β2^t)`.
+    pub step_size: T,
+    /// AdamW's `1 − lr·wd`, if any.
+    pub decay: Option<T>,
 }
 
 impl Float for f32 {
@@ -144,6 +178,19 @@ impl Float for f32 {
     #[inline(always)]
     fn below_half(self) -> bool {
         self.to_bits() < 0.5f32.to_bits()
+    }
+
+    // Four parameters per iteration by `vldmia`/`vstmia` (`arm::adam`): the same bits.
+    #[cfg(all(feature = "arm-vldm", target_arch = "arm", target_abi = "eabihf"))]
+    #[inline(always)]
+    fn adam_prefix(
+        p: &mut [Self],
+        g: &[Self],
+        m: &mut [Self],
+        v: &mut [Self],
+        s: &AdamScalars<Self>,
+    ) -> usize {
+        crate::arm::adam::adam(p, g, m, v, s)
     }
 }
 

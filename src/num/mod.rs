@@ -34,6 +34,8 @@ pub(crate) mod pow;
 mod scalar;
 pub mod sqrt;
 
+#[doc(hidden)]
+pub use float::AdamScalars;
 pub use float::Float;
 pub use scalar::Scalar;
 #[doc(hidden)]

@@ -129,20 +129,27 @@ pub fn sqrt_f32_refined(x: f32) -> f32 {
     }
 }
 
+/// The bits from which the estimate of `1/√x` subtracts half of `x`'s bits.
+pub(crate) const RSQRT_MAGIC: u32 = 0x5f37_5a86;
+/// `b` and `a` of the third-order step `r ← r + r·d·(b + a·d)` (see [`sqrt_f32_refined`]).
+pub(crate) const REFINE_B: f32 = 0.501;
+pub(crate) const REFINE_A: f32 = 0.375;
+
 /// The refined root of a positive normal `x` (the estimate, the third-order step and the
-/// correction described at [`sqrt_f32_refined`]); zero gives zero.
+/// correction described at [`sqrt_f32_refined`]); zero gives zero. `arm::vldm`'s Adam kernel
+/// runs these operations in this order.
 #[inline(always)]
 fn refined_core(x: f32) -> f32 {
-    let r = f32::from_bits(0x5f37_5a86u32.wrapping_sub(x.to_bits() >> 1));
+    let r = f32::from_bits(RSQRT_MAGIC.wrapping_sub(x.to_bits() >> 1));
     let d = 1.0 - (x * r) * r;
-    let r = r + r * (d * (0.501 + 0.375 * d));
+    let r = r + r * (d * (REFINE_B + REFINE_A * d));
     let s = x * r;
     s + (0.5 * r) * (x - s * s)
 }
 
 /// `2^24` and `2^-12`: the exact scaling of zero and subnormals into the normal range.
-const SUB_UP: f32 = 16_777_216.0;
-const SUB_DOWN: f32 = 1.0 / 4096.0;
+pub(crate) const SUB_UP: f32 = 16_777_216.0;
+pub(crate) const SUB_DOWN: f32 = 1.0 / 4096.0;
 
 /// [`sqrt_f32_refined`] with one branch for the inputs outside the positive normal range.
 #[inline(always)]

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::num::pow::{one_minus_pow, one_minus_pow_accurate};
+#[cfg(feature = "arm-vldm")]
+use crate::num::AdamScalars;
 use crate::num::Float;
 use crate::optim::float::{first_nonfinite, float_grad, in_safe_range, safe_exp};
 use crate::optim::threads::in_pieces;
@@ -328,10 +330,38 @@ fn update<T: Float, K: AdamForm>(
             (Some(wd), _) => run(params, grads, m, v, vmax, c, true, false, move |g, p| {
                 (g + wd * p, p)
             }),
-            (None, Some(decay)) => run(params, grads, m, v, vmax, c, true, true, move |g, p| {
-                (g, p * decay)
-            }),
-            (None, None) => run(params, grads, m, v, vmax, c, true, true, |g, p| (g, p)),
+            (None, decay) => {
+                // A hardware kernel may take a prefix (`arm-vldm`); the rest continues the
+                // same way.
+                #[cfg(feature = "arm-vldm")]
+                let (params, grads, m, v) = {
+                    let done = if vmax.is_none() {
+                        let s = AdamScalars {
+                            w1: c.w1,
+                            beta2: c.beta2,
+                            omb2: c.omb2,
+                            eps: c.eps,
+                            step_size: c.step_size,
+                            decay,
+                        };
+                        T::adam_prefix(params, grads, m, v, &s)
+                    } else {
+                        0
+                    };
+                    (
+                        &mut params[done..],
+                        &grads[done..],
+                        &mut m[done..],
+                        &mut v[done..],
+                    )
+                };
+                match decay {
+                    Some(decay) => run(params, grads, m, v, vmax, c, true, true, move |g, p| {
+                        (g, p * decay)
+                    }),
+                    None => run(params, grads, m, v, vmax, c, true, true, |g, p| (g, p)),
+                }
+            }
         }
     } else {
         let lerp = c.lerp_from_m;
