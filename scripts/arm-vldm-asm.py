@@ -184,6 +184,31 @@ def scaled(name):
     return function(name, doc, body)
 
 
+def scaled_sums(name):
+    """acc[k] += x[8j + k]·s, sixteen values (two rounds of the eight lanes) per iteration: r0:
+    acc, r1: x, r2: iterations (≥ 1), s0: s."""
+    body = [
+        ("fp", "vpush {s16-s24}"),
+        ("fp", "vldmia r0, {s1-s8}"),
+        ("label", "2:"),
+        ("fp", "vldmia r1!, {s9-s24}"),
+    ]
+    body += [("fp", f"vmla.f32 s{1 + k % 8}, s{9 + k}, s0") for k in range(16)]
+    body += [
+        ("core", "subs r2, r2, #1"),
+        ("core", "bne 2b"),
+        ("fp", "vstmia r0, {s1-s8}"),
+        ("fp", "vpop {s16-s24}"),
+        ("core", "bx lr"),
+    ]
+    doc = [
+        f"{name}: acc[k] += x[8j + k]·s (the product rounded, then the sum), sixteen values",
+        "per iteration, two rounds of the eight lanes. r0: acc, r1: x, r2: iterations (≥ 1),",
+        "s0: s.",
+    ]
+    return function(name, doc, body)
+
+
 # Adam's frame (`vldm::AdamFrame`): p, g, m, v, groups, the estimate's magic bits, then the f32
 # constants from byte 24 on, loaded into s16.. in this order.
 ADAM_CONSTANTS = ["w1", "beta2", "omb2", "eps", "step", "decay", "one", "refine_b", "refine_a",
@@ -333,6 +358,7 @@ def main():
     for name, pixels in (("edgetune_arm_window4x2", 2), ("edgetune_arm_window4x4", 4)):
         sums += window(name, pixels)
     sums += scaled("edgetune_arm_add_scaled8")
+    sums += scaled_sums("edgetune_arm_scaled_sums8")
     updates = []
     for root in ("refined", "vsqrt"):
         for decay in (False, True):

@@ -10,6 +10,7 @@
 //! | [`dot4xn`], 2 pixels, 4 values | one kernel row of a window that [`window`] does not take (an odd run) | 6 `vldmia`, 32 `vmla.f32`, 2 loop | 1.25 |
 //! | [`dot4xn`], 4 pixels, 2 values | the same, four pixels | 8 `vldmia`, 32 `vmla.f32`, 2 loop | 1.31 |
 //! | [`add_scaled`]: `dw += g·x`, 8 values | a dense layer's weight gradient, row by row | 2 `vldmia`, 8 `vmla.f32`, 1 `vstmia`, 2 loop | 1.63 (LLVM: 3) |
+//! | [`scaled_sums`]: eight lanes of `acc += x·s`, 16 values | the range and finiteness checks of gradients, inputs and optimizer state | 1 `vldmia`, 16 `vmla.f32`, 2 loop | 1.19 (LLVM: 2) |
 //!
 //! [`window`] walks every kernel row of a window with strides, so the caller computes and
 //! bounds-checks a window's slices once instead of once per kernel row (about 110 instructions
@@ -373,6 +374,42 @@ core::arch::global_asm!(
     ".inst.w 0xecbd8a01", // vpop {s16}
     "bx lr",
     ".size edgetune_arm_add_scaled8, . - edgetune_arm_add_scaled8",
+    // edgetune_arm_scaled_sums8: acc[k] += x[8j + k]·s (the product rounded, then the sum), sixteen values
+    // per iteration, two rounds of the eight lanes. r0: acc, r1: x, r2: iterations (≥ 1),
+    // s0: s.
+    ".section .text.edgetune_arm_scaled_sums8,\"ax\",%progbits",
+    ".weak edgetune_arm_scaled_sums8",
+    ".hidden edgetune_arm_scaled_sums8",
+    ".type edgetune_arm_scaled_sums8,%function",
+    ".thumb_func",
+    ".p2align 2",
+    "edgetune_arm_scaled_sums8:",
+    ".inst.w 0xed2d8a09", // vpush {s16-s24}
+    ".inst.w 0xecd00a08", // vldmia r0, {s1-s8}
+    "2:",
+    ".inst.w 0xecf14a10", // vldmia r1!, {s9-s24}
+    ".inst.w 0xee440a80", // vmla.f32 s1, s9, s0
+    ".inst.w 0xee051a00", // vmla.f32 s2, s10, s0
+    ".inst.w 0xee451a80", // vmla.f32 s3, s11, s0
+    ".inst.w 0xee062a00", // vmla.f32 s4, s12, s0
+    ".inst.w 0xee462a80", // vmla.f32 s5, s13, s0
+    ".inst.w 0xee073a00", // vmla.f32 s6, s14, s0
+    ".inst.w 0xee473a80", // vmla.f32 s7, s15, s0
+    ".inst.w 0xee084a00", // vmla.f32 s8, s16, s0
+    ".inst.w 0xee480a80", // vmla.f32 s1, s17, s0
+    ".inst.w 0xee091a00", // vmla.f32 s2, s18, s0
+    ".inst.w 0xee491a80", // vmla.f32 s3, s19, s0
+    ".inst.w 0xee0a2a00", // vmla.f32 s4, s20, s0
+    ".inst.w 0xee4a2a80", // vmla.f32 s5, s21, s0
+    ".inst.w 0xee0b3a00", // vmla.f32 s6, s22, s0
+    ".inst.w 0xee4b3a80", // vmla.f32 s7, s23, s0
+    ".inst.w 0xee0c4a00", // vmla.f32 s8, s24, s0
+    "subs r2, r2, #1",
+    "bne 2b",
+    ".inst.w 0xecc00a08", // vstmia r0, {s1-s8}
+    ".inst.w 0xecbd8a09", // vpop {s16-s24}
+    "bx lr",
+    ".size edgetune_arm_scaled_sums8, . - edgetune_arm_scaled_sums8",
     // END generated
 );
 
@@ -502,6 +539,24 @@ pub(crate) fn add_scaled(dw: &mut [f32], g: f32, x: &[f32]) -> usize {
     // SAFETY: `dw` and `x` hold at least `8·iterations ≥ 8` values (module docs).
     unsafe { edgetune_arm_add_scaled8(dw.as_mut_ptr(), x.as_ptr(), iterations, g) };
     iterations * 8
+}
+
+unsafe extern "C" {
+    fn edgetune_arm_scaled_sums8(acc: *mut [f32; 8], x: *const f32, iterations: usize, s: f32);
+}
+
+/// `acc[k] += x[8j + k]·s` (the product rounded, then the sum) over the first `16·k` values,
+/// `k` the most that fit: each lane in ascending `j`, as the eight running sums of the
+/// floating-point range checks; returns how many values it took.
+#[inline(always)]
+pub(crate) fn scaled_sums(acc: &mut [f32; 8], x: &[f32], s: f32) -> usize {
+    let iterations = x.len() / 16;
+    if iterations == 0 {
+        return 0;
+    }
+    // SAFETY: `x` holds at least `16·iterations ≥ 16` values and `acc` eight (module docs).
+    unsafe { edgetune_arm_scaled_sums8(acc, x.as_ptr(), iterations, s) };
+    iterations * 16
 }
 
 /// The shortest of the slices' lengths.

@@ -101,6 +101,16 @@ pub trait Float:
         let _ = (p, g, m, v, s);
         0
     }
+
+    /// `acc[k] += x[8j + k]·scale` (each lane in ascending `j`) over a prefix of a multiple of
+    /// eight values by a hardware kernel, bit for bit; returns the prefix's length, where the
+    /// caller goes on. The default takes none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn scaled_sums_prefix(acc: &mut [Self; 8], values: &[Self], scale: Self) -> usize {
+        let _ = (acc, values, scale);
+        0
+    }
 }
 
 /// The per-step scalars of Adam's element update, for [`Float::adam_prefix`].
@@ -192,6 +202,13 @@ impl Float for f32 {
     ) -> usize {
         crate::arm::adam::adam(p, g, m, v, s)
     }
+
+    // Sixteen values per iteration by `vldmia` (`arm::vldm`): the same sums.
+    #[cfg(all(feature = "arm-vldm", target_arch = "arm", target_abi = "eabihf"))]
+    #[inline(always)]
+    fn scaled_sums_prefix(acc: &mut [Self; 8], values: &[Self], scale: Self) -> usize {
+        crate::arm::vldm::scaled_sums(acc, values, scale)
+    }
 }
 
 impl Float for f64 {
@@ -276,6 +293,9 @@ fn all_finite_by_arithmetic<T: Float>(values: &[T]) -> bool {
 #[inline(always)]
 fn all_finite_scaled<T: Float>(values: &[T], scale: T) -> bool {
     let mut acc = [T::ZERO; 8];
+    // A hardware kernel may take a prefix (`arm-vldm`); the lanes go on in the same order.
+    #[cfg(feature = "arm-vldm")]
+    let values = &values[T::scaled_sums_prefix(&mut acc, values, scale)..];
     let mut chunks = values.chunks_exact(8);
     for c in &mut chunks {
         for (a, &x) in acc.iter_mut().zip(c) {

@@ -6,7 +6,8 @@
 //!
 //! The layers block pixels and channels (and with the `arm-vldm` feature take runs of values by
 //! `vldmia` in assembly, `edgetune::arm::vldm`); each sum keeps the definition's order, so the
-//! bound is 0 ulp. `scripts/embedded.sh` runs this test in the default build and again with
+//! bound is 0 ulp. The range checks' running sums (of the optimizers and the input checks) are
+//! tested by what they must find. `scripts/embedded.sh` runs this test in the default build and again with
 //! `--features edgetune/arm-vldm`. The shapes reach every blocked path: dense rows in fours
 //! with a remainder of rows and of inputs; convolution runs of four and of two pixels, border
 //! pixels paired vertically, one-pixel border windows, runs of an odd number of values, and
@@ -167,6 +168,33 @@ fn conv_case<const X: usize, const W: usize, const O: usize, const Y: usize>(
     same_bits(what, &y, &want);
 }
 
+/// The range checks' sums (`Float::all_below_pow2`, `Num::first_unusable`), whose eight running
+/// sums the `arm-vldm` build forms sixteen values per iteration: for every length up to 70 and
+/// every position, one value at or above `2^20` (or an infinity, or a NaN) among values below 1
+/// must be found, and values below 1 alone must pass.
+fn range_check_case() {
+    use edgetune::num::{Float, Num};
+    let mut v = [0.0f32; 70];
+    fill(&mut v, 77);
+    for n in 1..=v.len() {
+        let x = &mut v[..n];
+        defmt::assert!(f32::all_below_pow2(x, 20), "n {=usize}: in range", n);
+        defmt::assert_eq!(f32::first_unusable(x), None);
+        for i in 0..n {
+            for bad in [1_048_576.0f32, -3.0e7, f32::INFINITY, f32::NAN] {
+                let keep = x[i];
+                x[i] = bad;
+                defmt::assert!(!f32::all_below_pow2(x, 20), "n {=usize}, at {=usize}", n, i);
+                if !bad.is_finite() {
+                    defmt::assert_eq!(f32::first_unusable(x), Some(i));
+                }
+                x[i] = keep;
+            }
+        }
+    }
+    defmt::info!("range checks: lengths 1 to 70, every position");
+}
+
 /// The bench's 1-D convolution (50 steps × 6 → 8 channels, kernel 5, SAME), as a 2-D one of
 /// height 1.
 const C1: Conv2dShape = Conv2dShape::new(1, 50, 6, 8, 1, 5).same();
@@ -181,7 +209,12 @@ const C5: Conv2dShape = Conv2dShape::new(6, 9, 3, 8, 3, 3).same();
 
 #[defmt_test::tests]
 mod tests {
-    use super::{conv_case, dense_backward_case, dense_case, C1, C2, C3, C4, C5};
+    use super::{conv_case, dense_backward_case, dense_case, range_check_case, C1, C2, C3, C4, C5};
+
+    #[test]
+    fn range_checks() {
+        range_check_case();
+    }
 
     #[test]
     fn dense_64_to_16() {
