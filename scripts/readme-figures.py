@@ -139,6 +139,8 @@ def targets(b):
     adam_n = b.optimizer(m4 + "-nightly", "Adam", "f32")[0]
     adam_v = b.optimizer(m4 + "-vsqrt", "Adam", "f32")[0]
     adam_s = b.optimizer(m4, "Adam", "f32")[0]
+    adam_lv = b.optimizer(m4 + "-vldm-vsqrt", "Adam", "f32")[0]
+    adam_l = b.optimizer(m4 + "-vldm", "Adam", "f32")[0]
     mom16 = b.optimizer(m0, "Momentum", "I16F16")[0]
     mom24 = b.optimizer(m0, "Momentum", "I8F24")[0]
     adam0 = b.optimizer(m0, "Adam", "I16F16")[0]
@@ -156,7 +158,17 @@ def targets(b):
             fmt(adam_v),
             met(adam_v, 25),
         ],
+        [
+            "M4F Adam ≤ 25 with a hardware square root and `arm-vldm` (`arm-vsqrt`)",
+            fmt(adam_lv),
+            met(adam_lv, 25),
+        ],
         ["M4F Adam ≤ 40 on stable, square root within 1 ulp", fmt(adam_s), met(adam_s, 40)],
+        [
+            "M4F Adam ≤ 40 on stable, square root within 1 ulp, with `arm-vldm`",
+            fmt(adam_l),
+            met(adam_l, 40),
+        ],
         [
             "M0 fixed-point Momentum ≤ 60",
             f"{fmt(mom16)} (I16F16), {fmt(mom24)} (I8F24)",
