@@ -209,6 +209,84 @@ def scaled_sums(name):
     return function(name, doc, body)
 
 
+def dw_row(name):
+    """A depthwise row: runs of four output pixels × four channels, three kernel columns,
+    stride 1 across, every run's kernel rows in turn (`vldm::DwFrame`). Per run the sums start at
+    the bias, then for each kernel row its six input columns in ascending order, each feeding the
+    pixels it reaches (pixel q through tap j − q), so each pixel adds its taps in ascending order.
+    The first run may lack column 0 and the last column 5 (the padding), by flags."""
+    def body(tag, left, right):
+        out = [("label", f".L{name}_{tag}:")]
+        out += [("fp", f"vldmia r3, {{s{4 * q}-s{4 * q + 3}}}") for q in range(4)]
+        out += [
+            ("core", "mov r11, r1"),
+            ("core", "mov r12, r2"),
+            ("core", "mov lr, r7"),
+            ("label", f".L{name}_{tag}_row:"),
+            ("fp", "vldmia r12!, {s16-s27}"),
+            ("core", "mov r0, r11"),
+        ]
+        for j in range(6):
+            present = (j > 0 or left) and (j < 5 or right)
+            if present:
+                out.append(("fp", "vldmia r0, {s28-s31}"))
+                for q in range(4):
+                    t = j - q
+                    if 0 <= t < 3:
+                        out += [("fp", f"vmla.f32 s{4 * q + n}, s{16 + 4 * t + n}, s{28 + n}")
+                                for n in range(4)]
+            if j < 5:
+                out.append(("core", "add r0, r0, r9"))
+        out += [
+            ("core", "add r11, r11, r8"),
+            ("core", "subs lr, lr, #1"),
+            ("core", f"bne .L{name}_{tag}_row"),
+        ]
+        for q in range(4):
+            out += [("fp", f"vstmia r4, {{s{4 * q}-s{4 * q + 3}}}"), ("core", "add r4, r4, r10")]
+        out.append(("core", f"b .L{name}_next"))
+        return out
+
+    body_all = [
+        ("core", "push {r4-r11, lr}"),
+        ("fp", "vpush {s16-s31}"),
+        ("core", "ldm.w r0, {r1-r10}"),
+        ("label", f".L{name}_run:"),
+        # The last run with flag 2 lacks column 5; the first with flag 1 lacks column 0.
+        ("core", "cmp r5, #1"),
+        ("core", f"bne .L{name}_inner"),
+        ("core", "tst r6, #2"),
+        ("core", f"beq .L{name}_inner"),
+        ("core", "tst r6, #1"),
+        ("core", f"bne .L{name}_both"),
+        ("core", f"b .L{name}_right"),
+        ("label", f".L{name}_inner:"),
+        ("core", "tst r6, #1"),
+        ("core", f"bne .L{name}_left"),
+    ]
+    body_all += body("full", True, True)
+    body_all += body("left", False, True)
+    body_all += body("right", True, False)
+    body_all += body("both", False, False)
+    body_all += [
+        ("label", f".L{name}_next:"),
+        ("core", "bic r6, r6, #1"),
+        ("core", "add r1, r1, r9, lsl #2"),
+        ("core", "subs r5, r5, #1"),
+        ("core", f"bne .L{name}_run"),
+        ("fp", "vpop {s16-s31}"),
+        ("core", "pop {r4-r11, pc}"),
+    ]
+    doc = [
+        f"{name}: depthwise 3-column sums of runs of four pixels × four channels. r0: the frame",
+        "(x at the first run's column 0 of the first kernel row, the weights of that kernel row",
+        "tap-major, the bias, y at the first pixel, runs ≥ 1, flags (1: the first run lacks",
+        "column 0, 2: the last lacks column 5), kernel rows ≥ 1, and the byte strides of an input",
+        "row, an input column and an output pixel).",
+    ]
+    return function(name, doc, body_all)
+
+
 # Adam's frame (`vldm::AdamFrame`): p, g, m, v, groups, the estimate's magic bits, then the f32
 # constants from byte 24 on, loaded into s16.. in this order.
 ADAM_CONSTANTS = ["w1", "beta2", "omb2", "eps", "step", "decay", "one", "refine_b", "refine_a",
@@ -359,6 +437,7 @@ def main():
         sums += window(name, pixels)
     sums += scaled("edgetune_arm_add_scaled8")
     sums += scaled_sums("edgetune_arm_scaled_sums8")
+    sums += dw_row("edgetune_arm_dw_row4")
     updates = []
     for root in ("refined", "vsqrt"):
         for decay in (False, True):

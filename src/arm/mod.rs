@@ -6,7 +6,7 @@
 //! | file | feature | cores | instruction | what uses it |
 //! |---|---|---|---|---|
 //! | `dsp` | `arm-dsp` | Cortex-M4/M7 (`target_feature = "dsp"`) | `sxtb16`, `sadd16`, `smlad` | the int8 dense and conv dot product |
-//! | `vldm` | `arm-vldm` | Cortex-M with an FPU (`eabihf` targets) | `vldmia`, `vmla.f32`, `vstmia` | the `f32` dense rows, dense weight-gradient rows and convolution forward windows |
+//! | `vldm` | `arm-vldm` | Cortex-M with an FPU (`eabihf` targets) | `vldmia`, `vmla.f32`, `vstmia` | the `f32` dense rows, dense weight-gradient rows, convolution forward windows, depthwise forward rows and the range checks' sums |
 //! | `adam` | `arm-vldm` | the same | `vldmia`, `vstmia`, `vsqrt.f32` with a correctly rounded build root | the `f32` Adam and AdamW update |
 //! | `vsqrt` | `arm-vsqrt` | Cortex-M with an FPU (`eabihf` targets: M4F, M7, M33F) | `vsqrt.f32` | [`sqrt_f32`](crate::num::sqrt::sqrt_f32) |
 //!

@@ -616,7 +616,25 @@ fn forward_dw_slide<S: Scalar, const N: usize>(
 ) {
     for (oh, y_row) in y.chunks_mut((d.ow * s.out_c).max(1)).enumerate() {
         let rows = Window::of(oh, s.stride_h, s.pad_h.before, s.in_h, s.kh);
+        #[cfg(not(feature = "arm-vldm"))]
         let mut ow = 0;
+        // A hardware kernel may take the row's first runs (`arm-vldm`); the rest goes on here.
+        #[cfg(feature = "arm-vldm")]
+        let mut ow = {
+            let at = crate::num::DwRow {
+                x: rows.i0 * s.in_w * s.in_c + c,
+                x_row: s.in_w * s.in_c,
+                x_col: s.in_c,
+                in_w: s.in_w,
+                pad: s.pad_w.before,
+                w: rows.k0 * DW_SLIDE,
+                rows: rows.k1 - rows.k0,
+                y: c,
+                y_col: s.out_c,
+                out_w: d.ow,
+            };
+            S::dw_row_prefix::<N>(y_row, x, wt, &bias, &at)
+        };
         while ow < d.ow {
             let Some(y_p) = y_row.get_mut(ow * s.out_c..) else {
                 return;

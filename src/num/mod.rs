@@ -39,7 +39,7 @@ pub use float::AdamScalars;
 pub use float::Float;
 pub use scalar::Scalar;
 #[doc(hidden)]
-pub use scalar::WindowRuns;
+pub use scalar::{DwRow, WindowRuns};
 
 use core::fmt::Debug;
 

@@ -177,6 +177,24 @@ pub trait Scalar: Num {
         0
     }
 
+    /// The first pixels of one output row of a depthwise layer with three kernel columns and
+    /// stride 1 across, channels `c..c + N`, by a hardware kernel, bit for bit as
+    /// `nn::conv2d`'s sliding sums (bias, then each kernel row's taps in ascending order, the
+    /// padding adding nothing); returns how many pixels it wrote, where the caller goes on.
+    /// `wt`: the block's weights tap-major. The default takes none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn dw_row_prefix<const N: usize>(
+        y: &mut [Self],
+        x: &[Self],
+        wt: &[[Self; N]],
+        bias: &[Self; N],
+        at: &DwRow,
+    ) -> usize {
+        let _ = (y, x, wt, bias, at);
+        0
+    }
+
     /// `acc[p][j] += Σᵢ w[j][i]·x[p][i]` over a prefix of the inputs by a hardware kernel, as
     /// [`dot4_prefix`](Scalar::dot4_prefix) for `N` inputs sharing the rows.
     #[doc(hidden)]
@@ -211,13 +229,40 @@ pub struct WindowRuns<const N: usize> {
     pub run: usize,
 }
 
+/// Where one output row of a depthwise layer lies for [`Scalar::dw_row_prefix`] (element
+/// indices and strides; stride 1 across, three kernel columns).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct DwRow {
+    /// The first tapped input row's column 0, channel `c`.
+    pub x: usize,
+    /// From one input row to the next.
+    pub x_row: usize,
+    /// From one input column (pixel) to the next.
+    pub x_col: usize,
+    /// The input row's width.
+    pub in_w: usize,
+    /// Padding before column 0.
+    pub pad: usize,
+    /// The first tapped kernel row's first tap in `wt`.
+    pub w: usize,
+    /// Kernel rows tapped.
+    pub rows: usize,
+    /// The output row's pixel 0, channel `c`, in `y`.
+    pub y: usize,
+    /// From one output pixel to the next.
+    pub y_col: usize,
+    /// The output row's width.
+    pub out_w: usize,
+}
+
 /// The error of a conversion that cannot hold its value.
 pub(crate) const fn not_representable(fault: ValueFault) -> Error {
     Error::NotRepresentable { fault }
 }
 
 macro_rules! float_scalar {
-    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path)?) => {
+    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path, $dw_row:path)?) => {
         /// IEEE arithmetic; `exp`, `ln` and `tanh` from `libm` (never std's, so the device and
         /// host tests run the same code). `sigmoid` evaluates `eˣ` only for `x ≤ 0`, so it never
         /// overflows: `1/(1 + e⁻ˣ)` for `x ≥ 0`, `eˣ/(1 + eˣ)` otherwise.
@@ -333,6 +378,16 @@ macro_rules! float_scalar {
                 fn add_scaled_prefix(dw: &mut [Self], g: Self, x: &[Self]) -> usize {
                     $scaled(dw, g, x)
                 }
+                #[inline(always)]
+                fn dw_row_prefix<const N: usize>(
+                    y: &mut [Self],
+                    x: &[Self],
+                    wt: &[[Self; N]],
+                    bias: &[Self; N],
+                    at: &DwRow,
+                ) -> usize {
+                    $dw_row(y, x, wt.as_flattened(), bias.as_slice(), at)
+                }
             )?
         }
     };
@@ -350,6 +405,7 @@ float_scalar!(
     crate::arm::vldm::dot4,
     crate::arm::vldm::dot4xn,
     crate::arm::vldm::window,
-    crate::arm::vldm::add_scaled
+    crate::arm::vldm::add_scaled,
+    crate::arm::vldm::dw_row
 );
 float_scalar!(f64, libm::exp, libm::log, libm::tanh);

@@ -11,7 +11,8 @@
 //! `--features edgetune/arm-vldm`. The shapes reach every blocked path: dense rows in fours
 //! with a remainder of rows and of inputs; convolution runs of four and of two pixels, border
 //! pixels paired vertically, one-pixel border windows, runs of an odd number of values, and
-//! grouped layers (one pixel, four channels).
+//! grouped layers (one pixel, four channels); depthwise rows in runs of four pixels, the first
+//! and last lacking a padded column or not, with the pixels left over after them.
 #![no_std]
 #![no_main]
 
@@ -207,9 +208,83 @@ const C4: Conv2dShape = Conv2dShape::new(6, 5, 8, 8, 3, 3).same().groups(2);
 /// Runs of an odd number of values (3 columns × 3 channels): 6 × 9 × 3 → 8, kernel 3 × 3, SAME.
 const C5: Conv2dShape = Conv2dShape::new(6, 9, 3, 8, 3, 3).same();
 
+/// Depthwise layers (groups = channels), whose rows go in runs of four pixels (with the
+/// `arm-vldm` feature through one kernel call per row): the bench's 8 × 8 × 8, SAME.
+const D1: Conv2dShape = Conv2dShape::new(8, 8, 8, 8, 3, 3).same().groups(8);
+/// Width 9: two runs, then one pixel with the right padding.
+const D2: Conv2dShape = Conv2dShape::new(5, 9, 4, 4, 3, 3).same().groups(4);
+/// Width 4: one run lacking both outer columns.
+const D3: Conv2dShape = Conv2dShape::new(4, 4, 4, 4, 3, 3).same().groups(4);
+/// No padding, width 10 (two runs with every column), 12 channels (three blocks).
+const D4: Conv2dShape = Conv2dShape::new(6, 10, 12, 12, 3, 3).groups(12);
+/// Width 12 (a middle run), two kernel rows, stride 2 down.
+const D5: Conv2dShape = Conv2dShape::new(7, 12, 8, 8, 2, 3)
+    .stride(2, 1)
+    .same()
+    .groups(8);
+/// One kernel row.
+const D6: Conv2dShape = Conv2dShape::new(3, 8, 4, 4, 1, 3).same().groups(4);
+
 #[defmt_test::tests]
 mod tests {
-    use super::{conv_case, dense_backward_case, dense_case, range_check_case, C1, C2, C3, C4, C5};
+    use super::{
+        conv_case, dense_backward_case, dense_case, range_check_case, C1, C2, C3, C4, C5, D1, D2,
+        D3, D4, D5, D6,
+    };
+
+    #[test]
+    fn depthwise_8x8x8_k3_same() {
+        conv_case::<{ D1.input_len() }, { D1.weights() }, { D1.out_c }, { D1.output_len() }>(
+            "depthwise 8x8x8 k3 same",
+            &D1,
+            11,
+        );
+    }
+
+    #[test]
+    fn depthwise_5x9x4_k3_same() {
+        conv_case::<{ D2.input_len() }, { D2.weights() }, { D2.out_c }, { D2.output_len() }>(
+            "depthwise 5x9x4 k3 same",
+            &D2,
+            12,
+        );
+    }
+
+    #[test]
+    fn depthwise_4x4x4_k3_same() {
+        conv_case::<{ D3.input_len() }, { D3.weights() }, { D3.out_c }, { D3.output_len() }>(
+            "depthwise 4x4x4 k3 same",
+            &D3,
+            13,
+        );
+    }
+
+    #[test]
+    fn depthwise_6x10x12_k3_valid() {
+        conv_case::<{ D4.input_len() }, { D4.weights() }, { D4.out_c }, { D4.output_len() }>(
+            "depthwise 6x10x12 k3 valid",
+            &D4,
+            14,
+        );
+    }
+
+    #[test]
+    fn depthwise_7x12x8_k2x3_stride_2_1_same() {
+        conv_case::<{ D5.input_len() }, { D5.weights() }, { D5.out_c }, { D5.output_len() }>(
+            "depthwise 7x12x8 k2x3 s(2,1) same",
+            &D5,
+            15,
+        );
+    }
+
+    #[test]
+    fn depthwise_3x8x4_k1x3_same() {
+        conv_case::<{ D6.input_len() }, { D6.weights() }, { D6.out_c }, { D6.output_len() }>(
+            "depthwise 3x8x4 k1x3 same",
+            &D6,
+            16,
+        );
+    }
 
     #[test]
     fn range_checks() {
