@@ -242,12 +242,35 @@ fn bar(fixed: f64, measured: f64, cap: f64) -> (f64, bool) {
     (fixed.max(measured.min(cap)), capped && cap > fixed)
 }
 
+/// With `fast-sqrt` the `f32` square root is within `SQRT_F32_FAST_MAX_REL_ERROR` (2e-6, about
+/// 34 unit roundoffs) instead of half an ulp: for the kinds that take a root, one more
+/// perturbation per element and step of that size on top of the `K` roundings of `u` (a
+/// centered RMSprop case, seed 12502949847072050688, n 19, 105 steps, regime 0, drifted 1.9e-5
+/// against a bar of about 1.5e-5 without it).
+#[cfg(feature = "fast-sqrt")]
+fn fast_root(kind: Kind, c: &harness::Case, seed: u64) -> f64 {
+    match kind {
+        Kind::Adam | Kind::AdamW | Kind::RmsProp | Kind::Adagrad => sensitivity(
+            c,
+            f64::from(edgetune::num::sqrt::SQRT_F32_FAST_MAX_REL_ERROR),
+            seed,
+        ),
+        Kind::Sgd | Kind::Lion => 0.0,
+    }
+}
+
+/// The default root is within 1 ulp: the `K` roundings cover it.
+#[cfg(not(feature = "fast-sqrt"))]
+fn fast_root(_kind: Kind, _c: &harness::Case, _seed: u64) -> f64 {
+    0.0
+}
+
 /// Checks one case; `Ok(true)` if its bar was capped.
 fn agree(kind: Kind, seed: u64, n: usize, steps: usize, regime: u8) -> Result<bool, TestCaseError> {
     let c = case(kind, seed, n, steps, regime);
     let cap = path_length(&c);
     let d64 = K * sensitivity(&c, f64::EPSILON / 2.0, seed);
-    let d32 = K * sensitivity(&c, f64::from(f32::EPSILON) / 2.0, seed);
+    let d32 = K * sensitivity(&c, f64::from(f32::EPSILON) / 2.0, seed) + fast_root(kind, &c, seed);
     let (tol64, capped64) = bar(harness::TOL_F64, d64, cap);
     let (tol32, capped32) = bar(harness::TOL_F32, d32, cap);
     let capped = capped64 || capped32;
