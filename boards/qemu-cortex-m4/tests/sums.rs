@@ -22,14 +22,9 @@ use defmt_semihosting as _;
 
 use edgetune::nn::{conv2d, dense, Conv2dShape};
 
-/// Values in `[-1, 1)` with 24 significant bits each (an LCG's high bits), different per `seed`.
-fn fill(v: &mut [f32], seed: u32) {
-    let mut s = seed;
-    for x in v {
-        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        *x = (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
-    }
-}
+#[path = "support/fill.rs"]
+mod support;
+use support::fill;
 
 /// Fails the test at the first word of `got` that differs from `want`.
 fn same_bits(what: &str, got: &[f32], want: &[f32]) {
