@@ -10,7 +10,7 @@
 //! | [`dot4xn`], 2 pixels, 4 values | one kernel row of a window that [`window`] does not take (an odd run) | 6 `vldmia`, 32 `vmla.f32`, 2 loop | 1.25 |
 //! | [`dot4xn`], 4 pixels, 2 values | the same, four pixels | 8 `vldmia`, 32 `vmla.f32`, 2 loop | 1.31 |
 //! | [`add_scaled`]: `dw += g·x`, 8 values | a dense layer's weight gradient, row by row | 2 `vldmia`, 8 `vmla.f32`, 1 `vstmia`, 2 loop | 1.63 (LLVM: 3) |
-//! | [`dw_row`]: a depthwise row, runs of 4 pixels × 4 channels, 3 kernel columns | a depthwise layer's forward rows (stride 1 across), one call per row and channel block | per kernel row 1 + 6 `vldmia`, 48 `vmla.f32`, 9 address and loop | 1.35 (LLVM: about 4.5) |
+//! | [`dw_row`]: a depthwise row, runs of 4 pixels × 4 channels, 3 kernel columns | a depthwise layer's forward rows (stride 1 across), one call per row and channel block | per kernel row 1 + 6 `vldmia`, 48 `vmla.f32`, 9 address and loop | 1.33 (LLVM: about 4.5) |
 //! | [`scaled_sums`]: eight lanes of `acc += x·s`, 16 values | the range and finiteness checks of gradients, inputs and optimizer state | 1 `vldmia`, 16 `vmla.f32`, 2 loop | 1.19 (LLVM: 2) |
 //!
 //! [`window`] walks every kernel row of a window with strides, so the caller computes and
