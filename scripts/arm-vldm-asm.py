@@ -209,12 +209,16 @@ def scaled_sums(name):
     return function(name, doc, body)
 
 
-def dw_row(name):
+def dw_row(name, flip):
     """A depthwise row: runs of four output pixels × four channels, three kernel columns,
     stride 1 across, every run's kernel rows in turn (`vldm::DwFrame`). Per run the sums start at
     the bias, then for each kernel row its six input columns in ascending order, each feeding the
     pixels it reaches (pixel q through tap j − q), so each pixel adds its taps in ascending order.
+    With `flip` (the input gradient's flipped kernel), the columns go last to first and pixel q
+    takes column j through tap 2 − (j − q), so each pixel still adds its taps in ascending order.
     The first run may lack column 0 and the last column 5 (the padding), by flags."""
+    columns = range(5, -1, -1) if flip else range(6)
+
     def body(tag, left, right):
         out = [("label", f".L{name}_{tag}:")]
         out += [("fp", f"vldmia r3, {{s{4 * q}-s{4 * q + 3}}}") for q in range(4)]
@@ -224,19 +228,23 @@ def dw_row(name):
             ("core", "mov lr, r7"),
             ("label", f".L{name}_{tag}_row:"),
             ("fp", "vldmia r12!, {s16-s27}"),
-            ("core", "mov r0, r11"),
         ]
-        for j in range(6):
-            present = (j > 0 or left) and (j < 5 or right)
-            if present:
+        if flip:
+            out += [("core", "add r0, r11, r9, lsl #2"), ("core", "add r0, r0, r9")]
+        else:
+            out.append(("core", "mov r0, r11"))
+        present = [(j > 0 or left) and (j < 5 or right) for j in columns]
+        for step, j in enumerate(columns):
+            if present[step]:
                 out.append(("fp", "vldmia r0, {s28-s31}"))
                 for q in range(4):
                     t = j - q
                     if 0 <= t < 3:
-                        out += [("fp", f"vmla.f32 s{4 * q + n}, s{16 + 4 * t + n}, s{28 + n}")
+                        tap = 2 - t if flip else t
+                        out += [("fp", f"vmla.f32 s{4 * q + n}, s{16 + 4 * tap + n}, s{28 + n}")
                                 for n in range(4)]
-            if j < 5:
-                out.append(("core", "add r0, r0, r9"))
+            if any(present[step + 1:]):
+                out.append(("core", f"{'sub' if flip else 'add'} r0, r0, r9"))
         out += [
             ("core", "add r11, r11, r8"),
             ("core", "subs lr, lr, #1"),
@@ -278,13 +286,82 @@ def dw_row(name):
         ("core", "pop {r4-r11, pc}"),
     ]
     doc = [
-        f"{name}: depthwise 3-column sums of runs of four pixels × four channels. r0: the frame",
-        "(x at the first run's column 0 of the first kernel row, the weights of that kernel row",
-        "tap-major, the bias, y at the first pixel, runs ≥ 1, flags (1: the first run lacks",
-        "column 0, 2: the last lacks column 5), kernel rows ≥ 1, and the byte strides of an input",
-        "row, an input column and an output pixel).",
+        f"{name}: depthwise 3-column sums of runs of four pixels × four channels"
+        + (", the kernel flipped" if flip else "") + ".",
+        "r0: the frame (x at the first run's column 0 of the first kernel row, the weights of",
+        "that kernel row tap-major, the bias, y at the first pixel, runs ≥ 1, flags (1: the first",
+        "run lacks column 0, 2: the last lacks column 5), kernel rows ≥ 1, and the byte strides",
+        "of an input row (two's complement), an input column and an output pixel).",
     ]
     return function(name, doc, body_all)
+
+
+def dw_taps(name):
+    """A depthwise weight gradient: one kernel row's three taps × four channels summed over
+    output rows of pixels, stride 1 across (`vldm::DwTapsFrame`). Each sum takes its pixels in
+    order, row by row, one `vmla.f32` each (dy·x); the first pixel of a row may lack tap 0 and
+    the last tap 2 (the padding), by flags."""
+    def taps(present):
+        return [("fp", f"vmla.f32 s{4 * t + n}, s{12 + n}, s{16 + 4 * t + n}")
+                for t in present for n in range(4)]
+
+    dy = [("fp", "vldmia r2, {s12-s15}"), ("core", "add r2, r2, r9")]
+    body = [
+        ("core", "push {r4-r11}"),
+        ("fp", "vpush {s16-s27}"),
+        ("core", "ldm.w r0, {r1-r9}"),
+        ("fp", "vldmia r3, {s0-s11}"),
+        ("label", f".L{name}_row:"),
+        ("core", "mov r10, r1"),
+        ("core", "tst r7, #1"),
+        ("core", f"beq .L{name}_middle"),
+        # The first pixel without tap 0: columns 1 and 2.
+        *dy,
+        ("core", "add r10, r10, r8"),
+        ("fp", "vldmia r10, {s20-s23}"),
+        ("core", "add r12, r10, r8"),
+        ("fp", "vldmia r12, {s24-s27}"),
+        *taps([1, 2]),
+        ("label", f".L{name}_middle:"),
+        ("core", "movs r11, r6"),
+        ("core", f"beq .L{name}_right"),
+        ("label", f".L{name}_pixel:"),
+        *dy,
+        ("fp", "vldmia r10, {s16-s19}"),
+        ("core", "add r10, r10, r8"),
+        ("fp", "vldmia r10, {s20-s23}"),
+        ("core", "add r12, r10, r8"),
+        ("fp", "vldmia r12, {s24-s27}"),
+        *taps([0, 1, 2]),
+        ("core", "subs r11, r11, #1"),
+        ("core", f"bne .L{name}_pixel"),
+        ("label", f".L{name}_right:"),
+        ("core", "tst r7, #2"),
+        ("core", f"beq .L{name}_next"),
+        # The last pixel without tap 2: columns 0 and 1.
+        *dy,
+        ("fp", "vldmia r10, {s16-s19}"),
+        ("core", "add r12, r10, r8"),
+        ("fp", "vldmia r12, {s20-s23}"),
+        *taps([0, 1]),
+        ("label", f".L{name}_next:"),
+        ("core", "add r1, r1, r5"),
+        ("core", "subs r4, r4, #1"),
+        ("core", f"bne .L{name}_row"),
+        ("fp", "vstmia r3, {s0-s11}"),
+        ("fp", "vpop {s16-s27}"),
+        ("core", "pop {r4-r11}"),
+        ("core", "bx lr"),
+    ]
+    doc = [
+        f"{name}: acc[t][n] += Σ dy[p][n]·x[p + t][n] over the pixels p of each output",
+        "row in order, three taps t × four channels n. r0: the frame (x at the first row's column of",
+        "pixel 0's tap 0, one column before the row where the first pixel lacks it; dy at the first",
+        "row's pixel 0; the twelve sums, tap-major; output rows ≥ 1; the byte stride of their input",
+        "rows; the pixels of a row with every tap; flags (1: the first pixel lacks tap 0, 2: the last",
+        "lacks tap 2); the byte strides of an input and an output pixel).",
+    ]
+    return function(name, doc, body)
 
 
 # Adam's frame (`vldm::AdamFrame`): p, g, m, v, groups, the estimate's magic bits, then the f32
@@ -437,7 +514,9 @@ def main():
         sums += window(name, pixels)
     sums += scaled("edgetune_arm_add_scaled8")
     sums += scaled_sums("edgetune_arm_scaled_sums8")
-    sums += dw_row("edgetune_arm_dw_row4")
+    sums += dw_row("edgetune_arm_dw_row4", False)
+    sums += dw_row("edgetune_arm_dw_row4_flip", True)
+    sums += dw_taps("edgetune_arm_dw_taps4")
     updates = []
     for root in ("refined", "vsqrt"):
         for decay in (False, True):

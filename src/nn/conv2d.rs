@@ -623,7 +623,7 @@ fn forward_dw_slide<S: Scalar, const N: usize>(
         let mut ow = {
             let at = crate::num::DwRow {
                 x: rows.i0 * s.in_w * s.in_c + c,
-                x_row: s.in_w * s.in_c,
+                x_row: isize::try_from(s.in_w * s.in_c).unwrap_or(isize::MAX),
                 x_col: s.in_c,
                 in_w: s.in_w,
                 pad: s.pad_w.before,
@@ -632,6 +632,7 @@ fn forward_dw_slide<S: Scalar, const N: usize>(
                 y: c,
                 y_col: s.out_c,
                 out_w: d.ow,
+                flip: false,
             };
             S::dw_row_prefix::<N>(y_row, x, wt, &bias, &at)
         };
@@ -1330,7 +1331,11 @@ fn input_gradient_dw_slide<S: Scalar, const N: usize>(
     dx: &mut [S],
 ) {
     for (ih, dx_row) in dx.chunks_mut((s.in_w * s.in_c).max(1)).enumerate() {
+        #[cfg(not(feature = "arm-vldm"))]
         let mut iw = 0;
+        // A hardware kernel may take the row's first runs (`arm-vldm`); the rest goes on here.
+        #[cfg(feature = "arm-vldm")]
+        let mut iw = dw_grad_row_prefix::<S, N>(s, d, c, wt, ih, dy, dx_row);
         while iw < s.in_w {
             let Some(dx_p) = dx_row.get_mut(iw * s.in_c..) else {
                 return;
@@ -1344,6 +1349,47 @@ fn input_gradient_dw_slide<S: Scalar, const N: usize>(
             };
         }
     }
+}
+
+/// The first pixels of input row `ih`'s gradient (channels `c..c + N`) by a hardware kernel
+/// ([`Scalar::dw_row_prefix`], flipped), bit for bit as [`dw_slide_grad`]: with stride 1 down,
+/// kernel rows `k0..k1` tap the output rows `ih + top − k`, going up as `k` goes on. Returns how
+/// many pixels it wrote.
+#[cfg(feature = "arm-vldm")]
+#[inline(always)]
+fn dw_grad_row_prefix<S: Scalar, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    wt: &[[S; N]; DW_TAPS],
+    ih: usize,
+    dy: &[S],
+    dx_row: &mut [S],
+) -> usize {
+    let below = ih + s.pad_h.before;
+    let (Some(pad), true) = ((DW_SLIDE - 1).checked_sub(s.pad_w.before), s.stride_h == 1) else {
+        return 0;
+    };
+    let k0 = (below + 1).saturating_sub(d.oh);
+    let k1 = s.kh.min(below + 1);
+    if k0 >= k1 {
+        return 0;
+    }
+    let dy_row = d.ow * s.out_c;
+    let at = crate::num::DwRow {
+        x: (below - k0) * dy_row + c,
+        x_row: isize::try_from(dy_row).map_or(isize::MAX, |r| -r),
+        x_col: s.out_c,
+        in_w: d.ow,
+        pad,
+        w: k0 * DW_SLIDE,
+        rows: k1 - k0,
+        y: c,
+        y_col: s.in_c,
+        out_w: s.in_w,
+        flip: true,
+    };
+    S::dw_row_prefix::<N>(dx_row, dy, wt, &[S::ZERO; N], &at)
 }
 
 /// The input gradient of the `P` input pixels `(ih, iw)…` (channels `c..c + N`, written from
@@ -1730,6 +1776,14 @@ fn weight_gradient_dw<S: Scalar, const N: usize>(
 ) {
     for ki in 0..s.kh {
         let (oh0, oh1) = outputs_tapping(ki, s.stride_h, s.pad_h.before, s.in_h, d.oh);
+        // A hardware kernel may take the kernel row's taps at once (`arm-vldm`).
+        #[cfg(feature = "arm-vldm")]
+        if let Some(sums) = dw_taps_sums::<S, N>(s, d, c, (ki, oh0, oh1), x, dy) {
+            for (kj, tap) in sums.into_iter().enumerate() {
+                add_sums(&mut rows, ki * s.kw + kj, tap.map(|a| [S::narrow(a)]));
+            }
+            continue;
+        }
         for kj in 0..s.kw {
             let (ow0, ow1) = outputs_tapping(kj, s.stride_w, s.pad_w.before, s.in_w, d.ow);
             let mut acc = [S::ZERO.widen(); N];
@@ -1748,6 +1802,39 @@ fn weight_gradient_dw<S: Scalar, const N: usize>(
             add_sums(&mut rows, ki * s.kw + kj, sums);
         }
     }
+}
+
+/// Kernel row `ki`'s three taps of [`weight_gradient_dw`] (its output rows `oh0..oh1`) by a
+/// hardware kernel ([`Scalar::dw_taps_sums`]), bit for bit as the loops there, where the layer
+/// slides along its rows ([`DW_SLIDE`] kernel columns, stride 1 across); `None` where it does not
+/// or the kernel does not take them.
+#[cfg(feature = "arm-vldm")]
+#[inline(always)]
+fn dw_taps_sums<S: Scalar, const N: usize>(
+    s: &Conv2dShape,
+    d: Dims,
+    c: usize,
+    (ki, oh0, oh1): (usize, usize, usize),
+    x: &[S],
+    dy: &[S],
+) -> Option<[[S::Acc; N]; DW_SLIDE]> {
+    if !(kernel::blocked::<S>() && s.kw == DW_SLIDE && s.stride_w == 1 && oh0 < oh1) {
+        return None;
+    }
+    let ih0 = (oh0 * s.stride_h + ki).checked_sub(s.pad_h.before)?;
+    let at = crate::num::DwTaps {
+        x: ih0 * s.in_w * s.in_c + c,
+        x_row: s.stride_h * s.in_w * s.in_c,
+        x_col: s.in_c,
+        in_w: s.in_w,
+        pad: s.pad_w.before,
+        dy: oh0 * d.ow * s.out_c + c,
+        dy_col: s.out_c,
+        out_w: d.ow,
+        rows: oh1 - oh0,
+    };
+    let mut acc = [[S::ZERO.widen(); N]; DW_SLIDE];
+    S::dw_taps_sums::<N>(&mut acc, x, dy, &at).then_some(acc)
 }
 
 #[cfg(test)]

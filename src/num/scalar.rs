@@ -180,7 +180,8 @@ pub trait Scalar: Num {
     /// The first pixels of one output row of a depthwise layer with three kernel columns and
     /// stride 1 across, channels `c..c + N`, by a hardware kernel, bit for bit as
     /// `nn::conv2d`'s sliding sums (bias, then each kernel row's taps in ascending order, the
-    /// padding adding nothing); returns how many pixels it wrote, where the caller goes on.
+    /// padding adding nothing; flipped for an input gradient, [`DwRow::flip`]); returns how
+    /// many pixels it wrote, where the caller goes on.
     /// `wt`: the block's weights tap-major. The default takes none.
     #[doc(hidden)]
     #[inline(always)]
@@ -193,6 +194,22 @@ pub trait Scalar: Num {
     ) -> usize {
         let _ = (y, x, wt, bias, at);
         0
+    }
+
+    /// One kernel row's three taps of a depthwise layer's weight gradient with stride 1 across,
+    /// channels `c..c + N`, by a hardware kernel, bit for bit as `nn::conv2d`'s sums:
+    /// `acc[t][n] += dy·x` over the output pixels each tap reaches, row by row, in order.
+    /// Returns whether it took them (else the caller forms them). The default takes none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn dw_taps_sums<const N: usize>(
+        acc: &mut [[Self::Acc; N]; 3],
+        x: &[Self],
+        dy: &[Self],
+        at: &DwTaps,
+    ) -> bool {
+        let _ = (acc, x, dy, at);
+        false
     }
 
     /// `acc[p][j] += Σᵢ w[j][i]·x[p][i]` over a prefix of the inputs by a hardware kernel, as
@@ -236,8 +253,8 @@ pub struct WindowRuns<const N: usize> {
 pub struct DwRow {
     /// The first tapped input row's column 0, channel `c`.
     pub x: usize,
-    /// From one input row to the next.
-    pub x_row: usize,
+    /// From one input row to the next (negative where the kernel's rows go up the input).
+    pub x_row: isize,
     /// From one input column (pixel) to the next.
     pub x_col: usize,
     /// The input row's width.
@@ -254,6 +271,35 @@ pub struct DwRow {
     pub y_col: usize,
     /// The output row's width.
     pub out_w: usize,
+    /// The kernel flipped (an input gradient): the columns go last to first, each pixel taking
+    /// its taps in ascending order through the mirrored kernel column.
+    pub flip: bool,
+}
+
+/// Where one kernel row's taps of a depthwise layer's weight gradient lie for
+/// [`Scalar::dw_taps_sums`] (element indices and strides; stride 1 across, three kernel columns;
+/// the output rows follow each other in `dy`).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct DwTaps {
+    /// The first output row's input row: its column 0, channel `c`.
+    pub x: usize,
+    /// From one output row's input row to the next.
+    pub x_row: usize,
+    /// From one input column (pixel) to the next.
+    pub x_col: usize,
+    /// The input row's width.
+    pub in_w: usize,
+    /// Padding before column 0.
+    pub pad: usize,
+    /// The first output row's pixel 0, channel `c`, in `dy`.
+    pub dy: usize,
+    /// From one output pixel to the next.
+    pub dy_col: usize,
+    /// The output row's width.
+    pub out_w: usize,
+    /// Output rows.
+    pub rows: usize,
 }
 
 /// The error of a conversion that cannot hold its value.
@@ -262,7 +308,7 @@ pub(crate) const fn not_representable(fault: ValueFault) -> Error {
 }
 
 macro_rules! float_scalar {
-    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path, $dw_row:path)?) => {
+    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path, $dw_row:path, $dw_taps:path)?) => {
         /// IEEE arithmetic; `exp`, `ln` and `tanh` from `libm` (never std's, so the device and
         /// host tests run the same code). `sigmoid` evaluates `eˣ` only for `x ≤ 0`, so it never
         /// overflows: `1/(1 + e⁻ˣ)` for `x ≥ 0`, `eˣ/(1 + eˣ)` otherwise.
@@ -388,6 +434,15 @@ macro_rules! float_scalar {
                 ) -> usize {
                     $dw_row(y, x, wt.as_flattened(), bias.as_slice(), at)
                 }
+                #[inline(always)]
+                fn dw_taps_sums<const N: usize>(
+                    acc: &mut [[Self; N]; 3],
+                    x: &[Self],
+                    dy: &[Self],
+                    at: &DwTaps,
+                ) -> bool {
+                    $dw_taps(acc, x, dy, at)
+                }
             )?
         }
     };
@@ -406,6 +461,7 @@ float_scalar!(
     crate::arm::vldm::dot4xn,
     crate::arm::vldm::window,
     crate::arm::vldm::add_scaled,
-    crate::arm::vldm::dw_row
+    crate::arm::vldm::dw_row,
+    crate::arm::vldm::dw_taps
 );
 float_scalar!(f64, libm::exp, libm::log, libm::tanh);

@@ -1,8 +1,9 @@
 //! On-target test of the register-blocked `f32` sums on the Cortex-M4F (QEMU mps2-an386): dense
-//! and convolution forward passes and dense backward passes on the shapes of the benchmarks (and
-//! odd ones that leave remainders), every output word against its definition formed here one
-//! output at a time (`b + Σ w·x` in ascending order of the weight index, `acc + w * x` per
-//! product, as the layer docs define it; `dW + dy·x` per weight gradient), bit for bit.
+//! and convolution forward and backward passes and dense backward passes on the shapes of the
+//! benchmarks (and odd ones that leave remainders), every output word against its
+//! definition formed here one output at a time (`b + Σ w·x` in ascending order of the weight
+//! index, `acc + w * x` per product, as the layer docs define it; `dW + dy·x` per weight
+//! gradient), bit for bit.
 //!
 //! The layers block pixels and channels (and with the `arm-vldm` feature take runs of values by
 //! `vldmia` in assembly, `edgetune::arm::vldm`); each sum keeps the definition's order, so the
@@ -162,6 +163,102 @@ fn conv_case<const X: usize, const W: usize, const O: usize, const Y: usize>(
     defmt::unwrap!(conv2d::forward(s, &w, &b, &x, &mut y).ok());
     conv_definition(s, &w, &b, &x, &mut want);
     same_bits(what, &y, &want);
+    // The backward pass of a gradient with the output's shape (the forward output reused).
+    let (mut dx, mut want_dx) = ([0.0f32; X], [0.0f32; X]);
+    let (mut dw, mut db) = ([0.0f32; W], [0.0f32; O]);
+    defmt::unwrap!(conv2d::backward(s, &w, &x, &y, Some((&mut dw, &mut db)), Some(&mut dx)).ok());
+    input_gradient_definition(s, &w, &y, &mut want_dx);
+    same_bits(what, &dx, &want_dx);
+    let (mut want_dw, mut want_db) = ([0.0f32; W], [0.0f32; O]);
+    weight_gradient_definition(s, &x, &y, &mut want_dw, &mut want_db);
+    same_bits(what, &dw, &want_dw);
+    same_bits(what, &db, &want_db);
+}
+
+/// The weight gradient's definition (`conv2d` module docs), added to zeros: `dW[o][ki][kj][ci]
+/// += Σ_{oh,ow} dy[oh][ow][o]·x[ih][iw][g·Cg + ci]` and `db[o] += Σ_{oh,ow} dy[oh][ow][o]`, each
+/// sum from 0 over the output pixels in order (those whose tap lies inside the input).
+fn weight_gradient_definition(
+    s: &Conv2dShape,
+    x: &[f32],
+    dy: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    let (cg, og) = (s.in_c / s.groups, s.out_c / s.groups);
+    let (out_h, out_w) = (s.out_h(), s.out_w());
+    for o in 0..s.out_c {
+        let g = o / og;
+        let mut sum = 0.0f32;
+        for p in 0..out_h * out_w {
+            sum += dy[p * s.out_c + o];
+        }
+        db[o] += sum;
+        for ki in 0..s.kh {
+            for kj in 0..s.kw {
+                for ci in 0..cg {
+                    let mut acc = 0.0f32;
+                    for oh in 0..out_h {
+                        let Some(ih) = (oh * s.stride_h + ki).checked_sub(s.pad_h.before) else {
+                            continue;
+                        };
+                        if ih >= s.in_h {
+                            continue;
+                        }
+                        for ow in 0..out_w {
+                            let Some(iw) = (ow * s.stride_w + kj).checked_sub(s.pad_w.before)
+                            else {
+                                continue;
+                            };
+                            if iw >= s.in_w {
+                                continue;
+                            }
+                            let xv = x[(ih * s.in_w + iw) * s.in_c + g * cg + ci];
+                            acc += dy[(oh * out_w + ow) * s.out_c + o] * xv;
+                        }
+                    }
+                    dw[((o * s.kh + ki) * s.kw + kj) * cg + ci] += acc;
+                }
+            }
+        }
+    }
+}
+
+/// The input gradient's definition (`conv2d` module docs): `dx[ih][iw][g·Cg + ci] = Σ_{ki,kj,o}
+/// W[o][ki][kj][ci]·dy[oh][ow][o]` over the outputs of group `g` whose taps reach the pixel,
+/// from 0, one input at a time.
+fn input_gradient_definition(s: &Conv2dShape, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let (cg, og) = (s.in_c / s.groups, s.out_c / s.groups);
+    let tapped = |i: usize, stride: usize, k: usize, before: usize, out: usize| {
+        let t = (i + before).checked_sub(k)?;
+        (t % stride == 0 && t / stride < out).then_some(t / stride)
+    };
+    let mut k = 0;
+    for ih in 0..s.in_h {
+        for iw in 0..s.in_w {
+            for c in 0..s.in_c {
+                let (g, ci) = (c / cg, c % cg);
+                let mut acc = 0.0f32;
+                for ki in 0..s.kh {
+                    let Some(oh) = tapped(ih, s.stride_h, ki, s.pad_h.before, s.out_h()) else {
+                        continue;
+                    };
+                    for kj in 0..s.kw {
+                        let Some(ow) = tapped(iw, s.stride_w, kj, s.pad_w.before, s.out_w())
+                        else {
+                            continue;
+                        };
+                        for o in g * og..(g + 1) * og {
+                            let wv = w[((o * s.kh + ki) * s.kw + kj) * cg + ci];
+                            acc += wv * dy[(oh * s.out_w() + ow) * s.out_c + o];
+                        }
+                    }
+                }
+                dx[k] = acc;
+                k += 1;
+            }
+        }
+    }
 }
 
 /// The range checks' sums (`Float::all_below_pow2`, `Num::first_unusable`), whose eight running
