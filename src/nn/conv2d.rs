@@ -1530,6 +1530,10 @@ fn weight_gradient<S: Scalar>(
                 let [a, b, c, e, f, g, h, i] = block;
                 weight_gradient_dw::<S, 8>(s, d, o, [a, b, c, e, f, g, h, i], x, dy);
             }
+            (true, 4) => {
+                let [a, b, c, e, ..] = block;
+                weight_gradient_dw::<S, 4>(s, d, o, [a, b, c, e], x, dy);
+            }
             // (The guard keeps the eight-row version out of fixed-point and soft-float builds.)
             (false, 8) if kernel::blocked::<S>() => {
                 weight_gradient_block::<S, 8>(s, d, o, block, x, dy);
