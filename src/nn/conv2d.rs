@@ -148,7 +148,7 @@ pub fn forward_split<S: Scalar>(
     forward_in(s, w, b, x, y)
 }
 
-fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
+pub(super) fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     s: &Conv2dShape,
     w: W,
     b: B,
@@ -899,7 +899,7 @@ pub fn backward_split<S: Scalar>(
 }
 
 /// `channels`: the leading output channels whose `dW` and `db` `grads` holds.
-fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
+pub(super) fn backward_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
     w: W,
     channels: usize,
@@ -963,7 +963,7 @@ pub fn backward_input_split<S: Scalar>(
     backward_input_in(s, w, dy, dx)
 }
 
-fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
+pub(super) fn backward_input_in<'a, S: Scalar + 'a, W: Params<'a, S>>(
     s: &Conv2dShape,
     w: W,
     dy: &[S],
