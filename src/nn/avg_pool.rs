@@ -19,7 +19,7 @@
 //! # Memory and cost
 //! No scratch; backward needs nothing from the forward pass (only `dy`).
 
-use super::shape::{check_len, check_shape, tap, tapped_by};
+use super::shape::{check_len, check_shape, outputs_covering, tap};
 use super::{Pool1dShape, Pool2dShape, Scalar};
 use crate::Error;
 
@@ -100,14 +100,9 @@ pub fn backward<S: Scalar>(
         for (c, dx_c) in dx_px.iter_mut().enumerate() {
             let mut acc = S::ZERO.widen();
             let mut sum = S::ZERO;
-            for ki in 0..s.kh {
-                let Some(oh) = tapped_by(ih, s.stride_h, ki, s.pad_h.before, oh_n) else {
-                    continue;
-                };
-                for kj in 0..s.kw {
-                    let Some(ow) = tapped_by(iw, s.stride_w, kj, s.pad_w.before, ow_n) else {
-                        continue;
-                    };
+            // Each window's taps in ascending kernel offsets (the outputs latest first).
+            for oh in outputs_covering(ih, s.stride_h, s.kh, s.pad_h.before, oh_n) {
+                for ow in outputs_covering(iw, s.stride_w, s.kw, s.pad_w.before, ow_n) {
                     let Some(&g) = dy.get((oh * ow_n + ow) * s.c + c) else {
                         continue;
                     };

@@ -115,6 +115,27 @@ pub(crate) fn tapped_by(
     Some(t / stride).filter(|&o| o < out)
 }
 
+/// The outputs whose window of `k` taps covers input `i`, latest first, so that their kernel
+/// offsets ascend: every `o < out` with `o·stride + t − before = i` for some `t < k`, the same
+/// outputs in the same order as [`tapped_by`] over `t = 0, 1, …, k − 1`, without a division per
+/// tap.
+#[inline(always)]
+pub(crate) fn outputs_covering(
+    i: usize,
+    stride: usize,
+    k: usize,
+    before: usize,
+    out: usize,
+) -> core::iter::Rev<core::ops::Range<usize>> {
+    let stride = stride.max(1);
+    let t = i + before;
+    // Offset 0 taps through the latest output, offset `k − 1` through the earliest.
+    let last = (t / stride).min(out.saturating_sub(1));
+    let first = t.checked_sub(k).map_or(0, |v| v / stride + 1);
+    let end = if out == 0 { first } else { last + 1 };
+    (first..end.max(first)).rev()
+}
+
 /// `Ok` if `found == expected`, else [`Error::LengthMismatch`].
 #[inline]
 pub(crate) fn check_len(expected: usize, found: usize) -> Result<(), Error> {
@@ -592,6 +613,31 @@ impl Pool1dShape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `outputs_covering` lists, in order, what `tapped_by` finds over the offsets `0..k` in
+    /// ascending order, for every input, stride, window, padding and output count up to these.
+    #[test]
+    fn outputs_covering_matches_tapped_by_offset_by_offset() {
+        for stride in 1..5 {
+            for k in 1..30 {
+                for before in 0..k.min(6) {
+                    for out in 0..12 {
+                        for i in 0..40 {
+                            let want: std::vec::Vec<usize> = (0..k)
+                                .filter_map(|t| tapped_by(i, stride, t, before, out))
+                                .collect();
+                            let got: std::vec::Vec<usize> =
+                                outputs_covering(i, stride, k, before, out).collect();
+                            assert_eq!(
+                                got, want,
+                                "i {i} stride {stride} k {k} before {before} out {out}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn shapes_are_small_copy_values() {
