@@ -364,6 +364,48 @@ def dw_taps(name):
     return function(name, doc, body)
 
 
+def pixel_sums(name):
+    """A weight gradient's block: four output channels × four input channels summed over output
+    rows of pixels (`vldm::PixelSumsFrame`), each sum over the pixels in order, row by row, one
+    `vmla.f32` (dy·x) each."""
+    body = [
+        ("core", "push {r4-r11}"),
+        ("fp", "vpush {s16-s23}"),
+        ("core", "ldm.w r0, {r1-r9}"),
+        ("fp", "vldmia r3, {s0-s15}"),
+        ("label", f".L{name}_row:"),
+        ("core", "mov r10, r1"),
+        ("core", "mov r11, r2"),
+        ("core", "mov r12, r5"),
+        ("label", f".L{name}_pixel:"),
+        ("fp", "vldmia r10, {s16-s19}"),
+        ("core", "add r10, r10, r6"),
+        ("fp", "vldmia r11, {s20-s23}"),
+        ("core", "add r11, r11, r7"),
+    ]
+    body += [("fp", f"vmla.f32 s{4 * j + m}, s{20 + j}, s{16 + m}")
+             for j in range(4) for m in range(4)]
+    body += [
+        ("core", "subs r12, r12, #1"),
+        ("core", f"bne .L{name}_pixel"),
+        ("core", "add r1, r1, r8"),
+        ("core", "add r2, r2, r9"),
+        ("core", "subs r4, r4, #1"),
+        ("core", f"bne .L{name}_row"),
+        ("fp", "vstmia r3, {s0-s15}"),
+        ("fp", "vpop {s16-s23}"),
+        ("core", "pop {r4-r11}"),
+        ("core", "bx lr"),
+    ]
+    doc = [
+        f"{name}: acc[j][m] += Σ dy[p][j]·x[p][m] over the pixels p of each row in order, four",
+        "output channels j × four input channels m. r0: the frame (x and dy at the first row's",
+        "first pixel, the sixteen sums j-major, rows ≥ 1, pixels per row ≥ 1, the byte strides",
+        "of a pixel in x and in dy, and of a row in x and in dy).",
+    ]
+    return function(name, doc, body)
+
+
 # Adam's frame (`vldm::AdamFrame`): p, g, m, v, groups, the estimate's magic bits, then the f32
 # constants from byte 24 on, loaded into s16.. in this order.
 ADAM_CONSTANTS = ["w1", "beta2", "omb2", "eps", "step", "decay", "one", "refine_b", "refine_a",
@@ -517,6 +559,7 @@ def main():
     sums += dw_row("edgetune_arm_dw_row4", False)
     sums += dw_row("edgetune_arm_dw_row4_flip", True)
     sums += dw_taps("edgetune_arm_dw_taps4")
+    sums += pixel_sums("edgetune_arm_pixel_sums4x4")
     updates = []
     for root in ("refined", "vsqrt"):
         for decay in (False, True):

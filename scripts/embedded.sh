@@ -17,8 +17,8 @@
 # stack peak against the library's memory plan; its verdict must be PASS: finite losses, statics
 # equal to the plan, fused parameters bit-identical to the ordinary ones). On the Cortex-M4F,
 # also run the `bench` built with edgetune's `nightly` feature, with its `arm-vsqrt` feature and
-# with `arm-vldm` and `arm-vsqrt` together, and `bench`, `finetune` and `cnn` with its `arm-vldm`
-# feature (see "Variant builds" below). Then run each
+# with `arm-vldm` and `arm-vsqrt` together, and `bench`, `finetune`, `cnn` and `dscnn` with its
+# `arm-vldm` feature (see "Variant builds" below). Then run each
 # board's on-target tests (defmt-test, in QEMU) and check that their expected values are fresh.
 # Compare the counts with boards/baseline.toml and print one combined table, the fine-tuning and
 # sensor-app results, a flash/RAM budget table per firmware, the flash of each optimizer step
@@ -31,8 +31,8 @@
 # `--features edgetune/nightly` (f32 square root by core::f32::math::sqrt, one inline vsqrt.f32;
 # RUSTC_BOOTSTRAP=1 on either route: the Debian route sets it anyway, on the rustup route it is
 # set for this build only) and with `--features edgetune/arm-vsqrt` (stable Rust: vsqrt.f32 in a
-# leaf function); and `bench`, `finetune` and `cnn` built with `--features edgetune/arm-vldm`
-# (the f32 dense and convolution sums and Adam's update by vldmia in leaf functions), whose
+# leaf function); and `bench`, `finetune`, `cnn` and `dscnn` built with
+# `--features edgetune/arm-vldm` (the f32 dense and convolution sums and Adam's update by vldmia in leaf functions), whose
 # on-target tests `sums`, `layers`, `conv`, `optim` and `update` also run again with that
 # feature; and `bench` with `arm-vldm` and `arm-vsqrt` (Adam's kernel with the hardware root),
 # whose test `update` runs again. Each variant builds only its binaries
@@ -167,7 +167,7 @@ VARIANT_BOARD=qemu-cortex-m4
 VARIANTS=(
     "nightly edgetune/nightly 1 bench -"
     "vsqrt edgetune/arm-vsqrt 0 bench -"
-    "vldm edgetune/arm-vldm 0 bench,finetune,cnn sums,layers,conv,optim,update"
+    "vldm edgetune/arm-vldm 0 bench,finetune,cnn,dscnn sums,layers,conv,optim,update"
     "vldm-vsqrt edgetune/arm-vldm,edgetune/arm-vsqrt 0 bench update"
 )
 

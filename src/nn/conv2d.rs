@@ -1699,6 +1699,30 @@ fn weight_sums<S: Scalar, const N: usize, const M: usize>(
     x: &[S],
     dy: &[S],
 ) -> [[S; M]; N] {
+    // A hardware kernel may take a block of four by four (`arm-vldm`).
+    #[cfg(feature = "arm-vldm")]
+    if N == 4 && M == 4 {
+        let at = (|| {
+            let ih0 = (oh0 * s.stride_h + ki).checked_sub(s.pad_h.before)?;
+            let iw0 = (ow0 * s.stride_w + kj).checked_sub(s.pad_w.before)?;
+            Some(crate::num::PixelRows {
+                x: (ih0 * s.in_w + iw0) * s.in_c + c,
+                dy: (oh0 * d.ow + ow0) * s.out_c + o,
+                rows: oh1.saturating_sub(oh0),
+                pixels: ow1.saturating_sub(ow0),
+                x_px: s.stride_w * s.in_c,
+                dy_px: s.out_c,
+                x_row: s.stride_h * s.in_w * s.in_c,
+                dy_row: d.ow * s.out_c,
+            })
+        })();
+        let mut sums = [S::ZERO.widen(); 16];
+        if at.is_some_and(|at| S::pixel_sums4x4(&mut sums, x, dy, &at)) {
+            return from_fn(|j| {
+                from_fn(|m| S::narrow(sums.get(j * M + m).copied().unwrap_or(S::ZERO.widen())))
+            });
+        }
+    }
     let mut acc = [[S::ZERO.widen(); M]; N];
     for oh in oh0..oh1 {
         let ih = (oh * s.stride_h + ki).saturating_sub(s.pad_h.before);

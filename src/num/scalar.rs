@@ -212,6 +212,17 @@ pub trait Scalar: Num {
         false
     }
 
+    /// A convolution weight gradient's block of four output × four input channels by a
+    /// hardware kernel, bit for bit as `nn::conv2d`'s sums: `acc[4j + m] += dy[p][j]·x[p][m]`
+    /// over the pixels, row by row, in order. Returns whether it took them (else the caller
+    /// forms them). The default takes none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn pixel_sums4x4(acc: &mut [Self::Acc; 16], x: &[Self], dy: &[Self], at: &PixelRows) -> bool {
+        let _ = (acc, x, dy, at);
+        false
+    }
+
     /// `acc[p][j] += Σᵢ w[j][i]·x[p][i]` over a prefix of the inputs by a hardware kernel, as
     /// [`dot4_prefix`](Scalar::dot4_prefix) for `N` inputs sharing the rows.
     #[doc(hidden)]
@@ -302,13 +313,36 @@ pub struct DwTaps {
     pub rows: usize,
 }
 
+/// Where the pixels of a weight gradient's block lie for [`Scalar::pixel_sums4x4`] (element
+/// indices and strides): `rows` rows of `pixels` pixels.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct PixelRows {
+    /// The first row's first pixel in `x`, at the block's first input channel.
+    pub x: usize,
+    /// The first row's first pixel in `dy`, at the block's first output channel.
+    pub dy: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Pixels per row.
+    pub pixels: usize,
+    /// From one pixel to the next in `x`.
+    pub x_px: usize,
+    /// From one pixel to the next in `dy`.
+    pub dy_px: usize,
+    /// From one row's first pixel to the next in `x`.
+    pub x_row: usize,
+    /// From one row's first pixel to the next in `dy`.
+    pub dy_row: usize,
+}
+
 /// The error of a conversion that cannot hold its value.
 pub(crate) const fn not_representable(fault: ValueFault) -> Error {
     Error::NotRepresentable { fault }
 }
 
 macro_rules! float_scalar {
-    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path, $dw_row:path, $dw_taps:path)?) => {
+    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path, $dw_row:path, $dw_taps:path, $pixel_sums:path)?) => {
         /// IEEE arithmetic; `exp`, `ln` and `tanh` from `libm` (never std's, so the device and
         /// host tests run the same code). `sigmoid` evaluates `eˣ` only for `x ≤ 0`, so it never
         /// overflows: `1/(1 + e⁻ˣ)` for `x ≥ 0`, `eˣ/(1 + eˣ)` otherwise.
@@ -443,6 +477,15 @@ macro_rules! float_scalar {
                 ) -> bool {
                     $dw_taps(acc, x, dy, at)
                 }
+                #[inline(always)]
+                fn pixel_sums4x4(
+                    acc: &mut [Self; 16],
+                    x: &[Self],
+                    dy: &[Self],
+                    at: &PixelRows,
+                ) -> bool {
+                    $pixel_sums(acc, x, dy, at)
+                }
             )?
         }
     };
@@ -462,6 +505,7 @@ float_scalar!(
     crate::arm::vldm::window,
     crate::arm::vldm::add_scaled,
     crate::arm::vldm::dw_row,
-    crate::arm::vldm::dw_taps
+    crate::arm::vldm::dw_taps,
+    crate::arm::vldm::pixel_sums4x4
 );
 float_scalar!(f64, libm::exp, libm::log, libm::tanh);
