@@ -406,6 +406,61 @@ def pixel_sums(name):
     return function(name, doc, body)
 
 
+def columns(name):
+    """A transposed product's block: four pixels × four input channels, `acc[p][m] += Σ_o
+    w[o][m]·dy[p][o]` over the output channels o in ascending order (`vldm::ColumnsFrame`), two
+    per iteration: one `vldmia` per weight row (four channels) and one per pixel (two `dy`)."""
+    def macs(o, dy):
+        return [("fp", f"vmla.f32 s{4 * q + m}, s{16 + 4 * o + m}, s{dy(q, o)}")
+                for q in range(4) for m in range(4)]
+
+    body = [
+        ("core", "push {r4-r9}"),
+        ("fp", "vpush {s16-s31}"),
+        ("core", "ldm.w r0, {r1-r6}"),
+        ("core", "add r7, r3, r4"),
+        ("core", "add r8, r7, r4"),
+        ("core", "add r9, r8, r4"),
+        ("fp", "vldmia r6, {s0-s15}"),
+        ("core", "lsrs r0, r5, #1"),
+        ("core", f"beq .L{name}_odd"),
+        ("label", f".L{name}_pair:"),
+        ("fp", "vldmia r1, {s16-s19}"),
+        ("core", "add r1, r1, r2"),
+        ("fp", "vldmia r1, {s20-s23}"),
+        ("core", "add r1, r1, r2"),
+        ("fp", "vldmia r3!, {s24-s25}"),
+        ("fp", "vldmia r7!, {s26-s27}"),
+        ("fp", "vldmia r8!, {s28-s29}"),
+        ("fp", "vldmia r9!, {s30-s31}"),
+        *macs(0, lambda q, o: 24 + 2 * q + o),
+        *macs(1, lambda q, o: 24 + 2 * q + o),
+        ("core", "subs r0, r0, #1"),
+        ("core", f"bne .L{name}_pair"),
+        ("label", f".L{name}_odd:"),
+        ("core", "tst r5, #1"),
+        ("core", f"beq .L{name}_done"),
+        ("fp", "vldmia r1, {s16-s19}"),
+        ("fp", "vldmia r3, {s24}"),
+        ("fp", "vldmia r7, {s25}"),
+        ("fp", "vldmia r8, {s26}"),
+        ("fp", "vldmia r9, {s27}"),
+        *macs(0, lambda q, o: 24 + q),
+        ("label", f".L{name}_done:"),
+        ("fp", "vstmia r6, {s0-s15}"),
+        ("fp", "vpop {s16-s31}"),
+        ("core", "pop {r4-r9}"),
+        ("core", "bx lr"),
+    ]
+    doc = [
+        f"{name}: acc[p][m] += Σ_o w[o][m]·dy[p][o], four pixels p × four channels m, the",
+        "output channels o in ascending order. r0: the frame (w at row 0's four channels, the",
+        "byte stride of a weight row, dy at pixel 0's channel 0, the byte stride of a pixel in",
+        "dy, rows ≥ 1, the sixteen sums pixel-major).",
+    ]
+    return function(name, doc, body)
+
+
 # Adam's frame (`vldm::AdamFrame`): p, g, m, v, groups, the estimate's magic bits, then the f32
 # constants from byte 24 on, loaded into s16.. in this order.
 ADAM_CONSTANTS = ["w1", "beta2", "omb2", "eps", "step", "decay", "one", "refine_b", "refine_a",
@@ -560,6 +615,7 @@ def main():
     sums += dw_row("edgetune_arm_dw_row4_flip", True)
     sums += dw_taps("edgetune_arm_dw_taps4")
     sums += pixel_sums("edgetune_arm_pixel_sums4x4")
+    sums += columns("edgetune_arm_columns4x4")
     updates = []
     for root in ("refined", "vsqrt"):
         for decay in (False, True):

@@ -1183,6 +1183,24 @@ fn input_gradient_run_at<'a, S: Scalar + 'a, W: Params<'a, S>, const P: usize, c
             // Pixel `p`'s `dy` from its first channel on (the loop reads the first `cog`).
             let g: [&[S]; P] = core::array::from_fn(|p| gk.get(p * s.out_c..).unwrap_or(&[]));
             let offset = ki * d.wrow + kj * d.cig + ci;
+            // A hardware kernel may take four pixels' block of four channels (`arm-vldm`).
+            #[cfg(feature = "arm-vldm")]
+            if P == 4 && M == 4 {
+                let at = crate::num::Columns {
+                    w: offset,
+                    w_row: d.wper,
+                    dy: base,
+                    dy_px: s.out_c,
+                    rows: d.cog,
+                };
+                let flat = acc.as_flattened_mut().first_chunk_mut::<16>();
+                let runs = w.runs();
+                if let (Some(flat), Some(runs)) = (flat, runs) {
+                    if S::columns4x4(flat, runs, dy, &at) {
+                        continue;
+                    }
+                }
+            }
             kernel::columns(w.rows(d.wper), g, |row, u| {
                 let Some(wv) = row.get(offset..).and_then(|r| r.first_chunk::<M>()) else {
                     return;

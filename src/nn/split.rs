@@ -28,6 +28,12 @@ pub trait Params<'a, S: 'a>: Copy {
     fn elems(self) -> Self::Elems;
     /// Element `i`.
     fn at(self, i: usize) -> Option<&'a S>;
+    /// The tensor's two runs, for a kernel that walks each with strides (`None` where the
+    /// implementation has no such runs).
+    #[doc(hidden)]
+    fn runs(self) -> Option<[&'a [S]; 2]> {
+        None
+    }
 }
 
 impl<'a, S: 'a> Params<'a, S> for &'a [S] {
@@ -48,6 +54,10 @@ impl<'a, S: 'a> Params<'a, S> for &'a [S] {
     #[inline(always)]
     fn at(self, i: usize) -> Option<&'a S> {
         self.get(i)
+    }
+    #[inline(always)]
+    fn runs(self) -> Option<[&'a [S]; 2]> {
+        Some([self, &[]])
     }
 }
 
@@ -93,5 +103,9 @@ impl<'a, S: 'a> Params<'a, S> for Split<'a, S> {
             None => self.head.get(i),
             Some(j) => self.tail.get(j),
         }
+    }
+    #[inline(always)]
+    fn runs(self) -> Option<[&'a [S]; 2]> {
+        Some([self.head, self.tail])
     }
 }

@@ -39,7 +39,7 @@ pub use float::AdamScalars;
 pub use float::Float;
 pub use scalar::Scalar;
 #[doc(hidden)]
-pub use scalar::{DwRow, DwTaps, PixelRows, WindowRuns};
+pub use scalar::{Columns, DwRow, DwTaps, PixelRows, WindowRuns};
 
 use core::fmt::Debug;
 

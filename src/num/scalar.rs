@@ -223,6 +223,18 @@ pub trait Scalar: Num {
         false
     }
 
+    /// A transposed product's block of four pixels × four input channels by a hardware kernel,
+    /// bit for bit as `nn::conv2d`'s input-gradient sums: `acc[4p + m] += w[o][m]·dy[p][o]`
+    /// over the weight rows `o` in ascending order, the rows in two runs (the whole rows of
+    /// `w[0]`, then of `w[1]`). Returns whether it took them (else the caller forms them). The
+    /// default takes none.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn columns4x4(acc: &mut [Self::Acc; 16], w: [&[Self]; 2], dy: &[Self], at: &Columns) -> bool {
+        let _ = (acc, w, dy, at);
+        false
+    }
+
     /// `acc[p][j] += Σᵢ w[j][i]·x[p][i]` over a prefix of the inputs by a hardware kernel, as
     /// [`dot4_prefix`](Scalar::dot4_prefix) for `N` inputs sharing the rows.
     #[doc(hidden)]
@@ -336,13 +348,30 @@ pub struct PixelRows {
     pub dy_row: usize,
 }
 
+/// Where a transposed product's block lies for [`Scalar::columns4x4`] (element indices and
+/// strides).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Columns {
+    /// The block's first channel in a weight row.
+    pub w: usize,
+    /// The length of a weight row (from one to the next).
+    pub w_row: usize,
+    /// Pixel 0's value of row 0 in `dy`.
+    pub dy: usize,
+    /// From one pixel to the next in `dy`.
+    pub dy_px: usize,
+    /// Weight rows, at most the runs' whole rows.
+    pub rows: usize,
+}
+
 /// The error of a conversion that cannot hold its value.
 pub(crate) const fn not_representable(fault: ValueFault) -> Error {
     Error::NotRepresentable { fault }
 }
 
 macro_rules! float_scalar {
-    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path, $dw_row:path, $dw_taps:path, $pixel_sums:path)?) => {
+    ($t:ty, $exp:path, $ln:path, $tanh:path $(, $dot4:path, $dot4xn:path, $window:path, $scaled:path, $dw_row:path, $dw_taps:path, $pixel_sums:path, $columns:path)?) => {
         /// IEEE arithmetic; `exp`, `ln` and `tanh` from `libm` (never std's, so the device and
         /// host tests run the same code). `sigmoid` evaluates `eˣ` only for `x ≤ 0`, so it never
         /// overflows: `1/(1 + e⁻ˣ)` for `x ≥ 0`, `eˣ/(1 + eˣ)` otherwise.
@@ -486,6 +515,15 @@ macro_rules! float_scalar {
                 ) -> bool {
                     $pixel_sums(acc, x, dy, at)
                 }
+                #[inline(always)]
+                fn columns4x4(
+                    acc: &mut [Self; 16],
+                    w: [&[Self]; 2],
+                    dy: &[Self],
+                    at: &Columns,
+                ) -> bool {
+                    $columns(acc, w, dy, at)
+                }
             )?
         }
     };
@@ -506,6 +544,7 @@ float_scalar!(
     crate::arm::vldm::add_scaled,
     crate::arm::vldm::dw_row,
     crate::arm::vldm::dw_taps,
-    crate::arm::vldm::pixel_sums4x4
+    crate::arm::vldm::pixel_sums4x4,
+    crate::arm::vldm::columns4x4
 );
 float_scalar!(f64, libm::exp, libm::log, libm::tanh);
