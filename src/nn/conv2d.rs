@@ -1574,7 +1574,7 @@ fn weight_gradient<S: Scalar>(
 /// `db[o] += Σ dy[p][o]` over the pixels `p` in order, in blocks of eight channels (four with
 /// fixed point's 64-bit sums) per pass over `dy` (`out_c` channels per pixel; `db` may hold
 /// only the leading ones).
-fn bias_gradient<S: Scalar>(out_c: usize, dy: &[S], db: &mut [S]) {
+pub(crate) fn bias_gradient<S: Scalar>(out_c: usize, dy: &[S], db: &mut [S]) {
     let mut o = 0;
     while o < db.len() {
         let left = db.len() - o;

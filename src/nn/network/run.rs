@@ -253,6 +253,31 @@ fn activate_back<S: Scalar>(act: Act, y: &[S], g: &mut [S]) -> Result<(), Error>
     Ok(())
 }
 
+/// The mask words that bits `at..at + len` lie in, each with its first bit and its number of
+/// bits (1 to 32) in the range; `None` if the range passes the `words` words.
+fn mask_words(
+    words: usize,
+    at: usize,
+    len: usize,
+) -> Option<impl Iterator<Item = (usize, (usize, usize))>> {
+    let end = at.checked_add(len)?;
+    if end > words.checked_mul(32)? {
+        return None;
+    }
+    let first_word = at / 32;
+    // No words for no bits (a range ending mid-word would otherwise yield an empty one).
+    let last_word = if len == 0 {
+        first_word
+    } else {
+        end.div_ceil(32)
+    };
+    Some((first_word..last_word).map(move |w| {
+        let lo = (w * 32).max(at);
+        let hi = (w * 32 + 32).min(end);
+        (w, (lo - w * 32, hi - lo))
+    }))
+}
+
 /// Sets bit `at + i` of `masks` to whether the activation's derivative at output `y[i]` is 1
 /// (the other value being its derivative at 0: 0 for ReLU and ReLU6, the slope for leaky ReLU).
 fn pack_mask<S: Scalar>(act: Act, y: &[S], masks: &mut [u32], at: usize) -> Result<(), Error> {
@@ -262,15 +287,16 @@ fn pack_mask<S: Scalar>(act: Act, y: &[S], masks: &mut [u32], at: usize) -> Resu
         masks: &mut [u32],
         at: usize,
     ) -> Option<()> {
-        for (i, &v) in y.iter().enumerate() {
-            let bit = at.checked_add(i)?;
-            let word = masks.get_mut(bit / 32)?;
-            let one = 1u32 << (bit % 32);
-            if a.derivative_from_output(v) == S::ONE {
-                *word |= one;
-            } else {
-                *word &= !one;
+        // A word at a time: the bits of its part of `y`, then one read-modify-write.
+        let mut values = y.iter();
+        for (word, (first, n)) in mask_words(masks.len(), at, y.len())? {
+            let mut bits = 0u32;
+            for (k, &v) in values.by_ref().take(n).enumerate() {
+                bits |= u32::from(a.derivative_from_output(v) == S::ONE) << (first + k);
             }
+            let span = (u32::MAX >> (32 - n)) << first;
+            let w = masks.get_mut(word)?;
+            *w = (*w & !span) | bits;
         }
         Some(())
     }
@@ -300,10 +326,13 @@ fn activate_back_mask<S: Scalar>(
         at: usize,
         g: &mut [S],
     ) -> Option<()> {
-        for (i, g) in g.iter_mut().enumerate() {
-            let bit = at.checked_add(i)?;
-            let on = masks.get(bit / 32)? & (1u32 << (bit % 32)) != 0;
-            *g = a.backward_masked(on, *g);
+        let len = g.len();
+        let mut grads = g.iter_mut();
+        for (word, (first, n)) in mask_words(masks.len(), at, len)? {
+            let bits = masks.get(word)? >> first;
+            for (k, g) in grads.by_ref().take(n).enumerate() {
+                *g = a.backward_masked(bits >> k & 1 != 0, *g);
+            }
         }
         Some(())
     }
@@ -507,18 +536,6 @@ fn grad_runs<'a, S>(p: &Place, at: usize, grads: &'a mut [S]) -> Result<GradRuns
     Ok(((w > 0).then_some(gw), (b > 0).then_some(gb)))
 }
 
-/// `db[o] += Σ_p dy[p][o]` over pixels of `channels` outputs, for the leading `db.len()`
-/// channels, each sum formed in the accumulator.
-fn bias_gradient<S: Scalar>(dy: &[S], channels: usize, db: &mut [S]) {
-    for (o, db_o) in db.iter_mut().enumerate() {
-        let mut acc = S::ZERO.widen();
-        for &g in dy.iter().skip(o).step_by(channels.max(1)) {
-            acc = S::add_acc(acc, g);
-        }
-        *db_o = db_o.add(S::narrow(acc));
-    }
-}
-
 /// One layer's backward: adds the gradients of its trainable runs and overwrites `dx` (if
 /// wanted) with the gradient of its input.
 fn layer_backward<S: Scalar>(
@@ -552,7 +569,7 @@ fn layer_backward<S: Scalar>(
                 }
                 (_, gb, whole_w) => {
                     if let Some(gb) = gb {
-                        bias_gradient(dy, channels, gb);
+                        conv2d::bias_gradient(channels, dy, gb);
                     }
                     match (dx, whole_w) {
                         (Some(dx), Some(w)) if pw => pointwise::backward_input(&s, w, dy, dx),
@@ -573,7 +590,7 @@ fn layer_backward<S: Scalar>(
             }
             (_, gb, whole_w) => {
                 if let Some(gb) = gb {
-                    bias_gradient(dy, channels, gb);
+                    conv2d::bias_gradient(channels, dy, gb);
                 }
                 // The input is read only for the scale's gradient, not wanted here: `dy` (same
                 // length) stands in for it.
@@ -608,5 +625,41 @@ fn layer_backward<S: Scalar>(
             None => Ok(()),
         },
         Op::Invalid => Err(broken(0, 0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{activate_back_mask, pack_mask, Act};
+
+    /// Packing by words and applying by words agree with one bit at a time, for ranges that
+    /// start and end anywhere in a word (and empty ones), leaving the bits around them alone.
+    #[test]
+    fn mask_words_agree_with_single_bits() {
+        let values: [f32; 80] = core::array::from_fn(|i| if (i * 7) % 5 < 2 { -1.0 } else { 0.5 });
+        for at in 0..40 {
+            for len in 0..=(96 - at).min(values.len()) {
+                let y = &values[..len];
+                let mut masks = [0xa5a5_5a5au32; 3];
+                pack_mask(Act::Relu, y, &mut masks, at).unwrap();
+                let mut want = [0xa5a5_5a5au32; 3];
+                for (i, &v) in y.iter().enumerate() {
+                    let (w, b) = ((at + i) / 32, (at + i) % 32);
+                    want[w] = (want[w] & !(1 << b)) | (u32::from(v > 0.0) << b);
+                }
+                assert_eq!(masks, want, "at {at} len {len}");
+                let mut g: [f32; 80] = core::array::from_fn(|i| i as f32 + 1.0);
+                activate_back_mask(Act::Relu, &masks, at, &mut g[..len]).unwrap();
+                for (i, &gi) in g.iter().enumerate() {
+                    let on = i < len && values[i] > 0.0;
+                    let want = if i >= len || on { i as f32 + 1.0 } else { 0.0 };
+                    assert_eq!(gi, want, "at {at} len {len} i {i}");
+                }
+            }
+        }
+        // A range past the masks is refused before anything is written.
+        let mut masks = [7u32; 1];
+        assert!(pack_mask(Act::Relu, &values[..40], &mut masks, 0).is_err());
+        assert_eq!(masks, [7]);
     }
 }
