@@ -5,17 +5,20 @@
 //! `y[p] = W x[p] + b` for each pixel `p`. It is [`conv2d`](super::conv2d) on a 1 × 1, stride 1,
 //! unpadded, one-group shape, which it checks: the same values, the same single rounding per
 //! element, and the same register-blocked kernels (runs of pixels sharing each loaded weight,
-//! blocks of output channels sharing each loaded input).
+//! blocks of output channels sharing each loaded input); a map of one pixel (a dense layer)
+//! goes forward as a dense layer's rows, without the convolution's window bookkeeping.
 //!
 //! # Memory and cost
 //! No scratch; `pixels·in_c·out_c` multiply-adds for forward, the same for each of `dx` and `dW`.
 //! Backward needs the input `x`.
 
-use super::conv2d::{self, GradsMut};
-use super::shape::check_shape;
+use super::conv2d::{self, saturating, GradsMut};
+use super::kernel;
+use super::shape::{check_len, check_shape};
 use super::split::{Params, Split};
 use super::{Conv2dShape, Scalar};
 use crate::Error;
+use core::iter::once;
 
 /// Whether `s` is a pointwise shape: 1 × 1 kernel, stride 1, no padding, one group, and valid.
 pub const fn is_pointwise(s: &Conv2dShape) -> bool {
@@ -68,7 +71,50 @@ fn forward_in<'a, S: Scalar + 'a, W: Params<'a, S>, B: Params<'a, S>>(
     y: &mut [S],
 ) -> Result<(), Error> {
     check_shape(is_pointwise(s))?;
-    conv2d::forward_in(s, w, b, x, y)
+    if s.in_h * s.in_w != 1 {
+        return conv2d::forward_in(s, w, b, x, y);
+    }
+    // One pixel (a dense layer): no runs of pixels to share weights, so the output rows as a
+    // dense layer's, without the convolution's window bookkeeping.
+    check_len(s.weights(), w.len())?;
+    check_len(s.out_c, b.len())?;
+    check_len(s.input_len(), x.len())?;
+    check_len(s.output_len(), y.len())?;
+    let (wl, xl) = ((w.rows(s.in_c), w.len()), (once(x), x.len()));
+    if kernel::may_saturate::<S>(Some(b.rows(1)), s.in_c, wl, xl) {
+        saturating::forward(s, w, b, x, y);
+        return Ok(());
+    }
+    // Four outputs at a time share each loaded input (as a dense layer's rows), then one by one;
+    // each sum in ascending input order.
+    // (Fixed point's 64-bit sums go one by one: see `kernel::wide_acc`.)
+    let (mut rows, mut biases) = (w.rows(s.in_c), b.elems());
+    let (y4, y1) = if kernel::wide_acc::<S>() {
+        (Default::default(), y)
+    } else {
+        y.as_chunks_mut::<4>()
+    };
+    for y_o in y4 {
+        let (Some(r0), Some(r1), Some(r2), Some(r3)) =
+            (rows.next(), rows.next(), rows.next(), rows.next())
+        else {
+            break;
+        };
+        let mut acc = [S::ZERO.widen(); 4];
+        for a in acc.iter_mut() {
+            *a = biases.next().map_or(S::ZERO.widen(), |&b_o| b_o.widen());
+        }
+        kernel::dot4::<S>(&mut acc, x, [r0, r1, r2, r3]);
+        *y_o = acc.map(S::narrow);
+    }
+    for ((y_o, &b_o), w_o) in y1.iter_mut().zip(biases).zip(rows) {
+        let mut acc = b_o.widen();
+        for (&wv, &xv) in w_o.iter().zip(x) {
+            acc = kernel::mac::<S>(acc, wv, xv);
+        }
+        *y_o = S::narrow(acc);
+    }
+    Ok(())
 }
 
 /// The backward pass: `dW[o][i] += Σ_p dy[p][o]·x[p][i]`, `db[o] += Σ_p dy[p][o]` (if `grads`),

@@ -225,6 +225,10 @@ pub fn catalogue() -> Vec<(&'static str, Layer)> {
             Layer::Pointwise(Conv2dShape::new(3, 4, 5, 3, 1, 1)),
         ),
         (
+            "pointwise on one pixel (a dense layer)",
+            Layer::Pointwise(Conv2dShape::new(1, 1, 7, 6, 1, 1)),
+        ),
+        (
             "max_pool2d 3x3 stride 2 pad 1",
             Layer::MaxPool2d(
                 Pool2dShape::new(6, 6, 2, 3, 3)
