@@ -105,18 +105,18 @@
 //! (step 2, Cortex-M0: Adam 489 → 417, RMSprop 335 → 291, Adagrad 323 → 288; Cortex-M4: Adam
 //! 373 → 328, RMSprop 267 → 238, Adagrad 254 → 228).
 //! [`sqrt`] keeps the exact digit-by-digit integer root.
-//! The bias corrections `1 − β^t` are computed per step in `f64` by binary exponentiation, not
-//! `libm::pow`: soft-float `pow` has shortcuts for `t ≤ 2` only and cost about 22 000
-//! instructions per call from step 3 on (Cortex-M0 Adam, 512 parameters: 488 at step 2, 576 at
-//! step 3; now 489 and 491). Binary exponentiation costs `⌊log2 t⌋ + popcount(t) − 1`
-//! soft-float multiplications per β (about 440 instructions each on a Cortex-M0) until
-//! `t·(1 − β) ≥ 40`, where it stops: at most about 30 for β2 = 0.999 (t near 2^15), against the
-//! two `pow` calls' 44 000 instructions.
+//! The bias corrections `1 − β^t` are computed per step by binary exponentiation in 64-bit
+//! fixed point (`num::pow::one_minus_pow`), not `libm::pow`: soft-float
+//! `pow` has shortcuts for `t ≤ 2` only and cost about 22 000 instructions per call from step 3
+//! on (Cortex-M0 Adam, 512 parameters: 488 at step 2, 576 at step 3). Binary exponentiation
+//! takes `⌊log2 t⌋ + popcount(t) − 1` products of 64-bit fractions per β (a few multiply
+//! instructions each, where an `f64` product is a library call) until `t·(1 − β) ≥ 40`, where it
+//! stops.
 //!
 //! # Error bounds against the f64 reference
 //! `LSB = 2^-F`. Per-step coefficients carry a relative error ≤ `2^-16` (`ε_c ≈ 1.5e-5`; a factor near 1
 //! such as μ or β is held as `1 + r` with error `ε_c·|r|`). Their `f64` evaluation adds far less:
-//! Adam's bias corrections `≤ 2^-35` relative (binary exponentiation, for `1 − β ≥ 2^-16`; `pow`
+//! Adam's bias corrections `≤ 2^-40` relative (binary exponentiation, for `1 − β ≥ 2^-16`; `pow`
 //! otherwise), absorbed by the rounding of `τ` below (its terms sum to `4.18e-5`).
 //! Stochastic rounding adds, per step, an error `< 1 LSB` with mean 0; round to nearest `≤ ½ LSB`.
 //!

@@ -122,7 +122,7 @@ impl<T: Float> AdamNum for T {
 
     // Inlined into each step even when a firmware has several Adam types: out of line, its
     // result lives in memory that the loop cannot keep in registers (M4F: +1 instruction per
-    // parameter); the loop of library calls it makes is out of line (`one_minus_pow`).
+    // parameter); the bias corrections' loop is out of line (`one_minus_pow`).
     #[inline(always)]
     fn adam_coeffs(cfg: &AdamConfig, t: u32) -> Self::Coeffs {
         let (bc1, bc2) = if T::ACCURATE_STEP_SCALARS {
