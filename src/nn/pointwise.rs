@@ -1,8 +1,8 @@
 //! Pointwise (1 × 1) convolution: a dense layer applied to every pixel of a channels-last map.
 //!
 //! With the channels of a pixel contiguous (`[pixels][in_c]`) and weights `[out_c][in_c]` (OHWI
-//! with a 1 × 1 kernel: the same bytes as [`conv2d`](super::conv2d)'s weights for that shape),
-//! `y[p] = W x[p] + b` for each pixel `p`. It is [`conv2d`](super::conv2d) on a 1 × 1, stride 1,
+//! with a 1 × 1 kernel: the same bytes as [`conv2d`]'s weights for that shape),
+//! `y[p] = W x[p] + b` for each pixel `p`. It is [`conv2d`] on a 1 × 1, stride 1,
 //! unpadded, one-group shape, which it checks: the same values, the same single rounding per
 //! element, and the same register-blocked kernels (runs of pixels sharing each loaded weight,
 //! blocks of output channels sharing each loaded input); a map of one pixel (a dense layer)
