@@ -2,6 +2,8 @@
 //! doubles). A general `pow` costs tens of thousands of instructions per call on an FPU-less core
 //! (its shortcuts end at `t = 2`), so neither form calls it.
 
+use crate::num::fixed::scalar::wide_umul;
+
 /// `1 − β^t` by binary exponentiation in 64-bit fixed point, for `β ∈ [0, 1)`: `β` as a fraction
 /// `X/2^64` (exact for `β ≥ 2^-11`, truncated below), `β^t` from at most `2·log2 t` products of
 /// such fractions (the lowest set bit of `t` first), each the floor of the exact product, and
@@ -82,20 +84,20 @@ fn at_least_40(t: u32, d: u64) -> bool {
     if d == 0 {
         return t >= 40;
     }
-    let t = u64::from(t);
-    let scaled = (d >> 32) * t + (((d & 0xffff_ffff) * t) >> 32);
+    let scaled = wide_umul((d >> 32) as u32, t) + (wide_umul(d as u32, t) >> 32);
     scaled >= 40 << 32
 }
 
 /// `⌊a·b/2^64⌋`: the high half of the 128-bit product, from four 32 × 32 → 64-bit products
-/// (one `umull` each on a Cortex-M3/M4; a `u128` product is a library call there).
+/// ([`wide_umul`]: one `umull` each on a Cortex-M3/M4, four `muls` on a Cortex-M0; a `u128`
+/// product is a library call on both).
 #[inline(always)]
 fn mul_floor(a: u64, b: u64) -> u64 {
-    let (a0, a1) = (a & 0xffff_ffff, a >> 32);
-    let (b0, b1) = (b & 0xffff_ffff, b >> 32);
-    let (p01, p10) = (a0 * b1, a1 * b0);
-    let mid = ((a0 * b0) >> 32) + (p01 & 0xffff_ffff) + (p10 & 0xffff_ffff);
-    a1 * b1 + (p01 >> 32) + (p10 >> 32) + (mid >> 32)
+    let (a0, a1) = (a as u32, (a >> 32) as u32);
+    let (b0, b1) = (b as u32, (b >> 32) as u32);
+    let (p01, p10) = (wide_umul(a0, b1), wide_umul(a1, b0));
+    let mid = (wide_umul(a0, b0) >> 32) + (p01 & 0xffff_ffff) + (p10 & 0xffff_ffff);
+    wide_umul(a1, b1) + (p01 >> 32) + (p10 >> 32) + (mid >> 32)
 }
 
 /// `1 − β^t` as `−expm1(t·log1p(β − 1))`: the product is rounded once and `expm1`/`log1p` are

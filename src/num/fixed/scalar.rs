@@ -149,6 +149,29 @@ pub(crate) fn wide_mul_halves(a: i32, b: i32) -> i64 {
     (i64::from(ah * bh) << 32) + (mid << 16) + i64::from(low)
 }
 
+/// `a·b`, exactly, for unsigned operands: on ARMv6-M from four 16 × 16-bit `muls`
+/// ([`wide_umul_halves`]) where LLVM would call `__aeabi_lmul`; elsewhere the `u64` product (one
+/// `umull` on a Cortex-M3).
+#[inline(always)]
+pub(crate) fn wide_umul(a: u32, b: u32) -> u64 {
+    if cfg!(all(target_arch = "arm", not(target_has_atomic = "32"))) {
+        wide_umul_halves(a, b)
+    } else {
+        u64::from(a) * u64::from(b)
+    }
+}
+
+/// `a·b` from the unsigned 16-bit halves: `ah·bh·2^32 + (ah·bl + al·bh)·2^16 + al·bl`, each
+/// partial product below `2^32` and their sums exact in `u64`. Out of line, as
+/// [`wide_mul_halves`].
+#[inline(never)]
+pub(crate) fn wide_umul_halves(a: u32, b: u32) -> u64 {
+    let (ah, al) = (a >> 16, a & 0xFFFF);
+    let (bh, bl) = (b >> 16, b & 0xFFFF);
+    let mid = u64::from(ah * bl) + u64::from(al * bh);
+    (u64::from(ah * bh) << 32) + (mid << 16) + u64::from(al * bl)
+}
+
 /// Rounds `v · 2^-s` to nearest (ties toward `+∞`) and saturates to `i32`. `1 ≤ s ≤ 62`.
 #[inline(always)]
 pub(crate) fn round_shift_sat(v: i64, s: u32) -> i32 {
@@ -556,6 +579,44 @@ mod tests {
                 "{a} {b}"
             );
             assert_eq!(wide_mul(a, b), i64::from(a) * i64::from(b));
+        }
+    }
+
+    /// The unsigned product from 16-bit halves equals the `u64` product: every pair of halves'
+    /// edges and a pseudo-random sweep.
+    #[test]
+    fn wide_umul_halves_is_the_exact_product() {
+        let edges = [
+            0u32,
+            1,
+            0xFFFF,
+            0x1_0000,
+            0x1_0001,
+            0x7FFF_FFFF,
+            0x8000_0000,
+            0xFFFF_0000,
+            u32::MAX - 1,
+            u32::MAX,
+        ];
+        for &a in &edges {
+            for &b in &edges {
+                assert_eq!(
+                    wide_umul_halves(a, b),
+                    u64::from(a) * u64::from(b),
+                    "{a} {b}"
+                );
+            }
+        }
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..1_000_000 {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let (a, b) = ((s >> 32) as u32, s as u32);
+            assert_eq!(
+                wide_umul_halves(a, b),
+                u64::from(a) * u64::from(b),
+                "{a} {b}"
+            );
+            assert_eq!(wide_umul(a, b), u64::from(a) * u64::from(b));
         }
     }
 
