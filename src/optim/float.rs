@@ -76,6 +76,79 @@ pub(crate) fn safe_exp<T: Float>(amplification: f64, square: f64) -> Option<i32>
     (k >= 1).then_some(k)
 }
 
+/// [`safe_exp`] of bounds computed in `T` rather than in `f64`, where every operation is a
+/// library call on a core without a double-precision FPU (a few hundred instructions per step on
+/// a Cortex-M4F). Each bound must be built from the step's non-negative coefficients by sums,
+/// products and quotients, with at most a dozen roundings to nearest from any coefficient to the
+/// result (no cancellation): then it is no lower than `(1 − 2^-24)^12 > 1/2` times the exact
+/// bound, and doubled here it is an upper bound. An overflow gives `∞` and no safe range. The
+/// range may be half what the exact bound allows; that only sends more inputs to the trial run,
+/// whose verdict is exact, so no step's result changes.
+#[inline(always)]
+pub(crate) fn safe_exp_in<T: Float>(amplification: T, square: T) -> Option<i32> {
+    let two = T::of(2.0);
+    safe_exp::<T>((amplification * two).wide(), (square * two).wide())
+}
+
+/// Test support for the bounds in `T`: `f32` values of either sign whose magnitudes spread over
+/// the whole range (`2^-149` to `2^127`), from a 64-bit LCG.
+#[cfg(test)]
+pub(crate) fn spread_f32(seed: u64) -> impl FnMut() -> f32 {
+    let mut s = seed;
+    move || {
+        s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let e = ((s >> 33) % 276) as i32 - 149;
+        let m = 1.0 + ((s >> 8) & 0xFFFF) as f64 / 65_536.0;
+        let x = (m * 2f64.powi(e)) as f32;
+        if s & 1 == 0 {
+            x
+        } else {
+            -x
+        }
+    }
+}
+
+/// Test support: the exponent from bounds in `f32` ([`safe_exp_in`]) against the one from the
+/// same bounds in `f64` (exact to about `2^-50` for `f32` inputs, far inside the factor 2): never
+/// above it, at most one below, and no range only where the exact one starts at 1 (or where
+/// `spurious` allows an `f32` overflow that the exact bound does not have). Whether both had a
+/// range.
+#[cfg(test)]
+pub(crate) fn agrees_with_exact(got: Option<i32>, exact: Option<i32>, spurious: bool) -> bool {
+    match (got, exact) {
+        (Some(g), Some(e)) => {
+            assert!(g <= e && g + 1 >= e, "{g} against {e}");
+            true
+        }
+        (Some(g), None) => panic!("{g} where the exact bound has no range"),
+        (None, Some(e)) => {
+            assert!(e == 1 || spurious, "no range against {e}");
+            false
+        }
+        (None, None) => false,
+    }
+}
+
+/// `|x|`, for a step coefficient (a NaN stays NaN, and the bounds it enters give no safe range).
+#[inline(always)]
+pub(crate) fn magnitude<T: Float>(x: T) -> T {
+    if x < T::ZERO {
+        -x
+    } else {
+        x
+    }
+}
+
+/// The larger of `x` and `y` (`y` when they are unordered).
+#[inline(always)]
+pub(crate) fn larger<T: Float>(x: T, y: T) -> T {
+    if x > y {
+        x
+    } else {
+        y
+    }
+}
+
 /// `⌈log2 x⌉` for `x ≥ 1` (0 below), from the bits (no soft-float `log2` per step on a core
 /// without a double-precision FPU); `None` for an infinite or NaN `x`.
 fn ceil_log2(x: f64) -> Option<i32> {

@@ -3,7 +3,8 @@
 use super::*;
 use crate::num::Float;
 use crate::optim::float::{
-    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+    first_nonfinite, grads_in_safe_range, in_safe_range, magnitude, nonzero, safe_exp_in,
+    with_float_grad,
 };
 use crate::optim::threads::in_pieces;
 
@@ -46,9 +47,7 @@ impl<T: Float> AdagradNum for T {
         coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         let c = &coeffs();
-        let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
-        let amp = 1.0 + a + c.clr.wide().abs() * a / c.eps.wide();
-        let k = safe_exp::<T>(amp, a * a);
+        let k = safe_exp_of(c);
         let safe = |x: &[T]| in_safe_range(k, x);
         let sum_safe = match initial {
             Some(s0) => safe(&[s0]),
@@ -86,5 +85,46 @@ impl<T: Float> AdagradNum for T {
                 }
             });
         },);
+    }
+}
+
+/// The safe range's exponent of a step with the coefficients `c` (see `adagrad_check`): the
+/// bounds computed in `T`, then doubled ([`safe_exp_in`]). A learning rate below 1 can bring an
+/// overflowing `A/eps` back into range: such a step has no safe range (the trial run decides).
+#[inline(always)]
+fn safe_exp_of<T: Float>(c: &FloatAdagradCoeffs<T>) -> Option<i32> {
+    let one = T::of(1.0);
+    let a = one + c.wd.map_or(T::ZERO, magnitude);
+    let amp = one + a + a / c.eps * magnitude(c.clr);
+    safe_exp_in::<T>(amp, a * a)
+}
+
+#[cfg(test)]
+mod safe_range_tests {
+    use super::*;
+    use crate::optim::float::{agrees_with_exact, safe_exp, spread_f32};
+
+    /// The safe range from the bounds in `f32` against the same bounds in `f64`, over coefficients
+    /// from `2^-149` to `2^127`, with and without weight decay.
+    #[test]
+    fn safe_range_from_f32_bounds_is_within_the_exact_one() {
+        let mut draw = spread_f32(0x5851_F42D_4C95_7F2D);
+        let mut compared = 0;
+        for case in 0..200_000 {
+            let c = FloatAdagradCoeffs {
+                negate: false,
+                wd: (case % 3 == 0).then(&mut draw),
+                clr: draw(),
+                eps: draw().abs().max(f32::from_bits(1)),
+            };
+            let a = 1.0 + c.wd.map_or(0.0, |w| f64::from(w).abs());
+            let quotient = a / f64::from(c.eps);
+            let amp = 1.0 + a + quotient * f64::from(c.clr).abs();
+            let exact = safe_exp::<f32>(amp, a * a);
+            // `A/eps` beyond `f32` (times a learning rate below 1): no range in `f32`.
+            let spurious = quotient >= f64::from(f32::MAX);
+            compared += usize::from(agrees_with_exact(safe_exp_of(&c), exact, spurious));
+        }
+        assert!(compared > 50_000, "{compared}");
     }
 }

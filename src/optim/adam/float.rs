@@ -5,7 +5,9 @@ use crate::num::pow::{one_minus_pow, one_minus_pow_accurate};
 #[cfg(feature = "arm-vldm")]
 use crate::num::AdamScalars;
 use crate::num::Float;
-use crate::optim::float::{first_nonfinite, float_grad, in_safe_range, safe_exp};
+use crate::optim::float::{
+    first_nonfinite, float_grad, in_safe_range, larger, magnitude, safe_exp_in,
+};
 use crate::optim::threads::in_pieces;
 
 /// Per-step scalars of the floating-point Adam kernel.
@@ -110,6 +112,24 @@ fn compact_loop<T: Float, const AMS: bool>(
     }
 }
 
+/// The safe range's exponent of a step with the coefficients `c` (see `adam_check`): the
+/// bounds computed in `T`, then doubled ([`safe_exp_in`]).
+#[inline(always)]
+fn safe_exp_of<T: Float>(c: &FloatAdamCoeffs<T>) -> Option<i32> {
+    let one = T::of(1.0);
+    let a = one + c.l2.map_or(T::ZERO, magnitude);
+    let decay = c.decay.map_or(one, magnitude);
+    // The quotient `m/denom` is formed before the step size multiplies it: it must stay
+    // finite on its own (a step size of 0 times an infinite quotient is NaN:
+    // fuzz/regressions/optim_step/f32-adam-zero-lr-infinite-quotient-*).
+    let step = larger(magnitude(c.step_size), one);
+    let two_a = a + a;
+    // Divided first: every intermediate is then at most the bound itself (`step/eps` is
+    // multiplied by `2A + 1 ≥ 3`), so an overflow to `∞` means an exact bound with no range too.
+    let amp = two_a + T::of(2.0) + decay + step / c.eps * (two_a + one);
+    safe_exp_in::<T>(amp, a * a)
+}
+
 #[inline(never)]
 fn outlined_in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
     in_safe_range(k, values)
@@ -182,14 +202,7 @@ impl<T: Float> AdamNum for T {
         coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         let c = &coeffs();
-        let a = 1.0 + c.l2.map_or(0.0, |w| w.wide().abs());
-        let decay = c.decay.map_or(1.0, |d| d.wide().abs());
-        // The quotient `m/denom` is formed before the step size multiplies it: it must stay
-        // finite on its own (a step size of 0 times an infinite quotient is NaN:
-        // fuzz/regressions/optim_step/f32-adam-zero-lr-infinite-quotient-*).
-        let step = c.step_size.wide().abs().max(1.0);
-        let amp = 2.0 * a + 2.0 + decay + step * (2.0 * a + 1.0) / c.eps.wide();
-        let k = safe_exp::<T>(amp, a * a);
+        let k = safe_exp_of(c);
         // A compact form scans every buffer with one out-of-line copy of the scan.
         let safe = |x: &[T]| {
             if K::COMPACT {
@@ -376,5 +389,40 @@ fn update<T: Float, K: AdamForm>(
                 (float_grad(g, p, negate, None), p)
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::float::{agrees_with_exact, safe_exp, spread_f32};
+
+    /// The safe range from the bounds in `f32` against the same bounds in `f64`, over coefficients
+    /// from `2^-149` to `2^127`, with and without both decays.
+    #[test]
+    fn safe_range_from_f32_bounds_is_within_the_exact_one() {
+        let mut draw = spread_f32(0x853C_49E6_748F_EA9B);
+        let mut compared = 0;
+        for case in 0..200_000 {
+            let c = FloatAdamCoeffs {
+                negate: false,
+                l2: (case % 3 == 0).then(&mut draw),
+                decay: (case % 5 == 0).then(&mut draw),
+                w1: 0.1f32,
+                omw1: 0.9,
+                lerp_from_m: true,
+                beta2: 0.999,
+                omb2: 0.001,
+                step_size: draw(),
+                eps: draw().abs().max(f32::from_bits(1)),
+            };
+            let a = 1.0 + c.l2.map_or(0.0, |w| f64::from(w).abs());
+            let decay = c.decay.map_or(1.0, |d| f64::from(d).abs());
+            let step = f64::from(c.step_size).abs().max(1.0);
+            let amp = 2.0 * a + 2.0 + decay + step * (2.0 * a + 1.0) / f64::from(c.eps);
+            let exact = safe_exp::<f32>(amp, a * a);
+            compared += usize::from(agrees_with_exact(safe_exp_of(&c), exact, false));
+        }
+        assert!(compared > 50_000, "{compared}");
     }
 }

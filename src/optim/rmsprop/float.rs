@@ -3,7 +3,8 @@
 use super::*;
 use crate::num::Float;
 use crate::optim::float::{
-    first_nonfinite, grads_in_safe_range, in_safe_range, nonzero, safe_exp, with_float_grad,
+    first_nonfinite, grads_in_safe_range, in_safe_range, larger, magnitude, nonzero, safe_exp_in,
+    with_float_grad,
 };
 use crate::optim::threads::in_pieces;
 
@@ -56,21 +57,7 @@ impl<T: Float> RmsPropNum for T {
         coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         let c = &coeffs();
-        let a = 1.0 + c.wd.map_or(0.0, |w| w.wide().abs());
-        let (mu, lr) = (c.mu.wide().abs(), c.lr.wide().abs());
-        // α and 1 − α are not bounded by validation (torch accepts any α ≥ 0): `v·α` and
-        // `(1 − α)·g'²` (and centered, `ḡ + (1 − α)·(g' − ḡ)`, whose square enters `var`) grow
-        // with them: a huge α (as `f32`: ∞) must fail the range test, or the step writes NaN
-        // into `v` and every parameter (fuzz/regressions/optim_step/
-        // fixed-rmsprop-f32-huge-alpha-*).
-        let (alpha, w) = (
-            c.alpha.wide().abs(),
-            c.oma.wide().abs().max(c.w.wide().abs()),
-        );
-        let amp =
-            2.0 * a + 2.0 + alpha + w * (a + 1.0) + (1.0 + lr) * (mu + 1.0 + a / c.eps.wide());
-        let sq = (2.0 * a + 1.0) * (2.0 * a + 1.0) * (1.0 + w) * (1.0 + w);
-        let k = safe_exp::<T>(amp, sq);
+        let k = safe_exp_of(c);
         let safe = |x: &[T]| in_safe_range(k, x);
         // With α > 1 (`1 − α < 0`) `v' = α·v + (1 − α)·g'²` can go negative whatever the
         // magnitudes, and uncentered its root is NaN: only the trial run can tell (centered
@@ -193,5 +180,67 @@ impl<T: Float> RmsPropNum for T {
                 });
             },
         );
+    }
+}
+
+/// The safe range's exponent of a step with the coefficients `c` (see `rmsprop_check`): the
+/// bounds computed in `T`, then doubled ([`safe_exp_in`]). Every factor that multiplies a term
+/// is at least 1 except `w`, whose product with `A + 1` cannot overflow unless `A` does, so an
+/// overflow means an exact bound with no range too.
+#[inline(always)]
+fn safe_exp_of<T: Float>(c: &FloatRmsPropCoeffs<T>) -> Option<i32> {
+    let one = T::of(1.0);
+    let a = one + c.wd.map_or(T::ZERO, magnitude);
+    let (mu, lr) = (magnitude(c.mu), magnitude(c.lr));
+    // α and 1 − α are not bounded by validation (torch accepts any α ≥ 0): `v·α` and
+    // `(1 − α)·g'²` (and centered, `ḡ + (1 − α)·(g' − ḡ)`, whose square enters `var`) grow
+    // with them: a huge α (as `f32`: ∞) must fail the range test, or the step writes NaN
+    // into `v` and every parameter (fuzz/regressions/optim_step/
+    // fixed-rmsprop-f32-huge-alpha-*).
+    let (alpha, w) = (magnitude(c.alpha), larger(magnitude(c.oma), magnitude(c.w)));
+    let two_a = a + a;
+    let amp = two_a + T::of(2.0) + alpha + w * (a + one) + (one + lr) * (mu + one + a / c.eps);
+    let sq = (two_a + one) * (two_a + one) * (one + w) * (one + w);
+    safe_exp_in::<T>(amp, sq)
+}
+
+#[cfg(test)]
+mod safe_range_tests {
+    use super::*;
+    use crate::optim::float::{agrees_with_exact, safe_exp, spread_f32};
+
+    /// The safe range from the bounds in `f32` against the same bounds in `f64`, over coefficients
+    /// from `2^-149` to `2^127`, with and without weight decay.
+    #[test]
+    fn safe_range_from_f32_bounds_is_within_the_exact_one() {
+        let mut draw = spread_f32(0xDA94_2042_E4DD_58B5);
+        let mut compared = 0;
+        for case in 0..200_000 {
+            let c = FloatRmsPropCoeffs {
+                negate: false,
+                wd: (case % 3 == 0).then(&mut draw),
+                alpha: draw(),
+                oma: draw(),
+                w: draw(),
+                omw: 0.5f32,
+                lerp_from_avg: false,
+                eps: draw().abs().max(f32::from_bits(1)),
+                mu: draw(),
+                lr: draw(),
+            };
+            let wide = |x: f32| f64::from(x).abs();
+            let a = 1.0 + c.wd.map_or(0.0, wide);
+            let (mu, lr, alpha) = (wide(c.mu), wide(c.lr), wide(c.alpha));
+            let w = wide(c.oma).max(wide(c.w));
+            let amp = 2.0 * a
+                + 2.0
+                + alpha
+                + w * (a + 1.0)
+                + (1.0 + lr) * (mu + 1.0 + a / f64::from(c.eps));
+            let sq = (2.0 * a + 1.0) * (2.0 * a + 1.0) * (1.0 + w) * (1.0 + w);
+            let exact = safe_exp::<f32>(amp, sq);
+            compared += usize::from(agrees_with_exact(safe_exp_of(&c), exact, false));
+        }
+        assert!(compared > 20_000, "{compared}");
     }
 }
