@@ -51,16 +51,23 @@ pub(crate) fn one_minus_pow(beta: f64, t: u32) -> f64 {
     }
 }
 
+/// The bits of `1.0` and of `−0.0`.
+const ONE_BITS: u64 = 0x3FF0_0000_0000_0000;
+const NEGATIVE_ZERO_BITS: u64 = 0x8000_0000_0000_0000;
+
 /// `2^-64`.
 const TWO_POW_MINUS_64: f64 = 1.0 / 18_446_744_073_709_551_616.0;
 
 /// `β·2^64` truncated to an integer, for `β ∈ [0, 1)`; `None` outside (and for NaN).
 #[inline(always)]
 fn fraction(beta: f64) -> Option<u64> {
-    if !(0.0..1.0).contains(&beta) {
+    let bits = beta.to_bits();
+    // `0 ≤ β < 1` from the bits (two soft-float compares otherwise, on every Cortex-M): the
+    // non-negative doubles order as their bits, up to 1.0's; the sign bit set leaves −0 alone
+    // (NaN of either sign, negatives and everything from 1 on fail).
+    if bits >= ONE_BITS && bits != NEGATIVE_ZERO_BITS {
         return None;
     }
-    let bits = beta.to_bits();
     // The sign bit masked off: −0 is in the range (and a valid β).
     let biased = ((bits >> 52) & 0x7ff) as u32;
     if biased == 0 {
@@ -113,7 +120,9 @@ pub(crate) fn one_minus_pow_accurate(beta: f64, t: u32) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{at_least_40, fraction, mul_floor, one_minus_pow, one_minus_pow_accurate};
+    use super::{
+        at_least_40, fraction, mul_floor, one_minus_pow, one_minus_pow_accurate, ONE_BITS,
+    };
 
     /// `1 − β^t` from `pow`, the way torch gets it (`pow` is accurate to about an ulp of `β^t`;
     /// near `β^t ≈ 1` its own absolute error dominates the comparison).
@@ -235,8 +244,21 @@ mod tests {
                 Some((beta * 18_446_744_073_709_551_616.0) as u64)
             );
         }
-        for bad in [-0.5, 1.0, 1.5, f64::NAN, f64::INFINITY] {
-            assert_eq!(fraction(bad), None);
+        let below_one = f64::from_bits(ONE_BITS - 1);
+        assert_eq!(fraction(below_one), Some(u64::MAX << 11));
+        for bad in [
+            -0.5,
+            -f64::MIN_POSITIVE,
+            -f64::from_bits(1),
+            1.0,
+            1.5,
+            f64::MAX,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(fraction(bad), None, "{bad}");
         }
         for bad in [-0.5, 1.0, f64::NAN] {
             assert!(one_minus_pow(bad, 3).is_nan());

@@ -18,12 +18,17 @@ use ::fixed::FixedI32;
 /// `β`, whose soft-float shortcuts cover only `t ≤ 2` (about 22 000 instructions per call on a
 /// Cortex-M0 from the third step on).
 fn one_minus_pow(beta: f64, t: u32) -> f64 {
-    let omb = 1.0 - beta;
-    if !(1.0 / 65_536.0..=1.0).contains(&omb) {
+    // `1 − β ∈ [2^-16, 1]` is `β ∈ [−0, 1 − 2^-16]`, tested on the bits (the non-negative
+    // doubles order as their bits) rather than with a soft-float subtraction and two compares.
+    let bits = beta.to_bits();
+    if bits > FAST_BETA_MAX_BITS && bits != (-0.0f64).to_bits() {
         return 1.0 - libm::pow(beta, f64::from(t));
     }
     crate::num::pow::one_minus_pow(beta, t)
 }
+
+/// The bits of `1 − 2^-16`, the largest `β` of the fast kernels.
+const FAST_BETA_MAX_BITS: u64 = (1.0 - 1.0 / 65_536.0f64).to_bits();
 
 /// Per-step scalars of the fixed-point Adam kernel.
 #[derive(Clone, Copy, Debug)]
@@ -221,5 +226,43 @@ mod tests {
                 t = t + 1 + t / 7;
             }
         }
+    }
+
+    /// The bit test routes each `β` as the float compares `0 ≤ β ≤ 1 − 2^-16` do (for `β ≥ 0`,
+    /// `1 − β ∈ [2^-16, 1]`): binary exponentiation inside (the same bits), `libm::pow` outside,
+    /// at the edges of the range and beyond.
+    #[test]
+    fn fast_range_is_one_minus_beta_in_range() {
+        let edge = 1.0 - 1.0 / 65_536.0f64;
+        let betas = [
+            0.0,
+            -0.0,
+            f64::from_bits(1),
+            0.5,
+            edge,
+            f64::from_bits(edge.to_bits() - 1),
+            f64::from_bits(edge.to_bits() + 1),
+            0.999_999,
+            -f64::from_bits(1),
+            -0.5,
+            1.0,
+            1.5,
+        ];
+        for beta in betas {
+            let fast = (0.0..=edge).contains(&beta);
+            for t in [1, 2, 3, 10, 1000] {
+                let want = if fast {
+                    crate::num::pow::one_minus_pow(beta, t)
+                } else {
+                    1.0 - libm::pow(beta, f64::from(t))
+                };
+                assert_eq!(
+                    one_minus_pow(beta, t).to_bits(),
+                    want.to_bits(),
+                    "{beta} {t}"
+                );
+            }
+        }
+        assert!(one_minus_pow(f64::NAN, 3).is_nan());
     }
 }
