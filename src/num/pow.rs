@@ -51,9 +51,17 @@ pub(crate) fn one_minus_pow(beta: f64, t: u32) -> f64 {
     }
 }
 
-/// The bits of `1.0` and of `−0.0`.
-const ONE_BITS: u64 = 0x3FF0_0000_0000_0000;
-const NEGATIVE_ZERO_BITS: u64 = 0x8000_0000_0000_0000;
+/// The largest `f64` below 1.
+const BELOW_ONE: f64 = f64::from_bits(0x3FEF_FFFF_FFFF_FFFF);
+
+/// Whether `0 ≤ β ≤ max` (for a non-negative `max`), from the bits rather than with two
+/// soft-float compares (library calls on every Cortex-M): the non-negative doubles order as
+/// their bits, and the sign bit set leaves only −0 in range (NaN of either sign fails).
+#[inline(always)]
+pub(crate) fn beta_at_most(beta: f64, max: f64) -> bool {
+    let bits = beta.to_bits();
+    bits <= max.to_bits() || bits == (-0.0f64).to_bits()
+}
 
 /// `2^-64`.
 const TWO_POW_MINUS_64: f64 = 1.0 / 18_446_744_073_709_551_616.0;
@@ -61,13 +69,10 @@ const TWO_POW_MINUS_64: f64 = 1.0 / 18_446_744_073_709_551_616.0;
 /// `β·2^64` truncated to an integer, for `β ∈ [0, 1)`; `None` outside (and for NaN).
 #[inline(always)]
 fn fraction(beta: f64) -> Option<u64> {
-    let bits = beta.to_bits();
-    // `0 ≤ β < 1` from the bits (two soft-float compares otherwise, on every Cortex-M): the
-    // non-negative doubles order as their bits, up to 1.0's; the sign bit set leaves −0 alone
-    // (NaN of either sign, negatives and everything from 1 on fail).
-    if bits >= ONE_BITS && bits != NEGATIVE_ZERO_BITS {
+    if !beta_at_most(beta, BELOW_ONE) {
         return None;
     }
+    let bits = beta.to_bits();
     // The sign bit masked off: −0 is in the range (and a valid β).
     let biased = ((bits >> 52) & 0x7ff) as u32;
     if biased == 0 {
@@ -121,7 +126,7 @@ pub(crate) fn one_minus_pow_accurate(beta: f64, t: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::{
-        at_least_40, fraction, mul_floor, one_minus_pow, one_minus_pow_accurate, ONE_BITS,
+        at_least_40, fraction, mul_floor, one_minus_pow, one_minus_pow_accurate, BELOW_ONE,
     };
 
     /// `1 − β^t` from `pow`, the way torch gets it (`pow` is accurate to about an ulp of `β^t`;
@@ -244,8 +249,8 @@ mod tests {
                 Some((beta * 18_446_744_073_709_551_616.0) as u64)
             );
         }
-        let below_one = f64::from_bits(ONE_BITS - 1);
-        assert_eq!(fraction(below_one), Some(u64::MAX << 11));
+        assert!(BELOW_ONE < 1.0 && BELOW_ONE.next_up() == 1.0);
+        assert_eq!(fraction(BELOW_ONE), Some(u64::MAX << 11));
         for bad in [
             -0.5,
             -f64::MIN_POSITIVE,

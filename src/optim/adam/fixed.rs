@@ -18,17 +18,12 @@ use ::fixed::FixedI32;
 /// `β`, whose soft-float shortcuts cover only `t ≤ 2` (about 22 000 instructions per call on a
 /// Cortex-M0 from the third step on).
 fn one_minus_pow(beta: f64, t: u32) -> f64 {
-    // `1 − β ∈ [2^-16, 1]` is `β ∈ [−0, 1 − 2^-16]`, tested on the bits (the non-negative
-    // doubles order as their bits) rather than with a soft-float subtraction and two compares.
-    let bits = beta.to_bits();
-    if bits > FAST_BETA_MAX_BITS && bits != (-0.0f64).to_bits() {
+    // `1 − β ∈ [2^-16, 1]` is `β ∈ [−0, 1 − 2^-16]` (no soft-float subtraction).
+    if !crate::num::pow::beta_at_most(beta, 1.0 - 1.0 / 65_536.0) {
         return 1.0 - libm::pow(beta, f64::from(t));
     }
     crate::num::pow::one_minus_pow(beta, t)
 }
-
-/// The bits of `1 − 2^-16`, the largest `β` of the fast kernels.
-const FAST_BETA_MAX_BITS: u64 = (1.0 - 1.0 / 65_536.0f64).to_bits();
 
 /// Per-step scalars of the fixed-point Adam kernel.
 #[derive(Clone, Copy, Debug)]
