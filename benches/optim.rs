@@ -55,8 +55,8 @@
 //! size of one optimizer buffer at N = 1Mi, for the bound when everything stays in cache.
 //!
 //! # Diagnostics (`diagnostics/...`)
-//! At N = 1Mi, `f32`: the gradient check pass alone (as the library writes it, and a chunked
-//! branch-free form), and the naive Adam loop with edgetune's `f32` square root.
+//! At N = 1Mi, `f32`: the gradient check pass alone (edgetune's scan as a step runs it, a plain
+//! `position` loop and a chunked branch-free form), and the naive Adam loop with edgetune's `f32` square root.
 //!
 //! # Criterion settings
 //! Warm-up 0.5 s, measurement 1 s, 20 samples, 10,000 bootstrap resamples, no plots: about 4 to 5
@@ -342,8 +342,9 @@ fn bandwidth(c: &mut Criterion) {
     g.finish();
 }
 
-/// Where edgetune's `f32` time goes, at N = 1Mi: the non-finite gradient check as the library
-/// writes it (`position`, an early-exit loop) against a chunked branch-free form, and the naive
+/// Where edgetune's `f32` time goes, at N = 1Mi: the non-finite gradient check as a step runs it
+/// (`Num::first_unusable_and_small`), a plain early-exit `position` loop and a chunked
+/// branch-free form, and the naive
 /// Adam loop with edgetune's `f32` square root (`edgetune::num::sqrt::sqrt_f32`) instead of
 /// `f32::sqrt`.
 fn diagnostics(c: &mut Criterion) {
@@ -356,6 +357,11 @@ fn diagnostics(c: &mut Criterion) {
     });
     g.bench_function(BenchmarkId::new("gradcheck-position-f32", N), |b| {
         b.iter(|| black_box(&grads[0]).iter().position(|g| !g.is_finite()))
+    });
+    // The scan every float step runs first (a NaN, and whether every |g| < 2^60), as the step
+    // calls it: in pieces on the pool at this size unless RAYON_NUM_THREADS=1.
+    g.bench_function(BenchmarkId::new("gradscan-edgetune-f32", N), |b| {
+        b.iter(|| <f32 as edgetune::num::Num>::first_unusable_and_small(black_box(&grads[0][..])))
     });
     g.bench_function(BenchmarkId::new("gradcheck-chunked-f32", N), |b| {
         b.iter(|| {

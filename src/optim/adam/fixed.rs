@@ -12,14 +12,17 @@ use crate::num::fixed::{MiniFloat, RoundingState};
 use ::fixed::types::extra::LeEqU32;
 use ::fixed::FixedI32;
 
+/// The largest `β` of the fast kernels' range, `1 − β ≥ 2^-16`.
+const FAST_BETA_MAX: f64 = 1.0 - 1.0 / 65_536.0;
+
 /// `1 − β^t` in `f64` (Adam's bias corrections): binary exponentiation
 /// ([`one_minus_pow`](crate::num::pow::one_minus_pow), relative error `≤ 2^-40`) for
 /// `1 − β ≥ 2^-16`, the range of the fast kernels and of the error bounds; `libm::pow` for other
 /// `β`, whose soft-float shortcuts cover only `t ≤ 2` (about 22 000 instructions per call on a
 /// Cortex-M0 from the third step on).
 fn one_minus_pow(beta: f64, t: u32) -> f64 {
-    // `1 − β ∈ [2^-16, 1]` is `β ∈ [−0, 1 − 2^-16]` (no soft-float subtraction).
-    if !crate::num::pow::beta_at_most(beta, 1.0 - 1.0 / 65_536.0) {
+    // `1 − β ∈ [2^-16, 1]` is `β ∈ [−0, FAST_BETA_MAX]` (no soft-float subtraction).
+    if !crate::num::pow::beta_at_most(beta, FAST_BETA_MAX) {
         return 1.0 - libm::pow(beta, f64::from(t));
     }
     crate::num::pow::one_minus_pow(beta, t)
@@ -203,11 +206,11 @@ impl<Frac: LeEqU32> AdamNum for FixedI32<Frac> {
 
 #[cfg(test)]
 mod tests {
-    use super::one_minus_pow;
+    use super::{one_minus_pow, FAST_BETA_MAX};
 
     #[test]
     fn bias_corrections_match_pow_within_their_bound() {
-        for beta in [0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0 - 1.0 / 65_536.0] {
+        for beta in [0.0, 0.5, 0.9, 0.99, 0.999, 0.9999, FAST_BETA_MAX] {
             let mut t = 1u32;
             while t < 4_000_000 {
                 let want = 1.0 - libm::pow(beta, f64::from(t));
@@ -228,7 +231,7 @@ mod tests {
     /// at the edges of the range and beyond.
     #[test]
     fn fast_range_is_one_minus_beta_in_range() {
-        let edge = 1.0 - 1.0 / 65_536.0f64;
+        let edge = FAST_BETA_MAX;
         let betas = [
             0.0,
             -0.0,
