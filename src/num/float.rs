@@ -43,6 +43,23 @@ pub trait Float:
     /// `fast-sqrt` and `nightly` features choose) or [`sqrt_f64`](super::sqrt::sqrt_f64).
     fn root(self) -> Self;
 
+    /// Whether [`root`](Self::root) runs, on every value, the selects of its path for zero,
+    /// subnormal, infinite, NaN and negative inputs: the refined `f32` root on a vector host,
+    /// which computes both paths for a whole vector. A loop that knows a block of inputs to be
+    /// [`positive_normal`](Self::positive_normal) then calls
+    /// [`root_of_normal`](Self::root_of_normal) instead, for the same bits.
+    #[doc(hidden)]
+    const ROOT_SELECTS: bool;
+
+    /// [`root`](Self::root) of a positive, normal, finite value, without the path for other
+    /// inputs (whose result is then unspecified, but never a panic).
+    #[doc(hidden)]
+    fn root_of_normal(self) -> Self;
+
+    /// Whether the value is positive, normal and finite.
+    #[doc(hidden)]
+    fn positive_normal(self) -> bool;
+
     /// `self < 0.5` for a positive `self`, by comparing the bits as integers (no float compare
     /// for the code generator to sink into a loop; on an FPU-less core a float compare is a
     /// library call).
@@ -185,6 +202,19 @@ impl Float for f32 {
         super::sqrt::sqrt_f32(self)
     }
 
+    const ROOT_SELECTS: bool = super::sqrt::SQRT_F32_SELECTS;
+
+    #[inline(always)]
+    fn root_of_normal(self) -> Self {
+        super::sqrt::sqrt_f32_of_normal(self)
+    }
+
+    #[inline(always)]
+    fn positive_normal(self) -> bool {
+        // Exponent field in 1..=254 and sign clear.
+        self.to_bits().wrapping_sub(0x0080_0000) < 0x7f00_0000
+    }
+
     #[inline(always)]
     fn below_half(self) -> bool {
         self.to_bits() < 0.5f32.to_bits()
@@ -265,6 +295,18 @@ impl Float for f64 {
     #[inline(always)]
     fn root(self) -> Self {
         super::sqrt::sqrt_f64(self)
+    }
+
+    const ROOT_SELECTS: bool = false;
+
+    #[inline(always)]
+    fn root_of_normal(self) -> Self {
+        self.root()
+    }
+
+    #[inline(always)]
+    fn positive_normal(self) -> bool {
+        self.to_bits().wrapping_sub(1 << 52) < 0x7FE0_0000_0000_0000
     }
 
     #[inline(always)]

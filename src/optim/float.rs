@@ -45,6 +45,11 @@ macro_rules! with_float_grad {
 }
 pub(crate) use with_float_grad;
 
+/// Elements per block of a loop in two passes over a block (see [`Float::ROOT_SELECTS`]): the
+/// state pass, then the parameter pass with the root, the block's values still in L1 (1 KiB per
+/// `f32` buffer).
+pub(crate) const ROOT_BLOCK: usize = 256;
+
 /// `Some(x as T)` unless `x == 0`: an optional per-step factor.
 #[inline(always)]
 pub(crate) fn nonzero<T: Float>(x: f64) -> Option<T> {
@@ -106,6 +111,37 @@ pub(crate) fn spread_f32(seed: u64) -> impl FnMut() -> f32 {
             -x
         }
     }
+}
+
+/// Test support for the loops in blocks of [`ROOT_BLOCK`]: three whole blocks and a tail.
+#[cfg(test)]
+pub(crate) const BLOCKS_LEN: usize = 3 * ROOT_BLOCK + 77;
+
+/// Test support for the loops in blocks: gradients in `[-0.5, 0.5)` from a 64-bit LCG (`step`
+/// varies them), then per block: the first as drawn; the second with one exact zero (a zero
+/// state value); the third tiny (subnormal squares); the tail with a zero and a tiny one.
+#[cfg(test)]
+pub(crate) fn block_test_grads(step: u64) -> [f32; BLOCKS_LEN] {
+    let mut x = 0x9E37_79B9_7F4A_7C15 ^ step;
+    let mut g: [f32; BLOCKS_LEN] = core::array::from_fn(|_| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) as f32
+    });
+    g[ROOT_BLOCK + 100] = 0.0;
+    for v in &mut g[2 * ROOT_BLOCK..3 * ROOT_BLOCK] {
+        *v *= 1e-20;
+    }
+    g[3 * ROOT_BLOCK + 5] = 0.0;
+    g[3 * ROOT_BLOCK + 50] *= 1e-21;
+    g
+}
+
+/// Test support for the loops in blocks: parameters in `(-1, 1)`.
+#[cfg(test)]
+pub(crate) fn block_test_params() -> [f32; BLOCKS_LEN] {
+    core::array::from_fn(|i| libm::sinf(i as f32 * 0.37))
 }
 
 /// Test support: the exponent from bounds in `f32` ([`safe_exp_in`]) against the one from the

@@ -4,7 +4,7 @@ use super::*;
 use crate::num::Float;
 use crate::optim::float::{
     first_nonfinite, grads_in_safe_range, in_safe_range, magnitude, nonzero, safe_exp_in,
-    with_float_grad,
+    with_float_grad, ROOT_BLOCK,
 };
 use crate::optim::threads::in_pieces;
 
@@ -77,14 +77,71 @@ impl<T: Float> AdagradNum for T {
         in_pieces!(params.len(), (params, grads, sum), c, {
             let (clr, eps) = (c.clr, c.eps);
             with_float_grad!(T, c.negate, c.wd, |grad| {
-                for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-                    let g = grad(g, *p);
-                    *s += g * g;
-                    let std = T::root(*s) + eps; // eps outside the square root
-                    *p -= clr * (g / std);
+                if T::ROOT_SELECTS {
+                    blocks(params, grads, sum, clr, eps, grad);
+                } else {
+                    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+                        let g = grad(g, *p);
+                        *s += g * g;
+                        descend(p, g, *s, clr, eps, T::root);
+                    }
                 }
             });
         },);
+    }
+}
+
+/// The parameter step from the gradient `g` (maximize and L2 decay applied) and the new sum
+/// `s`, with the square root `root`.
+#[inline(always)]
+fn descend<T: Float>(p: &mut T, g: T, s: T, clr: T, eps: T, root: impl Fn(T) -> T) {
+    let std = root(s) + eps; // eps outside the square root
+    *p -= clr * (g / std);
+}
+
+/// The loop where [`Float::ROOT_SELECTS`]: per block of [`ROOT_BLOCK`] elements the sums first,
+/// then the parameters, with [`Float::root_of_normal`] when every sum of the block is positive
+/// and normal. The same operations on each element as the plain loop, so the same bits.
+#[inline(always)]
+fn blocks<T: Float>(
+    params: &mut [T],
+    grads: &[T],
+    sums: &mut [T],
+    clr: T,
+    eps: T,
+    grad: impl Fn(T, T) -> T + Copy,
+) {
+    /// The parameters of one block, with the square root `root`.
+    #[inline(always)]
+    fn write<T: Float>(
+        params: &mut [T],
+        grads: &[T],
+        sums: &[T],
+        (clr, eps): (T, T),
+        grad: impl Fn(T, T) -> T,
+        root: impl Fn(T) -> T + Copy,
+    ) {
+        for ((p, &g), &s) in params.iter_mut().zip(grads).zip(sums) {
+            let g = grad(g, *p);
+            descend(p, g, s, clr, eps, root);
+        }
+    }
+    let blocks = params
+        .chunks_mut(ROOT_BLOCK)
+        .zip(grads.chunks(ROOT_BLOCK))
+        .zip(sums.chunks_mut(ROOT_BLOCK));
+    for ((params, grads), sums) in blocks {
+        let mut normal = true;
+        for ((&p, &g), s) in params.iter().zip(grads).zip(sums.iter_mut()) {
+            let g = grad(g, p);
+            *s += g * g;
+            normal &= s.positive_normal();
+        }
+        if normal {
+            write(params, grads, sums, (clr, eps), grad, T::root_of_normal);
+        } else {
+            write(params, grads, sums, (clr, eps), grad, T::root);
+        }
     }
 }
 
@@ -97,6 +154,61 @@ fn safe_exp_of<T: Float>(c: &FloatAdagradCoeffs<T>) -> Option<i32> {
     let a = one + c.wd.map_or(T::ZERO, magnitude);
     let amp = one + a + a / c.eps * magnitude(c.clr);
     safe_exp_in::<T>(amp, a * a)
+}
+
+#[cfg(test)]
+mod blocks_tests {
+    use super::*;
+    use crate::optim::float::{block_test_grads, block_test_params, BLOCKS_LEN};
+
+    /// The loop in blocks gives the bits of the plain loop on each element, over blocks that
+    /// need the root's rare path and blocks that do not, for four steps of each variant; with an
+    /// eps far below the roots of subnormal sums, so that the rare path shows (`root_of_normal`
+    /// everywhere gives other bits).
+    #[test]
+    fn blocks_give_the_element_bits() {
+        let tiny = AdagradConfig {
+            eps: 1e-35,
+            ..AdagradConfig::new(0.1)
+        };
+        let variants = [
+            AdagradConfig::new(0.1),
+            tiny,
+            AdagradConfig {
+                weight_decay: 0.1,
+                ..tiny
+            },
+        ];
+        let mut rare_path_seen = false;
+        for cfg in variants {
+            let (mut pb, mut pe) = (block_test_params(), block_test_params());
+            let (mut sb, mut se) = ([0.0f32; BLOCKS_LEN], [0.0f32; BLOCKS_LEN]);
+            for t in 1..=4 {
+                let c = f32::adagrad_coeffs(&cfg, t);
+                let wd = c.wd.unwrap_or(0.0);
+                let grad = move |g: f32, p: f32| f32::madd(wd, p, g);
+                let g = block_test_grads(u64::from(t));
+                let (p0, s0) = (pe, se);
+                blocks(&mut pb, &g, &mut sb, c.clr, c.eps, grad);
+                let element = |p: &mut f32, g: f32, s: &mut f32, root: fn(f32) -> f32| {
+                    let g = grad(g, *p);
+                    *s += g * g;
+                    descend(p, g, *s, c.clr, c.eps, root);
+                };
+                for ((p, &g), s) in pe.iter_mut().zip(&g).zip(se.iter_mut()) {
+                    element(p, g, s, f32::root);
+                }
+                assert_eq!(pb.map(f32::to_bits), pe.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(sb.map(f32::to_bits), se.map(f32::to_bits), "{cfg:?} {t}");
+                let (mut p1, mut s1) = (p0, s0);
+                for ((p, &g), s) in p1.iter_mut().zip(&g).zip(s1.iter_mut()) {
+                    element(p, g, s, f32::root_of_normal);
+                }
+                rare_path_seen |= p1.map(f32::to_bits) != pe.map(f32::to_bits);
+            }
+        }
+        assert!(rare_path_seen, "no block needed the rare path");
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::num::pow::{one_minus_pow, one_minus_pow_accurate};
 use crate::num::AdamScalars;
 use crate::num::Float;
 use crate::optim::float::{
-    first_nonfinite, float_grad, in_safe_range, larger, magnitude, safe_exp_in,
+    first_nonfinite, float_grad, in_safe_range, larger, magnitude, safe_exp_in, ROOT_BLOCK,
 };
 use crate::optim::threads::in_pieces;
 
@@ -48,14 +48,7 @@ fn element<T: Float>(
     prep: impl Fn(T, T) -> (T, T),
 ) {
     let (g, pd) = prep(g, *p);
-    // torch's lerp(m, g, 1-β1), rounded the way torch rounds it.
-    let d = g - *m;
-    *m = if lerp_from_m {
-        *m + c.w1 * d
-    } else {
-        g - c.omw1 * d
-    };
-    *v = *v * c.beta2 + c.omb2 * (g * g);
+    moments(g, m, v, c, lerp_from_m);
     // AMSGrad: the max of the RAW v, divided by the current sqrt(bc2).
     let vv = match vmax {
         Some(vm) => {
@@ -66,10 +59,87 @@ fn element<T: Float>(
         }
         None => *v,
     };
+    write_param(p, pd, *m, vv, c, T::root);
+}
+
+/// The moments of one element from its gradient `g` (maximize and L2 decay applied).
+#[inline(always)]
+fn moments<T: Float>(g: T, m: &mut T, v: &mut T, c: &FloatAdamCoeffs<T>, lerp_from_m: bool) {
+    // torch's lerp(m, g, 1-β1), rounded the way torch rounds it.
+    let d = g - *m;
+    *m = if lerp_from_m {
+        *m + c.w1 * d
+    } else {
+        g - c.omw1 * d
+    };
+    *v = *v * c.beta2 + c.omb2 * (g * g);
+}
+
+/// The parameter from its decayed value `pd` and the new moments `m` and `vv`, with the square
+/// root `root`.
+#[inline(always)]
+fn write_param<T: Float>(
+    p: &mut T,
+    pd: T,
+    m: T,
+    vv: T,
+    c: &FloatAdamCoeffs<T>,
+    root: impl Fn(T) -> T,
+) {
     // eps after the bias-corrected square root, both scaled by sqrt(bc2) (see
     // the coefficients).
-    let denom = T::root(vv) + c.eps;
-    *p = pd - c.step_size * (*m / denom);
+    let denom = root(vv) + c.eps;
+    *p = pd - c.step_size * (m / denom);
+}
+
+/// The loop without AMSGrad where [`Float::ROOT_SELECTS`]: per block of [`ROOT_BLOCK`]
+/// elements the moments first, then the parameters, with [`Float::root_of_normal`] when every
+/// second moment of the block is positive and normal (the usual case: a zero or subnormal one
+/// comes from gradients that are, or were for many steps, zero or nearly). The same operations
+/// on each element as [`element`], so the same bits.
+#[inline(always)]
+fn blocks<T: Float>(
+    params: &mut [T],
+    grads: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    c: &FloatAdamCoeffs<T>,
+    lerp_from_m: bool,
+    prep: impl Fn(T, T) -> (T, T) + Copy,
+) {
+    /// The parameters of one block, with the square root `root`.
+    #[inline(always)]
+    fn write<T: Float>(
+        params: &mut [T],
+        grads: &[T],
+        m: &[T],
+        v: &[T],
+        c: &FloatAdamCoeffs<T>,
+        prep: impl Fn(T, T) -> (T, T),
+        root: impl Fn(T) -> T + Copy,
+    ) {
+        for ((p, &g), (&m, &v)) in params.iter_mut().zip(grads).zip(m.iter().zip(v)) {
+            let (_, pd) = prep(g, *p);
+            write_param(p, pd, m, v, c, root);
+        }
+    }
+    let blocks = params
+        .chunks_mut(ROOT_BLOCK)
+        .zip(grads.chunks(ROOT_BLOCK))
+        .zip(m.chunks_mut(ROOT_BLOCK).zip(v.chunks_mut(ROOT_BLOCK)));
+    for ((params, grads), (m, v)) in blocks {
+        let mut normal = true;
+        let pgmv = params.iter().zip(grads).zip(m.iter_mut().zip(v.iter_mut()));
+        for ((&p, &g), (m, v)) in pgmv {
+            moments(prep(g, p).0, m, v, c, lerp_from_m);
+            normal &= v.positive_normal();
+        }
+        if normal {
+            write(params, grads, m, v, c, prep, T::root_of_normal);
+        } else {
+            write(params, grads, m, v, c, prep, T::root);
+        }
+    }
 }
 
 /// The whole update as one scalar loop, out of line, for a compact [`AdamForm`]: the step and
@@ -274,6 +344,7 @@ fn update<T: Float, K: AdamForm>(
         prep: impl Fn(T, T) -> (T, T) + Copy,
     ) {
         match vmax {
+            None if T::ROOT_SELECTS => blocks(params, grads, m, v, c, lerp_from_m, prep),
             None if !(unroll && FOUR_WIDE) => {
                 let pgmv = params
                     .iter_mut()
@@ -395,7 +466,62 @@ fn update<T: Float, K: AdamForm>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::float::{agrees_with_exact, safe_exp, spread_f32};
+    use crate::optim::float::{
+        agrees_with_exact, block_test_grads, block_test_params, safe_exp, spread_f32, BLOCKS_LEN,
+    };
+
+    /// The loop in blocks gives the bits of [`element`] run on each element, over blocks that
+    /// need the root's rare path and blocks that do not, for four steps of each variant; with
+    /// an eps far below the roots of subnormal moments, so that the rare path shows (the
+    /// element loop with `root_of_normal` everywhere gives other bits).
+    #[test]
+    fn blocks_give_the_element_bits() {
+        let tiny = AdamConfig {
+            eps: 1e-35,
+            ..AdamConfig::adam(1e-2)
+        };
+        let variants = [
+            AdamConfig::adam(1e-2),
+            tiny,
+            AdamConfig::adamw(1e-2),
+            AdamConfig {
+                weight_decay: 0.1,
+                ..tiny
+            },
+            AdamConfig { beta1: 0.3, ..tiny },
+        ];
+        let mut rare_path_seen = false;
+        for cfg in variants {
+            let (mut pb, mut pe) = (block_test_params(), block_test_params());
+            let z = [0.0f32; BLOCKS_LEN];
+            let (mut mb, mut vb, mut me, mut ve) = (z, z, z, z);
+            for t in 1..=4 {
+                let c = &f32::adam_coeffs(&cfg, t);
+                let g = block_test_grads(u64::from(t));
+                let wd = c.l2.unwrap_or(0.0);
+                let decay = c.decay.unwrap_or(1.0);
+                let prep = move |g: f32, p: f32| (g + wd * p, p * decay);
+                let (p0, m0, v0) = (pe, me, ve);
+                blocks(&mut pb, &g, &mut mb, &mut vb, c, c.lerp_from_m, prep);
+                let pgmv = pe.iter_mut().zip(&g).zip(me.iter_mut().zip(ve.iter_mut()));
+                for ((p, &g), (m, v)) in pgmv {
+                    element(p, g, m, v, None, c, c.lerp_from_m, prep);
+                }
+                assert_eq!(pb.map(f32::to_bits), pe.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(mb.map(f32::to_bits), me.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(vb.map(f32::to_bits), ve.map(f32::to_bits), "{cfg:?} {t}");
+                // The same step with the fast root everywhere.
+                let (mut p1, mut m1, mut v1) = (p0, m0, v0);
+                for ((p, &g), (m, v)) in p1.iter_mut().zip(&g).zip(m1.iter_mut().zip(&mut v1)) {
+                    let (g, pd) = prep(g, *p);
+                    moments(g, m, v, c, c.lerp_from_m);
+                    write_param(p, pd, *m, *v, c, f32::root_of_normal);
+                }
+                rare_path_seen |= p1.map(f32::to_bits) != pe.map(f32::to_bits);
+            }
+        }
+        assert!(rare_path_seen, "no block needed the rare path");
+    }
 
     /// The safe range from the bounds in `f32` against the same bounds in `f64`, over coefficients
     /// from `2^-149` to `2^127`, with and without both decays.

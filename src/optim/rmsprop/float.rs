@@ -4,7 +4,7 @@ use super::*;
 use crate::num::Float;
 use crate::optim::float::{
     first_nonfinite, grads_in_safe_range, in_safe_range, larger, magnitude, nonzero, safe_exp_in,
-    with_float_grad,
+    with_float_grad, ROOT_BLOCK,
 };
 use crate::optim::threads::in_pieces;
 
@@ -113,15 +113,7 @@ impl<T: Float> RmsPropNum for T {
                     grad: impl Fn(T, T) -> T,
                 ) {
                     let g = grad(g, *p);
-                    // torch: square_avg.mul_(α).addcmul_(g, g, value=1-α), which torch's kernel rounds
-                    // as fma((1-α)·g, g, α·v). So in f64 (`TORCH_ORDER`) and, in every type, when
-                    // centered, where `v − ḡ²` cancels and amplifies any extra rounding (unfused, f32
-                    // measured 10 × torch's own f32 drift on a corner case); plain f32 stays unfused.
-                    *v = if T::TORCH_ORDER || gbar.is_some() {
-                        T::fused(c.oma * g, g, *v * c.alpha)
-                    } else {
-                        *v * c.alpha + c.oma * (g * g)
-                    };
+                    next_square_avg(v, g, c, gbar.is_some());
                     let avg = match gbar {
                         Some(gbar) => {
                             // ḡ = lerp(ḡ, g, 1-α), torch's two-sided form; v - ḡ² is clamped at 0
@@ -145,41 +137,113 @@ impl<T: Float> RmsPropNum for T {
                             *b = c.mu * *b + g / avg;
                             *p = T::madd(-c.lr, *b, *p);
                         }
-                        // torch: p.addcdiv_(g, avg, value=-lr), which rounds (−lr·g)/avg.
-                        None if T::TORCH_ORDER => *p += (-c.lr * g) / avg,
-                        None => *p -= c.lr * (g / avg),
+                        None => descend(p, g, avg, c),
                     }
                 }
                 // maximize and weight decay are chosen once, outside the loops.
                 with_float_grad!(T, c.negate, c.wd, |grad| {
-                    let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
-                    match (momentum_buffer, grad_avg) {
-                        (Some(bufs), Some(gbars)) => {
-                            for (((p, &g), v), (b, gb)) in
-                                pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
-                            {
-                                element(p, g, v, Some(b), Some(gb), c, grad);
+                    if T::ROOT_SELECTS && momentum_buffer.is_none() && grad_avg.is_none() {
+                        blocks(params, grads, square_avg, c, grad);
+                    } else {
+                        let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+                        match (momentum_buffer, grad_avg) {
+                            (Some(bufs), Some(gbars)) => {
+                                for (((p, &g), v), (b, gb)) in
+                                    pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
+                                {
+                                    element(p, g, v, Some(b), Some(gb), c, grad);
+                                }
                             }
-                        }
-                        (Some(bufs), None) => {
-                            for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
-                                element(p, g, v, Some(b), None, c, grad);
+                            (Some(bufs), None) => {
+                                for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
+                                    element(p, g, v, Some(b), None, c, grad);
+                                }
                             }
-                        }
-                        (None, Some(gbars)) => {
-                            for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
-                                element(p, g, v, None, Some(gb), c, grad);
+                            (None, Some(gbars)) => {
+                                for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
+                                    element(p, g, v, None, Some(gb), c, grad);
+                                }
                             }
-                        }
-                        (None, None) => {
-                            for ((p, &g), v) in pgv {
-                                element(p, g, v, None, None, c, grad);
+                            (None, None) => {
+                                for ((p, &g), v) in pgv {
+                                    element(p, g, v, None, None, c, grad);
+                                }
                             }
                         }
                     }
                 });
             },
         );
+    }
+}
+
+/// The square average of one element from its gradient `g` (maximize and L2 decay applied).
+#[inline(always)]
+fn next_square_avg<T: Float>(v: &mut T, g: T, c: &FloatRmsPropCoeffs<T>, centered: bool) {
+    // torch: square_avg.mul_(α).addcmul_(g, g, value=1-α), which torch's kernel rounds as
+    // fma((1-α)·g, g, α·v). So in f64 (`TORCH_ORDER`) and, in every type, when centered, where
+    // `v − ḡ²` cancels and amplifies any extra rounding (unfused, f32 measured 10 × torch's own
+    // f32 drift on a corner case); plain f32 stays unfused.
+    *v = if T::TORCH_ORDER || centered {
+        T::fused(c.oma * g, g, *v * c.alpha)
+    } else {
+        *v * c.alpha + c.oma * (g * g)
+    };
+}
+
+/// The parameter step without a momentum buffer, from the gradient `g` and `avg = √v + eps`.
+#[inline(always)]
+fn descend<T: Float>(p: &mut T, g: T, avg: T, c: &FloatRmsPropCoeffs<T>) {
+    if T::TORCH_ORDER {
+        // torch: p.addcdiv_(g, avg, value=-lr), which rounds (−lr·g)/avg.
+        *p += (-c.lr * g) / avg;
+    } else {
+        *p -= c.lr * (g / avg);
+    }
+}
+
+/// The loop without momentum, uncentered, where [`Float::ROOT_SELECTS`]: per block of
+/// [`ROOT_BLOCK`] elements the square averages first, then the parameters, with
+/// [`Float::root_of_normal`] when every average of the block is positive and normal. The same
+/// operations on each element as the plain loop, so the same bits.
+#[inline(always)]
+fn blocks<T: Float>(
+    params: &mut [T],
+    grads: &[T],
+    square_avgs: &mut [T],
+    c: &FloatRmsPropCoeffs<T>,
+    grad: impl Fn(T, T) -> T + Copy,
+) {
+    /// The parameters of one block, with the square root `root`.
+    #[inline(always)]
+    fn write<T: Float>(
+        params: &mut [T],
+        grads: &[T],
+        square_avgs: &[T],
+        c: &FloatRmsPropCoeffs<T>,
+        grad: impl Fn(T, T) -> T,
+        root: impl Fn(T) -> T,
+    ) {
+        for ((p, &g), &v) in params.iter_mut().zip(grads).zip(square_avgs) {
+            let g = grad(g, *p);
+            descend(p, g, root(v) + c.eps, c);
+        }
+    }
+    let blocks = params
+        .chunks_mut(ROOT_BLOCK)
+        .zip(grads.chunks(ROOT_BLOCK))
+        .zip(square_avgs.chunks_mut(ROOT_BLOCK));
+    for ((params, grads), square_avgs) in blocks {
+        let mut normal = true;
+        for ((&p, &g), v) in params.iter().zip(grads).zip(square_avgs.iter_mut()) {
+            next_square_avg(v, grad(g, p), c, false);
+            normal &= v.positive_normal();
+        }
+        if normal {
+            write(params, grads, square_avgs, c, grad, T::root_of_normal);
+        } else {
+            write(params, grads, square_avgs, c, grad, T::root);
+        }
     }
 }
 
@@ -202,6 +266,61 @@ fn safe_exp_of<T: Float>(c: &FloatRmsPropCoeffs<T>) -> Option<i32> {
     let amp = two_a + T::of(2.0) + alpha + w * (a + one) + (one + lr) * (mu + one + a / c.eps);
     let sq = (two_a + one) * (two_a + one) * (one + w) * (one + w);
     safe_exp_in::<T>(amp, sq)
+}
+
+#[cfg(test)]
+mod blocks_tests {
+    use super::*;
+    use crate::optim::float::{block_test_grads, block_test_params, BLOCKS_LEN};
+
+    /// The loop in blocks gives the bits of the plain loop's element (uncentered, no momentum)
+    /// on each element, over blocks that need the root's rare path and blocks that do not, for
+    /// four steps of each variant; with an eps far below the roots of subnormal averages, so that
+    /// the rare path shows (`root_of_normal` everywhere gives other bits).
+    #[test]
+    fn blocks_give_the_element_bits() {
+        let tiny = RmsPropConfig {
+            eps: 1e-35,
+            ..RmsPropConfig::new(1e-2)
+        };
+        let variants = [
+            RmsPropConfig::new(1e-2),
+            tiny,
+            RmsPropConfig {
+                weight_decay: 0.1,
+                ..tiny
+            },
+        ];
+        let mut rare_path_seen = false;
+        for cfg in variants {
+            let c = &f32::rmsprop_coeffs(&cfg);
+            let wd = c.wd.unwrap_or(0.0);
+            let grad = move |g: f32, p: f32| f32::madd(wd, p, g);
+            let (mut pb, mut pe) = (block_test_params(), block_test_params());
+            let (mut vb, mut ve) = ([0.0f32; BLOCKS_LEN], [0.0f32; BLOCKS_LEN]);
+            for t in 1..=4 {
+                let g = block_test_grads(t);
+                let (p0, v0) = (pe, ve);
+                blocks(&mut pb, &g, &mut vb, c, grad);
+                let element = |p: &mut f32, g: f32, v: &mut f32, root: fn(f32) -> f32| {
+                    let g = grad(g, *p);
+                    next_square_avg(v, g, c, false);
+                    descend(p, g, root(*v) + c.eps, c);
+                };
+                for ((p, &g), v) in pe.iter_mut().zip(&g).zip(ve.iter_mut()) {
+                    element(p, g, v, f32::root);
+                }
+                assert_eq!(pb.map(f32::to_bits), pe.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(vb.map(f32::to_bits), ve.map(f32::to_bits), "{cfg:?} {t}");
+                let (mut p1, mut v1) = (p0, v0);
+                for ((p, &g), v) in p1.iter_mut().zip(&g).zip(v1.iter_mut()) {
+                    element(p, g, v, f32::root_of_normal);
+                }
+                rare_path_seen |= p1.map(f32::to_bits) != pe.map(f32::to_bits);
+            }
+        }
+        assert!(rare_path_seen, "no block needed the rare path");
+    }
 }
 
 #[cfg(test)]
