@@ -43,22 +43,23 @@ pub trait Float:
     /// `fast-sqrt` and `nightly` features choose) or [`sqrt_f64`](super::sqrt::sqrt_f64).
     fn root(self) -> Self;
 
-    /// Whether [`root`](Self::root) runs, on every value, the selects of its path for zero,
+    /// Whether [`root`](Self::root) runs, on every value, the selects of its path for
     /// subnormal, infinite, NaN and negative inputs: the refined `f32` root on a vector host,
     /// which computes both paths for a whole vector. A loop that knows a block of inputs to be
-    /// [`positive_normal`](Self::positive_normal) then calls
-    /// [`root_of_normal`](Self::root_of_normal) instead, for the same bits.
+    /// [`plain_root_input`](Self::plain_root_input)s then calls
+    /// [`root_plain`](Self::root_plain) instead, for the same bits.
     #[doc(hidden)]
     const ROOT_SELECTS: bool;
 
-    /// [`root`](Self::root) of a positive, normal, finite value, without the path for other
-    /// inputs (whose result is then unspecified, but never a panic).
+    /// [`root`](Self::root) of a [`plain_root_input`](Self::plain_root_input), the same bits,
+    /// without the path for other inputs (whose result is then unspecified, but never a panic).
     #[doc(hidden)]
-    fn root_of_normal(self) -> Self;
+    fn root_plain(self) -> Self;
 
-    /// Whether the value is positive, normal and finite.
+    /// Whether the value is `+0` or positive, normal and finite: the inputs of
+    /// [`root_plain`](Self::root_plain).
     #[doc(hidden)]
-    fn positive_normal(self) -> bool;
+    fn plain_root_input(self) -> bool;
 
     /// `self < 0.5` for a positive `self`, by comparing the bits as integers (no float compare
     /// for the code generator to sink into a loop; on an FPU-less core a float compare is a
@@ -205,14 +206,15 @@ impl Float for f32 {
     const ROOT_SELECTS: bool = super::sqrt::SQRT_F32_SELECTS;
 
     #[inline(always)]
-    fn root_of_normal(self) -> Self {
-        super::sqrt::sqrt_f32_of_normal(self)
+    fn root_plain(self) -> Self {
+        super::sqrt::sqrt_f32_plain(self)
     }
 
     #[inline(always)]
-    fn positive_normal(self) -> bool {
-        // Exponent field in 1..=254 and sign clear.
-        self.to_bits().wrapping_sub(0x0080_0000) < 0x7f00_0000
+    fn plain_root_input(self) -> bool {
+        // `+0`, or exponent field in 1..=254 and sign clear.
+        let b = self.to_bits();
+        b == 0 || b.wrapping_sub(0x0080_0000) < 0x7f00_0000
     }
 
     #[inline(always)]
@@ -300,13 +302,14 @@ impl Float for f64 {
     const ROOT_SELECTS: bool = false;
 
     #[inline(always)]
-    fn root_of_normal(self) -> Self {
+    fn root_plain(self) -> Self {
         self.root()
     }
 
     #[inline(always)]
-    fn positive_normal(self) -> bool {
-        self.to_bits().wrapping_sub(1 << 52) < 0x7FE0_0000_0000_0000
+    fn plain_root_input(self) -> bool {
+        let b = self.to_bits();
+        b == 0 || b.wrapping_sub(1 << 52) < 0x7FE0_0000_0000_0000
     }
 
     #[inline(always)]

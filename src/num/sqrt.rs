@@ -130,8 +130,8 @@ pub fn sqrt_f32_refined(x: f32) -> f32 {
 }
 
 /// Whether [`sqrt_f32`] is [`sqrt_f32_refined`] on a vector host, whose form computes the path
-/// for inputs outside the positive normal range on every value ([`sqrt_f32_of_normal`] leaves
-/// it out).
+/// for subnormal, infinite, NaN and negative inputs on every value ([`sqrt_f32_plain`] leaves it
+/// out).
 pub(crate) const SQRT_F32_SELECTS: bool = super::VECTOR_HOST
     && !cfg!(any(
         feature = "nightly",
@@ -139,12 +139,13 @@ pub(crate) const SQRT_F32_SELECTS: bool = super::VECTOR_HOST
         feature = "fast-sqrt"
     ));
 
-/// [`sqrt_f32`] of a positive, normal, finite `x`, the same bits; other inputs give an
+/// [`sqrt_f32`] of `+0` or a positive, normal, finite `x`, the same bits; other inputs give an
 /// unspecified value. Where [`SQRT_F32_SELECTS`], the refined root without its selects for the
-/// other inputs (a vector host: about a third of an Adam step's time at 64 Ki elements,
-/// `benches/`); elsewhere `sqrt_f32` itself.
+/// other inputs (`+0` needs none: the core's estimate stays finite and `s = 0·r` is `+0`); they
+/// were about a third of a vector host's Adam step at 64 Ki elements (`benches/`). Elsewhere
+/// `sqrt_f32` itself.
 #[inline(always)]
-pub(crate) fn sqrt_f32_of_normal(x: f32) -> f32 {
+pub(crate) fn sqrt_f32_plain(x: f32) -> f32 {
     if SQRT_F32_SELECTS {
         refined_core(x)
     } else {
@@ -278,6 +279,19 @@ pub fn sqrt_f32_fast(x: f32) -> f32 {
 mod tests {
     extern crate std;
     use super::*;
+
+    /// The plain root gives the bits of `sqrt_f32` for `+0` and for positive normal values at
+    /// every exponent (a spread of significands each), the inputs its callers give it.
+    #[test]
+    fn plain_root_has_the_bits_of_the_root_on_its_inputs() {
+        assert_eq!(sqrt_f32_plain(0.0).to_bits(), 0);
+        for e in 1..255u32 {
+            for m in (0..1u32 << 23).step_by(4_099).chain([(1 << 23) - 1]) {
+                let x = f32::from_bits(e << 23 | m);
+                assert_eq!(sqrt_f32_plain(x).to_bits(), sqrt_f32(x).to_bits(), "{x:e}");
+            }
+        }
+    }
 
     /// Relative error of `f` against the correctly rounded `sqrtf`, measured in f64.
     fn rel_err(f: fn(f32) -> f32, x: f32) -> f64 {

@@ -100,8 +100,9 @@ fn descend<T: Float>(p: &mut T, g: T, s: T, clr: T, eps: T, root: impl Fn(T) -> 
 }
 
 /// The loop where [`Float::ROOT_SELECTS`]: per block of [`ROOT_BLOCK`] elements the sums first,
-/// then the parameters, with [`Float::root_of_normal`] when every sum of the block is positive
-/// and normal. The same operations on each element as the plain loop, so the same bits.
+/// then the parameters, with [`Float::root_plain`] when every sum of the block is a
+/// [plain root input](Float::plain_root_input) (zero or positive normal). The same operations on
+/// each element as the plain loop, so the same bits.
 #[inline(always)]
 fn blocks<T: Float>(
     params: &mut [T],
@@ -131,14 +132,14 @@ fn blocks<T: Float>(
         .zip(grads.chunks(ROOT_BLOCK))
         .zip(sums.chunks_mut(ROOT_BLOCK));
     for ((params, grads), sums) in blocks {
-        let mut normal = true;
+        let mut plain = true;
         for ((&p, &g), s) in params.iter().zip(grads).zip(sums.iter_mut()) {
             let g = grad(g, p);
             *s += g * g;
-            normal &= s.positive_normal();
+            plain &= s.plain_root_input();
         }
-        if normal {
-            write(params, grads, sums, (clr, eps), grad, T::root_of_normal);
+        if plain {
+            write(params, grads, sums, (clr, eps), grad, T::root_plain);
         } else {
             write(params, grads, sums, (clr, eps), grad, T::root);
         }
@@ -163,7 +164,7 @@ mod blocks_tests {
 
     /// The loop in blocks gives the bits of the plain loop on each element, over blocks that
     /// need the root's rare path and blocks that do not, for four steps of each variant; with an
-    /// eps far below the roots of subnormal sums, so that the rare path shows (`root_of_normal`
+    /// eps far below the roots of subnormal sums, so that the rare path shows (`root_plain`
     /// everywhere gives other bits).
     #[test]
     fn blocks_give_the_element_bits() {
@@ -202,7 +203,7 @@ mod blocks_tests {
                 assert_eq!(sb.map(f32::to_bits), se.map(f32::to_bits), "{cfg:?} {t}");
                 let (mut p1, mut s1) = (p0, s0);
                 for ((p, &g), s) in p1.iter_mut().zip(&g).zip(s1.iter_mut()) {
-                    element(p, g, s, f32::root_of_normal);
+                    element(p, g, s, f32::root_plain);
                 }
                 rare_path_seen |= p1.map(f32::to_bits) != pe.map(f32::to_bits);
             }

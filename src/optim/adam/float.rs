@@ -93,10 +93,11 @@ fn write_param<T: Float>(
 }
 
 /// The loop without AMSGrad where [`Float::ROOT_SELECTS`]: per block of [`ROOT_BLOCK`]
-/// elements the moments first, then the parameters, with [`Float::root_of_normal`] when every
-/// second moment of the block is positive and normal (the usual case: a zero or subnormal one
-/// comes from gradients that are, or were for many steps, zero or nearly). The same operations
-/// on each element as [`element`], so the same bits.
+/// elements the moments first, then the parameters, with [`Float::root_plain`] when every
+/// second moment of the block is a [plain root input](Float::plain_root_input): zero (a
+/// gradient that has always been zero, as for a dead unit's weights) or positive normal; a
+/// subnormal one comes from gradients near `2^-64` or long decayed. The same operations on each
+/// element as [`element`], so the same bits.
 #[inline(always)]
 fn blocks<T: Float>(
     params: &mut [T],
@@ -128,14 +129,14 @@ fn blocks<T: Float>(
         .zip(grads.chunks(ROOT_BLOCK))
         .zip(m.chunks_mut(ROOT_BLOCK).zip(v.chunks_mut(ROOT_BLOCK)));
     for ((params, grads), (m, v)) in blocks {
-        let mut normal = true;
+        let mut plain = true;
         let pgmv = params.iter().zip(grads).zip(m.iter_mut().zip(v.iter_mut()));
         for ((&p, &g), (m, v)) in pgmv {
             moments(prep(g, p).0, m, v, c, lerp_from_m);
-            normal &= v.positive_normal();
+            plain &= v.plain_root_input();
         }
-        if normal {
-            write(params, grads, m, v, c, prep, T::root_of_normal);
+        if plain {
+            write(params, grads, m, v, c, prep, T::root_plain);
         } else {
             write(params, grads, m, v, c, prep, T::root);
         }
@@ -473,7 +474,7 @@ mod tests {
     /// The loop in blocks gives the bits of [`element`] run on each element, over blocks that
     /// need the root's rare path and blocks that do not, for four steps of each variant; with
     /// an eps far below the roots of subnormal moments, so that the rare path shows (the
-    /// element loop with `root_of_normal` everywhere gives other bits).
+    /// element loop with `root_plain` everywhere gives other bits).
     #[test]
     fn blocks_give_the_element_bits() {
         let tiny = AdamConfig {
@@ -515,7 +516,7 @@ mod tests {
                 for ((p, &g), (m, v)) in p1.iter_mut().zip(&g).zip(m1.iter_mut().zip(&mut v1)) {
                     let (g, pd) = prep(g, *p);
                     moments(g, m, v, c, c.lerp_from_m);
-                    write_param(p, pd, *m, *v, c, f32::root_of_normal);
+                    write_param(p, pd, *m, *v, c, f32::root_plain);
                 }
                 rare_path_seen |= p1.map(f32::to_bits) != pe.map(f32::to_bits);
             }

@@ -204,8 +204,9 @@ fn descend<T: Float>(p: &mut T, g: T, avg: T, c: &FloatRmsPropCoeffs<T>) {
 
 /// The loop without momentum, uncentered, where [`Float::ROOT_SELECTS`]: per block of
 /// [`ROOT_BLOCK`] elements the square averages first, then the parameters, with
-/// [`Float::root_of_normal`] when every average of the block is positive and normal. The same
-/// operations on each element as the plain loop, so the same bits.
+/// [`Float::root_plain`] when every average of the block is a
+/// [plain root input](Float::plain_root_input) (zero or positive normal). The same operations on
+/// each element as the plain loop, so the same bits.
 #[inline(always)]
 fn blocks<T: Float>(
     params: &mut [T],
@@ -234,13 +235,13 @@ fn blocks<T: Float>(
         .zip(grads.chunks(ROOT_BLOCK))
         .zip(square_avgs.chunks_mut(ROOT_BLOCK));
     for ((params, grads), square_avgs) in blocks {
-        let mut normal = true;
+        let mut plain = true;
         for ((&p, &g), v) in params.iter().zip(grads).zip(square_avgs.iter_mut()) {
             next_square_avg(v, grad(g, p), c, false);
-            normal &= v.positive_normal();
+            plain &= v.plain_root_input();
         }
-        if normal {
-            write(params, grads, square_avgs, c, grad, T::root_of_normal);
+        if plain {
+            write(params, grads, square_avgs, c, grad, T::root_plain);
         } else {
             write(params, grads, square_avgs, c, grad, T::root);
         }
@@ -276,7 +277,7 @@ mod blocks_tests {
     /// The loop in blocks gives the bits of the plain loop's element (uncentered, no momentum)
     /// on each element, over blocks that need the root's rare path and blocks that do not, for
     /// four steps of each variant; with an eps far below the roots of subnormal averages, so that
-    /// the rare path shows (`root_of_normal` everywhere gives other bits).
+    /// the rare path shows (`root_plain` everywhere gives other bits).
     #[test]
     fn blocks_give_the_element_bits() {
         let tiny = RmsPropConfig {
@@ -314,7 +315,7 @@ mod blocks_tests {
                 assert_eq!(vb.map(f32::to_bits), ve.map(f32::to_bits), "{cfg:?} {t}");
                 let (mut p1, mut v1) = (p0, v0);
                 for ((p, &g), v) in p1.iter_mut().zip(&g).zip(v1.iter_mut()) {
-                    element(p, g, v, f32::root_of_normal);
+                    element(p, g, v, f32::root_plain);
                 }
                 rare_path_seen |= p1.map(f32::to_bits) != pe.map(f32::to_bits);
             }
