@@ -521,7 +521,11 @@ mod tests {
                 rare_path_seen |= p1.map(f32::to_bits) != pe.map(f32::to_bits);
             }
         }
-        assert!(rare_path_seen, "no block needed the rare path");
+        // Where the root has no selects (`fast-sqrt`, `exact-sqrt`), the plain root is the root.
+        assert!(
+            rare_path_seen || !f32::ROOT_SELECTS,
+            "no block needed the rare path"
+        );
     }
 
     /// The safe range from the bounds in `f32` against the same bounds in `f64`, over coefficients
