@@ -333,8 +333,9 @@ fn all_finite_by_arithmetic<T: Float>(values: &[T]) -> bool {
 
 /// Running sums of a scan on a vector host: eight vectors of four lanes (SSE2, NEON) or four of
 /// eight (AVX2), so that the adds of consecutive vectors do not wait on each other. With the
-/// eight sums of a device, the scan is bound by one add's latency per vector, not by the cache:
-/// x86-64, N = 1 Mi `f32`, one thread, 32 against 8 sums: see `benches/` (`diagnostics/gradscan-edgetune-f32`).
+/// eight sums of a device, the scan is bound by one add's latency per vector, not by the cache
+/// (x86-64, N = 1 Mi `f32`, one thread, 32 against 8 sums: `benches/`,
+/// `diagnostics/gradscan-edgetune-f32`).
 const HOST_SUMS: usize = 32;
 
 /// `true` if `Σ x·scale` over `values` is finite (independent running sums, as

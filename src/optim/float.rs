@@ -119,7 +119,8 @@ pub(crate) const BLOCKS_LEN: usize = 3 * ROOT_BLOCK + 77;
 
 /// Test support for the loops in blocks: gradients in `[-0.5, 0.5)` from a 64-bit LCG (`step`
 /// varies them), then per block: the first as drawn; the second with one exact zero (a zero
-/// state value: a plain root input); the third tiny (subnormal squares); the tail with a zero and a tiny one.
+/// state value: a plain root input); the third tiny (subnormal squares); the tail with a zero
+/// and a tiny one.
 #[cfg(test)]
 pub(crate) fn block_test_grads(step: u64) -> [f32; BLOCKS_LEN] {
     let mut x = 0x9E37_79B9_7F4A_7C15 ^ step;
