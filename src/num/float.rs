@@ -61,6 +61,13 @@ pub trait Float:
     #[doc(hidden)]
     fn plain_root_input(self) -> bool;
 
+    /// Whether `root_plain(x) + eps` has the bits of `root(x) + eps` for every `x` that is `+0`
+    /// or positive and finite, subnormals included: then a loop whose root inputs are such
+    /// values (a second moment, a sum of squares) adds `eps` to [`root_plain`](Self::root_plain)
+    /// without testing its inputs.
+    #[doc(hidden)]
+    fn plain_root_beside(eps: Self) -> bool;
+
     /// `self < 0.5` for a positive `self`, by comparing the bits as integers (no float compare
     /// for the code generator to sink into a loop; on an FPU-less core a float compare is a
     /// library call).
@@ -218,6 +225,11 @@ impl Float for f32 {
     }
 
     #[inline(always)]
+    fn plain_root_beside(eps: Self) -> bool {
+        !super::sqrt::SQRT_F32_REFINED || eps >= super::sqrt::PLAIN_ROOT_EPS_MIN
+    }
+
+    #[inline(always)]
     fn below_half(self) -> bool {
         self.to_bits() < 0.5f32.to_bits()
     }
@@ -310,6 +322,13 @@ impl Float for f64 {
     fn plain_root_input(self) -> bool {
         let b = self.to_bits();
         b == 0 || b.wrapping_sub(1 << 52) < 0x7FE0_0000_0000_0000
+    }
+
+    #[inline(always)]
+    fn plain_root_beside(eps: Self) -> bool {
+        // `root_plain` is `root`.
+        let _ = eps;
+        true
     }
 
     #[inline(always)]

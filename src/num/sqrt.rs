@@ -132,26 +132,49 @@ pub fn sqrt_f32_refined(x: f32) -> f32 {
 /// Whether [`sqrt_f32`] is [`sqrt_f32_refined`] on a vector host, whose form computes the path
 /// for subnormal, infinite, NaN and negative inputs on every value ([`sqrt_f32_plain`] leaves it
 /// out).
-pub(crate) const SQRT_F32_SELECTS: bool = super::VECTOR_HOST
+pub(crate) const SQRT_F32_SELECTS: bool = SQRT_F32_REFINED && super::VECTOR_HOST;
+
+/// Whether [`sqrt_f32`] is [`sqrt_f32_refined`]: by default where the target has a hardware FPU.
+pub(crate) const SQRT_F32_REFINED: bool = super::F32_IN_HARDWARE
     && !cfg!(any(
         feature = "nightly",
+        all(
+            feature = "arm-vsqrt",
+            target_arch = "arm",
+            target_abi = "eabihf"
+        ),
         feature = "exact-sqrt",
         feature = "fast-sqrt"
     ));
 
-/// [`sqrt_f32`] of `+0` or a positive, normal, finite `x`, the same bits; other inputs give an
-/// unspecified value. Where [`SQRT_F32_SELECTS`], the refined root without its selects for the
-/// other inputs (`+0` needs none: the core's estimate stays finite and `s = 0·r` is `+0`); they
-/// were about a third of a vector host's Adam step at 64 Ki elements (`benches/`). Elsewhere
-/// `sqrt_f32` itself.
+/// [`sqrt_f32`] of `+0` or a positive, normal, finite `x`, the same bits. Where the root is
+/// [`sqrt_f32_refined`], its core without the path for other inputs: `+0` needs none (the
+/// estimate stays finite and `s = 0·r` is `+0`); a positive subnormal gives a value in
+/// `[0, 2^-63]`, as the root itself does ([`ROOT_OF_SUBNORMAL_MAX`]); other inputs give an
+/// unspecified value. Elsewhere `sqrt_f32` itself. On a vector host the selects of the other
+/// path were about a third of an Adam step at 64 Ki elements (`benches/`); on a Cortex-M4F
+/// the branch is three instructions per element.
 #[inline(always)]
 pub(crate) fn sqrt_f32_plain(x: f32) -> f32 {
-    if SQRT_F32_SELECTS {
+    if SQRT_F32_REFINED {
         refined_core(x)
     } else {
         sqrt_f32(x)
     }
 }
+
+/// At least every value that [`sqrt_f32`] and [`sqrt_f32_plain`] give for a positive
+/// subnormal: `2^-63`, the root of `2^-126` (tested over every subnormal).
+pub(crate) const ROOT_OF_SUBNORMAL_MAX: f32 = 1.0 / 9_223_372_036_854_775_808.0;
+
+/// The least `eps` for which `sqrt_f32_plain(x) + eps` has the bits of `sqrt_f32(x) + eps` for
+/// every `x` that is `+0` or positive and finite: `2^-38`, `2^25` times
+/// [`ROOT_OF_SUBNORMAL_MAX`]. Both roots agree on `+0` and on
+/// positive normals; on a subnormal both lie in `[0, 2^-63]`, below half the spacing of the
+/// floats at `eps ≥ 2^-38` (`2^-62` or more), so each sum rounds to `eps` itself. torch's
+/// defaults lie far above it: Adam's `1e-8` (`3.2e-10` after the bias correction of its first
+/// step), RMSprop's `1e-8`, Adagrad's `1e-10`.
+pub(crate) const PLAIN_ROOT_EPS_MIN: f32 = ROOT_OF_SUBNORMAL_MAX * 33_554_432.0; // · 2^25
 
 /// The bits from which the estimate of `1/√x` subtracts half of `x`'s bits.
 pub(crate) const RSQRT_MAGIC: u32 = 0x5f37_5a86;
@@ -291,6 +314,62 @@ mod tests {
                 assert_eq!(sqrt_f32_plain(x).to_bits(), sqrt_f32(x).to_bits(), "{x:e}");
             }
         }
+    }
+
+    /// The refined root, its core, and the build's two roots: every positive subnormal gives a
+    /// value in `[0, 2^-63]` (all 2^23 - 1 of them).
+    #[test]
+    fn roots_of_subnormals_lie_below_the_bound() {
+        let roots: [fn(f32) -> f32; 4] = [sqrt_f32_refined, refined_core, sqrt_f32, sqrt_f32_plain];
+        for (name, root) in ["refined", "core", "sqrt_f32", "plain"]
+            .into_iter()
+            .zip(roots)
+        {
+            for bits in 1..0x0080_0000u32 {
+                let y = root(f32::from_bits(bits));
+                assert!(
+                    (0.0..=ROOT_OF_SUBNORMAL_MAX).contains(&y),
+                    "{name} {bits:#x}: {y:e}"
+                );
+            }
+        }
+        assert_eq!(ROOT_OF_SUBNORMAL_MAX, libm::ldexpf(1.0, -63));
+        assert_eq!(PLAIN_ROOT_EPS_MIN, libm::ldexpf(1.0, -38));
+    }
+
+    /// From `eps = 2^-38` on, the core plus `eps` has the bits of the refined root plus `eps` on
+    /// `+0`, every subnormal and a sweep of normals; far below it, a subnormal tells them
+    /// apart (so the bound is not vacuous).
+    #[test]
+    fn plain_root_beside_eps_has_the_bits_of_the_root() {
+        let next_up = |x: f32| f32::from_bits(x.to_bits() + 1);
+        let epsilons = [
+            PLAIN_ROOT_EPS_MIN,
+            next_up(PLAIN_ROOT_EPS_MIN),
+            1.5 * PLAIN_ROOT_EPS_MIN,
+            1e-10,
+            3.162_277_7e-10,
+            1e-8,
+            1.0,
+        ];
+        let inputs = (0..0x0080_0000u32)
+            .step_by(37)
+            .chain([0x007f_ffff])
+            .chain((0x0080_0000..0x7f80_0000).step_by(1_000_003));
+        for bits in inputs {
+            let x = f32::from_bits(bits);
+            for eps in epsilons {
+                let (plain, root) = (refined_core(x) + eps, sqrt_f32_refined(x) + eps);
+                assert_eq!(plain.to_bits(), root.to_bits(), "{x:e} {eps:e}");
+                let (plain, root) = (sqrt_f32_plain(x) + eps, sqrt_f32(x) + eps);
+                assert_eq!(plain.to_bits(), root.to_bits(), "{x:e} {eps:e}");
+            }
+        }
+        let tiny = 1e-35;
+        assert!((1..0x0080_0000u32).step_by(37).any(|bits| {
+            let x = f32::from_bits(bits);
+            (refined_core(x) + tiny).to_bits() != (sqrt_f32_refined(x) + tiny).to_bits()
+        }));
     }
 
     /// Relative error of `f` against the correctly rounded `sqrtf`, measured in f64.

@@ -15,6 +15,8 @@ pub struct FloatAdagradCoeffs<T> {
     wd: Option<T>,
     clr: T,
     eps: T,
+    /// Whether `eps` hides the roots of subnormal sums ([`Float::plain_root_beside`]).
+    plain_root: bool,
 }
 
 impl<T: Float> AdagradNum for T {
@@ -29,6 +31,7 @@ impl<T: Float> AdagradNum for T {
             wd: nonzero::<T>(cfg.weight_decay),
             clr: T::of(clr),
             eps: T::of(cfg.eps),
+            plain_root: T::plain_root_beside(T::of(cfg.eps)),
         }
     }
 
@@ -77,7 +80,16 @@ impl<T: Float> AdagradNum for T {
         in_pieces!(params.len(), (params, grads, sum), c, {
             let (clr, eps) = (c.clr, c.eps);
             with_float_grad!(T, c.negate, c.wd, |grad| {
-                if T::ROOT_SELECTS {
+                if c.plain_root {
+                    // The sums are never negative (`initial_accumulator_value ≥ 0`) nor `−0`,
+                    // and the check keeps them finite: every root is the plain one, the same
+                    // bits.
+                    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+                        let g = grad(g, *p);
+                        *s += g * g;
+                        descend(p, g, *s, clr, eps, T::root_plain);
+                    }
+                } else if T::ROOT_SELECTS {
                     blocks(params, grads, sum, clr, eps, grad);
                 } else {
                     for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
@@ -160,6 +172,7 @@ fn safe_exp_of<T: Float>(c: &FloatAdagradCoeffs<T>) -> Option<i32> {
 #[cfg(test)]
 mod blocks_tests {
     use super::*;
+    use crate::num::sqrt::SQRT_F32_REFINED;
     use crate::optim::float::{block_test_grads, block_test_params, BLOCKS_LEN};
 
     /// The loop in blocks gives the bits of the plain loop on each element, over blocks that
@@ -214,6 +227,49 @@ mod blocks_tests {
             "no block needed the rare path"
         );
     }
+
+    /// The step's loop gives the bits of the element with the full root over sums that are
+    /// zero, subnormal and normal, for four steps of each variant: with the plain root where
+    /// `eps` hides the roots of subnormals, the full root where not (at `eps = 1e-35` the plain
+    /// root would change the parameters).
+    #[test]
+    fn plain_root_loop_gives_the_element_bits() {
+        let variants = [
+            AdagradConfig::new(0.1),
+            AdagradConfig {
+                weight_decay: 0.1,
+                ..AdagradConfig::new(0.1)
+            },
+            AdagradConfig {
+                eps: 1e-35,
+                ..AdagradConfig::new(0.1)
+            },
+        ];
+        let (mut plain, mut subnormal) = (0, 0);
+        for cfg in variants {
+            let (mut ps, mut pe) = (block_test_params(), block_test_params());
+            let (mut ss, mut se) = ([0.0f32; BLOCKS_LEN], [0.0f32; BLOCKS_LEN]);
+            for t in 1..=4 {
+                let c = &f32::adagrad_coeffs(&cfg, t);
+                // As the step's loops (`with_float_grad`).
+                let grad = |g: f32, p: f32| c.wd.map_or(g, |wd| f32::madd(wd, p, g));
+                let g = block_test_grads(u64::from(t));
+                f32::adagrad_update(&mut ps, &g, &mut ss, c, &mut ());
+                for ((p, &g), s) in pe.iter_mut().zip(&g).zip(se.iter_mut()) {
+                    let g = grad(g, *p);
+                    *s += g * g;
+                    descend(p, g, *s, c.clr, c.eps, f32::root);
+                }
+                assert_eq!(ps.map(f32::to_bits), pe.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(ss.map(f32::to_bits), se.map(f32::to_bits), "{cfg:?} {t}");
+                let hides = c.eps >= 2f32.powi(-38) || !SQRT_F32_REFINED;
+                assert_eq!(c.plain_root, hides, "{cfg:?}");
+                plain += usize::from(c.plain_root);
+                subnormal += se.iter().filter(|s| s.is_subnormal()).count();
+            }
+        }
+        assert!(plain >= 8 && subnormal > 0);
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +289,7 @@ mod safe_range_tests {
                 wd: (case % 3 == 0).then(&mut draw),
                 clr: draw(),
                 eps: draw().abs().max(f32::from_bits(1)),
+                plain_root: false,
             };
             let a = 1.0 + c.wd.map_or(0.0, |w| f64::from(w).abs());
             let quotient = a / f64::from(c.eps);

@@ -25,6 +25,8 @@ pub struct FloatAdamCoeffs<T> {
     step_size: T,
     /// `eps · sqrt(1 − β2^t)` (at least the smallest positive value of `T`).
     eps: T,
+    /// Whether `eps` hides the roots of subnormal second moments ([`Float::plain_root_beside`]).
+    plain_root: bool,
 }
 
 /// Whether the usual Adam configurations run four parameters per loop iteration. On a Cortex-M
@@ -33,8 +35,8 @@ pub struct FloatAdamCoeffs<T> {
 /// (x86-64, N = 1Mi: 437 against 317 Mparam/s, `benches/`).
 const FOUR_WIDE: bool = !crate::num::VECTOR_HOST;
 
-/// One element. `prep(g, p)` gives the gradient (maximize and L2 decay applied)
-/// and the decayed parameter (AdamW); `lerp_from_m` picks torch's lerp rounding.
+/// One element, with the square root `root`. `prep(g, p)` gives the gradient (maximize and L2
+/// decay applied) and the decayed parameter (AdamW); `lerp_from_m` picks torch's lerp rounding.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn element<T: Float>(
@@ -46,6 +48,7 @@ fn element<T: Float>(
     c: &FloatAdamCoeffs<T>,
     lerp_from_m: bool,
     prep: impl Fn(T, T) -> (T, T),
+    root: impl Fn(T) -> T,
 ) {
     let (g, pd) = prep(g, *p);
     moments(g, m, v, c, lerp_from_m);
@@ -59,7 +62,7 @@ fn element<T: Float>(
         }
         None => *v,
     };
-    write_param(p, pd, *m, vv, c, T::root);
+    write_param(p, pd, *m, vv, c, root);
 }
 
 /// The moments of one element from its gradient `g` (maximize and L2 decay applied).
@@ -172,14 +175,24 @@ fn compact_loop<T: Float, const AMS: bool>(
     let mut vmax = vmax.iter_mut();
     for ((p, &g), (m, v)) in pgmv {
         let vm = if AMS { vmax.next() } else { None };
-        element(p, g, m, v, vm, c, lerp, |g, p| {
-            // The expressions of `adam_update`'s loops, case by case.
-            let g = match l2 {
-                Some(wd) if !negate && lerp => g + wd * p,
-                _ => float_grad(g, p, negate, l2),
-            };
-            (g, decay.map_or(p, |d| p * d))
-        });
+        element(
+            p,
+            g,
+            m,
+            v,
+            vm,
+            c,
+            lerp,
+            |g, p| {
+                // The expressions of `adam_update`'s loops, case by case.
+                let g = match l2 {
+                    Some(wd) if !negate && lerp => g + wd * p,
+                    _ => float_grad(g, p, negate, l2),
+                };
+                (g, decay.map_or(p, |d| p * d))
+            },
+            T::root,
+        );
     }
 }
 
@@ -230,6 +243,15 @@ impl<T: Float> AdamNum for T {
             (false, _) => (None, None),
         };
         let w1 = T::of(1.0 - cfg.beta1);
+        let eps = {
+            let e = T::of(cfg.eps * libm::sqrt(bc2));
+            // A positive eps must stay positive (else 0/0 where v = m = 0).
+            if e > T::ZERO {
+                e
+            } else {
+                T::TINY
+            }
+        };
         FloatAdamCoeffs {
             negate: cfg.maximize,
             l2,
@@ -245,15 +267,8 @@ impl<T: Float> AdamNum for T {
             // `(lr/bc1·sqrt(bc2)) · m / (sqrt(v) + eps·sqrt(bc2))`. The same value up to
             // rounding, with one operation less per element (no divide by sqrt(bc2)).
             step_size: T::of(cfg.lr / bc1 * libm::sqrt(bc2)),
-            eps: {
-                let e = T::of(cfg.eps * libm::sqrt(bc2));
-                // A positive eps must stay positive (else 0/0 where v = m = 0).
-                if e > T::ZERO {
-                    e
-                } else {
-                    T::TINY
-                }
-            },
+            eps,
+            plain_root: T::plain_root_beside(eps),
         }
     }
 
@@ -344,43 +359,78 @@ fn update<T: Float, K: AdamForm>(
         unroll: bool,
         prep: impl Fn(T, T) -> (T, T) + Copy,
     ) {
-        match vmax {
-            None if T::ROOT_SELECTS => blocks(params, grads, m, v, c, lerp_from_m, prep),
-            None if !(unroll && FOUR_WIDE) => {
-                let pgmv = params
-                    .iter_mut()
-                    .zip(grads)
-                    .zip(m.iter_mut().zip(v.iter_mut()));
-                for ((p, &g), (m, v)) in pgmv {
-                    element(p, g, m, v, None, c, lerp_from_m, prep);
+        /// The loop without AMSGrad with the square root `root`: four elements per iteration
+        /// where `four` (see `FOUR_WIDE`), then the rest one by one.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        fn plain<T: Float>(
+            params: &mut [T],
+            grads: &[T],
+            m: &mut [T],
+            v: &mut [T],
+            c: &FloatAdamCoeffs<T>,
+            lerp_from_m: bool,
+            four: bool,
+            prep: impl Fn(T, T) -> (T, T) + Copy,
+            root: impl Fn(T) -> T + Copy,
+        ) {
+            let mut p2 = params.chunks_exact_mut(4);
+            let mut g2 = grads.chunks_exact(4);
+            let mut m2 = m.chunks_exact_mut(4);
+            let mut v2 = v.chunks_exact_mut(4);
+            if four {
+                for (((p, g), m), v) in (&mut p2).zip(&mut g2).zip(&mut m2).zip(&mut v2) {
+                    for ((p, &g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()))
+                    {
+                        element(p, g, m, v, None, c, lerp_from_m, prep, root);
+                    }
                 }
             }
+            let (params, grads, m, v) = if four {
+                (
+                    p2.into_remainder(),
+                    g2.remainder(),
+                    m2.into_remainder(),
+                    v2.into_remainder(),
+                )
+            } else {
+                (params, grads, m, v)
+            };
+            let pgmv = params
+                .iter_mut()
+                .zip(grads)
+                .zip(m.iter_mut().zip(v.iter_mut()));
+            for ((p, &g), (m, v)) in pgmv {
+                element(p, g, m, v, None, c, lerp_from_m, prep, root);
+            }
+        }
+        // The second moments are never negative (`v·β2 + (1 − β2)·g²` is at least `+0`;
+        // checkpoints refuse negative ones) and the check keeps them finite, so where `eps`
+        // hides the roots of subnormal ones every root is the plain one, the same bits
+        // (`Float::plain_root_beside`).
+        let four = unroll && FOUR_WIDE;
+        match vmax {
+            None if c.plain_root => plain(
+                params,
+                grads,
+                m,
+                v,
+                c,
+                lerp_from_m,
+                four,
+                prep,
+                T::root_plain,
+            ),
+            None if T::ROOT_SELECTS => blocks(params, grads, m, v, c, lerp_from_m, prep),
+            // An `eps` below `2^-38`: one by one, for the least flash.
+            None => plain(params, grads, m, v, c, lerp_from_m, false, prep, T::root),
             Some(vmax) => {
                 let pgmv = params
                     .iter_mut()
                     .zip(grads)
                     .zip(m.iter_mut().zip(v.iter_mut()));
                 for (((p, &g), (m, v)), vm) in pgmv.zip(vmax.iter_mut()) {
-                    element(p, g, m, v, Some(vm), c, lerp_from_m, prep);
-                }
-            }
-            None => {
-                // Four elements per iteration (see `FOUR_WIDE`); it costs flash,
-                // so only the usual cases below get it.
-                let mut p2 = params.chunks_exact_mut(4);
-                let mut g2 = grads.chunks_exact(4);
-                let mut m2 = m.chunks_exact_mut(4);
-                let mut v2 = v.chunks_exact_mut(4);
-                for (((p, g), m), v) in (&mut p2).zip(&mut g2).zip(&mut m2).zip(&mut v2) {
-                    for ((p, &g), (m, v)) in p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()))
-                    {
-                        element(p, g, m, v, None, c, lerp_from_m, prep);
-                    }
-                }
-                let rest = p2.into_remainder().iter_mut().zip(g2.remainder());
-                let rest = rest.zip(m2.into_remainder().iter_mut().zip(v2.into_remainder()));
-                for ((p, &g), (m, v)) in rest {
-                    element(p, g, m, v, None, c, lerp_from_m, prep);
+                    element(p, g, m, v, Some(vm), c, lerp_from_m, prep, T::root);
                 }
             }
         }
@@ -467,6 +517,7 @@ fn update<T: Float, K: AdamForm>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::num::sqrt::SQRT_F32_REFINED;
     use crate::optim::float::{
         agrees_with_exact, block_test_grads, block_test_params, safe_exp, spread_f32, BLOCKS_LEN,
     };
@@ -506,7 +557,7 @@ mod tests {
                 blocks(&mut pb, &g, &mut mb, &mut vb, c, c.lerp_from_m, prep);
                 let pgmv = pe.iter_mut().zip(&g).zip(me.iter_mut().zip(ve.iter_mut()));
                 for ((p, &g), (m, v)) in pgmv {
-                    element(p, g, m, v, None, c, c.lerp_from_m, prep);
+                    element(p, g, m, v, None, c, c.lerp_from_m, prep, f32::root);
                 }
                 assert_eq!(pb.map(f32::to_bits), pe.map(f32::to_bits), "{cfg:?} {t}");
                 assert_eq!(mb.map(f32::to_bits), me.map(f32::to_bits), "{cfg:?} {t}");
@@ -528,6 +579,71 @@ mod tests {
         );
     }
 
+    /// The step's loops give the bits of [`element`] with the full root over second moments
+    /// that are zero, subnormal and normal, for four steps of each variant: with the plain root
+    /// where `eps` hides the roots of subnormals, the full root where it does not (`eps = 1e-10`
+    /// crosses `2^-38` after the first step's bias correction, `1e-11` never does; at `1e-35`
+    /// the plain root would change the parameters).
+    #[test]
+    fn plain_root_loops_give_the_element_bits() {
+        let variants = [
+            AdamConfig::adam(1e-2),
+            AdamConfig::adamw(1e-2),
+            AdamConfig {
+                weight_decay: 0.1,
+                ..AdamConfig::adam(1e-2)
+            },
+            AdamConfig {
+                beta1: 0.3,
+                ..AdamConfig::adam(1e-2)
+            },
+            AdamConfig {
+                eps: 1e-10,
+                ..AdamConfig::adam(1e-2)
+            },
+            AdamConfig {
+                eps: 1e-11,
+                ..AdamConfig::adam(1e-2)
+            },
+            AdamConfig {
+                eps: 1e-35,
+                ..AdamConfig::adam(1e-2)
+            },
+        ];
+        let (mut plain_steps, mut full_steps, mut subnormal_moments) = (0, 0, 0);
+        for cfg in variants {
+            let (mut ps, mut pe) = (block_test_params(), block_test_params());
+            let z = [0.0f32; BLOCKS_LEN];
+            let (mut ms, mut vs, mut me, mut ve) = (z, z, z, z);
+            for t in 1..=4 {
+                let c = &f32::adam_coeffs(&cfg, t);
+                let g = block_test_grads(u64::from(t));
+                f32::adam_update::<AnyAdam>(&mut ps, &g, &mut ms, &mut vs, None, c, &mut ());
+                // The expressions of the step's loops (as `compact_loop`).
+                let prep = |g: f32, p: f32| {
+                    let g = match c.l2 {
+                        Some(wd) if !c.negate && c.lerp_from_m => g + wd * p,
+                        l2 => float_grad(g, p, c.negate, l2),
+                    };
+                    (g, c.decay.map_or(p, |d| p * d))
+                };
+                let pgmv = pe.iter_mut().zip(&g).zip(me.iter_mut().zip(ve.iter_mut()));
+                for ((p, &g), (m, v)) in pgmv {
+                    element(p, g, m, v, None, c, c.lerp_from_m, prep, f32::root);
+                }
+                assert_eq!(ps.map(f32::to_bits), pe.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(ms.map(f32::to_bits), me.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(vs.map(f32::to_bits), ve.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(c.plain_root, c.eps >= 2f32.powi(-38) || !SQRT_F32_REFINED);
+                plain_steps += usize::from(c.plain_root);
+                full_steps += usize::from(!c.plain_root);
+                subnormal_moments += ve.iter().filter(|v| v.is_subnormal()).count();
+            }
+        }
+        assert!(plain_steps > 0 && subnormal_moments > 0);
+        assert!(full_steps > 0 || !SQRT_F32_REFINED);
+    }
+
     /// The safe range from the bounds in `f32` against the same bounds in `f64`, over coefficients
     /// from `2^-149` to `2^127`, with and without both decays.
     #[test]
@@ -546,6 +662,7 @@ mod tests {
                 omb2: 0.001,
                 step_size: draw(),
                 eps: draw().abs().max(f32::from_bits(1)),
+                plain_root: false,
             };
             let a = 1.0 + c.l2.map_or(0.0, |w| f64::from(w).abs());
             let decay = c.decay.map_or(1.0, |d| f64::from(d).abs());

@@ -21,6 +21,9 @@ pub struct FloatRmsPropCoeffs<T> {
     eps: T,
     mu: T,
     lr: T,
+    /// Whether `eps` hides the roots of subnormal averages ([`Float::plain_root_beside`]) and
+    /// `α ≤ 1` keeps the averages from going negative.
+    plain_root: bool,
 }
 
 impl<T: Float> RmsPropNum for T {
@@ -41,6 +44,7 @@ impl<T: Float> RmsPropNum for T {
             eps: T::of(cfg.eps),
             mu: T::of(cfg.momentum),
             lr: T::of(cfg.lr),
+            plain_root: cfg.alpha <= 1.0 && T::plain_root_beside(T::of(cfg.eps)),
         }
     }
 
@@ -103,6 +107,7 @@ impl<T: Float> RmsPropNum for T {
             c,
             {
                 #[inline(always)]
+                #[allow(clippy::too_many_arguments)]
                 fn element<T: Float>(
                     p: &mut T,
                     g: T,
@@ -111,6 +116,7 @@ impl<T: Float> RmsPropNum for T {
                     gbar: Option<&mut T>,
                     c: &FloatRmsPropCoeffs<T>,
                     grad: impl Fn(T, T) -> T,
+                    root: impl Fn(T) -> T,
                 ) {
                     let g = grad(g, *p);
                     next_square_avg(v, g, c, gbar.is_some());
@@ -126,9 +132,9 @@ impl<T: Float> RmsPropNum for T {
                                 T::madd(-c.omw, d, g)
                             };
                             let var = T::fused(-*gbar, *gbar, *v);
-                            T::root(if var > T::ZERO { var } else { T::ZERO })
+                            root(if var > T::ZERO { var } else { T::ZERO })
                         }
-                        None => T::root(*v),
+                        None => root(*v),
                     } + c.eps; // eps outside the square root
                     match buf {
                         // The buffer starts at 0 (unlike SGD's); lr stays outside it. torch:
@@ -142,7 +148,15 @@ impl<T: Float> RmsPropNum for T {
                 }
                 // maximize and weight decay are chosen once, outside the loops.
                 with_float_grad!(T, c.negate, c.wd, |grad| {
-                    if T::ROOT_SELECTS && momentum_buffer.is_none() && grad_avg.is_none() {
+                    let plain = momentum_buffer.is_none() && grad_avg.is_none();
+                    if plain && c.plain_root {
+                        // The averages are never negative (`α ≤ 1`) nor `−0`, and the check
+                        // keeps them finite: every root is the plain one, the same bits.
+                        let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+                        for ((p, &g), v) in pgv {
+                            element(p, g, v, None, None, c, grad, T::root_plain);
+                        }
+                    } else if T::ROOT_SELECTS && plain {
                         blocks(params, grads, square_avg, c, grad);
                     } else {
                         let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
@@ -151,22 +165,22 @@ impl<T: Float> RmsPropNum for T {
                                 for (((p, &g), v), (b, gb)) in
                                     pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
                                 {
-                                    element(p, g, v, Some(b), Some(gb), c, grad);
+                                    element(p, g, v, Some(b), Some(gb), c, grad, T::root);
                                 }
                             }
                             (Some(bufs), None) => {
                                 for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
-                                    element(p, g, v, Some(b), None, c, grad);
+                                    element(p, g, v, Some(b), None, c, grad, T::root);
                                 }
                             }
                             (None, Some(gbars)) => {
                                 for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
-                                    element(p, g, v, None, Some(gb), c, grad);
+                                    element(p, g, v, None, Some(gb), c, grad, T::root);
                                 }
                             }
                             (None, None) => {
                                 for ((p, &g), v) in pgv {
-                                    element(p, g, v, None, None, c, grad);
+                                    element(p, g, v, None, None, c, grad, T::root);
                                 }
                             }
                         }
@@ -272,6 +286,7 @@ fn safe_exp_of<T: Float>(c: &FloatRmsPropCoeffs<T>) -> Option<i32> {
 #[cfg(test)]
 mod blocks_tests {
     use super::*;
+    use crate::num::sqrt::SQRT_F32_REFINED;
     use crate::optim::float::{block_test_grads, block_test_params, BLOCKS_LEN};
 
     /// The loop in blocks gives the bits of the plain loop's element (uncentered, no momentum)
@@ -326,6 +341,59 @@ mod blocks_tests {
             "no block needed the rare path"
         );
     }
+
+    /// The step's loop (uncentered, no momentum) gives the bits of the element with the full
+    /// root over averages that are zero, subnormal and normal, for four steps of each variant:
+    /// with the plain root where `eps` hides the roots of subnormals and `α ≤ 1`, the full root
+    /// where not (at `eps = 1e-35` the plain root would change the parameters; `α = 1.5` can
+    /// make an average negative).
+    #[test]
+    fn plain_root_loop_gives_the_element_bits() {
+        let variants = [
+            RmsPropConfig::new(1e-2),
+            RmsPropConfig {
+                weight_decay: 0.1,
+                ..RmsPropConfig::new(1e-2)
+            },
+            RmsPropConfig {
+                alpha: 1.0,
+                ..RmsPropConfig::new(1e-2)
+            },
+            RmsPropConfig {
+                eps: 1e-35,
+                ..RmsPropConfig::new(1e-2)
+            },
+            RmsPropConfig {
+                alpha: 1.5,
+                ..RmsPropConfig::new(1e-2)
+            },
+        ];
+        let (mut plain, mut full, mut subnormal) = (0, 0, 0);
+        for cfg in variants {
+            let c = &f32::rmsprop_coeffs(&cfg);
+            // As the step's loops (`with_float_grad`): `0·p` would carry a NaN parameter.
+            let grad = |g: f32, p: f32| c.wd.map_or(g, |wd| f32::madd(wd, p, g));
+            let (mut ps, mut pe) = (block_test_params(), block_test_params());
+            let (mut vs, mut ve) = ([0.0f32; BLOCKS_LEN], [0.0f32; BLOCKS_LEN]);
+            for t in 1..=4 {
+                let g = block_test_grads(t);
+                f32::rmsprop_update(&mut ps, &g, &mut vs, None, None, c, &mut ());
+                for ((p, &g), v) in pe.iter_mut().zip(&g).zip(ve.iter_mut()) {
+                    let g = grad(g, *p);
+                    next_square_avg(v, g, c, false);
+                    descend(p, g, f32::root(*v) + c.eps, c);
+                }
+                assert_eq!(ps.map(f32::to_bits), pe.map(f32::to_bits), "{cfg:?} {t}");
+                assert_eq!(vs.map(f32::to_bits), ve.map(f32::to_bits), "{cfg:?} {t}");
+                subnormal += ve.iter().filter(|v| v.is_subnormal()).count();
+            }
+            let hides = c.eps >= 2f32.powi(-38) || !SQRT_F32_REFINED;
+            assert_eq!(c.plain_root, cfg.alpha <= 1.0 && hides, "{cfg:?}");
+            plain += usize::from(c.plain_root);
+            full += usize::from(!c.plain_root);
+        }
+        assert!(plain >= 3 && full >= 1 && subnormal > 0);
+    }
 }
 
 #[cfg(test)]
@@ -351,6 +419,7 @@ mod safe_range_tests {
                 eps: draw().abs().max(f32::from_bits(1)),
                 mu: draw(),
                 lr: draw(),
+                plain_root: false,
             };
             let wide = |x: f32| f64::from(x).abs();
             let a = 1.0 + c.wd.map_or(0.0, wide);
