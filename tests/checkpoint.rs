@@ -2,13 +2,14 @@
 //! of corrupt or foreign checkpoints with nothing half-loaded.
 
 use edgetune::checkpoint::{
-    CheckpointError, Checkpointable, Cut, Part, Progress, SimFlash, Store, Tear, MAGIC,
+    CheckpointError, Checkpointable, Cut, Part, Progress, SimFlash, SliceSink, SliceSource, Store,
+    Tear, MAGIC,
 };
 use edgetune::nn::{Init, Network};
 use edgetune::num::fixed::{MiniFloat, RoundingState, I16F16};
 use edgetune::optim::{
-    Adam, AdamConfig, AmsGrad, Momentum, MomentumConfig, On, Optimizer, RmsProp, RmsPropConfig,
-    Sgd, SgdConfig,
+    Adagrad, AdagradConfig, Adam, AdamConfig, AmsGrad, Momentum, MomentumConfig, On, Optimizer,
+    RmsProp, RmsPropConfig, Sgd, SgdConfig,
 };
 use edgetune::train::{Pcg32, Trainer};
 
@@ -594,6 +595,69 @@ fn invalid_stored_values_are_rejected_before_anything_is_written() {
         assert_eq!(q, [I16F16::from_bits(77); 4]);
         assert_eq!((o.step_count(), o.config().lr), (0, 0.5));
     }
+}
+
+/// A negative or NaN value in a buffer of squares (Adam's second moments and AMSGrad's maxima,
+/// RMSprop's square averages, Adagrad's sums), with a valid payload otherwise, as a foreign
+/// writer could make: `check` refuses it with `InvalidValue`, so a restore writes nothing (the
+/// steps' square roots rely on these values never being negative). `−0` passes, and so does a
+/// negative value in Adam's first moment, which may be negative.
+#[test]
+fn negative_squares_are_rejected() {
+    const N: usize = 4;
+    /// The payload after one step, and where its last `squares_from_end` words start.
+    fn saved<O: Checkpointable + Optimizer<f32, N>>(
+        mut opt: O,
+        squares_from_end: usize,
+    ) -> (Vec<u32>, usize) {
+        let mut p = [0.5f32; N];
+        opt.step(&mut p, &[0.25, -0.5, 1.0, 0.0]).unwrap();
+        let mut w = vec![0; O::WORDS];
+        opt.save(&mut SliceSink::new(&mut w)).unwrap();
+        let at = w.len() - squares_from_end;
+        (w, at)
+    }
+    fn check<O: Checkpointable>(w: &[u32]) -> Result<(), CheckpointError> {
+        O::check(&mut SliceSource::new(w))
+    }
+    fn cases<O: Checkpointable>(w: &[u32], squares: core::ops::Range<usize>) {
+        check::<O>(w).unwrap();
+        for at in squares {
+            for (bad, value) in [
+                (true, -1.0f32),
+                (true, -f32::MIN_POSITIVE),
+                (true, f32::NAN),
+                (false, -0.0),
+            ] {
+                let mut c = w.to_vec();
+                c[at] = value.to_bits();
+                let got = check::<O>(&c);
+                if bad {
+                    assert!(
+                        matches!(got, Err(CheckpointError::InvalidValue { .. })),
+                        "{at} {value}: {got:?}"
+                    );
+                } else {
+                    assert_eq!(got, Ok(()), "{at} {value}");
+                }
+            }
+        }
+    }
+    type A = Adam<f32, N>;
+    let (w, at) = saved(A::new(AdamConfig::adam(0.01)).unwrap(), N);
+    cases::<A>(&w, at..at + N);
+    let mut m_negative = w.clone();
+    m_negative[at - N] = (-1.0f32).to_bits();
+    check::<A>(&m_negative).unwrap();
+    type Ams = AmsGrad<f32, N>;
+    let (w, at) = saved(Ams::new(AdamConfig::adam(0.01)).unwrap(), 2 * N);
+    cases::<Ams>(&w, at..at + 2 * N);
+    type R = RmsProp<f32, N>;
+    let (w, at) = saved(R::new(RmsPropConfig::new(0.01)).unwrap(), N);
+    cases::<R>(&w, at..at + N);
+    type G = Adagrad<f32, N>;
+    let (w, at) = saved(G::new(AdagradConfig::new(0.01)).unwrap(), N);
+    cases::<G>(&w, at..at + N);
 }
 
 #[test]

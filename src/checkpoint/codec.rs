@@ -3,6 +3,7 @@
 
 use super::CheckpointError;
 use crate::num::fixed::{MiniFloat, RoundingState, I4F12};
+use crate::num::StateValue;
 use fixed::types::extra::LeEqU32;
 use fixed::FixedI32;
 
@@ -391,6 +392,23 @@ pub(crate) fn check_all<T: Word, R: Source + ?Sized>(
     src: &mut R,
 ) -> Result<(), CheckpointError> {
     (0..n).try_for_each(|_| T::take(src).map(|_| ()))
+}
+
+/// [`check_all`] for a buffer of squares: each value must also be
+/// [`square_state_ok`](StateValue::square_state_ok).
+pub(crate) fn check_squares<T: Word + StateValue, R: Source + ?Sized>(
+    n: usize,
+    src: &mut R,
+) -> Result<(), CheckpointError> {
+    (0..n).try_for_each(|_| {
+        if T::take(src)?.square_state_ok() {
+            Ok(())
+        } else {
+            Err(CheckpointError::InvalidValue {
+                what: "negative or NaN value in a buffer of squares",
+            })
+        }
+    })
 }
 
 pub(crate) fn take_all<T: Word, R: Source + ?Sized>(

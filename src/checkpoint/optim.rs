@@ -1,7 +1,7 @@
 //! [`Checkpointable`] for every optimizer: configuration, step counter, the number type's
 //! [`Aux`](crate::num::Num::Aux) state, then each moment buffer in declaration order.
 
-use super::codec::{check_all, put_all, take_all, Kind, Sink, Source, Tag, Word};
+use super::codec::{check_all, check_squares, put_all, take_all, Kind, Sink, Source, Tag, Word};
 use super::{CheckpointError, Checkpointable};
 use crate::optim::{
     Adagrad, AdagradConfig, AdagradNum, Adam, AdamConfig, AdamNum, Lion, LionConfig, LionNum,
@@ -108,7 +108,7 @@ where
 
 /// The optimizers with exactly one `[T; N]` buffer.
 macro_rules! one_buffer {
-    ($ty:ident, $bound:ident, $config:ident, $kind:ident, $buf:ident, $getter:ident) => {
+    ($ty:ident, $bound:ident, $config:ident, $kind:ident, $buf:ident, $getter:ident, $check:ident) => {
         impl<S, const N: usize> Checkpointable for $ty<S, N>
         where
             S: $bound + Word,
@@ -128,7 +128,7 @@ macro_rules! one_buffer {
                 check_config(src, $config::validate)?;
                 src.take()?;
                 <S::Aux as Word>::take(src)?;
-                check_all::<S::$buf, R>(N, src)
+                $check::<S::$buf, R>(N, src)
             }
             fn load<R: Source + ?Sized>(&mut self, src: &mut R) -> Result<(), CheckpointError> {
                 let (config, step, aux, buf) = self.state_mut();
@@ -147,10 +147,19 @@ one_buffer!(
     MomentumConfig,
     Momentum,
     Buffer,
-    momentum_buffer
+    momentum_buffer,
+    check_all
 );
-one_buffer!(Adagrad, AdagradNum, AdagradConfig, Adagrad, Sum, sum);
-one_buffer!(Lion, LionNum, LionConfig, Lion, Moment, exp_avg);
+one_buffer!(
+    Adagrad,
+    AdagradNum,
+    AdagradConfig,
+    Adagrad,
+    Sum,
+    sum,
+    check_squares
+);
+one_buffer!(Lion, LionNum, LionConfig, Lion, Moment, exp_avg, check_all);
 
 impl<S, const N: usize, A: Slot> Checkpointable for Adam<S, N, A>
 where
@@ -181,7 +190,7 @@ where
         src.take()?;
         <S::Aux as Word>::take(src)?;
         check_all::<S::Moment, R>(N, src)?;
-        check_all::<S::SqMoment, R>(N * (1 + A::ON as usize), src)
+        check_squares::<S::SqMoment, R>(N * (1 + A::ON as usize), src)
     }
     fn load<R: Source + ?Sized>(&mut self, src: &mut R) -> Result<(), CheckpointError> {
         let (config, step, aux, m, v, vmax) = self.state_mut();
@@ -227,7 +236,7 @@ where
         check_config(src, Self::check_config)?;
         src.take()?;
         <S::Aux as Word>::take(src)?;
-        check_all::<S::SqAvg, R>(N, src)?;
+        check_squares::<S::SqAvg, R>(N, src)?;
         check_all::<S::Avg, R>(N * (M::ON as usize + C::ON as usize), src)
     }
     fn load<R: Source + ?Sized>(&mut self, src: &mut R) -> Result<(), CheckpointError> {

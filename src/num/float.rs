@@ -398,6 +398,10 @@ fn sums_finite<T: Float, const L: usize>(mut acc: [T; L], values: &[T], scale: T
 
 impl StateValue for f32 {
     const ZERO: Self = 0.0;
+
+    fn square_state_ok(self) -> bool {
+        self >= 0.0
+    }
 }
 
 impl Num for f32 {
@@ -424,6 +428,10 @@ impl Num for f32 {
 
 impl StateValue for f64 {
     const ZERO: Self = 0.0;
+
+    fn square_state_ok(self) -> bool {
+        self >= 0.0
+    }
 }
 
 impl Num for f64 {

@@ -62,6 +62,14 @@ pub(crate) const F32_IN_HARDWARE: bool = VECTOR_HOST || cfg!(target_abi = "eabih
 pub trait StateValue: Copy + Debug + PartialEq + 'static {
     /// The value every state buffer starts from.
     const ZERO: Self;
+
+    /// Whether the value can stand in a buffer of squares (a second moment, a sum of squared
+    /// gradients), which no step makes negative: checkpoints refuse others, since the step's
+    /// square roots rely on it. `true` unless the type says otherwise; for floats, not negative
+    /// and not NaN (`−0` passes).
+    fn square_state_ok(self) -> bool {
+        true
+    }
 }
 
 impl StateValue for () {
