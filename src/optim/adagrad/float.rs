@@ -79,26 +79,28 @@ impl<T: Float> AdagradNum for T {
     ) {
         in_pieces!(params.len(), (params, grads, sum), c, {
             let (clr, eps) = (c.clr, c.eps);
-            with_float_grad!(T, c.negate, c.wd, |grad| {
-                if c.plain_root {
-                    // The sums are never negative (`initial_accumulator_value ≥ 0`) nor `−0`,
-                    // and the check keeps them finite: every root is the plain one, the same
-                    // bits.
-                    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-                        let g = grad(g, *p);
-                        *s += g * g;
-                        descend(p, g, *s, clr, eps, T::root_plain);
-                    }
-                } else if T::ROOT_SELECTS {
-                    blocks(params, grads, sum, clr, eps, grad);
-                } else {
-                    for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
-                        let g = grad(g, *p);
-                        *s += g * g;
-                        descend(p, g, *s, clr, eps, T::root);
-                    }
+            if c.plain_root && !c.negate && c.wd.is_none() {
+                // torch's defaults, one loop (a second loop for every case would cost flash).
+                // The sums are never negative (`initial_accumulator_value ≥ 0`; checkpoints
+                // refuse negative ones) and the check keeps them finite: every root is the
+                // plain one, the same bits.
+                for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+                    *s += g * g;
+                    descend(p, g, *s, clr, eps, T::root_plain);
                 }
-            });
+            } else {
+                with_float_grad!(T, c.negate, c.wd, |grad| {
+                    if T::ROOT_SELECTS {
+                        blocks(params, grads, sum, clr, eps, grad);
+                    } else {
+                        for ((p, &g), s) in params.iter_mut().zip(grads).zip(sum.iter_mut()) {
+                            let g = grad(g, *p);
+                            *s += g * g;
+                            descend(p, g, *s, clr, eps, T::root);
+                        }
+                    }
+                });
+            }
         },);
     }
 }

@@ -408,21 +408,22 @@ fn update<T: Float, K: AdamForm>(
         // checkpoints refuse negative ones) and the check keeps them finite, so where `eps`
         // hides the roots of subnormal ones every root is the plain one, the same bits
         // (`Float::plain_root_beside`).
-        let four = unroll && FOUR_WIDE;
+        // Only the usual cases (`unroll`) get the plain-root loop: a second loop for every
+        // case would cost flash.
         match vmax {
-            None if c.plain_root => plain(
+            None if unroll && c.plain_root => plain(
                 params,
                 grads,
                 m,
                 v,
                 c,
                 lerp_from_m,
-                four,
+                FOUR_WIDE,
                 prep,
                 T::root_plain,
             ),
             None if T::ROOT_SELECTS => blocks(params, grads, m, v, c, lerp_from_m, prep),
-            // An `eps` below `2^-38`: one by one, for the least flash.
+            // Other cases, or an `eps` below `2^-38`: one by one, for the least flash.
             None => plain(params, grads, m, v, c, lerp_from_m, false, prep, T::root),
             Some(vmax) => {
                 let pgmv = params

@@ -146,46 +146,50 @@ impl<T: Float> RmsPropNum for T {
                         None => descend(p, g, avg, c),
                     }
                 }
-                // maximize and weight decay are chosen once, outside the loops.
-                with_float_grad!(T, c.negate, c.wd, |grad| {
-                    let plain = momentum_buffer.is_none() && grad_avg.is_none();
-                    if plain && c.plain_root {
-                        // The averages are never negative (`α ≤ 1`) nor `−0`, and the check
-                        // keeps them finite: every root is the plain one, the same bits.
-                        let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
-                        for ((p, &g), v) in pgv {
-                            element(p, g, v, None, None, c, grad, T::root_plain);
-                        }
-                    } else if T::ROOT_SELECTS && plain {
-                        blocks(params, grads, square_avg, c, grad);
-                    } else {
-                        let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
-                        match (momentum_buffer, grad_avg) {
-                            (Some(bufs), Some(gbars)) => {
-                                for (((p, &g), v), (b, gb)) in
-                                    pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
-                                {
-                                    element(p, g, v, Some(b), Some(gb), c, grad, T::root);
-                                }
-                            }
-                            (Some(bufs), None) => {
-                                for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
-                                    element(p, g, v, Some(b), None, c, grad, T::root);
-                                }
-                            }
-                            (None, Some(gbars)) => {
-                                for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
-                                    element(p, g, v, None, Some(gb), c, grad, T::root);
-                                }
-                            }
-                            (None, None) => {
-                                for ((p, &g), v) in pgv {
-                                    element(p, g, v, None, None, c, grad, T::root);
-                                }
-                            }
-                        }
+                let plain = momentum_buffer.is_none() && grad_avg.is_none();
+                if plain && c.plain_root && !c.negate && c.wd.is_none() {
+                    // torch's defaults, one loop (a second loop for every case would cost
+                    // flash). The averages are never negative (`α ≤ 1`; checkpoints refuse
+                    // negative ones) and the check keeps them finite: every root is the plain
+                    // one, the same bits.
+                    let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+                    for ((p, &g), v) in pgv {
+                        element(p, g, v, None, None, c, |g, _| g, T::root_plain);
                     }
-                });
+                } else {
+                    // maximize and weight decay are chosen once, outside the loops.
+                    with_float_grad!(T, c.negate, c.wd, |grad| {
+                        if T::ROOT_SELECTS && plain {
+                            blocks(params, grads, square_avg, c, grad);
+                        } else {
+                            let pgv = params.iter_mut().zip(grads).zip(square_avg.iter_mut());
+                            match (momentum_buffer, grad_avg) {
+                                (Some(bufs), Some(gbars)) => {
+                                    for (((p, &g), v), (b, gb)) in
+                                        pgv.zip(bufs.iter_mut().zip(gbars.iter_mut()))
+                                    {
+                                        element(p, g, v, Some(b), Some(gb), c, grad, T::root);
+                                    }
+                                }
+                                (Some(bufs), None) => {
+                                    for (((p, &g), v), b) in pgv.zip(bufs.iter_mut()) {
+                                        element(p, g, v, Some(b), None, c, grad, T::root);
+                                    }
+                                }
+                                (None, Some(gbars)) => {
+                                    for (((p, &g), v), gb) in pgv.zip(gbars.iter_mut()) {
+                                        element(p, g, v, None, Some(gb), c, grad, T::root);
+                                    }
+                                }
+                                (None, None) => {
+                                    for ((p, &g), v) in pgv {
+                                        element(p, g, v, None, None, c, grad, T::root);
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
             },
         );
     }
