@@ -18,12 +18,13 @@ fn check<const N: usize>() {
         size_of::<Momentum<f32, N>>(),
         (4 * n + 44).next_multiple_of(8)
     );
-    // AdamConfig 48 (5 f64 + 2 bool) + u32 + 8N (+ 4N with AMSGrad).
+    // AdamConfig 48 (5 f64 + 2 bool) + u32 + the 4-byte StateBound + 8N (+ 4N with AMSGrad).
     assert_eq!(size_of::<AdamConfig>(), 48);
-    assert_eq!(size_of::<Adam<f32, N>>(), (8 * n + 52).next_multiple_of(8));
+    assert_eq!(size_of::<StateBound>(), 4);
+    assert_eq!(size_of::<Adam<f32, N>>(), (8 * n + 56).next_multiple_of(8));
     assert_eq!(
         size_of::<AmsGrad<f32, N>>(),
-        (12 * n + 52).next_multiple_of(8)
+        (12 * n + 56).next_multiple_of(8)
     );
     // RmsPropConfig 48 (5 f64 + bool) + u32 + 4N per buffer.
     assert_eq!(size_of::<RmsPropConfig>(), 48);

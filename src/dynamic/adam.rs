@@ -1,7 +1,7 @@
 //! [`DynAdam`]: Adam and AdamW, with or without AMSGrad, run-time-sized.
 
 use crate::num::StateValue;
-use crate::optim::{run_step_checked_n, AdamConfig, AdamNum, AnyAdam, Groups, Pass};
+use crate::optim::{run_step_checked_n, AdamConfig, AdamNum, AnyAdam, Groups, Pass, StateBound};
 use crate::Error;
 use core::ops::Range;
 use std::vec::Vec;
@@ -130,9 +130,20 @@ impl<S: AdamNum> DynAdam<S> {
                 match pass {
                     Pass::Check { small } => {
                         let vmax = vmax.map(|s| &*s);
-                        match S::adam_check::<AnyAdam>(p, g, small, m, v, vmax, || {
-                            S::adam_coeffs(cfg, t)
-                        }) {
+                        // This optimizer does not follow its state's magnitudes: each check
+                        // reads its buffers.
+                        let mut bound = StateBound::UNKNOWN;
+                        match S::adam_check::<AnyAdam>(
+                            p,
+                            g,
+                            small,
+                            m,
+                            v,
+                            vmax,
+                            &mut bound,
+                            true,
+                            || S::adam_coeffs(cfg, t),
+                        ) {
                             Some(i) => Err(Error::StepOverflow { index: r.start + i }),
                             None => Ok(()),
                         }

@@ -143,7 +143,10 @@
 //! instructions per value on a Cortex-M4F) or on the bits without one. Only if a value lies
 //! outside it does the check run the optimizer's own kernel on copies of 16 elements at a time to
 //! find the first element that really overflows (so a large but harmless value is never
-//! refused).
+//! refused). Adam reads its moments only when needed: it carries a [`StateBound`] on their
+//! magnitudes from step to step (each moment moves at most a rounding beyond the larger of its old
+//! value and the new gradient), and reads them again only when that bound does not place them
+//! inside the step's range, after 255 steps, or after a checkpoint's load.
 //!
 //! # Deliberate differences from torch
 //! - `eps` must be strictly positive (torch accepts `eps = 0`, which turns an element whose
@@ -155,6 +158,7 @@
 
 mod adagrad;
 mod adam;
+mod bound;
 mod dispatch;
 mod float;
 mod lion;
@@ -169,6 +173,7 @@ pub use adam::{
     Adam, AdamConfig, AdamDecay, AdamFlags, AdamForm, AdamNum, AmsGrad, AnyAdam, CompactAdam,
     CompactAdamW, PlainAdam, PlainAdamW,
 };
+pub use bound::StateBound;
 pub use lion::{Lion, LionConfig, LionNum};
 pub use momentum::{Momentum, MomentumConfig, MomentumNum};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropNum};
@@ -391,7 +396,7 @@ pub trait Optimizer<S: Num, const N: usize> {
 /// `fn update_range(range, params, grads, config, t)` that updates one range with `self.aux` (the
 /// one kernel call that both `step_with` and `step_part` make) and a read-only
 /// `fn check_range(range, params, grads, config, t, small) -> Result<(), Error>` that
-/// `step_part` calls first (`small`: the gradients are known to lie below `2^60`). The configuration is checked by
+/// `step_part` calls first (`small`: the gradients are known to lie below `2^30`). The configuration is checked by
 /// `$validate` (by default the configuration's own `validate`).
 macro_rules! impl_optimizer {
     ($ty:ident<S: $bound:ident, N $(, $slot:ident)*>, $config:ident) => {
@@ -538,9 +543,9 @@ pub(crate) fn part<'a, T>(buf: &'a mut [T], range: &Range<usize>) -> &'a mut [T]
 pub(crate) enum Pass {
     /// Read only: return [`Error::StepOverflow`] (or another error) if this group's update
     /// cannot be taken; write nothing. `small`: the gradient scan established that every
-    /// gradient of the group lies below `2^60` ([`Num::first_unusable_and_small`]).
+    /// gradient of the group lies below `2^30` ([`Num::first_unusable_and_small`]).
     Check {
-        /// The gradients are known to lie below `2^60`.
+        /// The gradients are known to lie below `2^30`.
         small: bool,
     },
     /// Update the group (every check has passed).

@@ -5,6 +5,7 @@ use crate::num::pow::{one_minus_pow, one_minus_pow_accurate};
 #[cfg(feature = "arm-vldm")]
 use crate::num::AdamScalars;
 use crate::num::Float;
+use crate::optim::bound::StateBound;
 use crate::optim::float::{
     first_nonfinite, float_grad, in_safe_range, larger, magnitude, safe_exp_in, ROOT_BLOCK,
 };
@@ -285,26 +286,56 @@ impl<T: Float> AdamNum for T {
         m: &[Self],
         v: &[Self],
         vmax: Option<&[Self]>,
+        bound: &mut StateBound,
+        whole: bool,
         coeffs: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         let c = &coeffs();
         let k = safe_exp_of(c);
         // A compact form scans every buffer with one out-of-line copy of the scan.
-        let safe = |x: &[T]| {
+        let safe_at = |k: i32, x: &[T]| {
             if K::COMPACT {
-                outlined_in_safe_range(k, x)
+                outlined_in_safe_range(Some(k), x)
             } else {
-                in_safe_range(k, x)
+                in_safe_range(Some(k), x)
             }
         };
-        // As `grads_in_safe_range`, through `safe`.
-        let grads_safe = match k {
-            Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP => true,
-            _ => safe(grads),
-        };
-        if safe(params) && grads_safe && safe(m) && safe(v) && vmax.is_none_or(safe) {
+        let grads_small = matches!(k, Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP);
+        let safe = k.is_some_and(|k| {
+            // The state buffers are read only where their bound does not already place them
+            // inside the range; a read at `2^(k−1)` leaves a bound that the next steps keep
+            // (see `optim::bound`).
+            let read_at = (k - 1).min(crate::optim::bound::LARGEST_READ_EXP);
+            safe_at(k, params)
+                && (grads_small || safe_at(k, grads))
+                && (bound.first_within(k)
+                    || if safe_at(read_at, m) {
+                        bound.read_first(read_at, whole);
+                        true
+                    } else {
+                        safe_at(k, m)
+                    })
+                && (bound.squares_within(k)
+                    || if safe_at(read_at, v) && vmax.is_none_or(|vm| safe_at(read_at, vm)) {
+                        bound.read_squares(read_at, whole);
+                        true
+                    } else {
+                        safe_at(k, v) && vmax.is_none_or(|vm| safe_at(k, vm))
+                    })
+        });
+        if safe {
+            // The gradients as they enter the moments: `±g`, below `2^SMALL_GRADIENT_EXP`
+            // (`small`) or `2^k` (read); an L2 term adds the parameter, which the bound does not
+            // follow.
+            let g = match (c.l2, k) {
+                (None, Some(_)) if grads_small => Some(crate::num::SMALL_GRADIENT_EXP),
+                (None, Some(k)) => Some(k),
+                _ => None,
+            };
+            bound.stepped(g);
             return None;
         }
+        bound.forget();
         let mut aux = <T::Aux as StateValue>::ZERO;
         match vmax {
             Some(vm) => first_nonfinite(params, grads, [m, v, vm], |p, g, [m, v, vm]| {

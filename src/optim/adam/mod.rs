@@ -1,6 +1,8 @@
 //! Adam and AdamW (Kingma & Ba, Algorithm 1; Loshchilov & Hutter), with AMSGrad, exactly as
 //! torch.optim.Adam / AdamW.
 
+#[cfg(test)]
+mod bound_tests;
 mod fixed;
 mod fixed16;
 mod float;
@@ -12,6 +14,7 @@ pub use form::{
 
 use crate::check;
 use crate::num::{Num, StateValue};
+use crate::optim::bound::StateBound;
 use crate::optim::slot::{Off, On, Slot, SlotBuf};
 use crate::optim::{part, run_step_checked, Groups, ParamGroup, Pass};
 use crate::Error;
@@ -91,7 +94,11 @@ pub trait AdamNum: Num {
     /// The first element whose step would leave the number type's range although its inputs
     /// are inside it (an `f32` overflow to infinity), or `None`; reads only. Fixed point: `None`
     /// (its state is a [`MiniFloat`](crate::num::fixed::MiniFloat) and its parameter writes
-    /// saturate by design).
+    /// saturate by design). `bound` is what the optimizer knows of its state buffers' magnitudes
+    /// (the buffers `m`, `v` and `vmax` are the range of them that this step covers, all of them
+    /// when `whole`): the check reads a buffer only where it does not already know it inside the
+    /// step's safe range, and leaves in `bound` what holds after the step it passes.
+    #[allow(clippy::too_many_arguments)]
     fn adam_check<K: AdamForm>(
         _params: &[Self],
         _grads: &[Self],
@@ -99,6 +106,8 @@ pub trait AdamNum: Num {
         _m: &[Self::Moment],
         _v: &[Self::SqMoment],
         _vmax: Option<&[Self::SqMoment]>,
+        _bound: &mut StateBound,
+        _whole: bool,
         _c: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         None
@@ -122,14 +131,16 @@ pub trait AdamNum: Num {
 /// [`PlainAdamW`]), so that a firmware links only the loop of its one configuration.
 ///
 /// Memory, exactly (tested): `size_of::<Adam<f32, N>>() == 8·N + 56`, and
-/// `size_of::<AmsGrad<f32, N>>()` is `12·N + 52` rounded up to a multiple of 8 bytes (a 48-byte
-/// `f64` configuration, the step counter and padding to 8-byte alignment, the same on x86-64 and
-/// Cortex-M).
+/// `size_of::<AmsGrad<f32, N>>()` is `12·N + 56` rounded up to a multiple of 8 bytes (a 48-byte
+/// `f64` configuration, the step counter, the 4-byte [`StateBound`] and padding to 8-byte
+/// alignment, the same on x86-64 and Cortex-M).
 #[derive(Clone, Copy, Debug)]
 pub struct Adam<S: AdamNum, const N: usize, A: Slot = Off, K: AdamForm = AnyAdam> {
     config: AdamConfig,
     form: PhantomData<K>,
     step: u32,
+    /// What the overflow check knows of the moments' magnitudes (four bytes).
+    bound: StateBound,
     aux: S::Aux,
     exp_avg: [S::Moment; N],
     exp_avg_sq: [S::SqMoment; N],
@@ -154,6 +165,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             config,
             form: PhantomData,
             step: 0,
+            bound: StateBound::ZERO,
             aux: <S::Aux as StateValue>::ZERO,
             exp_avg: [S::Moment::ZERO; N],
             exp_avg_sq: [S::SqMoment::ZERO; N],
@@ -206,6 +218,8 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
+        // A refused step leaves the optimizer as it was, bound included.
+        let bound = self.bound;
         // The coefficients the check of the last group computed (an `f32` check needs them; a
         // fixed-point one does not), for that group's write pass: a group's range, its
         // configuration and `t` are the same in both passes, and two groups with the same
@@ -238,13 +252,16 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             },
         );
         self.step = count;
+        if done.is_err() {
+            self.bound = bound;
+        }
         done
     }
 
     /// [`Error::StepOverflow`] if stepping the elements `range` with `config` as step `t` would
     /// overflow; reads only.
     fn check_range(
-        &self,
+        &mut self,
         range: &Range<usize>,
         params: &[S],
         grads: &[S],
@@ -259,7 +276,7 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
     /// by a check that needs them).
     #[inline(always)]
     fn check_range_with(
-        &self,
+        &mut self,
         range: &Range<usize>,
         params: &[S],
         grads: &[S],
@@ -275,10 +292,16 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
             m.get(range.clone()).unwrap_or_default(),
             v.get(range.clone()).unwrap_or_default(),
         );
-        match S::adam_check::<K>(params, grads, small, m, v, vmax, c) {
-            Some(i) => Err(Error::StepOverflow {
-                index: range.start + i,
-            }),
+        let whole = range.start == 0 && range.end == N;
+        let bound = self.bound;
+        match S::adam_check::<K>(params, grads, small, m, v, vmax, &mut self.bound, whole, c) {
+            Some(i) => {
+                // Refused: nothing changes.
+                self.bound = bound;
+                Err(Error::StepOverflow {
+                    index: range.start + i,
+                })
+            }
             None => Ok(()),
         }
     }
@@ -356,6 +379,8 @@ impl<S: AdamNum, const N: usize, A: Slot, K: AdamForm> Adam<S, N, A, K> {
     /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
     /// writes).
     pub(crate) fn state_mut(&mut self) -> AdamStateMut<'_, S, N> {
+        // The caller may write any finite state.
+        self.bound = StateBound::UNKNOWN;
         (
             &mut self.config,
             &mut self.step,

@@ -1,0 +1,245 @@
+//! What an optimizer knows, between steps, of the magnitudes in its own state buffers, so that
+//! the overflow check of a step need not read them again.
+//!
+//! The check of a step needs every input inside its safe range `[−2^k, 2^k)`. The parameters and
+//! gradients are the caller's and are read every step; the state buffers are the optimizer's own
+//! and change only by its steps (a checkpoint's load or any other mutable access forgets what is
+//! known). Adam's moments are convex combinations of their old values and the new gradient (or
+//! its square), so a step cannot move them much beyond the larger of the two:
+//!
+//! - `m ← m + w1·(g − m)` (or `g − (1 − w1)·(g − m)`, torch's other rounding) with `w1` in
+//!   `[0, 1]`: the exact value lies between `m` and `g`; the two roundings inside and the final
+//!   one add at most `(2·2^-24 + 2^-48)·|w1·(g − m)|` with `w1 < 1/2` (or `1 − w1 ≤ 1/2`)
+//!   and `|g − m| ≤ 2·max`, then `2^-24`: `|m'| ≤ max(|m|, |g|)·(1 + 2^-21)`.
+//! - `v ← v·β2 + (1 − β2)·g²` with both coefficients rounded to `T` (their sum at most
+//!   `1 + 2^-24`) and three roundings: `v' ≤ max(v, g²)·(1 + 2^-24)^4 ≤ max(v, g²)·(1 + 2^-21)`.
+//!
+//! A [`Bound`] holds `2^e` and the number of steps `s` since `e` was set: every value `x` of the
+//! buffer has `|x| ≤ 2^e·(1 + 2^-21)^s`. `s` stops at 255, where the factor is below
+//! `1 + 2^-12.9 < 2`, so `|x| < 2^(e + 1)` and the buffer is inside `[−2^k, 2^k)` when
+//! `e + 1 ≤ k`. Past 255 steps, or after an input it cannot bound, the buffer is read again. The
+//! same holds in `f64`, whose roundings are smaller.
+
+/// The largest exponent a bound holds (an `i8`, less the mark of "unknown"): a check reads a
+/// buffer at `2^min(k − 1, LARGEST_READ_EXP)`.
+pub(crate) const LARGEST_READ_EXP: i32 = i8::MAX as i32 - 1;
+
+/// What is known of one state buffer (see the module docs): `|x| ≤ 2^exp·(1 + 2^-21)^steps`
+/// for every value, or nothing when `exp` is [`Bound::UNKNOWN_EXP`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bound {
+    exp: i8,
+    steps: u8,
+}
+
+impl Bound {
+    /// Nothing known.
+    const UNKNOWN_EXP: i8 = i8::MAX;
+    const UNKNOWN: Bound = Bound {
+        exp: Self::UNKNOWN_EXP,
+        steps: 0,
+    };
+    /// A zeroed buffer: every value is 0, below any power of two.
+    const ZERO: Bound = Bound {
+        exp: i8::MIN,
+        steps: 0,
+    };
+
+    /// Whether every value is known to lie in `[−2^k, 2^k)`.
+    fn within(self, k: i32) -> bool {
+        self.exp != Self::UNKNOWN_EXP && i32::from(self.exp) < k
+    }
+
+    /// After a step whose inputs (`g`, or `g²` for a buffer of squares) have magnitudes at most
+    /// `2^input` (`None`: not bounded).
+    fn stepped(&mut self, input: Option<i32>) {
+        *self = match (input, self.steps.checked_add(1)) {
+            (Some(e), Some(steps)) if self.exp != Self::UNKNOWN_EXP => {
+                match i8::try_from(e.max(i32::from(self.exp))) {
+                    Ok(exp) if exp != Self::UNKNOWN_EXP => Bound { exp, steps },
+                    _ => Self::UNKNOWN,
+                }
+            }
+            _ => Self::UNKNOWN,
+        };
+    }
+
+    /// After reading the values of `range` and finding them below `2^e`; `whole`: the range is
+    /// the whole buffer.
+    fn read(&mut self, e: i32, whole: bool) {
+        let exp = match i8::try_from(e) {
+            Ok(exp) if exp != Self::UNKNOWN_EXP => exp,
+            _ => {
+                *self = Self::UNKNOWN;
+                return;
+            }
+        };
+        if whole {
+            *self = Bound { exp, steps: 0 };
+        } else if self.exp != Self::UNKNOWN_EXP {
+            // The other values keep their bound; these lie below `2^e` with any step count.
+            self.exp = self.exp.max(exp);
+        }
+    }
+}
+
+/// What an optimizer knows, between steps, of the magnitudes in its state buffers: a bound for
+/// the buffer of first moments and one for the buffers of squares (see the module docs of
+/// `optim::bound`). Four bytes; the overflow check consults it instead of reading a buffer whose
+/// bound lies inside the step's safe range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateBound {
+    first: Bound,
+    squares: Bound,
+}
+
+impl StateBound {
+    /// Nothing known: the next check reads every buffer.
+    pub const UNKNOWN: StateBound = StateBound {
+        first: Bound::UNKNOWN,
+        squares: Bound::UNKNOWN,
+    };
+
+    /// The bound of zeroed buffers.
+    pub const ZERO: StateBound = StateBound {
+        first: Bound::ZERO,
+        squares: Bound::ZERO,
+    };
+
+    /// Whether every value of the first-moment buffer is known to lie in `[−2^k, 2^k)`.
+    pub(crate) fn first_within(&self, k: i32) -> bool {
+        self.first.within(k)
+    }
+
+    /// Whether every value of the buffers of squares is known to lie in `[0, 2^k)`.
+    pub(crate) fn squares_within(&self, k: i32) -> bool {
+        self.squares.within(k)
+    }
+
+    /// The first-moment buffer's values of a range were read and found below `2^e`.
+    pub(crate) fn read_first(&mut self, e: i32, whole: bool) {
+        self.first.read(e, whole);
+    }
+
+    /// The buffers of squares' values of a range were read and found below `2^e`.
+    pub(crate) fn read_squares(&mut self, e: i32, whole: bool) {
+        self.squares.read(e, whole);
+    }
+
+    /// A step is about to write the buffers with gradients (as they enter the moments: after
+    /// `maximize`, before any L2 term) of magnitude below `2^g`, or unbounded (`None`).
+    pub(crate) fn stepped(&mut self, g: Option<i32>) {
+        self.first.stepped(g);
+        self.squares.stepped(g.map(|g| 2 * g));
+    }
+
+    /// Forget everything (a step whose inputs the check did not bound).
+    pub(crate) fn forget(&mut self) {
+        *self = Self::UNKNOWN;
+    }
+
+    /// Test support: whether the bound holds for these buffers' values.
+    #[cfg(test)]
+    pub(crate) fn holds(&self, first: &[f32], squares: &[&[f32]]) -> bool {
+        let within = |b: Bound, x: f32| {
+            b.exp == Bound::UNKNOWN_EXP
+                || f64::from(x.abs())
+                    <= 2f64.powi(b.exp.into()) * (1.0 + 2f64.powi(-21)).powf(b.steps.into())
+        };
+        first.iter().all(|&x| within(self.first, x))
+            && squares
+                .iter()
+                .all(|buf| buf.iter().all(|&x| within(self.squares, x)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound is a true bound: Adam's moment updates in `f32`, run on inputs at the edge of
+    /// the bound (the largest values below `2^e`, of both signs, and large `β`s close to 0 and
+    /// to 1), never leave what the bound promises after as many steps as it counts.
+    #[test]
+    fn moments_stay_inside_the_bound_through_255_steps() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let e = 20;
+        let top = f32::from_bits(((127 + e) << 23) as u32 - 1); // largest below 2^e
+        for beta1 in [0.0f64, 1e-7, 0.1, 0.5, 0.9, 0.999, 1.0 - 1e-7] {
+            for beta2 in [0.0f64, 0.5, 0.999, 1.0 - 1e-7] {
+                let w1 = (1.0 - beta1) as f32;
+                let omw1 = 1.0 - w1;
+                let lerp = w1 < 0.5;
+                let (b2, omb2) = (beta2 as f32, (1.0 - beta2) as f32);
+                let mut bound = StateBound::ZERO;
+                let (mut m, mut v) = (0.0f32, 0.0f32);
+                for _ in 0..255 {
+                    let r = next();
+                    let g = if r & 1 == 0 { top } else { -top } * (1.0 - (r >> 40) as f32 * 1e-9);
+                    let d = g - m;
+                    m = if lerp { m + w1 * d } else { g - omw1 * d };
+                    v = v * b2 + omb2 * (g * g);
+                    bound.stepped(Some(e));
+                    // What the bound promises: |x| ≤ 2^exp·(1 + 2^-21)^steps.
+                    let promise = |b: Bound| {
+                        2f64.powi(b.exp.into()) * (1.0 + 2f64.powi(-21)).powf(b.steps.into())
+                    };
+                    assert!(
+                        f64::from(m.abs()) <= promise(bound.first),
+                        "{beta1} {beta2}: {m}"
+                    );
+                    assert!(
+                        f64::from(v) <= promise(bound.squares),
+                        "{beta1} {beta2}: {v}"
+                    );
+                    // The largest input itself after one step (β = 0) stays within the promise
+                    // only with the exponent the inputs gave: no slack hides a wrong one.
+                    assert_eq!((bound.first.exp, bound.squares.exp), (e as i8, 2 * e as i8));
+                    assert!(bound.first_within(e + 1) && bound.squares_within(2 * e + 1));
+                    assert!(!bound.first_within(e) && !bound.squares_within(2 * e));
+                }
+                // The 256th step is past what the count can hold: nothing is known.
+                bound.stepped(Some(e));
+                assert_eq!(bound, StateBound::UNKNOWN);
+            }
+        }
+    }
+
+    #[test]
+    fn reads_set_or_widen_the_bound() {
+        let mut b = StateBound::ZERO;
+        assert!(b.first_within(-100) && b.squares_within(-100));
+        b.stepped(Some(3));
+        assert!(b.first_within(4) && !b.first_within(3));
+        assert!(b.squares_within(7) && !b.squares_within(6));
+        // A read of part of the buffer can only widen the bound.
+        b.read_first(1, false);
+        assert!(b.first_within(4) && !b.first_within(3));
+        b.read_first(10, false);
+        assert!(b.first_within(11) && !b.first_within(10));
+        // A read of the whole buffer sets it.
+        b.read_first(1, true);
+        assert!(b.first_within(2) && !b.first_within(1));
+        // An unbounded input, or an exponent beyond the format, forgets.
+        b.stepped(None);
+        assert_eq!(b, StateBound::UNKNOWN);
+        b.read_first(5, false);
+        assert!(!b.first_within(1000));
+        b.read_first(5, true);
+        assert!(b.first_within(6));
+        b.read_squares(200, true);
+        assert!(!b.squares_within(1000));
+        let mut c = StateBound::ZERO;
+        c.stepped(Some(100));
+        assert!(!c.squares_within(1000), "2·100 does not fit the exponent");
+        let mut d = StateBound::ZERO;
+        d.forget();
+        assert_eq!(d, StateBound::UNKNOWN);
+    }
+}
