@@ -69,10 +69,10 @@ fn agree<A: Slot>(seed: u64, steps: usize) {
             _ => (-20, 10),
         };
         let mut g = [0.0f32; N];
-        let zeros = rng.next() % 3 == 0;
+        let zeros = rng.next().is_multiple_of(3);
         for x in &mut g {
             // Zero gradients let `v` decay (β2 = 0: at once) under a large `m`.
-            *x = if zeros && rng.next() % 4 != 0 {
+            *x = if zeros && !rng.next().is_multiple_of(4) {
                 0.0
             } else {
                 rng.magnitude(lo, hi) as f32
