@@ -26,23 +26,23 @@ fn check<const N: usize>() {
         size_of::<AmsGrad<f32, N>>(),
         (12 * n + 56).next_multiple_of(8)
     );
-    // RmsPropConfig 48 (5 f64 + bool) + u32 + 4N per buffer.
+    // RmsPropConfig 48 (5 f64 + bool) + u32 + the 4-byte StateBound + 4N per buffer.
     assert_eq!(size_of::<RmsPropConfig>(), 48);
     assert_eq!(
         size_of::<RmsProp<f32, N>>(),
-        (4 * n + 52).next_multiple_of(8)
+        (4 * n + 56).next_multiple_of(8)
     );
     assert_eq!(
         size_of::<RmsProp<f32, N, On>>(),
-        (8 * n + 52).next_multiple_of(8)
+        (8 * n + 56).next_multiple_of(8)
     );
     assert_eq!(
         size_of::<RmsProp<f32, N, Off, On>>(),
-        (8 * n + 52).next_multiple_of(8)
+        (8 * n + 56).next_multiple_of(8)
     );
     assert_eq!(
         size_of::<RmsProp<f32, N, On, On>>(),
-        (12 * n + 52).next_multiple_of(8)
+        (12 * n + 56).next_multiple_of(8)
     );
     // AdagradConfig 48 (5 f64 + bool) + u32 + 4N.
     assert_eq!(size_of::<AdagradConfig>(), 48);

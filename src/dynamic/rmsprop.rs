@@ -1,7 +1,7 @@
 //! [`DynRmsProp`]: RMSprop, with or without momentum and centering, run-time-sized.
 
 use crate::num::StateValue;
-use crate::optim::{run_step_checked_n, Groups, Pass, RmsPropConfig, RmsPropNum};
+use crate::optim::{run_step_checked_n, Groups, Pass, RmsPropConfig, RmsPropNum, StateBound};
 use crate::Error;
 use core::ops::Range;
 use std::vec::Vec;
@@ -148,7 +148,12 @@ impl<S: RmsPropNum> DynRmsProp<S> {
                 match pass {
                     Pass::Check { small } => {
                         let (mb, ga) = (mb.map(|s| &*s), ga.map(|s| &*s));
-                        match S::rmsprop_check(p, g, small, sq, mb, ga, || S::rmsprop_coeffs(cfg)) {
+                        // This optimizer does not follow its state's magnitudes: each check
+                        // reads its buffers.
+                        let mut bound = StateBound::UNKNOWN;
+                        match S::rmsprop_check(p, g, small, sq, mb, ga, &mut bound, true, || {
+                            S::rmsprop_coeffs(cfg)
+                        }) {
                             Some(i) => Err(Error::StepOverflow { index: r.start + i }),
                             None => Ok(()),
                         }

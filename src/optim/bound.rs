@@ -153,6 +153,57 @@ impl StateBound {
     }
 }
 
+/// Test support: xorshift64 draws of magnitudes over many octaves, for the optimizers' tests of
+/// their bounds.
+#[cfg(test)]
+pub(crate) struct MagnitudeRng(pub(crate) u64);
+
+#[cfg(test)]
+impl MagnitudeRng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `±m·2^e` with `e` in `lo..hi`.
+    pub(crate) fn magnitude(&mut self, lo: i32, hi: i32) -> f64 {
+        let r = self.next();
+        let e = lo + (r % (hi - lo) as u64) as i32;
+        let m = 1.0 + ((r >> 20) & 0xFFFF) as f64 / 65_536.0;
+        let x = m * 2f64.powi(e);
+        if r & (1 << 40) == 0 {
+            x
+        } else {
+            -x
+        }
+    }
+
+    /// Gradients for a step: mostly ordinary, some past the scan's `2^30`, some beyond what
+    /// `f32` squares; a third of the draws mostly zeros (which let an average decay under a
+    /// large first moment).
+    pub(crate) fn gradients<const N: usize>(&mut self) -> [f32; N] {
+        let (lo, hi) = match self.next() % 20 {
+            0..=2 => (25, 45),
+            3..=5 => (45, 62),
+            6 => (60, 70),
+            7 => (100, 127),
+            _ => (-20, 10),
+        };
+        let mut g = [0.0f32; N];
+        let zeros = self.next().is_multiple_of(3);
+        for x in &mut g {
+            *x = if zeros && !self.next().is_multiple_of(4) {
+                0.0
+            } else {
+                self.magnitude(lo, hi) as f32
+            };
+        }
+        g
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

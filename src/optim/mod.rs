@@ -143,10 +143,11 @@
 //! instructions per value on a Cortex-M4F) or on the bits without one. Only if a value lies
 //! outside it does the check run the optimizer's own kernel on copies of 16 elements at a time to
 //! find the first element that really overflows (so a large but harmless value is never
-//! refused). Adam reads its moments only when needed: it carries a [`StateBound`] on their
-//! magnitudes from step to step (each moment moves at most a rounding beyond the larger of its old
-//! value and the new gradient), and reads them again only when that bound does not place them
-//! inside the step's range, after 255 steps, or after a checkpoint's load.
+//! refused). Adam reads its moments, and RMSprop its `square_avg`, only when needed: each
+//! carries a [`StateBound`] on their magnitudes from step to step (an average moves at most a
+//! rounding beyond the larger of its old value and the new gradient or its square), and reads
+//! them again only when that bound does not place them inside the step's range, after 255 steps,
+//! or after a checkpoint's load.
 //!
 //! # Deliberate differences from torch
 //! - `eps` must be strictly positive (torch accepts `eps = 0`, which turns an element whose

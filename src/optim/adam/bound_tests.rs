@@ -3,32 +3,8 @@
 //! every step, over inputs that push the moments toward the edge of the safe range.
 
 use super::*;
+use crate::optim::bound::MagnitudeRng as Rng;
 use crate::optim::{Optimizer, ParamGroup};
-
-/// xorshift64: reproducible inputs without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// `±m·2^e` with `e` in `lo..hi`.
-    fn magnitude(&mut self, lo: i32, hi: i32) -> f64 {
-        let r = self.next();
-        let e = lo + (r % (hi - lo) as u64) as i32;
-        let m = 1.0 + ((r >> 20) & 0xFFFF) as f64 / 65_536.0;
-        let x = m * 2f64.powi(e);
-        if r & (1 << 40) == 0 {
-            x
-        } else {
-            -x
-        }
-    }
-}
 
 const N: usize = 24;
 
@@ -61,23 +37,7 @@ fn agree<A: Slot>(seed: u64, steps: usize) {
             carried.set_config(c).unwrap();
             fresh.set_config(c).unwrap();
         }
-        let (lo, hi) = match rng.next() % 20 {
-            0..=2 => (25, 45),
-            3..=5 => (45, 62),
-            6 => (60, 70),
-            7 => (100, 127),
-            _ => (-20, 10),
-        };
-        let mut g = [0.0f32; N];
-        let zeros = rng.next().is_multiple_of(3);
-        for x in &mut g {
-            // Zero gradients let `v` decay (β2 = 0: at once) under a large `m`.
-            *x = if zeros && !rng.next().is_multiple_of(4) {
-                0.0
-            } else {
-                rng.magnitude(lo, hi) as f32
-            };
-        }
+        let g = rng.gradients::<N>();
         fresh.bound = StateBound::UNKNOWN;
         let (r1, r2) = match step % 5 {
             // Two groups with their own configurations.

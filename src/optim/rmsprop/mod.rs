@@ -1,11 +1,14 @@
 //! RMSprop (Hinton), with optional momentum and centering, exactly as torch.optim.RMSprop.
 
+#[cfg(test)]
+mod bound_tests;
 mod fixed;
 mod fixed16;
 mod float;
 
 use crate::check;
 use crate::num::{Num, StateValue};
+use crate::optim::bound::StateBound;
 use crate::optim::slot::{Off, Slot, SlotBuf};
 use crate::optim::{part, run_step_checked, Groups, ParamGroup, Pass};
 use crate::Error;
@@ -68,6 +71,11 @@ pub trait RmsPropNum: Num {
     fn rmsprop_coeffs(config: &RmsPropConfig) -> Self::Coeffs;
     /// The first element whose step would leave the number type's range although its inputs
     /// are inside it (an `f32` overflow to infinity), or `None`; reads only. Fixed point: `None`.
+    /// `bound` is what the optimizer knows of `square_avg`'s magnitudes (the buffers are the
+    /// range of the state that this step covers, all of it when `whole`): the check reads
+    /// `square_avg` only where it does not already know it inside the step's safe range, and
+    /// leaves in `bound` what holds after the step it passes.
+    #[allow(clippy::too_many_arguments)]
     fn rmsprop_check(
         _params: &[Self],
         _grads: &[Self],
@@ -75,6 +83,8 @@ pub trait RmsPropNum: Num {
         _square_avg: &[Self::SqAvg],
         _momentum_buffer: Option<&[Self::Avg]>,
         _grad_avg: Option<&[Self::Avg]>,
+        _bound: &mut StateBound,
+        _whole: bool,
         _c: impl FnOnce() -> Self::Coeffs,
     ) -> Option<usize> {
         None
@@ -95,12 +105,15 @@ pub trait RmsPropNum: Num {
 /// RMSprop over `N` parameters of type `S`. `M = On` adds the momentum buffer, `C = On` makes it
 /// centered (torch's `centered=True`, which keeps `grad_avg`).
 ///
-/// Memory, exactly (tested), for `S = f32`: `4·N·(1 + [M = On] + [C = On]) + 52` rounded up to a
-/// multiple of 8 bytes (buffers, 48-byte configuration, step counter, padding to 8 bytes).
+/// Memory, exactly (tested), for `S = f32`: `4·N·(1 + [M = On] + [C = On]) + 56` rounded up to a
+/// multiple of 8 bytes (buffers, 48-byte configuration, step counter, the 4-byte [`StateBound`],
+/// padding to 8 bytes).
 #[derive(Clone, Copy, Debug)]
 pub struct RmsProp<S: RmsPropNum, const N: usize, M: Slot = Off, C: Slot = Off> {
     config: RmsPropConfig,
     step: u32,
+    /// What the overflow check knows of `square_avg`'s magnitudes (four bytes).
+    bound: StateBound,
     aux: S::Aux,
     square_avg: [S::SqAvg; N],
     momentum_buffer: M::Buf<S::Avg, N>,
@@ -132,6 +145,7 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
         RmsProp {
             config,
             step: 0,
+            bound: StateBound::ZERO,
             aux: <S::Aux as StateValue>::ZERO,
             square_avg: [S::SqAvg::ZERO; N],
             momentum_buffer: <M::Buf<S::Avg, N> as SlotBuf<S::Avg>>::INIT,
@@ -176,6 +190,8 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
             None => Groups::All(&config),
         };
         let mut count = self.step;
+        // A refused step leaves the optimizer as it was, bound included.
+        let bound = self.bound;
         let done = run_step_checked(
             &mut count,
             params,
@@ -191,13 +207,16 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
             },
         );
         self.step = count;
+        if done.is_err() {
+            self.bound = bound;
+        }
         done
     }
 
     /// [`Error::StepOverflow`] if stepping the elements `range` with `config` as step `t` would
     /// overflow; reads only.
     fn check_range(
-        &self,
+        &mut self,
         range: &Range<usize>,
         params: &[S],
         grads: &[S],
@@ -214,12 +233,26 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
             .grad_avg
             .as_slice()
             .map(|s| s.get(range.clone()).unwrap_or_default());
-        match S::rmsprop_check(params, grads, small, sq, buf, gbar, || {
-            S::rmsprop_coeffs(config)
-        }) {
-            Some(i) => Err(Error::StepOverflow {
-                index: range.start + i,
-            }),
+        let whole = range.start == 0 && range.end == N;
+        let bound = self.bound;
+        match S::rmsprop_check(
+            params,
+            grads,
+            small,
+            sq,
+            buf,
+            gbar,
+            &mut self.bound,
+            whole,
+            || S::rmsprop_coeffs(config),
+        ) {
+            Some(i) => {
+                // Refused: nothing changes.
+                self.bound = bound;
+                Err(Error::StepOverflow {
+                    index: range.start + i,
+                })
+            }
             None => Ok(()),
         }
     }
@@ -263,6 +296,8 @@ impl<S: RmsPropNum, const N: usize, M: Slot, C: Slot> RmsProp<S, N, M, C> {
     /// Every part of the state, mutably, for [`crate::checkpoint`] (which validates what it
     /// writes).
     pub(crate) fn state_mut(&mut self) -> RmsPropStateMut<'_, S, N> {
+        // The caller may write any finite state.
+        self.bound = StateBound::UNKNOWN;
         (
             &mut self.config,
             &mut self.step,
