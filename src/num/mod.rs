@@ -51,10 +51,11 @@ pub(crate) const VECTOR_HOST: bool = cfg!(any(
     target_arch = "aarch64"
 ));
 
-/// The exponent of [`Num::first_unusable_and_small`]'s bound: `|g| < 2^30`, so that `g² < 2^60`
-/// lies inside the usual safe range of a buffer of squares (`2^62`), where Adam's bound on its
-/// second moments carries over from step to step (`optim::bound`).
-pub(crate) const SMALL_GRADIENT_EXP: i32 = 30;
+/// The exponent of [`Num::first_unusable_and_small`]'s bound: `|g| < 2^29`, so that `g² < 2^58`
+/// lies inside the usual safe range of a buffer of squares (Adam's `2^62`, RMSprop's `2^60`, whose
+/// bound is `(2A + 1)²` times the largest square), where the bound on the squares carries over
+/// from step to step (`optim::bound`: its exponent must stay below the range's).
+pub(crate) const SMALL_GRADIENT_EXP: i32 = 29;
 
 /// Whether `f32` arithmetic is done by hardware: a host, or a Cortex-M with an FPU (`eabihf`).
 pub(crate) const F32_IN_HARDWARE: bool = VECTOR_HOST || cfg!(target_abi = "eabihf");
@@ -101,10 +102,10 @@ pub trait Num: StateValue + PartialOrd {
     }
 
     /// [`first_unusable`](Num::first_unusable), and whether the same scan also established that
-    /// every gradient's magnitude is below `2^30` (`false` when it did not, which proves
+    /// every gradient's magnitude is below `2^29` (`false` when it did not, which proves
     /// nothing; always `false` for fixed point). The floating-point optimizers' overflow check
     /// then need not read the gradients again: the scan that finds a NaN costs the same with a
-    /// scale that also finds a magnitude of `2^30`.
+    /// scale that also finds a magnitude of `2^29`.
     #[inline]
     fn first_unusable_and_small(grads: &[Self]) -> (Option<usize>, bool) {
         (Self::first_unusable(grads), false)

@@ -180,7 +180,7 @@ impl MagnitudeRng {
         }
     }
 
-    /// Gradients for a step: mostly ordinary, some past the scan's `2^30`, some beyond what
+    /// Gradients for a step: mostly ordinary, some past the scan's `2^29`, some beyond what
     /// `f32` squares; a third of the draws mostly zeros (which let an average decay under a
     /// large first moment).
     pub(crate) fn gradients<const N: usize>(&mut self) -> [f32; N] {

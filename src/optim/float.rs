@@ -219,7 +219,7 @@ pub(crate) fn in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
 }
 
 /// Whether the gradients lie in the safe range `[−2^k, 2^k)`: known without reading them when
-/// the gradient scan established `|g| < 2^30` (`small`) and `k ≥ 30`.
+/// the gradient scan established `|g| < 2^29` (`small`) and `k ≥ 29`.
 #[inline(always)]
 pub(crate) fn grads_in_safe_range<T: Float>(k: Option<i32>, grads: &[T], small: bool) -> bool {
     match k {

@@ -397,7 +397,7 @@ pub trait Optimizer<S: Num, const N: usize> {
 /// `fn update_range(range, params, grads, config, t)` that updates one range with `self.aux` (the
 /// one kernel call that both `step_with` and `step_part` make) and a read-only
 /// `fn check_range(range, params, grads, config, t, small) -> Result<(), Error>` that
-/// `step_part` calls first (`small`: the gradients are known to lie below `2^30`). The configuration is checked by
+/// `step_part` calls first (`small`: the gradients are known to lie below `2^29`). The configuration is checked by
 /// `$validate` (by default the configuration's own `validate`).
 macro_rules! impl_optimizer {
     ($ty:ident<S: $bound:ident, N $(, $slot:ident)*>, $config:ident) => {
@@ -544,9 +544,9 @@ pub(crate) fn part<'a, T>(buf: &'a mut [T], range: &Range<usize>) -> &'a mut [T]
 pub(crate) enum Pass {
     /// Read only: return [`Error::StepOverflow`] (or another error) if this group's update
     /// cannot be taken; write nothing. `small`: the gradient scan established that every
-    /// gradient of the group lies below `2^30` ([`Num::first_unusable_and_small`]).
+    /// gradient of the group lies below `2^29` ([`Num::first_unusable_and_small`]).
     Check {
-        /// The gradients are known to lie below `2^30`.
+        /// The gradients are known to lie below `2^29`.
         small: bool,
     },
     /// Update the group (every check has passed).

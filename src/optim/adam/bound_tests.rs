@@ -9,7 +9,7 @@ use crate::optim::{Optimizer, ParamGroup};
 const N: usize = 24;
 
 /// Runs `steps` steps on both optimizers with the same inputs; gradients mostly ordinary, some
-/// huge (past the scan's `2^30`), some beyond what `f32` squares; configurations that move the
+/// huge (past the scan's `2^29`), some beyond what `f32` squares; configurations that move the
 /// safe range (tiny `eps`, large `lr`), decoupled and L2 decay, `maximize`, groups and parts.
 fn agree<A: Slot>(seed: u64, steps: usize) {
     let mut rng = Rng(seed);
@@ -139,7 +139,7 @@ fn ordinary_steps_keep_the_bound() {
     for t in 0..300 {
         let g = [0.25f32 * (1.0 + (t % 7) as f32); 8];
         opt.step(&mut p, &g).unwrap();
-        // Gradients below 2^30: `|m| ≤ 2^30·(1 + 2^-21)^s`, `v ≤ 2^60·(1 + 2^-21)^s`.
+        // Gradients below 2^29: `|m| ≤ 2^29·(1 + 2^-21)^s`, `v ≤ 2^58·(1 + 2^-21)^s`.
         if t < 255 {
             assert!(
                 opt.bound.first_within(31) && opt.bound.squares_within(61),

@@ -77,7 +77,7 @@ pub trait MomentumNum: Num {
     /// The position of the first element whose update [`momentum_update`](Self::momentum_update)
     /// cannot take exactly (its new buffer value would leave the buffer's range), or `None`.
     /// Read only; the step is refused with [`Error::StepOverflow`] before anything is written.
-    /// `small`: every gradient is known to lie below `2^30`.
+    /// `small`: every gradient is known to lie below `2^29`.
     fn momentum_check(
         params: &[Self],
         grads: &[Self],

@@ -113,3 +113,21 @@ fn no_bound_is_carried_through_alpha_above_one() {
     opt.step(&mut p, &[0.0; 4]).unwrap();
     assert!(opt.bound.squares_within(62), "{:?}", opt.bound);
 }
+
+/// With ordinary gradients and torch's defaults the bound is carried inside the step's safe range
+/// (`2^60` for RMSprop's squares), so no check after the first reads `square_avg` until the count
+/// of 255 steps runs out.
+#[test]
+fn ordinary_steps_keep_the_bound_inside_the_range() {
+    let config = RmsPropConfig::new(1e-2);
+    let c = <f32 as RmsPropNum>::rmsprop_coeffs(&config);
+    let k = super::float::safe_exp_of(&c).unwrap();
+    assert_eq!(k, 60);
+    let mut opt = RmsProp::<f32, 8>::new(config).unwrap();
+    let mut p = [0.5f32; 8];
+    for t in 0..255 {
+        let g = [0.25f32 * (1.0 + (t % 7) as f32); 8];
+        opt.step(&mut p, &g).unwrap();
+        assert!(opt.bound.squares_within(k), "{t}: {:?}", opt.bound);
+    }
+}

@@ -301,7 +301,7 @@ fn blocks<T: Float>(
 /// is at least 1 except `w`, whose product with `A + 1` cannot overflow unless `A` does, so an
 /// overflow means an exact bound with no range too.
 #[inline(always)]
-fn safe_exp_of<T: Float>(c: &FloatRmsPropCoeffs<T>) -> Option<i32> {
+pub(super) fn safe_exp_of<T: Float>(c: &FloatRmsPropCoeffs<T>) -> Option<i32> {
     let one = T::of(1.0);
     let a = one + c.wd.map_or(T::ZERO, magnitude);
     let (mu, lr) = (magnitude(c.mu), magnitude(c.lr));
