@@ -180,6 +180,20 @@ impl MagnitudeRng {
         }
     }
 
+    /// Parameters of either sign from `2^-4` to `2^4`.
+    pub(crate) fn params<const N: usize>(&mut self) -> [f32; N] {
+        core::array::from_fn(|_| self.magnitude(-4, 4) as f32)
+    }
+
+    /// Draws new parameters, the same for both runs, when a step drove any far out (a taken
+    /// step may; the next would then mostly be refused).
+    pub(crate) fn recentre_far<const N: usize>(&mut self, a: &mut [f32; N], b: &mut [f32; N]) {
+        if a.iter().any(|p| p.abs() > 1e30) {
+            *a = self.params();
+            *b = *a;
+        }
+    }
+
     /// Gradients for a step: mostly ordinary, some past the scan's `2^29`, some beyond what
     /// `f32` squares; a third of the draws mostly zeros (which let an average decay under a
     /// large first moment).
@@ -202,6 +216,12 @@ impl MagnitudeRng {
         }
         g
     }
+}
+
+/// Test support: the bits of `f32` values, to compare runs exactly.
+#[cfg(test)]
+pub(crate) fn bits(x: &[f32]) -> std::vec::Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! every step, over inputs that push the moments toward the edge of the safe range.
 
 use super::*;
-use crate::optim::bound::MagnitudeRng as Rng;
+use crate::optim::bound::{bits, MagnitudeRng as Rng};
 use crate::optim::{Optimizer, ParamGroup};
 
 const N: usize = 24;
@@ -16,10 +16,7 @@ fn agree<A: Slot>(seed: u64, steps: usize) {
     let config = AdamConfig::adam(1e-3);
     let mut carried = Adam::<f32, N, A>::new(config).unwrap();
     let mut fresh = Adam::<f32, N, A>::new(config).unwrap();
-    let mut p1 = [0.0f32; N];
-    for p in &mut p1 {
-        *p = rng.magnitude(-4, 4) as f32;
-    }
+    let mut p1 = rng.params::<N>();
     let mut p2 = p1;
     let (mut ok, mut refused) = (0, 0);
     for step in 0..steps {
@@ -79,7 +76,6 @@ fn agree<A: Slot>(seed: u64, steps: usize) {
             Ok(()) => ok += 1,
             Err(_) => refused += 1,
         }
-        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<std::vec::Vec<_>>();
         assert_eq!(bits(&p1), bits(&p2), "seed {seed} step {step}");
         assert_eq!(bits(carried.exp_avg()), bits(fresh.exp_avg()));
         assert_eq!(bits(carried.exp_avg_sq()), bits(fresh.exp_avg_sq()));
@@ -96,13 +92,7 @@ fn agree<A: Slot>(seed: u64, steps: usize) {
         );
         assert!(carried.exp_avg().iter().all(|m| m.is_finite()));
         assert!(carried.exp_avg_sq().iter().all(|v| v.is_finite()));
-        // A refused step leaves nothing behind; re-centre parameters a step drove far out.
-        if p1.iter().any(|p| p.abs() > 1e30) {
-            for (a, b) in p1.iter_mut().zip(&mut p2) {
-                *a = rng.magnitude(-4, 4) as f32;
-                *b = *a;
-            }
-        }
+        rng.recentre_far(&mut p1, &mut p2);
         // Now and then, moments brought back to zero, as a new optimizer would have them.
         if step % 97 == 96 {
             carried.reset();

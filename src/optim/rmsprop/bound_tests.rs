@@ -3,7 +3,7 @@
 //! `square_avg` is true after each.
 
 use super::*;
-use crate::optim::bound::MagnitudeRng as Rng;
+use crate::optim::bound::{bits, MagnitudeRng as Rng};
 use crate::optim::{On, Optimizer, ParamGroup};
 
 const N: usize = 24;
@@ -12,10 +12,7 @@ fn agree<M: Slot, C: Slot>(seed: u64, steps: usize) {
     let mut rng = Rng(seed);
     let mut carried = RmsProp::<f32, N, M, C>::new(RmsPropConfig::new(1e-3)).unwrap();
     let mut fresh = RmsProp::<f32, N, M, C>::new(RmsPropConfig::new(1e-3)).unwrap();
-    let mut p1 = [0.0f32; N];
-    for p in &mut p1 {
-        *p = rng.magnitude(-4, 4) as f32;
-    }
+    let mut p1 = rng.params::<N>();
     let mut p2 = p1;
     let (mut ok, mut refused) = (0, 0);
     for step in 0..steps {
@@ -59,7 +56,6 @@ fn agree<M: Slot, C: Slot>(seed: u64, steps: usize) {
             Ok(()) => ok += 1,
             Err(_) => refused += 1,
         }
-        let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<std::vec::Vec<_>>();
         assert_eq!(bits(&p1), bits(&p2), "seed {seed} step {step}");
         assert_eq!(bits(carried.square_avg()), bits(fresh.square_avg()));
         assert!(p1.iter().all(|p| p.is_finite()), "seed {seed} step {step}");
@@ -68,12 +64,7 @@ fn agree<M: Slot, C: Slot>(seed: u64, steps: usize) {
             "seed {seed} step {step}: {:?}",
             carried.bound
         );
-        if p1.iter().any(|p| p.abs() > 1e30) {
-            for (a, b) in p1.iter_mut().zip(&mut p2) {
-                *a = rng.magnitude(-4, 4) as f32;
-                *b = *a;
-            }
-        }
+        rng.recentre_far(&mut p1, &mut p2);
         if step % 97 == 96 {
             carried.reset();
             fresh.reset();
