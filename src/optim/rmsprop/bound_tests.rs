@@ -79,9 +79,9 @@ fn agree<M: Slot, C: Slot>(seed: u64, steps: usize) {
 #[test]
 fn carried_bound_gives_the_verdicts_and_bits_of_reading_the_averages() {
     for seed in 1..=4u64 {
-        agree::<Off, Off>(seed * 0x9e37_79b9_7f4a_7c15, 700);
-        agree::<On, Off>(seed * 0x2545_f491_4f6c_dd1d, 400);
-        agree::<Off, On>(seed * 0x94d0_49bb_1331_11eb, 400);
+        agree::<Off, Off>(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), 700);
+        agree::<On, Off>(seed.wrapping_mul(0x2545_f491_4f6c_dd1d), 400);
+        agree::<Off, On>(seed.wrapping_mul(0x94d0_49bb_1331_11eb), 400);
     }
 }
 
