@@ -261,7 +261,23 @@ pub(crate) fn backward_grads_rows<S: Scalar, G: AsMut<[S]>>(
     dw: &mut [G],
     db: &mut [S],
 ) {
-    for ((dw_row, dbo), &dyo) in dw.iter_mut().zip(db.iter_mut()).zip(dy) {
+    // Four rows at a time where the kernels block (see `kernel::add_scaled4`); a hardware
+    // kernel for one row (`arm-vldm`) is faster still.
+    let (dw4, dw1) = if kernel::blocked::<S>() && !cfg!(feature = "arm-vldm") {
+        dw.as_chunks_mut::<4>()
+    } else {
+        (<&mut [[G; 4]]>::default(), dw)
+    };
+    let (dy4, dy1) = dy.split_at(dy.len().min(dw4.len() * 4));
+    let (db4, db1) = db.split_at_mut(db.len().min(dw4.len() * 4));
+    let blocks = dw4.iter_mut().zip(db4.as_chunks_mut::<4>().0);
+    for ((rows, dbs), dys) in blocks.zip(dy4.as_chunks::<4>().0) {
+        kernel::add_scaled4(rows.each_mut().map(|r| r.as_mut()), *dys, x);
+        for (dbo, &dyo) in dbs.iter_mut().zip(dys) {
+            *dbo = dbo.add(dyo);
+        }
+    }
+    for ((dw_row, dbo), &dyo) in dw1.iter_mut().zip(db1.iter_mut()).zip(dy1) {
         kernel::add_scaled(dw_row.as_mut(), dyo, x);
         *dbo = dbo.add(dyo);
     }
