@@ -319,23 +319,26 @@ pub(crate) fn add_scaled4<S: Scalar>(dw: [&mut [S]; 4], g: [S; 4], x: &[S]) {
 }
 
 /// Sets every element of `xs` to zero (a network's `zero_grad`, a layer's gradient buffer), in
-/// runs of eight stores.
+/// pairs, runs of eight pairs per iteration.
 ///
 /// Not `fill` or an array assignment: LLVM turns those into a `memset` call, and
 /// compiler-builtins' word loop behind it takes five instructions per word on a Cortex-M
 /// (`__aeabi_memclr4`: about 9,600 instructions for the 2,410 gradients of a 64-32-10 MLP on a
 /// Cortex-M4F, a tenth of its whole Adam training step). A zero the optimizer cannot see
-/// (`black_box`) keeps the loop here, where it becomes plain unrolled stores.
+/// (`black_box`) keeps the loop here; stored as pairs, two 32-bit values take one `strd` (that
+/// MLP: 2,600 → 1,320 instructions, against one `vstr` per value for single stores).
 #[doc(hidden)]
 #[inline(never)]
 pub fn zero<S: Scalar>(xs: &mut [S]) {
-    let z = core::hint::black_box(S::ZERO);
-    let (runs, rest) = xs.as_chunks_mut::<8>();
+    let z = core::hint::black_box([S::ZERO; 2]);
+    let (runs, rest) = xs.as_chunks_mut::<16>();
     for run in runs {
-        *run = [z; 8];
+        for pair in run.as_chunks_mut::<2>().0 {
+            *pair = z;
+        }
     }
     for x in rest {
-        *x = z;
+        *x = z[0];
     }
 }
 
