@@ -64,6 +64,22 @@ impl Bound {
         };
     }
 
+    /// Whether every value lies in `[−2^k, 2^k)`: known from the bound, or else proven by
+    /// `read(e)`, a read of the values against `2^e` at `e = k − 1` (at most
+    /// [`LARGEST_READ_EXP`]), which leaves a bound the next steps keep; a value in
+    /// `[2^(k−1), 2^k)` makes it `false`. `whole`: the read covers the whole buffer.
+    fn within_or_read(&mut self, k: i32, whole: bool, read: impl FnOnce(i32) -> bool) -> bool {
+        if self.within(k) {
+            return true;
+        }
+        let e = (k - 1).min(LARGEST_READ_EXP);
+        let proven = read(e);
+        if proven {
+            self.read(e, whole);
+        }
+        proven
+    }
+
     /// After reading the values of `range` and finding them below `2^e`; `whole`: the range is
     /// the whole buffer.
     fn read(&mut self, e: i32, whole: bool) {
@@ -106,24 +122,40 @@ impl StateBound {
         squares: Bound::ZERO,
     };
 
-    /// Whether every value of the first-moment buffer is known to lie in `[−2^k, 2^k)`.
+    /// Whether every value of the first-moment buffer lies in `[−2^k, 2^k)`, by the bound or
+    /// else by `read(e)`, which reads the buffer (or the `whole` of it) against `2^e`
+    /// (see `Bound::within_or_read`).
+    pub(crate) fn first_within_or_read(
+        &mut self,
+        k: i32,
+        whole: bool,
+        read: impl FnOnce(i32) -> bool,
+    ) -> bool {
+        self.first.within_or_read(k, whole, read)
+    }
+
+    /// [`first_within_or_read`](Self::first_within_or_read) for the buffers of squares.
+    pub(crate) fn squares_within_or_read(
+        &mut self,
+        k: i32,
+        whole: bool,
+        read: impl FnOnce(i32) -> bool,
+    ) -> bool {
+        self.squares.within_or_read(k, whole, read)
+    }
+
+    /// Test support: whether every value of the first-moment buffer is known to lie in
+    /// `[−2^k, 2^k)`.
+    #[cfg(test)]
     pub(crate) fn first_within(&self, k: i32) -> bool {
         self.first.within(k)
     }
 
-    /// Whether every value of the buffers of squares is known to lie in `[0, 2^k)`.
+    /// Test support: whether every value of the buffers of squares is known to lie in
+    /// `[0, 2^k)`.
+    #[cfg(test)]
     pub(crate) fn squares_within(&self, k: i32) -> bool {
         self.squares.within(k)
-    }
-
-    /// The first-moment buffer's values of a range were read and found below `2^e`.
-    pub(crate) fn read_first(&mut self, e: i32, whole: bool) {
-        self.first.read(e, whole);
-    }
-
-    /// The buffers of squares' values of a range were read and found below `2^e`.
-    pub(crate) fn read_squares(&mut self, e: i32, whole: bool) {
-        self.squares.read(e, whole);
     }
 
     /// A step is about to write the buffers with gradients (as they enter the moments: after
@@ -289,23 +321,40 @@ mod tests {
         b.stepped(Some(3));
         assert!(b.first_within(4) && !b.first_within(3));
         assert!(b.squares_within(7) && !b.squares_within(6));
-        // A read of part of the buffer can only widen the bound.
-        b.read_first(1, false);
+        // Inside the range by the bound: nothing is read.
+        let mut reads = 0;
+        assert!(b.first_within_or_read(4, true, |_| {
+            reads += 1;
+            false
+        }));
+        assert_eq!(reads, 0);
+        // Not inside: the read is at k − 1; a read of part of the buffer only widens the bound.
+        assert!(b.first_within_or_read(3, false, |e| e == 2));
         assert!(b.first_within(4) && !b.first_within(3));
-        b.read_first(10, false);
-        assert!(b.first_within(11) && !b.first_within(10));
+        assert!(b.first_within_or_read(-20, false, |e| e == -21));
+        assert!(b.first_within(4) && !b.first_within(3));
         // A read of the whole buffer sets it.
-        b.read_first(1, true);
-        assert!(b.first_within(2) && !b.first_within(1));
+        assert!(b.first_within_or_read(3, true, |e| e == 2));
+        assert!(b.first_within(3) && !b.first_within(2));
+        // A read that fails leaves the bound as it was.
+        let before = b;
+        assert!(!b.first_within_or_read(1, true, |_| false));
+        assert_eq!(b, before);
         // An unbounded input, or an exponent beyond the format, forgets.
         b.stepped(None);
         assert_eq!(b, StateBound::UNKNOWN);
-        b.read_first(5, false);
-        assert!(!b.first_within(1000));
-        b.read_first(5, true);
-        assert!(b.first_within(6));
-        b.read_squares(200, true);
-        assert!(!b.squares_within(1000));
+        assert!(b.first_within_or_read(6, false, |_| true));
+        assert!(!b.first_within(1000), "a partial read of an unknown buffer");
+        assert!(b.first_within_or_read(6, true, |_| true));
+        assert!(b.first_within(6) && !b.first_within(5));
+        // Reads stop at the largest exponent a bound holds.
+        let mut read_at = 0;
+        assert!(b.squares_within_or_read(1000, true, |e| {
+            read_at = e;
+            true
+        }));
+        assert_eq!(read_at, LARGEST_READ_EXP);
+        assert!(b.squares_within(LARGEST_READ_EXP + 1) && !b.squares_within(LARGEST_READ_EXP));
         let mut c = StateBound::ZERO;
         c.stepped(Some(100));
         assert!(!c.squares_within(1000), "2·100 does not fit the exponent");

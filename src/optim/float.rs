@@ -222,9 +222,25 @@ pub(crate) fn in_safe_range<T: Float>(k: Option<i32>, values: &[T]) -> bool {
 /// the gradient scan established `|g| < 2^29` (`small`) and `k ≥ 29`.
 #[inline(always)]
 pub(crate) fn grads_in_safe_range<T: Float>(k: Option<i32>, grads: &[T], small: bool) -> bool {
-    match k {
-        Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP => true,
-        _ => in_safe_range(k, grads),
+    grads_known_in_range(k, small) || in_safe_range(k, grads)
+}
+
+/// Whether the gradient scan's bound (`small`: every `|g| < 2^SMALL_GRADIENT_EXP`) alone places
+/// the gradients inside the safe range `[−2^k, 2^k)`.
+#[inline(always)]
+pub(crate) fn grads_known_in_range(k: Option<i32>, small: bool) -> bool {
+    matches!(k, Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP)
+}
+
+/// After a passed check with safe range `[−2^k, 2^k)`: an `e` with every gradient below `2^e`,
+/// from the gradient scan where it placed them in range (`known`, [`grads_known_in_range`]),
+/// else from the check's read. For the state's bound (`optim::bound`).
+#[inline(always)]
+pub(crate) fn grads_exp(k: i32, known: bool) -> i32 {
+    if known {
+        crate::num::SMALL_GRADIENT_EXP
+    } else {
+        k
     }
 }
 

@@ -7,7 +7,8 @@ use crate::num::AdamScalars;
 use crate::num::Float;
 use crate::optim::bound::StateBound;
 use crate::optim::float::{
-    first_nonfinite, float_grad, in_safe_range, larger, magnitude, safe_exp_in, ROOT_BLOCK,
+    first_nonfinite, float_grad, grads_exp, grads_known_in_range, in_safe_range, larger, magnitude,
+    safe_exp_in, ROOT_BLOCK,
 };
 use crate::optim::threads::in_pieces;
 
@@ -300,47 +301,28 @@ impl<T: Float> AdamNum for T {
                 in_safe_range(Some(k), x)
             }
         };
-        let grads_small = matches!(k, Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP);
+        let grads_small = grads_known_in_range(k, small);
         let safe = k.is_some_and(|k| {
-            // The state buffers are read only where their bound does not already place them
-            // inside the range, and then against `2^(k−1)`, which leaves a bound that the next
-            // steps keep (see `optim::bound`); a value in `[2^(k−1), 2^k)` (or, in `f64`, beyond
-            // the largest bound) goes to the trial run, whose verdict is exact.
-            // A compact form reads them every step: its code is the smaller (M4F: 276 bytes
-            // of flash less, for 4 instructions more per parameter).
-            let read_at = if K::COMPACT {
-                k
-            } else {
-                (k - 1).min(crate::optim::bound::LARGEST_READ_EXP)
-            };
             safe_at(k, params)
                 && (grads_small || safe_at(k, grads))
-                && ((!K::COMPACT && bound.first_within(k)) || {
-                    let read = safe_at(read_at, m);
-                    if read && !K::COMPACT {
-                        bound.read_first(read_at, whole);
-                    }
-                    read
-                })
-                && ((!K::COMPACT && bound.squares_within(k)) || {
-                    let read = safe_at(read_at, v) && vmax.is_none_or(|vm| safe_at(read_at, vm));
-                    if read && !K::COMPACT {
-                        bound.read_squares(read_at, whole);
-                    }
-                    read
-                })
+                // A compact form reads the state buffers every step: its code is the smaller
+                // (M4F: 276 bytes of flash less, for 4 instructions more per parameter). The
+                // other forms read them only where their bound does not already place them
+                // inside the range (`optim::bound`).
+                && if K::COMPACT {
+                    safe_at(k, m) && safe_at(k, v) && vmax.is_none_or(|vm| safe_at(k, vm))
+                } else {
+                    bound.first_within_or_read(k, whole, |e| safe_at(e, m))
+                        && bound.squares_within_or_read(k, whole, |e| {
+                            safe_at(e, v) && vmax.is_none_or(|vm| safe_at(e, vm))
+                        })
+                }
         });
-        if safe {
-            // The gradients as they enter the moments: `±g`, below `2^SMALL_GRADIENT_EXP`
-            // (`small`) or `2^k` (read); an L2 term adds the parameter, which the bound does not
-            // follow.
-            let g = match (c.l2, k) {
-                (None, Some(_)) if grads_small => Some(crate::num::SMALL_GRADIENT_EXP),
-                (None, Some(k)) => Some(k),
-                _ => None,
-            };
+        if let (true, Some(k)) = (safe, k) {
+            // The gradients as they enter the moments: `±g`; an L2 term adds the parameter,
+            // which the bound does not follow.
             if !K::COMPACT {
-                bound.stepped(g);
+                bound.stepped(c.l2.is_none().then(|| grads_exp(k, grads_small)));
             }
             return None;
         }

@@ -4,8 +4,8 @@ use super::*;
 use crate::num::Float;
 use crate::optim::bound::StateBound;
 use crate::optim::float::{
-    first_nonfinite, in_safe_range, larger, magnitude, nonzero, safe_exp_in, with_float_grad,
-    ROOT_BLOCK,
+    first_nonfinite, grads_exp, grads_known_in_range, in_safe_range, larger, magnitude, nonzero,
+    safe_exp_in, with_float_grad, ROOT_BLOCK,
 };
 use crate::optim::threads::in_pieces;
 
@@ -71,38 +71,22 @@ impl<T: Float> RmsPropNum for T {
         // clamps `v − ḡ²` at 0). Nor is it then an average, which the bound needs.
         let average = c.oma >= T::ZERO;
         let root_of_negative = grad_avg.is_none() && !average;
-        let grads_small = matches!(k, Some(k) if small && k >= crate::num::SMALL_GRADIENT_EXP);
-        // `square_avg` is read only where its bound does not already place it inside the range,
-        // and then against `2^(k−1)`, which leaves a bound that the next steps keep (see
-        // `optim::bound`); a value in `[2^(k−1), 2^k)` goes to the trial run.
-        let squares_safe = |bound: &mut StateBound| {
-            k.is_some_and(|k| {
-                bound.squares_within(k) || {
-                    let read_at = (k - 1).min(crate::optim::bound::LARGEST_READ_EXP);
-                    let read = in_safe_range(Some(read_at), square_avg);
-                    if read {
-                        bound.read_squares(read_at, whole);
-                    }
-                    read
-                }
-            })
-        };
-        if !root_of_negative
-            && safe(params)
-            && (grads_small || safe(grads))
-            && squares_safe(bound)
-            && momentum_buffer.is_none_or(safe)
-            && grad_avg.is_none_or(safe)
-        {
-            // The gradients as they enter the average: `±g`, below `2^SMALL_GRADIENT_EXP`
-            // (`small`) or `2^k` (read); an L2 term adds the parameter, which the bound does not
-            // follow.
-            let g = match (c.wd, k) {
-                (None, Some(_)) if average && grads_small => Some(crate::num::SMALL_GRADIENT_EXP),
-                (None, Some(k)) if average => Some(k),
-                _ => None,
-            };
-            bound.stepped(g);
+        let grads_small = grads_known_in_range(k, small);
+        let passed = k.is_some_and(|k| {
+            !root_of_negative
+                && safe(params)
+                && (grads_small || safe(grads))
+                // `square_avg` is read only where its bound does not already place it inside
+                // the range (`optim::bound`).
+                && bound.squares_within_or_read(k, whole, |e| in_safe_range(Some(e), square_avg))
+                && momentum_buffer.is_none_or(safe)
+                && grad_avg.is_none_or(safe)
+        });
+        if let (true, Some(k)) = (passed, k) {
+            // The gradients as they enter the average: `±g`; an L2 term adds the parameter,
+            // which the bound does not follow.
+            let bounded = c.wd.is_none() && average;
+            bound.stepped(bounded.then(|| grads_exp(k, grads_small)));
             return None;
         }
         bound.forget();
