@@ -261,9 +261,14 @@ pub(crate) fn backward_grads_rows<S: Scalar, G: AsMut<[S]>>(
     dw: &mut [G],
     db: &mut [S],
 ) {
-    // Four rows at a time where the kernels block (see `kernel::add_scaled4`); a hardware
-    // kernel for one row (`arm-vldm`) is faster still.
-    let (dw4, dw1) = if kernel::blocked::<S>() && !cfg!(feature = "arm-vldm") {
+    // Four rows at a time where the kernels block (see `kernel::add_scaled4`); where the
+    // hardware kernel for one row exists (`arm-vldm` on an FPU Cortex-M) it is faster still.
+    let row_kernel = cfg!(all(
+        feature = "arm-vldm",
+        target_arch = "arm",
+        target_abi = "eabihf"
+    ));
+    let (dw4, dw1) = if kernel::blocked::<S>() && !row_kernel {
         dw.as_chunks_mut::<4>()
     } else {
         (<&mut [[G; 4]]>::default(), dw)

@@ -302,6 +302,8 @@ impl<T: Float> AdamNum for T {
             }
         };
         let grads_small = grads_known_in_range(k, small);
+        let first_at = |e: i32| safe_at(e, m);
+        let squares_at = |e: i32| safe_at(e, v) && vmax.is_none_or(|vm| safe_at(e, vm));
         let safe = k.is_some_and(|k| {
             safe_at(k, params)
                 && (grads_small || safe_at(k, grads))
@@ -310,12 +312,10 @@ impl<T: Float> AdamNum for T {
                 // other forms read them only where their bound does not already place them
                 // inside the range (`optim::bound`).
                 && if K::COMPACT {
-                    safe_at(k, m) && safe_at(k, v) && vmax.is_none_or(|vm| safe_at(k, vm))
+                    first_at(k) && squares_at(k)
                 } else {
-                    bound.first_within_or_read(k, whole, |e| safe_at(e, m))
-                        && bound.squares_within_or_read(k, whole, |e| {
-                            safe_at(e, v) && vmax.is_none_or(|vm| safe_at(e, vm))
-                        })
+                    bound.first_within_or_read(k, whole, first_at)
+                        && bound.squares_within_or_read(k, whole, squares_at)
                 }
         });
         if let (true, Some(k)) = (safe, k) {
